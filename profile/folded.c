@@ -1,0 +1,111 @@
+/* Folded stacks ("root;child;leaf 42"), the format of stackcollapse-*.pl. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/profile-internal.h"
+
+#define FOLDED_MAX_DEPTH 4096 /* deeper lines are cut at the root side */
+
+/* Parses the trailing count of a line: digits, optionally a fraction, as
+ * flamegraph.pl's /\s+(\d+(?:\.\d*)?)$/.  Returns the count's start, or NULL. */
+static const char *parse_count(const char *line, const char *end, int64_t *count)
+{
+	const char *p = end;
+	while (p > line && (p[-1] >= '0' && p[-1] <= '9'))
+		p--;
+	const char *digits_end = end;
+	if (p > line && p[-1] == '.') {
+		/* a fraction: the integer part must precede the dot */
+		const char *dot = p - 1;
+		const char *q = dot;
+		while (q > line && q[-1] >= '0' && q[-1] <= '9')
+			q--;
+		if (q == dot)
+			return NULL;
+		digits_end = dot;
+		p = q;
+	}
+	if (p == end || p == line || !(p[-1] == ' ' || p[-1] == '\t'))
+		return NULL;
+	int64_t v = 0;
+	for (const char *d = p; d < digits_end; d++) {
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *d - '0', &v)) {
+			v = INT64_MAX;
+			break;
+		}
+	}
+	if (digits_end != end) {
+		/* Fractional counts are rounded: values are integers. */
+		double frac = strtod(digits_end, NULL);
+		if (!isnan(frac) && frac >= 0.5 && v < INT64_MAX)
+			v++;
+	}
+	*count = v;
+	return p;
+}
+
+int profile_parse_folded(struct profile *p, const char *text, size_t len,
+			 struct folded_stats *stats)
+{
+	struct folded_stats local = { 0 };
+	if (!stats)
+		stats = &local;
+	if (p->nvalues == 0 && profile_add_value_type(p, "samples", "count") < 0)
+		return -PROFILE_E_NOMEM;
+	const char *end = text + len;
+	uint64_t valid = 0;
+	int64_t values[PROFILE_MAX_VALUES] = { 0 };
+	for (const char *line = text; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		const char *line_end = nl ? nl : end;
+		const char *next = nl ? nl + 1 : end;
+		if (line_end > line && line_end[-1] == '\r')
+			line_end--;
+		if (line_end == line) {
+			line = next;
+			continue;
+		}
+		stats->lines++;
+		int64_t count;
+		const char *count_start = parse_count(line, line_end, &count);
+		if (!count_start) {
+			stats->bad_lines++;
+			line = next;
+			continue;
+		}
+		const char *stack_end = count_start;
+		while (stack_end > line && (stack_end[-1] == ' ' || stack_end[-1] == '\t'))
+			stack_end--;
+		uint32_t parent = PROFILE_NONE;
+		uint32_t depth = 0;
+		/* An empty stack still counts toward the total, as in flamegraph.pl. */
+		for (const char *f = line; f < stack_end && depth < FOLDED_MAX_DEPTH; depth++) {
+			const char *semi = memchr(f, ';', (size_t)(stack_end - f));
+			const char *f_end = semi ? semi : stack_end;
+			int64_t name = profile_string_n(p, f, (size_t)(f_end - f));
+			if (name < 0)
+				return (int)name;
+			int64_t fn = profile_intern_function(p, (uint32_t)name, 0);
+			if (fn < 0)
+				return (int)fn;
+			int64_t loc = profile_intern_named_location(p, (uint32_t)fn);
+			if (loc < 0)
+				return (int)loc;
+			int64_t s = profile_intern_stack(p, parent, (uint32_t)loc);
+			if (s < 0)
+				return (int)s;
+			parent = (uint32_t)s;
+			if (!semi)
+				break;
+			f = semi + 1; /* a trailing ';' adds no frame, as Perl's split */
+		}
+		values[0] = count;
+		int err = profile_add_sample(p, parent, 0, 0, values);
+		if (err)
+			return err;
+		valid++;
+		line = next;
+	}
+	return valid ? 0 : -PROFILE_E_NO_FOLDED;
+}

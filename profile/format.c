@@ -1,0 +1,937 @@
+/* The .smolder file: a header, then self-contained chunks (docs/format.md).
+ *
+ * Every chunk appends entries to one table, so the writer can flush whatever
+ * is new at any moment and a reader of any prefix of complete chunks gets a
+ * consistent (if partial) profile.  The reader treats the file as hostile:
+ * sizes are capped before allocation, checksums are verified before
+ * decompression, and every index is checked before use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "profile/profile-internal.h"
+
+enum chunk_type {
+	CHUNK_STRINGS = 1,
+	CHUNK_VALUE_TYPES = 2,
+	CHUNK_META = 3,
+	CHUNK_MAPPINGS = 4,
+	CHUNK_FUNCTIONS = 5,
+	CHUNK_LOCATIONS = 6,
+	CHUNK_LOCATION_LINES = 7,
+	CHUNK_STACKS = 8,
+	CHUNK_THREADS = 9,
+	CHUNK_SAMPLES = 10,
+	CHUNK_END = 11,
+};
+
+#define FILE_HEADER_SIZE 16
+#define CHUNK_HEADER_SIZE 16
+#define CHUNK_MAX_RAW (64u << 20)        /* one chunk's decompressed payload */
+#define CHUNK_TARGET_RAW (1u << 20)      /* the writer starts a new chunk past this */
+#define FILE_MAX_RAW (2ull << 30)        /* all payloads of one file, decompressed */
+#define INLINE_MAX 4096                  /* lines of one location's inline chain */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+bool profile_is_smolder(const uint8_t *buf, size_t len)
+{
+	return len >= 8 && memcmp(buf, PROFILE_MAGIC, 8) == 0;
+}
+
+/* ---- encoding buffer ---- */
+
+struct buf {
+	uint8_t *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+	if (b->failed || b->len + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	uint8_t *data = realloc(b->data, cap);
+	if (!data) {
+		b->failed = true;
+		return;
+	}
+	b->data = data;
+	b->cap = cap;
+}
+
+static void put_uvarint(struct buf *b, uint64_t v)
+{
+	buf_reserve(b, 10);
+	if (b->failed)
+		return;
+	while (v >= 0x80) {
+		b->data[b->len++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b->data[b->len++] = (uint8_t)v;
+}
+
+static void put_svarint(struct buf *b, int64_t v)
+{
+	put_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void put_bytes(struct buf *b, const void *data, size_t len)
+{
+	buf_reserve(b, len);
+	if (b->failed)
+		return;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+/* ---- decoding cursor ---- */
+
+struct cursor {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint64_t get_uvarint(struct cursor *c)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (c->p >= c->end) {
+			c->bad = true;
+			return 0;
+		}
+		uint8_t byte = *c->p++;
+		v |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80))
+			return v;
+	}
+	c->bad = true;
+	return 0;
+}
+
+static int64_t get_svarint(struct cursor *c)
+{
+	uint64_t u = get_uvarint(c);
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+/* A count of entries, each at least min_bytes long: bounded by what is left. */
+static uint64_t get_count(struct cursor *c, size_t min_bytes)
+{
+	uint64_t n = get_uvarint(c);
+	if (n > (uint64_t)(c->end - c->p) / min_bytes)
+		c->bad = true;
+	return c->bad ? 0 : n;
+}
+
+/* ---- writer ---- */
+
+struct profile_writer {
+	int fd;
+	char *path, *temp_path;
+	ZSTD_CCtx *cctx;
+	struct buf raw, packed;
+	bool finished, header_written, value_types_written;
+	/* How much of each table is already in the file. */
+	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
+	struct vec lines_written; /* uint8_t per location */
+	struct vec flushed;       /* int64_t[nvalues] per sample: values already written */
+};
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -PROFILE_E_IO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Compresses w->raw into one chunk of the given type and writes it. */
+static int writer_emit(struct profile_writer *w, enum chunk_type type)
+{
+	if (w->raw.failed)
+		return -PROFILE_E_NOMEM;
+	size_t bound = ZSTD_compressBound(w->raw.len);
+	w->packed.len = 0;
+	buf_reserve(&w->packed, CHUNK_HEADER_SIZE + bound);
+	if (w->packed.failed)
+		return -PROFILE_E_NOMEM;
+	size_t n = ZSTD_compress2(w->cctx, w->packed.data + CHUNK_HEADER_SIZE, bound, w->raw.data,
+				  w->raw.len);
+	if (ZSTD_isError(n))
+		return -PROFILE_E_NOMEM;
+	uint8_t *h = w->packed.data;
+	put_le32(h, type);
+	put_le32(h + 4, (uint32_t)n);
+	put_le32(h + 8, (uint32_t)w->raw.len);
+	uLong crc = crc32(0, h, 12);
+	crc = crc32(crc, h + CHUNK_HEADER_SIZE, (uInt)n);
+	put_le32(h + 12, (uint32_t)crc);
+	w->raw.len = 0;
+	return write_all(w->fd, h, CHUNK_HEADER_SIZE + n);
+}
+
+int profile_writer_open(struct profile_writer **out, const char *path)
+{
+	struct profile_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -PROFILE_E_NOMEM;
+	w->fd = -1;
+	w->path = strdup(path);
+	if (w->path && asprintf(&w->temp_path, "%s.partial", path) < 0)
+		w->temp_path = NULL;
+	w->cctx = ZSTD_createCCtx();
+	if (!w->path || !w->temp_path || !w->cctx) {
+		profile_writer_free(w);
+		return -PROFILE_E_NOMEM;
+	}
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, 6);
+	w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		int saved = errno;
+		profile_writer_free(w);
+		errno = saved;
+		return -PROFILE_E_IO;
+	}
+	*out = w;
+	return 0;
+}
+
+const char *profile_writer_temp_path(const struct profile_writer *w)
+{
+	return w->temp_path;
+}
+
+void profile_writer_free(struct profile_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0) {
+		close(w->fd);
+		if (!w->finished)
+			unlink(w->temp_path);
+	}
+	ZSTD_freeCCtx(w->cctx);
+	free(w->raw.data);
+	free(w->packed.data);
+	vec_release(&w->lines_written);
+	vec_release(&w->flushed);
+	free(w->path);
+	free(w->temp_path);
+	free(w);
+}
+
+/* Emits the table's entries from *done to count in chunks of about
+ * CHUNK_TARGET_RAW; put() encodes entry i into w->raw. */
+typedef void (*put_entry)(struct profile_writer *w, const struct profile *p, uint32_t i);
+
+static int writer_table(struct profile_writer *w, const struct profile *p, enum chunk_type type,
+			uint32_t *done, uint32_t count, put_entry put)
+{
+	while (*done < count) {
+		/* Entries are counted after the fact: reserve a fixed-width count. */
+		struct buf body = { 0 };
+		struct buf saved = w->raw;
+		w->raw = body;
+		uint32_t n = 0;
+		while (*done + n < count && w->raw.len < CHUNK_TARGET_RAW) {
+			put(w, p, *done + n);
+			n++;
+		}
+		body = w->raw;
+		w->raw = saved;
+		w->raw.len = 0;
+		put_uvarint(&w->raw, n);
+		put_bytes(&w->raw, body.data, body.len);
+		bool failed = body.failed;
+		free(body.data);
+		if (failed)
+			return -PROFILE_E_NOMEM;
+		int err = writer_emit(w, type);
+		if (err)
+			return err;
+		*done += n;
+	}
+	return 0;
+}
+
+static void put_string(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	uint32_t len = string_table_len(&p->strings, i);
+	put_uvarint(&w->raw, len);
+	put_bytes(&w->raw, string_table_get(&p->strings, i), len);
+}
+
+static void put_meta(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	put_uvarint(&w->raw, profile_meta(p, i)->key);
+	put_uvarint(&w->raw, profile_meta(p, i)->value);
+}
+
+static void put_mapping(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	const struct mapping *m = profile_mapping(p, i);
+	put_uvarint(&w->raw, m->start);
+	put_uvarint(&w->raw, m->end - m->start);
+	put_uvarint(&w->raw, m->offset);
+	put_uvarint(&w->raw, m->path);
+	put_uvarint(&w->raw, m->build_id);
+}
+
+static void put_function(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	put_uvarint(&w->raw, profile_function(p, i)->name);
+	put_uvarint(&w->raw, profile_function(p, i)->file);
+}
+
+static void put_location(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	const struct location *l = profile_location(p, i);
+	uint64_t prev = i ? profile_location(p, i - 1)->address : 0;
+	put_svarint(&w->raw, (int64_t)(l->address - prev));
+	put_uvarint(&w->raw, l->mapping == PROFILE_NONE ? 0 : (uint64_t)l->mapping + 1);
+}
+
+static void put_location_lines(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	const struct location *l = profile_location(p, i);
+	put_uvarint(&w->raw, i);
+	put_uvarint(&w->raw, l->nlines);
+	for (uint32_t k = 0; k < l->nlines; k++) {
+		put_uvarint(&w->raw, profile_line(p, l->lines + k)->function);
+		put_uvarint(&w->raw, profile_line(p, l->lines + k)->line);
+	}
+}
+
+static void put_stack(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	const struct stack_node *s = profile_stack(p, i);
+	/* Parents are close to their children: store the distance back. */
+	put_uvarint(&w->raw, s->parent == PROFILE_NONE ? 0 : (uint64_t)(i - s->parent));
+	put_uvarint(&w->raw, s->location);
+}
+
+static void put_thread(struct profile_writer *w, const struct profile *p, uint32_t i)
+{
+	put_uvarint(&w->raw, profile_thread(p, i)->tid);
+	put_uvarint(&w->raw, profile_thread(p, i)->pid);
+	put_uvarint(&w->raw, profile_thread(p, i)->comm);
+}
+
+static int writer_lines(struct profile_writer *w, const struct profile *p)
+{
+	while (w->lines_written.count < p->locations.count) {
+		uint8_t *flag = vec_push(&w->lines_written, 1);
+		if (!flag)
+			return -PROFILE_E_NOMEM;
+		*flag = 0;
+	}
+	uint8_t *written = w->lines_written.data;
+	uint32_t n = 0;
+	struct buf body = { 0 };
+	for (uint32_t i = 0; i < p->locations.count; i++) {
+		if (written[i] || profile_location(p, i)->nlines == 0)
+			continue;
+		struct buf saved = w->raw;
+		w->raw = body;
+		put_location_lines(w, p, i);
+		body = w->raw;
+		w->raw = saved;
+		written[i] = 1;
+		n++;
+		if (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count) {
+			w->raw.len = 0;
+			put_uvarint(&w->raw, n);
+			put_bytes(&w->raw, body.data, body.len);
+			int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
+			body.len = 0;
+			n = 0;
+			if (err) {
+				free(body.data);
+				return err;
+			}
+		}
+	}
+	if (n) {
+		w->raw.len = 0;
+		put_uvarint(&w->raw, n);
+		put_bytes(&w->raw, body.data, body.len);
+		int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
+		free(body.data);
+		return err;
+	}
+	free(body.data);
+	return 0;
+}
+
+/* Samples are written as deltas from what the file already holds: the
+ * reader adds them up. */
+static int writer_samples(struct profile_writer *w, const struct profile *p)
+{
+	uint32_t nv = p->nvalues;
+	while (w->flushed.count < p->samples.count) {
+		int64_t *slot = vec_push(&w->flushed, sizeof(int64_t) * PROFILE_MAX_VALUES);
+		if (!slot)
+			return -PROFILE_E_NOMEM;
+		memset(slot, 0, sizeof(int64_t) * PROFILE_MAX_VALUES);
+	}
+	int64_t (*flushed)[PROFILE_MAX_VALUES] = w->flushed.data;
+	struct buf body = { 0 };
+	uint32_t n = 0;
+	int err = 0;
+	for (uint32_t i = 0; i < p->samples.count && !err; i++) {
+		const struct sample *s = profile_sample(p, i);
+		bool changed = false;
+		for (uint32_t v = 0; v < nv; v++)
+			changed |= s->value[v] != flushed[i][v];
+		if (changed) {
+			struct buf saved = w->raw;
+			w->raw = body;
+			put_uvarint(&w->raw, s->stack == PROFILE_NONE ? 0 : (uint64_t)s->stack + 1);
+			put_uvarint(&w->raw, s->tid);
+			put_uvarint(&w->raw, s->time);
+			for (uint32_t v = 0; v < nv; v++) {
+				put_svarint(&w->raw, s->value[v] - flushed[i][v]);
+				flushed[i][v] = s->value[v];
+			}
+			body = w->raw;
+			w->raw = saved;
+			n++;
+		}
+		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->samples.count)) {
+			w->raw.len = 0;
+			put_uvarint(&w->raw, n);
+			put_bytes(&w->raw, body.data, body.len);
+			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_SAMPLES);
+			body.len = 0;
+			n = 0;
+		}
+	}
+	free(body.data);
+	return err;
+}
+
+int profile_writer_flush(struct profile_writer *w, const struct profile *p)
+{
+	int err;
+	if (!w->header_written) {
+		uint8_t header[FILE_HEADER_SIZE] = { 0 };
+		memcpy(header, PROFILE_MAGIC, 8);
+		put_le32(header + 8, PROFILE_VERSION);
+		if ((err = write_all(w->fd, header, sizeof(header))))
+			return err;
+		w->header_written = true;
+	}
+	if ((err = writer_table(w, p, CHUNK_STRINGS, &w->strings, p->strings.count, put_string)))
+		return err;
+	if (!w->value_types_written && p->nvalues) {
+		w->raw.len = 0;
+		put_uvarint(&w->raw, p->nvalues);
+		for (uint32_t v = 0; v < p->nvalues; v++) {
+			put_uvarint(&w->raw, p->value_types[v].type);
+			put_uvarint(&w->raw, p->value_types[v].unit);
+		}
+		if ((err = writer_emit(w, CHUNK_VALUE_TYPES)))
+			return err;
+		w->value_types_written = true;
+	}
+	if ((err = writer_table(w, p, CHUNK_META, &w->meta, p->meta.count, put_meta)) ||
+	    (err = writer_table(w, p, CHUNK_MAPPINGS, &w->mappings, p->mappings.count, put_mapping)) ||
+	    (err = writer_table(w, p, CHUNK_FUNCTIONS, &w->functions, p->functions.count,
+				put_function)) ||
+	    (err = writer_table(w, p, CHUNK_LOCATIONS, &w->locations, p->locations.count,
+				put_location)) ||
+	    (err = writer_lines(w, p)) ||
+	    (err = writer_table(w, p, CHUNK_STACKS, &w->stacks, p->stacks.count, put_stack)) ||
+	    (err = writer_table(w, p, CHUNK_THREADS, &w->threads, p->threads.count, put_thread)) ||
+	    (err = writer_samples(w, p)))
+		return err;
+	return 0;
+}
+
+int profile_writer_finish(struct profile_writer *w, const struct profile *p)
+{
+	int err = profile_writer_flush(w, p);
+	if (err)
+		return err;
+	w->raw.len = 0;
+	put_uvarint(&w->raw, p->samples.count);
+	if ((err = writer_emit(w, CHUNK_END)))
+		return err;
+	if (fsync(w->fd) && errno != EINVAL)
+		return -PROFILE_E_IO;
+	if (close(w->fd)) {
+		w->fd = -1;
+		return -PROFILE_E_IO;
+	}
+	w->fd = -1;
+	if (rename(w->temp_path, w->path)) {
+		unlink(w->temp_path);
+		return -PROFILE_E_IO;
+	}
+	w->finished = true;
+	return 0;
+}
+
+int profile_write_file(const struct profile *p, const char *path)
+{
+	struct profile_writer *w;
+	int err = profile_writer_open(&w, path);
+	if (err)
+		return err;
+	err = profile_writer_finish(w, p);
+	profile_writer_free(w);
+	return err;
+}
+
+/* ---- reader ---- */
+
+/* File-local ids are translated to the reader's own ids, since the reader
+ * interns (a hostile file may repeat entries). */
+struct id_map {
+	uint32_t *id;
+	uint32_t count, cap;
+};
+
+static int id_map_push(struct id_map *m, uint32_t id)
+{
+	if (m->count == m->cap) {
+		uint32_t cap = m->cap ? m->cap * 2 : 256;
+		if (cap > VEC_MAX_COUNT)
+			return -PROFILE_E_TOO_LARGE;
+		uint32_t *ids = realloc(m->id, cap * sizeof(*ids));
+		if (!ids)
+			return -PROFILE_E_NOMEM;
+		m->id = ids;
+		m->cap = cap;
+	}
+	m->id[m->count++] = id;
+	return 0;
+}
+
+struct reader {
+	struct profile *p;
+	struct id_map strings, functions, locations, stacks;
+	uint32_t mappings_base;
+	bool value_types_seen;
+	struct cursor c;
+	int err;
+};
+
+/* Translates file index i through m, flagging a bad index. */
+static uint32_t map_index(struct reader *r, const struct id_map *m, uint64_t i)
+{
+	if (i >= m->count) {
+		if (!r->err)
+			r->err = -PROFILE_E_BAD_INDEX;
+		return 0;
+	}
+	return m->id[i];
+}
+
+static uint32_t read_string_ref(struct reader *r)
+{
+	return map_index(r, &r->strings, get_uvarint(&r->c));
+}
+
+static void read_strings(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint64_t len = get_uvarint(&r->c);
+		if (len > (uint64_t)(r->c.end - r->c.p)) {
+			r->c.bad = true;
+			break;
+		}
+		int64_t id = profile_string_n(r->p, (const char *)r->c.p, len);
+		r->c.p += len;
+		if (id < 0 || (r->err = id_map_push(&r->strings, (uint32_t)id)))
+			r->err = r->err ? r->err : (int)id;
+	}
+}
+
+static void read_value_types(struct reader *r)
+{
+	uint64_t n = get_count(&r->c, 2);
+	if (r->value_types_seen || n == 0 || n > PROFILE_MAX_VALUES) {
+		r->err = -PROFILE_E_BAD_CHUNK;
+		return;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		r->p->value_types[i].type = read_string_ref(r);
+		r->p->value_types[i].unit = read_string_ref(r);
+	}
+	r->p->nvalues = (uint32_t)n;
+	r->value_types_seen = true;
+}
+
+static void read_meta(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint32_t k = read_string_ref(r), v = read_string_ref(r);
+		struct meta_entry *e = vec_push(&r->p->meta, sizeof(*e));
+		if (!e)
+			r->err = -PROFILE_E_NOMEM;
+		else
+			*e = (struct meta_entry){ k, v };
+	}
+}
+
+static void read_mappings(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		struct mapping m;
+		m.start = get_uvarint(&r->c);
+		uint64_t size = get_uvarint(&r->c);
+		m.end = m.start + size;
+		m.offset = get_uvarint(&r->c);
+		m.path = read_string_ref(r);
+		m.build_id = read_string_ref(r);
+		if (m.end < m.start)
+			r->err = -PROFILE_E_BAD_CHUNK;
+		else if (profile_add_mapping(r->p, &m) < 0)
+			r->err = -PROFILE_E_NOMEM;
+	}
+}
+
+static void read_functions(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint32_t name = read_string_ref(r), file = read_string_ref(r);
+		int64_t id = profile_intern_function(r->p, name, file);
+		if (id < 0)
+			r->err = (int)id;
+		else
+			r->err = id_map_push(&r->functions, (uint32_t)id);
+	}
+}
+
+static void read_locations(struct reader *r, uint64_t n)
+{
+	uint64_t address = r->locations.count
+				   ? profile_location(r->p, r->locations.id[r->locations.count - 1])->address
+				   : 0;
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		address += (uint64_t)get_svarint(&r->c);
+		uint64_t mapping = get_uvarint(&r->c);
+		if (mapping > r->p->mappings.count) {
+			r->err = -PROFILE_E_BAD_INDEX;
+			break;
+		}
+		int64_t id = profile_add_location(r->p, address,
+						  mapping ? (uint32_t)(mapping - 1) : PROFILE_NONE);
+		if (id < 0)
+			r->err = (int)id;
+		else
+			r->err = id_map_push(&r->locations, (uint32_t)id);
+	}
+}
+
+static void read_location_lines(struct reader *r, uint64_t n)
+{
+	struct line *lines = malloc(INLINE_MAX * sizeof(*lines));
+	if (!lines) {
+		r->err = -PROFILE_E_NOMEM;
+		return;
+	}
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint32_t loc = map_index(r, &r->locations, get_uvarint(&r->c));
+		uint64_t nlines = get_uvarint(&r->c);
+		if (nlines > INLINE_MAX) {
+			r->err = -PROFILE_E_TOO_LARGE;
+			break;
+		}
+		for (uint64_t k = 0; k < nlines && !r->c.bad; k++) {
+			lines[k].function = map_index(r, &r->functions, get_uvarint(&r->c));
+			lines[k].line = (uint32_t)get_uvarint(&r->c);
+		}
+		if (!r->err && !r->c.bad && profile_set_location_lines(r->p, loc, lines, (uint32_t)nlines))
+			r->err = -PROFILE_E_NOMEM;
+	}
+	free(lines);
+}
+
+static void read_stacks(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint64_t back = get_uvarint(&r->c);
+		uint32_t self = r->stacks.count;
+		uint32_t parent = PROFILE_NONE;
+		if (back == 0) {
+			parent = PROFILE_NONE;
+		} else if (back > self) {
+			r->err = -PROFILE_E_BAD_INDEX;
+			break;
+		} else {
+			parent = r->stacks.id[self - back];
+		}
+		uint32_t loc = map_index(r, &r->locations, get_uvarint(&r->c));
+		if (r->err)
+			break;
+		int64_t id = profile_intern_stack(r->p, parent, loc);
+		if (id < 0)
+			r->err = (int)id;
+		else
+			r->err = id_map_push(&r->stacks, (uint32_t)id);
+	}
+}
+
+static void read_threads(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint64_t tid = get_uvarint(&r->c), pid = get_uvarint(&r->c);
+		uint32_t comm = read_string_ref(r);
+		if (tid > UINT32_MAX || pid > UINT32_MAX)
+			r->err = -PROFILE_E_BAD_CHUNK;
+		else if (!r->err && profile_set_thread(r->p, (uint32_t)tid, (uint32_t)pid, comm))
+			r->err = -PROFILE_E_NOMEM;
+	}
+}
+
+static void read_samples(struct reader *r, uint64_t n)
+{
+	if (!r->value_types_seen) {
+		r->err = -PROFILE_E_BAD_CHUNK;
+		return;
+	}
+	int64_t values[PROFILE_MAX_VALUES];
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint64_t stack = get_uvarint(&r->c);
+		uint64_t tid = get_uvarint(&r->c);
+		uint64_t time = get_uvarint(&r->c);
+		for (uint32_t v = 0; v < r->p->nvalues; v++)
+			values[v] = get_svarint(&r->c);
+		uint32_t s = stack ? map_index(r, &r->stacks, stack - 1) : PROFILE_NONE;
+		if (tid > UINT32_MAX)
+			r->err = -PROFILE_E_BAD_CHUNK;
+		if (r->err || r->c.bad)
+			break;
+		if (profile_add_sample(r->p, s, (uint32_t)tid, time, values))
+			r->err = -PROFILE_E_NOMEM;
+	}
+}
+
+static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, size_t len)
+{
+	r->c = (struct cursor){ payload, payload + len, false };
+	if (type == CHUNK_VALUE_TYPES) {
+		read_value_types(r);
+	} else if (type == CHUNK_END) {
+		get_uvarint(&r->c);
+	} else {
+		uint64_t n = get_count(&r->c, 1);
+		switch (type) {
+		case CHUNK_STRINGS: read_strings(r, n); break;
+		case CHUNK_META: read_meta(r, n); break;
+		case CHUNK_MAPPINGS: read_mappings(r, n); break;
+		case CHUNK_FUNCTIONS: read_functions(r, n); break;
+		case CHUNK_LOCATIONS: read_locations(r, n); break;
+		case CHUNK_LOCATION_LINES: read_location_lines(r, n); break;
+		case CHUNK_STACKS: read_stacks(r, n); break;
+		case CHUNK_THREADS: read_threads(r, n); break;
+		case CHUNK_SAMPLES: read_samples(r, n); break;
+		default: break; /* unknown chunk types are skipped, for forward compatibility */
+		}
+	}
+	if (r->err)
+		return r->err;
+	if (r->c.bad || r->c.p != r->c.end)
+		return -PROFILE_E_BAD_CHUNK;
+	return 0;
+}
+
+int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
+			struct profile_read_info *info)
+{
+	struct profile_read_info local;
+	if (!info)
+		info = &local;
+	memset(info, 0, sizeof(*info));
+	info->file_bytes = len;
+	if (len < FILE_HEADER_SIZE)
+		return profile_is_smolder(buf, len) || len == 0 ? -PROFILE_E_TRUNCATED
+								: -PROFILE_E_NOT_PROFILE;
+	if (!profile_is_smolder(buf, len))
+		return -PROFILE_E_NOT_PROFILE;
+	if (get_le32(buf + 8) != PROFILE_VERSION)
+		return -PROFILE_E_VERSION;
+
+	struct reader r = { .p = p };
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	uint8_t *raw = NULL;
+	int err = dctx ? 0 : -PROFILE_E_NOMEM;
+	uint64_t total_raw = 0;
+	size_t off = FILE_HEADER_SIZE;
+	bool ended = false;
+	/* The file's own string 0 is always "": seed the map so that a file whose
+	 * strings chunk is lost still reads with empty names. */
+	while (!err && !ended) {
+		if (len - off < CHUNK_HEADER_SIZE)
+			break; /* a prefix: stop at the last complete chunk */
+		const uint8_t *h = buf + off;
+		uint32_t type = get_le32(h), stored = get_le32(h + 4), raw_size = get_le32(h + 8);
+		if (raw_size > CHUNK_MAX_RAW || stored > ZSTD_compressBound(CHUNK_MAX_RAW) ||
+		    total_raw + raw_size > FILE_MAX_RAW) {
+			err = -PROFILE_E_TOO_LARGE;
+			break;
+		}
+		if (len - off - CHUNK_HEADER_SIZE < stored)
+			break;
+		const uint8_t *payload = h + CHUNK_HEADER_SIZE;
+		uLong crc = crc32(crc32(0, h, 12), payload, stored);
+		if ((uint32_t)crc != get_le32(h + 12)) {
+			err = -PROFILE_E_CHECKSUM;
+			break;
+		}
+		unsigned long long content = ZSTD_getFrameContentSize(payload, stored);
+		if (content != raw_size) {
+			err = -PROFILE_E_DECOMPRESS;
+			break;
+		}
+		uint8_t *next = realloc(raw, raw_size ? raw_size : 1);
+		if (!next) {
+			err = -PROFILE_E_NOMEM;
+			break;
+		}
+		raw = next;
+		size_t n = ZSTD_decompressDCtx(dctx, raw, raw_size, payload, stored);
+		if (ZSTD_isError(n) || n != raw_size) {
+			err = -PROFILE_E_DECOMPRESS;
+			break;
+		}
+		total_raw += raw_size;
+		err = read_chunk(&r, type, raw, raw_size);
+		off += CHUNK_HEADER_SIZE + stored;
+		info->chunks++;
+		ended = type == CHUNK_END;
+	}
+	info->truncated = !ended;
+	if (!err && !r.value_types_seen)
+		err = info->truncated ? -PROFILE_E_TRUNCATED : -PROFILE_E_BAD_CHUNK;
+	free(raw);
+	ZSTD_freeDCtx(dctx);
+	free(r.strings.id);
+	free(r.functions.id);
+	free(r.locations.id);
+	free(r.stacks.id);
+	return err;
+}
+
+/* Reads a whole file (or stdin), capped: profiles and folded text are read
+ * in full by every consumer. */
+int profile_slurp(const char *path, uint8_t **out, size_t *out_len)
+{
+	int fd = (!path || strcmp(path, "-") == 0) ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -PROFILE_E_IO;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (fd)
+			close(fd);
+		errno = EISDIR;
+		return -PROFILE_E_IO;
+	}
+	size_t cap = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+			     ? (size_t)st.st_size + 1
+			     : 65536;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int err = 0;
+	for (;;) {
+		if (cap > SLURP_MAX) {
+			err = -PROFILE_E_TOO_LARGE;
+			break;
+		}
+		uint8_t *next = realloc(data, cap + 1);
+		if (!next) {
+			err = -PROFILE_E_NOMEM;
+			break;
+		}
+		data = next;
+		ssize_t n = read(fd, data + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -PROFILE_E_IO;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap)
+			cap *= 2;
+	}
+	int saved = errno;
+	if (fd)
+		close(fd);
+	if (err) {
+		free(data);
+		errno = saved;
+		return err;
+	}
+	data[len] = '\0';
+	*out = data;
+	*out_len = len;
+	return 0;
+}
+
+int profile_read_file(struct profile *p, const char *path, struct profile_read_info *info)
+{
+	uint8_t *data;
+	size_t len;
+	int err = profile_slurp(path, &data, &len);
+	if (err)
+		return err;
+	err = profile_read_buffer(p, data, len, info);
+	free(data);
+	return err;
+}
+
+int profile_load(struct profile *p, const char *path, struct profile_read_info *info,
+		 struct folded_stats *stats)
+{
+	uint8_t *data;
+	size_t len;
+	int err = profile_slurp(path, &data, &len);
+	if (err)
+		return err;
+	struct folded_stats local;
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (profile_is_smolder(data, len))
+		err = profile_read_buffer(p, data, len, info);
+	else
+		err = profile_parse_folded(p, (const char *)data, len, stats);
+	free(data);
+	return err;
+}

@@ -1,0 +1,500 @@
+/* The in-memory profile: interned strings and tables, and their builders. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile/profile-internal.h"
+
+const char *profile_strerror(enum profile_error err)
+{
+	static const char *const messages[] = {
+#define PROFILE_ERROR(name, msg) [PROFILE_E_##name] = msg,
+		PROFILE_ERRORS
+#undef PROFILE_ERROR
+	};
+	if ((unsigned)err >= PROFILE_E_COUNT)
+		return "unknown error";
+	return messages[err];
+}
+
+uint64_t hash_bytes(const void *data, size_t len)
+{
+	/* FNV-1a over 8-byte words, then a final mix: fast and good enough for
+	 * open addressing with power-of-two tables. */
+	const unsigned char *s = data;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len;
+	while (len >= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+		s += 8;
+		len -= 8;
+	}
+	while (len--)
+		h = (h ^ *s++) * 0x100000001b3ULL;
+	return hash_u64(h);
+}
+
+void *vec_push(struct vec *v, size_t elsize)
+{
+	if (v->count == v->cap) {
+		uint32_t cap = v->cap ? v->cap * 2 : 16;
+		if (cap > VEC_MAX_COUNT || cap < v->cap)
+			return NULL;
+		void *data = realloc(v->data, (size_t)cap * elsize);
+		if (!data)
+			return NULL;
+		v->data = data;
+		v->cap = cap;
+	}
+	return (char *)v->data + (size_t)v->count++ * elsize;
+}
+
+void vec_release(struct vec *v)
+{
+	free(v->data);
+	memset(v, 0, sizeof(*v));
+}
+
+/* ---- id_hash: open addressing over ids, keys compared by the caller ---- */
+
+void id_hash_release(struct id_hash *h)
+{
+	free(h->slots);
+	memset(h, 0, sizeof(*h));
+}
+
+uint32_t *id_hash_probe(struct id_hash *h, uint64_t hash, id_hash_eq eq, const void *ctx,
+			const void *key)
+{
+	uint32_t mask = h->nslots - 1;
+	for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+		uint32_t *slot = &h->slots[i];
+		if (*slot == 0 || eq(ctx, *slot - 1, key))
+			return slot;
+	}
+}
+
+int id_hash_reserve(struct id_hash *h, uint32_t count, id_hash_rehash rehash, const void *ctx)
+{
+	if (h->nslots && (uint64_t)(count + 1) * 4 < (uint64_t)h->nslots * 3)
+		return 0;
+	uint32_t nslots = h->nslots ? h->nslots * 2 : 64;
+	if (nslots < h->nslots)
+		return -PROFILE_E_NOMEM;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -PROFILE_E_NOMEM;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		uint32_t id1 = h->slots[i];
+		if (!id1)
+			continue;
+		uint32_t j = (uint32_t)rehash(ctx, id1 - 1) & (nslots - 1);
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = id1;
+	}
+	free(h->slots);
+	h->slots = slots;
+	h->nslots = nslots;
+	return 0;
+}
+
+/* ---- string table ---- */
+
+void string_table_init(struct string_table *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void string_table_release(struct string_table *t)
+{
+	free(t->bytes);
+	free(t->offset);
+	free(t->length);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+static int string_table_grow_slots(struct string_table *t)
+{
+	uint32_t nslots = t->nslots ? t->nslots * 2 : 256;
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (uint32_t id = 0; id < t->count; id++) {
+		uint32_t j = (uint32_t)hash_bytes(t->bytes + t->offset[id], t->length[id]) & (nslots - 1);
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = id + 1;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->nslots = nslots;
+	return 0;
+}
+
+int64_t string_table_intern(struct string_table *t, const char *s, size_t len)
+{
+	if (len > STRING_MAX_LEN)
+		len = STRING_MAX_LEN;
+	if (t->count == 0 && len != 0) {
+		/* Id 0 is "" so that 0 can mean "unknown" in every table. */
+		if (string_table_intern(t, "", 0) < 0)
+			return -1;
+	}
+	if ((uint64_t)(t->count + 1) * 4 >= (uint64_t)t->nslots * 3 && string_table_grow_slots(t))
+		return -1;
+	uint64_t h = hash_bytes(s, len);
+	uint32_t mask = t->nslots - 1;
+	uint32_t i = (uint32_t)h & mask;
+	for (; t->slots[i]; i = (i + 1) & mask) {
+		uint32_t id = t->slots[i] - 1;
+		if (t->length[id] == len && memcmp(t->bytes + t->offset[id], s, len) == 0)
+			return id;
+	}
+	if (t->used + len + 1 > UINT32_MAX)
+		return -1;
+	if (t->used + len + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->used + len + 1)
+			cap *= 2;
+		char *bytes = realloc(t->bytes, cap);
+		if (!bytes)
+			return -1;
+		t->bytes = bytes;
+		t->cap = cap;
+	}
+	if (t->count == t->cap_ids) {
+		uint32_t cap = t->cap_ids ? t->cap_ids * 2 : 256;
+		uint32_t *offset = realloc(t->offset, cap * sizeof(*offset));
+		if (!offset)
+			return -1;
+		t->offset = offset;
+		uint32_t *length = realloc(t->length, cap * sizeof(*length));
+		if (!length)
+			return -1;
+		t->length = length;
+		t->cap_ids = cap;
+	}
+	uint32_t id = t->count++;
+	t->offset[id] = (uint32_t)t->used;
+	t->length[id] = (uint32_t)len;
+	if (len)
+		memcpy(t->bytes + t->used, s, len);
+	t->bytes[t->used + len] = '\0';
+	t->used += len + 1;
+	t->slots[i] = id + 1;
+	return id;
+}
+
+/* ---- profile ---- */
+
+void profile_init(struct profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	string_table_init(&p->strings);
+	string_table_intern(&p->strings, "", 0);
+}
+
+void profile_release(struct profile *p)
+{
+	string_table_release(&p->strings);
+	vec_release(&p->meta);
+	vec_release(&p->mappings);
+	vec_release(&p->functions);
+	vec_release(&p->lines);
+	vec_release(&p->locations);
+	vec_release(&p->stacks);
+	vec_release(&p->threads);
+	vec_release(&p->samples);
+	id_hash_release(&p->function_index);
+	id_hash_release(&p->location_index);
+	id_hash_release(&p->stack_index);
+	id_hash_release(&p->sample_index);
+	memset(p, 0, sizeof(*p));
+}
+
+struct profile *profile_new(void)
+{
+	struct profile *p = malloc(sizeof(*p));
+	if (p)
+		profile_init(p);
+	return p;
+}
+
+void profile_free(struct profile *p)
+{
+	if (!p)
+		return;
+	profile_release(p);
+	free(p);
+}
+
+int64_t profile_string_n(struct profile *p, const char *s, size_t len)
+{
+	int64_t id = string_table_intern(&p->strings, s, len);
+	return id < 0 ? -PROFILE_E_NOMEM : id;
+}
+
+int64_t profile_string(struct profile *p, const char *s)
+{
+	return profile_string_n(p, s, strlen(s));
+}
+
+int profile_add_value_type(struct profile *p, const char *type, const char *unit)
+{
+	if (p->nvalues == PROFILE_MAX_VALUES)
+		return -PROFILE_E_TOO_LARGE;
+	int64_t t = profile_string(p, type), u = profile_string(p, unit);
+	if (t < 0 || u < 0)
+		return -PROFILE_E_NOMEM;
+	p->value_types[p->nvalues] = (struct value_type){ (uint32_t)t, (uint32_t)u };
+	return (int)p->nvalues++;
+}
+
+int profile_find_value(const struct profile *p, const char *type)
+{
+	for (uint32_t i = 0; i < p->nvalues; i++)
+		if (strcmp(string_table_get(&p->strings, p->value_types[i].type), type) == 0)
+			return (int)i;
+	return -1;
+}
+
+int profile_set_meta(struct profile *p, const char *key, const char *value)
+{
+	int64_t k = profile_string(p, key), v = profile_string(p, value);
+	if (k < 0 || v < 0)
+		return -PROFILE_E_NOMEM;
+	struct meta_entry *e = vec_push(&p->meta, sizeof(*e));
+	if (!e)
+		return -PROFILE_E_NOMEM;
+	*e = (struct meta_entry){ (uint32_t)k, (uint32_t)v };
+	return 0;
+}
+
+const char *profile_get_meta(const struct profile *p, const char *key)
+{
+	for (uint32_t i = p->meta.count; i-- > 0;) {
+		const struct meta_entry *e = profile_meta(p, i);
+		if (strcmp(string_table_get(&p->strings, e->key), key) == 0)
+			return string_table_get(&p->strings, e->value);
+	}
+	return NULL;
+}
+
+int64_t profile_add_mapping(struct profile *p, const struct mapping *m)
+{
+	struct mapping *slot = vec_push(&p->mappings, sizeof(*slot));
+	if (!slot)
+		return -PROFILE_E_NOMEM;
+	*slot = *m;
+	return p->mappings.count - 1;
+}
+
+/* Keys of the interning hashes. */
+struct pair_key {
+	uint32_t a, b;
+};
+
+static uint64_t pair_hash(uint32_t a, uint32_t b)
+{
+	return hash_u64(((uint64_t)a << 32) ^ b ^ 0x9e3779b97f4a7c15ULL);
+}
+
+static bool function_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct function *f = profile_function((const struct profile *)ctx, id);
+	const struct pair_key *k = key;
+	return f->name == k->a && f->file == k->b;
+}
+
+static uint64_t function_rehash(const void *ctx, uint32_t id)
+{
+	const struct function *f = profile_function((const struct profile *)ctx, id);
+	return pair_hash(f->name, f->file);
+}
+
+int64_t profile_intern_function(struct profile *p, uint32_t name, uint32_t file)
+{
+	if (id_hash_reserve(&p->function_index, p->functions.count, function_rehash, p))
+		return -PROFILE_E_NOMEM;
+	struct pair_key key = { name, file };
+	uint32_t *slot = id_hash_probe(&p->function_index, pair_hash(name, file), function_eq, p, &key);
+	if (*slot)
+		return *slot - 1;
+	struct function *f = vec_push(&p->functions, sizeof(*f));
+	if (!f)
+		return -PROFILE_E_NOMEM;
+	*f = (struct function){ name, file };
+	*slot = p->functions.count;
+	return p->functions.count - 1;
+}
+
+int64_t profile_add_location(struct profile *p, uint64_t address, uint32_t mapping)
+{
+	struct location *l = vec_push(&p->locations, sizeof(*l));
+	if (!l)
+		return -PROFILE_E_NOMEM;
+	*l = (struct location){ .address = address, .mapping = mapping };
+	return p->locations.count - 1;
+}
+
+int profile_set_location_lines(struct profile *p, uint32_t location, const struct line *lines,
+			       uint32_t nlines)
+{
+	uint32_t first = p->lines.count;
+	for (uint32_t i = 0; i < nlines; i++) {
+		struct line *l = vec_push(&p->lines, sizeof(*l));
+		if (!l)
+			return -PROFILE_E_NOMEM;
+		*l = lines[i];
+	}
+	struct location *loc = profile_location(p, location);
+	loc->lines = first;
+	loc->nlines = nlines;
+	return 0;
+}
+
+static bool named_location_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct profile *p = ctx;
+	const struct location *l = profile_location(p, id);
+	return l->nlines == 1 && l->mapping == PROFILE_NONE && l->address == 0 &&
+	       profile_line(p, l->lines)->function == *(const uint32_t *)key;
+}
+
+static uint64_t named_location_rehash(const void *ctx, uint32_t id)
+{
+	const struct profile *p = ctx;
+	const struct location *l = profile_location(p, id);
+	return hash_u64(l->nlines ? profile_line(p, l->lines)->function : UINT32_MAX);
+}
+
+int64_t profile_intern_named_location(struct profile *p, uint32_t function)
+{
+	if (id_hash_reserve(&p->location_index, p->locations.count, named_location_rehash, p))
+		return -PROFILE_E_NOMEM;
+	uint32_t *slot = id_hash_probe(&p->location_index, hash_u64(function), named_location_eq, p,
+				       &function);
+	if (*slot)
+		return *slot - 1;
+	int64_t id = profile_add_location(p, 0, PROFILE_NONE);
+	if (id < 0)
+		return id;
+	struct line line = { function, 0 };
+	if (profile_set_location_lines(p, (uint32_t)id, &line, 1))
+		return -PROFILE_E_NOMEM;
+	*slot = (uint32_t)id + 1;
+	return id;
+}
+
+static bool stack_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct stack_node *s = profile_stack((const struct profile *)ctx, id);
+	const struct pair_key *k = key;
+	return s->parent == k->a && s->location == k->b;
+}
+
+static uint64_t stack_rehash(const void *ctx, uint32_t id)
+{
+	const struct stack_node *s = profile_stack((const struct profile *)ctx, id);
+	return pair_hash(s->parent, s->location);
+}
+
+int64_t profile_intern_stack(struct profile *p, uint32_t parent, uint32_t location)
+{
+	if (id_hash_reserve(&p->stack_index, p->stacks.count, stack_rehash, p))
+		return -PROFILE_E_NOMEM;
+	struct pair_key key = { parent, location };
+	uint32_t *slot = id_hash_probe(&p->stack_index, pair_hash(parent, location), stack_eq, p, &key);
+	if (*slot)
+		return *slot - 1;
+	struct stack_node *s = vec_push(&p->stacks, sizeof(*s));
+	if (!s)
+		return -PROFILE_E_NOMEM;
+	*s = (struct stack_node){ parent, location };
+	*slot = p->stacks.count;
+	return p->stacks.count - 1;
+}
+
+int profile_set_thread(struct profile *p, uint32_t tid, uint32_t pid, uint32_t comm)
+{
+	for (uint32_t i = p->threads.count; i-- > 0;) {
+		struct thread *t = profile_thread(p, i);
+		if (t->tid == tid) {
+			if (t->pid == pid && t->comm == comm)
+				return 0;
+			break;
+		}
+	}
+	struct thread *t = vec_push(&p->threads, sizeof(*t));
+	if (!t)
+		return -PROFILE_E_NOMEM;
+	*t = (struct thread){ tid, pid, comm };
+	return 0;
+}
+
+const struct thread *profile_find_thread(const struct profile *p, uint32_t tid)
+{
+	for (uint32_t i = p->threads.count; i-- > 0;) {
+		const struct thread *t = profile_thread(p, i);
+		if (t->tid == tid)
+			return t;
+	}
+	return NULL;
+}
+
+static bool sample_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct sample *s = profile_sample((const struct profile *)ctx, id);
+	const struct pair_key *k = key;
+	return s->stack == k->a && s->tid == k->b;
+}
+
+static uint64_t sample_rehash(const void *ctx, uint32_t id)
+{
+	const struct sample *s = profile_sample((const struct profile *)ctx, id);
+	return pair_hash(s->stack, s->tid);
+}
+
+int profile_add_sample(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time,
+		       const int64_t *values)
+{
+	if (id_hash_reserve(&p->sample_index, p->samples.count, sample_rehash, p))
+		return -PROFILE_E_NOMEM;
+	struct pair_key key = { stack, tid };
+	uint32_t *slot = id_hash_probe(&p->sample_index, pair_hash(stack, tid), sample_eq, p, &key);
+	struct sample *s;
+	if (*slot) {
+		s = profile_sample(p, *slot - 1);
+	} else {
+		s = vec_push(&p->samples, sizeof(*s));
+		if (!s)
+			return -PROFILE_E_NOMEM;
+		memset(s, 0, sizeof(*s));
+		s->stack = stack;
+		s->tid = tid;
+		s->time = time;
+		*slot = p->samples.count;
+	}
+	for (uint32_t v = 0; v < p->nvalues; v++)
+		s->value[v] = sat_add_i64(s->value[v], values[v]);
+	return 0;
+}
+
+int64_t profile_total(const struct profile *p, uint32_t v)
+{
+	int64_t total = 0;
+	for (uint32_t i = 0; i < p->samples.count; i++)
+		total = sat_add_i64(total, profile_sample(p, i)->value[v]);
+	return total;
+}
+
+uint32_t profile_stack_depth(const struct profile *p, uint32_t stack)
+{
+	uint32_t depth = 0;
+	for (; stack != PROFILE_NONE; stack = profile_stack(p, stack)->parent)
+		depth++;
+	return depth;
+}

@@ -1,0 +1,295 @@
+/* profile: smolder's data model and the .smolder file format.
+ *
+ * The model is pprof's, trimmed: a string table, mappings, functions,
+ * locations (an address in a mapping, plus the inline chain that symbolizes
+ * it), a stack table (a trie of locations, each node naming its parent), and
+ * samples (a stack, a thread, values).  Identical (stack, thread) samples are
+ * aggregated as they are added, so memory grows with unique stacks, not time.
+ *
+ * Every other module includes this header; it includes nothing of theirs.
+ * All ids are dense indices from 0.  Pointers returned by the accessors stay
+ * valid until the next call that adds to the same table, or profile_release().
+ */
+#ifndef SMOLDER_PROFILE_H
+#define SMOLDER_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One list generates the error enum and its messages (as elfutils' DWFL_ERRORS). */
+#define PROFILE_ERRORS                                                              \
+	PROFILE_ERROR(OK, "success")                                                \
+	PROFILE_ERROR(NOMEM, "out of memory")                                       \
+	PROFILE_ERROR(IO, "input/output error")                                     \
+	PROFILE_ERROR(NOT_PROFILE, "not a smolder profile (bad magic number)")      \
+	PROFILE_ERROR(VERSION, "unsupported profile format version")                \
+	PROFILE_ERROR(TRUNCATED, "file is truncated")                               \
+	PROFILE_ERROR(CHECKSUM, "chunk checksum mismatch (file is corrupted)")      \
+	PROFILE_ERROR(TOO_LARGE, "declared size exceeds the limit (file is corrupted or hostile)") \
+	PROFILE_ERROR(DECOMPRESS, "chunk payload does not decompress (file is corrupted)") \
+	PROFILE_ERROR(BAD_CHUNK, "malformed chunk payload (file is corrupted)")     \
+	PROFILE_ERROR(BAD_INDEX, "index out of range (file is corrupted)")          \
+	PROFILE_ERROR(STACK_CYCLE, "stack table has a cycle (file is corrupted)")   \
+	PROFILE_ERROR(VALUES, "profiles have different value types")                \
+	PROFILE_ERROR(EMPTY, "no samples")                                          \
+	PROFILE_ERROR(NO_FOLDED, "no valid folded stack lines")
+
+enum profile_error {
+#define PROFILE_ERROR(name, msg) PROFILE_E_##name,
+	PROFILE_ERRORS
+#undef PROFILE_ERROR
+	PROFILE_E_COUNT
+};
+
+/* Static message for an error; for PROFILE_E_IO the caller adds strerror(errno). */
+const char *profile_strerror(enum profile_error err);
+
+/* ---- string table: interned byte strings (may hold any byte but NUL) ---- */
+
+struct string_table {
+	char *bytes;       /* all strings, each NUL-terminated */
+	size_t used, cap;
+	uint32_t *offset;  /* offset[id] into bytes */
+	uint32_t *length;  /* length[id] */
+	uint32_t count, cap_ids;
+	uint32_t *slots;   /* open addressing: id + 1, 0 = empty */
+	uint32_t nslots;
+};
+
+void string_table_init(struct string_table *t);
+void string_table_release(struct string_table *t);
+/* Interns s[0..len); returns its id, or -1 (out of memory).  Id 0 is always "". */
+int64_t string_table_intern(struct string_table *t, const char *s, size_t len);
+static inline const char *string_table_get(const struct string_table *t, uint32_t id)
+{
+	return t->bytes + t->offset[id];
+}
+static inline uint32_t string_table_len(const struct string_table *t, uint32_t id)
+{
+	return t->length[id];
+}
+
+/* ---- the model ---- */
+
+#define PROFILE_MAX_VALUES 8
+#define PROFILE_NONE UINT32_MAX /* "no parent", "no mapping" */
+
+struct value_type {
+	uint32_t type; /* string id: "samples", "cpu", "offcpu", "bytes", ... */
+	uint32_t unit; /* string id: "count", "nanoseconds", "bytes" */
+};
+
+struct mapping {
+	uint64_t start, end, offset;
+	uint32_t path;     /* string id */
+	uint32_t build_id; /* string id of the hex build-id, 0 ("") if unknown */
+};
+
+struct function {
+	uint32_t name; /* string id */
+	uint32_t file; /* string id, 0 if unknown */
+};
+
+/* One frame of a location's inline chain. */
+struct line {
+	uint32_t function;
+	uint32_t line;
+};
+
+struct location {
+	uint64_t address;  /* absolute address in the process; 0 for named-only frames */
+	uint32_t mapping;  /* PROFILE_NONE if none */
+	uint32_t nlines;   /* 0 = not symbolized */
+	uint32_t lines;    /* index of the first line in profile.lines; outermost first */
+};
+
+struct stack_node {
+	uint32_t parent;   /* PROFILE_NONE for a root frame; always < own id */
+	uint32_t location;
+};
+
+struct thread {
+	uint32_t tid, pid;
+	uint32_t comm; /* string id */
+};
+
+struct sample {
+	uint32_t stack;  /* leaf node of the stack, PROFILE_NONE for an empty stack */
+	uint32_t tid;
+	uint64_t time;   /* ns of the first occurrence, 0 if unknown */
+	int64_t value[PROFILE_MAX_VALUES];
+};
+
+struct meta_entry {
+	uint32_t key, value; /* string ids */
+};
+
+/* A growable array with a bound on its growth; the element type is implied. */
+struct vec {
+	void *data;
+	uint32_t count, cap;
+};
+
+struct id_hash {
+	uint32_t *slots; /* id + 1, 0 = empty */
+	uint32_t nslots;
+};
+
+struct profile {
+	struct string_table strings;
+	uint32_t nvalues;
+	struct value_type value_types[PROFILE_MAX_VALUES];
+	struct vec meta;      /* struct meta_entry; a later key overrides an earlier one */
+	struct vec mappings;  /* struct mapping */
+	struct vec functions; /* struct function */
+	struct vec lines;     /* struct line */
+	struct vec locations; /* struct location */
+	struct vec stacks;    /* struct stack_node */
+	struct vec threads;   /* struct thread; a later tid overrides an earlier one */
+	struct vec samples;   /* struct sample */
+	struct id_hash function_index, location_index, stack_index, sample_index;
+};
+
+#define PROFILE_AT(p, table, type, i) (((type *)(p)->table.data)[i])
+#define profile_mapping(p, i) (&PROFILE_AT(p, mappings, struct mapping, i))
+#define profile_function(p, i) (&PROFILE_AT(p, functions, struct function, i))
+#define profile_line(p, i) (&PROFILE_AT(p, lines, struct line, i))
+#define profile_location(p, i) (&PROFILE_AT(p, locations, struct location, i))
+#define profile_stack(p, i) (&PROFILE_AT(p, stacks, struct stack_node, i))
+#define profile_thread(p, i) (&PROFILE_AT(p, threads, struct thread, i))
+#define profile_sample(p, i) (&PROFILE_AT(p, samples, struct sample, i))
+#define profile_meta(p, i) (&PROFILE_AT(p, meta, struct meta_entry, i))
+
+void profile_init(struct profile *p);
+void profile_release(struct profile *p);
+struct profile *profile_new(void);
+void profile_free(struct profile *p); /* accepts NULL */
+
+/* Builders: each returns the new (or existing, where interned) id, or a
+ * negative profile_error. */
+int64_t profile_string(struct profile *p, const char *s);
+int64_t profile_string_n(struct profile *p, const char *s, size_t len);
+int profile_add_value_type(struct profile *p, const char *type, const char *unit);
+/* Index of the value type named `type`, or -1. */
+int profile_find_value(const struct profile *p, const char *type);
+int profile_set_meta(struct profile *p, const char *key, const char *value);
+/* Latest value for key, or NULL. */
+const char *profile_get_meta(const struct profile *p, const char *key);
+int64_t profile_add_mapping(struct profile *p, const struct mapping *m);
+/* Interned by (name, file). */
+int64_t profile_intern_function(struct profile *p, uint32_t name, uint32_t file);
+/* A new, unsymbolized location. */
+int64_t profile_add_location(struct profile *p, uint64_t address, uint32_t mapping);
+/* Interned by function: one location whose single line is that function;
+ * used for named frames that have no address (folded text, kallsyms). */
+int64_t profile_intern_named_location(struct profile *p, uint32_t function);
+/* Sets a location's inline chain (outermost first); copies `lines`. */
+int profile_set_location_lines(struct profile *p, uint32_t location, const struct line *lines,
+			       uint32_t nlines);
+/* Interned by (parent, location). */
+int64_t profile_intern_stack(struct profile *p, uint32_t parent, uint32_t location);
+int profile_set_thread(struct profile *p, uint32_t tid, uint32_t pid, uint32_t comm);
+/* The latest entry for tid, or NULL. */
+const struct thread *profile_find_thread(const struct profile *p, uint32_t tid);
+/* Adds values[0..nvalues) to the sample of (stack, tid), creating it if new. */
+int profile_add_sample(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time,
+		       const int64_t *values);
+
+/* Sum of value v over all samples. */
+int64_t profile_total(const struct profile *p, uint32_t v);
+/* Depth of a stack node (1 for a root frame). */
+uint32_t profile_stack_depth(const struct profile *p, uint32_t stack);
+
+/* Adds every sample of src into dst (value types must match), re-interning
+ * strings, mappings, functions, locations and stacks. */
+int profile_merge(struct profile *dst, const struct profile *src);
+
+/* ---- folded text ("frame;frame;frame count") ---- */
+
+struct folded_stats {
+	uint64_t lines, bad_lines;
+};
+
+/* Parses folded text into p (which must be empty or hold folded stacks) with
+ * one value type, "samples"/"count".  Malformed lines are counted, not fatal.
+ * Returns PROFILE_E_NO_FOLDED when no line was valid. */
+int profile_parse_folded(struct profile *p, const char *text, size_t len,
+			 struct folded_stats *stats);
+
+/* ---- the .smolder file ---- */
+
+#define PROFILE_MAGIC "SMOLDER\x1a"
+#define PROFILE_VERSION 1
+
+struct profile_read_info {
+	bool truncated;      /* the file ended before its END chunk */
+	uint32_t chunks;     /* complete chunks read */
+	uint64_t file_bytes;
+};
+
+/* Reads a whole .smolder file into p (initialized, empty).  A file cut after a
+ * complete chunk loads what it holds, sets info->truncated and returns OK. */
+int profile_read_file(struct profile *p, const char *path, struct profile_read_info *info);
+int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
+			struct profile_read_info *info);
+/* True if buf starts with the magic number. */
+bool profile_is_smolder(const uint8_t *buf, size_t len);
+
+/* Loads a profile or folded text (detected by content) from path, or from
+ * stdin when path is NULL or "-".  stats may be NULL. */
+int profile_load(struct profile *p, const char *path, struct profile_read_info *info,
+		 struct folded_stats *stats);
+
+/* Incremental writer: profile_writer_flush() appends whatever was added to p
+ * since the last flush as new chunks, so a recorder killed at any moment
+ * leaves a readable prefix.  The file is written under a temporary name beside
+ * `path` and renamed to `path` by profile_writer_finish(). */
+struct profile_writer;
+
+int profile_writer_open(struct profile_writer **w, const char *path);
+int profile_writer_flush(struct profile_writer *w, const struct profile *p);
+int profile_writer_finish(struct profile_writer *w, const struct profile *p);
+/* Closes, removing the temporary file unless finished.  Accepts NULL. */
+void profile_writer_free(struct profile_writer *w);
+/* Temporary path being written (for messages). */
+const char *profile_writer_temp_path(const struct profile_writer *w);
+
+/* Whole profile in one go. */
+int profile_write_file(const struct profile *p, const char *path);
+
+/* ---- shared primitives (used by every module) ---- */
+
+static inline uint64_t hash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline int64_t sat_add_i64(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+uint64_t hash_bytes(const void *data, size_t len);
+
+/* Appends one zeroed-or-not slot of elsize bytes; NULL when out of memory or
+ * past VEC_MAX_COUNT. */
+void *vec_push(struct vec *v, size_t elsize);
+void vec_release(struct vec *v);
+
+#define SLURP_MAX (4ull << 30) /* the largest input read into memory */
+
+/* Reads all of path (or stdin for NULL or "-") into a NUL-terminated buffer
+ * that the caller frees. */
+int profile_slurp(const char *path, uint8_t **out, size_t *out_len);
+
+#endif

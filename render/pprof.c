@@ -1,0 +1,194 @@
+/* pprof: profile.proto (github.com/google/pprof/proto/profile.proto),
+ * gzip-compressed, with every value type as a sample type. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "render/render-internal.h"
+
+struct pb {
+	uint8_t *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void pb_reserve(struct pb *b, size_t more)
+{
+	if (b->failed || b->len + more <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more)
+		cap *= 2;
+	uint8_t *data = realloc(b->data, cap);
+	if (!data) {
+		b->failed = true;
+		return;
+	}
+	b->data = data;
+	b->cap = cap;
+}
+
+static void pb_varint(struct pb *b, uint64_t v)
+{
+	pb_reserve(b, 10);
+	if (b->failed)
+		return;
+	while (v >= 0x80) {
+		b->data[b->len++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b->data[b->len++] = (uint8_t)v;
+}
+
+static void pb_uint(struct pb *b, uint32_t field, uint64_t v)
+{
+	if (!v)
+		return; /* proto3 default */
+	pb_varint(b, (uint64_t)field << 3);
+	pb_varint(b, v);
+}
+
+static void pb_bytes(struct pb *b, uint32_t field, const void *data, size_t len)
+{
+	pb_varint(b, (uint64_t)field << 3 | 2);
+	pb_varint(b, len);
+	pb_reserve(b, len);
+	if (b->failed)
+		return;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+/* Appends msg as field `field` of b and empties msg for reuse. */
+static void pb_message(struct pb *b, uint32_t field, struct pb *msg)
+{
+	b->failed |= msg->failed;
+	pb_bytes(b, field, msg->data, msg->len);
+	msg->len = 0;
+}
+
+enum { /* Profile's fields */
+	PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3, PROFILE_LOCATION = 4,
+	PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9,
+	PROFILE_DURATION_NANOS = 10, PROFILE_COMMENT = 13, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+};
+
+static int pprof_encode(const struct profile *p, struct pb *out)
+{
+	struct string_table strings; /* the profile's, plus label keys and thread names */
+	string_table_init(&strings);
+	for (uint32_t i = 0; i < p->strings.count; i++)
+		if (string_table_intern(&strings, string_table_get(&p->strings, i),
+					string_table_len(&p->strings, i)) != i)
+			goto nomem;
+	int64_t thread_key = string_table_intern(&strings, "thread", 6);
+	int64_t tid_key = string_table_intern(&strings, "tid", 3);
+	if (thread_key < 0 || tid_key < 0)
+		goto nomem;
+	struct pb msg = { 0 }, sub = { 0 };
+	for (uint32_t v = 0; v < p->nvalues; v++) {
+		pb_uint(&msg, 1, p->value_types[v].type);
+		pb_uint(&msg, 2, p->value_types[v].unit);
+		pb_message(out, PROFILE_SAMPLE_TYPE, &msg);
+	}
+	for (uint32_t i = 0; i < p->samples.count; i++) {
+		const struct sample *s = profile_sample(p, i);
+		/* packed location ids, leaf first */
+		for (uint32_t st = s->stack; st != PROFILE_NONE; st = profile_stack(p, st)->parent)
+			pb_varint(&sub, (uint64_t)profile_stack(p, st)->location + 1);
+		pb_message(&msg, 1, &sub);
+		for (uint32_t v = 0; v < p->nvalues; v++)
+			pb_varint(&sub, (uint64_t)s->value[v]);
+		pb_message(&msg, 2, &sub);
+		const struct thread *th = profile_find_thread(p, s->tid);
+		if (th) {
+			pb_uint(&sub, 1, (uint64_t)thread_key);
+			pb_uint(&sub, 2, th->comm);
+			pb_message(&msg, 3, &sub);
+			pb_uint(&sub, 1, (uint64_t)tid_key);
+			pb_uint(&sub, 3, s->tid);
+			pb_message(&msg, 3, &sub);
+		}
+		pb_message(out, PROFILE_SAMPLE, &msg);
+	}
+	for (uint32_t i = 0; i < p->mappings.count; i++) {
+		const struct mapping *m = profile_mapping(p, i);
+		pb_uint(&msg, 1, i + 1);
+		pb_uint(&msg, 2, m->start);
+		pb_uint(&msg, 3, m->end);
+		pb_uint(&msg, 4, m->offset);
+		pb_uint(&msg, 5, m->path);
+		pb_uint(&msg, 6, m->build_id);
+		pb_message(out, PROFILE_MAPPING, &msg);
+	}
+	for (uint32_t i = 0; i < p->locations.count; i++) {
+		const struct location *l = profile_location(p, i);
+		pb_uint(&msg, 1, i + 1);
+		pb_uint(&msg, 2, l->mapping == PROFILE_NONE ? 0 : (uint64_t)l->mapping + 1);
+		pb_uint(&msg, 3, l->address);
+		/* pprof lists a location's lines innermost first */
+		for (uint32_t k = l->nlines; k-- > 0;) {
+			const struct line *line = profile_line(p, l->lines + k);
+			pb_uint(&sub, 1, (uint64_t)line->function + 1);
+			pb_uint(&sub, 2, line->line);
+			pb_message(&msg, 4, &sub);
+		}
+		pb_message(out, PROFILE_LOCATION, &msg);
+	}
+	for (uint32_t i = 0; i < p->functions.count; i++) {
+		const struct function *f = profile_function(p, i);
+		pb_uint(&msg, 1, i + 1);
+		pb_uint(&msg, 2, f->name);
+		pb_uint(&msg, 3, f->name);
+		pb_uint(&msg, 4, f->file);
+		pb_message(out, PROFILE_FUNCTION, &msg);
+	}
+	for (uint32_t i = 0; i < strings.count; i++)
+		pb_bytes(out, PROFILE_STRING_TABLE, string_table_get(&strings, i),
+			 string_table_len(&strings, i));
+	const char *start = profile_get_meta(p, "start_ns");
+	if (start)
+		pb_uint(out, PROFILE_TIME_NANOS, strtoull(start, NULL, 10));
+	const char *duration = profile_get_meta(p, "duration_ns");
+	if (duration)
+		pb_uint(out, PROFILE_DURATION_NANOS, strtoull(duration, NULL, 10));
+	if (p->nvalues)
+		pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, p->value_types[0].type);
+	free(msg.data);
+	free(sub.data);
+	string_table_release(&strings);
+	return out->failed || msg.failed || sub.failed ? -RENDER_E_NOMEM : 0;
+nomem:
+	string_table_release(&strings);
+	return -RENDER_E_NOMEM;
+}
+
+int render_pprof(const struct profile *p, FILE *out)
+{
+	struct pb raw = { 0 };
+	int err = pprof_encode(p, &raw);
+	if (err) {
+		free(raw.data);
+		return err;
+	}
+	z_stream z = { 0 };
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16 /* gzip */, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(raw.data);
+		return -RENDER_E_NOMEM;
+	}
+	uint8_t chunk[1 << 16];
+	z.next_in = raw.data;
+	z.avail_in = (uInt)raw.len;
+	int zr;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		zr = deflate(&z, Z_FINISH);
+		fwrite(chunk, 1, sizeof(chunk) - z.avail_out, out);
+	} while (zr == Z_OK);
+	deflateEnd(&z);
+	free(raw.data);
+	if (zr != Z_STREAM_END)
+		return -RENDER_E_NOMEM;
+	return ferror(out) ? -RENDER_E_IO : 0;
+}

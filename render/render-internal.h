@@ -1,0 +1,60 @@
+/* Private to render/: pieces shared by its renderers. */
+#ifndef SMOLDER_RENDER_INTERNAL_H
+#define SMOLDER_RENDER_INTERNAL_H
+
+#include "render/render.h"
+
+/* Names each location's frames once (its inline chain, or "module+0xoff"),
+ * interning them into `names`. */
+struct frame_namer {
+	const struct profile *p;
+	struct string_table *names;
+	bool with_lines;
+	uint32_t *first, *count; /* per location: a run of ids, count 0 = not yet named */
+	struct vec ids;          /* uint32_t */
+};
+
+int frame_namer_init(struct frame_namer *fn, const struct profile *p, struct string_table *names,
+		     bool with_lines);
+void frame_namer_release(struct frame_namer *fn);
+/* The name ids of location l's frames, outermost first; valid until the next call. */
+int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, uint32_t *n);
+
+/* tid -> thread, as a small open-addressing map built once. */
+struct thread_map {
+	const struct thread **slots;
+	uint32_t nslots;
+};
+
+/* Walks samples to their frame names, root first: the process name, the
+ * thread (with per_thread), then each location's inline chain. */
+struct sample_walker {
+	const struct render_select *sel;
+	struct frame_namer namer;
+	struct thread_map threads;
+	struct vec path; /* uint32_t name ids of the last sample walked */
+};
+
+int sample_walker_init(struct sample_walker *w, const struct profile *p,
+		       struct string_table *names, const struct render_select *sel);
+void sample_walker_release(struct sample_walker *w);
+/* Fills w->path for s. */
+int sample_walker_path(struct sample_walker *w, const struct sample *s);
+
+/* The base name of a mapping's path. */
+const char *mapping_basename(const struct profile *p, uint32_t mapping);
+
+/* Writes s[0..len) escaped for XML text and attribute values: & < > " ' are
+ * entities, bytes that XML forbids (controls, NUL) and invalid UTF-8 become
+ * U+FFFD. */
+void xml_escape(FILE *out, const char *s, size_t len);
+/* Writes s escaped as the body of a JSON string (without quotes). */
+void json_escape(FILE *out, const char *s, size_t len);
+
+/* Bytes of the first max_chars UTF-8 characters of s (an invalid byte counts
+ * as one character). */
+size_t utf8_truncate(const char *s, size_t len, size_t max_chars);
+/* Characters in s, counted the same way. */
+size_t utf8_count(const char *s, size_t len);
+
+#endif
