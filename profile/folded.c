@@ -74,9 +74,9 @@ int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			line = next;
 			continue;
 		}
-		const char *stack_end = count_start;
-		while (stack_end > line && (stack_end[-1] == ' ' || stack_end[-1] == '\t'))
-			stack_end--;
+		/* One blank goes with the count: flamegraph.pl's greedy (.*)\s+ keeps
+		 * the others, so a frame may be " ". */
+		const char *stack_end = count_start - 1;
 		uint32_t parent = PROFILE_NONE;
 		uint32_t depth = 0;
 		/* An empty stack still counts toward the total, as in flamegraph.pl. */

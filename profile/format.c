@@ -154,6 +154,7 @@ struct profile_writer {
 	bool finished, header_written, value_types_written;
 	/* How much of each table is already in the file. */
 	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
+	uint32_t chunk_first;     /* first entry of the chunk being encoded: deltas restart there */
 	struct vec lines_written; /* uint8_t per location */
 	struct vec flushed;       /* int64_t[nvalues] per sample: values already written */
 };
@@ -201,6 +202,11 @@ static int writer_emit(struct profile_writer *w, enum chunk_type type)
 
 int profile_writer_open(struct profile_writer **out, const char *path)
 {
+	return profile_writer_open_level(out, path, 3);
+}
+
+int profile_writer_open_level(struct profile_writer **out, const char *path, int level)
+{
 	struct profile_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -PROFILE_E_NOMEM;
@@ -213,7 +219,7 @@ int profile_writer_open(struct profile_writer **out, const char *path)
 		profile_writer_free(w);
 		return -PROFILE_E_NOMEM;
 	}
-	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, 6);
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
 	w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		int saved = errno;
@@ -262,6 +268,7 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 		struct buf saved = w->raw;
 		w->raw = body;
 		uint32_t n = 0;
+		w->chunk_first = *done;
 		while (*done + n < count && w->raw.len < CHUNK_TARGET_RAW) {
 			put(w, p, *done + n);
 			n++;
@@ -306,10 +313,14 @@ static void put_mapping(struct profile_writer *w, const struct profile *p, uint3
 	put_uvarint(&w->raw, m->build_id);
 }
 
+/* Ids that mostly rise by one are stored as deltas from the previous entry
+ * of the same chunk. */
 static void put_function(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
-	put_uvarint(&w->raw, profile_function(p, i)->name);
-	put_uvarint(&w->raw, profile_function(p, i)->file);
+	const struct function *prev = i > w->chunk_first ? profile_function(p, i - 1) : NULL;
+	const struct function *f = profile_function(p, i);
+	put_svarint(&w->raw, (int64_t)f->name - (prev ? (int64_t)prev->name : 0));
+	put_svarint(&w->raw, (int64_t)f->file - (prev ? (int64_t)prev->file : 0));
 }
 
 static void put_location(struct profile_writer *w, const struct profile *p, uint32_t i)
@@ -320,13 +331,17 @@ static void put_location(struct profile_writer *w, const struct profile *p, uint
 	put_uvarint(&w->raw, l->mapping == PROFILE_NONE ? 0 : (uint64_t)l->mapping + 1);
 }
 
-static void put_location_lines(struct profile_writer *w, const struct profile *p, uint32_t i)
+static void put_location_lines(struct profile_writer *w, const struct profile *p, uint32_t i,
+			       uint32_t *prev_location, uint32_t *prev_function)
 {
 	const struct location *l = profile_location(p, i);
-	put_uvarint(&w->raw, i);
+	put_uvarint(&w->raw, i - *prev_location);
+	*prev_location = i;
 	put_uvarint(&w->raw, l->nlines);
 	for (uint32_t k = 0; k < l->nlines; k++) {
-		put_uvarint(&w->raw, profile_line(p, l->lines + k)->function);
+		uint32_t f = profile_line(p, l->lines + k)->function;
+		put_svarint(&w->raw, (int64_t)f - *prev_function);
+		*prev_function = f;
 		put_uvarint(&w->raw, profile_line(p, l->lines + k)->line);
 	}
 }
@@ -355,19 +370,20 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 		*flag = 0;
 	}
 	uint8_t *written = w->lines_written.data;
-	uint32_t n = 0;
+	uint32_t n = 0, prev_location = 0, prev_function = 0;
 	struct buf body = { 0 };
 	for (uint32_t i = 0; i < p->locations.count; i++) {
 		if (written[i] || profile_location(p, i)->nlines == 0)
 			continue;
 		struct buf saved = w->raw;
 		w->raw = body;
-		put_location_lines(w, p, i);
+		put_location_lines(w, p, i, &prev_location, &prev_function);
 		body = w->raw;
 		w->raw = saved;
 		written[i] = 1;
 		n++;
 		if (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count) {
+			prev_location = prev_function = 0;
 			w->raw.len = 0;
 			put_uvarint(&w->raw, n);
 			put_bytes(&w->raw, body.data, body.len);
@@ -405,7 +421,7 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 	}
 	int64_t (*flushed)[PROFILE_MAX_VALUES] = w->flushed.data;
 	struct buf body = { 0 };
-	uint32_t n = 0;
+	uint32_t n = 0, prev_stack = 0;
 	int err = 0;
 	for (uint32_t i = 0; i < p->samples.count && !err; i++) {
 		const struct sample *s = profile_sample(p, i);
@@ -415,7 +431,9 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 		if (changed) {
 			struct buf saved = w->raw;
 			w->raw = body;
-			put_uvarint(&w->raw, s->stack == PROFILE_NONE ? 0 : (uint64_t)s->stack + 1);
+			uint32_t stack = s->stack == PROFILE_NONE ? 0 : s->stack + 1;
+			put_svarint(&w->raw, (int64_t)stack - prev_stack);
+			prev_stack = stack;
 			put_uvarint(&w->raw, s->tid);
 			put_uvarint(&w->raw, s->time);
 			for (uint32_t v = 0; v < nv; v++) {
@@ -433,6 +451,7 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_SAMPLES);
 			body.len = 0;
 			n = 0;
+			prev_stack = 0;
 		}
 	}
 	free(body.data);
@@ -504,7 +523,8 @@ int profile_writer_finish(struct profile_writer *w, const struct profile *p)
 int profile_write_file(const struct profile *p, const char *path)
 {
 	struct profile_writer *w;
-	int err = profile_writer_open(&w, path);
+	/* Written once, read many times: worth the strongest compression. */
+	int err = profile_writer_open_level(&w, path, 19);
 	if (err)
 		return err;
 	err = profile_writer_finish(w, p);
@@ -621,10 +641,19 @@ static void read_mappings(struct reader *r, uint64_t n)
 	}
 }
 
+/* A delta-coded file-local id: prev + delta, checked by map_index later. */
+static uint64_t get_delta(struct cursor *c, uint64_t *prev)
+{
+	*prev += (uint64_t)get_svarint(c);
+	return *prev;
+}
+
 static void read_functions(struct reader *r, uint64_t n)
 {
+	uint64_t prev_name = 0, prev_file = 0;
 	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint32_t name = read_string_ref(r), file = read_string_ref(r);
+		uint32_t name = map_index(r, &r->strings, get_delta(&r->c, &prev_name));
+		uint32_t file = map_index(r, &r->strings, get_delta(&r->c, &prev_file));
 		int64_t id = profile_intern_function(r->p, name, file);
 		if (id < 0)
 			r->err = (int)id;
@@ -645,7 +674,7 @@ static void read_locations(struct reader *r, uint64_t n)
 			r->err = -PROFILE_E_BAD_INDEX;
 			break;
 		}
-		int64_t id = profile_add_location(r->p, address,
+		int64_t id = profile_intern_location(r->p, address,
 						  mapping ? (uint32_t)(mapping - 1) : PROFILE_NONE);
 		if (id < 0)
 			r->err = (int)id;
@@ -661,15 +690,17 @@ static void read_location_lines(struct reader *r, uint64_t n)
 		r->err = -PROFILE_E_NOMEM;
 		return;
 	}
+	uint64_t prev_location = 0, prev_function = 0;
 	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint32_t loc = map_index(r, &r->locations, get_uvarint(&r->c));
+		prev_location += get_uvarint(&r->c);
+		uint32_t loc = map_index(r, &r->locations, prev_location);
 		uint64_t nlines = get_uvarint(&r->c);
 		if (nlines > INLINE_MAX) {
 			r->err = -PROFILE_E_TOO_LARGE;
 			break;
 		}
 		for (uint64_t k = 0; k < nlines && !r->c.bad; k++) {
-			lines[k].function = map_index(r, &r->functions, get_uvarint(&r->c));
+			lines[k].function = map_index(r, &r->functions, get_delta(&r->c, &prev_function));
 			lines[k].line = (uint32_t)get_uvarint(&r->c);
 		}
 		if (!r->err && !r->c.bad && profile_set_location_lines(r->p, loc, lines, (uint32_t)nlines))
@@ -722,8 +753,9 @@ static void read_samples(struct reader *r, uint64_t n)
 		return;
 	}
 	int64_t values[PROFILE_MAX_VALUES];
+	uint64_t prev_stack = 0;
 	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint64_t stack = get_uvarint(&r->c);
+		uint64_t stack = get_delta(&r->c, &prev_stack);
 		uint64_t tid = get_uvarint(&r->c);
 		uint64_t time = get_uvarint(&r->c);
 		for (uint32_t v = 0; v < r->p->nvalues; v++)

@@ -39,7 +39,13 @@ int profile_merge(struct profile *dst, const struct profile *src)
 		struct mapping m = *profile_mapping(src, i);
 		m.path = str[m.path];
 		m.build_id = str[m.build_id];
-		int64_t id = profile_add_mapping(dst, &m);
+		/* The same mapping from two shards is one mapping. */
+		int64_t id = -1;
+		for (uint32_t k = 0; k < dst->mappings.count && id < 0; k++)
+			if (memcmp(profile_mapping(dst, k), &m, sizeof(m)) == 0)
+				id = k;
+		if (id < 0)
+			id = profile_add_mapping(dst, &m);
 		if (id < 0)
 			goto out;
 		map[i] = (uint32_t)id;
@@ -57,9 +63,9 @@ int profile_merge(struct profile *dst, const struct profile *src)
 		if (l->mapping == PROFILE_NONE && l->address == 0 && l->nlines == 1) {
 			id = profile_intern_named_location(dst, fn[profile_line(src, l->lines)->function]);
 		} else {
-			id = profile_add_location(dst, l->address,
+			id = profile_intern_location(dst, l->address,
 						  l->mapping == PROFILE_NONE ? PROFILE_NONE : map[l->mapping]);
-			if (id >= 0 && l->nlines) {
+			if (id >= 0 && l->nlines && profile_location(dst, (uint32_t)id)->nlines == 0) {
 				free(lines);
 				lines = malloc(l->nlines * sizeof(*lines));
 				if (!lines)

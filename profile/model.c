@@ -331,15 +331,6 @@ int64_t profile_intern_function(struct profile *p, uint32_t name, uint32_t file)
 	return p->functions.count - 1;
 }
 
-int64_t profile_add_location(struct profile *p, uint64_t address, uint32_t mapping)
-{
-	struct location *l = vec_push(&p->locations, sizeof(*l));
-	if (!l)
-		return -PROFILE_E_NOMEM;
-	*l = (struct location){ .address = address, .mapping = mapping };
-	return p->locations.count - 1;
-}
-
 int profile_set_location_lines(struct profile *p, uint32_t location, const struct line *lines,
 			       uint32_t nlines)
 {
@@ -356,37 +347,71 @@ int profile_set_location_lines(struct profile *p, uint32_t location, const struc
 	return 0;
 }
 
-static bool named_location_eq(const void *ctx, uint32_t id, const void *key)
+/* Locations are interned by (mapping, address), or by function for named
+ * frames that have neither. */
+struct location_key {
+	uint64_t address;
+	uint32_t mapping, function;
+};
+
+static struct location_key location_key_of(const struct profile *p, const struct location *l)
 {
-	const struct profile *p = ctx;
-	const struct location *l = profile_location(p, id);
-	return l->nlines == 1 && l->mapping == PROFILE_NONE && l->address == 0 &&
-	       profile_line(p, l->lines)->function == *(const uint32_t *)key;
+	bool named = l->mapping == PROFILE_NONE && l->address == 0 && l->nlines == 1;
+	return (struct location_key){ l->address, l->mapping,
+				      named ? profile_line(p, l->lines)->function : PROFILE_NONE };
 }
 
-static uint64_t named_location_rehash(const void *ctx, uint32_t id)
+static uint64_t location_key_hash(const struct location_key *k)
+{
+	return hash_u64(k->address ^ hash_u64(((uint64_t)k->mapping << 32) | k->function));
+}
+
+static bool location_eq(const void *ctx, uint32_t id, const void *key)
 {
 	const struct profile *p = ctx;
-	const struct location *l = profile_location(p, id);
-	return hash_u64(l->nlines ? profile_line(p, l->lines)->function : UINT32_MAX);
+	struct location_key a = location_key_of(p, profile_location(p, id));
+	const struct location_key *b = key;
+	return a.address == b->address && a.mapping == b->mapping && a.function == b->function;
+}
+
+static uint64_t location_rehash(const void *ctx, uint32_t id)
+{
+	const struct profile *p = ctx;
+	struct location_key k = location_key_of(p, profile_location(p, id));
+	return location_key_hash(&k);
+}
+
+static int64_t intern_location(struct profile *p, const struct location_key *key)
+{
+	if (id_hash_reserve(&p->location_index, p->locations.count, location_rehash, p))
+		return -PROFILE_E_NOMEM;
+	uint32_t *slot = id_hash_probe(&p->location_index, location_key_hash(key), location_eq, p, key);
+	if (*slot)
+		return *slot - 1;
+	struct location *l = vec_push(&p->locations, sizeof(*l));
+	if (!l)
+		return -PROFILE_E_NOMEM;
+	uint32_t id = p->locations.count - 1;
+	*l = (struct location){ .address = key->address, .mapping = key->mapping };
+	if (key->function != PROFILE_NONE) {
+		struct line line = { key->function, 0 };
+		if (profile_set_location_lines(p, id, &line, 1))
+			return -PROFILE_E_NOMEM;
+	}
+	*slot = id + 1;
+	return id;
+}
+
+int64_t profile_intern_location(struct profile *p, uint64_t address, uint32_t mapping)
+{
+	struct location_key key = { address, mapping, PROFILE_NONE };
+	return intern_location(p, &key);
 }
 
 int64_t profile_intern_named_location(struct profile *p, uint32_t function)
 {
-	if (id_hash_reserve(&p->location_index, p->locations.count, named_location_rehash, p))
-		return -PROFILE_E_NOMEM;
-	uint32_t *slot = id_hash_probe(&p->location_index, hash_u64(function), named_location_eq, p,
-				       &function);
-	if (*slot)
-		return *slot - 1;
-	int64_t id = profile_add_location(p, 0, PROFILE_NONE);
-	if (id < 0)
-		return id;
-	struct line line = { function, 0 };
-	if (profile_set_location_lines(p, (uint32_t)id, &line, 1))
-		return -PROFILE_E_NOMEM;
-	*slot = (uint32_t)id + 1;
-	return id;
+	struct location_key key = { 0, PROFILE_NONE, function };
+	return intern_location(p, &key);
 }
 
 static bool stack_eq(const void *ctx, uint32_t id, const void *key)

@@ -180,8 +180,8 @@ const char *profile_get_meta(const struct profile *p, const char *key);
 int64_t profile_add_mapping(struct profile *p, const struct mapping *m);
 /* Interned by (name, file). */
 int64_t profile_intern_function(struct profile *p, uint32_t name, uint32_t file);
-/* A new, unsymbolized location. */
-int64_t profile_add_location(struct profile *p, uint64_t address, uint32_t mapping);
+/* The location of (mapping, address), created unsymbolized if new. */
+int64_t profile_intern_location(struct profile *p, uint64_t address, uint32_t mapping);
 /* Interned by function: one location whose single line is that function;
  * used for named frames that have no address (folded text, kallsyms). */
 int64_t profile_intern_named_location(struct profile *p, uint32_t function);
@@ -249,6 +249,8 @@ int profile_load(struct profile *p, const char *path, struct profile_read_info *
 struct profile_writer;
 
 int profile_writer_open(struct profile_writer **w, const char *path);
+/* The same with a zstd level (1-19; 3 by default: cheap while recording). */
+int profile_writer_open_level(struct profile_writer **w, const char *path, int level);
 int profile_writer_flush(struct profile_writer *w, const struct profile *p);
 int profile_writer_finish(struct profile_writer *w, const struct profile *p);
 /* Closes, removing the temporary file unless finished.  Accepts NULL. */

@@ -1,0 +1,328 @@
+/* Unit tests of profile/: the model, folded text, and the .smolder format. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profile/profile.h"
+
+static char tmpdir[] = "/tmp/check_profile.XXXXXX";
+
+static char *tmp_path(const char *name)
+{
+	static char path[256];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	return path;
+}
+
+/* A small profile with mappings, symbolized and unsymbolized locations,
+ * threads, metadata and two values. */
+static void build_sample_profile(struct profile *p)
+{
+	profile_init(p);
+	ck_assert_int_eq(profile_add_value_type(p, "samples", "count"), 0);
+	ck_assert_int_eq(profile_add_value_type(p, "cpu", "nanoseconds"), 1);
+	ck_assert_int_eq(profile_set_meta(p, "command", "./demo --fast"), 0);
+	struct mapping m = { 0x400000, 0x500000, 0x1000, (uint32_t)profile_string(p, "/usr/bin/demo"),
+			     (uint32_t)profile_string(p, "abcdef0123") };
+	uint32_t map = (uint32_t)profile_add_mapping(p, &m);
+	uint32_t f_main = (uint32_t)profile_intern_function(p, (uint32_t)profile_string(p, "main"),
+							    (uint32_t)profile_string(p, "demo.c"));
+	uint32_t f_work = (uint32_t)profile_intern_function(p, (uint32_t)profile_string(p, "work"), 0);
+	uint32_t f_inl = (uint32_t)profile_intern_function(p, (uint32_t)profile_string(p, "inlined"), 0);
+	uint32_t l_main = (uint32_t)profile_intern_location(p, 0x401000, map);
+	uint32_t l_work = (uint32_t)profile_intern_location(p, 0x402000, map);
+	uint32_t l_raw = (uint32_t)profile_intern_location(p, 0x403000, map);
+	struct line main_line = { f_main, 12 };
+	struct line work_lines[2] = { { f_work, 30 }, { f_inl, 7 } };
+	ck_assert_int_eq(profile_set_location_lines(p, l_main, &main_line, 1), 0);
+	ck_assert_int_eq(profile_set_location_lines(p, l_work, work_lines, 2), 0);
+	uint32_t s_main = (uint32_t)profile_intern_stack(p, PROFILE_NONE, l_main);
+	uint32_t s_work = (uint32_t)profile_intern_stack(p, s_main, l_work);
+	uint32_t s_raw = (uint32_t)profile_intern_stack(p, s_main, l_raw);
+	ck_assert_int_eq(profile_set_thread(p, 42, 42, (uint32_t)profile_string(p, "demo")), 0);
+	ck_assert_int_eq(profile_set_thread(p, 43, 42, (uint32_t)profile_string(p, "worker")), 0);
+	int64_t v1[2] = { 1, 1000 }, v2[2] = { 3, 3000 };
+	ck_assert_int_eq(profile_add_sample(p, s_work, 42, 5, v1), 0);
+	ck_assert_int_eq(profile_add_sample(p, s_work, 42, 6, v1), 0); /* aggregated */
+	ck_assert_int_eq(profile_add_sample(p, s_raw, 43, 7, v2), 0);
+	ck_assert_int_eq(profile_add_sample(p, s_main, 43, 8, v1), 0);
+}
+
+static void assert_same_profile(const struct profile *a, const struct profile *b)
+{
+	ck_assert_uint_eq(a->nvalues, b->nvalues);
+	ck_assert_uint_eq(a->samples.count, b->samples.count);
+	ck_assert_uint_eq(a->stacks.count, b->stacks.count);
+	ck_assert_uint_eq(a->locations.count, b->locations.count);
+	for (uint32_t v = 0; v < a->nvalues; v++)
+		ck_assert_int_eq(profile_total(a, v), profile_total(b, v));
+	for (uint32_t i = 0; i < a->samples.count; i++) {
+		const struct sample *x = profile_sample(a, i), *y = profile_sample(b, i);
+		ck_assert_uint_eq(x->tid, y->tid);
+		ck_assert_int_eq(x->value[0], y->value[0]);
+		ck_assert_uint_eq(profile_stack_depth(a, x->stack), profile_stack_depth(b, y->stack));
+	}
+	for (uint32_t i = 0; i < a->locations.count; i++) {
+		const struct location *x = profile_location(a, i), *y = profile_location(b, i);
+		ck_assert_uint_eq(x->address, y->address);
+		ck_assert_uint_eq(x->nlines, y->nlines);
+		for (uint32_t k = 0; k < x->nlines; k++) {
+			const struct function *fx = profile_function(a, profile_line(a, x->lines + k)->function);
+			const struct function *fy = profile_function(b, profile_line(b, y->lines + k)->function);
+			ck_assert_str_eq(string_table_get(&a->strings, fx->name),
+					 string_table_get(&b->strings, fy->name));
+			ck_assert_uint_eq(profile_line(a, x->lines + k)->line, profile_line(b, y->lines + k)->line);
+		}
+	}
+}
+
+START_TEST(test_string_table_interns)
+{
+	struct string_table t;
+	string_table_init(&t);
+	ck_assert_int_eq(string_table_intern(&t, "", 0), 0);
+	int64_t a = string_table_intern(&t, "alpha", 5);
+	int64_t b = string_table_intern(&t, "beta", 4);
+	ck_assert_int_ne(a, b);
+	ck_assert_int_eq(string_table_intern(&t, "alpha", 5), a);
+	/* bytes are bytes: an embedded prefix is a different string */
+	ck_assert_int_ne(string_table_intern(&t, "alp", 3), a);
+	for (int i = 0; i < 10000; i++) {
+		char buf[32];
+		int n = snprintf(buf, sizeof(buf), "name%d", i);
+		ck_assert_int_ge(string_table_intern(&t, buf, (size_t)n), 0);
+	}
+	ck_assert_str_eq(string_table_get(&t, (uint32_t)b), "beta");
+	ck_assert_uint_eq(t.count, 10000 + 4);
+	string_table_release(&t);
+}
+END_TEST
+
+START_TEST(test_samples_aggregate)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_uint_eq(p.samples.count, 3);
+	ck_assert_int_eq(profile_total(&p, 0), 6);
+	ck_assert_int_eq(profile_total(&p, 1), 6000);
+	ck_assert_uint_eq(profile_stack_depth(&p, profile_sample(&p, 0)->stack), 2);
+	ck_assert_str_eq(profile_get_meta(&p, "command"), "./demo --fast");
+	ck_assert_ptr_null(profile_get_meta(&p, "absent"));
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_round_trip)
+{
+	struct profile p, q;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("rt.smolder")), 0);
+	ck_assert_int_eq(access(tmp_path("rt.smolder.partial"), F_OK), -1); /* renamed */
+	profile_init(&q);
+	struct profile_read_info info;
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("rt.smolder"), &info), 0);
+	ck_assert(!info.truncated);
+	assert_same_profile(&p, &q);
+	ck_assert_str_eq(profile_get_meta(&q, "command"), "./demo --fast");
+	ck_assert_ptr_nonnull(profile_find_thread(&q, 43));
+	profile_release(&p);
+	profile_release(&q);
+}
+END_TEST
+
+/* Flushing between additions writes deltas; the reader adds them up. */
+START_TEST(test_incremental_flushes)
+{
+	struct profile p, q;
+	build_sample_profile(&p);
+	struct profile_writer *w;
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("inc.smolder")), 0);
+	ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+	int64_t more[2] = { 10, 10000 };
+	ck_assert_int_eq(profile_add_sample(&p, profile_sample(&p, 0)->stack, 42, 9, more), 0);
+	ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+	/* a reader of the unfinished file sees everything flushed */
+	profile_init(&q);
+	struct profile_read_info info;
+	ck_assert_int_eq(profile_read_file(&q, profile_writer_temp_path(w), &info), 0);
+	ck_assert(info.truncated);
+	ck_assert_int_eq(profile_total(&q, 0), 16);
+	profile_release(&q);
+	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	profile_writer_free(w);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("inc.smolder"), &info), 0);
+	ck_assert(!info.truncated);
+	assert_same_profile(&p, &q);
+	profile_release(&p);
+	profile_release(&q);
+}
+END_TEST
+
+static uint8_t *file_bytes(const char *path, size_t *len)
+{
+	uint8_t *data;
+	ck_assert_int_eq(profile_slurp(path, &data, len), 0);
+	return data;
+}
+
+/* Every prefix of a file either reads (a prefix of complete chunks) or fails
+ * cleanly; a prefix never yields more samples than the whole. */
+START_TEST(test_every_prefix)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("prefix.smolder")), 0);
+	size_t len;
+	uint8_t *data = file_bytes(tmp_path("prefix.smolder"), &len);
+	uint32_t ok = 0;
+	for (size_t n = 0; n < len; n++) {
+		struct profile q;
+		profile_init(&q);
+		struct profile_read_info info;
+		int err = profile_read_buffer(&q, data, n, &info);
+		if (err == 0) {
+			ck_assert(info.truncated);
+			ck_assert_uint_le(q.samples.count, p.samples.count);
+			ok++;
+		} else {
+			ck_assert_int_lt(err, 0);
+			ck_assert_int_gt(-err, 0);
+			ck_assert_int_lt(-err, PROFILE_E_COUNT);
+		}
+		profile_release(&q);
+	}
+	ck_assert_uint_gt(ok, 0);
+	free(data);
+	profile_release(&p);
+}
+END_TEST
+
+/* Any single flipped bit is caught (checksum, header or magic). */
+START_TEST(test_bit_flips)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("flip.smolder")), 0);
+	size_t len;
+	uint8_t *data = file_bytes(tmp_path("flip.smolder"), &len);
+	for (size_t i = 0; i < len; i++) {
+		for (int bit = 0; bit < 8; bit += 3) {
+			data[i] ^= (uint8_t)(1 << bit);
+			struct profile q;
+			profile_init(&q);
+			struct profile_read_info info;
+			int err = profile_read_buffer(&q, data, len, &info);
+			/* Flags bytes 12-15 of the header are reserved and ignored. */
+			if (!(i >= 12 && i < 16))
+				ck_assert_msg(err != 0 || info.truncated, "flip at byte %zu bit %d not caught", i, bit);
+			profile_release(&q);
+			data[i] ^= (uint8_t)(1 << bit);
+		}
+	}
+	free(data);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_not_a_profile)
+{
+	struct profile q;
+	profile_init(&q);
+	const uint8_t junk[] = "this is not a profile at all";
+	ck_assert_int_eq(profile_read_buffer(&q, junk, sizeof(junk), NULL), -PROFILE_E_NOT_PROFILE);
+	uint8_t header[16] = "SMOLDER\x1a";
+	header[8] = 99;
+	ck_assert_int_eq(profile_read_buffer(&q, header, sizeof(header), NULL), -PROFILE_E_VERSION);
+	profile_release(&q);
+}
+END_TEST
+
+START_TEST(test_folded_parse)
+{
+	struct profile p;
+	profile_init(&p);
+	const char text[] = "main;work;leaf 10\n"
+			    "main;work 5\n"
+			    "main;work;leaf 2\n"
+			    "broken line without count\n"
+			    "main;other 1.6\n"
+			    "main;space;  3\r\n"
+			    "\n"
+			    "justacount\n";
+	struct folded_stats st;
+	ck_assert_int_eq(profile_parse_folded(&p, text, strlen(text), &st), 0);
+	ck_assert_uint_eq(st.lines, 7);
+	ck_assert_uint_eq(st.bad_lines, 2);
+	ck_assert_int_eq(profile_total(&p, 0), 10 + 5 + 2 + 2 + 3);
+	/* the first three lines share one stack table path */
+	ck_assert_uint_eq(p.samples.count, 4);
+	/* "main;space;  3": the leaf frame is " " */
+	const struct sample *s = profile_sample(&p, 3);
+	ck_assert_uint_eq(profile_stack_depth(&p, s->stack), 3);
+	const struct location *l = profile_location(&p, profile_stack(&p, s->stack)->location);
+	const struct function *f = profile_function(&p, profile_line(&p, l->lines)->function);
+	ck_assert_str_eq(string_table_get(&p.strings, f->name), " ");
+	profile_release(&p);
+
+	profile_init(&p);
+	ck_assert_int_eq(profile_parse_folded(&p, "no counts here\n", 15, &st), -PROFILE_E_NO_FOLDED);
+	profile_release(&p);
+}
+END_TEST
+
+START_TEST(test_merge)
+{
+	struct profile a, b, m;
+	build_sample_profile(&a);
+	build_sample_profile(&b);
+	profile_init(&m);
+	ck_assert_int_eq(profile_merge(&m, &a), 0);
+	ck_assert_int_eq(profile_merge(&m, &b), 0);
+	ck_assert_int_eq(profile_total(&m, 0), 2 * profile_total(&a, 0));
+	ck_assert_uint_eq(m.samples.count, a.samples.count);
+	ck_assert_uint_eq(m.stacks.count, a.stacks.count);
+	struct profile f;
+	profile_init(&f);
+	ck_assert_int_eq(profile_parse_folded(&f, "x;y 1\n", 6, NULL), 0);
+	ck_assert_int_eq(profile_merge(&m, &f), -PROFILE_E_VALUES);
+	profile_release(&a);
+	profile_release(&b);
+	profile_release(&m);
+	profile_release(&f);
+}
+END_TEST
+
+static Suite *profile_suite(void)
+{
+	Suite *s = suite_create("profile");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_string_table_interns);
+	tcase_add_test(tc, test_samples_aggregate);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_incremental_flushes);
+	tcase_add_test(tc, test_every_prefix);
+	tcase_add_test(tc, test_bit_flips);
+	tcase_add_test(tc, test_not_a_profile);
+	tcase_add_test(tc, test_folded_parse);
+	tcase_add_test(tc, test_merge);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir))
+		return 1;
+	SRunner *sr = srunner_create(profile_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		return 1;
+	return failed ? 1 : 0;
+}
