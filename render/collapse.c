@@ -663,7 +663,8 @@ static const struct collapse_entry **sorted_entries(const struct collapse_result
 		if (r->slots[i].len || r->slots[i].count)
 			v[k++] = &r->slots[i];
 	sort_ctx = r;
-	qsort(v, k, sizeof(*v), entry_cmp);
+	if (k > 1)
+		qsort(v, k, sizeof(*v), entry_cmp);
 	sort_ctx = NULL;
 	return v;
 }

@@ -146,7 +146,8 @@ uint32_t *flame_tree_sorted_children(const struct flame_tree *t, uint32_t i, uin
 	     c = flame_node_at(t, c)->next_sibling)
 		v[count++] = c;
 	sort_tree = t;
-	qsort(v, count, sizeof(*v), child_cmp);
+	if (count > 1)
+		qsort(v, count, sizeof(*v), child_cmp);
 	sort_tree = NULL;
 	*n = count;
 	return v;

@@ -95,7 +95,8 @@ int render_folded(const struct profile *p, const struct render_select *sel, FILE
 		err = walk_node(&w, i, path);
 	if (!err) {
 		sort_text = w.text;
-		qsort(w.lines, w.nlines, sizeof(*w.lines), line_cmp);
+		if (w.nlines > 1)
+			qsort(w.lines, w.nlines, sizeof(*w.lines), line_cmp);
 		sort_text = NULL;
 		for (size_t i = 0; i < w.nlines; i++) {
 			fwrite(w.text + w.lines[i].off, 1, w.lines[i].len, out);

@@ -83,7 +83,8 @@ static int function_totals(const struct profile *p, uint32_t v, struct string_ta
 static void print_table(FILE *out, const struct string_table *names, struct fn_total *t,
 			uint32_t n, uint32_t limit, int64_t total, bool self, const char *unit)
 {
-	qsort(t, n, sizeof(*t), self ? by_self : by_total);
+	if (n > 1)
+		qsort(t, n, sizeof(*t), self ? by_self : by_total);
 	fprintf(out, "  %-8s %16s  %s\n", self ? "self%" : "total%", unit, "function");
 	for (uint32_t i = 0; i < n && i < limit; i++) {
 		int64_t v = self ? t[i].self : t[i].total;

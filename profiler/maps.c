@@ -1,0 +1,82 @@
+/* Each process's executable mappings, sorted for binary search. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/profiler-internal.h"
+
+int process_maps_insert(struct process_maps *m, const struct map_entry *e)
+{
+	if (e->end <= e->start)
+		return 0;
+	m->generation++;
+	/* Cut away what the new mapping overlaps (mmap over an old range). */
+	uint32_t out = 0;
+	struct map_entry split = { 0 };
+	bool have_split = false;
+	for (uint32_t i = 0; i < m->count; i++) {
+		struct map_entry x = m->entries[i];
+		if (x.end <= e->start || x.start >= e->end) {
+			m->entries[out++] = x;
+			continue;
+		}
+		if (x.start < e->start && x.end > e->end) {
+			split = x;
+			split.pgoff += e->end - x.start;
+			split.start = e->end;
+			have_split = true;
+		}
+		if (x.start < e->start) {
+			x.end = e->start;
+			m->entries[out++] = x;
+		} else if (x.end > e->end && !have_split) {
+			x.pgoff += e->end - x.start;
+			x.start = e->end;
+			m->entries[out++] = x;
+		}
+	}
+	m->count = out;
+	uint32_t need = m->count + 1 + (have_split ? 1 : 0);
+	if (need > m->cap) {
+		uint32_t cap = m->cap ? m->cap * 2 : 64;
+		while (cap < need)
+			cap *= 2;
+		struct map_entry *entries = realloc(m->entries, cap * sizeof(*entries));
+		if (!entries)
+			return -1;
+		m->entries = entries;
+		m->cap = cap;
+	}
+	const struct map_entry *add[2] = { e, have_split ? &split : NULL };
+	for (int k = 0; k < 2 && add[k]; k++) {
+		uint32_t i = m->count;
+		while (i > 0 && m->entries[i - 1].start > add[k]->start) {
+			m->entries[i] = m->entries[i - 1];
+			i--;
+		}
+		m->entries[i] = *add[k];
+		m->count++;
+	}
+	return 0;
+}
+
+const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t addr)
+{
+	uint32_t lo = 0, hi = m->count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (m->entries[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < m->count && m->entries[lo].start <= addr && addr < m->entries[lo].end)
+		return &m->entries[lo];
+	return NULL;
+}
+
+void process_maps_clear(struct process_maps *m)
+{
+	m->count = 0;
+	m->loaded = false;
+	m->generation++;
+}

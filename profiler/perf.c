@@ -1,0 +1,147 @@
+/* perf_event_open(2), its ring buffer, and reading the kernel's settings. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "profiler/profiler-internal.h"
+
+int perf_event_open_fd(struct perf_event_attr *attr, pid_t pid, int cpu, int group, unsigned long flags)
+{
+	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group, flags);
+}
+
+int ring_buffer_map(struct ring_buffer *rb, int fd, size_t pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t len = (pages + 1) * (size_t)page;
+	void *base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	rb->meta = base;
+	rb->data = (uint8_t *)base + page;
+	rb->size = pages * (size_t)page;
+	rb->map_len = len;
+	return 0;
+}
+
+void ring_buffer_unmap(struct ring_buffer *rb)
+{
+	if (rb->meta)
+		munmap(rb->meta, rb->map_len);
+	memset(rb, 0, sizeof(*rb));
+}
+
+uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handler handle, void *ctx)
+{
+	uint64_t head = __atomic_load_n(&rb->meta->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = rb->meta->data_tail;
+	uint64_t mask = rb->size - 1, n = 0;
+	while (tail < head) {
+		size_t off = (size_t)(tail & mask);
+		struct perf_event_header h;
+		if (off + sizeof(h) <= rb->size) {
+			memcpy(&h, rb->data + off, sizeof(h));
+		} else {
+			size_t first = rb->size - off;
+			memcpy(&h, rb->data + off, first);
+			memcpy((uint8_t *)&h + first, rb->data, sizeof(h) - first);
+		}
+		/* The kernel never writes these; if it did, resynchronize by
+		 * dropping what is buffered rather than read garbage. */
+		if (h.size < sizeof(h) || h.size > head - tail || h.size > rb->size) {
+			tail = head;
+			break;
+		}
+		const struct perf_event_header *rec;
+		if (off + h.size <= rb->size) {
+			rec = (const struct perf_event_header *)(rb->data + off);
+		} else {
+			size_t first = rb->size - off;
+			memcpy(scratch, rb->data + off, first);
+			memcpy(scratch + first, rb->data, h.size - first);
+			rec = (const struct perf_event_header *)scratch;
+		}
+		handle(rec, ctx);
+		tail += h.size;
+		n++;
+	}
+	__atomic_store_n(&rb->meta->data_tail, tail, __ATOMIC_RELEASE);
+	return n;
+}
+
+bool read_proc_int(const char *path, long *out)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fscanf(f, "%ld", out) == 1;
+	fclose(f);
+	return ok;
+}
+
+static const char *const profiler_messages[] = {
+#define PROFILER_ERROR(name, msg) [PROFILER_E_##name] = msg,
+	PROFILER_ERRORS
+#undef PROFILER_ERROR
+};
+
+void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
+{
+	long paranoid = -99, mlock_kb = -1;
+	bool have_paranoid = read_proc_int("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+	read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
+	const char *sys = e->sys_errno ? strerror(e->sys_errno) : "";
+	switch (e->code) {
+	case PROFILER_E_NO_SUCH_PROCESS:
+		snprintf(buf, len, "no process with pid %d: check the pid (ps -p %d)", (int)e->pid, (int)e->pid);
+		break;
+	case PROFILER_E_PERMISSION:
+		if (e->pid)
+			snprintf(buf, len,
+				 "cannot attach to pid %d: %s: only root (or CAP_PERFMON) may profile other "
+				 "users' processes; kernel.perf_event_paranoid is %ld%s",
+				 (int)e->pid, sys, paranoid,
+				 paranoid > 1 ? " (2 or more: own user-space only; as root: sysctl "
+						"kernel.perf_event_paranoid=1)" : "");
+		else
+			snprintf(buf, len,
+				 "cannot open %s: %s: kernel.perf_event_paranoid is %ld; run as root, give "
+				 "smolder CAP_PERFMON, or lower it (sysctl kernel.perf_event_paranoid=1)%s",
+				 e->what[0] ? e->what : "perf events", sys, paranoid,
+				 have_paranoid ? "" : " (perf events may be disabled in this kernel)");
+		break;
+	case PROFILER_E_NO_EVENT:
+		snprintf(buf, len, "event %s is not supported here: %s", e->what, sys);
+		break;
+	case PROFILER_E_FD_LIMIT: {
+		long limit = sysconf(_SC_OPEN_MAX);
+		snprintf(buf, len, "too many open files (one per thread and event): ulimit -n is %ld; "
+				   "raise it (ulimit -n 65536)", limit);
+		break;
+	}
+	case PROFILER_E_MMAP:
+		snprintf(buf, len, "cannot map the perf ring buffer: %s: kernel.perf_event_mlock_kb is %ld "
+				   "per user; raise it (sysctl kernel.perf_event_mlock_kb=2048) or run as root",
+			 sys, mlock_kb);
+		break;
+	case PROFILER_E_LAUNCH:
+		snprintf(buf, len, "cannot run '%s': %s", e->what, sys);
+		break;
+	case PROFILER_E_NO_TRACEFS:
+		snprintf(buf, len, "%s: tracefs is not mounted: mount it (mount -t tracefs nodev "
+				   "/sys/kernel/tracing) and run as root", e->what);
+		break;
+	case PROFILER_E_NO_LIBC:
+		snprintf(buf, len, "pid %d has no C library mapped (statically linked?): the alloc view "
+				   "needs a dynamically linked malloc", (int)e->pid);
+		break;
+	default:
+		snprintf(buf, len, "%s%s%s%s%s", profiler_messages[e->code < PROFILER_E_COUNT ? e->code : 0],
+			 e->what[0] ? " " : "", e->what, sys[0] ? ": " : "", sys);
+		break;
+	}
+}

@@ -1,0 +1,121 @@
+/* profiler: samples processes with perf_event_open(2) and aggregates their
+ * stacks into a profile while they run.
+ *
+ * A session attaches to the threads of running processes (or launches a
+ * command with the events enabled at exec), reads the kernel's ring buffers,
+ * unwinds each sample at once (the kernel's frame-pointer callchain, or DWARF
+ * CFI on a copy of the user stack), and adds it to the profile's stack table,
+ * so memory grows with unique stacks, not with time.  It never stops, traces
+ * or changes the target.  Library code: errors are returned, not printed. */
+#ifndef SMOLDER_PROFILER_H
+#define SMOLDER_PROFILER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profile/profile.h"
+
+#define PROFILER_ERRORS                                                                   \
+	PROFILER_ERROR(OK, "success")                                                     \
+	PROFILER_ERROR(NOMEM, "out of memory")                                            \
+	PROFILER_ERROR(NO_SUCH_PROCESS, "no such process")                                \
+	PROFILER_ERROR(PERMISSION, "not permitted to profile")                            \
+	PROFILER_ERROR(NO_EVENT, "the event is not supported here")                       \
+	PROFILER_ERROR(FD_LIMIT, "too many open files")                                   \
+	PROFILER_ERROR(MMAP, "cannot map the perf ring buffer")                           \
+	PROFILER_ERROR(LAUNCH, "cannot launch the command")                               \
+	PROFILER_ERROR(OPEN, "perf_event_open failed")                                    \
+	PROFILER_ERROR(NO_TRACEFS, "tracefs is not mounted")                              \
+	PROFILER_ERROR(NO_LIBC, "the target has no C library mapped")                     \
+	PROFILER_ERROR(PROFILE, "cannot write the profile")
+
+enum profiler_errcode {
+#define PROFILER_ERROR(name, msg) PROFILER_E_##name,
+	PROFILER_ERRORS
+#undef PROFILER_ERROR
+	PROFILER_E_COUNT
+};
+
+/* What went wrong, with what is needed to explain it and suggest a fix. */
+struct profiler_error {
+	enum profiler_errcode code;
+	int sys_errno;   /* errno of the failing call, 0 if none */
+	pid_t pid;       /* the process concerned, 0 if none */
+	char what[256];  /* the object: a command, a path, an event name */
+};
+
+/* One line: what failed and why, then the fix with the current value of the
+ * setting that decides it (perf_event_paranoid, ulimit -n,
+ * perf_event_mlock_kb), as perf's evsel__open_strerror() does. */
+void profiler_explain(const struct profiler_error *e, char *buf, size_t len);
+
+enum unwind_mode {
+	UNWIND_AUTO, /* DWARF for user frames, the kernel's callchain for kernel frames */
+	UNWIND_FP,   /* the kernel's frame-pointer callchain */
+	UNWIND_DWARF,
+};
+
+enum profiler_view {
+	VIEW_CPU = 1 << 0,
+	VIEW_OFFCPU = 1 << 1,
+	VIEW_IO = 1 << 2,
+	VIEW_ALLOC = 1 << 3,
+};
+
+struct profiler_options {
+	const pid_t *pids; /* attach to these processes ... */
+	uint32_t npids;
+	char *const *argv; /* ... or launch this command */
+	double duration;   /* seconds; 0: until stopped or the targets exit */
+	uint32_t frequency;
+	enum unwind_mode unwind;
+	uint32_t stack_size; /* bytes of user stack copied per sample (DWARF) */
+	bool kernel;         /* kernel frames too */
+	unsigned views;      /* enum profiler_view bits */
+	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */
+};
+
+/* Live counters, for the status line and the summary. */
+struct profiler_stats {
+	uint64_t samples;
+	uint64_t lost;          /* samples the kernel dropped (ring buffer full) */
+	uint64_t throttled;     /* throttle events */
+	uint64_t unwind_dropped;  /* samples not unwound in time */
+	uint64_t stack_truncated; /* DWARF: stack copy too small to reach the root */
+	uint32_t threads;       /* threads seen */
+	uint32_t live_threads;
+	double elapsed;         /* seconds since sampling began */
+	bool targets_exited;
+	bool has_exit_status;
+	int exit_status;        /* launched command: as a shell reports it */
+};
+
+struct profiler;
+
+/* Opens the events on the targets (and forks the command, held before exec).
+ * On failure returns -1 and fills *err; nothing is left running. */
+int profiler_open(struct profiler **out, const struct profiler_options *o, struct profile *p,
+		  struct profiler_error *err);
+
+/* Samples until the duration ends, *stop becomes true (a signal handler sets
+ * it), or every target has exited.  Calls progress about ten times a second
+ * (may be NULL).  Aggregates into the profile given to profiler_open. */
+int profiler_run(struct profiler *s, volatile bool *stop,
+		 void (*progress)(const struct profiler_stats *, void *), void *arg,
+		 struct profiler_error *err);
+
+/* Adds the recording's metadata (event, rate, lost counts, duration...) and
+ * threads to the profile; call once sampling is over. */
+int profiler_finish(struct profiler *s, struct profiler_error *err);
+
+const struct profiler_stats *profiler_stats(const struct profiler *s);
+
+/* The process each mapping of the profile belongs to (0 for the kernel), so
+ * that the symbolizer can open files through /proc/PID/root. */
+const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count);
+
+/* Closes everything; a launched command still running is killed and reaped. */
+void profiler_free(struct profiler *s);
+
+#endif

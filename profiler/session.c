@@ -1,0 +1,1132 @@
+/* A recording session: targets, events, the read loop, and aggregation of
+ * each sample into the profile's stack table as it arrives. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profiler/profiler-internal.h"
+#include "profiler/unwind.h"
+
+#define MAX_CALLCHAIN 1024
+#define MAX_STACK_FRAMES 1024
+
+/* One perf event per (thread we attached to, CPU), inherited by the threads
+ * and processes it starts; all events of a CPU write into that CPU's buffer
+ * (the kernel maps inherited events only per CPU). */
+struct event {
+	int fd;
+	pid_t tid;
+};
+
+struct cpu_buffer {
+	int cpu;
+	int fd; /* the event whose buffer it is; -1 until the first event */
+	struct ring_buffer rb;
+};
+
+struct thread_state {
+	pid_t tid, pid;
+	char comm[16];
+	uint64_t lost;
+};
+
+struct profiler {
+	struct profiler_options o;
+	struct profile *p;
+	struct perf_event_attr attr;
+	char event_name[32];
+	struct event *events;
+	uint32_t nevents, cap_events;
+	struct cpu_buffer *cpus;
+	uint32_t ncpus;
+	uint8_t *scratch;
+	size_t scratch_size;
+	struct process_maps *procs;
+	uint32_t nprocs, cap_procs;
+	struct thread_state *threads;
+	uint32_t nthreads, cap_threads;
+	pid_t child;           /* launched command, 0 if attaching */
+	int go_fd;             /* launch: written to let the child exec */
+	int exec_status_fd;    /* launch: EOF once exec succeeded, else exec's errno */
+	bool child_reaped;
+	uint32_t kernel_mapping;
+	struct vec mapping_pids; /* pid_t per profile mapping */
+	struct unwinder *unwinder;
+	struct profiler_stats stats;
+	uint64_t start_ns, stop_ns;
+	int v_samples, v_cpu;
+	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
+	struct profiler_error *err; /* where a handler reports out of memory */
+	int fatal;
+	uint64_t frames[MAX_STACK_FRAMES];
+	bool frame_is_kernel[MAX_STACK_FRAMES];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void set_error(struct profiler_error *err, enum profiler_errcode code, int sys, pid_t pid,
+		      const char *what)
+{
+	err->code = code;
+	err->sys_errno = sys;
+	err->pid = pid;
+	snprintf(err->what, sizeof(err->what), "%s", what ? what : "");
+}
+
+/* ---- threads and processes ---- */
+
+static struct thread_state *thread_get(struct profiler *s, pid_t tid)
+{
+	for (uint32_t i = s->nthreads; i-- > 0;)
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	return NULL;
+}
+
+static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid, const char *comm)
+{
+	struct thread_state *t = thread_get(s, tid);
+	if (!t) {
+		if (s->nthreads == s->cap_threads) {
+			uint32_t cap = s->cap_threads ? s->cap_threads * 2 : 64;
+			struct thread_state *v = realloc(s->threads, cap * sizeof(*v));
+			if (!v)
+				return NULL;
+			s->threads = v;
+			s->cap_threads = cap;
+		}
+		t = &s->threads[s->nthreads++];
+		memset(t, 0, sizeof(*t));
+		t->tid = tid;
+		s->stats.threads = s->nthreads;
+	}
+	t->pid = pid;
+	snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	return t;
+}
+
+static bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+static struct process_maps *process_get(struct profiler *s, pid_t pid, bool create)
+{
+	for (uint32_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	if (!create)
+		return NULL;
+	if (s->nprocs == s->cap_procs) {
+		uint32_t cap = s->cap_procs ? s->cap_procs * 2 : 8;
+		struct process_maps *v = realloc(s->procs, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		s->procs = v;
+		s->cap_procs = cap;
+	}
+	struct process_maps *m = &s->procs[s->nprocs++];
+	memset(m, 0, sizeof(*m));
+	m->pid = pid;
+	return m;
+}
+
+/* A new profile mapping for a file mapped by pid. */
+static int64_t add_mapping(struct profiler *s, pid_t pid, uint64_t start, uint64_t end,
+			   uint64_t pgoff, const char *path)
+{
+	int64_t path_id = profile_string(s->p, path);
+	if (path_id < 0)
+		return path_id;
+	struct mapping m = { start, end, pgoff, (uint32_t)path_id, 0 };
+	int64_t id = profile_add_mapping(s->p, &m);
+	pid_t *slot = id < 0 ? NULL : vec_push(&s->mapping_pids, sizeof(pid_t));
+	if (!slot)
+		return -PROFILE_E_NOMEM;
+	*slot = pid;
+	return id;
+}
+
+static int process_map(struct profiler *s, struct process_maps *pm, uint64_t start, uint64_t end,
+		       uint64_t pgoff, const char *path)
+{
+	int64_t id = add_mapping(s, pm->pid, start, end, pgoff, path);
+	if (id < 0)
+		return -1;
+	struct map_entry e = { start, end, pgoff, (uint32_t)id };
+	return process_maps_insert(pm, &e);
+}
+
+/* Reads /proc/PID/maps: the executable mappings present before we attached. */
+static int process_load_maps(struct profiler *s, struct process_maps *pm)
+{
+	pm->loaded = true;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pm->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0; /* gone: its samples keep raw addresses */
+	char line[4096 + 128];
+	int err = 0;
+	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, pgoff;
+		char perms[8];
+		int name_at = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &pgoff, &name_at) < 4)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		char *name = line + name_at;
+		name[strcspn(name, "\n")] = '\0';
+		err = process_map(s, pm, start, end, pgoff, *name ? name : "//anon");
+	}
+	fclose(f);
+	return err;
+}
+
+/* ---- sample aggregation ---- */
+
+static uint32_t user_location(struct profiler *s, struct process_maps *pm, uint64_t addr)
+{
+	if (pm && !pm->loaded && pm->count == 0)
+		process_load_maps(s, pm);
+	const struct map_entry *e = pm ? process_maps_find(pm, addr) : NULL;
+	int64_t loc = profile_intern_location(s->p, addr, e ? e->mapping : PROFILE_NONE);
+	if (loc < 0) {
+		s->fatal = (int)loc;
+		return 0;
+	}
+	return (uint32_t)loc;
+}
+
+static uint32_t kernel_location(struct profiler *s, uint64_t addr)
+{
+	if (s->kernel_mapping == PROFILE_NONE) {
+		int64_t id = add_mapping(s, 0, 0, UINT64_MAX, 0, "[kernel.kallsyms]");
+		if (id < 0) {
+			s->fatal = (int)id;
+			return 0;
+		}
+		s->kernel_mapping = (uint32_t)id;
+	}
+	int64_t loc = profile_intern_location(s->p, addr, s->kernel_mapping);
+	if (loc < 0) {
+		s->fatal = (int)loc;
+		return 0;
+	}
+	return (uint32_t)loc;
+}
+
+/* Adds a stack (frames leaf first) to the profile with this sample's values. */
+static void add_stack(struct profiler *s, pid_t pid, pid_t tid, uint64_t time, uint32_t n,
+		      uint64_t period)
+{
+	struct process_maps *pm = process_get(s, pid, true);
+	uint32_t parent = PROFILE_NONE;
+	for (uint32_t i = n; i-- > 0 && !s->fatal;) {
+		uint32_t loc = s->frame_is_kernel[i] ? kernel_location(s, s->frames[i])
+						     : user_location(s, pm, s->frames[i]);
+		int64_t node = profile_intern_stack(s->p, parent, loc);
+		if (node < 0) {
+			s->fatal = (int)node;
+			return;
+		}
+		parent = (uint32_t)node;
+	}
+	int64_t values[PROFILE_MAX_VALUES] = { 0 };
+	values[s->v_samples] = 1;
+	values[s->v_cpu] = (int64_t)(s->sample_ns ? s->sample_ns : period);
+	if (profile_add_sample(s->p, parent, (uint32_t)tid, time, values))
+		s->fatal = -PROFILE_E_NOMEM;
+	s->stats.samples++;
+}
+
+/* The kernel's callchain to frames: context markers dropped, return
+ * addresses moved into their call instruction (address - 1), so that they
+ * symbolize to the caller's line. */
+static uint32_t callchain_frames(struct profiler *s, const uint64_t *ips, uint64_t nr,
+				 bool want_kernel, bool want_user)
+{
+	uint32_t n = 0;
+	bool kernel = false, first_in_context = true, take = false;
+	for (uint64_t i = 0; i < nr && n < MAX_STACK_FRAMES; i++) {
+		uint64_t ip = ips[i];
+		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
+			kernel = ip == (uint64_t)PERF_CONTEXT_KERNEL;
+			take = kernel ? want_kernel : ip == (uint64_t)PERF_CONTEXT_USER && want_user;
+			first_in_context = true;
+			continue;
+		}
+		if (!take)
+			continue;
+		s->frames[n] = first_in_context ? ip : ip - 1;
+		s->frame_is_kernel[n] = kernel;
+		first_in_context = false;
+		n++;
+	}
+	return n;
+}
+
+struct sample_view {
+	uint64_t ip;
+	uint32_t pid, tid;
+	uint64_t time, period;
+	uint64_t nr;
+	const uint64_t *ips;
+	uint64_t abi;
+	const uint64_t *regs;
+	uint64_t stack_size, stack_dyn;
+	const uint8_t *stack;
+};
+
+static bool parse_sample(const struct profiler *s, const struct perf_event_header *h,
+			 struct sample_view *v)
+{
+	const uint8_t *p = (const uint8_t *)(h + 1), *end = (const uint8_t *)h + h->size;
+	uint64_t t = s->attr.sample_type;
+	memset(v, 0, sizeof(*v));
+#define TAKE(dst, n)                                  \
+	do {                                          \
+		if ((size_t)(end - p) < (n))          \
+			return false;                 \
+		memcpy((dst), p, (n));                \
+		p += (n);                             \
+	} while (0)
+	if (t & PERF_SAMPLE_IP)
+		TAKE(&v->ip, 8);
+	if (t & PERF_SAMPLE_TID) {
+		TAKE(&v->pid, 4);
+		TAKE(&v->tid, 4);
+	}
+	if (t & PERF_SAMPLE_TIME)
+		TAKE(&v->time, 8);
+	if (t & PERF_SAMPLE_PERIOD)
+		TAKE(&v->period, 8);
+	if (t & PERF_SAMPLE_CALLCHAIN) {
+		TAKE(&v->nr, 8);
+		if (v->nr > (uint64_t)(end - p) / 8)
+			return false;
+		v->ips = (const uint64_t *)p;
+		p += v->nr * 8;
+	}
+	if (t & PERF_SAMPLE_REGS_USER) {
+		TAKE(&v->abi, 8);
+		if (v->abi) {
+			size_t n = (size_t)__builtin_popcountll(s->attr.sample_regs_user) * 8;
+			if ((size_t)(end - p) < n)
+				return false;
+			v->regs = (const uint64_t *)p;
+			p += n;
+		}
+	}
+	if (t & PERF_SAMPLE_STACK_USER) {
+		TAKE(&v->stack_size, 8);
+		if (v->stack_size) {
+			if (v->stack_size > (uint64_t)(end - p))
+				return false;
+			v->stack = p;
+			p += v->stack_size;
+			TAKE(&v->stack_dyn, 8);
+		}
+	}
+#undef TAKE
+	return true;
+}
+
+static void on_sample(struct profiler *s, const struct perf_event_header *h)
+{
+	struct sample_view v;
+	if (!parse_sample(s, h, &v))
+		return;
+	bool dwarf = s->unwinder != NULL && v.regs;
+	uint32_t n = callchain_frames(s, v.ips, v.nr, s->o.kernel, !dwarf);
+	if (dwarf) {
+		struct process_maps *pm = process_get(s, (pid_t)v.pid, true);
+		if (pm && !pm->loaded && pm->count == 0)
+			process_load_maps(s, pm);
+		struct unwind_result r;
+		uint32_t got = unwind_user_stack(s->unwinder, pm, s->p, v.regs, v.stack, v.stack_dyn,
+						 s->frames + n, MAX_STACK_FRAMES - n, &r);
+		for (uint32_t i = 0; i < got; i++)
+			s->frame_is_kernel[n + i] = false;
+		n += got;
+		if (r.truncated)
+			s->stats.stack_truncated++;
+	}
+	if (!thread_get(s, (pid_t)v.tid)) {
+		char comm[16] = "";
+		if (!read_comm((pid_t)v.pid, (pid_t)v.tid, comm, sizeof(comm)))
+			snprintf(comm, sizeof(comm), "%s", "[unknown]");
+		if (!thread_add(s, (pid_t)v.tid, (pid_t)v.pid, comm))
+			s->fatal = -PROFILE_E_NOMEM;
+	}
+	add_stack(s, (pid_t)v.pid, (pid_t)v.tid, v.time, n, v.period);
+}
+
+/* The sample_id trailer of a non-sample record: pid, tid (and time). */
+static bool record_tid(const struct profiler *s, const struct perf_event_header *h, uint32_t *tid)
+{
+	(void)s;
+	/* TID comes first, then TIME: 16 bytes from the end. */
+	if (h->size < sizeof(*h) + 16)
+		return false;
+	memcpy(tid, (const uint8_t *)h + h->size - 12, 4);
+	return true;
+}
+
+static void on_record(const struct perf_event_header *h, void *ctx)
+{
+	struct profiler *s = ctx;
+	if (s->fatal)
+		return;
+	switch (h->type) {
+	case PERF_RECORD_SAMPLE:
+		on_sample(s, h);
+		break;
+	case PERF_RECORD_MMAP2: {
+		struct {
+			uint32_t pid, tid;
+			uint64_t addr, len, pgoff;
+			uint32_t maj, min;
+			uint64_t ino, ino_generation;
+			uint32_t prot, flags;
+		} m;
+		if (h->size < sizeof(*h) + sizeof(m) + 1)
+			break;
+		memcpy(&m, h + 1, sizeof(m));
+		const char *name = (const char *)(h + 1) + sizeof(m);
+		size_t max = h->size - sizeof(*h) - sizeof(m);
+		char path[4096];
+		size_t len = strnlen(name, max < sizeof(path) - 1 ? max : sizeof(path) - 1);
+		memcpy(path, name, len);
+		path[len] = '\0';
+		if (!(m.prot & 4 /* PROT_EXEC */))
+			break;
+		struct process_maps *pm = process_get(s, (pid_t)m.pid, true);
+		if (!pm || process_map(s, pm, m.addr, m.addr + m.len, m.pgoff, path))
+			s->fatal = -PROFILE_E_NOMEM;
+		break;
+	}
+	case PERF_RECORD_COMM: {
+		uint32_t ids[2];
+		if (h->size < sizeof(*h) + 9)
+			break;
+		memcpy(ids, h + 1, 8);
+		const char *comm = (const char *)(h + 1) + 8;
+		char name[16];
+		size_t len = strnlen(comm, h->size - sizeof(*h) - 8);
+		snprintf(name, sizeof(name), "%.*s", (int)(len < 15 ? len : 15), comm);
+		if (h->misc & PERF_RECORD_MISC_COMM_EXEC) {
+			/* A new program: what we knew of the old image's mappings is void. */
+			struct process_maps *pm = process_get(s, (pid_t)ids[0], false);
+			if (pm)
+				process_maps_clear(pm);
+			if (s->unwinder)
+				unwind_forget_process(s->unwinder, (pid_t)ids[0]);
+		}
+		if (!thread_add(s, (pid_t)ids[1], (pid_t)ids[0], name))
+			s->fatal = -PROFILE_E_NOMEM;
+		break;
+	}
+	case PERF_RECORD_FORK: {
+		uint32_t f[4]; /* pid, ppid, tid, ptid */
+		if (h->size < sizeof(*h) + 16)
+			break;
+		memcpy(f, h + 1, 16);
+		struct thread_state *parent = thread_get(s, (pid_t)f[3]);
+		char comm[16];
+		snprintf(comm, sizeof(comm), "%s", parent ? parent->comm : "[unknown]");
+		if (!thread_add(s, (pid_t)f[2], (pid_t)f[0], comm))
+			s->fatal = -PROFILE_E_NOMEM;
+		s->stats.live_threads++;
+		if (f[0] != f[1]) {
+			/* A new process starts with a copy of its parent's mappings. */
+			struct process_maps *pp = process_get(s, (pid_t)f[1], false);
+			struct process_maps *pc = process_get(s, (pid_t)f[0], true);
+			pp = process_get(s, (pid_t)f[1], false); /* process_get may move the array */
+			if (pc && pp && pc->count == 0)
+				for (uint32_t i = 0; i < pp->count; i++)
+					process_maps_insert(pc, &pp->entries[i]);
+			if (pc)
+				pc->loaded = true;
+		}
+		break;
+	}
+	case PERF_RECORD_EXIT:
+		if (s->stats.live_threads)
+			s->stats.live_threads--;
+		break;
+	case PERF_RECORD_LOST: {
+		uint64_t lost[2];
+		if (h->size < sizeof(*h) + 16)
+			break;
+		memcpy(lost, h + 1, 16);
+		s->stats.lost += lost[1];
+		uint32_t tid;
+		struct thread_state *t = record_tid(s, h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
+		if (t)
+			t->lost += lost[1];
+		break;
+	}
+	case PERF_RECORD_LOST_SAMPLES: {
+		uint64_t lost;
+		if (h->size < sizeof(*h) + 8)
+			break;
+		memcpy(&lost, h + 1, 8);
+		s->stats.lost += lost;
+		uint32_t tid;
+		struct thread_state *t = record_tid(s, h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
+		if (t)
+			t->lost += lost;
+		break;
+	}
+	case PERF_RECORD_THROTTLE:
+		s->stats.throttled++;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- events ---- */
+
+/* Pages per ring buffer: enough for a few hundred milliseconds of samples
+ * (much more with stack copies), within perf_event_mlock_kb for non-root. */
+static size_t buffer_pages(const struct profiler *s)
+{
+	size_t pages = s->o.unwind == UNWIND_FP ? 64 : 512;
+	if (geteuid() != 0) {
+		long mlock_kb = 516;
+		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
+		size_t budget = (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / (s->ncpus ? s->ncpus : 1);
+		while (pages > 1 && pages + 1 > budget)
+			pages /= 2;
+	}
+	return pages;
+}
+
+static void attr_for_cpu(struct profiler *s, bool cycles)
+{
+	struct perf_event_attr *a = &s->attr;
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = cycles ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
+	a->config = cycles ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
+	a->freq = 1;
+	a->sample_freq = s->o.frequency;
+	a->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |
+			 PERF_SAMPLE_CALLCHAIN;
+	if (s->o.unwind != UNWIND_FP) {
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = unwind_regs_mask();
+		a->sample_stack_user = s->o.stack_size;
+	}
+	a->disabled = 1;
+	a->inherit = 1;
+	a->mmap = 1;
+	a->mmap2 = 1;
+	a->comm = 1;
+	a->comm_exec = 1;
+	a->task = 1;
+	a->sample_id_all = 1;
+	a->exclude_kernel = !s->o.kernel;
+	a->exclude_callchain_kernel = !s->o.kernel;
+	a->exclude_hv = 1;
+	a->exclude_guest = 1;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(buffer_pages(s) * (size_t)sysconf(_SC_PAGESIZE) / 4);
+	a->enable_on_exec = s->o.argv != NULL;
+	snprintf(s->event_name, sizeof(s->event_name), "%s", cycles ? "cycles" : "cpu-clock");
+}
+
+static int classify_open_errno(int e)
+{
+	switch (e) {
+	case ESRCH: return PROFILER_E_NO_SUCH_PROCESS;
+	case EACCES:
+	case EPERM: return PROFILER_E_PERMISSION;
+	case EMFILE:
+	case ENFILE: return PROFILER_E_FD_LIMIT;
+	case ENOENT:
+	case ENODEV:
+	case EOPNOTSUPP: return PROFILER_E_NO_EVENT;
+	default: return PROFILER_E_OPEN;
+	}
+}
+
+static int push_event(struct profiler *s, int fd, pid_t tid)
+{
+	if (s->nevents == s->cap_events) {
+		uint32_t cap = s->cap_events ? s->cap_events * 2 : 16;
+		struct event *v = realloc(s->events, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		s->events = v;
+		s->cap_events = cap;
+	}
+	s->events[s->nevents++] = (struct event){ fd, tid };
+	return 0;
+}
+
+/* Maps the CPU's buffer on its first event; later events write into it. */
+static int attach_to_buffer(struct profiler *s, struct cpu_buffer *b, int fd, pid_t tid,
+			    struct profiler_error *err)
+{
+	if (b->fd >= 0) {
+		if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, b->fd) == 0)
+			return 0;
+		set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_OUTPUT");
+		return -1;
+	}
+	for (size_t pages = buffer_pages(s);; pages /= 2) {
+		int r = ring_buffer_map(&b->rb, fd, pages);
+		if (r == 0)
+			break;
+		if (pages == 1 || (r != -EPERM && r != -ENOMEM)) {
+			set_error(err, r == -EPERM || r == -ENOMEM ? PROFILER_E_MMAP : PROFILER_E_OPEN, -r, tid,
+				  "mmap of the perf ring buffer");
+			return -1;
+		}
+	}
+	if (b->rb.size > s->scratch_size) {
+		uint8_t *scratch = realloc(s->scratch, b->rb.size);
+		if (!scratch) {
+			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+			return -1;
+		}
+		s->scratch = scratch;
+		s->scratch_size = b->rb.size;
+	}
+	b->fd = fd;
+	return 0;
+}
+
+/* Opens tid's events, one per CPU.  Returns 1 if opened, 0 if tid already
+ * has them, -1 on error. */
+static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
+{
+	for (uint32_t i = 0; i < s->nevents; i++)
+		if (s->events[i].tid == tid)
+			return 0;
+	for (uint32_t c = 0; c < s->ncpus; c++) {
+		int fd = perf_event_open_fd(&s->attr, tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			set_error(err, classify_open_errno(errno), errno, tid, s->event_name);
+			return -1;
+		}
+		if (push_event(s, fd, tid)) {
+			close(fd);
+			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+			return -1;
+		}
+		if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
+			return -1;
+	}
+	s->stats.live_threads++;
+	return 1;
+}
+
+/* The online CPUs, from /sys/devices/system/cpu/online ("0-3,5"). */
+static int read_online_cpus(struct profiler *s)
+{
+	char buf[4096] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	if (!buf[0])
+		snprintf(buf, sizeof(buf), "0-%ld", sysconf(_SC_NPROCESSORS_ONLN) - 1);
+	uint32_t cap = 0;
+	for (char *p = buf; *p && *p != '\n';) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (end == p)
+			break;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		for (long c = a; c <= b && c < 65536; c++) {
+			if (s->ncpus == cap) {
+				cap = cap ? cap * 2 : 8;
+				struct cpu_buffer *v = realloc(s->cpus, cap * sizeof(*v));
+				if (!v)
+					return -1;
+				s->cpus = v;
+			}
+			s->cpus[s->ncpus++] = (struct cpu_buffer){ .cpu = (int)c, .fd = -1 };
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return s->ncpus ? 0 : -1;
+}
+
+/* Chooses the cpu event: cycles where a PMU counts them, cpu-clock otherwise. */
+static int choose_cpu_event(struct profiler *s, pid_t probe_pid, struct profiler_error *err)
+{
+	bool want_cycles = !s->o.force_event || strcmp(s->o.force_event, "cycles") == 0;
+	if (s->o.force_event && strcmp(s->o.force_event, "cpu-clock") == 0)
+		want_cycles = false;
+	if (want_cycles) {
+		attr_for_cpu(s, true);
+		int fd = perf_event_open_fd(&s->attr, probe_pid, s->cpus[0].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		int e = errno;
+		if (classify_open_errno(e) != PROFILER_E_NO_EVENT || (s->o.force_event && want_cycles)) {
+			set_error(err, classify_open_errno(e), e, probe_pid, "cycles");
+			return -1;
+		}
+	}
+	attr_for_cpu(s, false);
+	return 0;
+}
+
+/* Opens events on every thread of pid, again until no new thread appears
+ * (threads started between listing and opening). */
+static int attach_process(struct profiler *s, pid_t pid, struct profiler_error *err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	for (int round = 0; round < 8; round++) {
+		DIR *d = opendir(path);
+		if (!d) {
+			set_error(err, errno == ENOENT ? PROFILER_E_NO_SUCH_PROCESS : PROFILER_E_PERMISSION,
+				  errno, pid, NULL);
+			return -1;
+		}
+		int opened = 0, threads = 0;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			pid_t tid = (pid_t)atoi(de->d_name);
+			threads++;
+			struct profiler_error e = { 0 };
+			int r = open_event(s, tid, &e);
+			if (r < 0 && e.code == PROFILER_E_NO_SUCH_PROCESS && tid != pid)
+				continue; /* the thread exited meanwhile */
+			if (r < 0) {
+				closedir(d);
+				*err = e;
+				err->pid = pid;
+				return -1;
+			}
+			if (r > 0) {
+				opened++;
+				char comm[16] = "";
+				read_comm(pid, tid, comm, sizeof(comm));
+				if (!thread_add(s, tid, pid, comm)) {
+					closedir(d);
+					set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+					return -1;
+				}
+			}
+		}
+		closedir(d);
+		if (threads == 0) {
+			set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, pid, NULL);
+			return -1;
+		}
+		if (opened == 0)
+			break;
+	}
+	struct process_maps *pm = process_get(s, pid, true);
+	if (!pm || process_load_maps(s, pm)) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forks the command, held before exec until the events are open. */
+static int launch(struct profiler *s, struct profiler_error *err)
+{
+	int go[2], status[2];
+	if (pipe2(go, O_CLOEXEC)) {
+		set_error(err, PROFILER_E_LAUNCH, errno, 0, s->o.argv[0]);
+		return -1;
+	}
+	if (pipe2(status, O_CLOEXEC)) {
+		set_error(err, PROFILER_E_LAUNCH, errno, 0, s->o.argv[0]);
+		close(go[0]);
+		close(go[1]);
+		return -1;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		set_error(err, PROFILER_E_LAUNCH, errno, 0, s->o.argv[0]);
+		close(go[0]);
+		close(go[1]);
+		close(status[0]);
+		close(status[1]);
+		return -1;
+	}
+	if (child == 0) {
+		close(go[1]);
+		close(status[0]);
+		char c;
+		/* EOF without a byte means the recorder gave up: do not run. */
+		if (read(go[0], &c, 1) != 1)
+			_exit(127);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		execvp(s->o.argv[0], s->o.argv);
+		int e = errno;
+		if (write(status[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(status[1]);
+	s->child = child;
+	s->go_fd = go[1];
+	s->exec_status_fd = status[0];
+	return 0;
+}
+
+int profiler_open(struct profiler **out, const struct profiler_options *o, struct profile *p,
+		  struct profiler_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	struct profiler *s = calloc(1, sizeof(*s));
+	if (!s) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		return -1;
+	}
+	s->o = *o;
+	s->p = p;
+	s->go_fd = -1;
+	s->exec_status_fd = -1;
+	s->kernel_mapping = PROFILE_NONE;
+	if (!s->o.frequency)
+		s->o.frequency = 99;
+	if (!s->o.stack_size)
+		s->o.stack_size = 16384;
+	s->o.stack_size &= ~7u;
+	if (s->o.unwind != UNWIND_FP && !(s->unwinder = unwinder_new(p))) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		goto fail;
+	}
+	if (read_online_cpus(s)) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
+		goto fail;
+	}
+	if ((s->v_samples = profile_add_value_type(p, "samples", "count")) < 0 ||
+	    (s->v_cpu = profile_add_value_type(p, "cpu", "nanoseconds")) < 0) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		goto fail;
+	}
+	if (o->argv) {
+		if (launch(s, err))
+			goto fail;
+		if (choose_cpu_event(s, s->child, err) || open_event(s, s->child, err) < 0)
+			goto fail;
+		char comm[16];
+		const char *base = strrchr(o->argv[0], '/');
+		snprintf(comm, sizeof(comm), "%s", base ? base + 1 : o->argv[0]);
+		if (!thread_add(s, s->child, s->child, comm) || !process_get(s, s->child, true)) {
+			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+			goto fail;
+		}
+		process_get(s, s->child, false)->loaded = true; /* its maps come with exec */
+	} else {
+		for (uint32_t i = 0; i < o->npids; i++) {
+			if (kill(o->pids[i], 0) && errno == ESRCH) {
+				set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, o->pids[i], NULL);
+				goto fail;
+			}
+		}
+		if (choose_cpu_event(s, o->pids[0], err))
+			goto fail;
+		for (uint32_t i = 0; i < o->npids; i++)
+			if (attach_process(s, o->pids[i], err))
+				goto fail;
+	}
+	/* A hardware counter's period is cycles: charge the time it stands for. */
+	s->sample_ns = s->attr.type == PERF_TYPE_HARDWARE ? 1000000000ull / s->o.frequency : 0;
+	*out = s;
+	return 0;
+fail:
+	profiler_free(s);
+	return -1;
+}
+
+static void read_all(struct profiler *s)
+{
+	for (uint32_t i = 0; i < s->ncpus; i++)
+		if (s->cpus[i].fd >= 0)
+			ring_buffer_read(&s->cpus[i].rb, s->scratch, on_record, s);
+}
+
+/* Launch mode: has the command exited?  Sets the exit status as a shell does. */
+static bool child_exited(struct profiler *s)
+{
+	if (!s->child || s->child_reaped)
+		return s->child_reaped;
+	int status;
+	pid_t r = waitpid(s->child, &status, WNOHANG);
+	if (r != s->child)
+		return false;
+	s->child_reaped = true;
+	s->stats.has_exit_status = true;
+	s->stats.exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+			     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+	return true;
+}
+
+/* Attach mode: are all target processes gone (or zombies)? */
+static bool targets_gone(const struct profiler *s)
+{
+	for (uint32_t i = 0; i < s->o.npids; i++) {
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->o.pids[i]);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		const char *paren = strrchr(buf, ')');
+		if (paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X')
+			return false;
+	}
+	return true;
+}
+
+int profiler_run(struct profiler *s, volatile bool *stop,
+		 void (*progress)(const struct profiler_stats *, void *), void *arg,
+		 struct profiler_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	s->start_ns = now_ns();
+	if (s->child) {
+		/* Let it exec; EOF on the pipe then means exec succeeded. */
+		if (write(s->go_fd, "g", 1) != 1) {
+			set_error(err, PROFILER_E_LAUNCH, errno, 0, s->o.argv[0]);
+			return -1;
+		}
+		close(s->go_fd);
+		s->go_fd = -1;
+		int e = 0;
+		ssize_t n;
+		while ((n = read(s->exec_status_fd, &e, sizeof(e))) < 0 && errno == EINTR)
+			;
+		close(s->exec_status_fd);
+		s->exec_status_fd = -1;
+		if (n == sizeof(e)) {
+			set_error(err, PROFILER_E_LAUNCH, e, 0, s->o.argv[0]);
+			return -1;
+		}
+	} else {
+		for (uint32_t i = 0; i < s->nevents; i++)
+			ioctl(s->events[i].fd, PERF_EVENT_IOC_ENABLE, 0);
+	}
+	struct pollfd *pfd = calloc(s->ncpus, sizeof(*pfd));
+	if (!pfd) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		return -1;
+	}
+	uint64_t deadline = s->o.duration > 0 ? s->start_ns + (uint64_t)(s->o.duration * 1e9) : 0;
+	uint64_t next_progress = 0;
+	while (!*stop && !s->fatal) {
+		for (uint32_t i = 0; i < s->ncpus; i++)
+			pfd[i] = (struct pollfd){ .fd = s->cpus[i].fd, .events = POLLIN };
+		/* The watermark wakes us when a buffer is a quarter full; otherwise
+		 * read every 50 ms to keep the status line and the checks below live. */
+		if (poll(pfd, s->ncpus, 50) < 0 && errno != EINTR)
+			break;
+		read_all(s);
+		uint64_t t = now_ns();
+		s->stats.elapsed = (double)(t - s->start_ns) / 1e9;
+		if (deadline && t >= deadline)
+			break;
+		if (s->child ? child_exited(s) : targets_gone(s)) {
+			s->stats.targets_exited = true;
+			break;
+		}
+		if (progress && t >= next_progress) {
+			progress(&s->stats, arg);
+			next_progress = t + 100000000ull;
+		}
+	}
+	free(pfd);
+	s->stop_ns = now_ns();
+	for (uint32_t i = 0; i < s->nevents; i++)
+		ioctl(s->events[i].fd, PERF_EVENT_IOC_DISABLE, 0);
+	read_all(s); /* drain what is left */
+	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;
+	if (s->child && !s->child_reaped) {
+		/* Stopped early (signal or duration): the command goes on until it
+		 * ends on its own or is told to. */
+		if (*stop)
+			kill(s->child, SIGTERM);
+		int status;
+		if (waitpid(s->child, &status, 0) == s->child) {
+			s->child_reaped = true;
+			s->stats.has_exit_status = true;
+			s->stats.exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+					     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+		}
+	}
+	if (progress)
+		progress(&s->stats, arg);
+	if (s->fatal) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static int meta_u64(struct profile *p, const char *key, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return profile_set_meta(p, key, buf);
+}
+
+int profiler_finish(struct profiler *s, struct profiler_error *err)
+{
+	struct profile *p = s->p;
+	char buf[4096];
+	int rc = 0;
+	if (s->o.argv) {
+		size_t len = 0;
+		buf[0] = '\0';
+		for (char *const *a = s->o.argv; *a && len < sizeof(buf) - 1; a++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", a == s->o.argv ? "" : " ", *a);
+		rc |= profile_set_meta(p, "command", buf);
+		rc |= meta_u64(p, "pid", (uint64_t)s->child);
+	} else {
+		size_t len = 0;
+		buf[0] = '\0';
+		for (uint32_t i = 0; i < s->o.npids && len < sizeof(buf) - 1; i++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d", i ? "," : "", (int)s->o.pids[i]);
+		rc |= profile_set_meta(p, "pid", buf);
+		/* The command line of the first target, as ps shows it. */
+		snprintf(buf, sizeof(buf), "/proc/%d/cmdline", (int)s->o.pids[0]);
+		FILE *f = fopen(buf, "re");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			for (size_t i = 0; i + 1 < n; i++)
+				if (!buf[i])
+					buf[i] = ' ';
+			buf[n] = '\0';
+			if (n)
+				rc |= profile_set_meta(p, "command", buf);
+		}
+	}
+	struct utsname u;
+	if (uname(&u) == 0) {
+		rc |= profile_set_meta(p, "host", u.nodename);
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
+		rc |= profile_set_meta(p, "kernel", buf);
+	}
+	time_t wall = time(NULL) - (time_t)s->stats.elapsed;
+	struct tm tm;
+	gmtime_r(&wall, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rc |= profile_set_meta(p, "start", buf);
+	rc |= meta_u64(p, "start_ns", (uint64_t)wall * 1000000000ull);
+	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
+	rc |= profile_set_meta(p, "duration", buf);
+	rc |= meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
+	rc |= profile_set_meta(p, "view", "cpu");
+	snprintf(buf, sizeof(buf), "%s%s", s->event_name,
+		 s->attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
+	rc |= profile_set_meta(p, "event", buf);
+	snprintf(buf, sizeof(buf), "%u Hz", s->o.frequency);
+	rc |= profile_set_meta(p, "frequency", buf);
+	rc |= profile_set_meta(p, "unwind", s->o.unwind == UNWIND_FP ? "fp" : s->o.unwind == UNWIND_DWARF ? "dwarf" : "auto (dwarf)");
+	rc |= meta_u64(p, "samples", s->stats.samples);
+	rc |= meta_u64(p, "lost", s->stats.lost);
+	if (s->stats.lost || s->stats.unwind_dropped) {
+		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (ring buffer full)%s",
+			 s->stats.lost + s->stats.unwind_dropped, "; lower -F to keep up");
+		rc |= profile_set_meta(p, "notes", buf);
+	}
+	if (s->stats.targets_exited)
+		rc |= profile_set_meta(p, "exit", "the target exited during the recording");
+	if (s->stats.stack_truncated)
+		rc |= meta_u64(p, "stack_truncated", s->stats.stack_truncated);
+	for (uint32_t i = 0; i < s->nthreads && !rc; i++) {
+		int64_t comm = profile_string(p, s->threads[i].comm);
+		rc |= comm < 0 || profile_set_thread(p, (uint32_t)s->threads[i].tid,
+						     (uint32_t)s->threads[i].pid, (uint32_t)comm);
+	}
+	if (rc) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+const struct profiler_stats *profiler_stats(const struct profiler *s)
+{
+	return &s->stats;
+}
+
+const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count)
+{
+	*count = s->mapping_pids.count;
+	return s->mapping_pids.data;
+}
+
+void profiler_free(struct profiler *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->ncpus; i++)
+		ring_buffer_unmap(&s->cpus[i].rb);
+	for (uint32_t i = 0; i < s->nevents; i++)
+		close(s->events[i].fd);
+	free(s->cpus);
+	if (s->go_fd >= 0)
+		close(s->go_fd); /* the held child sees EOF and exits */
+	if (s->exec_status_fd >= 0)
+		close(s->exec_status_fd);
+	if (s->child && !s->child_reaped) {
+		kill(s->child, SIGKILL);
+		waitpid(s->child, NULL, 0);
+	}
+	for (uint32_t i = 0; i < s->nprocs; i++)
+		free(s->procs[i].entries);
+	free(s->procs);
+	free(s->threads);
+	free(s->events);
+	free(s->scratch);
+	vec_release(&s->mapping_pids);
+	unwinder_free(s->unwinder);
+	free(s);
+}

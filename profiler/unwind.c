@@ -1,0 +1,464 @@
+/* DWARF CFI unwinding of the stack copies perf hands us, through libunwind's
+ * remote interface: our accessors serve registers and stack words from the
+ * sample, and everything else (CFI tables, code) from the mapped files,
+ * which are mapped into our memory once and kept. */
+#include <elf.h>
+#include <fcntl.h>
+#include <libunwind.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "profiler/unwind.h"
+
+/* Not in libunwind's public headers, but exported (perf uses it too). */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
+					      unw_proc_info_t *pi, int need_unwind_info, void *arg);
+
+#define MAX_UNWIND_STEPS 512
+#define MAX_FILE_SIZE (2ull << 30)
+
+/* perf's x86-64 register numbers (asm/perf_regs.h). */
+enum { PR_AX, PR_BX, PR_CX, PR_DX, PR_SI, PR_DI, PR_BP, PR_SP, PR_IP, PR_FLAGS, PR_CS, PR_SS,
+       PR_DS, PR_ES, PR_FS, PR_GS, PR_R8, PR_R9, PR_R10, PR_R11, PR_R12, PR_R13, PR_R14, PR_R15 };
+
+uint64_t unwind_regs_mask(void)
+{
+	uint64_t m = 0;
+	for (int r = PR_AX; r <= PR_IP; r++)
+		m |= 1ull << r;
+	for (int r = PR_R8; r <= PR_R15; r++)
+		m |= 1ull << r;
+	return m;
+}
+
+/* Index of perf register r in a sample's register array (ascending bits). */
+static int reg_index(int r)
+{
+	uint64_t m = unwind_regs_mask();
+	if (!(m & (1ull << r)))
+		return -1;
+	return __builtin_popcountll(m & ((1ull << r) - 1));
+}
+
+/* An ELF file mapped read-only, with what the unwinder needs of it. */
+struct elf_image {
+	char *key;           /* "pid:path" it was opened as */
+	const uint8_t *data;
+	size_t size;
+	bool ok;
+	const Elf64_Phdr *phdr;
+	uint32_t phnum;
+	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
+	uint64_t min_vaddr, max_vaddr;
+};
+
+/* Where one file's image sits in one process. */
+struct module {
+	uint64_t start, end; /* addresses of the image */
+	int64_t bias;        /* address = vaddr + bias */
+	struct elf_image *img;
+};
+
+struct process_modules {
+	pid_t pid;
+	uint32_t generation;
+	struct module *mods;
+	uint32_t count;
+};
+
+struct unwinder {
+	unw_addr_space_t as;
+	struct elf_image **images;
+	uint32_t nimages, cap_images;
+	struct process_modules *procs;
+	uint32_t nprocs, cap_procs;
+};
+
+/* One unwind in progress: what the accessors read from. */
+struct unwind_ctx {
+	struct unwinder *u;
+	const struct process_modules *pmods;
+	const uint64_t *regs;
+	const uint8_t *stack;
+	uint64_t stack_len, sp;
+	bool overran;
+};
+
+/* ---- ELF images ---- */
+
+static bool elf_image_parse(struct elf_image *img)
+{
+	if (img->size < sizeof(Elf64_Ehdr))
+		return false;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img->data;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_phentsize != sizeof(Elf64_Phdr))
+		return false;
+	if (eh->e_phoff > img->size || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > img->size - eh->e_phoff)
+		return false;
+	img->phdr = (const Elf64_Phdr *)(img->data + eh->e_phoff);
+	img->phnum = eh->e_phnum;
+	img->min_vaddr = UINT64_MAX;
+	for (uint32_t i = 0; i < img->phnum; i++) {
+		const Elf64_Phdr *ph = &img->phdr[i];
+		if (ph->p_type == PT_LOAD) {
+			if (ph->p_vaddr < img->min_vaddr)
+				img->min_vaddr = ph->p_vaddr;
+			if (ph->p_vaddr + ph->p_memsz > img->max_vaddr)
+				img->max_vaddr = ph->p_vaddr + ph->p_memsz;
+		} else if (ph->p_type == PT_GNU_EH_FRAME) {
+			img->eh_frame_hdr_vaddr = ph->p_vaddr;
+			img->eh_frame_hdr_size = ph->p_memsz;
+		}
+	}
+	return img->min_vaddr != UINT64_MAX;
+}
+
+static int open_in_process(pid_t pid, const char *path)
+{
+	char buf[4200];
+	if (path[0] != '/')
+		return -1;
+	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
+	int fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+static struct elf_image *image_get(struct unwinder *u, pid_t pid, const char *path)
+{
+	char key[4200];
+	snprintf(key, sizeof(key), "%d:%s", (int)pid, path);
+	for (uint32_t i = 0; i < u->nimages; i++)
+		if (strcmp(u->images[i]->key, key) == 0)
+			return u->images[i];
+	struct elf_image *img = calloc(1, sizeof(*img));
+	if (!img)
+		return NULL;
+	img->key = strdup(key);
+	int fd = open_in_process(pid, path);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size < MAX_FILE_SIZE) {
+		void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map != MAP_FAILED) {
+			img->data = map;
+			img->size = (size_t)st.st_size;
+			img->ok = elf_image_parse(img);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (u->nimages == u->cap_images) {
+		uint32_t cap = u->cap_images ? u->cap_images * 2 : 32;
+		struct elf_image **v = realloc(u->images, cap * sizeof(*v));
+		if (!v) {
+			if (img->data)
+				munmap((void *)img->data, img->size);
+			free(img->key);
+			free(img);
+			return NULL;
+		}
+		u->images = v;
+		u->cap_images = cap;
+	}
+	u->images[u->nimages++] = img;
+	return img;
+}
+
+/* The process's modules, rebuilt when its mappings changed. */
+static const struct process_modules *modules_of(struct unwinder *u, const struct process_maps *pm,
+						const struct profile *p)
+{
+	struct process_modules *pmods = NULL;
+	for (uint32_t i = 0; i < u->nprocs; i++)
+		if (u->procs[i].pid == pm->pid)
+			pmods = &u->procs[i];
+	if (!pmods) {
+		if (u->nprocs == u->cap_procs) {
+			uint32_t cap = u->cap_procs ? u->cap_procs * 2 : 8;
+			struct process_modules *v = realloc(u->procs, cap * sizeof(*v));
+			if (!v)
+				return NULL;
+			u->procs = v;
+			u->cap_procs = cap;
+		}
+		pmods = &u->procs[u->nprocs++];
+		memset(pmods, 0, sizeof(*pmods));
+		pmods->pid = pm->pid;
+		pmods->generation = pm->generation - 1;
+	}
+	if (pmods->generation == pm->generation)
+		return pmods;
+	free(pmods->mods);
+	pmods->mods = calloc(pm->count ? pm->count : 1, sizeof(*pmods->mods));
+	pmods->count = 0;
+	pmods->generation = pm->generation;
+	if (!pmods->mods)
+		return pmods;
+	for (uint32_t i = 0; i < pm->count; i++) {
+		const struct map_entry *e = &pm->entries[i];
+		const char *path = string_table_get(&p->strings, profile_mapping(p, e->mapping)->path);
+		struct elf_image *img = image_get(u, pm->pid, path);
+		if (!img || !img->ok)
+			continue;
+		/* The load segment holding this mapping's file offset gives the bias. */
+		for (uint32_t k = 0; k < img->phnum; k++) {
+			const Elf64_Phdr *ph = &img->phdr[k];
+			if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+				continue;
+			if (e->pgoff < (ph->p_offset & ~0xfffull) || e->pgoff >= ph->p_offset + ph->p_filesz)
+				continue;
+			int64_t bias = (int64_t)(e->start - e->pgoff + ph->p_offset - ph->p_vaddr);
+			struct module *m = &pmods->mods[pmods->count++];
+			m->img = img;
+			m->bias = bias;
+			m->start = img->min_vaddr + (uint64_t)bias;
+			m->end = img->max_vaddr + (uint64_t)bias;
+			break;
+		}
+	}
+	return pmods;
+}
+
+static const struct module *module_at(const struct process_modules *pmods, uint64_t addr)
+{
+	for (uint32_t i = 0; i < pmods->count; i++)
+		if (addr >= pmods->mods[i].start && addr < pmods->mods[i].end)
+			return &pmods->mods[i];
+	return NULL;
+}
+
+/* Reads 8 bytes of the image at an address of the target; false if the
+ * address is not backed by the file. */
+static bool module_read(const struct module *m, uint64_t addr, unw_word_t *out)
+{
+	uint64_t vaddr = addr - (uint64_t)m->bias;
+	for (uint32_t k = 0; k < m->img->phnum; k++) {
+		const Elf64_Phdr *ph = &m->img->phdr[k];
+		if (ph->p_type != PT_LOAD || vaddr < ph->p_vaddr || vaddr + 8 > ph->p_vaddr + ph->p_filesz)
+			continue;
+		uint64_t off = vaddr - ph->p_vaddr + ph->p_offset;
+		if (off + 8 > m->img->size)
+			return false;
+		memcpy(out, m->img->data + off, 8);
+		return true;
+	}
+	return false;
+}
+
+/* ---- libunwind accessors ---- */
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info,
+			  void *arg)
+{
+	struct unwind_ctx *c = arg;
+	const struct module *m = module_at(c->pmods, ip);
+	if (!m || !m->img->eh_frame_hdr_vaddr)
+		return -UNW_ENOINFO;
+	/* .eh_frame_hdr: version, eh_frame_ptr_enc, fde_count_enc, table_enc,
+	 * then the encoded eh_frame pointer, fde count, and the sorted table. */
+	uint64_t hdr = m->img->eh_frame_hdr_vaddr + (uint64_t)m->bias;
+	unw_word_t w;
+	if (!module_read(m, hdr, &w))
+		return -UNW_ENOINFO;
+	const uint8_t *b = (const uint8_t *)&w;
+	/* Only the usual encodings: eh_frame_ptr pcrel|sdata4, fde_count udata4,
+	 * table datarel|sdata4 (what every linker writes). */
+	if (b[0] != 1 || b[1] != 0x1b || b[2] != 0x03 || b[3] != 0x3b)
+		return -UNW_ENOINFO;
+	unw_word_t count_word;
+	if (!module_read(m, hdr + 8, &count_word))
+		return -UNW_ENOINFO;
+	uint32_t fde_count = (uint32_t)count_word;
+	unw_dyn_info_t di;
+	memset(&di, 0, sizeof(di));
+	di.start_ip = m->start;
+	di.end_ip = m->end;
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.u.rti.name_ptr = 0;
+	di.u.rti.segbase = hdr;
+	di.u.rti.table_data = hdr + 12;
+	di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+	return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+}
+
+static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	(void)as;
+	(void)pi;
+	(void)arg;
+}
+
+static int get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *dil, void *arg)
+{
+	(void)as;
+	(void)dil;
+	(void)arg;
+	return -UNW_ENOINFO;
+}
+
+static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write, void *arg)
+{
+	(void)as;
+	struct unwind_ctx *c = arg;
+	if (write)
+		return -UNW_EINVAL;
+	if (addr >= c->sp && addr < c->sp + c->stack_len) {
+		uint64_t off = addr - c->sp;
+		if (off + 8 > c->stack_len) {
+			c->overran = true;
+			return -UNW_EINVAL;
+		}
+		memcpy(valp, c->stack + off, 8);
+		return 0;
+	}
+	const struct module *m = module_at(c->pmods, addr);
+	if (m && module_read(m, addr, valp))
+		return 0;
+	/* Above the copy but plausibly stack: the copy was too short. */
+	if (addr >= c->sp + c->stack_len && addr < c->sp + c->stack_len + (8u << 20))
+		c->overran = true;
+	return -UNW_EINVAL;
+}
+
+static int access_reg(unw_addr_space_t as, unw_regnum_t regnum, unw_word_t *valp, int write, void *arg)
+{
+	(void)as;
+	struct unwind_ctx *c = arg;
+	if (write)
+		return -UNW_EREADONLYREG;
+	static const int8_t perf_of[] = {
+		[UNW_X86_64_RAX] = PR_AX, [UNW_X86_64_RDX] = PR_DX, [UNW_X86_64_RCX] = PR_CX,
+		[UNW_X86_64_RBX] = PR_BX, [UNW_X86_64_RSI] = PR_SI, [UNW_X86_64_RDI] = PR_DI,
+		[UNW_X86_64_RBP] = PR_BP, [UNW_X86_64_RSP] = PR_SP, [UNW_X86_64_R8] = PR_R8,
+		[UNW_X86_64_R9] = PR_R9,  [UNW_X86_64_R10] = PR_R10, [UNW_X86_64_R11] = PR_R11,
+		[UNW_X86_64_R12] = PR_R12, [UNW_X86_64_R13] = PR_R13, [UNW_X86_64_R14] = PR_R14,
+		[UNW_X86_64_R15] = PR_R15, [UNW_X86_64_RIP] = PR_IP,
+	};
+	if (regnum < 0 || (size_t)regnum >= sizeof(perf_of))
+		return -UNW_EBADREG;
+	int i = reg_index(perf_of[regnum]);
+	if (i < 0)
+		return -UNW_EBADREG;
+	*valp = c->regs[i];
+	return 0;
+}
+
+static int access_fpreg(unw_addr_space_t as, unw_regnum_t num, unw_fpreg_t *val, int write, void *arg)
+{
+	(void)as;
+	(void)num;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static int resume(unw_addr_space_t as, unw_cursor_t *cu, void *arg)
+{
+	(void)as;
+	(void)cu;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len, unw_word_t *offp,
+			 void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)offp;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = find_proc_info,
+	.put_unwind_info = put_unwind_info,
+	.get_dyn_info_list_addr = get_dyn_info_list_addr,
+	.access_mem = access_mem,
+	.access_reg = access_reg,
+	.access_fpreg = access_fpreg,
+	.resume = resume,
+	.get_proc_name = get_proc_name,
+};
+
+struct unwinder *unwinder_new(const struct profile *p)
+{
+	(void)p;
+	struct unwinder *u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->as = unw_create_addr_space(&accessors, 0);
+	if (!u->as) {
+		free(u);
+		return NULL;
+	}
+	/* Our accessors serve several processes: cache nothing between samples
+	 * that an exec could make stale. */
+	unw_set_caching_policy(u->as, UNW_CACHE_NONE);
+	return u;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	unw_destroy_addr_space(u->as);
+	for (uint32_t i = 0; i < u->nimages; i++) {
+		if (u->images[i]->data)
+			munmap((void *)u->images[i]->data, u->images[i]->size);
+		free(u->images[i]->key);
+		free(u->images[i]);
+	}
+	free(u->images);
+	for (uint32_t i = 0; i < u->nprocs; i++)
+		free(u->procs[i].mods);
+	free(u->procs);
+	free(u);
+}
+
+void unwind_forget_process(struct unwinder *u, pid_t pid)
+{
+	for (uint32_t i = 0; i < u->nprocs; i++)
+		if (u->procs[i].pid == pid)
+			u->procs[i].generation--; /* rebuilt from the new mappings */
+}
+
+uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
+			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
+			   uint64_t *frames, uint32_t max, struct unwind_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!max || !pm)
+		return 0;
+	struct unwind_ctx c = { .u = u, .regs = regs, .stack = stack, .stack_len = stack_len };
+	c.sp = regs[reg_index(PR_SP)];
+	c.pmods = modules_of(u, pm, p);
+	uint32_t n = 0;
+	frames[n++] = regs[reg_index(PR_IP)];
+	if (!c.pmods)
+		return n;
+	unw_cursor_t cursor;
+	if (unw_init_remote(&cursor, u->as, &c) < 0)
+		return n;
+	for (int steps = 0; steps < MAX_UNWIND_STEPS && n < max; steps++) {
+		int s = unw_step(&cursor);
+		if (s <= 0) {
+			r->truncated = s < 0 && c.overran;
+			break;
+		}
+		unw_word_t ip;
+		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		frames[n++] = ip - 1;
+	}
+	return n;
+}

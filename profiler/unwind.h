@@ -1,0 +1,34 @@
+/* DWARF unwinding of copied user stacks, while recording (libunwind's remote
+ * interface over the sample's registers and stack bytes, with CFI from the
+ * .eh_frame_hdr of each mapped file).  Private to profiler/. */
+#ifndef SMOLDER_UNWIND_H
+#define SMOLDER_UNWIND_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profiler/profiler-internal.h"
+
+struct unwinder;
+
+struct unwind_result {
+	bool truncated; /* stopped at the end of the stack copy: --stack-size too small */
+};
+
+/* The perf_event sample_regs_user mask the unwinder needs. */
+uint64_t unwind_regs_mask(void);
+
+/* Files are found through the profile's mapping paths. */
+struct unwinder *unwinder_new(const struct profile *p);
+void unwinder_free(struct unwinder *u);
+
+/* Unwinds one sample's user stack: frames[0] is the sampled IP, the others
+ * return addresses minus one.  Returns the number of frames written. */
+uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
+			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
+			   uint64_t *frames, uint32_t max, struct unwind_result *r);
+
+/* Drops what is cached of a process (it called exec). */
+void unwind_forget_process(struct unwinder *u, pid_t pid);
+
+#endif

@@ -1,0 +1,55 @@
+/* A known call tree with known CPU shares, for the profiler's tests:
+ *   main -> run_a -> burn_a            20%
+ *   main -> run_b -> middle_b -> burn_b 30%
+ *   main -> run_c -> burn_c            50%
+ * Usage: shares SECONDS (0: until killed).  Prints "ready" once running. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* noipa: no inlining, cloning or identical-code folding, so every function
+ * named below is a real frame; the empty asm after each call stops tail calls. */
+#define FRAME __attribute__((noipa))
+#define NO_TAIL_CALL __asm__ volatile("")
+
+static volatile unsigned long sink;
+
+/* units of work: the same instructions every time, in the caller's frame;
+ * x lives on the stack so that even these leaves set up a frame pointer
+ * (gcc omits it in leaves that use no stack, whatever -f flags say) */
+#define SPIN(units)                                                            \
+	do {                                                                   \
+		volatile unsigned long x = sink;                               \
+		for (unsigned long i = 0; i < (units) * 200000ul; i++)         \
+			x = x * 6364136223846793005ul + 1442695040888963407ul; \
+		sink = x;                                                      \
+	} while (0)
+
+FRAME void burn_a(void) { SPIN(2); }
+FRAME void burn_b(void) { SPIN(3); }
+FRAME void burn_c(void) { SPIN(5); }
+FRAME void run_a(void) { burn_a(); NO_TAIL_CALL; }
+FRAME void middle_b(void) { burn_b(); NO_TAIL_CALL; }
+FRAME void run_b(void) { middle_b(); NO_TAIL_CALL; }
+FRAME void run_c(void) { burn_c(); NO_TAIL_CALL; }
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 5;
+	double end = now() + seconds;
+	printf("ready\n");
+	fflush(stdout);
+	while (seconds <= 0 || now() < end) {
+		run_a();
+		run_b();
+		run_c();
+	}
+	return 0;
+}
