@@ -28,6 +28,7 @@ enum chunk_type {
 	CHUNK_THREADS = 9,
 	CHUNK_SAMPLES = 10,
 	CHUNK_END = 11,
+	CHUNK_MAPPING_BUILD_IDS = 12, /* build-ids learned after a mapping was written */
 };
 
 #define FILE_HEADER_SIZE 16
@@ -156,6 +157,7 @@ struct profile_writer {
 	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
 	uint32_t chunk_first;     /* first entry of the chunk being encoded: deltas restart there */
 	struct vec lines_written; /* uint8_t per location */
+	struct vec build_ids_written; /* uint32_t per mapping: the build_id string written */
 	struct vec flushed;       /* int64_t[nvalues] per sample: values already written */
 };
 
@@ -249,6 +251,7 @@ void profile_writer_free(struct profile_writer *w)
 	free(w->raw.data);
 	free(w->packed.data);
 	vec_release(&w->lines_written);
+	vec_release(&w->build_ids_written);
 	vec_release(&w->flushed);
 	free(w->path);
 	free(w->temp_path);
@@ -408,6 +411,35 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 	return 0;
 }
 
+/* Mappings are written as soon as they appear, before the symbolizer reads
+ * their build-ids: those follow in a chunk of their own. */
+static int writer_build_ids(struct profile_writer *w, const struct profile *p)
+{
+	while (w->build_ids_written.count < p->mappings.count) {
+		uint32_t *slot = vec_push(&w->build_ids_written, sizeof(uint32_t));
+		if (!slot)
+			return -PROFILE_E_NOMEM;
+		*slot = profile_mapping(p, w->build_ids_written.count - 1)->build_id;
+	}
+	uint32_t *written = w->build_ids_written.data;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < w->mappings; i++)
+		n += profile_mapping(p, i)->build_id != written[i];
+	if (!n)
+		return 0;
+	w->raw.len = 0;
+	put_uvarint(&w->raw, n);
+	for (uint32_t i = 0; i < w->mappings; i++) {
+		uint32_t id = profile_mapping(p, i)->build_id;
+		if (id == written[i])
+			continue;
+		put_uvarint(&w->raw, i);
+		put_uvarint(&w->raw, id);
+		written[i] = id;
+	}
+	return writer_emit(w, CHUNK_MAPPING_BUILD_IDS);
+}
+
 /* Samples are written as deltas from what the file already holds: the
  * reader adds them up. */
 static int writer_samples(struct profile_writer *w, const struct profile *p)
@@ -483,6 +515,7 @@ int profile_writer_flush(struct profile_writer *w, const struct profile *p)
 		w->value_types_written = true;
 	}
 	if ((err = writer_table(w, p, CHUNK_META, &w->meta, p->meta.count, put_meta)) ||
+	    (err = writer_build_ids(w, p)) ||
 	    (err = writer_table(w, p, CHUNK_MAPPINGS, &w->mappings, p->mappings.count, put_mapping)) ||
 	    (err = writer_table(w, p, CHUNK_FUNCTIONS, &w->functions, p->functions.count,
 				put_function)) ||
@@ -560,7 +593,6 @@ static int id_map_push(struct id_map *m, uint32_t id)
 struct reader {
 	struct profile *p;
 	struct id_map strings, functions, locations, stacks;
-	uint32_t mappings_base;
 	bool value_types_seen;
 	struct cursor c;
 	int err;
@@ -646,6 +678,18 @@ static uint64_t get_delta(struct cursor *c, uint64_t *prev)
 {
 	*prev += (uint64_t)get_svarint(c);
 	return *prev;
+}
+
+static void read_build_ids(struct reader *r, uint64_t n)
+{
+	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+		uint64_t m = get_uvarint(&r->c);
+		uint32_t id = read_string_ref(r);
+		if (m >= r->p->mappings.count)
+			r->err = -PROFILE_E_BAD_INDEX;
+		else if (!r->err)
+			profile_mapping(r->p, (uint32_t)m)->build_id = id;
+	}
 }
 
 static void read_functions(struct reader *r, uint64_t n)
@@ -783,6 +827,7 @@ static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, s
 		case CHUNK_STRINGS: read_strings(r, n); break;
 		case CHUNK_META: read_meta(r, n); break;
 		case CHUNK_MAPPINGS: read_mappings(r, n); break;
+		case CHUNK_MAPPING_BUILD_IDS: read_build_ids(r, n); break;
 		case CHUNK_FUNCTIONS: read_functions(r, n); break;
 		case CHUNK_LOCATIONS: read_locations(r, n); break;
 		case CHUNK_LOCATION_LINES: read_location_lines(r, n); break;

@@ -335,8 +335,12 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 	int err = 0;
 	const struct thread *th = p->threads.count ? thread_map_find(&w->threads, s->tid) : NULL;
 	if (th) {
+		/* The root is the process's name (its main thread's); the thread's
+		 * own name goes in the per-thread frame. */
+		const struct thread *main_thread = th->pid ? thread_map_find(&w->threads, th->pid) : NULL;
+		const char *process = string_table_get(&p->strings, (main_thread ? main_thread : th)->comm);
 		const char *comm = string_table_get(&p->strings, th->comm);
-		int64_t id = string_table_intern(names, comm, strlen(comm));
+		int64_t id = string_table_intern(names, process, strlen(process));
 		if (id < 0 || (err = path_push(path, (uint32_t)id)))
 			return -RENDER_E_NOMEM;
 		if (w->sel->per_thread) {

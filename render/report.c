@@ -160,6 +160,8 @@ int render_info(const struct profile *p, const struct profile_read_info *ri, FIL
 	print_meta(p, out, "samples:", "samples");
 	print_meta(p, out, "lost samples:", "lost");
 	print_meta(p, out, "notes:", "notes");
+	print_meta(p, out, "exit:", "exit");
+	print_meta(p, out, "truncated:", "stack_truncated");
 	/* Distinct threads that have samples. */
 	uint32_t threads = 0;
 	for (uint32_t i = 0; i < p->threads.count; i++) {

@@ -29,3 +29,53 @@ finish() {
 	fi
 	exit 0
 }
+
+WORKLOADS=$top_builddir/tests/workloads
+
+# Skips (or fails under SMOLDER_REQUIRE_PERF=1) when perf_event_open is not
+# permitted here, with smolder's own explanation as the reason.
+require_perf() {
+	if ! "$SMOLDER" record -q -d 0.2 -o "$TMP/probe.folded" -- sleep 0.05 2> "$TMP/probe.err"; then
+		skip_or_fail_perf "perf_event_open not permitted: $(head -1 "$TMP/probe.err")"
+	fi
+}
+
+# Starts a workload in the background and waits (10 s at most) for its
+# "ready" line; sets WL_PID.
+start_workload() {
+	"$@" > "$TMP/wl.out" 2>&1 &
+	WL_PID=$!
+	for _ in $(seq 100); do
+		grep -q ready "$TMP/wl.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "workload $1 did not start: $(cat "$TMP/wl.out")"
+	return 1
+}
+
+stop_workload() {
+	kill "$WL_PID" 2>/dev/null
+	wait "$WL_PID" 2>/dev/null
+	return 0
+}
+
+# share FOLDED REGEX: percent of all counts on lines whose stack matches REGEX.
+share() {
+	awk -v re="$2" '{ n = $NF; sub(/ [0-9]+$/, ""); total += n; if ($0 ~ re) hit += n }
+		END { printf "%.1f\n", total ? 100 * hit / total : 0 }' "$1"
+}
+
+total() {
+	awk '{ t += $NF } END { print t + 0 }' "$1"
+}
+
+# near VALUE EXPECTED TOLERANCE: |VALUE - EXPECTED| <= TOLERANCE
+near() {
+	awk -v v="$1" -v e="$2" -v t="$3" 'BEGIN { d = v - e; if (d < 0) d = -d; exit !(d <= t) }'
+}
+
+expect_share() { # FOLDED REGEX EXPECTED TOLERANCE LABEL
+	local s
+	s=$(share "$1" "$2")
+	if near "$s" "$3" "$4"; then pass "$5: $s% (expect $3 +- $4)"; else fail "$5: $s%, expected $3 +- $4"; fi
+}

@@ -1,0 +1,67 @@
+#!/bin/bash
+# How a recording ends: the target exits, Ctrl-C, SIGKILL of the recorder, a
+# launched command's exit status; and libraries loaded after attach.
+. "$(dirname "$0")/lib.sh"
+require_perf
+
+# The target exits during the recording: status 0, a valid profile, the note.
+start_workload "$WORKLOADS/shares_fp" 1.5 || finish
+start=$(date +%s)
+"$SMOLDER" record -p "$WL_PID" -d 20 -o "$TMP/exit.smolder" 2> "$TMP/exit.err"
+status=$?
+[ "$status" = 0 ] && pass "target exited: status 0" || fail "target exited: status $status"
+[ $(($(date +%s) - start)) -lt 10 ] || fail "record did not stop when the target exited"
+grep -q 'target exited' "$TMP/exit.err" && pass "summary notes the exit" || fail "no exit note: $(cat "$TMP/exit.err")"
+"$SMOLDER" info "$TMP/exit.smolder" > "$TMP/exit.info" 2>&1 && ! grep -q truncated "$TMP/exit.info" &&
+	grep -q '^exit: *the target exited' "$TMP/exit.info" && pass "profile complete, with the note" ||
+	fail "profile after target exit: $(cat "$TMP/exit.info")"
+wait "$WL_PID" 2>/dev/null
+
+# Ctrl-C (SIGINT) stops early with a complete output.
+start_workload "$WORKLOADS/shares_fp" 20 || finish
+"$SMOLDER" record -q -p "$WL_PID" -o "$TMP/int.smolder" &
+rec=$!
+sleep 1.5
+kill -INT "$rec"
+wait "$rec"
+status=$?
+stop_workload
+[ "$status" = 0 ] && pass "SIGINT: status 0" || fail "SIGINT: status $status"
+"$SMOLDER" fold "$TMP/int.smolder" > "$TMP/int.folded" 2> "$TMP/int.err" && [ ! -s "$TMP/int.err" ] &&
+	[ "$(total "$TMP/int.folded")" -gt 50 ] && pass "SIGINT: valid profile, $(total "$TMP/int.folded") samples" ||
+	fail "SIGINT: bad profile: $(cat "$TMP/int.err")"
+[ ! -e "$TMP/int.smolder.partial" ] || fail "SIGINT left the .partial file"
+
+# SIGKILL of the recorder: the .partial prefix still reads, with a warning.
+start_workload "$WORKLOADS/shares_fp" 20 || finish
+"$SMOLDER" record -q -p "$WL_PID" -o "$TMP/kill.smolder" &
+rec=$!
+sleep 2.5
+kill -KILL "$rec"
+wait "$rec" 2>/dev/null
+stop_workload
+"$SMOLDER" fold "$TMP/kill.smolder.partial" > "$TMP/kill.folded" 2> "$TMP/kill.err"
+status=$?
+[ "$status" = 0 ] && grep -q 'truncated' "$TMP/kill.err" && [ "$(total "$TMP/kill.folded")" -gt 50 ] &&
+	pass "SIGKILL: prefix reads with a warning ($(total "$TMP/kill.folded") samples)" ||
+	fail "SIGKILL: prefix unreadable (status $status): $(cat "$TMP/kill.err")"
+"$SMOLDER" info "$TMP/kill.smolder.partial" > /dev/null 2>&1 || fail "info on the prefix failed"
+
+# Launch mode exits with the command's status, or 128+N for signal N.
+"$SMOLDER" record -q -o "$TMP/sh.smolder" -- sh -c 'exit 3'
+status=$?
+[ "$status" = 3 ] && pass "launch: exit status 3 passed through" || fail "launch: status $status, expected 3"
+"$SMOLDER" record -q -o "$TMP/sig.smolder" -- sh -c 'kill -TERM $$'
+status=$?
+[ "$status" = 143 ] && pass "launch: killed by SIGTERM -> 143" || fail "launch: status $status, expected 143"
+out=$(echo hello | "$SMOLDER" record -q -o "$TMP/cat.smolder" -- cat)
+[ "$out" = hello ] && pass "launch: stdin and stdout forwarded" || fail "launch: stdio not forwarded ('$out')"
+
+# A library loaded with dlopen after the attach is named.
+start_workload "$WORKLOADS/dlopen_main" "$WORKLOADS/libplugin.so" 4 1 || finish
+"$SMOLDER" record -q -p "$WL_PID" -F 499 -d 3 -o "$TMP/dl.folded" || fail "record exited $?"
+stop_workload
+s=$(share "$TMP/dl.folded" 'plugin_work;plugin_hot_loop$')
+awk -v s="$s" 'BEGIN { exit !(s > 30) }' && pass "dlopen after attach: $s% in plugin_work;plugin_hot_loop" ||
+	fail "dlopen'd library not named ($s%): $(sort -t' ' -k2 -n "$TMP/dl.folded" | tail -3)"
+finish
