@@ -698,6 +698,8 @@ static void read_functions(struct reader *r, uint64_t n)
 	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
 		uint32_t name = map_index(r, &r->strings, get_delta(&r->c, &prev_name));
 		uint32_t file = map_index(r, &r->strings, get_delta(&r->c, &prev_file));
+		if (r->err)
+			break;
 		int64_t id = profile_intern_function(r->p, name, file);
 		if (id < 0)
 			r->err = (int)id;
@@ -762,7 +764,9 @@ static void read_stacks(struct reader *r, uint64_t n)
 		if (back == 0) {
 			parent = PROFILE_NONE;
 		} else if (back > self) {
-			r->err = -PROFILE_E_BAD_INDEX;
+			/* A parent must come before its child: anything else could
+			 * close a cycle. */
+			r->err = -PROFILE_E_STACK_CYCLE;
 			break;
 		} else {
 			parent = r->stacks.id[self - back];
