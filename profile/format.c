@@ -720,8 +720,8 @@ static void read_locations(struct reader *r, uint64_t n)
 			r->err = -PROFILE_E_BAD_INDEX;
 			break;
 		}
-		int64_t id = profile_intern_location(r->p, address,
-						  mapping ? (uint32_t)(mapping - 1) : PROFILE_NONE);
+		int64_t id = profile_append_location(r->p, address,
+						   mapping ? (uint32_t)(mapping - 1) : PROFILE_NONE);
 		if (id < 0)
 			r->err = (int)id;
 		else
@@ -914,6 +914,8 @@ int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
 		ended = type == CHUNK_END;
 	}
 	info->truncated = !ended;
+	if (!err)
+		err = profile_reindex_locations(p);
 	if (!err && !r.value_types_seen)
 		err = info->truncated ? -PROFILE_E_TRUNCATED : -PROFILE_E_BAD_CHUNK;
 	free(raw);

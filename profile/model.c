@@ -402,6 +402,29 @@ static int64_t intern_location(struct profile *p, const struct location_key *key
 	return id;
 }
 
+int64_t profile_append_location(struct profile *p, uint64_t address, uint32_t mapping)
+{
+	struct location *l = vec_push(&p->locations, sizeof(*l));
+	if (!l)
+		return -PROFILE_E_NOMEM;
+	*l = (struct location){ .address = address, .mapping = mapping };
+	return p->locations.count - 1;
+}
+
+int profile_reindex_locations(struct profile *p)
+{
+	id_hash_release(&p->location_index);
+	for (uint32_t id = 0; id < p->locations.count; id++) {
+		if (id_hash_reserve(&p->location_index, id, location_rehash, p))
+			return -PROFILE_E_NOMEM;
+		struct location_key key = location_key_of(p, profile_location(p, id));
+		uint32_t *slot = id_hash_probe(&p->location_index, location_key_hash(&key), location_eq, p, &key);
+		if (!*slot)
+			*slot = id + 1;
+	}
+	return 0;
+}
+
 int64_t profile_intern_location(struct profile *p, uint64_t address, uint32_t mapping)
 {
 	struct location_key key = { address, mapping, PROFILE_NONE };

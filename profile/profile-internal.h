@@ -17,4 +17,9 @@ uint32_t *id_hash_probe(struct id_hash *h, uint64_t hash, id_hash_eq eq, const v
 			const void *key);
 void id_hash_release(struct id_hash *h);
 
+/* The reader adds a file's locations as they are (their inline chains come
+ * later, in other chunks), then indexes them once at the end. */
+int64_t profile_append_location(struct profile *p, uint64_t address, uint32_t mapping);
+int profile_reindex_locations(struct profile *p);
+
 #endif

@@ -272,6 +272,27 @@ START_TEST(test_folded_parse)
 }
 END_TEST
 
+/* Named frames (no address) keep their names through a file. */
+START_TEST(test_folded_round_trip)
+{
+	struct profile p, q;
+	profile_init(&p);
+	const char text[] = "a;b;c 1\nd;e 2\nf 3\n";
+	ck_assert_int_eq(profile_parse_folded(&p, text, strlen(text), NULL), 0);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("folded.smolder")), 0);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("folded.smolder"), NULL), 0);
+	ck_assert_uint_eq(q.locations.count, 6);
+	assert_same_profile(&p, &q);
+	/* and the index still finds them: interning again adds nothing */
+	uint32_t fn = profile_line(&q, profile_location(&q, 0)->lines)->function;
+	ck_assert_int_eq(profile_intern_named_location(&q, fn), 0);
+	ck_assert_uint_eq(q.locations.count, 6);
+	profile_release(&p);
+	profile_release(&q);
+}
+END_TEST
+
 START_TEST(test_merge)
 {
 	struct profile a, b, m;
@@ -307,6 +328,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_bit_flips);
 	tcase_add_test(tc, test_not_a_profile);
 	tcase_add_test(tc, test_folded_parse);
+	tcase_add_test(tc, test_folded_round_trip);
 	tcase_add_test(tc, test_merge);
 	suite_add_tcase(s, tc);
 	return s;
