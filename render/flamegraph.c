@@ -213,11 +213,21 @@ static double frame_y(const struct svg_ctx *c, uint32_t depth)
 	return c->image_height - (c->o->font_size * 2 + 10) - (depth + 1) * c->o->frame_height;
 }
 
+/* A frame's share of BASE and of NEW, in percent.  The drawn side is always
+ * in total; with negate that is BASE. */
+static void diff_shares(const struct svg_ctx *c, const struct flame_node *n, double *base, double *new_pct)
+{
+	double drawn = c->root_total > 0 ? 100.0 * n->total / c->root_total : 0;
+	double other = c->root_base > 0 ? 100.0 * n->base_total / c->root_base : 0;
+	*base = c->o->negate ? drawn : other;
+	*new_pct = c->o->negate ? other : drawn;
+}
+
 static double share_delta(const struct svg_ctx *c, const struct flame_node *n)
 {
-	double after = c->root_total > 0 ? n->total / c->root_total : 0;
-	double before = c->root_base > 0 ? n->base_total / c->root_base : 0;
-	return 100.0 * (c->o->negate ? before - after : after - before);
+	double base, new_pct;
+	diff_shares(c, n, &base, &new_pct);
+	return new_pct - base;
 }
 
 static void draw_frame(struct svg_ctx *c, uint32_t id, double x)
@@ -238,14 +248,14 @@ static void draw_frame(struct svg_ctx *c, uint32_t id, double x)
 	fprintf(c->out, ", %.2f%%", pct);
 	bool only_new = false;
 	if (o->differential) {
-		double d = share_delta(c, n);
-		double before = c->root_base > 0 ? 100.0 * n->base_total / c->root_base : 0;
-		only_new = n->base_total == 0 && !o->negate;
-		fprintf(c->out, "; before %.2f%%, %+.2f points", before, d);
-		if (before > 0)
-			fprintf(c->out, ", %+.1f%%", 100.0 * (pct - before) / before);
+		double base, new_pct, d = share_delta(c, n);
+		diff_shares(c, n, &base, &new_pct);
+		only_new = base == 0 && new_pct > 0;
+		fprintf(c->out, "; base %.2f%%, new %.2f%%, %+.2f points", base, new_pct, d);
+		if (base > 0)
+			fprintf(c->out, ", %+.1f%%", 100.0 * d / base);
 		else
-			fputs(", new", c->out);
+			fputs(", only in new", c->out);
 		diff_color(o, d, c->max_abs_delta, fill, sizeof(fill));
 	} else if (id == 0) {
 		snprintf(fill, sizeof(fill), "rgb(250,250,250)");
@@ -355,16 +365,15 @@ static void text_element(FILE *out, const char *attrs, const char *s)
 int render_flamegraph(const struct flame_tree *t, const struct flame_options *o, FILE *out)
 {
 	const struct flame_node *root = flame_node_at(t, 0);
-	if (root->total <= 0 && root->base_total <= 0)
+	if (root->total <= 0)
 		return -RENDER_E_EMPTY;
 	if (!(o->width >= 100 && o->width <= 1e6) || !(o->frame_height >= 1 && o->frame_height <= 1000) ||
 	    !(o->font_size >= 1 && o->font_size <= 200) || !(o->min_width >= 0))
 		return -RENDER_E_BAD_OPTION;
 	struct svg_ctx c = { .t = t, .o = o, .out = out };
 	c.root_total = (double)root->total;
-	c.root_base = (double)root->base_total;
-	double drawn_total = o->negate ? root->base_total : root->total;
-	c.per_value = drawn_total > 0 ? (o->width - 2 * XPAD) / drawn_total : 0;
+	c.root_base = o->absolute ? (double)root->total : (double)root->base_total;
+	c.per_value = root->total > 0 ? (o->width - 2 * XPAD) / root->total : 0;
 	c.ypad1 = o->font_size * 3 + (o->subtitle ? o->font_size * 2 : 0) + (o->notes ? o->font_size * 1.5 : 0);
 	double ypad2 = o->font_size * 2 + 10;
 	uint32_t depth = visible_depth(&c);

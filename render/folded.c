@@ -4,11 +4,6 @@
 
 #include "render/render-internal.h"
 
-struct folded_line {
-	size_t off, len; /* in the text buffer */
-	int64_t value;
-};
-
 static const char *sort_text;
 
 static int line_cmp(const void *a, const void *b)
@@ -78,8 +73,9 @@ static int walk_node(struct folded_walk *w, uint32_t id, uint32_t *path)
 	return 0;
 }
 
-int render_folded(const struct profile *p, const struct render_select *sel, FILE *out)
+int folded_lines_build(const struct profile *p, const struct render_select *sel, struct folded_lines *out)
 {
+	memset(out, 0, sizeof(*out));
 	int v = render_value_index(p, sel->value);
 	if (v < 0)
 		return v;
@@ -93,21 +89,39 @@ int render_folded(const struct profile *p, const struct render_select *sel, FILE
 		err = -RENDER_E_NOMEM;
 	for (uint32_t i = 1; i < t.nodes.count && !err; i++)
 		err = walk_node(&w, i, path);
-	if (!err) {
+	if (!err && w.nlines > 1) {
 		sort_text = w.text;
-		if (w.nlines > 1)
-			qsort(w.lines, w.nlines, sizeof(*w.lines), line_cmp);
+		qsort(w.lines, w.nlines, sizeof(*w.lines), line_cmp);
 		sort_text = NULL;
-		for (size_t i = 0; i < w.nlines; i++) {
-			fwrite(w.text + w.lines[i].off, 1, w.lines[i].len, out);
-			fprintf(out, " %lld\n", (long long)w.lines[i].value);
-		}
-		if (ferror(out))
-			err = -RENDER_E_IO;
 	}
 	free(path);
-	free(w.text);
-	free(w.lines);
 	flame_tree_release(&t);
-	return err;
+	if (err) {
+		free(w.text);
+		free(w.lines);
+		return err;
+	}
+	*out = (struct folded_lines){ w.text, w.lines, w.nlines };
+	return 0;
+}
+
+void folded_lines_release(struct folded_lines *f)
+{
+	free(f->text);
+	free(f->lines);
+	memset(f, 0, sizeof(*f));
+}
+
+int render_folded(const struct profile *p, const struct render_select *sel, FILE *out)
+{
+	struct folded_lines f;
+	int err = folded_lines_build(p, sel, &f);
+	if (err)
+		return err;
+	for (size_t i = 0; i < f.count; i++) {
+		fwrite(f.text + f.lines[i].off, 1, f.lines[i].len, out);
+		fprintf(out, " %lld\n", (long long)f.lines[i].value);
+	}
+	folded_lines_release(&f);
+	return ferror(out) ? -RENDER_E_IO : 0;
 }

@@ -41,6 +41,28 @@ void sample_walker_release(struct sample_walker *w);
 /* Fills w->path for s. */
 int sample_walker_path(struct sample_walker *w, const struct sample *s);
 
+/* Folded stacks of a profile, sorted bytewise. */
+struct folded_line {
+	size_t off, len; /* in text */
+	int64_t value;
+};
+struct folded_lines {
+	char *text;
+	struct folded_line *lines;
+	size_t count;
+};
+int folded_lines_build(const struct profile *p, const struct render_select *sel, struct folded_lines *out);
+void folded_lines_release(struct folded_lines *f);
+
+/* Per function name: self (as leaf) and total (anywhere in a stack, once per
+ * stack), of value v; names interned in `names`.  The caller frees *out. */
+struct fn_total {
+	uint32_t name;
+	int64_t self, total;
+};
+int function_totals(const struct profile *p, uint32_t v, struct string_table *names, bool with_lines,
+		    struct fn_total **out, uint32_t *count);
+
 /* The base name of a mapping's path. */
 const char *mapping_basename(const struct profile *p, uint32_t mapping);
 

@@ -108,6 +108,7 @@ struct flame_options {
 	bool inverted;         /* icicle: root at the top */
 	bool differential;     /* colour by base_total vs total (see diff) */
 	bool negate;           /* differential: widths came from the base */
+	bool absolute;         /* differential: compare raw counts, not shares */
 	double min_delta;      /* differential: changes under this many points are grey */
 	uint64_t seed;         /* colour seed when !hash */
 };
@@ -136,6 +137,40 @@ struct report_options {
 int render_report(const struct profile *p, const struct report_options *o, FILE *out);
 /* The metadata of `smolder info`. */
 int render_info(const struct profile *p, const struct profile_read_info *ri, FILE *out);
+
+/* ---- differences between two profiles ---- */
+
+/* difffolded.pl's output: "stack count_base count_new" for every stack of
+ * either, sorted; normalize scales BASE's counts to NEW's total (-n). */
+int render_diff_folded(const struct profile *base, const struct profile *new_p,
+		       const struct render_select *sel, bool normalize, FILE *out);
+/* A differential tree: widths from NEW (BASE with negate), the other side in
+ * base_total; draw it with flame_options.differential. */
+int flame_tree_add_diff(struct flame_tree *t, const struct profile *base, const struct profile *new_p,
+			const struct render_select *sel, bool negate);
+
+enum diff_format { DIFF_FORMAT_TEXT, DIFF_FORMAT_TSV, DIFF_FORMAT_JSON };
+
+struct diff_report_options {
+	const char *value;
+	uint32_t limit;       /* rows (0: all) */
+	enum diff_format format;
+	bool absolute;        /* raw counts instead of shares of each total */
+	double fail_above;    /* points; negative: no gate */
+};
+
+#define DIFF_GATE_MAX 16
+struct diff_gate {
+	uint32_t exceeded; /* functions whose total share grew by more than fail_above */
+	struct diff_gate_hit {
+		char name[256];
+		double before, after;
+	} hits[DIFF_GATE_MAX];
+};
+
+/* The functions whose total (then self) share moved most, both ways. */
+int render_diff_report(const struct profile *base, const struct profile *new_p,
+		       const struct diff_report_options *o, FILE *out, struct diff_gate *gate);
 
 /* ---- perf script -> folded (stackcollapse-perf.pl) ---- */
 

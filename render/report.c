@@ -5,11 +5,6 @@
 
 #include "render/render-internal.h"
 
-struct fn_total {
-	uint32_t name; /* in the namer's table */
-	int64_t self, total;
-};
-
 static int by_self(const void *a, const void *b)
 {
 	const struct fn_total *x = a, *y = b;
@@ -23,11 +18,11 @@ static int by_total(const void *a, const void *b)
 
 /* Per function name: self (leaf frame) and total (anywhere in the stack,
  * counted once per stack even under recursion). */
-static int function_totals(const struct profile *p, uint32_t v, struct string_table *names,
+int function_totals(const struct profile *p, uint32_t v, struct string_table *names, bool with_lines,
 		    struct fn_total **out, uint32_t *count)
 {
 	struct frame_namer fn;
-	int err = frame_namer_init(&fn, p, names, true);
+	int err = frame_namer_init(&fn, p, names, with_lines);
 	if (err)
 		return err;
 	struct vec totals = { 0 };   /* struct fn_total, indexed by name id */
@@ -114,7 +109,7 @@ int render_report(const struct profile *p, const struct report_options *o, FILE 
 		string_table_init(&names);
 		struct fn_total *t;
 		uint32_t n;
-		int err = function_totals(p, v, &names, &t, &n);
+		int err = function_totals(p, v, &names, true, &t, &n);
 		if (err) {
 			string_table_release(&names);
 			return err;

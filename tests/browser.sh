@@ -38,4 +38,12 @@ value matched | grep -q 'Matched: 50.0%' && pass "matched share shown" || fail "
 run_browser "$TMP/icicle.svg" "zoom=run_c&hidden=run_a&search=middle_b" > "$TMP/result"
 near "$(value zoomed)" 1180 1 && [ "$(value hidden)" = none ] && near "$(value search)" 30 0.01 &&
 	pass "icicle: zoom and search work" || fail "icicle: $(tr '\n' ' ' < "$TMP/result")"
+
+# The differential flamegraph behaves the same (widths from NEW).
+"$SMOLDER" diff "$top_srcdir/tests/data/diff/known-base.folded" "$top_srcdir/tests/data/diff/known-new.folded" \
+	-o "$TMP/diff.svg" || fail "diff -o exited $?"
+run_browser "$TMP/diff.svg" "zoom=work&hidden=idle&search=%5Eslow%24" > "$TMP/result"
+near "$(value zoomed)" 1180 1 && [ "$(value hidden)" = none ] && near "$(value search)" 25 0.01 &&
+	value details | grep -q 'base 70.00%, new 75.00%, +5.00 points' &&
+	pass "differential: zoom, hover and search work" || fail "differential: $(tr '\n' ' ' < "$TMP/result")"
 finish
