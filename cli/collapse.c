@@ -1,7 +1,10 @@
 /* smolder collapse: `perf script` output to folded stacks, a drop-in for
  * stackcollapse-perf.pl. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -53,49 +56,76 @@ int cmd_collapse(int argc, char **argv)
 		default: return cli_usage_error("collapse");
 		}
 	}
-	/* Several files are read as one stream, as Perl's <> does. */
-	uint8_t *text = NULL;
-	size_t len = 0;
-	int nfiles = argc - optind;
-	for (int i = 0; i < (nfiles ? nfiles : 1); i++) {
-		const char *path = nfiles ? argv[optind + i] : "-";
-		uint8_t *data;
-		size_t n;
-		int err = profile_slurp(path, &data, &n);
-		if (err) {
-			cli_profile_error("collapse", path, err);
-			free(text);
-			return EXIT_FAIL;
-		}
-		if (!text) {
-			text = data;
-			len = n;
-			continue;
-		}
-		uint8_t *joined = realloc(text, len + n + 1);
-		if (!joined) {
-			free(data);
-			free(text);
-			cli_error("collapse", "out of memory");
-			return EXIT_FAIL;
-		}
-		memcpy(joined + len, data, n + 1);
-		text = joined;
-		len += n;
-		free(data);
+	/* Several files are read as one stream, as Perl's <> does, a block at a
+	 * time: memory grows with the unique stacks, not with the input. */
+	struct collapse_state *state = collapse_new(&o);
+	size_t cap = 1 << 20, held = 0;
+	char *buf = malloc(cap);
+	if (!state || !buf) {
+		collapse_abort(state);
+		free(buf);
+		cli_error("collapse", "out of memory");
+		return EXIT_FAIL;
 	}
-	struct collapse_result *r;
+	int err = 0, nfiles = argc - optind;
+	for (int i = 0; i < (nfiles ? nfiles : 1) && !err; i++) {
+		const char *path = nfiles ? argv[optind + i] : "-";
+		int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+		if (fd < 0) {
+			cli_error("collapse", "cannot read %s: %s", path, strerror(errno));
+			err = -1;
+			break;
+		}
+		for (;;) {
+			if (held == cap) {
+				/* one line longer than the buffer: grow, within reason */
+				char *bigger = cap < (256u << 20) ? realloc(buf, cap * 2) : NULL;
+				if (!bigger) {
+					cli_error("collapse", "%s: a line longer than 256 MiB", path);
+					err = -1;
+					break;
+				}
+				buf = bigger;
+				cap *= 2;
+			}
+			ssize_t n = read(fd, buf + held, cap - held);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				cli_error("collapse", "cannot read %s: %s", path, strerror(errno));
+				err = -1;
+				break;
+			}
+			if (n == 0)
+				break;
+			held += (size_t)n;
+			size_t used;
+			if ((err = collapse_feed(state, buf, held, &used))) {
+				cli_error("collapse", "%s", render_strerror((enum render_error)-err));
+				break;
+			}
+			memmove(buf, buf + used, held - used);
+			held -= used;
+		}
+		if (fd > 0)
+			close(fd);
+	}
+	struct collapse_result *r = NULL;
 	struct collapse_stats stats;
-	int err = collapse_perf((const char *)text, len, &o, &r, &stats);
 	if (err) {
-		free(text);
+		collapse_abort(state);
+		free(buf);
+		return EXIT_FAIL;
+	}
+	err = collapse_finish(state, buf, held, &r, &stats);
+	free(buf);
+	if (err) {
 		cli_error("collapse", "%s", render_strerror((enum render_error)-err));
 		return EXIT_FAIL;
 	}
 	if (stats.unrecognized_lines)
-		cli_warn("collapse", "%llu unrecognized lines, the first: '%.*s'",
-			 (unsigned long long)stats.unrecognized_lines, (int)stats.first_unrecognized_len,
-			 stats.first_unrecognized);
+		cli_warn("collapse", "%llu unrecognized lines, the first: '%s'",
+			 (unsigned long long)stats.unrecognized_lines, stats.first_unrecognized);
 	if (stats.filtered_events)
 		cli_warn("collapse", "several event types: kept only '%s' (choose with --event-filter)",
 			 stats.event);
@@ -120,6 +150,5 @@ int cmd_collapse(int argc, char **argv)
 		profile_release(&p);
 	}
 	collapse_result_free(r);
-	free(text);
 	return status;
 }

@@ -269,6 +269,7 @@ struct collapser {
 	char filter[256];
 	size_t filter_len;
 	bool filter_set, defaulted;
+	struct collapse_stats own_stats;
 };
 
 static int ensure(char **buf, size_t *cap, size_t need)
@@ -580,63 +581,109 @@ static int on_blank(struct collapser *c)
 	return err;
 }
 
-int collapse_perf(const char *text, size_t len, const struct collapse_options *o,
-		  struct collapse_result **out, struct collapse_stats *stats)
+struct collapse_state *collapse_new(const struct collapse_options *o)
 {
-	struct collapse_stats local;
-	if (!stats)
-		stats = &local;
-	memset(stats, 0, sizeof(*stats));
-	struct collapser c = { .o = o, .stats = stats };
-	c.r = calloc(1, sizeof(*c.r));
-	if (!c.r || result_grow(c.r)) {
-		collapse_result_free(c.r);
-		return -RENDER_E_NOMEM;
+	struct collapser *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->o = o;
+	c->stats = &c->own_stats;
+	c->r = calloc(1, sizeof(*c->r));
+	if (!c->r || result_grow(c->r)) {
+		collapse_result_free(c->r);
+		free(c);
+		return NULL;
 	}
 	if (o->event_filter) {
 		size_t n = strlen(o->event_filter);
-		if (n >= sizeof(c.filter))
-			n = sizeof(c.filter) - 1;
-		memcpy(c.filter, o->event_filter, n);
-		c.filter_len = n;
-		c.filter_set = true;
+		if (n >= sizeof(c->filter))
+			n = sizeof(c->filter) - 1;
+		memcpy(c->filter, o->event_filter, n);
+		c->filter_len = n;
+		c->filter_set = true;
 	}
+	return (struct collapse_state *)c;
+}
+
+static int collapse_line(struct collapser *c, const char *line, size_t n)
+{
+	struct span a, b, d;
+	if (n && line[0] == '#')
+		return 0; /* comments */
+	if (n == 0)
+		return on_blank(c);
+	if (match_header(line, n, &a, &b, &d))
+		return on_header(c, line, n, a, b, d);
+	if (match_frame(line, n, &a, &b, &d)) {
+		bool pname_true = c->have_pname && c->pname_len && !(c->pname_len == 1 && c->pname[0] == '0');
+		return pname_true ? on_frame(c, a, b, d) : 0;
+	}
+	struct collapse_stats *st = c->stats;
+	if (!st->unrecognized_lines++) {
+		size_t k = n < sizeof(st->first_unrecognized) - 1 ? n : sizeof(st->first_unrecognized) - 1;
+		memcpy(st->first_unrecognized, line, k);
+		st->first_unrecognized[k] = '\0';
+	}
+	return 0;
+}
+
+int collapse_feed(struct collapse_state *state, const char *text, size_t len, size_t *consumed)
+{
+	struct collapser *c = (struct collapser *)state;
+	const char *end = text + len, *line = text;
 	int err = 0;
-	const char *end = text + len;
-	for (const char *line = text; line < end && !err;) {
+	while (line < end && !err) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t n = (size_t)((nl ? nl : end) - line);
-		const char *next = nl ? nl + 1 : end;
-		struct span a, b, d;
-		if (n && line[0] == '#') {
-			/* comments */
-		} else if (n == 0) {
-			err = on_blank(&c);
-		} else if (match_header(line, n, &a, &b, &d)) {
-			err = on_header(&c, line, n, a, b, d);
-		} else if (match_frame(line, n, &a, &b, &d)) {
-			bool pname_true = c.have_pname && c.pname_len &&
-					  !(c.pname_len == 1 && c.pname[0] == '0');
-			if (pname_true)
-				err = on_frame(&c, a, b, d);
-		} else {
-			if (!stats->unrecognized_lines++) {
-				stats->first_unrecognized = line;
-				stats->first_unrecognized_len = (uint32_t)(n > 200 ? 200 : n);
-			}
-		}
-		line = next;
+		if (!nl)
+			break; /* an incomplete line waits for more input */
+		err = collapse_line(c, line, (size_t)(nl - line));
+		line = nl + 1;
 	}
-	free(c.scratch);
-	free(c.pieces);
-	free(c.key);
-	free(c.pname);
+	*consumed = (size_t)(line - text);
+	return err;
+}
+
+int collapse_finish(struct collapse_state *state, const char *tail, size_t len,
+		    struct collapse_result **out, struct collapse_stats *stats)
+{
+	struct collapser *c = (struct collapser *)state;
+	int err = len ? collapse_line(c, tail, len) : 0;
+	if (stats)
+		*stats = *c->stats;
+	if (!err) {
+		*out = c->r;
+		c->r = NULL;
+	}
+	collapse_abort(state);
+	return err;
+}
+
+void collapse_abort(struct collapse_state *state)
+{
+	struct collapser *c = (struct collapser *)state;
+	if (!c)
+		return;
+	collapse_result_free(c->r);
+	free(c->scratch);
+	free(c->pieces);
+	free(c->key);
+	free(c->pname);
+	free(c);
+}
+
+int collapse_perf(const char *text, size_t len, const struct collapse_options *o,
+		  struct collapse_result **out, struct collapse_stats *stats)
+{
+	struct collapse_state *c = collapse_new(o);
+	if (!c)
+		return -RENDER_E_NOMEM;
+	size_t used;
+	int err = collapse_feed(c, text, len, &used);
 	if (err) {
-		collapse_result_free(c.r);
+		collapse_abort(c);
 		return err;
 	}
-	*out = c.r;
-	return 0;
+	return collapse_finish(c, text + used, len - used, out, stats);
 }
 
 static const struct collapse_result *sort_ctx;

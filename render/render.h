@@ -181,15 +181,24 @@ struct collapse_options {
 
 struct collapse_stats {
 	uint64_t unrecognized_lines;
-	const char *first_unrecognized; /* points into the input */
-	uint32_t first_unrecognized_len;
+	char first_unrecognized[200];
 	bool filtered_events;
 	char event[64];
 };
 
 struct collapse_result;
+struct collapse_state;
 
-/* Collapses `perf script` text; the result holds the folded stacks. */
+/* Streaming: feed blocks of input; complete lines are used at once (memory
+ * grows with unique stacks, not with the input), *consumed says how much, and
+ * the caller passes the rest again with more input.  o must outlive the state. */
+struct collapse_state *collapse_new(const struct collapse_options *o);
+int collapse_feed(struct collapse_state *c, const char *text, size_t len, size_t *consumed);
+/* Takes a last line without a newline, returns the stacks, frees the state. */
+int collapse_finish(struct collapse_state *c, const char *tail, size_t len,
+		    struct collapse_result **out, struct collapse_stats *stats);
+void collapse_abort(struct collapse_state *c);
+/* All of it at once. */
 int collapse_perf(const char *text, size_t len, const struct collapse_options *o,
 		  struct collapse_result **out, struct collapse_stats *stats);
 /* Writes the stacks sorted bytewise, "stack count" per line. */
