@@ -397,39 +397,44 @@ static bool is_perf_map(const char *s, size_t n)
 	return false;
 }
 
-/* The tidy_generic step on one frame, in place; returns the new length. */
+/* The tidy_generic step on one frame, in place; returns the new length.
+ * Each step looks before it writes: most names need none of them. */
 static size_t tidy_frame(char *f, size_t n, bool java)
 {
-	for (size_t i = 0; i < n; i++)
-		if (f[i] == ';')
-			f[i] = ':';
-	/* m/\.\(.*\)\./ : a Go method name such as "net/http.(*Client).Do" keeps its parens */
-	bool go = false;
-	for (size_t i = 0; i + 1 < n && !go; i++)
-		if (f[i] == '.' && f[i + 1] == '(')
-			for (size_t j = i + 2; j + 1 < n; j++)
-				if (f[j] == ')' && f[j + 1] == '.') {
-					go = true;
-					break;
-				}
-	if (!go) {
-		/* s{\((?!anonymous namespace\)).*$}{} */
-		static const char anon[] = "anonymous namespace)";
-		for (size_t i = 0; i < n; i++) {
-			if (f[i] != '(')
-				continue;
-			if (n - i - 1 >= sizeof(anon) - 1 && memcmp(f + i + 1, anon, sizeof(anon) - 1) == 0)
-				continue;
-			n = i;
-			break;
+	for (char *semi = memchr(f, ';', n); semi; semi = memchr(semi, ';', n - (size_t)(semi - f)))
+		*semi = ':';
+	char *paren = memchr(f, '(', n);
+	if (paren) {
+		/* m/\.\(.*\)\./ : a Go method name such as "net/http.(*Client).Do" keeps its parens */
+		bool go = false;
+		for (size_t i = 0; i + 1 < n && !go; i++)
+			if (f[i] == '.' && f[i + 1] == '(')
+				for (size_t j = i + 2; j + 1 < n; j++)
+					if (f[j] == ')' && f[j + 1] == '.') {
+						go = true;
+						break;
+					}
+		if (!go) {
+			/* s/\((?!anonymous namespace\)).*$// */
+			static const char anon[] = "anonymous namespace)";
+			for (size_t i = (size_t)(paren - f); i < n; i++) {
+				if (f[i] != '(')
+					continue;
+				if (n - i - 1 >= sizeof(anon) - 1 && memcmp(f + i + 1, anon, sizeof(anon) - 1) == 0)
+					continue;
+				n = i;
+				break;
+			}
 		}
 	}
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++)
-		if (f[i] != '"' && f[i] != '\'')
-			f[out++] = f[i];
-	n = out;
-	if (java && memchr(f, '/', n) && n && f[0] == 'L') {
+	if (memchr(f, '"', n) || memchr(f, '\'', n)) {
+		size_t out = 0;
+		for (size_t i = 0; i < n; i++)
+			if (f[i] != '"' && f[i] != '\'')
+				f[out++] = f[i];
+		n = out;
+	}
+	if (java && n && f[0] == 'L' && memchr(f, '/', n)) {
 		memmove(f, f + 1, n - 1);
 		n--;
 	}
@@ -484,9 +489,20 @@ static size_t unknown_frame(char *buf, size_t cap, struct span pc, struct span m
 		pc.len = cap / 4;
 	if (name.len > cap / 2)
 		name.len = cap / 2;
-	int len = addrs ? snprintf(buf, cap, "[%.*s <%.*s>]", (int)name.len, name.p, (int)pc.len, pc.p)
-			: snprintf(buf, cap, "[%.*s]", (int)name.len, name.p);
-	return (size_t)len;
+	/* "[NAME]" or "[NAME <PC>]", composed by hand: this runs per frame. */
+	size_t len = 0;
+	buf[len++] = '[';
+	memcpy(buf + len, name.p, name.len);
+	len += name.len;
+	if (addrs) {
+		buf[len++] = ' ';
+		buf[len++] = '<';
+		memcpy(buf + len, pc.p, pc.len);
+		len += pc.len;
+		buf[len++] = '>';
+	}
+	buf[len++] = ']';
+	return len;
 }
 
 static int on_frame(struct collapser *c, struct span pc, struct span func, struct span mod)

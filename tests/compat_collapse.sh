@@ -23,7 +23,7 @@ done
 # given together are one stream (Perl's <>), even when split mid-line.
 python3 "$top_srcdir/bench/gen_perf_script.py" 30000 5000 7 > "$TMP/gen.perf"
 "$SMOLDER" collapse "$TMP/gen.perf" > "$TMP/whole" || fail "collapse of a large input: status $?"
-[ "$(awk '{ t += $NF } END { print t }' "$TMP/whole")" = $((30000 * 10101010)) ] && [ "$(wc -l < "$TMP/whole")" = 5000 ] &&
+[ "$(awk '{ t += $NF } END { printf "%.0f", t }' "$TMP/whole")" = $((30000 * 10101010)) ] && [ "$(wc -l < "$TMP/whole")" = 5000 ] &&
 	pass "large input: 5000 stacks, every sample counted" || fail "large input: wrong totals"
 "$SMOLDER" collapse < "$TMP/gen.perf" | cmp -s - "$TMP/whole" || fail "stdin and file differ"
 head -c 1234567 "$TMP/gen.perf" > "$TMP/part1"

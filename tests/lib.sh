@@ -66,7 +66,7 @@ share() {
 }
 
 total() {
-	awk '{ t += $NF } END { print t + 0 }' "$1"
+	awk '{ t += $NF } END { printf "%.0f\n", t }' "$1"
 }
 
 # near VALUE EXPECTED TOLERANCE: |VALUE - EXPECTED| <= TOLERANCE
