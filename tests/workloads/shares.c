@@ -2,9 +2,13 @@
  *   main -> run_a -> burn_a            20%
  *   main -> run_b -> middle_b -> burn_b 30%
  *   main -> run_c -> burn_c            50%
- * Usage: shares SECONDS (0: until killed).  Prints "ready" once running. */
+ * Usage: shares SECONDS (0: until killed).  Prints "ready" once running.
+ *        shares -n ROUNDS: a fixed amount of work, then prints its wall and
+ *        CPU seconds ("wall 1.234 cpu 1.230"), for the benchmarks. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* noipa: no inlining, cloning or identical-code folding, so every function
@@ -43,8 +47,25 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int fixed_rounds(long rounds)
+{
+	double start = now();
+	for (long r = 0; r < rounds; r++) {
+		run_a();
+		run_b();
+		run_c();
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("wall %.4f cpu %.4f\n", now() - start,
+	       ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 2 && strcmp(argv[1], "-n") == 0)
+		return fixed_rounds(atol(argv[2]));
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
 	double end = now() + seconds;
 	printf("ready\n");
