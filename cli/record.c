@@ -90,6 +90,8 @@ static int parse_pids(const char *arg, pid_t **pids, uint32_t *n)
 		if (errno || *end || v <= 0 || v > 0x3fffffff) {
 			cli_error("record", "invalid pid '%s': expected a positive number", tok);
 			free(copy);
+			free(*pids);
+			*pids = NULL;
 			return -1;
 		}
 		(*pids)[(*n)++] = (pid_t)v;

@@ -1,0 +1,39 @@
+#!/bin/bash
+# DWARF unwinding of programs without frame pointers: complete stacks (>= 99%
+# reach main) through deep recursion, a shared library, a libc callback and
+# C++ virtual calls; a short stack copy is counted and reported.
+. "$(dirname "$0")/lib.sh"
+require_perf
+
+"$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/deep.folded" -- "$WORKLOADS/deep" 3 > /dev/null ||
+	fail "record deep: status $?"
+s=$(share "$TMP/deep.folded" '^deep;_start;__libc_start_main;.*;main;')
+near "$s" 100 1 && pass "deep: $s% of stacks reach _start -> main" || fail "deep: only $s% complete"
+# 60 recursive frames plus the leaf, under main.
+deep=$(awk '{ n = gsub(/;recurse/, "&"); if (n >= 61) c += $NF; t += $NF } END { printf "%.1f", 100 * c / t }' "$TMP/deep.folded")
+awk -v d="$deep" 'BEGIN { exit !(d > 40) }' && pass "deep: $deep% of samples 61 recurse frames deep" ||
+	fail "deep: recursion not unwound ($deep%)"
+r61=$(printf ';recurse%.0s' $(seq 61)) # mawk has no {61}
+for leaf in leaf_burn "lib_burn;lib_inner"; do
+	s=$(share "$TMP/deep.folded" ";main$r61;$leaf\$")
+	awk -v s="$s" 'BEGIN { exit !(s > 15) }' && pass "deep: main, 61 x recurse, $leaf ($s%)" ||
+		fail "deep: main, 61 x recurse, $leaf: $s%"
+done
+s=$(share "$TMP/deep.folded" ';main;sort_round;.*;compare_slow$')
+awk -v s="$s" 'BEGIN { exit !(s > 15) }' && pass "deep: qsort callback under main;sort_round ($s%)" ||
+	fail "deep: qsort callback path missing ($s%)"
+
+"$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/cpp.folded" -- "$WORKLOADS/cpp" 3 > /dev/null ||
+	fail "record cpp: status $?"
+s=$(share "$TMP/cpp.folded" ';main;')
+near "$s" 100 1 && pass "c++: $s% of stacks reach main" || fail "c++: only $s% complete"
+s=$(share "$TMP/cpp.folded" ';main;.*run_round.*;.*apply_all.*;.*Scaled.*area')
+awk -v s="$s" 'BEGIN { exit !(s > 80) }' && pass "c++: main -> run_round -> apply_all -> Scaled::area ($s%)" ||
+	fail "c++: virtual call path missing ($s%): $(sort -t' ' -k2 -n "$TMP/cpp.folded" | tail -2)"
+
+# A stack copy too small for the recursion: counted, and the summary says so.
+"$SMOLDER" record -F 999 --unwind dwarf --stack-size 512 -o "$TMP/short.folded" -- "$WORKLOADS/deep" 1 \
+	> /dev/null 2> "$TMP/err"
+grep -q 'cut short by the stack copy: raise --stack-size' "$TMP/err" && pass "short copy reported: $(grep 'cut short' "$TMP/err")" ||
+	fail "short stack copy not reported: $(cat "$TMP/err")"
+finish
