@@ -68,7 +68,7 @@ static void progress(const struct profiler_stats *st, void *arg)
 		snprintf(dur, sizeof(dur), " / %.0f s", s->duration);
 	fprintf(stderr, "\r\033[Ksmolder: recording %s: %.1f s%s, %" PRIu64 " samples, %" PRIu64
 			" lost, %u threads",
-		s->target, st->elapsed, dur, st->samples, st->lost, st->threads);
+		s->target, st->elapsed, dur, st->samples, st->lost + st->unwind_dropped, st->threads);
 	fflush(stderr);
 }
 
@@ -276,11 +276,12 @@ int cmd_record(int argc, char **argv)
 	}
 	if (!quiet) {
 		fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
-			ps->elapsed, ps->samples, ps->lost, ps->threads,
+			ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
 			ps->targets_exited && !po.argv ? ", target exited" : "", output);
-		if (ps->lost)
-			fprintf(stderr, "smolder: record: %" PRIu64 " samples were lost (ring buffer full): lower -F\n",
-				ps->lost);
+		if (ps->lost || ps->unwind_dropped)
+			cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %"
+					   PRIu64 " not unwound in time; lower -F", ps->lost + ps->unwind_dropped, ps->lost,
+				 ps->unwind_dropped);
 	}
 	status = po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:

@@ -3,6 +3,7 @@
 #define SMOLDER_PROFILER_INTERNAL_H
 
 #include <linux/perf_event.h>
+#include <pthread.h>
 
 #include "profiler/profiler.h"
 
@@ -26,6 +27,28 @@ uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handl
 
 /* Reads a small integer setting such as /proc/sys/kernel/perf_event_paranoid. */
 bool read_proc_int(const char *path, long *out);
+
+/* ---- record_queue.c: from the reader's thread to the unwinding thread ---- */
+
+struct record_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty, nonfull;
+	uint8_t *buf;
+	size_t cap;
+	uint64_t read, write; /* positions, never wrapped */
+	bool closed;
+};
+
+int record_queue_init(struct record_queue *q, size_t cap);
+void record_queue_release(struct record_queue *q);
+/* Copies rec in.  When full: a droppable record is refused (false); any other
+ * waits for room. */
+bool record_queue_push(struct record_queue *q, const struct perf_event_header *rec, bool droppable);
+/* No more records: the consumer finishes what is queued. */
+void record_queue_close(struct record_queue *q);
+/* Waits for records, then hands each queued one to handle() in order while
+ * holding `hold`; false once closed and empty. */
+bool record_queue_drain(struct record_queue *q, record_handler handle, void *ctx, pthread_mutex_t *hold);
 
 /* ---- maps.c: each process's executable mappings ---- */
 

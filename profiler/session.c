@@ -70,6 +70,13 @@ struct profiler {
 	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
 	struct profiler_error *err; /* where a handler reports out of memory */
 	int fatal;
+	/* The reader (profiler_run's thread) queues records; the worker handles
+	 * them, holding profile_lock while it changes the profile or stats. */
+	struct record_queue queue;
+	pthread_t worker;
+	bool worker_running;
+	pthread_mutex_t profile_lock;
+	bool queue_lock_ready;
 	uint64_t frames[MAX_STACK_FRAMES];
 	bool frame_is_kernel[MAX_STACK_FRAMES];
 };
@@ -838,6 +845,18 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
+	pthread_mutex_init(&s->profile_lock, NULL);
+	s->queue_lock_ready = true;
+	/* Room for about a second of DWARF samples at 999 Hz on every CPU.  The
+	 * tests shrink it to see that what overflows is counted. */
+	size_t queue_bytes = (size_t)(s->o.unwind == UNWIND_FP ? 8 : 64) << 20;
+	const char *test_kb = getenv("SMOLDER_TEST_QUEUE_KB");
+	if (test_kb && atoi(test_kb) > 0)
+		queue_bytes = (size_t)atoi(test_kb) << 10;
+	if (record_queue_init(&s->queue, queue_bytes)) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+		goto fail;
+	}
 	if (read_online_cpus(s)) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
 		goto fail;
@@ -882,11 +901,38 @@ fail:
 	return -1;
 }
 
+/* The reader's handler: copy and move on.  A sample that does not fit is
+ * dropped and counted, like the kernel's lost samples. */
+static void enqueue_record(const struct perf_event_header *h, void *ctx)
+{
+	struct profiler *s = ctx;
+	if (!record_queue_push(&s->queue, h, h->type == PERF_RECORD_SAMPLE))
+		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
+}
+
 static void read_all(struct profiler *s)
 {
 	for (uint32_t i = 0; i < s->ncpus; i++)
 		if (s->cpus[i].fd >= 0)
-			ring_buffer_read(&s->cpus[i].rb, s->scratch, on_record, s);
+			ring_buffer_read(&s->cpus[i].rb, s->scratch, enqueue_record, s);
+}
+
+static void *worker_main(void *arg)
+{
+	struct profiler *s = arg;
+	while (record_queue_drain(&s->queue, on_record, s, &s->profile_lock))
+		;
+	return NULL;
+}
+
+/* Stops the worker once it has handled everything queued. */
+static void worker_stop(struct profiler *s)
+{
+	if (!s->worker_running)
+		return;
+	record_queue_close(&s->queue);
+	pthread_join(s->worker, NULL);
+	s->worker_running = false;
 }
 
 /* Launch mode: has the command exited?  Sets the exit status as a shell does. */
@@ -953,13 +999,15 @@ int profiler_run(struct profiler *s, volatile bool *stop,
 			ioctl(s->events[i].fd, PERF_EVENT_IOC_ENABLE, 0);
 	}
 	struct pollfd *pfd = calloc(s->ncpus, sizeof(*pfd));
-	if (!pfd) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+	if (!pfd || pthread_create(&s->worker, NULL, worker_main, s)) {
+		free(pfd);
+		set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");
 		return -1;
 	}
+	s->worker_running = true;
 	uint64_t deadline = s->o.duration > 0 ? s->start_ns + (uint64_t)(s->o.duration * 1e9) : 0;
 	uint64_t next_progress = 0;
-	while (!*stop && !s->fatal) {
+	while (!*stop) {
 		for (uint32_t i = 0; i < s->ncpus; i++)
 			pfd[i] = (struct pollfd){ .fd = s->cpus[i].fd, .events = POLLIN };
 		/* The watermark wakes us when a buffer is a quarter full; otherwise
@@ -976,15 +1024,22 @@ int profiler_run(struct profiler *s, volatile bool *stop,
 			break;
 		}
 		if (progress && t >= next_progress) {
+			/* The worker is between batches while we hold this: the
+			 * profile and the stats are consistent. */
+			pthread_mutex_lock(&s->profile_lock);
 			progress(&s->stats, arg);
+			pthread_mutex_unlock(&s->profile_lock);
 			next_progress = t + 100000000ull;
 		}
+		if (__atomic_load_n(&s->fatal, __ATOMIC_RELAXED))
+			break;
 	}
 	free(pfd);
 	s->stop_ns = now_ns();
 	for (uint32_t i = 0; i < s->nevents; i++)
 		ioctl(s->events[i].fd, PERF_EVENT_IOC_DISABLE, 0);
 	read_all(s); /* drain what is left */
+	worker_stop(s);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;
 	if (s->child && !s->child_reaped) {
 		/* Stopped early (signal or duration): the command goes on until it
@@ -1071,9 +1126,11 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	rc |= profile_set_meta(p, "unwind", s->o.unwind == UNWIND_FP ? "fp" : s->o.unwind == UNWIND_DWARF ? "dwarf" : "auto (dwarf)");
 	rc |= meta_u64(p, "samples", s->stats.samples);
 	rc |= meta_u64(p, "lost", s->stats.lost);
+	rc |= meta_u64(p, "unwind_dropped", s->stats.unwind_dropped);
 	if (s->stats.lost || s->stats.unwind_dropped) {
-		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (ring buffer full)%s",
-			 s->stats.lost + s->stats.unwind_dropped, "; lower -F to keep up");
+		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %"
+			 PRIu64 " not unwound in time); lower -F to keep up",
+			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped);
 		rc |= profile_set_meta(p, "notes", buf);
 	}
 	if (s->stats.targets_exited)
@@ -1107,6 +1164,10 @@ void profiler_free(struct profiler *s)
 {
 	if (!s)
 		return;
+	worker_stop(s);
+	record_queue_release(&s->queue);
+	if (s->queue_lock_ready)
+		pthread_mutex_destroy(&s->profile_lock);
 	for (uint32_t i = 0; i < s->ncpus; i++)
 		ring_buffer_unmap(&s->cpus[i].rb);
 	for (uint32_t i = 0; i < s->nevents; i++)

@@ -36,4 +36,12 @@ awk -v s="$s" 'BEGIN { exit !(s > 80) }' && pass "c++: main -> run_round -> appl
 	> /dev/null 2> "$TMP/err"
 grep -q 'cut short by the stack copy: raise --stack-size' "$TMP/err" && pass "short copy reported: $(grep 'cut short' "$TMP/err")" ||
 	fail "short stack copy not reported: $(cat "$TMP/err")"
+
+# When unwinding falls behind (here: a queue of 40 KiB between the reader and
+# the unwinding thread), what is dropped is counted and reported, never silent.
+SMOLDER_TEST_QUEUE_KB=40 "$SMOLDER" record -F 999 --unwind dwarf -o "$TMP/drop.svg" -- \
+	"$WORKLOADS/threads" 2 0.5 > /dev/null 2> "$TMP/err"
+grep -Eq 'samples lost: .* [1-9][0-9]* not unwound in time' "$TMP/err" && grep -q 'not unwound in time' "$TMP/drop.svg" &&
+	pass "dropped samples reported in the summary and on the flamegraph" ||
+	fail "dropped samples not reported: $(cat "$TMP/err")"
 finish
