@@ -10,16 +10,24 @@ static const char usage[] =
 	"event, rate, samples, lost samples, threads, mappings and build-ids.  Reads what\n"
 	"a recording that did not finish left (FILE.partial), with a warning.\n"
 	"\n"
+	"  --locations         list every address with its inline chain, innermost first\n"
+	"                      (as addr2line -f -i), and file:line\n"
 	"  -h, --help          this help\n";
 
 int cmd_info(int argc, char **argv)
 {
 	static const struct option options[] = {
+		{ "locations", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	bool locations = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		if (c == 'l') {
+			locations = true;
+			continue;
+		}
 		if (c == 'h') {
 			fputs(usage, stdout);
 			return EXIT_OK;
@@ -40,7 +48,8 @@ int cmd_info(int argc, char **argv)
 		if (ri.truncated)
 			cli_warn("info", "%s is truncated after %u chunks (the recorder did not finish)",
 				 path, ri.chunks);
-		if (render_info(&p, &ri, stdout) == 0 && cli_close_output("info", "-", stdout) == 0)
+		int e = locations ? render_locations(&p, stdout) : render_info(&p, &ri, stdout);
+		if (e == 0 && cli_close_output("info", "-", stdout) == 0)
 			status = EXIT_OK;
 	}
 	profile_release(&p);

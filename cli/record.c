@@ -33,6 +33,7 @@ static const char usage[] =
 	"  -o, --output FILE    .smolder profile, .svg flamegraph, .folded/.txt folded,\n"
 	"                       .pb.gz pprof, .speedscope.json (default: smolder.svg)\n"
 	"  --per-thread         flamegraph and folded output: a 'name-tid' frame per thread\n"
+	"  --no-demangle        keep C++ and Rust names as the binary has them\n"
 	"  -q, --quiet          no status line or summary\n"
 	"  -h, --help           this help\n";
 
@@ -113,6 +114,7 @@ int cmd_record(int argc, char **argv)
 		{ "event", required_argument, NULL, 'e' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "per-thread", no_argument, NULL, 't' },
+		{ "no-demangle", no_argument, NULL, 'M' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -120,7 +122,7 @@ int cmd_record(int argc, char **argv)
 	struct profiler_options po = { .frequency = 99, .stack_size = 16384, .views = VIEW_CPU };
 	struct render_select sel = { 0 };
 	const char *output = "smolder.svg";
-	bool quiet = false;
+	bool quiet = false, demangle = true;
 	pid_t *pids = NULL;
 	unsigned long long n;
 	double d;
@@ -184,6 +186,7 @@ int cmd_record(int argc, char **argv)
 			break;
 		case 'o': output = optarg; break;
 		case 't': sel.per_thread = true; break;
+		case 'M': demangle = false; break;
 		case 'q': quiet = true; break;
 		case 'h': fputs(usage, stdout); free(pids); return EXIT_OK;
 		default: free(pids); return cli_usage_error("record");
@@ -249,7 +252,7 @@ int cmd_record(int argc, char **argv)
 	}
 	uint32_t npids;
 	const pid_t *mpids = profiler_mapping_pids(s, &npids);
-	struct symbolizer_options so = { .demangle = true };
+	struct symbolizer_options so = { .demangle = demangle };
 	struct symbolizer_stats sst;
 	if (symbolize_profile(&p, mpids, npids, &so, &sst)) {
 		cli_error("record", "out of memory while symbolizing");

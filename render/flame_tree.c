@@ -176,22 +176,44 @@ void frame_namer_release(struct frame_namer *fn)
 	free(fn->first);
 	free(fn->count);
 	vec_release(&fn->ids);
+	vec_release(&fn->wheres);
 	memset(fn, 0, sizeof(*fn));
+}
+
+static int namer_push_where(struct frame_namer *fn, const char *s, size_t len, uint32_t where)
+{
+	int64_t id = string_table_intern(fn->names, s, len);
+	uint32_t *slot = id < 0 ? NULL : vec_push(&fn->ids, sizeof(*slot));
+	uint32_t *wslot = slot ? vec_push(&fn->wheres, sizeof(*wslot)) : NULL;
+	if (!wslot)
+		return -RENDER_E_NOMEM;
+	*slot = (uint32_t)id;
+	*wslot = where;
+	return 0;
 }
 
 static int namer_push(struct frame_namer *fn, const char *s, size_t len)
 {
-	int64_t id = string_table_intern(fn->names, s, len);
-	uint32_t *slot = id < 0 ? NULL : vec_push(&fn->ids, sizeof(*slot));
-	if (!slot)
-		return -RENDER_E_NOMEM;
-	*slot = (uint32_t)id;
-	return 0;
+	return namer_push_where(fn, s, len, 0);
+}
+
+/* "file.c:12": the base name, for hover text. */
+static int64_t where_id(struct frame_namer *fn, const struct function *f, uint32_t line)
+{
+	if (!f->file || !line)
+		return 0;
+	const char *file = string_table_get(&fn->p->strings, f->file);
+	const char *slash = strrchr(file, '/');
+	char buf[300];
+	int n = snprintf(buf, sizeof(buf), "%.256s:%u", slash ? slash + 1 : file, line);
+	return string_table_intern(fn->names, buf, (size_t)n);
 }
 
 const char *mapping_basename(const struct profile *p, uint32_t mapping)
 {
 	const char *path = string_table_get(&p->strings, profile_mapping(p, mapping)->path);
+	if (strcmp(path, "//anon") == 0)
+		return "[anon]"; /* anonymous memory: JIT code without a map, say */
 	const char *slash = strrchr(path, '/');
 	return slash && slash[1] ? slash + 1 : path;
 }
@@ -219,7 +241,8 @@ static int namer_fill(struct frame_namer *fn, uint32_t l)
 				err = namer_push(fn, full, (size_t)n);
 				free(full);
 			} else {
-				err = namer_push(fn, name, len);
+				int64_t where = where_id(fn, f, line->line);
+				err = where < 0 ? -RENDER_E_NOMEM : namer_push_where(fn, name, len, (uint32_t)where);
 			}
 		}
 	} else if (loc->mapping != PROFILE_NONE) {
@@ -237,7 +260,8 @@ static int namer_fill(struct frame_namer *fn, uint32_t l)
 	return err;
 }
 
-int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, uint32_t *n)
+int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, const uint32_t **wheres,
+		    uint32_t *n)
 {
 	if (!fn->count[l]) {
 		int err = namer_fill(fn, l);
@@ -245,6 +269,8 @@ int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, ui
 			return err;
 	}
 	*ids = (const uint32_t *)fn->ids.data + fn->first[l];
+	if (wheres)
+		*wheres = (const uint32_t *)fn->wheres.data + fn->first[l];
 	*n = fn->count[l];
 	return 0;
 }
@@ -314,15 +340,18 @@ void sample_walker_release(struct sample_walker *w)
 	frame_namer_release(&w->namer);
 	free(w->threads.slots);
 	vec_release(&w->path);
+	vec_release(&w->wheres);
 	memset(w, 0, sizeof(*w));
 }
 
-static int path_push(struct vec *path, uint32_t id)
+static int path_push(struct sample_walker *w, uint32_t id, uint32_t where)
 {
-	uint32_t *slot = vec_push(path, sizeof(*slot));
-	if (!slot)
+	uint32_t *slot = vec_push(&w->path, sizeof(*slot));
+	uint32_t *wslot = slot ? vec_push(&w->wheres, sizeof(*wslot)) : NULL;
+	if (!wslot)
 		return -RENDER_E_NOMEM;
 	*slot = id;
+	*wslot = where;
 	return 0;
 }
 
@@ -332,6 +361,7 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 	struct string_table *names = w->namer.names;
 	struct vec *path = &w->path;
 	path->count = 0;
+	w->wheres.count = 0;
 	int err = 0;
 	const struct thread *th = p->threads.count ? thread_map_find(&w->threads, s->tid) : NULL;
 	if (th) {
@@ -341,13 +371,13 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 		const char *process = string_table_get(&p->strings, (main_thread ? main_thread : th)->comm);
 		const char *comm = string_table_get(&p->strings, th->comm);
 		int64_t id = string_table_intern(names, process, strlen(process));
-		if (id < 0 || (err = path_push(path, (uint32_t)id)))
+		if (id < 0 || (err = path_push(w, (uint32_t)id, 0)))
 			return -RENDER_E_NOMEM;
 		if (w->sel->per_thread) {
 			char buf[300];
 			int n = snprintf(buf, sizeof(buf), "%.256s-%u", comm, s->tid);
 			id = string_table_intern(names, buf, (size_t)n);
-			if (id < 0 || (err = path_push(path, (uint32_t)id)))
+			if (id < 0 || (err = path_push(w, (uint32_t)id, 0)))
 				return -RENDER_E_NOMEM;
 		}
 	}
@@ -355,20 +385,23 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 	/* Leaf to root, each location's chain reversed; then the stack part is
 	 * reversed to read root first (unless drawing by leaf). */
 	for (uint32_t st = s->stack; st != PROFILE_NONE; st = profile_stack(p, st)->parent) {
-		const uint32_t *ids;
+		const uint32_t *ids, *wheres;
 		uint32_t n;
-		if ((err = frame_namer_get(&w->namer, profile_stack(p, st)->location, &ids, &n)))
+		if ((err = frame_namer_get(&w->namer, profile_stack(p, st)->location, &ids, &wheres, &n)))
 			return err;
 		for (uint32_t k = n; k-- > 0;)
-			if ((err = path_push(path, ids[k])))
+			if ((err = path_push(w, ids[k], wheres[k])))
 				return err;
 	}
-	uint32_t *ids = path->data;
+	uint32_t *ids = path->data, *wh = w->wheres.data;
 	if (!w->sel->reverse)
 		for (uint32_t a = prefix, b = path->count; a + 1 < b; a++, b--) {
 			uint32_t tmp = ids[a];
 			ids[a] = ids[b - 1];
 			ids[b - 1] = tmp;
+			tmp = wh[a];
+			wh[a] = wh[b - 1];
+			wh[b - 1] = tmp;
 		}
 	return 0;
 }
@@ -383,7 +416,7 @@ int flame_tree_add_profile(struct flame_tree *t, const struct profile *p, uint32
 		int64_t value = s->value[v];
 		if (value == 0 || (err = sample_walker_path(&w, s)))
 			continue;
-		const uint32_t *ids = w.path.data;
+		const uint32_t *ids = w.path.data, *wheres = w.wheres.data;
 		uint32_t node = 0;
 		for (uint32_t k = 0; k < w.path.count; k++) {
 			int64_t child = flame_tree_child(t, node, ids[k]);
@@ -392,6 +425,9 @@ int flame_tree_add_profile(struct flame_tree *t, const struct profile *p, uint32
 				break;
 			}
 			node = (uint32_t)child;
+			/* The first address merged in names the frame's source line. */
+			if (!flame_node_at(t, node)->where)
+				flame_node_at(t, node)->where = wheres[k];
 		}
 		if (!err)
 			flame_tree_credit(t, node, base ? 0 : value, base ? value : 0);

@@ -246,6 +246,10 @@ static void draw_frame(struct svg_ctx *c, uint32_t id, double x)
 	fprintf(c->out, " (%s ", count);
 	xml_escape(c->out, o->countname, strlen(o->countname));
 	fprintf(c->out, ", %.2f%%", pct);
+	if (n->where) {
+		fputs(", ", c->out);
+		xml_escape(c->out, string_table_get(&c->t->names, n->where), string_table_len(&c->t->names, n->where));
+	}
 	bool only_new = false;
 	if (o->differential) {
 		double base, new_pct, d = share_delta(c, n);

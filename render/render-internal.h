@@ -12,13 +12,16 @@ struct frame_namer {
 	bool with_lines;
 	uint32_t *first, *count; /* per location: a run of ids, count 0 = not yet named */
 	struct vec ids;          /* uint32_t */
+	struct vec wheres;       /* uint32_t, beside ids: "file:line" string ids, 0 if unknown */
 };
 
 int frame_namer_init(struct frame_namer *fn, const struct profile *p, struct string_table *names,
 		     bool with_lines);
 void frame_namer_release(struct frame_namer *fn);
-/* The name ids of location l's frames, outermost first; valid until the next call. */
-int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, uint32_t *n);
+/* The name ids of location l's frames, outermost first, and beside them
+ * their "file:line" ids (0: unknown); valid until the next call. */
+int frame_namer_get(struct frame_namer *fn, uint32_t l, const uint32_t **ids, const uint32_t **wheres,
+		    uint32_t *n);
 
 /* tid -> thread, as a small open-addressing map built once. */
 struct thread_map {
@@ -32,7 +35,8 @@ struct sample_walker {
 	const struct render_select *sel;
 	struct frame_namer namer;
 	struct thread_map threads;
-	struct vec path; /* uint32_t name ids of the last sample walked */
+	struct vec path;   /* uint32_t name ids of the last sample walked */
+	struct vec wheres; /* uint32_t "file:line" ids beside path */
 };
 
 int sample_walker_init(struct sample_walker *w, const struct profile *p,

@@ -50,6 +50,7 @@ struct flame_node {
 	uint32_t first_child;  /* PROFILE_NONE if none */
 	uint32_t next_sibling; /* PROFILE_NONE if none */
 	uint32_t depth;        /* 0 for the root */
+	uint32_t where;        /* name id of "file:line" (of the first address merged), 0 if unknown */
 	int64_t total;         /* this frame and everything above it, in the drawn profile */
 	int64_t self;
 	int64_t base_total;    /* differential: the same frame in the base profile */
@@ -137,6 +138,9 @@ struct report_options {
 int render_report(const struct profile *p, const struct report_options *o, FILE *out);
 /* The metadata of `smolder info`. */
 int render_info(const struct profile *p, const struct profile_read_info *ri, FILE *out);
+/* Every location: "MODULE 0xFILE_OFFSET" then its frames innermost first as
+ * "\tFUNCTION FILE:LINE" (addr2line -f -i's order), for checking symbols. */
+int render_locations(const struct profile *p, FILE *out);
 
 /* ---- differences between two profiles ---- */
 

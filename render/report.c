@@ -36,7 +36,7 @@ int function_totals(const struct profile *p, uint32_t v, struct string_table *na
 		for (uint32_t st = s->stack; st != PROFILE_NONE && !err; st = profile_stack(p, st)->parent) {
 			const uint32_t *ids;
 			uint32_t n;
-			if ((err = frame_namer_get(&fn, profile_stack(p, st)->location, &ids, &n)))
+			if ((err = frame_namer_get(&fn, profile_stack(p, st)->location, &ids, NULL, &n)))
 				break;
 			for (uint32_t k = n; k-- > 0;) {
 				uint32_t id = ids[k];
@@ -109,7 +109,7 @@ int render_report(const struct profile *p, const struct report_options *o, FILE 
 		string_table_init(&names);
 		struct fn_total *t;
 		uint32_t n;
-		int err = function_totals(p, v, &names, true, &t, &n);
+		int err = function_totals(p, v, &names, false, &t, &n);
 		if (err) {
 			string_table_release(&names);
 			return err;
@@ -118,6 +118,22 @@ int render_report(const struct profile *p, const struct report_options *o, FILE 
 		print_table(out, &names, t, n, o->limit, total, true, unit);
 		fputs(" by total:\n", out);
 		print_table(out, &names, t, n, o->limit, total, false, unit);
+		free(t);
+		string_table_release(&names);
+		/* Hot lines: self value by function and source line, where known. */
+		string_table_init(&names);
+		err = function_totals(p, v, &names, true, &t, &n);
+		if (err) {
+			string_table_release(&names);
+			return err;
+		}
+		bool with_lines = false;
+		for (uint32_t i = 0; i < p->functions.count && !with_lines; i++)
+			with_lines = profile_function(p, i)->file != 0;
+		if (with_lines) {
+			fputs(" by line (self):\n", out);
+			print_table(out, &names, t, n, o->limit, total, true, unit);
+		}
 		free(t);
 		string_table_release(&names);
 	}
@@ -177,6 +193,25 @@ int render_info(const struct profile *p, const struct profile_read_info *ri, FIL
 		const char *bid = string_table_get(&p->strings, m->build_id);
 		fprintf(out, "  %016" PRIx64 "-%016" PRIx64 " %8" PRIx64 " %s%s%s\n", m->start, m->end,
 			m->offset, string_table_get(&p->strings, m->path), *bid ? " build-id " : "", bid);
+	}
+	return ferror(out) ? -RENDER_E_IO : 0;
+}
+
+int render_locations(const struct profile *p, FILE *out)
+{
+	for (uint32_t i = 0; i < p->locations.count; i++) {
+		const struct location *l = profile_location(p, i);
+		if (l->mapping == PROFILE_NONE)
+			continue;
+		const struct mapping *m = profile_mapping(p, l->mapping);
+		fprintf(out, "%s 0x%" PRIx64 "\n", string_table_get(&p->strings, m->path),
+			l->address - m->start + m->offset);
+		for (uint32_t k = l->nlines; k-- > 0;) {
+			const struct line *line = profile_line(p, l->lines + k);
+			const struct function *f = profile_function(p, line->function);
+			fprintf(out, "\t%s %s:%u\n", string_table_get(&p->strings, f->name),
+				f->file ? string_table_get(&p->strings, f->file) : "??", line->line);
+		}
 	}
 	return ferror(out) ? -RENDER_E_IO : 0;
 }

@@ -1,374 +1,206 @@
-/* Names a profile's addresses from ELF symbol tables and /proc/kallsyms. */
-#include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <inttypes.h>
-#include <libelf.h>
+/* Names a profile's addresses: ELF files through libdwfl (inline chains and
+ * lines from DWARF, else the symbol tables), the kernel from /proc/kallsyms,
+ * JIT code from /tmp/perf-PID.map.  Every file is opened once, every
+ * location looked up once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "symbolizer/symbolizer.h"
+#include "symbolizer/symbolizer-internal.h"
 
-#define MAX_SYMBOLS (1u << 24)
-
-struct symbol {
-	uint64_t addr, size;
-	const char *name; /* into the owner's name arena */
+struct open_file {
+	pid_t pid;
+	char *path;
+	uint32_t build_id; /* the mapping's, a string id of the profile */
+	struct elf_file *f; /* NULL: could not be used */
 };
 
-/* The function symbols of one file (or of the kernel), sorted by address. */
-struct symbol_table {
-	struct symbol *syms;
-	uint32_t count, cap;
-	char *names;
-	size_t names_len, names_cap;
+struct symbolizer {
+	struct profile *p;
+	const struct symbolizer_options *o;
+	struct symbolizer_stats *stats;
+	struct open_file *files;
+	uint32_t nfiles, cap_files;
+	struct symbol_table kernel;
+	bool kernel_loaded;
+	struct jit_map {
+		pid_t pid;
+		struct symbol_table table;
+	} *jits;
+	uint32_t njits;
 };
 
-struct elf_file {
-	dev_t dev;
-	ino_t ino;
-	bool ok;
-	struct symbol_table symbols;
-	GElf_Phdr *loads; /* PT_LOAD program headers */
-	uint32_t nloads;
-	char build_id[128];
-};
-
-static int symbol_push(struct symbol_table *t, uint64_t addr, uint64_t size, const char *name)
+static struct elf_file *file_for(struct symbolizer *z, pid_t pid, const struct mapping *m)
 {
-	if (t->count >= MAX_SYMBOLS)
+	const char *path = string_table_get(&z->p->strings, m->path);
+	for (uint32_t i = 0; i < z->nfiles; i++)
+		if (z->files[i].pid == pid && z->files[i].build_id == m->build_id &&
+		    strcmp(z->files[i].path, path) == 0)
+			return z->files[i].f;
+	if (z->nfiles == z->cap_files) {
+		uint32_t cap = z->cap_files ? z->cap_files * 2 : 16;
+		struct open_file *v = realloc(z->files, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		z->files = v;
+		z->cap_files = cap;
+	}
+	struct open_file *of = &z->files[z->nfiles];
+	of->pid = pid;
+	of->path = strdup(path);
+	of->build_id = m->build_id;
+	of->f = of->path ? elf_file_open(pid, path, string_table_get(&z->p->strings, m->build_id), m->start,
+					 m->end)
+			 : NULL;
+	if (!of->path)
+		return NULL;
+	z->nfiles++;
+	if (of->f)
+		z->stats->files++;
+	else
+		z->stats->files_missing++;
+	return of->f;
+}
+
+/* The name to store: without an ELF symbol version ("@@GLIBC_2.34"),
+ * demangled unless asked not to. */
+static int64_t intern_name(struct symbolizer *z, const char *name)
+{
+	char plain[1024];
+	const char *at = name[0] ? strchr(name + 1, '@') : NULL;
+	if (at && (size_t)(at - name) < sizeof(plain)) {
+		memcpy(plain, name, (size_t)(at - name));
+		plain[at - name] = '\0';
+		name = plain;
+	}
+	char *demangled = z->o->demangle ? symbol_demangle(name) : NULL;
+	int64_t id = profile_string(z->p, demangled ? demangled : name);
+	free(demangled);
+	return id;
+}
+
+/* Sets location l's inline chain from frames given innermost first. */
+static int set_chain(struct symbolizer *z, uint32_t l, const struct inline_frame *frames, int n)
+{
+	struct line lines[INLINE_MAX_FRAMES];
+	for (int i = 0; i < n; i++) {
+		const struct inline_frame *fr = &frames[n - 1 - i];
+		int64_t name = intern_name(z, fr->name);
+		int64_t file = fr->file ? profile_string(z->p, fr->file) : 0;
+		if (name < 0 || file < 0)
+			return -PROFILE_E_NOMEM;
+		int64_t fn = profile_intern_function(z->p, (uint32_t)name, (uint32_t)file);
+		if (fn < 0)
+			return (int)fn;
+		lines[i] = (struct line){ (uint32_t)fn, fr->line };
+	}
+	int err = profile_set_location_lines(z->p, l, lines, (uint32_t)n);
+	if (!err)
+		z->stats->named++;
+	return err;
+}
+
+static const struct symbol_table *jit_table(struct symbolizer *z, pid_t pid)
+{
+	for (uint32_t i = 0; i < z->njits; i++)
+		if (z->jits[i].pid == pid)
+			return &z->jits[i].table;
+	struct jit_map *v = realloc(z->jits, (z->njits + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	z->jits = v;
+	struct jit_map *j = &z->jits[z->njits++];
+	memset(j, 0, sizeof(*j));
+	j->pid = pid;
+	/* The target's user, from its /proc entry; root only if it is gone. */
+	char proc[32];
+	struct stat st;
+	snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
+	uid_t uid = stat(proc, &st) == 0 ? st.st_uid : 0;
+	bool ignored;
+	if (jit_map_load(&j->table, pid, uid, &ignored))
+		return NULL;
+	if (ignored)
+		z->stats->jit_maps_ignored++;
+	return &j->table;
+}
+
+static bool is_anonymous(const char *path)
+{
+	return !*path || strcmp(path, "//anon") == 0 || strncmp(path, "[anon", 5) == 0 ||
+	       strncmp(path, "/memfd:", 7) == 0;
+}
+
+static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *mapping_pids, uint32_t npids)
+{
+	const struct location *l = profile_location(z->p, i);
+	if (l->nlines || l->mapping == PROFILE_NONE)
 		return 0;
-	size_t len = strlen(name);
-	if (t->names_len + len + 1 > t->names_cap) {
-		size_t cap = t->names_cap ? t->names_cap * 2 : 1 << 16;
-		while (cap < t->names_len + len + 1)
-			cap *= 2;
-		char *names = realloc(t->names, cap);
-		if (!names)
-			return -1;
-		/* Names are stored as offsets until the table is sorted. */
-		t->names = names;
-		t->names_cap = cap;
-	}
-	if (t->count == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 1024;
-		struct symbol *syms = realloc(t->syms, cap * sizeof(*syms));
-		if (!syms)
-			return -1;
-		t->syms = syms;
-		t->cap = cap;
-	}
-	memcpy(t->names + t->names_len, name, len + 1);
-	t->syms[t->count++] = (struct symbol){ addr, size, (const char *)(uintptr_t)t->names_len };
-	t->names_len += len + 1;
-	return 0;
-}
-
-static int symbol_cmp(const void *a, const void *b)
-{
-	const struct symbol *x = a, *y = b;
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	/* Prefer the sized symbol, then the shorter (less decorated) name. */
-	return (x->size < y->size) - (x->size > y->size);
-}
-
-/* Sorts, turns offsets into pointers, and drops duplicates of an address. */
-static void symbol_table_finish(struct symbol_table *t)
-{
-	for (uint32_t i = 0; i < t->count; i++)
-		t->syms[i].name = t->names + (uintptr_t)t->syms[i].name;
-	if (t->count > 1)
-		qsort(t->syms, t->count, sizeof(*t->syms), symbol_cmp);
-	uint32_t out = 0;
-	for (uint32_t i = 0; i < t->count; i++)
-		if (out == 0 || t->syms[out - 1].addr != t->syms[i].addr)
-			t->syms[out++] = t->syms[i];
-	t->count = out;
-}
-
-static void symbol_table_release(struct symbol_table *t)
-{
-	free(t->syms);
-	free(t->names);
-	memset(t, 0, sizeof(*t));
-}
-
-/* The symbol containing addr: sized symbols by their size, unsized ones up
- * to the next symbol. */
-static const struct symbol *symbol_find(const struct symbol_table *t, uint64_t addr)
-{
-	uint32_t lo = 0, hi = t->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (t->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	const struct symbol *s = &t->syms[lo - 1];
-	if (s->size ? addr < s->addr + s->size : (lo == t->count || addr < t->syms[lo].addr))
-		return s;
-	return NULL;
-}
-
-static void read_symbols(Elf *elf, struct elf_file *f)
-{
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_NOTE && !f->build_id[0]) {
-			Elf_Data *d = elf_getdata(scn, NULL);
-			size_t off = 0, name_off, desc_off;
-			GElf_Nhdr nh;
-			while (d && off < d->d_size && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
-				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-				    memcmp((char *)d->d_buf + name_off, "GNU", 4) == 0 && nh.n_descsz <= 60) {
-					for (size_t i = 0; i < nh.n_descsz; i++)
-						snprintf(f->build_id + 2 * i, 3, "%02x",
-							 ((unsigned char *)d->d_buf)[desc_off + i]);
-				}
-			}
-			continue;
+	z->stats->locations++;
+	uint64_t address = l->address;
+	uint32_t mi = l->mapping;
+	const struct mapping *m = profile_mapping(z->p, mi);
+	const char *path = string_table_get(&z->p->strings, m->path);
+	pid_t pid = mi < npids ? mapping_pids[mi] : 0;
+	struct inline_frame frames[INLINE_MAX_FRAMES];
+	if (strcmp(path, SYMBOLIZER_KERNEL_PATH) == 0) {
+		if (!z->kernel_loaded) {
+			z->kernel_loaded = true;
+			if (kallsyms_load(&z->kernel, &z->stats->kernel_restricted))
+				return -PROFILE_E_NOMEM;
 		}
-		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !sh.sh_entsize)
-			continue;
-		size_t n = sh.sh_size / sh.sh_entsize;
-		for (size_t i = 0; i < n; i++) {
-			GElf_Sym sym;
-			if (!gelf_getsym(d, (int)i, &sym))
-				break;
-			int type = GELF_ST_TYPE(sym.st_info);
-			if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
-			    sym.st_value == 0)
-				continue;
-			const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name || !*name)
-				continue;
-			if (symbol_push(&f->symbols, sym.st_value, sym.st_size, name))
-				return;
-		}
+		const struct symbol *s = symbol_table_find(&z->kernel, address);
+		if (!s)
+			return 0;
+		frames[0] = (struct inline_frame){ s->name, NULL, 0 };
+		return set_chain(z, i, frames, 1);
 	}
-}
-
-static void elf_file_load(struct elf_file *f, int fd)
-{
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		if (elf)
-			elf_end(elf);
-		return;
+	if (is_anonymous(path)) {
+		const struct symbol_table *t = pid > 0 ? jit_table(z, pid) : NULL;
+		const struct symbol *s = t ? symbol_table_find(t, address) : NULL;
+		if (!s)
+			return 0;
+		frames[0] = (struct inline_frame){ s->name, NULL, 0 };
+		return set_chain(z, i, frames, 1);
 	}
-	size_t phnum;
-	if (elf_getphdrnum(elf, &phnum) == 0 && phnum < 4096) {
-		f->loads = calloc(phnum ? phnum : 1, sizeof(*f->loads));
-		for (size_t i = 0; f->loads && i < phnum; i++) {
-			GElf_Phdr ph;
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-				f->loads[f->nloads++] = ph;
-		}
-	}
-	read_symbols(elf, f);
-	symbol_table_finish(&f->symbols);
-	f->ok = f->nloads > 0;
-	elf_end(elf);
-}
-
-bool elf_build_id(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	struct elf_file f = { 0 };
-	elf_version(EV_CURRENT);
-	elf_file_load(&f, fd);
-	close(fd);
-	bool ok = f.build_id[0] != '\0';
-	if (ok)
-		snprintf(buf, len, "%s", f.build_id);
-	symbol_table_release(&f.symbols);
-	free(f.loads);
-	return ok;
-}
-
-/* A file's virtual address for an offset in the file, through its loads. */
-static bool file_offset_to_vaddr(const struct elf_file *f, uint64_t off, uint64_t *vaddr)
-{
-	for (uint32_t i = 0; i < f->nloads; i++) {
-		const GElf_Phdr *ph = &f->loads[i];
-		if (off >= ph->p_offset && off < ph->p_offset + ph->p_filesz) {
-			*vaddr = off - ph->p_offset + ph->p_vaddr;
-			return true;
-		}
-	}
-	return false;
-}
-
-struct file_cache {
-	struct elf_file **files;
-	uint32_t count, cap;
-};
-
-/* Opens path as process pid sees it (its root: containers), and returns the
- * parsed file, shared by every process that maps the same inode. */
-static struct elf_file *file_cache_get(struct file_cache *c, pid_t pid, const char *path,
-				       struct symbolizer_stats *st)
-{
-	if (path[0] != '/')
-		return NULL;
-	char buf[4200];
-	int fd = -1;
-	if (pid > 0) {
-		snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
-	}
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat sb;
-	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		st->files_missing++;
-		return NULL;
-	}
-	for (uint32_t i = 0; i < c->count; i++)
-		if (c->files[i]->dev == sb.st_dev && c->files[i]->ino == sb.st_ino) {
-			close(fd);
-			return c->files[i];
-		}
-	struct elf_file *f = calloc(1, sizeof(*f));
-	if (!f || (c->count == c->cap && !(c->files = realloc(c->files, (c->cap = c->cap ? c->cap * 2 : 16) *
-									      sizeof(*c->files))))) {
-		free(f);
-		close(fd);
-		return NULL;
-	}
-	f->dev = sb.st_dev;
-	f->ino = sb.st_ino;
-	elf_file_load(f, fd);
-	close(fd);
-	c->files[c->count++] = f;
-	st->files++;
-	return f;
-}
-
-static void file_cache_release(struct file_cache *c)
-{
-	for (uint32_t i = 0; i < c->count; i++) {
-		symbol_table_release(&c->files[i]->symbols);
-		free(c->files[i]->loads);
-		free(c->files[i]);
-	}
-	free(c->files);
-}
-
-static int load_kallsyms(struct symbol_table *t, bool *restricted)
-{
-	FILE *f = fopen("/proc/kallsyms", "re");
-	*restricted = true;
+	struct elf_file *f = file_for(z, pid, m);
 	if (!f)
 		return 0;
-	char line[512];
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long addr;
-		char type, name[256];
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
-			continue;
-		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
-			continue;
-		if (addr)
-			*restricted = false;
-		if (addr && symbol_push(t, addr, 0, name)) {
-			fclose(f);
-			return -1;
-		}
+	m = profile_mapping(z->p, mi);
+	if (!m->build_id && *elf_file_build_id(f)) {
+		int64_t bid = profile_string(z->p, elf_file_build_id(f));
+		if (bid < 0)
+			return (int)bid;
+		profile_mapping(z->p, mi)->build_id = (uint32_t)bid;
 	}
-	fclose(f);
-	symbol_table_finish(t);
-	return 0;
-}
-
-static int name_location(struct profile *p, uint32_t loc, const char *name)
-{
-	int64_t s = profile_string(p, name);
-	if (s < 0)
-		return (int)s;
-	int64_t fn = profile_intern_function(p, (uint32_t)s, 0);
-	if (fn < 0)
-		return (int)fn;
-	struct line line = { (uint32_t)fn, 0 };
-	return profile_set_location_lines(p, loc, &line, 1);
+	uint64_t vaddr;
+	if (!elf_file_vaddr(f, address - m->start + m->offset, &vaddr))
+		return 0;
+	int n = elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES);
+	return n > 0 ? set_chain(z, i, frames, n) : 0;
 }
 
 int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npids,
 		      const struct symbolizer_options *o, struct symbolizer_stats *stats)
 {
-	(void)o;
 	struct symbolizer_stats local;
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
 	elf_version(EV_CURRENT);
-	struct file_cache cache = { 0 };
-	struct symbol_table kernel = { 0 };
-	bool kernel_loaded = false;
-	struct elf_file **by_mapping = calloc(p->mappings.count + 1, sizeof(*by_mapping));
-	bool *looked = calloc(p->mappings.count + 1, sizeof(*looked));
-	int err = by_mapping && looked ? 0 : -PROFILE_E_NOMEM;
-	for (uint32_t i = 0; i < p->locations.count && !err; i++) {
-		struct location *l = profile_location(p, i);
-		if (l->nlines || l->mapping == PROFILE_NONE)
-			continue;
-		stats->locations++;
-		const struct mapping *m = profile_mapping(p, l->mapping);
-		const char *path = string_table_get(&p->strings, m->path);
-		if (strcmp(path, SYMBOLIZER_KERNEL_PATH) == 0) {
-			if (!kernel_loaded) {
-				kernel_loaded = true;
-				if (load_kallsyms(&kernel, &stats->kernel_restricted))
-					err = -PROFILE_E_NOMEM;
-			}
-			const struct symbol *s = symbol_find(&kernel, l->address);
-			if (s && !(err = name_location(p, i, s->name)))
-				stats->named++;
-			continue;
-		}
-		if (!looked[l->mapping]) {
-			looked[l->mapping] = true;
-			pid_t pid = l->mapping < npids ? mapping_pids[l->mapping] : 0;
-			by_mapping[l->mapping] = file_cache_get(&cache, pid, path, stats);
-			struct elf_file *f = by_mapping[l->mapping];
-			if (f && f->build_id[0] && !m->build_id) {
-				int64_t bid = profile_string(p, f->build_id);
-				if (bid < 0)
-					err = (int)bid;
-				else
-					profile_mapping(p, l->mapping)->build_id = (uint32_t)bid;
-			}
-		}
-		struct elf_file *f = by_mapping[l->mapping];
-		uint64_t vaddr;
-		m = profile_mapping(p, l->mapping);
-		if (!f || !f->ok || !file_offset_to_vaddr(f, l->address - m->start + m->offset, &vaddr))
-			continue;
-		const struct symbol *s = symbol_find(&f->symbols, vaddr);
-		/* l may have moved if the location table grew: take it again */
-		if (s && !(err = name_location(p, i, s->name)))
-			stats->named++;
+	struct symbolizer z = { .p = p, .o = o, .stats = stats };
+	int err = 0;
+	for (uint32_t i = 0; i < p->locations.count && !err; i++)
+		err = symbolize_location(&z, i, mapping_pids, npids);
+	for (uint32_t i = 0; i < z.nfiles; i++) {
+		elf_file_close(z.files[i].f);
+		free(z.files[i].path);
 	}
-	free(by_mapping);
-	free(looked);
-	symbol_table_release(&kernel);
-	file_cache_release(&cache);
+	free(z.files);
+	for (uint32_t i = 0; i < z.njits; i++)
+		symbol_table_release(&z.jits[i].table);
+	free(z.jits);
+	symbol_table_release(&z.kernel);
 	return err;
 }

@@ -1,9 +1,14 @@
 /* symbolizer: names the addresses of a profile.
  *
- * Reads the ELF symbol tables (.symtab, .dynsym) of each mapped file once,
- * through /proc/PID/root so that containers work, and kernel symbols from
- * /proc/kallsyms.  Each unique location is looked up once, by binary search.
- * What cannot be named stays unsymbolized, and renders as module+0xoffset. */
+ * Each mapped file is opened once, as its process sees it (through
+ * /proc/PID/root, so containers work; /proc/PID/map_files for deleted or
+ * replaced binaries), and read with libdw: inline chains and file:line from
+ * DWARF, found in the file or in separate debug info (by build-id, or
+ * .gnu_debuglink with its CRC checked; debuginfod only when DEBUGINFOD_URLS
+ * is set), else the ELF symbol tables.  Kernel frames come from
+ * /proc/kallsyms, JIT frames from /tmp/perf-PID.map.  Names are demangled
+ * (C++, Rust legacy and v0).  Each unique location is looked up once; what
+ * cannot be named stays unsymbolized and renders as module+0xoffset. */
 #ifndef SMOLDER_SYMBOLIZER_H
 #define SMOLDER_SYMBOLIZER_H
 
@@ -22,7 +27,8 @@ struct symbolizer_options {
 struct symbolizer_stats {
 	uint32_t files, files_missing;
 	uint32_t locations, named;
-	bool kernel_restricted; /* kptr_restrict hid kernel addresses */
+	uint32_t jit_maps_ignored; /* /tmp/perf-PID.map files of another user */
+	bool kernel_restricted;    /* kptr_restrict hid kernel addresses */
 };
 
 /* Symbolizes every unsymbolized location of p.  mapping_pids[i] is the
@@ -31,7 +37,9 @@ struct symbolizer_stats {
 int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npids,
 		      const struct symbolizer_options *o, struct symbolizer_stats *stats);
 
-/* The hex build-id of an ELF file (path opened as is), in buf; false if none. */
-bool elf_build_id(const char *path, char *buf, size_t len);
+/* The demangled form of a C++ or Rust (legacy or v0) name, malloc'd, or NULL
+ * when the name is not mangled, too long (16 KiB), or not understood. */
+char *symbol_demangle(const char *name);
+
 
 #endif

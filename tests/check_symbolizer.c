@@ -1,0 +1,123 @@
+/* Unit tests of symbolizer/: demangling, and symbol tables. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolizer/symbolizer-internal.h"
+
+struct demangle_case {
+	const char *mangled, *want; /* want NULL: left as is */
+};
+
+/* Rust v0: the examples of RFC 2603 and the rustc book; Rust legacy; C++;
+ * and names that must not change. */
+static const struct demangle_case cases[] = {
+	{ "_RNvMsr_NtCs3ssYzQotkvD_3std4pathNtB5_7PathBuf3newCs15kBYyAo9fc_7mycrate", "<std::path::PathBuf>::new" },
+	{ "_RNvCs15kBYyAo9fc_7mycrate7example", "mycrate::example" },
+	{ "_RNvMs_Cs4Cv8Wi1oAIB_7mycrateNtB4_7Example3foo", "<mycrate::Example>::foo" },
+	{ "_RNvXCs15kBYyAo9fc_7mycrateNtB2_7ExampleNtB2_5Trait3foo", "<mycrate::Example as mycrate::Trait>::foo" },
+	{ "_RNvMCs7qp2U7fqm6G_7mycrateNtB2_7Example3foo", "<mycrate::Example>::foo" },
+	{ "_RNvMs_Cs7qp2U7fqm6G_7mycrateNtB4_7Example3bar", "<mycrate::Example>::bar" },
+	{ "_RNvYNtCs15kBYyAo9fc_7mycrate7ExampleNtB4_5Trait7exampleB4_", "<mycrate::Example as mycrate::Trait>::example" },
+	{ "_RNCNvCsgStHSCytQ6I_7mycrate4main0B3_", "mycrate::main::{closure#0}" },
+	{ "_RNCNvCsgStHSCytQ6I_7mycrate4mains_0B3_", "mycrate::main::{closure#1}" },
+	{ "_RINvCsgStHSCytQ6I_7mycrate7examplelKj1_EB2_", "mycrate::example::<i32, 1>" },
+	{ "_RINvCs7qp2U7fqm6G_7mycrate7exampleFG0_RL1_hRL0_tEuEB2_", "mycrate::example::<for<'a, 'b> fn(&'a u8, &'b u16)>" },
+	{ "_RINvCs7qp2U7fqm6G_7mycrate7exampleKy12345678_EB2_", "mycrate::example::<305419896>" },
+	{ "_RNvNvMCsd9PVOYlP1UU_7mycrateINtB4_7ExamplepKpE3foo14EXAMPLE_STATIC", "<mycrate::Example<_, _>>::foo::EXAMPLE_STATIC" },
+	{ "_RINvCs7qp2U7fqm6G_7mycrate7exampleAtj8_EB2_", "mycrate::example::<[u16; 8]>" },
+	{ "_RINvCs7qp2U7fqm6G_7mycrate7exampleNtB2_7ExampleBw_EB2_", "mycrate::example::<mycrate::Example, mycrate::Example>" },
+	{ "_RINvMsY_NtCseXNvpPnDBDp_3std4pathNtB6_4Path3neweECs7qp2U7fqm6G_7mycrate", "<std::path::Path>::new::<str>" },
+	{ "_RNvNvNvCs7qp2U7fqm6G_7mycrate7EXAMPLE7___getit5___KEY", "mycrate::EXAMPLE::__getit::__KEY" },
+	/* Rust legacy: the hash is dropped, $-escapes decoded */
+	{ "_ZN3std2io5stdio6_print17h1234567890abcdefE", "std::io::stdio::_print" },
+	{ "_ZN4core3fmt9Formatter3pad17h8b2c9b6f5e1e0b6eE", "core::fmt::Formatter::pad" },
+	{ "_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$closure$u7d$$u7d$$GT$17h1234567890abcdefE",
+	  "core::ptr::drop_in_place<std::rt::lang_start<()>::{{closure}}>" },
+	/* C++ */
+	{ "_ZN3foo3barEv", "foo::bar()" },
+	{ "_ZNSt6vectorIiSaIiEE9push_backERKi", "std::vector<int, std::allocator<int> >::push_back(int const&)" },
+	{ "_ZNK6shapes6ScaledIsE4areaEj", "shapes::Scaled<short>::area(unsigned int) const" },
+	{ "_ZZ4mainENKUlvE_clEv", "main::{lambda()#1}::operator()() const" },
+	/* not mangled, or not understood: unchanged */
+	{ "main", NULL },
+	{ "_start", NULL },
+	{ "_Z", NULL },
+	{ "_ZFoo", NULL },
+	{ "__libc_start_main", NULL },
+};
+
+START_TEST(test_demangle_table)
+{
+	const struct demangle_case *c = &cases[_i];
+	char *got = symbol_demangle(c->mangled);
+	if (c->want) {
+		ck_assert_msg(got != NULL, "%s: not demangled", c->mangled);
+		ck_assert_str_eq(got, c->want);
+	} else {
+		ck_assert_msg(got == NULL, "%s: demangled to %s", c->mangled, got);
+	}
+	free(got);
+}
+END_TEST
+
+/* Hostile names: very long and deeply nested ones come back bounded, or not
+ * at all, and never crash. */
+START_TEST(test_demangle_bounds)
+{
+	size_t n = 1 << 20;
+	char *name = malloc(n + 1);
+	memcpy(name, "_Z", 2);
+	memset(name + 2, 'P', n - 3); /* pointer to pointer to ... */
+	name[n - 1] = 'i';
+	name[n] = '\0';
+	char *got = symbol_demangle(name);
+	ck_assert_ptr_null(got); /* over the length bound: left alone */
+	/* 3000 nested template arguments: within the length bound, past the
+	 * recursion limit */
+	char *nested = malloc(20000);
+	strcpy(nested, "_Z1fI");
+	for (int i = 0; i < 3000; i++)
+		strcat(nested, "1AI");
+	strcat(nested, "i");
+	for (int i = 0; i < 3000; i++)
+		strcat(nested, "E");
+	strcat(nested, "EvT_");
+	got = symbol_demangle(nested);
+	free(got); /* either way: no crash */
+	free(nested);
+	free(name);
+}
+END_TEST
+
+START_TEST(test_symbol_table)
+{
+	struct symbol_table t = { 0 };
+	ck_assert_int_eq(symbol_table_add(&t, 0x2000, 0x10, "b", 1), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x1000, 0, "a", 1), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x3000, 0x100, "c", 1), 0);
+	symbol_table_finish(&t);
+	ck_assert_str_eq(symbol_table_find(&t, 0x1000)->name, "a");
+	ck_assert_str_eq(symbol_table_find(&t, 0x1fff)->name, "a"); /* unsized: up to the next */
+	ck_assert_str_eq(symbol_table_find(&t, 0x200f)->name, "b");
+	ck_assert_ptr_null(symbol_table_find(&t, 0x2010));            /* past b's size */
+	ck_assert_ptr_null(symbol_table_find(&t, 0xfff));
+	ck_assert_ptr_null(symbol_table_find(&t, 0x3100));
+	symbol_table_release(&t);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("symbolizer");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, test_demangle_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, test_demangle_bounds);
+	tcase_add_test(tc, test_symbol_table);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Symbols: inline chains and lines equal to addr2line -f -i -C for every
+# sampled address; separate debug info by .gnu_debuglink and by build-id;
+# JIT maps (and refusing another user's); kernel frames from kallsyms.
+. "$(dirname "$0")/lib.sh"
+require_perf
+bin=$WORKLOADS/inline
+
+# Every sampled address of the binary: the same inline chain as addr2line.
+compare_with_addr2line() { # PROFILE BINARY-AS-RECORDED BINARY-WITH-DEBUG LABEL
+	"$SMOLDER" info --locations "$1" > "$TMP/locs" || { fail "$4: info --locations"; return; }
+	python3 - "$TMP/locs" "$2" "$3" <<'PYEOF' > "$TMP/cmp" 2>&1
+import subprocess, sys
+locs, recorded, debug = sys.argv[1:4]
+entries, cur = [], None
+for l in open(locs).read().split("\n"):
+    if not l:
+        continue
+    if not l.startswith("\t"):
+        path, off = l.rsplit(" ", 1)
+        cur = (path, int(off, 16), [])
+        entries.append(cur)
+    else:
+        name, where = l[1:].rsplit(" ", 1)
+        line = where.rsplit(":", 1)[-1]
+        cur[2].append((name, "?" if line == "0" else line))
+# file offset -> vaddr through the LOAD segments
+loads = []
+for l in subprocess.run(["readelf", "-lW", debug], capture_output=True, text=True).stdout.splitlines():
+    f = l.split()
+    if f and f[0] == "LOAD":
+        loads.append((int(f[1], 16), int(f[2], 16), int(f[4], 16)))
+ok = bad = 0
+for path, off, frames in entries:
+    if path != recorded:
+        continue
+    vaddr = next((off - o + v for o, v, size in loads if o <= off < o + size), None)
+    out = subprocess.run(["addr2line", "-f", "-i", "-C", "-e", debug, hex(vaddr)], capture_output=True,
+                         text=True).stdout.split("\n")
+    want = [(out[i], out[i + 1].split(" (discriminator")[0].rsplit(":", 1)[-1]) for i in range(0, len(out) - 1, 2)]
+    if want == frames:
+        ok += 1
+    else:
+        bad += 1
+        print("MISMATCH %#x: smolder %s addr2line %s" % (vaddr, frames, want))
+print("%d addresses equal, %d differ" % (ok, bad))
+sys.exit(1 if bad or ok < 5 else 0)
+PYEOF
+	if [ $? = 0 ]; then pass "$4: $(tail -1 "$TMP/cmp")"; else fail "$4: $(tail -4 "$TMP/cmp")"; fi
+}
+
+"$SMOLDER" record -q -F 999 -o "$TMP/inline.smolder" -- "$bin" 2 > /dev/null || fail "record inline: $?"
+compare_with_addr2line "$TMP/inline.smolder" "$bin" "$bin" "names, inline chains and lines vs addr2line"
+"$SMOLDER" fold "$TMP/inline.smolder" > "$TMP/inline.folded"
+chain='main;unsigned long outer::inner::churn<1>(unsigned long);outer::inner::churn<1>(unsigned long)::{lambda(unsigned long)#1}::operator()(unsigned long) const;outer::inner::mix_middle(unsigned long);outer::inner::mix_leaf(unsigned long, unsigned int)'
+s=$(awk -v c="$chain" '{ n = $NF; t += n; if (index($0, c)) h += n } END { printf "%.1f", 100 * h / t }' "$TMP/inline.folded")
+awk -v s="$s" 'BEGIN { exit !(s > 20) }' && pass "inlined frames stand as their own frames ($s% under churn<1>'s inline chain)" ||
+	fail "inline chain missing: $(sort -t' ' -k2 -n "$TMP/inline.folded" | tail -2)"
+
+# Separate debug info: stripped copies, found by .gnu_debuglink and by build-id.
+mkdir -p "$TMP/link" "$TMP/debug"
+cp "$bin" "$TMP/link/inline"
+objcopy --only-keep-debug "$TMP/link/inline" "$TMP/link/inline.debug"
+strip --strip-all "$TMP/link/inline"
+objcopy --add-gnu-debuglink="$TMP/link/inline.debug" "$TMP/link/inline"
+readelf -S "$TMP/link/inline" | grep -q debug_info && fail "the stripped copy still has DWARF"
+"$SMOLDER" record -q -F 999 -o "$TMP/link.smolder" -- "$TMP/link/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/link.smolder" "$TMP/link/inline" "$bin" "stripped, debuglink"
+id=$(readelf -n "$bin" | awk '/Build ID/ { print $3 }')
+mkdir -p "$TMP/debug/.build-id/${id:0:2}" "$TMP/byid"
+cp "$TMP/link/inline.debug" "$TMP/debug/.build-id/${id:0:2}/${id:2}.debug"
+cp "$bin" "$TMP/byid/inline"
+strip --strip-all "$TMP/byid/inline"
+SMOLDER_DEBUGINFO_PATH="$TMP/debug" "$SMOLDER" record -q -F 999 -o "$TMP/byid.smolder" -- "$TMP/byid/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/byid.smolder" "$TMP/byid/inline" "$bin" "stripped, by build-id"
+"$SMOLDER" info "$TMP/byid.smolder" | grep -q "byid/inline build-id $id" && pass "the mapping's build-id is recorded" ||
+	fail "build-id $id not recorded"
+
+# JIT code named from /tmp/perf-PID.map; another user's map is not trusted.
+"$SMOLDER" record -q -F 999 -o "$TMP/jit.folded" -- "$WORKLOADS/jit" 2 > "$TMP/jit.out"
+rm -f "$(head -1 "$TMP/jit.out")"
+s=$(share "$TMP/jit.folded" ';jit_hot_loop$')
+awk -v s="$s" 'BEGIN { exit !(s > 50) }' && pass "JIT frames named from the map ($s%)" || fail "JIT frames: $s%"
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	"$SMOLDER" record -q -F 999 -o "$TMP/jit2.folded" -- "$WORKLOADS/jit" 1 "$(id -u nobody)" > "$TMP/jit.out"
+	rm -f "$(head -1 "$TMP/jit.out")"
+	s=$(share "$TMP/jit2.folded" 'jit_hot_loop')
+	a=$(share "$TMP/jit2.folded" ';\[anon\]\+0x')
+	[ "$s" = 0.0 ] && awk -v a="$a" 'BEGIN { exit !(a > 50) }' &&
+		pass "a map owned by another user is ignored (its code stays [anon]+0x..., $a%)" ||
+		fail "another user's JIT map: named $s%, unnamed $a%"
+fi
+
+# Kernel frames, named from /proc/kallsyms.
+"$SMOLDER" record -q -F 999 --kernel -o "$TMP/k.smolder" -- dd if=/dev/zero of=/dev/null bs=64k count=300000 2> /dev/null
+"$SMOLDER" info --locations "$TMP/k.smolder" | awk '/^\[kernel.kallsyms\]/ { getline; print $1 }' | sort -u > "$TMP/knames"
+n=$(wc -l < "$TMP/knames")
+found=$(awk '{ print $3 }' /proc/kallsyms | sort -u | comm -12 - "$TMP/knames" | wc -l)
+[ "$n" -gt 3 ] && [ "$found" = "$n" ] && pass "kernel: $n frames, all named from kallsyms" ||
+	fail "kernel frames: $found of $n named from kallsyms"
+finish
