@@ -15,6 +15,32 @@
 
 #include "symbolizer/symbolizer-internal.h"
 
+/* A CU's functions and inlined instances, found by one walk of its DIE
+ * tree (dwarf_getscopes walks it from the root for every address).  Scopes
+ * are in DFS order, so a function's inlined instances follow it. */
+struct scope {
+	uint64_t lo, hi;
+	Dwarf_Off die;
+	int32_t parent; /* the enclosing function or inlined instance, -1 for none */
+	uint16_t depth;
+	bool inlined;
+};
+
+struct top_range {
+	uint64_t lo, hi;
+	uint32_t scope, end; /* the top-level scope; its subtree is (scope, end) */
+};
+
+struct cu_index {
+	Dwarf_Off cu;
+	struct scope *scopes;
+	uint32_t nscopes;
+	struct top_range *tops;
+	uint32_t ntops;
+};
+
+#define DIE_DEPTH_MAX 256 /* elfutils' own bound on DWARF recursion */
+
 struct cached_chain {
 	uint64_t vaddr;
 	uint32_t first, count; /* in frames */
@@ -33,6 +59,10 @@ struct elf_file {
 	uint32_t cache_slots, cache_used;
 	struct inline_frame *frames;
 	uint32_t nframes, cap_frames;
+	struct cu_index *cus;
+	uint32_t ncus;
+	struct symbol_table symbols; /* function symbols by address, built on first use */
+	bool symbols_loaded;
 };
 
 /* NULL: libdwfl's default search path, ":.debug:/usr/lib/debug". */
@@ -166,6 +196,12 @@ void elf_file_close(struct elf_file *f)
 	free(f->loads);
 	free(f->cache);
 	free(f->frames);
+	for (uint32_t i = 0; i < f->ncus; i++) {
+		free(f->cus[i].scopes);
+		free(f->cus[i].tops);
+	}
+	free(f->cus);
+	symbol_table_release(&f->symbols);
 	free(f);
 }
 
@@ -211,24 +247,184 @@ static const char *die_name(Dwarf_Die *die, bool *linkage)
 	return name;
 }
 
+static int scope_push(struct cu_index *ix, uint32_t *cap, const struct scope *sc)
+{
+	if (ix->nscopes == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 256;
+		struct scope *v = realloc(ix->scopes, c * sizeof(*v));
+		if (!v)
+			return -1;
+		ix->scopes = v;
+		*cap = c;
+	}
+	ix->scopes[ix->nscopes++] = *sc;
+	return 0;
+}
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct top_range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* One iterative walk of the CU's DIE tree, depth-bounded. */
+static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie)
+{
+	uint32_t cap = 0;
+	Dwarf_Die dies[DIE_DEPTH_MAX];
+	int32_t parent[DIE_DEPTH_MAX];
+	uint16_t depth[DIE_DEPTH_MAX];
+	int level = 0;
+	if (dwarf_child(cudie, &dies[0]) != 0)
+		return 0;
+	parent[0] = -1;
+	depth[0] = 0;
+	for (;;) {
+		Dwarf_Die *d = &dies[level];
+		int tag = dwarf_tag(d);
+		int32_t me = parent[level];
+		uint16_t my_depth = depth[level];
+		if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t off = 0;
+			int32_t first = -1;
+			while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0) {
+				struct scope sc = { lo, hi, dwarf_dieoffset(d), parent[level], depth[level],
+						    tag == DW_TAG_inlined_subroutine };
+				if (hi <= lo)
+					continue;
+				if (scope_push(ix, &cap, &sc))
+					return -1;
+				if (first < 0)
+					first = (int32_t)ix->nscopes - 1;
+			}
+			if (first >= 0) {
+				me = first;
+				my_depth = (uint16_t)(depth[level] + 1);
+			}
+		}
+		Dwarf_Die child;
+		if (level + 1 < DIE_DEPTH_MAX && dwarf_haschildren(d) && dwarf_child(d, &child) == 0) {
+			level++;
+			dies[level] = child;
+			parent[level] = me;
+			depth[level] = my_depth;
+			continue;
+		}
+		for (;;) {
+			Dwarf_Die next;
+			if (dwarf_siblingof(&dies[level], &next) == 0) {
+				dies[level] = next;
+				break;
+			}
+			if (level == 0)
+				goto walked;
+			level--;
+		}
+	}
+walked:
+	/* Top-level functions, each with the span of its subtree. */
+	ix->tops = malloc((ix->nscopes ? ix->nscopes : 1) * sizeof(*ix->tops));
+	if (!ix->tops)
+		return -1;
+	for (uint32_t i = 0; i < ix->nscopes;) {
+		if (ix->scopes[i].depth != 0) {
+			i++;
+			continue;
+		}
+		uint32_t run = i;
+		while (run < ix->nscopes && ix->scopes[run].depth == 0 && ix->scopes[run].die == ix->scopes[i].die)
+			run++;
+		uint32_t end = run;
+		while (end < ix->nscopes && ix->scopes[end].depth != 0)
+			end++;
+		for (uint32_t k = i; k < run; k++)
+			ix->tops[ix->ntops++] = (struct top_range){ ix->scopes[k].lo, ix->scopes[k].hi, k, end };
+		i = end;
+	}
+	if (ix->ntops > 1)
+		qsort(ix->tops, ix->ntops, sizeof(*ix->tops), top_cmp);
+	return 0;
+}
+
+static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
+{
+	Dwarf_Off cu = dwarf_dieoffset(cudie);
+	for (uint32_t i = 0; i < f->ncus; i++)
+		if (f->cus[i].cu == cu)
+			return &f->cus[i];
+	struct cu_index *v = realloc(f->cus, (f->ncus + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	f->cus = v;
+	struct cu_index *ix = &f->cus[f->ncus++];
+	memset(ix, 0, sizeof(*ix));
+	ix->cu = cu;
+	if (cu_index_build(ix, cudie)) {
+		free(ix->scopes);
+		free(ix->tops);
+		f->ncus--;
+		return NULL;
+	}
+	return ix;
+}
+
+/* The innermost scope containing addr, or -1. */
+static int32_t cu_index_find(const struct cu_index *ix, uint64_t addr)
+{
+	uint32_t lo = 0, hi = ix->ntops;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (ix->tops[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || addr >= ix->tops[lo - 1].hi)
+		return -1;
+	const struct top_range *t = &ix->tops[lo - 1];
+	int32_t best = (int32_t)t->scope;
+	for (uint32_t i = t->scope + 1; i < t->end; i++) {
+		const struct scope *sc = &ix->scopes[i];
+		if (sc->lo <= addr && addr < sc->hi && sc->depth > ix->scopes[best].depth)
+			best = (int32_t)i;
+	}
+	return best;
+}
+
+/* The function symbol containing a module address, from the file's (or its
+ * debug file's) symbol tables, sorted once: dwfl_module_addrinfo scans them
+ * all on every call. */
+static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
+{
+	if (!f->symbols_loaded) {
+		f->symbols_loaded = true;
+		int n = dwfl_module_getsymtab(f->mod);
+		for (int i = 1; i < n; i++) {
+			GElf_Sym sym;
+			GElf_Addr value;
+			const char *name = dwfl_module_getsym_info(f->mod, i, &sym, &value, NULL, NULL, NULL);
+			int type = GELF_ST_TYPE(sym.st_info);
+			if (!name || !*name || sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC))
+				continue;
+			if (symbol_table_add(&f->symbols, value, sym.st_size, name, strlen(name)))
+				break;
+		}
+		symbol_table_finish(&f->symbols);
+	}
+	const struct symbol *s = symbol_table_find(&f->symbols, addr);
+	return s ? s->name : NULL;
+}
+
 static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame *out, int max)
 {
 	Dwarf_Addr cu_bias;
 	Dwarf_Die *cudie = dwfl_module_addrdie(f->mod, addr, &cu_bias);
-	if (!cudie)
+	struct cu_index *ix = cudie ? cu_index_for(f, cudie) : NULL;
+	int32_t at = ix ? cu_index_find(ix, addr - cu_bias) : -1;
+	if (at < 0)
 		return 0;
-	Dwarf_Die *innermost = NULL;
-	int found = dwarf_getscopes(cudie, addr - cu_bias, &innermost);
-	if (found <= 0)
-		return 0;
-	/* Walk up the concrete tree from the innermost scope: dwarf_getscopes
-	 * itself continues an inlined function into its abstract origin's
-	 * context, which is not who called it. */
-	Dwarf_Die *scopes = NULL;
-	int nscopes = dwarf_getscopes_die(&innermost[0], &scopes);
-	free(innermost);
-	if (nscopes <= 0)
-		return 0;
+	Dwarf *dbg = dwarf_cu_getdwarf(cudie->cu);
 	const char *file = NULL;
 	int line = 0;
 	Dwfl_Line *l = dwfl_module_getsrc(f->mod, addr);
@@ -237,25 +433,23 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	int n = 0;
-	for (int i = 0; i < nscopes && n < max; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-		if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
-			continue;
+	for (; at >= 0 && n < max; at = ix->scopes[at].parent) {
+		Dwarf_Die die;
+		if (!dwarf_offdie(dbg, ix->scopes[at].die, &die))
+			break;
 		bool linkage;
-		const char *name = die_name(&scopes[i], &linkage);
+		const char *name = die_name(&die, &linkage);
 		if (n == 0 && !linkage) {
 			/* The innermost frame has no linkage name (a static function,
 			 * a lambda): named by the ELF symbol containing the address,
 			 * with its parameters, as addr2line (BFD) names it.  Callers
 			 * keep their DWARF names, as addr2line -i prints them. */
-			GElf_Off off;
-			GElf_Sym sym;
-			const char *symbol = dwfl_module_addrinfo(f->mod, addr, &off, &sym, NULL, NULL, NULL);
+			const char *symbol = symbol_at(f, addr);
 			if (symbol)
 				name = symbol;
 		}
 		out[n++] = (struct inline_frame){ name, file, line > 0 ? (uint32_t)line : 0 };
-		if (tag == DW_TAG_subprogram)
+		if (!ix->scopes[at].inlined)
 			break;
 		/* The next frame out is where this one was inlined. */
 		Dwarf_Attribute a;
@@ -263,13 +457,12 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 		if (!files && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0)
 			files = NULL;
 		file = NULL;
-		if (dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &a), &file_index) == 0 && files &&
+		if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &a), &file_index) == 0 && files &&
 		    file_index < nfiles)
 			file = dwarf_filesrc(files, file_index, NULL, NULL);
-		dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &a), &call_line);
+		dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &a), &call_line);
 		line = (int)call_line;
 	}
-	free(scopes);
 	return n;
 }
 
@@ -310,9 +503,7 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 	int n = elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0;
 	if (n == 0 || !out[0].name) {
 		/* No DWARF here: the symbol tables (the file's, or its debug file's). */
-		GElf_Off off;
-		GElf_Sym sym;
-		const char *name = dwfl_module_addrinfo(f->mod, addr, &off, &sym, NULL, NULL, NULL);
+		const char *name = symbol_at(f, addr);
 		if (name) {
 			if (n == 0)
 				n = 1;

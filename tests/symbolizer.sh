@@ -38,6 +38,8 @@ for path, off, frames in entries:
     out = subprocess.run(["addr2line", "-f", "-i", "-C", "-e", debug, hex(vaddr)], capture_output=True,
                          text=True).stdout.split("\n")
     want = [(out[i], out[i + 1].split(" (discriminator")[0].rsplit(":", 1)[-1]) for i in range(0, len(out) - 1, 2)]
+    if want and all(n == "??" for n, _ in want):
+        want = []  # neither knows it
     if want == frames:
         ok += 1
     else:

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Symbolizing a DWARF recording of a C++ program (bench/workloads/bigcpp.cc:
+# std::regex, std::map, std::sort; deep inlined templates), with inline frames:
+#   smolder: end of sampling to a written, symbolized profile (record's wall
+#            time minus the workload's own)
+#   addr2line -f -i -C: the same unique addresses, one batch per binary
+#   perf script: on a perf record --call-graph dwarf of the same workload
+# Reports time and peak RSS.  Run as root.
+#   SECONDS_TO_RUN=7 bench/symbolize.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+smolder=${SMOLDER:-$top/smolder}
+secs=${SECONDS_TO_RUN:-7}
+work=$(mktemp -d /tmp/smolder-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bin=$work/bigcpp
+g++ -O2 -g -o "$bin" "$top/bench/workloads/bigcpp.cc"
+dwarf=$(python3 -c 'import subprocess, sys
+print("%.1f" % (sum(int(l.split()[5], 16) for l in subprocess.run(["readelf", "-SW", sys.argv[1]], capture_output=True, text=True).stdout.splitlines() if ".debug_" in l and len(l.split()) > 6) / 1048576))' "$bin")
+
+/usr/bin/time -f "%e %M" -o "$work/t" "$smolder" record -q -F 999 --unwind dwarf -o "$work/s.smolder" -- "$bin" "$secs" > "$work/wl"
+read -r wall rss < "$work/t"
+wl=$(awk '{ print $2 }' "$work/wl")
+post=$(awk -v a="$wall" -v b="$wl" 'BEGIN { printf "%.3f", a - b }')
+samples=$("$smolder" info "$work/s.smolder" | awk '$1 == "samples:" { print $2 }')
+"$smolder" info --locations "$work/s.smolder" > "$work/locs"
+unique=$(grep -c '^/' "$work/locs")
+frames=$(grep -c '^	' "$work/locs")
+
+# The same addresses through addr2line, one batch per binary (file offsets
+# turned into addresses through each file's LOAD segments).
+python3 - "$work/locs" "$work" <<'PYEOF'
+import os, subprocess, sys
+locs, work = sys.argv[1:3]
+by_file = {}
+for l in open(locs):
+    if l.startswith("/"):
+        path, off = l.split()
+        by_file.setdefault(path, set()).add(int(off, 16))
+for i, (path, offs) in enumerate(sorted(by_file.items())):
+    if not os.path.isfile(path):
+        continue
+    loads = []
+    for l in subprocess.run(["readelf", "-lW", path], capture_output=True, text=True).stdout.splitlines():
+        f = l.split()
+        if f and f[0] == "LOAD":
+            loads.append((int(f[1], 16), int(f[2], 16), int(f[4], 16)))
+    with open(os.path.join(work, "batch.%d" % i), "w") as out:
+        out.write(path + "\n")
+        for o in sorted(offs):
+            v = next((o - s + va for s, va, n in loads if s <= o < s + n), None)
+            if v is not None:
+                out.write("%#x\n" % v)
+PYEOF
+a2l_total=0
+a2l_rss=0
+for batch in "$work"/batch.*; do
+	file=$(head -1 "$batch")
+	/usr/bin/time -f "%e %M" -o "$work/t" sh -c 'tail -n +2 "$1" | addr2line -f -i -C -e "$2" > /dev/null' _ "$batch" "$file"
+	read -r t m < "$work/t"
+	a2l_total=$(awk -v a="$a2l_total" -v b="$t" 'BEGIN { printf "%.3f", a + b }')
+	[ "$m" -gt "$a2l_rss" ] && a2l_rss=$m
+done
+
+perf record -q -F 999 --call-graph dwarf -o "$work/perf.data" -- "$bin" "$secs" > /dev/null 2>&1
+/usr/bin/time -f "%e %M" -o "$work/t" perf script -i "$work/perf.data" > "$work/p.script" 2> /dev/null
+read -r pt pm < "$work/t"
+psamples=$(grep -c '^[^ 	]' "$work/p.script" || true)
+
+echo "| symbolizer | samples | unique addresses | time (s) | peak RSS (MiB) |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| smolder record (end of sampling to symbolized profile; $frames frames with inlines) | $samples | $unique | $post | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+echo "| addr2line -f -i -C, batched per binary | | $unique | $a2l_total | $(awk -v k="$a2l_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+echo "| perf script (perf record --call-graph dwarf) | $psamples | | $pt | $(awk -v k="$pm" 'BEGIN { printf "%.1f", k / 1024 }') |"
+echo
+echo "binary: $(stat -c %s "$bin") bytes, $dwarf MiB of DWARF; ratios: addr2line/smolder $(awk -v a="$a2l_total" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x, perf script/smolder $(awk -v a="$pt" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x"
