@@ -25,7 +25,8 @@ static const char usage[] =
 	"  -p, --pid PID[,PID]  attach to these running processes\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C or exit)\n"
 	"  -F, --frequency HZ   samples per second per thread (99)\n"
-	"  --view VIEW          cpu (the only view of this version)\n"
+	"  --view VIEWS         cpu, offcpu (time blocked or waiting, by stack), or both:\n"
+	"                       cpu,offcpu (default: cpu)\n"
 	"  --unwind MODE        auto (DWARF for user frames), fp (frame pointers) or dwarf\n"
 	"  --stack-size BYTES   user stack copied per sample for DWARF unwinding (16384)\n"
 	"  --kernel             include kernel frames (root, or perf_event_paranoid <= 1)\n"
@@ -150,13 +151,25 @@ int cmd_record(int argc, char **argv)
 			}
 			po.frequency = (uint32_t)n;
 			break;
-		case 'V':
-			if (strcmp(optarg, "cpu") != 0) {
-				cli_error("record", "view '%s' is not available in this version: only 'cpu' "
-						    "(off-CPU, I/O and allocation views are planned)", optarg);
-				return EXIT_USAGE;
+		case 'V': {
+			po.views = 0;
+			char *list = strdup(optarg), *save = NULL;
+			for (char *v = list ? strtok_r(list, ",", &save) : NULL; v; v = strtok_r(NULL, ",", &save)) {
+				if (strcmp(v, "cpu") == 0) {
+					po.views |= VIEW_CPU;
+				} else if (strcmp(v, "offcpu") == 0) {
+					po.views |= VIEW_OFFCPU;
+				} else {
+					cli_error("record", "view '%s' is not available in this version: use cpu and offcpu "
+							    "(the io and alloc views are planned)", v);
+					free(list);
+					free(pids);
+					return EXIT_USAGE;
+				}
 			}
+			free(list);
 			break;
+		}
 		case 'u':
 			if (strcmp(optarg, "auto") == 0)
 				po.unwind = UNWIND_AUTO;

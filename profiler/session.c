@@ -22,12 +22,17 @@
 #define MAX_CALLCHAIN 1024
 #define MAX_STACK_FRAMES 1024
 
+/* The kinds of event a session opens on every thread and CPU. */
+enum event_kind { KIND_CPU, KIND_OFFCPU, KIND_COUNT };
+
 /* One perf event per (thread we attached to, CPU), inherited by the threads
  * and processes it starts; all events of a CPU write into that CPU's buffer
  * (the kernel maps inherited events only per CPU). */
 struct event {
 	int fd;
 	pid_t tid;
+	uint64_t id;          /* the kernel's id: samples name their event by it */
+	enum event_kind kind;
 };
 
 struct cpu_buffer {
@@ -36,16 +41,31 @@ struct cpu_buffer {
 	struct ring_buffer rb;
 };
 
+/* Off-CPU: a thread's switch-outs (stack, time) and switch-ins (time) not
+ * yet paired.  They strictly alternate in time, but come from different
+ * CPUs' buffers, so out of order: each out pairs with the first in after it. */
+#define SWITCH_PENDING 16
+struct switch_event {
+	uint64_t time;
+	uint32_t stack;
+};
+
 struct thread_state {
 	pid_t tid, pid;
 	char comm[16];
 	uint64_t lost;
+	struct switch_event outs[SWITCH_PENDING];
+	uint64_t ins[SWITCH_PENDING];
+	uint8_t nouts, nins;
 };
+
 
 struct profiler {
 	struct profiler_options o;
 	struct profile *p;
-	struct perf_event_attr attr;
+	struct perf_event_attr attr; /* the cpu event's */
+	struct perf_event_attr kinds[KIND_COUNT];
+	bool kind_on[KIND_COUNT];
 	char event_name[32];
 	struct event *events;
 	uint32_t nevents, cap_events;
@@ -66,7 +86,7 @@ struct profiler {
 	struct unwinder *unwinder;
 	struct profiler_stats stats;
 	uint64_t start_ns, stop_ns;
-	int v_samples, v_cpu;
+	int v_samples, v_cpu, v_offcpu, v_switches; /* value indices, -1 if not recorded */
 	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
 	struct profiler_error *err; /* where a handler reports out of memory */
 	int fatal;
@@ -250,9 +270,9 @@ static uint32_t kernel_location(struct profiler *s, uint64_t addr)
 	return (uint32_t)loc;
 }
 
-/* Adds a stack (frames leaf first) to the profile with this sample's values. */
-static void add_stack(struct profiler *s, pid_t pid, pid_t tid, uint64_t time, uint32_t n,
-		      uint64_t period)
+/* The stack node of frames (leaf first) in pid's address space, or
+ * PROFILE_NONE for an empty stack. */
+static uint32_t build_stack(struct profiler *s, pid_t pid, uint32_t n)
 {
 	struct process_maps *pm = process_get(s, pid, true);
 	uint32_t parent = PROFILE_NONE;
@@ -262,16 +282,75 @@ static void add_stack(struct profiler *s, pid_t pid, pid_t tid, uint64_t time, u
 		int64_t node = profile_intern_stack(s->p, parent, loc);
 		if (node < 0) {
 			s->fatal = (int)node;
-			return;
+			return PROFILE_NONE;
 		}
 		parent = (uint32_t)node;
 	}
+	return parent;
+}
+
+static void add_values(struct profiler *s, uint32_t stack, pid_t tid, uint64_t time, int v1, int64_t x1,
+		       int v2, int64_t x2)
+{
 	int64_t values[PROFILE_MAX_VALUES] = { 0 };
-	values[s->v_samples] = 1;
-	values[s->v_cpu] = (int64_t)(s->sample_ns ? s->sample_ns : period);
-	if (profile_add_sample(s->p, parent, (uint32_t)tid, time, values))
+	if (v1 >= 0)
+		values[v1] = x1;
+	if (v2 >= 0)
+		values[v2] = x2;
+	if (profile_add_sample(s->p, stack, (uint32_t)tid, time, values))
 		s->fatal = -PROFILE_E_NOMEM;
-	s->stats.samples++;
+}
+
+/* Pairs the thread's pending switch-outs with their switch-ins: the time
+ * between is time blocked (or waiting to run), charged to the stack it
+ * left with. */
+static void match_switches(struct profiler *s, struct thread_state *t)
+{
+	for (;;) {
+		if (!t->nouts || !t->nins)
+			return;
+		uint8_t o = 0;
+		for (uint8_t k = 1; k < t->nouts; k++)
+			if (t->outs[k].time < t->outs[o].time)
+				o = k;
+		/* ins before the earliest out belong to outs we never saw */
+		uint8_t best = UINT8_MAX;
+		for (uint8_t k = 0; k < t->nins;) {
+			if (t->ins[k] < t->outs[o].time) {
+				t->ins[k] = t->ins[--t->nins];
+				continue;
+			}
+			if (best == UINT8_MAX || t->ins[k] < t->ins[best])
+				best = k;
+			k++;
+		}
+		if (best == UINT8_MAX)
+			return;
+		/* Another out before that in means its in has not come yet. */
+		for (uint8_t k = 0; k < t->nouts; k++)
+			if (k != o && t->outs[k].time < t->ins[best])
+				return;
+		add_values(s, t->outs[o].stack, t->tid, t->outs[o].time, s->v_offcpu,
+			   (int64_t)(t->ins[best] - t->outs[o].time), s->v_switches, 1);
+		t->outs[o] = t->outs[--t->nouts];
+		t->ins[best] = t->ins[--t->nins];
+	}
+}
+
+static void switch_out(struct profiler *s, struct thread_state *t, uint32_t stack, uint64_t time)
+{
+	if (t->nouts == SWITCH_PENDING)
+		t->outs[0] = t->outs[--t->nouts]; /* never paired: let it go */
+	t->outs[t->nouts++] = (struct switch_event){ time, stack };
+	match_switches(s, t);
+}
+
+static void switch_in(struct profiler *s, struct thread_state *t, uint64_t time)
+{
+	if (t->nins == SWITCH_PENDING)
+		t->ins[0] = t->ins[--t->nins];
+	t->ins[t->nins++] = time;
+	match_switches(s, t);
 }
 
 /* The kernel's callchain to frames: context markers dropped, return
@@ -301,6 +380,7 @@ static uint32_t callchain_frames(struct profiler *s, const uint64_t *ips, uint64
 }
 
 struct sample_view {
+	uint64_t id;
 	uint64_t ip;
 	uint32_t pid, tid;
 	uint64_t time, period;
@@ -318,6 +398,12 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 	const uint8_t *p = (const uint8_t *)(h + 1), *end = (const uint8_t *)h + h->size;
 	uint64_t t = s->attr.sample_type;
 	memset(v, 0, sizeof(*v));
+	if (t & PERF_SAMPLE_IDENTIFIER) {
+		if ((size_t)(end - p) < 8)
+			return false;
+		memcpy(&v->id, p, 8);
+		p += 8;
+	}
 #define TAKE(dst, n)                                  \
 	do {                                          \
 		if ((size_t)(end - p) < (n))          \
@@ -366,6 +452,14 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 	return true;
 }
 
+static enum event_kind kind_of(const struct profiler *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->nevents; i++)
+		if (s->events[i].id == id)
+			return s->events[i].kind;
+	return KIND_CPU;
+}
+
 static void on_sample(struct profiler *s, const struct perf_event_header *h)
 {
 	struct sample_view v;
@@ -386,24 +480,38 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		if (r.truncated)
 			s->stats.stack_truncated++;
 	}
-	if (!thread_get(s, (pid_t)v.tid)) {
+	struct thread_state *t = thread_get(s, (pid_t)v.tid);
+	if (!t) {
 		char comm[16] = "";
 		if (!read_comm((pid_t)v.pid, (pid_t)v.tid, comm, sizeof(comm)))
 			snprintf(comm, sizeof(comm), "%s", "[unknown]");
-		if (!thread_add(s, (pid_t)v.tid, (pid_t)v.pid, comm))
+		if (!(t = thread_add(s, (pid_t)v.tid, (pid_t)v.pid, comm))) {
 			s->fatal = -PROFILE_E_NOMEM;
+			return;
+		}
 	}
-	add_stack(s, (pid_t)v.pid, (pid_t)v.tid, v.time, n, v.period);
+	uint32_t stack = build_stack(s, (pid_t)v.pid, n);
+	if (s->fatal)
+		return;
+	s->stats.samples++;
+	enum event_kind kind = !s->kind_on[KIND_OFFCPU] ? KIND_CPU
+			     : !s->kind_on[KIND_CPU] ? KIND_OFFCPU : kind_of(s, v.id);
+	if (kind == KIND_OFFCPU) {
+		switch_out(s, t, stack, v.time);
+		return;
+	}
+	add_values(s, stack, (pid_t)v.tid, v.time, s->v_samples, 1, s->v_cpu,
+		   (int64_t)(s->sample_ns ? s->sample_ns : v.period));
 }
 
 /* The sample_id trailer of a non-sample record: pid, tid (and time). */
 static bool record_tid(const struct profiler *s, const struct perf_event_header *h, uint32_t *tid)
 {
 	(void)s;
-	/* TID comes first, then TIME: 16 bytes from the end. */
-	if (h->size < sizeof(*h) + 16)
+	/* The trailer is TID (pid, tid), TIME, IDENTIFIER: tid 20 bytes from the end. */
+	if (h->size < sizeof(*h) + 24)
 		return false;
-	memcpy(tid, (const uint8_t *)h + h->size - 12, 4);
+	memcpy(tid, (const uint8_t *)h + h->size - 20, 4);
 	return true;
 }
 
@@ -513,6 +621,17 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 			t->lost += lost;
 		break;
 	}
+	case PERF_RECORD_SWITCH: {
+		uint32_t tid;
+		uint64_t time;
+		if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) || !record_tid(s, h, &tid))
+			break;
+		memcpy(&time, (const uint8_t *)h + h->size - 16, 8);
+		struct thread_state *t = thread_get(s, (pid_t)tid);
+		if (t)
+			switch_in(s, t, time);
+		break;
+	}
 	case PERF_RECORD_THROTTLE:
 		s->stats.throttled++;
 		break;
@@ -547,8 +666,8 @@ static void attr_for_cpu(struct profiler *s, bool cycles)
 	a->config = cycles ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
 	a->freq = 1;
 	a->sample_freq = s->o.frequency;
-	a->sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |
-			 PERF_SAMPLE_CALLCHAIN;
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			 PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
 	if (s->o.unwind != UNWIND_FP) {
 		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
 		a->sample_regs_user = unwind_regs_mask();
@@ -599,7 +718,7 @@ static int push_event(struct profiler *s, int fd, pid_t tid)
 		s->events = v;
 		s->cap_events = cap;
 	}
-	s->events[s->nevents++] = (struct event){ fd, tid };
+	s->events[s->nevents++] = (struct event){ .fd = fd, .tid = tid };
 	return 0;
 }
 
@@ -643,19 +762,30 @@ static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
 	for (uint32_t i = 0; i < s->nevents; i++)
 		if (s->events[i].tid == tid)
 			return 0;
-	for (uint32_t c = 0; c < s->ncpus; c++) {
-		int fd = perf_event_open_fd(&s->attr, tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0) {
-			set_error(err, classify_open_errno(errno), errno, tid, s->event_name);
-			return -1;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		if (!s->kind_on[k])
+			continue;
+		for (uint32_t c = 0; c < s->ncpus; c++) {
+			int fd = perf_event_open_fd(&s->kinds[k], tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+			if (fd < 0) {
+				set_error(err, classify_open_errno(errno), errno, tid,
+					  k == KIND_CPU ? s->event_name : "context-switches (the offcpu view)");
+				return -1;
+			}
+			if (push_event(s, fd, tid)) {
+				close(fd);
+				set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+				return -1;
+			}
+			struct event *e = &s->events[s->nevents - 1];
+			e->kind = (enum event_kind)k;
+			if (ioctl(fd, PERF_EVENT_IOC_ID, &e->id)) {
+				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
+				return -1;
+			}
+			if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
+				return -1;
 		}
-		if (push_event(s, fd, tid)) {
-			close(fd);
-			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
-			return -1;
-		}
-		if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
-			return -1;
 	}
 	s->stats.live_threads++;
 	return 1;
@@ -696,9 +826,35 @@ static int read_online_cpus(struct profiler *s)
 	return s->ncpus ? 0 : -1;
 }
 
+/* The event kinds to open: the cpu event as chosen, and for the offcpu view
+ * context switches (each one a sample of the stack leaving the CPU, and
+ * PERF_RECORD_SWITCH records for the way back).  Only the first kind asks
+ * for mmap, comm and task records, so that they come once. */
+static void setup_kinds(struct profiler *s)
+{
+	s->kind_on[KIND_CPU] = s->o.views & VIEW_CPU;
+	s->kind_on[KIND_OFFCPU] = s->o.views & VIEW_OFFCPU;
+	s->kinds[KIND_CPU] = s->attr;
+	struct perf_event_attr *a = &s->kinds[KIND_OFFCPU];
+	*a = s->attr;
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+	a->freq = 0;
+	a->sample_period = 1;
+	a->context_switch = 1;
+	/* The switch happens in the kernel: excluding it would exclude them all. */
+	a->exclude_kernel = 0;
+	if (s->kind_on[KIND_CPU])
+		a->mmap = a->mmap2 = a->comm = a->comm_exec = a->task = 0;
+}
+
 /* Chooses the cpu event: cycles where a PMU counts them, cpu-clock otherwise. */
 static int choose_cpu_event(struct profiler *s, pid_t probe_pid, struct profiler_error *err)
 {
+	if (!(s->o.views & VIEW_CPU)) {
+		attr_for_cpu(s, false); /* the common settings the other kinds start from */
+		return 0;
+	}
 	bool want_cycles = !s->o.force_event || strcmp(s->o.force_event, "cycles") == 0;
 	if (s->o.force_event && strcmp(s->o.force_event, "cpu-clock") == 0)
 		want_cycles = false;
@@ -861,15 +1017,25 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
 		goto fail;
 	}
-	if ((s->v_samples = profile_add_value_type(p, "samples", "count")) < 0 ||
-	    (s->v_cpu = profile_add_value_type(p, "cpu", "nanoseconds")) < 0) {
+	if (!s->o.views)
+		s->o.views = VIEW_CPU;
+	s->v_samples = s->v_cpu = s->v_offcpu = s->v_switches = -1;
+	if (((s->o.views & VIEW_CPU) &&
+	     ((s->v_samples = profile_add_value_type(p, "samples", "count")) < 0 ||
+	      (s->v_cpu = profile_add_value_type(p, "cpu", "nanoseconds")) < 0)) ||
+	    ((s->o.views & VIEW_OFFCPU) &&
+	     ((s->v_offcpu = profile_add_value_type(p, "offcpu", "nanoseconds")) < 0 ||
+	      (s->v_switches = profile_add_value_type(p, "switches", "count")) < 0))) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
 	if (o->argv) {
 		if (launch(s, err))
 			goto fail;
-		if (choose_cpu_event(s, s->child, err) || open_event(s, s->child, err) < 0)
+		if (choose_cpu_event(s, s->child, err))
+			goto fail;
+		setup_kinds(s);
+		if (open_event(s, s->child, err) < 0)
 			goto fail;
 		char comm[16];
 		const char *base = strrchr(o->argv[0], '/');
@@ -888,6 +1054,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		}
 		if (choose_cpu_event(s, o->pids[0], err))
 			goto fail;
+		setup_kinds(s);
 		for (uint32_t i = 0; i < o->npids; i++)
 			if (attach_process(s, o->pids[i], err))
 				goto fail;
@@ -1117,7 +1284,8 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
 	rc |= profile_set_meta(p, "duration", buf);
 	rc |= meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
-	rc |= profile_set_meta(p, "view", "cpu");
+	rc |= profile_set_meta(p, "view", (s->o.views & VIEW_CPU) && (s->o.views & VIEW_OFFCPU) ? "cpu,offcpu"
+					 : (s->o.views & VIEW_OFFCPU) ? "offcpu" : "cpu");
 	snprintf(buf, sizeof(buf), "%s%s", s->event_name,
 		 s->attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
 	rc |= profile_set_meta(p, "event", buf);

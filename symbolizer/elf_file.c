@@ -407,7 +407,9 @@ static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
 			int type = GELF_ST_TYPE(sym.st_info);
 			if (!name || !*name || sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC))
 				continue;
-			if (symbol_table_add(&f->symbols, value, sym.st_size, name, strlen(name)))
+			int bind = GELF_ST_BIND(sym.st_info);
+			uint8_t rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+			if (symbol_table_add(&f->symbols, value, sym.st_size, name, strlen(name), rank))
 				break;
 		}
 		symbol_table_finish(&f->symbols);

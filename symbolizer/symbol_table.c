@@ -13,7 +13,8 @@
 #define MAX_SYMBOLS (1u << 24)
 #define MAX_NAME 4096
 
-int symbol_table_add(struct symbol_table *t, uint64_t addr, uint64_t size, const char *name, size_t len)
+int symbol_table_add(struct symbol_table *t, uint64_t addr, uint64_t size, const char *name, size_t len,
+		     uint8_t rank)
 {
 	if (t->count >= MAX_SYMBOLS)
 		return 0;
@@ -40,17 +41,27 @@ int symbol_table_add(struct symbol_table *t, uint64_t addr, uint64_t size, const
 	memcpy(t->names + t->names_len, name, len);
 	t->names[t->names_len + len] = '\0';
 	/* An offset until the table is finished: names may still move. */
-	t->syms[t->count++] = (struct symbol){ addr, size, (const char *)(uintptr_t)t->names_len };
+	t->syms[t->count++] = (struct symbol){ addr, size, (const char *)(uintptr_t)t->names_len, rank };
 	t->names_len += len + 1;
 	return 0;
 }
 
+/* By address; among aliases, the sized one, then global before weak before
+ * local, then the shorter name (perf's choice), then by name, so that the
+ * choice never depends on qsort's order. */
 static int symbol_cmp(const void *a, const void *b)
 {
 	const struct symbol *x = a, *y = b;
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
-	return (x->size < y->size) - (x->size > y->size);
+	if ((x->size != 0) != (y->size != 0))
+		return x->size ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	size_t lx = strlen(x->name), ly = strlen(y->name);
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 void symbol_table_finish(struct symbol_table *t)
@@ -108,7 +119,7 @@ int kallsyms_load(struct symbol_table *t, bool *restricted)
 			continue;
 		if (addr)
 			*restricted = false;
-		if (addr && symbol_table_add(t, addr, 0, name, strlen(name))) {
+		if (addr && symbol_table_add(t, addr, 0, name, strlen(name), type == 'T' || type == 't' ? 0 : 1)) {
 			fclose(f);
 			return -1;
 		}
@@ -149,7 +160,7 @@ int jit_map_load(struct symbol_table *t, pid_t pid, uid_t uid, bool *ignored)
 		char *name = line + name_at;
 		size_t len = strcspn(name, "\n");
 		if (len)
-			err = symbol_table_add(t, start, size, name, len);
+			err = symbol_table_add(t, start, size, name, len, 0);
 	}
 	fclose(f);
 	symbol_table_finish(t);

@@ -13,6 +13,7 @@
 struct symbol {
 	uint64_t addr, size;
 	const char *name;
+	uint8_t rank; /* among aliases of one address, the lowest wins */
 };
 
 struct symbol_table {
@@ -23,7 +24,9 @@ struct symbol_table {
 	bool sorted;
 };
 
-int symbol_table_add(struct symbol_table *t, uint64_t addr, uint64_t size, const char *name, size_t len);
+/* rank: 0 global, 1 weak, 2 local: which alias of an address names it. */
+int symbol_table_add(struct symbol_table *t, uint64_t addr, uint64_t size, const char *name, size_t len,
+		     uint8_t rank);
 /* Sorts and drops duplicate addresses; call once after adding. */
 void symbol_table_finish(struct symbol_table *t);
 /* The symbol containing addr (sized: by size; unsized: up to the next one). */

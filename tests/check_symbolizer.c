@@ -93,10 +93,14 @@ END_TEST
 START_TEST(test_symbol_table)
 {
 	struct symbol_table t = { 0 };
-	ck_assert_int_eq(symbol_table_add(&t, 0x2000, 0x10, "b", 1), 0);
-	ck_assert_int_eq(symbol_table_add(&t, 0x1000, 0, "a", 1), 0);
-	ck_assert_int_eq(symbol_table_add(&t, 0x3000, 0x100, "c", 1), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x2000, 0x10, "b", 1, 0), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x1000, 0, "a", 1, 0), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x3000, 0x100, "c", 1, 0), 0);
+	/* aliases of 0x3000: the global one names it, whatever the order */
+	ck_assert_int_eq(symbol_table_add(&t, 0x3000, 0x100, "c_alias_2", 9, 2), 0);
+	ck_assert_int_eq(symbol_table_add(&t, 0x3000, 0x100, "__c_local", 9, 2), 0);
 	symbol_table_finish(&t);
+	ck_assert_str_eq(symbol_table_find(&t, 0x3000)->name, "c");
 	ck_assert_str_eq(symbol_table_find(&t, 0x1000)->name, "a");
 	ck_assert_str_eq(symbol_table_find(&t, 0x1fff)->name, "a"); /* unsized: up to the next */
 	ck_assert_str_eq(symbol_table_find(&t, 0x200f)->name, "b");
