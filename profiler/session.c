@@ -53,6 +53,7 @@ struct switch_event {
 struct thread_state {
 	pid_t tid, pid;
 	char comm[16];
+	uint64_t comm_time; /* of the record that named it: an older one never renames it */
 	uint64_t lost;
 	struct switch_event outs[SWITCH_PENDING];
 	uint64_t ins[SWITCH_PENDING];
@@ -127,7 +128,11 @@ static struct thread_state *thread_get(struct profiler *s, pid_t tid)
 	return NULL;
 }
 
-static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid, const char *comm)
+/* Adds or updates a thread.  Records reach us out of order across CPUs, so
+ * a name is taken only if it is newer than the one the thread has (time 0:
+ * a name read from /proc, older than any record). */
+static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid, const char *comm,
+				       uint64_t time)
 {
 	struct thread_state *t = thread_get(s, tid);
 	if (!t) {
@@ -145,7 +150,10 @@ static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid,
 		s->stats.threads = s->nthreads;
 	}
 	t->pid = pid;
-	snprintf(t->comm, sizeof(t->comm), "%s", comm);
+	if (!t->comm[0] || time >= t->comm_time) {
+		snprintf(t->comm, sizeof(t->comm), "%s", comm);
+		t->comm_time = time;
+	}
 	return t;
 }
 
@@ -485,7 +493,7 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		char comm[16] = "";
 		if (!read_comm((pid_t)v.pid, (pid_t)v.tid, comm, sizeof(comm)))
 			snprintf(comm, sizeof(comm), "%s", "[unknown]");
-		if (!(t = thread_add(s, (pid_t)v.tid, (pid_t)v.pid, comm))) {
+		if (!(t = thread_add(s, (pid_t)v.tid, (pid_t)v.pid, comm, 0))) {
 			s->fatal = -PROFILE_E_NOMEM;
 			return;
 		}
@@ -565,7 +573,10 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 			if (s->unwinder)
 				unwind_forget_process(s->unwinder, (pid_t)ids[0]);
 		}
-		if (!thread_add(s, (pid_t)ids[1], (pid_t)ids[0], name))
+		uint64_t time = 0;
+		if (h->size >= sizeof(*h) + 24)
+			memcpy(&time, (const uint8_t *)h + h->size - 16, 8);
+		if (!thread_add(s, (pid_t)ids[1], (pid_t)ids[0], name, time))
 			s->fatal = -PROFILE_E_NOMEM;
 		break;
 	}
@@ -577,7 +588,9 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		struct thread_state *parent = thread_get(s, (pid_t)f[3]);
 		char comm[16];
 		snprintf(comm, sizeof(comm), "%s", parent ? parent->comm : "[unknown]");
-		if (!thread_add(s, (pid_t)f[2], (pid_t)f[0], comm))
+		uint64_t fork_time;
+		memcpy(&fork_time, (const uint8_t *)(h + 1) + 16, 8);
+		if (!thread_add(s, (pid_t)f[2], (pid_t)f[0], comm, fork_time))
 			s->fatal = -PROFILE_E_NOMEM;
 		s->stats.live_threads++;
 		if (f[0] != f[1]) {
@@ -628,8 +641,18 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 			break;
 		memcpy(&time, (const uint8_t *)h + h->size - 16, 8);
 		struct thread_state *t = thread_get(s, (pid_t)tid);
+		if (!t) {
+			/* A thread whose FORK record is still in another CPU's buffer. */
+			uint32_t pid;
+			char comm[16] = "";
+			memcpy(&pid, (const uint8_t *)h + h->size - 24, 4);
+			read_comm((pid_t)pid, (pid_t)tid, comm, sizeof(comm));
+			t = thread_add(s, (pid_t)tid, (pid_t)pid, comm, 0);
+		}
 		if (t)
 			switch_in(s, t, time);
+		else
+			s->fatal = -PROFILE_E_NOMEM;
 		break;
 	}
 	case PERF_RECORD_THROTTLE:
@@ -909,7 +932,7 @@ static int attach_process(struct profiler *s, pid_t pid, struct profiler_error *
 				opened++;
 				char comm[16] = "";
 				read_comm(pid, tid, comm, sizeof(comm));
-				if (!thread_add(s, tid, pid, comm)) {
+				if (!thread_add(s, tid, pid, comm, 0)) {
 					closedir(d);
 					set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 					return -1;
@@ -1040,7 +1063,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		char comm[16];
 		const char *base = strrchr(o->argv[0], '/');
 		snprintf(comm, sizeof(comm), "%s", base ? base + 1 : o->argv[0]);
-		if (!thread_add(s, s->child, s->child, comm) || !process_get(s, s->child, true)) {
+		if (!thread_add(s, s->child, s->child, comm, 0) || !process_get(s, s->child, true)) {
 			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 			goto fail;
 		}

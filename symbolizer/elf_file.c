@@ -392,6 +392,30 @@ static int32_t cu_index_find(const struct cu_index *ix, uint64_t addr)
 	return best;
 }
 
+/* Languages whose function names are not mangled: there a DW_AT_name is as
+ * good as a linkage name (binutils' non_mangled()). */
+static bool unmangled_language(int lang)
+{
+	switch (lang) {
+	case DW_LANG_C89:
+	case DW_LANG_C:
+	case DW_LANG_Ada83:
+	case DW_LANG_Cobol74:
+	case DW_LANG_Cobol85:
+	case DW_LANG_Fortran77:
+	case DW_LANG_Pascal83:
+	case DW_LANG_C99:
+	case DW_LANG_Ada95:
+	case DW_LANG_PLI:
+	case DW_LANG_UPC:
+	case DW_LANG_C11:
+	case DW_LANG_Mips_Assembler:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The function symbol containing a module address, from the file's (or its
  * debug file's) symbol tables, sorted once: dwfl_module_addrinfo scans them
  * all on every call. */
@@ -427,6 +451,7 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 	if (at < 0)
 		return 0;
 	Dwarf *dbg = dwarf_cu_getdwarf(cudie->cu);
+	bool unmangled = unmangled_language(dwarf_srclang(cudie));
 	const char *file = NULL;
 	int line = 0;
 	Dwfl_Line *l = dwfl_module_getsrc(f->mod, addr);
@@ -441,11 +466,13 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 			break;
 		bool linkage;
 		const char *name = die_name(&die, &linkage);
+		linkage |= name && unmangled;
 		if (n == 0 && !linkage) {
-			/* The innermost frame has no linkage name (a static function,
-			 * a lambda): named by the ELF symbol containing the address,
-			 * with its parameters, as addr2line (BFD) names it.  Callers
-			 * keep their DWARF names, as addr2line -i prints them. */
+			/* The innermost frame of a mangling language has no linkage
+			 * name (a static C++ function, a lambda): named by the ELF
+			 * symbol containing the address, with its parameters, as
+			 * addr2line (BFD) names it.  Callers keep their DWARF names,
+			 * as addr2line -i prints them. */
 			const char *symbol = symbol_at(f, addr);
 			if (symbol)
 				name = symbol;

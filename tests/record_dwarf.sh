@@ -7,7 +7,7 @@ require_perf
 
 "$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/deep.folded" -- "$WORKLOADS/deep" 3 > /dev/null ||
 	fail "record deep: status $?"
-s=$(share "$TMP/deep.folded" '^deep;_start;__libc_start_main;.*;main;')
+s=$(share "$TMP/deep.folded" '^deep;_start;.*;main;')
 near "$s" 100 1 && pass "deep: $s% of stacks reach _start -> main" || fail "deep: only $s% complete"
 # 60 recursive frames plus the leaf, under main.
 deep=$(awk '{ n = gsub(/;recurse/, "&"); if (n >= 61) c += $NF; t += $NF } END { printf "%.1f", 100 * c / t }' "$TMP/deep.folded")

@@ -53,6 +53,9 @@ PYEOF
 
 "$SMOLDER" record -q -F 999 -o "$TMP/inline.smolder" -- "$bin" 2 > /dev/null || fail "record inline: $?"
 compare_with_addr2line "$TMP/inline.smolder" "$bin" "$bin" "names, inline chains and lines vs addr2line"
+# C: an inlined static function keeps its own name (C names are not mangled).
+"$SMOLDER" record -q --view offcpu -o "$TMP/c.smolder" -- "$WORKLOADS/offcpu" 1 > /dev/null || fail "record offcpu: $?"
+compare_with_addr2line "$TMP/c.smolder" "$WORKLOADS/offcpu" "$WORKLOADS/offcpu" "C, with an inlined static function"
 "$SMOLDER" fold "$TMP/inline.smolder" > "$TMP/inline.folded"
 chain='main;unsigned long outer::inner::churn<1>(unsigned long);outer::inner::churn<1>(unsigned long)::{lambda(unsigned long)#1}::operator()(unsigned long) const;outer::inner::mix_middle(unsigned long);outer::inner::mix_leaf(unsigned long, unsigned int)'
 s=$(awk -v c="$chain" '{ n = $NF; t += n; if (index($0, c)) h += n } END { printf "%.1f", 100 * h / t }' "$TMP/inline.folded")
