@@ -76,8 +76,7 @@ struct profiler {
 	size_t scratch_size;
 	struct process_maps *procs;
 	uint32_t nprocs, cap_procs;
-	struct thread_state *threads;
-	uint32_t nthreads, cap_threads;
+	struct vec threads; /* struct thread_state */
 	pid_t child;           /* launched command, 0 if attaching */
 	int go_fd;             /* launch: written to let the child exec */
 	int exec_status_fd;    /* launch: EOF once exec succeeded, else exec's errno */
@@ -122,9 +121,10 @@ static void set_error(struct profiler_error *err, enum profiler_errcode code, in
 
 static struct thread_state *thread_get(struct profiler *s, pid_t tid)
 {
-	for (uint32_t i = s->nthreads; i-- > 0;)
-		if (s->threads[i].tid == tid)
-			return &s->threads[i];
+	struct thread_state *t = s->threads.data;
+	for (uint32_t i = s->threads.count; i-- > 0;)
+		if (t[i].tid == tid)
+			return &t[i];
 	return NULL;
 }
 
@@ -136,18 +136,11 @@ static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid,
 {
 	struct thread_state *t = thread_get(s, tid);
 	if (!t) {
-		if (s->nthreads == s->cap_threads) {
-			uint32_t cap = s->cap_threads ? s->cap_threads * 2 : 64;
-			struct thread_state *v = realloc(s->threads, cap * sizeof(*v));
-			if (!v)
-				return NULL;
-			s->threads = v;
-			s->cap_threads = cap;
-		}
-		t = &s->threads[s->nthreads++];
+		if (!(t = vec_push(&s->threads, sizeof(*t))))
+			return NULL;
 		memset(t, 0, sizeof(*t));
 		t->tid = tid;
-		s->stats.threads = s->nthreads;
+		s->stats.threads = s->threads.count;
 	}
 	t->pid = pid;
 	if (!t->comm[0] || time >= t->comm_time) {
@@ -1328,10 +1321,11 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 		rc |= profile_set_meta(p, "exit", "the target exited during the recording");
 	if (s->stats.stack_truncated)
 		rc |= meta_u64(p, "stack_truncated", s->stats.stack_truncated);
-	for (uint32_t i = 0; i < s->nthreads && !rc; i++) {
-		int64_t comm = profile_string(p, s->threads[i].comm);
-		rc |= comm < 0 || profile_set_thread(p, (uint32_t)s->threads[i].tid,
-						     (uint32_t)s->threads[i].pid, (uint32_t)comm);
+	const struct thread_state *threads = s->threads.data;
+	for (uint32_t i = 0; i < s->threads.count && !rc; i++) {
+		int64_t comm = profile_string(p, threads[i].comm);
+		rc |= comm < 0 || profile_set_thread(p, (uint32_t)threads[i].tid, (uint32_t)threads[i].pid,
+						     (uint32_t)comm);
 	}
 	if (rc) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
@@ -1375,7 +1369,7 @@ void profiler_free(struct profiler *s)
 	for (uint32_t i = 0; i < s->nprocs; i++)
 		free(s->procs[i].entries);
 	free(s->procs);
-	free(s->threads);
+	vec_release(&s->threads);
 	free(s->events);
 	free(s->scratch);
 	vec_release(&s->mapping_pids);

@@ -73,8 +73,7 @@ struct unwinder {
 	unw_addr_space_t as;
 	struct elf_image **images;
 	uint32_t nimages, cap_images;
-	struct process_modules *procs;
-	uint32_t nprocs, cap_procs;
+	struct vec procs; /* struct process_modules */
 };
 
 /* One unwind in progress: what the accessors read from. */
@@ -174,20 +173,13 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const char *pa
 static const struct process_modules *modules_of(struct unwinder *u, const struct process_maps *pm,
 						const struct profile *p)
 {
-	struct process_modules *pmods = NULL;
-	for (uint32_t i = 0; i < u->nprocs; i++)
-		if (u->procs[i].pid == pm->pid)
-			pmods = &u->procs[i];
+	struct process_modules *pmods = NULL, *procs = u->procs.data;
+	for (uint32_t i = 0; i < u->procs.count; i++)
+		if (procs[i].pid == pm->pid)
+			pmods = &procs[i];
 	if (!pmods) {
-		if (u->nprocs == u->cap_procs) {
-			uint32_t cap = u->cap_procs ? u->cap_procs * 2 : 8;
-			struct process_modules *v = realloc(u->procs, cap * sizeof(*v));
-			if (!v)
-				return NULL;
-			u->procs = v;
-			u->cap_procs = cap;
-		}
-		pmods = &u->procs[u->nprocs++];
+		if (!(pmods = vec_push(&u->procs, sizeof(*pmods))))
+			return NULL;
 		memset(pmods, 0, sizeof(*pmods));
 		pmods->pid = pm->pid;
 		pmods->generation = pm->generation - 1;
@@ -419,17 +411,19 @@ void unwinder_free(struct unwinder *u)
 		free(u->images[i]);
 	}
 	free(u->images);
-	for (uint32_t i = 0; i < u->nprocs; i++)
-		free(u->procs[i].mods);
-	free(u->procs);
+	struct process_modules *procs = u->procs.data;
+	for (uint32_t i = 0; i < u->procs.count; i++)
+		free(procs[i].mods);
+	vec_release(&u->procs);
 	free(u);
 }
 
 void unwind_forget_process(struct unwinder *u, pid_t pid)
 {
-	for (uint32_t i = 0; i < u->nprocs; i++)
-		if (u->procs[i].pid == pid)
-			u->procs[i].generation--; /* rebuilt from the new mappings */
+	struct process_modules *procs = u->procs.data;
+	for (uint32_t i = 0; i < u->procs.count; i++)
+		if (procs[i].pid == pid)
+			procs[i].generation--; /* rebuilt from the new mappings */
 }
 
 uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,

@@ -20,8 +20,7 @@ struct symbolizer {
 	struct profile *p;
 	const struct symbolizer_options *o;
 	struct symbolizer_stats *stats;
-	struct open_file *files;
-	uint32_t nfiles, cap_files;
+	struct vec files; /* struct open_file */
 	struct symbol_table kernel;
 	bool kernel_loaded;
 	struct jit_map {
@@ -34,28 +33,20 @@ struct symbolizer {
 static struct elf_file *file_for(struct symbolizer *z, pid_t pid, const struct mapping *m)
 {
 	const char *path = string_table_get(&z->p->strings, m->path);
-	for (uint32_t i = 0; i < z->nfiles; i++)
-		if (z->files[i].pid == pid && z->files[i].build_id == m->build_id &&
-		    strcmp(z->files[i].path, path) == 0)
-			return z->files[i].f;
-	if (z->nfiles == z->cap_files) {
-		uint32_t cap = z->cap_files ? z->cap_files * 2 : 16;
-		struct open_file *v = realloc(z->files, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		z->files = v;
-		z->cap_files = cap;
-	}
-	struct open_file *of = &z->files[z->nfiles];
-	of->pid = pid;
-	of->path = strdup(path);
-	of->build_id = m->build_id;
-	of->f = of->path ? elf_file_open(pid, path, string_table_get(&z->p->strings, m->build_id), m->start,
-					 m->end)
-			 : NULL;
-	if (!of->path)
+	struct open_file *files = z->files.data;
+	for (uint32_t i = 0; i < z->files.count; i++)
+		if (files[i].pid == pid && files[i].build_id == m->build_id && strcmp(files[i].path, path) == 0)
+			return files[i].f;
+	char *copy = strdup(path);
+	struct open_file *of = copy ? vec_push(&z->files, sizeof(*of)) : NULL;
+	if (!of) {
+		free(copy);
 		return NULL;
-	z->nfiles++;
+	}
+	of->pid = pid;
+	of->path = copy;
+	of->build_id = m->build_id;
+	of->f = elf_file_open(pid, path, string_table_get(&z->p->strings, m->build_id), m->start, m->end);
 	if (of->f)
 		z->stats->files++;
 	else
@@ -193,11 +184,12 @@ int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npi
 	int err = 0;
 	for (uint32_t i = 0; i < p->locations.count && !err; i++)
 		err = symbolize_location(&z, i, mapping_pids, npids);
-	for (uint32_t i = 0; i < z.nfiles; i++) {
-		elf_file_close(z.files[i].f);
-		free(z.files[i].path);
+	struct open_file *files = z.files.data;
+	for (uint32_t i = 0; i < z.files.count; i++) {
+		elf_file_close(files[i].f);
+		free(files[i].path);
 	}
-	free(z.files);
+	vec_release(&z.files);
 	for (uint32_t i = 0; i < z.njits; i++)
 		symbol_table_release(&z.jits[i].table);
 	free(z.jits);
