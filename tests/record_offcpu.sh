@@ -7,6 +7,11 @@ require_perf
 
 check_waiter() { # FOLDED LABEL
 	grep '^offcpu;waiter-' "$1" > "$TMP/waiter.folded"
+	if [ ! -s "$TMP/waiter.folded" ]; then
+		# What the threads were called, and where their time went instead.
+		echo "no waiter stacks in $2; the profile holds:" >&2
+		cut -c1-160 "$1" | sort -t' ' -k2 -n | tail -8 >&2
+	fi
 	expect_share "$TMP/waiter.folded" ';waiter;wait_short;' 25 5 "$2: wait_short (nanosleep)"
 	expect_share "$TMP/waiter.folded" ';waiter;wait_long;.*pthread_mutex_lock' 75 5 "$2: wait_long (mutex)"
 }
