@@ -35,9 +35,18 @@ WORKLOADS=$top_builddir/tests/workloads
 # Skips (or fails under SMOLDER_REQUIRE_PERF=1) when perf_event_open is not
 # permitted here, with smolder's own explanation as the reason.
 require_perf() {
+	if [ "${SMOLDER_SKIP_PERF:-0}" = 1 ]; then
+		skip "SMOLDER_SKIP_PERF=1: the profiling tests ran once already (distcheck in CI)"
+	fi
 	if ! "$SMOLDER" record -q -d 0.2 -o "$TMP/probe.folded" -- sleep 0.05 2> "$TMP/probe.err"; then
 		skip_or_fail_perf "perf_event_open not permitted: $(head -1 "$TMP/probe.err")"
 	fi
+}
+
+# True when the profiling parts of a mostly offline test should run.
+perf_usable() {
+	[ "${SMOLDER_SKIP_PERF:-0}" != 1 ] &&
+		"$SMOLDER" record -q -d 0.2 -o "$TMP/probe.folded" -- sleep 0.05 2> /dev/null
 }
 
 # Starts a workload in the background and waits (10 s at most) for its

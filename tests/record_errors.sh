@@ -25,7 +25,7 @@ one_error "zero frequency" "frequency" 2 -- "$SMOLDER" record -F 0 -- true
 one_error "nothing to record" "nothing to record" 2 -- "$SMOLDER" record -o "$TMP/x.svg"
 one_error "bad unwind" "--unwind must be" 2 -- "$SMOLDER" record --unwind magic -- true
 
-if "$SMOLDER" record -q -d 0.2 -o "$TMP/probe.folded" -- sleep 0.05 2>/dev/null; then
+if perf_usable; then
 	one_error "missing command" "cannot run 'no-such-command-xyz': No such file" 127 -- \
 		"$SMOLDER" record -o "$TMP/cmd.smolder" -- no-such-command-xyz
 	[ ! -e "$TMP/cmd.smolder" ] && [ ! -e "$TMP/cmd.smolder.partial" ] || fail "missing command: file left behind"
