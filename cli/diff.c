@@ -15,7 +15,7 @@ static const char usage[] =
 	"compare.\n"
 	"\n"
 	"  -o, --output FILE    the SVG (default: standard output)\n"
-	"  --report             a table of the functions whose share moved most\n"
+	"  --report             a table of the functions whose total and self shares moved most\n"
 	"  --limit N            report rows (20; 0 for all)\n"
 	"  --format FMT         report as text, tsv or json\n"
 	"  --fail-above PCT     exit 3 if any function's total share grew by more than\n"

@@ -25,8 +25,10 @@ static const char usage[] =
 	"  -p, --pid PID[,PID]  attach to these running processes\n"
 	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C or exit)\n"
 	"  -F, --frequency HZ   samples per second per thread (99)\n"
-	"  --view VIEWS         cpu, offcpu (time blocked or waiting, by stack), or both:\n"
-	"                       cpu,offcpu (default: cpu)\n"
+	"  --view VIEWS         cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
+	"                       latency and calls of reads, writes, sends, receives, fsyncs,\n"
+	"                       by stack), or several: cpu,offcpu,io (default: cpu)\n"
+	"  --io-min-latency NS  io: keep only calls at least this slow\n"
 	"  --unwind MODE        auto (DWARF for user frames), fp (frame pointers) or dwarf\n"
 	"  --stack-size BYTES   user stack copied per sample for DWARF unwinding (16384)\n"
 	"  --kernel             include kernel frames (root, or perf_event_paranoid <= 1)\n"
@@ -116,6 +118,7 @@ int cmd_record(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "per-thread", no_argument, NULL, 't' },
 		{ "no-demangle", no_argument, NULL, 'M' },
+		{ "io-min-latency", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -159,9 +162,11 @@ int cmd_record(int argc, char **argv)
 					po.views |= VIEW_CPU;
 				} else if (strcmp(v, "offcpu") == 0) {
 					po.views |= VIEW_OFFCPU;
+				} else if (strcmp(v, "io") == 0) {
+					po.views |= VIEW_IO;
 				} else {
-					cli_error("record", "view '%s' is not available in this version: use cpu and offcpu "
-							    "(the io and alloc views are planned)", v);
+					cli_error("record", "view '%s' is not available in this version: use cpu, offcpu "
+							    "or io (the alloc view is planned)", v);
 					free(list);
 					free(pids);
 					return EXIT_USAGE;
@@ -200,6 +205,11 @@ int cmd_record(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 't': sel.per_thread = true; break;
 		case 'M': demangle = false; break;
+		case 'L':
+			if (cli_parse_uint("record", "--io-min-latency", optarg, UINT64_MAX / 2, &n))
+				return EXIT_USAGE;
+			po.io_min_latency = n;
+			break;
 		case 'q': quiet = true; break;
 		case 'h': fputs(usage, stdout); free(pids); return EXIT_OK;
 		default: free(pids); return cli_usage_error("record");

@@ -37,7 +37,12 @@ struct record_queue {
 	size_t cap;
 	uint64_t read, write; /* positions, never wrapped */
 	bool closed;
+	struct timed_record *sorted; /* the consumer's: a batch in time order */
+	uint32_t cap_sorted;
 };
+
+/* A record's time (perf's clock), for putting a batch in order. */
+typedef uint64_t (*record_time)(const struct perf_event_header *h, void *ctx);
 
 int record_queue_init(struct record_queue *q, size_t cap);
 void record_queue_release(struct record_queue *q);
@@ -46,9 +51,10 @@ void record_queue_release(struct record_queue *q);
 bool record_queue_push(struct record_queue *q, const struct perf_event_header *rec, bool droppable);
 /* No more records: the consumer finishes what is queued. */
 void record_queue_close(struct record_queue *q);
-/* Waits for records, then hands each queued one to handle() in order while
- * holding `hold`; false once closed and empty. */
-bool record_queue_drain(struct record_queue *q, record_handler handle, void *ctx, pthread_mutex_t *hold);
+/* Waits for records, then hands everything queued to handle() in time order
+ * (time_of tells), while holding `hold`; false once closed and empty. */
+bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
+			pthread_mutex_t *hold);
 
 /* ---- maps.c: each process's executable mappings ---- */
 
@@ -63,6 +69,7 @@ struct process_maps {
 	uint32_t count, cap;
 	bool loaded;               /* /proc/PID/maps was read */
 	uint32_t generation;       /* bumped on every change, for caches of it */
+	uint64_t reloaded_ns;      /* when /proc/PID/maps was last read again on a miss */
 };
 
 /* Inserts [start, end) replacing what it overlaps. */

@@ -74,6 +74,7 @@ struct profiler_options {
 	bool kernel;         /* kernel frames too */
 	unsigned views;      /* enum profiler_view bits */
 	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */
+	uint64_t io_min_latency; /* io view: keep only calls at least this slow (ns) */
 };
 
 /* Live counters, for the status line and the summary. */

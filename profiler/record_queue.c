@@ -30,6 +30,7 @@ void record_queue_release(struct record_queue *q)
 	pthread_cond_destroy(&q->nonempty);
 	pthread_cond_destroy(&q->nonfull);
 	free(q->buf);
+	free(q->sorted);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -76,7 +77,25 @@ void record_queue_close(struct record_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-bool record_queue_drain(struct record_queue *q, record_handler handle, void *ctx, pthread_mutex_t *hold)
+/* A batch's records, by time: each CPU's buffer is in order, but one CPU's
+ * records reach us in a batch ahead of another's, and a mapping, a fork or a
+ * switch must be seen before the samples that follow it in time. */
+struct timed_record {
+	uint64_t time;
+	uint32_t seq;
+	const struct perf_event_header *h;
+};
+
+static int timed_cmp(const void *a, const void *b)
+{
+	const struct timed_record *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq); /* stable */
+}
+
+bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
+			pthread_mutex_t *hold)
 {
 	pthread_mutex_lock(&q->lock);
 	while (q->read == q->write && !q->closed)
@@ -87,21 +106,52 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, void *ctx
 	if (read == write)
 		return !closed;
 	/* [read, write) is ours until read advances: no queue lock needed. */
-	pthread_mutex_lock(hold);
-	while (read < write) {
-		size_t off = (size_t)(read % q->cap);
+	uint32_t n = 0;
+	for (uint64_t r = read; r < write;) {
+		size_t off = (size_t)(r % q->cap);
 		uint64_t len;
 		memcpy(&len, q->buf + off, 8);
 		if (len == 0) {
-			read += q->cap - off;
+			r += q->cap - off;
 			continue;
 		}
-		handle((const struct perf_event_header *)(q->buf + off + 8), ctx);
-		read += 8 + ALIGN8(len);
+		if (n == q->cap_sorted) {
+			uint32_t cap = q->cap_sorted ? q->cap_sorted * 2 : 1024;
+			struct timed_record *v = realloc(q->sorted, cap * sizeof(*v));
+			if (!v) {
+				n = UINT32_MAX; /* out of memory: in queue order, unsorted */
+				break;
+			}
+			q->sorted = v;
+			q->cap_sorted = cap;
+		}
+		const struct perf_event_header *h = (const struct perf_event_header *)(q->buf + off + 8);
+		q->sorted[n] = (struct timed_record){ time_of(h, ctx), n, h };
+		n++;
+		r += 8 + ALIGN8(len);
+	}
+	pthread_mutex_lock(hold);
+	if (n == UINT32_MAX) {
+		for (uint64_t r = read; r < write;) {
+			size_t off = (size_t)(r % q->cap);
+			uint64_t len;
+			memcpy(&len, q->buf + off, 8);
+			if (len == 0) {
+				r += q->cap - off;
+				continue;
+			}
+			handle((const struct perf_event_header *)(q->buf + off + 8), ctx);
+			r += 8 + ALIGN8(len);
+		}
+	} else {
+		if (n > 1)
+			qsort(q->sorted, n, sizeof(*q->sorted), timed_cmp);
+		for (uint32_t i = 0; i < n; i++)
+			handle(q->sorted[i].h, ctx);
 	}
 	pthread_mutex_unlock(hold);
 	pthread_mutex_lock(&q->lock);
-	q->read = read;
+	q->read = write;
 	pthread_cond_signal(&q->nonfull);
 	pthread_mutex_unlock(&q->lock);
 	return true;

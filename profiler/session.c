@@ -22,8 +22,14 @@
 #define MAX_CALLCHAIN 1024
 #define MAX_STACK_FRAMES 1024
 
+/* The syscalls the io view follows: the read, write, send, recv, fsync families. */
+static const char io_filter[] =
+	"id == 0 || id == 1 || id == 17 || id == 18 || id == 19 || id == 20 || id == 44 || id == 45 || "
+	"id == 46 || id == 47 || id == 74 || id == 75 || id == 295 || id == 296 || id == 327 || id == 328";
+
+
 /* The kinds of event a session opens on every thread and CPU. */
-enum event_kind { KIND_CPU, KIND_OFFCPU, KIND_COUNT };
+enum event_kind { KIND_CPU, KIND_OFFCPU, KIND_IO_ENTER, KIND_IO_EXIT, KIND_COUNT };
 
 /* One perf event per (thread we attached to, CPU), inherited by the threads
  * and processes it starts; all events of a CPU write into that CPU's buffer
@@ -41,13 +47,23 @@ struct cpu_buffer {
 	struct ring_buffer rb;
 };
 
-/* Off-CPU: a thread's switch-outs (stack, time) and switch-ins (time) not
- * yet paired.  They strictly alternate in time, but come from different
- * CPUs' buffers, so out of order: each out pairs with the first in after it. */
-#define SWITCH_PENDING 16
-struct switch_event {
-	uint64_t time;
+/* Spans of a thread's time with a start and an end seen in different
+ * records: off-CPU (switch-out with its stack, switch-in) and system calls
+ * (enter with its stack, exit).  Per thread they strictly alternate in time,
+ * but come from different CPUs' buffers, so out of order: each start pairs
+ * with the first end after it. */
+#define SPAN_PENDING 16
+struct span_start {
+	uint64_t time, arg;
 	uint32_t stack;
+};
+struct span_end {
+	uint64_t time, arg;
+};
+struct span_pairs {
+	struct span_start starts[SPAN_PENDING];
+	struct span_end ends[SPAN_PENDING];
+	uint8_t nstarts, nends;
 };
 
 struct thread_state {
@@ -55,9 +71,7 @@ struct thread_state {
 	char comm[16];
 	uint64_t comm_time; /* of the record that named it: an older one never renames it */
 	uint64_t lost;
-	struct switch_event outs[SWITCH_PENDING];
-	uint64_t ins[SWITCH_PENDING];
-	uint8_t nouts, nins;
+	struct span_pairs switches, syscalls;
 };
 
 
@@ -87,6 +101,8 @@ struct profiler {
 	struct profiler_stats stats;
 	uint64_t start_ns, stop_ns;
 	int v_samples, v_cpu, v_offcpu, v_switches; /* value indices, -1 if not recorded */
+	int v_io_bytes, v_io_latency, v_io_calls;
+	uint32_t raw_id_offset, raw_ret_offset; /* in raw_syscalls records: from tracefs */
 	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
 	struct profiler_error *err; /* where a handler reports out of memory */
 	int fatal;
@@ -302,56 +318,93 @@ static void add_values(struct profiler *s, uint32_t stack, pid_t tid, uint64_t t
 		s->fatal = -PROFILE_E_NOMEM;
 }
 
-/* Pairs the thread's pending switch-outs with their switch-ins: the time
- * between is time blocked (or waiting to run), charged to the stack it
- * left with. */
-static void match_switches(struct profiler *s, struct thread_state *t)
+struct profiler;
+struct thread_state;
+typedef void (*span_done)(struct profiler *s, struct thread_state *t, const struct span_start *a,
+			  const struct span_end *b);
+
+static void span_match(struct profiler *s, struct thread_state *t, struct span_pairs *sp, span_done done)
 {
 	for (;;) {
-		if (!t->nouts || !t->nins)
+		if (!sp->nstarts || !sp->nends)
 			return;
 		uint8_t o = 0;
-		for (uint8_t k = 1; k < t->nouts; k++)
-			if (t->outs[k].time < t->outs[o].time)
+		for (uint8_t k = 1; k < sp->nstarts; k++)
+			if (sp->starts[k].time < sp->starts[o].time)
 				o = k;
-		/* ins before the earliest out belong to outs we never saw */
+		/* ends before the earliest start belong to starts we never saw */
 		uint8_t best = UINT8_MAX;
-		for (uint8_t k = 0; k < t->nins;) {
-			if (t->ins[k] < t->outs[o].time) {
-				t->ins[k] = t->ins[--t->nins];
+		for (uint8_t k = 0; k < sp->nends;) {
+			if (sp->ends[k].time < sp->starts[o].time) {
+				sp->ends[k] = sp->ends[--sp->nends];
 				continue;
 			}
-			if (best == UINT8_MAX || t->ins[k] < t->ins[best])
+			if (best == UINT8_MAX || sp->ends[k].time < sp->ends[best].time)
 				best = k;
 			k++;
 		}
 		if (best == UINT8_MAX)
 			return;
-		/* Another out before that in means its in has not come yet. */
-		for (uint8_t k = 0; k < t->nouts; k++)
-			if (k != o && t->outs[k].time < t->ins[best])
+		/* Another start before that end means its end has not come yet. */
+		for (uint8_t k = 0; k < sp->nstarts; k++)
+			if (k != o && sp->starts[k].time < sp->ends[best].time)
 				return;
-		add_values(s, t->outs[o].stack, t->tid, t->outs[o].time, s->v_offcpu,
-			   (int64_t)(t->ins[best] - t->outs[o].time), s->v_switches, 1);
-		t->outs[o] = t->outs[--t->nouts];
-		t->ins[best] = t->ins[--t->nins];
+		done(s, t, &sp->starts[o], &sp->ends[best]);
+		sp->starts[o] = sp->starts[--sp->nstarts];
+		sp->ends[best] = sp->ends[--sp->nends];
 	}
 }
 
-static void switch_out(struct profiler *s, struct thread_state *t, uint32_t stack, uint64_t time)
+static void span_start(struct profiler *s, struct thread_state *t, struct span_pairs *sp,
+		       const struct span_start *start, span_done done)
 {
-	if (t->nouts == SWITCH_PENDING)
-		t->outs[0] = t->outs[--t->nouts]; /* never paired: let it go */
-	t->outs[t->nouts++] = (struct switch_event){ time, stack };
-	match_switches(s, t);
+	if (sp->nstarts == SPAN_PENDING)
+		sp->starts[0] = sp->starts[--sp->nstarts]; /* never paired: let it go */
+	sp->starts[sp->nstarts++] = *start;
+	span_match(s, t, sp, done);
 }
 
-static void switch_in(struct profiler *s, struct thread_state *t, uint64_t time)
+static void span_end(struct profiler *s, struct thread_state *t, struct span_pairs *sp,
+		     const struct span_end *end, span_done done)
 {
-	if (t->nins == SWITCH_PENDING)
-		t->ins[0] = t->ins[--t->nins];
-	t->ins[t->nins++] = time;
-	match_switches(s, t);
+	if (sp->nends == SPAN_PENDING)
+		sp->ends[0] = sp->ends[--sp->nends];
+	sp->ends[sp->nends++] = *end;
+	span_match(s, t, sp, done);
+}
+
+/* Off-CPU: the time between leaving the CPU and coming back. */
+static void offcpu_done(struct profiler *s, struct thread_state *t, const struct span_start *a,
+			const struct span_end *b)
+{
+	add_values(s, a->stack, t->tid, a->time, s->v_offcpu, (int64_t)(b->time - a->time), s->v_switches, 1);
+}
+
+/* System calls whose result is a byte count. */
+static bool moves_bytes(uint64_t nr)
+{
+	switch (nr) {
+	case 0: case 1: case 17: case 18: case 19: case 20: case 44: case 45:
+	case 46: case 47: case 295: case 296: case 327: case 328:
+		return true;
+	default:
+		return false; /* fsync, fdatasync: latency only */
+	}
+}
+
+static void io_done(struct profiler *s, struct thread_state *t, const struct span_start *a,
+		    const struct span_end *b)
+{
+	uint64_t latency = b->time - a->time;
+	if (latency < s->o.io_min_latency)
+		return;
+	int64_t ret = (int64_t)b->arg;
+	int64_t values[PROFILE_MAX_VALUES] = { 0 };
+	values[s->v_io_bytes] = ret > 0 && moves_bytes(a->arg) ? ret : 0;
+	values[s->v_io_latency] = (int64_t)latency;
+	values[s->v_io_calls] = 1;
+	if (profile_add_sample(s->p, a->stack, (uint32_t)t->tid, a->time, values))
+		s->fatal = -PROFILE_E_NOMEM;
 }
 
 /* The kernel's callchain to frames: context markers dropped, return
@@ -381,8 +434,11 @@ static uint32_t callchain_frames(struct profiler *s, const uint64_t *ips, uint64
 }
 
 struct sample_view {
+	enum event_kind kind;
 	uint64_t id;
 	uint64_t ip;
+	uint32_t raw_size;
+	const uint8_t *raw;
 	uint32_t pid, tid;
 	uint64_t time, period;
 	uint64_t nr;
@@ -393,18 +449,28 @@ struct sample_view {
 	const uint8_t *stack;
 };
 
+static enum event_kind kind_of(const struct profiler *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->nevents; i++)
+		if (s->events[i].id == id)
+			return s->events[i].kind;
+	return KIND_CPU;
+}
+
 static bool parse_sample(const struct profiler *s, const struct perf_event_header *h,
 			 struct sample_view *v)
 {
 	const uint8_t *p = (const uint8_t *)(h + 1), *end = (const uint8_t *)h + h->size;
-	uint64_t t = s->attr.sample_type;
 	memset(v, 0, sizeof(*v));
-	if (t & PERF_SAMPLE_IDENTIFIER) {
-		if ((size_t)(end - p) < 8)
-			return false;
-		memcpy(&v->id, p, 8);
-		p += 8;
-	}
+	/* Every kind of event has PERF_SAMPLE_IDENTIFIER first: it names the
+	 * event, whose own sample_type says what follows. */
+	if ((size_t)(end - p) < 8)
+		return false;
+	memcpy(&v->id, p, 8);
+	p += 8;
+	v->kind = kind_of(s, v->id);
+	uint64_t t = s->kinds[v->kind].sample_type;
+	uint64_t regs_mask = s->kinds[v->kind].sample_regs_user;
 #define TAKE(dst, n)                                  \
 	do {                                          \
 		if ((size_t)(end - p) < (n))          \
@@ -429,10 +495,17 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 		v->ips = (const uint64_t *)p;
 		p += v->nr * 8;
 	}
+	if (t & PERF_SAMPLE_RAW) {
+		TAKE(&v->raw_size, 4);
+		if (v->raw_size > (size_t)(end - p))
+			return false;
+		v->raw = p;
+		p += v->raw_size;
+	}
 	if (t & PERF_SAMPLE_REGS_USER) {
 		TAKE(&v->abi, 8);
 		if (v->abi) {
-			size_t n = (size_t)__builtin_popcountll(s->attr.sample_regs_user) * 8;
+			size_t n = (size_t)__builtin_popcountll(regs_mask) * 8;
 			if ((size_t)(end - p) < n)
 				return false;
 			v->regs = (const uint64_t *)p;
@@ -453,12 +526,12 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 	return true;
 }
 
-static enum event_kind kind_of(const struct profiler *s, uint64_t id)
+static uint64_t raw_u64(const struct sample_view *v, uint32_t offset)
 {
-	for (uint32_t i = 0; i < s->nevents; i++)
-		if (s->events[i].id == id)
-			return s->events[i].kind;
-	return KIND_CPU;
+	uint64_t x = 0;
+	if (v->raw && offset + 8 <= v->raw_size)
+		memcpy(&x, v->raw + offset, 8);
+	return x;
 }
 
 static void on_sample(struct profiler *s, const struct perf_event_header *h)
@@ -466,6 +539,24 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 	struct sample_view v;
 	if (!parse_sample(s, h, &v))
 		return;
+	if (v.kind == KIND_IO_EXIT) {
+		/* No stack: it ends the span its enter began. */
+		struct thread_state *t = thread_get(s, (pid_t)v.tid);
+		struct span_end e = { v.time, raw_u64(&v, s->raw_ret_offset) };
+		if (t)
+			span_end(s, t, &t->syscalls, &e, io_done);
+		return;
+	}	/* A sample in a mapping we have not heard of (its MMAP2 lost, or not yet
+	 * seen): read the process's maps again, at most every 10 ms. */
+	struct process_maps *pm_check = process_get(s, (pid_t)v.pid, true);
+	if (pm_check && v.ip && v.ip < (1ull << 47) && !process_maps_find(pm_check, v.ip)) {
+		uint64_t t = now_ns();
+		if (t - pm_check->reloaded_ns > 10000000ull) {
+			pm_check->reloaded_ns = t;
+			process_maps_clear(pm_check);
+			process_load_maps(s, pm_check);
+		}
+	}
 	bool dwarf = s->unwinder != NULL && v.regs;
 	uint32_t n = callchain_frames(s, v.ips, v.nr, s->o.kernel, !dwarf);
 	if (dwarf) {
@@ -495,10 +586,14 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 	if (s->fatal)
 		return;
 	s->stats.samples++;
-	enum event_kind kind = !s->kind_on[KIND_OFFCPU] ? KIND_CPU
-			     : !s->kind_on[KIND_CPU] ? KIND_OFFCPU : kind_of(s, v.id);
-	if (kind == KIND_OFFCPU) {
-		switch_out(s, t, stack, v.time);
+	if (v.kind == KIND_OFFCPU) {
+		struct span_start a = { v.time, 0, stack };
+		span_start(s, t, &t->switches, &a, offcpu_done);
+		return;
+	}
+	if (v.kind == KIND_IO_ENTER) {
+		struct span_start a = { v.time, raw_u64(&v, s->raw_id_offset), stack };
+		span_start(s, t, &t->syscalls, &a, io_done);
 		return;
 	}
 	add_values(s, stack, (pid_t)v.tid, v.time, s->v_samples, 1, s->v_cpu,
@@ -642,8 +737,9 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 			read_comm((pid_t)pid, (pid_t)tid, comm, sizeof(comm));
 			t = thread_add(s, (pid_t)tid, (pid_t)pid, comm, 0);
 		}
+		struct span_end e = { time, 0 };
 		if (t)
-			switch_in(s, t, time);
+			span_end(s, t, &t->switches, &e, offcpu_done);
 		else
 			s->fatal = -PROFILE_E_NOMEM;
 		break;
@@ -663,6 +759,10 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 static size_t buffer_pages(const struct profiler *s)
 {
 	size_t pages = s->o.unwind == UNWIND_FP ? 64 : 512;
+	/* Event-driven views come in bursts (a loop of write(2)s, each with a
+	 * stack copy) that a sampling rate never makes: give them room. */
+	if (s->o.views & (VIEW_OFFCPU | VIEW_IO))
+		pages *= 8;
 	if (geteuid() != 0) {
 		long mlock_kb = 516;
 		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
@@ -785,7 +885,14 @@ static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
 			int fd = perf_event_open_fd(&s->kinds[k], tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
 			if (fd < 0) {
 				set_error(err, classify_open_errno(errno), errno, tid,
-					  k == KIND_CPU ? s->event_name : "context-switches (the offcpu view)");
+					  k == KIND_CPU ? s->event_name
+					  : k == KIND_OFFCPU ? "context-switches (the offcpu view)"
+							     : "raw_syscalls tracepoints (the io view)");
+				return -1;
+			}
+			if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, io_filter)) {
+				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
+				close(fd);
 				return -1;
 			}
 			if (push_event(s, fd, tid)) {
@@ -842,12 +949,85 @@ static int read_online_cpus(struct profiler *s)
 	return s->ncpus ? 0 : -1;
 }
 
+/* The tracefs directory of raw_syscalls (tracefs may be mounted in either place). */
+static const char *tracefs_dir(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing/events/raw_syscalls",
+					    "/sys/kernel/debug/tracing/events/raw_syscalls" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (access(dirs[i], R_OK) == 0)
+			return dirs[i];
+	return NULL;
+}
+
+/* A tracepoint's id, and the offset of one field of its records. */
+static bool tracepoint_info(const char *dir, const char *event, const char *field, uint64_t *id,
+			    uint32_t *offset)
+{
+	char path[256];
+	long v;
+	snprintf(path, sizeof(path), "%s/%s/id", dir, event);
+	if (!read_proc_int(path, &v))
+		return false;
+	*id = (uint64_t)v;
+	snprintf(path, sizeof(path), "%s/%s/format", dir, event);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[256], want[64];
+	snprintf(want, sizeof(want), " %s;", field);
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *at = strstr(line, want), *off = strstr(line, "offset:");
+		if (at && off && strstr(line, "field:"))
+			found = sscanf(off, "offset:%u", offset) == 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static int setup_io(struct profiler *s, struct profiler_error *err)
+{
+	const char *dir = tracefs_dir();
+	uint64_t enter_id, exit_id;
+	if (!dir) {
+		set_error(err, PROFILER_E_NO_TRACEFS, ENOENT, 0, "the io view needs the raw_syscalls tracepoints");
+		return -1;
+	}
+	if (!tracepoint_info(dir, "sys_enter", "id", &enter_id, &s->raw_id_offset) ||
+	    !tracepoint_info(dir, "sys_exit", "ret", &exit_id, &s->raw_ret_offset)) {
+		set_error(err, PROFILER_E_NO_TRACEFS, errno ? errno : EACCES, 0,
+			  "the io view cannot read raw_syscalls' id and format in tracefs");
+		return -1;
+	}
+	struct perf_event_attr *in = &s->kinds[KIND_IO_ENTER], *out = &s->kinds[KIND_IO_EXIT];
+	*in = s->attr;
+	in->type = PERF_TYPE_TRACEPOINT;
+	in->config = enter_id;
+	in->freq = 0;
+	in->sample_period = 1;
+	in->sample_type |= PERF_SAMPLE_RAW;
+	in->exclude_kernel = 0; /* tracepoints fire in the kernel */
+	in->context_switch = 0;
+	*out = *in;
+	out->config = exit_id;
+	/* The exit only ends the span: no stack to copy. */
+	out->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+	out->sample_regs_user = 0;
+	out->sample_stack_user = 0;
+	out->mmap = out->mmap2 = out->comm = out->comm_exec = out->task = 0;
+	if (s->kind_on[KIND_CPU] || s->kind_on[KIND_OFFCPU])
+		in->mmap = in->mmap2 = in->comm = in->comm_exec = in->task = 0;
+	return 0;
+}
+
 /* The event kinds to open: the cpu event as chosen, and for the offcpu view
  * context switches (each one a sample of the stack leaving the CPU, and
  * PERF_RECORD_SWITCH records for the way back).  Only the first kind asks
  * for mmap, comm and task records, so that they come once. */
 static void setup_kinds(struct profiler *s)
 {
+	s->raw_id_offset = s->raw_ret_offset = UINT32_MAX;
 	s->kind_on[KIND_CPU] = s->o.views & VIEW_CPU;
 	s->kind_on[KIND_OFFCPU] = s->o.views & VIEW_OFFCPU;
 	s->kinds[KIND_CPU] = s->attr;
@@ -862,6 +1042,7 @@ static void setup_kinds(struct profiler *s)
 	a->exclude_kernel = 0;
 	if (s->kind_on[KIND_CPU])
 		a->mmap = a->mmap2 = a->comm = a->comm_exec = a->task = 0;
+	s->kind_on[KIND_IO_ENTER] = s->kind_on[KIND_IO_EXIT] = s->o.views & VIEW_IO;
 }
 
 /* Chooses the cpu event: cycles where a PMU counts them, cpu-clock otherwise. */
@@ -1036,12 +1217,17 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (!s->o.views)
 		s->o.views = VIEW_CPU;
 	s->v_samples = s->v_cpu = s->v_offcpu = s->v_switches = -1;
+	s->v_io_bytes = s->v_io_latency = s->v_io_calls = -1;
 	if (((s->o.views & VIEW_CPU) &&
 	     ((s->v_samples = profile_add_value_type(p, "samples", "count")) < 0 ||
 	      (s->v_cpu = profile_add_value_type(p, "cpu", "nanoseconds")) < 0)) ||
 	    ((s->o.views & VIEW_OFFCPU) &&
 	     ((s->v_offcpu = profile_add_value_type(p, "offcpu", "nanoseconds")) < 0 ||
-	      (s->v_switches = profile_add_value_type(p, "switches", "count")) < 0))) {
+	      (s->v_switches = profile_add_value_type(p, "switches", "count")) < 0)) ||
+	    ((s->o.views & VIEW_IO) &&
+	     ((s->v_io_bytes = profile_add_value_type(p, "io_bytes", "bytes")) < 0 ||
+	      (s->v_io_latency = profile_add_value_type(p, "io_latency", "nanoseconds")) < 0 ||
+	      (s->v_io_calls = profile_add_value_type(p, "io_calls", "count")) < 0))) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
@@ -1051,6 +1237,8 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		if (choose_cpu_event(s, s->child, err))
 			goto fail;
 		setup_kinds(s);
+		if ((s->o.views & VIEW_IO) && setup_io(s, err))
+			goto fail;
 		if (open_event(s, s->child, err) < 0)
 			goto fail;
 		char comm[16];
@@ -1071,6 +1259,8 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		if (choose_cpu_event(s, o->pids[0], err))
 			goto fail;
 		setup_kinds(s);
+		if ((s->o.views & VIEW_IO) && setup_io(s, err))
+			goto fail;
 		for (uint32_t i = 0; i < o->npids; i++)
 			if (attach_process(s, o->pids[i], err))
 				goto fail;
@@ -1100,10 +1290,30 @@ static void read_all(struct profiler *s)
 			ring_buffer_read(&s->cpus[i].rb, s->scratch, enqueue_record, s);
 }
 
+/* Every record's time: samples carry it after IDENTIFIER (and IP, for
+ * the kinds that sample it), others in the sample_id trailer. */
+static uint64_t record_time_of(const struct perf_event_header *h, void *ctx)
+{
+	const struct profiler *s = ctx;
+	uint64_t t = 0, id;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		if (h->size < sizeof(*h) + 8)
+			return 0;
+		memcpy(&id, h + 1, 8);
+		size_t off = 8 + ((s->kinds[kind_of(s, id)].sample_type & PERF_SAMPLE_IP) ? 8 : 0) + 8;
+		if (h->size >= sizeof(*h) + off + 8)
+			memcpy(&t, (const uint8_t *)(h + 1) + off, 8);
+		return t;
+	}
+	if (h->size >= sizeof(*h) + 24)
+		memcpy(&t, (const uint8_t *)h + h->size - 16, 8);
+	return t;
+}
+
 static void *worker_main(void *arg)
 {
 	struct profiler *s = arg;
-	while (record_queue_drain(&s->queue, on_record, s, &s->profile_lock))
+	while (record_queue_drain(&s->queue, on_record, record_time_of, s, &s->profile_lock))
 		;
 	return NULL;
 }
@@ -1300,8 +1510,9 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
 	rc |= profile_set_meta(p, "duration", buf);
 	rc |= meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
-	rc |= profile_set_meta(p, "view", (s->o.views & VIEW_CPU) && (s->o.views & VIEW_OFFCPU) ? "cpu,offcpu"
-					 : (s->o.views & VIEW_OFFCPU) ? "offcpu" : "cpu");
+	snprintf(buf, sizeof(buf), "%s%s%s", (s->o.views & VIEW_CPU) ? ",cpu" : "",
+		 (s->o.views & VIEW_OFFCPU) ? ",offcpu" : "", (s->o.views & VIEW_IO) ? ",io" : "");
+	rc |= profile_set_meta(p, "view", buf + 1);
 	snprintf(buf, sizeof(buf), "%s%s", s->event_name,
 		 s->attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
 	rc |= profile_set_meta(p, "event", buf);

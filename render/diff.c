@@ -84,15 +84,18 @@ struct diff_row {
 	int64_t base_count, new_count;
 };
 
+/* Most changed first: by how much the function's total and self shares
+ * moved together, so that a function whose own time changed comes before the
+ * callers that only carry it (their totals move as much, their self not). */
 static int row_cmp(const void *a, const void *b)
 {
 	const struct diff_row *x = a, *y = b;
-	double dx = fabs(x->new_total - x->base_total), dy = fabs(y->new_total - y->base_total);
-	if (fabs(dx - dy) > 1e-9)
-		return dx < dy ? 1 : -1;
-	double sx = fabs(x->new_self - x->base_self), sy = fabs(y->new_self - y->base_self);
-	if (fabs(sx - sy) > 1e-9)
-		return sx < sy ? 1 : -1;
+	double tx = fabs(x->new_total - x->base_total), ty = fabs(y->new_total - y->base_total);
+	double kx = tx + fabs(x->new_self - x->base_self), ky = ty + fabs(y->new_self - y->base_self);
+	if (fabs(kx - ky) > 1e-9)
+		return kx < ky ? 1 : -1;
+	if (fabs(tx - ty) > 1e-9)
+		return tx < ty ? 1 : -1;
 	return strcmp(x->name, y->name);
 }
 

@@ -1,0 +1,50 @@
+#!/bin/bash
+# The io view: bytes, latency and calls of reads and writes, by the stack that
+# made them.  The workload writes 3 MiB from write_a() and 1 MiB from write_b()
+# in writes of varied size, and reads the 4 MiB back in read_back().
+. "$(dirname "$0")/lib.sh"
+require_perf
+if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing 2> /dev/null # the test's job, not smolder's
+fi
+value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
+	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+		END { printf "%.0f", t }'
+}
+
+"$SMOLDER" record -q --view io -o "$TMP/io.smolder" -- "$WORKLOADS/io" "$TMP/data" 2 > "$TMP/out" ||
+	fail "record --view io: status $? $(cat "$TMP/out")"
+read -r _ ca _ cb _ cr < <(tail -1 "$TMP/out")
+a=$(value_under "$TMP/io.smolder" io_bytes ';main;write_a;')
+b=$(value_under "$TMP/io.smolder" io_bytes ';main;write_b;')
+r=$(value_under "$TMP/io.smolder" io_bytes ';main;read_back;')
+[ "$a" = $((2 * 3145728)) ] && [ "$b" = $((2 * 1048576)) ] && [ "$r" = $((2 * 4194304)) ] &&
+	pass "bytes per call site exact: write_a $a, write_b $b, read_back $r" ||
+	fail "bytes: write_a $a (want $((2 * 3145728))), write_b $b (want $((2 * 1048576))), read_back $r (want $((2 * 4194304)))"
+na=$(value_under "$TMP/io.smolder" io_calls ';main;write_a;')
+nb=$(value_under "$TMP/io.smolder" io_calls ';main;write_b;')
+nr=$(value_under "$TMP/io.smolder" io_calls ';main;read_back;')
+[ "$na" = "$ca" ] && [ "$nb" = "$cb" ] && [ "$nr" = "$cr" ] && pass "calls exact: $na, $nb, $nr" ||
+	fail "calls: $na/$ca, $nb/$cb, $nr/$cr"
+lat=$(value_under "$TMP/io.smolder" io_latency ';main;write_a;')
+[ "$lat" -gt 0 ] 2> /dev/null && pass "latency recorded ($lat ns in write_a)" || fail "no latency: '$lat'"
+"$SMOLDER" info "$TMP/io.smolder" | grep -q '^values: *io_bytes/bytes, io_latency/nanoseconds, io_calls/count' &&
+	pass "values: io_bytes, io_latency, io_calls" || fail "io values missing"
+"$SMOLDER" flamegraph "$TMP/io.smolder" | grep -q '>I/O Flame Graph<' && pass "io flamegraph by default" ||
+	fail "io flamegraph title"
+
+# Attach to a running process: the 3:1 split of bytes written.
+start_workload "$WORKLOADS/io" "$TMP/data2" 0 || finish
+"$SMOLDER" record -q -p "$WL_PID" -d 2 --view io -o "$TMP/attach.smolder" || fail "attach: $?"
+stop_workload
+a=$(value_under "$TMP/attach.smolder" io_bytes ';main;write_a;')
+b=$(value_under "$TMP/attach.smolder" io_bytes ';main;write_b;')
+awk -v a="$a" -v b="$b" 'BEGIN { exit !(b > 0 && a / b > 2.7 && a / b < 3.3) }' &&
+	pass "attach: write_a / write_b bytes = $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')" ||
+	fail "attach: write_a $a, write_b $b"
+
+# Only slow calls: a floor of 10 s keeps nothing.
+"$SMOLDER" record -q --view io --io-min-latency 10000000000 -o "$TMP/slow.smolder" -- "$WORKLOADS/io" "$TMP/data3" 1 > /dev/null
+[ "$(value_under "$TMP/slow.smolder" io_calls '.')" = 0 ] && pass "--io-min-latency drops fast calls" ||
+	fail "--io-min-latency kept $(value_under "$TMP/slow.smolder" io_calls '.') calls"
+finish
