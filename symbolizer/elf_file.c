@@ -55,8 +55,7 @@ struct elf_file {
 	uint32_t nloads;
 	char build_id[128];
 	int has_dwarf;       /* -1: not looked yet */
-	bool embedded_dwarf; /* .debug_info in the file itself */
-	bool want_dwarf;
+
 	struct cached_chain *cache;
 	uint32_t cache_slots, cache_used;
 	struct inline_frame *frames;
@@ -138,15 +137,6 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 		elf_file_close(f);
 		return NULL;
 	}
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-	if (elf_getshdrstrndx(elf, &shstrndx) == 0)
-		while ((scn = elf_nextscn(elf, scn)) && !f->embedded_dwarf) {
-			GElf_Shdr sh;
-			const char *sname = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-			f->embedded_dwarf = sname && strcmp(sname, ".debug_info") == 0 && sh.sh_type != SHT_NOBITS;
-		}
-	f->want_dwarf = f->embedded_dwarf;
 	f->loads = calloc(phnum ? phnum : 1, sizeof(*f->loads));
 	for (size_t i = 0; f->loads && i < phnum; i++) {
 		GElf_Phdr ph;
@@ -219,11 +209,6 @@ void elf_file_close(struct elf_file *f)
 const char *elf_file_build_id(const struct elf_file *f)
 {
 	return f->build_id;
-}
-
-void elf_file_want_dwarf(struct elf_file *f, bool hot)
-{
-	f->want_dwarf |= hot;
 }
 
 bool elf_file_has_dwarf(struct elf_file *f)
@@ -545,7 +530,7 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 		return n;
 	}
 	Dwarf_Addr addr = vaddr + f->bias;
-	int n = f->want_dwarf && elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0;
+	int n = elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0;
 	if (n == 0 || !out[0].name) {
 		/* No DWARF here: the symbol tables (the file's, or its debug file's). */
 		const char *name = symbol_at(f, addr);

@@ -61,14 +61,10 @@ const char *elf_file_build_id(const struct elf_file *f);
 bool elf_file_has_dwarf(struct elf_file *f);
 /* The virtual address of a file offset (through the load segments). */
 bool elf_file_vaddr(const struct elf_file *f, uint64_t offset, uint64_t *vaddr);
-/* Whether DWARF is worth reading for this file: it is in the file itself
- * (cheap, and what -g asked for), or samples land in it (hot) rather than
- * only passing through as callers.  A separate debug file of a library seen
- * only as a caller (libc's is large) is not decompressed for so little. */
-void elf_file_want_dwarf(struct elf_file *f, bool hot);
-/* The inline chain at vaddr, innermost first; from DWARF when wanted and
- * present, else one frame from the symbol tables.  Returns the number of
- * frames (0: nothing known). */
+/* The inline chain at vaddr, innermost first; from DWARF where there is
+ * some (always: a name must not depend on which samples a recording got),
+ * else one frame from the symbol tables.  Returns the number of frames (0:
+ * nothing known). */
 int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out, int max);
 
 #endif

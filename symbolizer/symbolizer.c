@@ -28,7 +28,6 @@ struct symbolizer {
 		struct symbol_table table;
 	} *jits;
 	uint32_t njits;
-	bool *hot_path; /* per string id: a mapping of that path holds a sampled leaf */
 };
 
 static struct elf_file *file_for(struct symbolizer *z, pid_t pid, const struct mapping *m)
@@ -48,8 +47,6 @@ static struct elf_file *file_for(struct symbolizer *z, pid_t pid, const struct m
 	of->path = copy;
 	of->build_id = m->build_id;
 	of->f = elf_file_open(pid, path, string_table_get(&z->p->strings, m->build_id), m->start, m->end);
-	if (of->f)
-		elf_file_want_dwarf(of->f, z->hot_path && z->hot_path[m->path]);
 	if (of->f)
 		z->stats->files++;
 	else
@@ -185,17 +182,7 @@ int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npi
 	elf_version(EV_CURRENT);
 	struct symbolizer z = { .p = p, .o = o, .stats = stats };
 	int err = 0;
-	/* Which files samples land in: those get their DWARF read even when it
-	 * lives in a separate debug file. */
-	z.hot_path = calloc(p->strings.count + 1, sizeof(*z.hot_path));
-	for (uint32_t i = 0; z.hot_path && i < p->samples.count; i++) {
-		uint32_t st = profile_sample(p, i)->stack;
-		if (st == PROFILE_NONE)
-			continue;
-		const struct location *l = profile_location(p, profile_stack(p, st)->location);
-		if (l->mapping != PROFILE_NONE)
-			z.hot_path[profile_mapping(p, l->mapping)->path] = true;
-	}
+
 	for (uint32_t i = 0; i < p->locations.count && !err; i++)
 		err = symbolize_location(&z, i, mapping_pids, npids);
 	struct open_file *files = z.files.data;
@@ -204,7 +191,6 @@ int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npi
 		free(files[i].path);
 	}
 	vec_release(&z.files);
-	free(z.hot_path);
 	for (uint32_t i = 0; i < z.njits; i++)
 		symbol_table_release(&z.jits[i].table);
 	free(z.jits);
