@@ -28,11 +28,14 @@ nofpbin=$top/tests/workloads/shares_nofp
 # (seconds), rss (KiB), wall (seconds, the whole command).
 profile_once() {
 	shift
+	local t0=$EPOCHREALTIME
 	/usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" > "$work/wl" 2> "$work/err" || {
 		echo "failed: $* $(tail -2 "$work/err")" >&2
 		return 1
 	}
-	read -r wall u s rss < "$work/time"
+	local t1=$EPOCHREALTIME
+	read -r _ u s rss < "$work/time"
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 	read -r _ wl_wall _ wl_cpu < <(grep '^wall ' "$work/wl")
 	prof_cpu=$(awk -v u="$u" -v s="$s" -v c="$wl_cpu" 'BEGIN { printf "%.2f", u + s - c }')
 }
@@ -41,16 +44,18 @@ profile_once() {
 # same workload (so drift in the machine's speed cancels); reports the medians
 # of the slowdown and of the profiler's CPU, the last run's files.
 profile() {
-	local slow=() cpu=() bin=${@: -3:1}
+	local slow=() cpu=() posts=() bin=${@: -3:1}
 	for ((i = 0; i < repeat; i++)); do
 		local b
 		b=$("$bin" -n "$rounds" | awk '{ print $2 }')
 		profile_once "$@" || return 1
 		slow+=("$(awk -v a="$wl_wall" -v b="$b" 'BEGIN { printf "%.3f", a / b }')")
 		cpu+=("$prof_cpu")
+		posts+=("$(secs "$wl_wall" "$wall")")
 	done
 	slowdown=$(printf '%s\n' "${slow[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p")
 	prof_cpu=$(printf '%s\n' "${cpu[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p")
+	post_median=$(printf '%s\n' "${posts[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p")
 }
 
 # complete FOLDED: percent of samples whose stack reaches main -> run_*
@@ -58,7 +63,7 @@ complete() {
 	awk '{ n = $NF; t += n; if ($0 ~ /;main;(fixed_rounds;)?run_[abc]/) c += n } END { printf "%.1f", t ? 100 * c / t : 0 }' "$1"
 }
 
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 row() { # mode freq tool slowdown cpu cpu/sample rss bytes/sample complete svg_seconds
 	printf '| %s | %s Hz | %s | %s | %s | %s | %s | %s | %s%% | %s |\n' "$@"
@@ -71,18 +76,24 @@ for mode in fp dwarf; do
 	bin=$([ $mode = fp ] && echo "$fpbin" || echo "$nofpbin")
 	for f in $freqs; do
 		# smolder: record, then render; sampling ends when the workload exits.
+		# Twice: as the machine is, and with system debug files out of reach
+		# (a machine without -dbg packages), to show what reading them costs.
+		for variant in smolder "smolder, no system debug files"; do
+		if [ "$variant" = smolder ]; then unset SMOLDER_DEBUGINFO_PATH; else export SMOLDER_DEBUGINFO_PATH=/nonexistent; fi
 		unwind=$([ $mode = fp ] && echo fp || echo dwarf)
 		profile smolder -- "$smolder" record -q -F "$f" --unwind "$unwind" -o "$work/s.smolder" -- "$bin" -n "$rounds"
-		post=$(secs "$wl_wall" "$wall")
+		post=$post_median
 		t0=$EPOCHREALTIME
 		"$smolder" flamegraph "$work/s.smolder" -o "$work/s.svg"
 		svg=$(awk -v p="$post" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", p + b - a }')
 		samples=$("$smolder" info "$work/s.smolder" | awk '$1 == "samples:" { print $2 }')
 		"$smolder" fold "$work/s.smolder" > "$work/s.folded"
-		row $mode "$f" smolder "$slowdown" "$prof_cpu" "$(per_sample_us "$prof_cpu" "$samples")" \
+		row $mode "$f" "$variant" "$slowdown" "$prof_cpu" "$(per_sample_us "$prof_cpu" "$samples")" \
 			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
 			"$(awk -v b="$(stat -c %s "$work/s.smolder")" -v n="$samples" 'BEGIN { printf "%.1f", b / n }')" \
 			"$(complete "$work/s.folded")" "$svg"
+		done
+		unset SMOLDER_DEBUGINFO_PATH
 		# perf: record, then perf script | stackcollapse-perf.pl | flamegraph.pl.
 		if [ $mode = fp ]; then
 			variants="-g"
@@ -91,7 +102,7 @@ for mode in fp dwarf; do
 		fi
 		for v in $variants; do
 			profile perf -- perf record -q -F "$f" $v -o "$work/perf.data" -- "$bin" -n "$rounds"
-			post=$(secs "$wl_wall" "$wall")
+			post=$post_median
 			t0=$EPOCHREALTIME
 			perf script -i "$work/perf.data" 2> /dev/null > "$work/p.script"
 			perl "$fg/stackcollapse-perf.pl" "$work/p.script" > "$work/p.folded" 2> /dev/null

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1391,21 +1392,30 @@ int profiler_run(struct profiler *s, volatile bool *stop,
 		for (uint32_t i = 0; i < s->nevents; i++)
 			ioctl(s->events[i].fd, PERF_EVENT_IOC_ENABLE, 0);
 	}
-	struct pollfd *pfd = calloc(s->ncpus, sizeof(*pfd));
+	/* The targets' pidfds join the poll, so that their exit wakes us at once
+	 * (the timeout is only for the status line and the duration). */
+	uint32_t ntargets = s->child ? 1 : s->o.npids;
+	struct pollfd *pfd = calloc(s->ncpus + ntargets, sizeof(*pfd));
 	if (!pfd || pthread_create(&s->worker, NULL, worker_main, s)) {
 		free(pfd);
 		set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");
 		return -1;
 	}
 	s->worker_running = true;
+	int *pidfds = calloc(ntargets ? ntargets : 1, sizeof(*pidfds));
+	for (uint32_t i = 0; pidfds && i < ntargets; i++)
+		pidfds[i] = (int)syscall(SYS_pidfd_open, s->child ? s->child : s->o.pids[i], 0);
 	uint64_t deadline = s->o.duration > 0 ? s->start_ns + (uint64_t)(s->o.duration * 1e9) : 0;
 	uint64_t next_progress = 0;
 	while (!*stop) {
+		nfds_t n = 0;
 		for (uint32_t i = 0; i < s->ncpus; i++)
-			pfd[i] = (struct pollfd){ .fd = s->cpus[i].fd, .events = POLLIN };
+			pfd[n++] = (struct pollfd){ .fd = s->cpus[i].fd, .events = POLLIN };
+		for (uint32_t i = 0; pidfds && i < ntargets; i++)
+			pfd[n++] = (struct pollfd){ .fd = pidfds[i], .events = POLLIN };
 		/* The watermark wakes us when a buffer is a quarter full; otherwise
 		 * read every 50 ms to keep the status line and the checks below live. */
-		if (poll(pfd, s->ncpus, 50) < 0 && errno != EINTR)
+		if (poll(pfd, n, 50) < 0 && errno != EINTR)
 			break;
 		read_all(s);
 		uint64_t t = now_ns();
@@ -1428,6 +1438,10 @@ int profiler_run(struct profiler *s, volatile bool *stop,
 			break;
 	}
 	free(pfd);
+	for (uint32_t i = 0; pidfds && i < ntargets; i++)
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
+	free(pidfds);
 	s->stop_ns = now_ns();
 	for (uint32_t i = 0; i < s->nevents; i++)
 		ioctl(s->events[i].fd, PERF_EVENT_IOC_DISABLE, 0);
