@@ -94,6 +94,22 @@ static int timed_cmp(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq); /* stable */
 }
 
+/* The record at position *r, moving *r past it (and past the padding a
+ * record that did not fit before the end leaves). */
+static const struct perf_event_header *next_record(const struct record_queue *q, uint64_t *r)
+{
+	size_t off = (size_t)(*r % q->cap);
+	uint64_t len;
+	memcpy(&len, q->buf + off, 8);
+	if (len == 0) {
+		*r += q->cap - off;
+		off = 0;
+		memcpy(&len, q->buf, 8);
+	}
+	*r += 8 + ALIGN8(len);
+	return (const struct perf_event_header *)(q->buf + off + 8);
+}
+
 bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
 			pthread_mutex_t *hold)
 {
@@ -108,13 +124,6 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 	/* [read, write) is ours until read advances: no queue lock needed. */
 	uint32_t n = 0;
 	for (uint64_t r = read; r < write;) {
-		size_t off = (size_t)(r % q->cap);
-		uint64_t len;
-		memcpy(&len, q->buf + off, 8);
-		if (len == 0) {
-			r += q->cap - off;
-			continue;
-		}
 		if (n == q->cap_sorted) {
 			uint32_t cap = q->cap_sorted ? q->cap_sorted * 2 : 1024;
 			struct timed_record *v = realloc(q->sorted, cap * sizeof(*v));
@@ -125,24 +134,14 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 			q->sorted = v;
 			q->cap_sorted = cap;
 		}
-		const struct perf_event_header *h = (const struct perf_event_header *)(q->buf + off + 8);
+		const struct perf_event_header *h = next_record(q, &r);
 		q->sorted[n] = (struct timed_record){ time_of(h, ctx), n, h };
 		n++;
-		r += 8 + ALIGN8(len);
 	}
 	pthread_mutex_lock(hold);
 	if (n == UINT32_MAX) {
-		for (uint64_t r = read; r < write;) {
-			size_t off = (size_t)(r % q->cap);
-			uint64_t len;
-			memcpy(&len, q->buf + off, 8);
-			if (len == 0) {
-				r += q->cap - off;
-				continue;
-			}
-			handle((const struct perf_event_header *)(q->buf + off + 8), ctx);
-			r += 8 + ALIGN8(len);
-		}
+		for (uint64_t r = read; r < write;)
+			handle(next_record(q, &r), ctx);
 	} else {
 		if (n > 1)
 			qsort(q->sorted, n, sizeof(*q->sorted), timed_cmp);
