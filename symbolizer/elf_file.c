@@ -526,7 +526,8 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 	struct cached_chain *c = cache_slot(f, vaddr);
 	if (c && c->used) {
 		int n = (int)(c->count < (uint32_t)max ? c->count : (uint32_t)max);
-		memcpy(out, f->frames + c->first, (size_t)n * sizeof(*out));
+		if (n)
+			memcpy(out, f->frames + c->first, (size_t)n * sizeof(*out));
 		return n;
 	}
 	Dwarf_Addr addr = vaddr + f->bias;
@@ -553,7 +554,8 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 		}
 	}
 	if (c) {
-		memcpy(f->frames + f->nframes, out, (size_t)n * sizeof(*out));
+		if (n) /* an address with no name is cached too, with nothing to copy */
+			memcpy(f->frames + f->nframes, out, (size_t)n * sizeof(*out));
 		*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n, true };
 		f->nframes += (uint32_t)n;
 		f->cache_used++;
