@@ -45,6 +45,28 @@ static const char *parse_count(const char *line, const char *end, int64_t *count
 	return p;
 }
 
+/* A frame name's location (a function of that name, no file): the same for
+ * every occurrence, so found through the string id alone. */
+static int64_t location_of_name(struct profile *p, struct vec *cache, uint32_t name)
+{
+	while (cache->count <= name) {
+		uint32_t *slot = vec_push(cache, sizeof(uint32_t));
+		if (!slot)
+			return -PROFILE_E_NOMEM;
+		*slot = 0;
+	}
+	uint32_t *known = &((uint32_t *)cache->data)[name];
+	if (*known)
+		return *known - 1;
+	int64_t fn = profile_intern_function(p, name, 0);
+	if (fn < 0)
+		return fn;
+	int64_t loc = profile_intern_named_location(p, (uint32_t)fn);
+	if (loc >= 0)
+		((uint32_t *)cache->data)[name] = (uint32_t)loc + 1;
+	return loc;
+}
+
 int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			 struct folded_stats *stats)
 {
@@ -55,6 +77,8 @@ int profile_parse_folded(struct profile *p, const char *text, size_t len,
 		return -PROFILE_E_NOMEM;
 	const char *end = text + len;
 	uint64_t valid = 0;
+	int err = 0;
+	struct vec loc_of_name = { 0 }; /* uint32_t per string id: its location + 1, 0 if none yet */
 	int64_t values[PROFILE_MAX_VALUES] = { 0 };
 	for (const char *line = text; line < end;) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
@@ -84,28 +108,33 @@ int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			const char *semi = memchr(f, ';', (size_t)(stack_end - f));
 			const char *f_end = semi ? semi : stack_end;
 			int64_t name = profile_string_n(p, f, (size_t)(f_end - f));
-			if (name < 0)
-				return (int)name;
-			int64_t fn = profile_intern_function(p, (uint32_t)name, 0);
-			if (fn < 0)
-				return (int)fn;
-			int64_t loc = profile_intern_named_location(p, (uint32_t)fn);
-			if (loc < 0)
-				return (int)loc;
+			if (name < 0) {
+				err = (int)name;
+				goto out;
+			}
+			int64_t loc = location_of_name(p, &loc_of_name, (uint32_t)name);
+			if (loc < 0) {
+				err = (int)loc;
+				goto out;
+			}
 			int64_t s = profile_intern_stack(p, parent, (uint32_t)loc);
-			if (s < 0)
-				return (int)s;
+			if (s < 0) {
+				err = (int)s;
+				goto out;
+			}
 			parent = (uint32_t)s;
 			if (!semi)
 				break;
 			f = semi + 1; /* a trailing ';' adds no frame, as Perl's split */
 		}
 		values[0] = count;
-		int err = profile_add_sample(p, parent, 0, 0, values);
-		if (err)
-			return err;
+		if ((err = profile_add_sample(p, parent, 0, 0, values)))
+			goto out;
 		valid++;
 		line = next;
 	}
-	return valid ? 0 : -PROFILE_E_NO_FOLDED;
+	err = valid ? 0 : -PROFILE_E_NO_FOLDED;
+out:
+	vec_release(&loc_of_name);
+	return err;
 }

@@ -178,6 +178,34 @@ static void diff_color(const struct flame_options *o, double delta, double max_a
 		snprintf(out, cap, "rgb(%d,%d,255)", fade, fade);
 }
 
+/* v with `decimals` (1 or 2) decimal places, as printf's %.Nf would round
+ * it: per frame, glibc's float formatting is most of the renderer's time. */
+static void put_fixed(FILE *out, double v, int decimals)
+{
+	char buf[32], *p = buf + sizeof(buf);
+	int scale = decimals == 1 ? 10 : 100;
+	double r = v * scale;
+	bool negative = r < 0;
+	if (negative)
+		r = -r;
+	if (!(r < 9e17)) { /* out of integer range (or NaN): the slow way */
+		fprintf(out, decimals == 1 ? "%.1f" : "%.2f", v);
+		return;
+	}
+	unsigned long long n = (unsigned long long)(r + 0.5);
+	*--p = '\0';
+	for (int i = 0; i < decimals; i++, n /= 10)
+		*--p = (char)('0' + n % 10);
+	*--p = '.';
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n);
+	if (negative && strspn(p, "0.") != strlen(p))
+		*--p = '-';
+	fputs(p, out);
+}
+
 /* "1234567" -> "1,234,567" */
 static void format_count(int64_t v, char *out, size_t cap)
 {
@@ -245,7 +273,9 @@ static void draw_frame(struct svg_ctx *c, uint32_t id, double x)
 	xml_escape(c->out, name, len);
 	fprintf(c->out, " (%s ", count);
 	xml_escape(c->out, o->countname, strlen(o->countname));
-	fprintf(c->out, ", %.2f%%", pct);
+	fputs(", ", c->out);
+	put_fixed(c->out, pct, 2);
+	fputc('%', c->out);
 	if (n->where) {
 		fputs(", ", c->out);
 		xml_escape(c->out, string_table_get(&c->t->names, n->where), string_table_len(&c->t->names, n->where));
@@ -266,13 +296,24 @@ static void draw_frame(struct svg_ctx *c, uint32_t id, double x)
 	} else {
 		frame_color(o, name, len, fill, sizeof(fill));
 	}
-	fprintf(c->out, ")</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"%s/>",
-		x, y, w, o->frame_height - FRAME_PAD, fill, only_new ? " class=\"new\"" : "");
+	fputs(")</title><rect x=\"", c->out);
+	put_fixed(c->out, x, 1);
+	fputs("\" y=\"", c->out);
+	put_fixed(c->out, y, 1);
+	fputs("\" width=\"", c->out);
+	put_fixed(c->out, w, 1);
+	fputs("\" height=\"", c->out);
+	put_fixed(c->out, o->frame_height - FRAME_PAD, 1);
+	fprintf(c->out, "\" fill=\"%s\"%s/>", fill, only_new ? " class=\"new\"" : "");
 	/* A label only where it fits; the script adds them when zooming. */
 	size_t chars = (size_t)fmax(0, floor((w - 6) / (o->font_size * FONT_WIDTH)));
 	if (chars >= 3) {
 		size_t nchars = utf8_count(name, len);
-		fprintf(c->out, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + (o->frame_height - FRAME_PAD) * 0.7);
+		fputs("<text x=\"", c->out);
+		put_fixed(c->out, x + 3, 1);
+		fputs("\" y=\"", c->out);
+		put_fixed(c->out, y + (o->frame_height - FRAME_PAD) * 0.7, 1);
+		fputs("\">", c->out);
 		if (nchars <= chars) {
 			xml_escape(c->out, name, len);
 		} else {
