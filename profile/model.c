@@ -35,6 +35,21 @@ uint64_t hash_bytes(const void *data, size_t len)
 	return hash_u64(h);
 }
 
+uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x)
+{
+	uint32_t lo = 0, hi = n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint64_t key;
+		memcpy(&key, (const char *)base + (size_t)mid * stride + key_offset, sizeof(key));
+		if (key <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 void *vec_push(struct vec *v, size_t elsize)
 {
 	if (v->count == v->cap) {

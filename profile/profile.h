@@ -283,6 +283,11 @@ static inline int64_t sat_add_i64(int64_t a, int64_t b)
 
 uint64_t hash_bytes(const void *data, size_t len);
 
+/* In an array of n elements of `stride` bytes sorted by the uint64_t at
+ * key_offset, how many have a key <= x: the last of them (index - 1) is the
+ * candidate for "the range containing x". */
+uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x);
+
 /* Appends one zeroed-or-not slot of elsize bytes; NULL when out of memory or
  * past VEC_MAX_COUNT. */
 void *vec_push(struct vec *v, size_t elsize);

@@ -1,4 +1,5 @@
 /* Each process's executable mappings, sorted for binary search. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,16 +62,11 @@ int process_maps_insert(struct process_maps *m, const struct map_entry *e)
 
 const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t addr)
 {
-	uint32_t lo = 0, hi = m->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (m->entries[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < m->count && m->entries[lo].start <= addr && addr < m->entries[lo].end)
-		return &m->entries[lo];
+	/* Entries do not overlap: the last one starting at or before addr. */
+	uint32_t i = upper_bound_u64(m->entries, m->count, sizeof(*m->entries),
+				     offsetof(struct map_entry, start), addr);
+	if (i > 0 && addr < m->entries[i - 1].end)
+		return &m->entries[i - 1];
 	return NULL;
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <linux/openat2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,14 +374,7 @@ static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 /* The innermost scope containing addr, or -1. */
 static int32_t cu_index_find(const struct cu_index *ix, uint64_t addr)
 {
-	uint32_t lo = 0, hi = ix->ntops;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (ix->tops[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = upper_bound_u64(ix->tops, ix->ntops, sizeof(*ix->tops), offsetof(struct top_range, lo), addr);
 	if (lo == 0 || addr >= ix->tops[lo - 1].hi)
 		return -1;
 	const struct top_range *t = &ix->tops[lo - 1];

@@ -2,6 +2,7 @@
  * /proc/kallsyms and JIT compilers' /tmp/perf-PID.map files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,14 +81,7 @@ void symbol_table_finish(struct symbol_table *t)
 
 const struct symbol *symbol_table_find(const struct symbol_table *t, uint64_t addr)
 {
-	uint32_t lo = 0, hi = t->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (t->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	uint32_t lo = upper_bound_u64(t->syms, t->count, sizeof(*t->syms), offsetof(struct symbol, addr), addr);
 	if (lo == 0)
 		return NULL;
 	const struct symbol *s = &t->syms[lo - 1];
