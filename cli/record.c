@@ -69,7 +69,7 @@ static void progress(const struct profiler_stats *st, void *arg)
 		return;
 	char dur[32] = "";
 	if (s->duration > 0)
-		snprintf(dur, sizeof(dur), " / %.0f s", s->duration);
+		snprintf(dur, sizeof(dur), " / %g s", s->duration);
 	fprintf(stderr, "\r\033[Ksmolder: recording %s: %.1f s%s, %" PRIu64 " samples, %" PRIu64
 			" lost, %u threads",
 		s->target, st->elapsed, dur, st->samples, st->lost + st->unwind_dropped, st->threads);

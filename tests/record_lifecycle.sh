@@ -57,6 +57,19 @@ status=$?
 out=$(echo hello | "$SMOLDER" record -q -o "$TMP/cat.smolder" -- cat)
 [ "$out" = hello ] && pass "launch: stdin and stdout forwarded" || fail "launch: stdio not forwarded ('$out')"
 
+# On a terminal, a live status line (elapsed / duration, samples, lost, threads), then the
+# summary; not on a pipe.
+if command -v script > /dev/null; then
+	script -qfec "'$SMOLDER' record -d 1.2 -o '$TMP/tty.folded' -- '$WORKLOADS/shares_fp' 3" /dev/null \
+		> "$TMP/tty.out" 2>&1 < /dev/null
+	lines=$(tr '\r' '\n' < "$TMP/tty.out" | grep -c 'smolder: recording .*shares_fp: [0-9.]* s / 1.2 s, [0-9]* samples, 0 lost, 1 threads')
+	[ "$lines" -ge 5 ] && tr '\r' '\n' < "$TMP/tty.out" | grep -q 'smolder: record: 1.2[0-9] s, [0-9]* samples' &&
+		pass "terminal: a live status line ($lines updates) and a summary" ||
+		fail "terminal: no status line: $(head -c 300 "$TMP/tty.out")"
+	"$SMOLDER" record -d 0.5 -o "$TMP/pipe.folded" -- "$WORKLOADS/shares_fp" 1 2> "$TMP/pipe.err" > /dev/null
+	! grep -q 'recording' "$TMP/pipe.err" && pass "not a terminal: no status line" || fail "status line on a pipe"
+fi
+
 # A library loaded with dlopen after the attach is named.
 start_workload "$WORKLOADS/dlopen_main" "$WORKLOADS/libplugin.so" 4 1 || finish
 "$SMOLDER" record -q -p "$WL_PID" -F 499 -d 3 -o "$TMP/dl.folded" || fail "record exited $?"
