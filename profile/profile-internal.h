@@ -1,4 +1,4 @@
-/* Private to profile/: the interning hash shared by its .c files. */
+/* Private to profile/: what its .c files share beyond profile.h. */
 #ifndef SMOLDER_PROFILE_INTERNAL_H
 #define SMOLDER_PROFILE_INTERNAL_H
 
@@ -6,16 +6,6 @@
 
 #define VEC_MAX_COUNT (1u << 30)
 #define STRING_MAX_LEN (1u << 20) /* longer names are cut: nothing real is this long */
-
-typedef bool (*id_hash_eq)(const void *ctx, uint32_t id, const void *key);
-typedef uint64_t (*id_hash_rehash)(const void *ctx, uint32_t id);
-
-/* Grows h so that one more id fits under a 3/4 load. */
-int id_hash_reserve(struct id_hash *h, uint32_t count, id_hash_rehash rehash, const void *ctx);
-/* The slot holding the id equal to key, or the empty slot where it goes. */
-uint32_t *id_hash_probe(struct id_hash *h, uint64_t hash, id_hash_eq eq, const void *ctx,
-			const void *key);
-void id_hash_release(struct id_hash *h);
 
 /* The reader adds a file's locations as they are (their inline chains come
  * later, in other chunks), then indexes them once at the end. */

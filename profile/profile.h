@@ -288,6 +288,18 @@ uint64_t hash_bytes(const void *data, size_t len);
  * candidate for "the range containing x". */
 uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x);
 
+/* id_hash: open addressing over the indexes of an array, keys compared by
+ * the caller (the array is the caller's). */
+typedef bool (*id_hash_eq)(const void *ctx, uint32_t id, const void *key);
+typedef uint64_t (*id_hash_rehash)(const void *ctx, uint32_t id);
+
+/* Grows h so that one more id fits under a 3/4 load. */
+int id_hash_reserve(struct id_hash *h, uint32_t count, id_hash_rehash rehash, const void *ctx);
+/* The slot holding the id equal to key, or the empty slot where it goes. */
+uint32_t *id_hash_probe(struct id_hash *h, uint64_t hash, id_hash_eq eq, const void *ctx,
+			const void *key);
+void id_hash_release(struct id_hash *h);
+
 /* Appends one zeroed-or-not slot of elsize bytes; NULL when out of memory or
  * past VEC_MAX_COUNT. */
 void *vec_push(struct vec *v, size_t elsize);

@@ -85,7 +85,6 @@ struct profiler_stats {
 	uint64_t unwind_dropped;  /* samples not unwound in time */
 	uint64_t stack_truncated; /* DWARF: stack copy too small to reach the root */
 	uint32_t threads;       /* threads seen */
-	uint32_t live_threads;
 	double elapsed;         /* seconds since sampling began */
 	bool targets_exited;
 	bool has_exit_status;

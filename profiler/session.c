@@ -92,6 +92,7 @@ struct profiler {
 	struct process_maps *procs;
 	uint32_t nprocs, cap_procs;
 	struct vec threads; /* struct thread_state */
+	struct id_hash thread_index; /* tid -> index in threads */
 	pid_t child;           /* launched command, 0 if attaching */
 	int go_fd;             /* launch: written to let the child exec */
 	int exec_status_fd;    /* launch: EOF once exec succeeded, else exec's errno */
@@ -136,13 +137,25 @@ static void set_error(struct profiler_error *err, enum profiler_errcode code, in
 
 /* ---- threads and processes ---- */
 
+static bool thread_eq(const void *ctx, uint32_t i, const void *key)
+{
+	const struct thread_state *t = ((const struct profiler *)ctx)->threads.data;
+	return t[i].tid == *(const pid_t *)key;
+}
+
+static uint64_t thread_rehash(const void *ctx, uint32_t i)
+{
+	const struct thread_state *t = ((const struct profiler *)ctx)->threads.data;
+	return hash_u64((uint64_t)t[i].tid);
+}
+
+/* Every sample and most records look a thread up: a hash, not a scan. */
 static struct thread_state *thread_get(struct profiler *s, pid_t tid)
 {
-	struct thread_state *t = s->threads.data;
-	for (uint32_t i = s->threads.count; i-- > 0;)
-		if (t[i].tid == tid)
-			return &t[i];
-	return NULL;
+	if (!s->thread_index.nslots)
+		return NULL;
+	uint32_t *slot = id_hash_probe(&s->thread_index, hash_u64((uint64_t)tid), thread_eq, s, &tid);
+	return *slot ? (struct thread_state *)s->threads.data + (*slot - 1) : NULL;
 }
 
 /* Adds or updates a thread.  Records reach us out of order across CPUs, so
@@ -151,12 +164,18 @@ static struct thread_state *thread_get(struct profiler *s, pid_t tid)
 static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid, const char *comm,
 				       uint64_t time)
 {
-	struct thread_state *t = thread_get(s, tid);
-	if (!t) {
+	if (id_hash_reserve(&s->thread_index, s->threads.count, thread_rehash, s))
+		return NULL;
+	uint32_t *slot = id_hash_probe(&s->thread_index, hash_u64((uint64_t)tid), thread_eq, s, &tid);
+	struct thread_state *t;
+	if (*slot) {
+		t = (struct thread_state *)s->threads.data + (*slot - 1);
+	} else {
 		if (!(t = vec_push(&s->threads, sizeof(*t))))
 			return NULL;
 		memset(t, 0, sizeof(*t));
 		t->tid = tid;
+		*slot = s->threads.count;
 		s->stats.threads = s->threads.count;
 	}
 	t->pid = pid;
@@ -450,12 +469,12 @@ struct sample_view {
 	const uint8_t *stack;
 };
 
+/* Twice per sample (its time, then its fields): a binary search over the
+ * events, which push_event keeps sorted by id. */
 static enum event_kind kind_of(const struct profiler *s, uint64_t id)
 {
-	for (uint32_t i = 0; i < s->nevents; i++)
-		if (s->events[i].id == id)
-			return s->events[i].kind;
-	return KIND_CPU;
+	uint32_t i = upper_bound_u64(s->events, s->nevents, sizeof(*s->events), offsetof(struct event, id), id);
+	return i && s->events[i - 1].id == id ? s->events[i - 1].kind : KIND_CPU;
 }
 
 static bool parse_sample(const struct profiler *s, const struct perf_event_header *h,
@@ -602,9 +621,8 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 }
 
 /* The sample_id trailer of a non-sample record: pid, tid (and time). */
-static bool record_tid(const struct profiler *s, const struct perf_event_header *h, uint32_t *tid)
+static bool record_tid(const struct perf_event_header *h, uint32_t *tid)
 {
-	(void)s;
 	/* The trailer is TID (pid, tid), TIME, IDENTIFIER: tid 20 bytes from the end. */
 	if (h->size < sizeof(*h) + 24)
 		return false;
@@ -670,8 +688,8 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		break;
 	}
 	case PERF_RECORD_FORK: {
-		uint32_t f[4]; /* pid, ppid, tid, ptid */
-		if (h->size < sizeof(*h) + 16)
+		uint32_t f[4]; /* pid, ppid, tid, ptid; then the time */
+		if (h->size < sizeof(*h) + 24)
 			break;
 		memcpy(f, h + 1, 16);
 		struct thread_state *parent = thread_get(s, (pid_t)f[3]);
@@ -681,7 +699,6 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		memcpy(&fork_time, (const uint8_t *)(h + 1) + 16, 8);
 		if (!thread_add(s, (pid_t)f[2], (pid_t)f[0], comm, fork_time))
 			s->fatal = -PROFILE_E_NOMEM;
-		s->stats.live_threads++;
 		if (f[0] != f[1]) {
 			/* A new process starts with a copy of its parent's mappings. */
 			struct process_maps *pp = process_get(s, (pid_t)f[1], false);
@@ -695,10 +712,6 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		}
 		break;
 	}
-	case PERF_RECORD_EXIT:
-		if (s->stats.live_threads)
-			s->stats.live_threads--;
-		break;
 	case PERF_RECORD_LOST: {
 		uint64_t lost[2];
 		if (h->size < sizeof(*h) + 16)
@@ -706,7 +719,7 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		memcpy(lost, h + 1, 16);
 		s->stats.lost += lost[1];
 		uint32_t tid;
-		struct thread_state *t = record_tid(s, h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
+		struct thread_state *t = record_tid(h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
 		if (t)
 			t->lost += lost[1];
 		break;
@@ -718,7 +731,7 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		memcpy(&lost, h + 1, 8);
 		s->stats.lost += lost;
 		uint32_t tid;
-		struct thread_state *t = record_tid(s, h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
+		struct thread_state *t = record_tid(h, &tid) ? thread_get(s, (pid_t)tid) : NULL;
 		if (t)
 			t->lost += lost;
 		break;
@@ -726,7 +739,7 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 	case PERF_RECORD_SWITCH: {
 		uint32_t tid;
 		uint64_t time;
-		if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) || !record_tid(s, h, &tid))
+		if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) || !record_tid(h, &tid))
 			break;
 		memcpy(&time, (const uint8_t *)h + h->size - 16, 8);
 		struct thread_state *t = thread_get(s, (pid_t)tid);
@@ -825,7 +838,9 @@ static int classify_open_errno(int e)
 	}
 }
 
-static int push_event(struct profiler *s, int fd, pid_t tid)
+/* Inserts e in id order (the kernel hands ids out increasing, so this is
+ * an append but for the rare race). */
+static int push_event(struct profiler *s, struct event e)
 {
 	if (s->nevents == s->cap_events) {
 		uint32_t cap = s->cap_events ? s->cap_events * 2 : 16;
@@ -835,7 +850,10 @@ static int push_event(struct profiler *s, int fd, pid_t tid)
 		s->events = v;
 		s->cap_events = cap;
 	}
-	s->events[s->nevents++] = (struct event){ .fd = fd, .tid = tid };
+	uint32_t i = s->nevents++;
+	for (; i > 0 && s->events[i - 1].id > e.id; i--)
+		s->events[i] = s->events[i - 1];
+	s->events[i] = e;
 	return 0;
 }
 
@@ -896,22 +914,21 @@ static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
 				close(fd);
 				return -1;
 			}
-			if (push_event(s, fd, tid)) {
+			uint64_t id;
+			if (ioctl(fd, PERF_EVENT_IOC_ID, &id)) {
+				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
 				close(fd);
-				set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 				return -1;
 			}
-			struct event *e = &s->events[s->nevents - 1];
-			e->kind = (enum event_kind)k;
-			if (ioctl(fd, PERF_EVENT_IOC_ID, &e->id)) {
-				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
+			if (push_event(s, (struct event){ .fd = fd, .tid = tid, .id = id, .kind = (enum event_kind)k })) {
+				close(fd);
+				set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 				return -1;
 			}
 			if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
 				return -1;
 		}
 	}
-	s->stats.live_threads++;
 	return 1;
 }
 
@@ -1195,7 +1212,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (!s->o.stack_size)
 		s->o.stack_size = 16384;
 	s->o.stack_size &= ~7u;
-	if (s->o.unwind != UNWIND_FP && !(s->unwinder = unwinder_new(p))) {
+	if (s->o.unwind != UNWIND_FP && !(s->unwinder = unwinder_new())) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
@@ -1595,6 +1612,7 @@ void profiler_free(struct profiler *s)
 		free(s->procs[i].entries);
 	free(s->procs);
 	vec_release(&s->threads);
+	id_hash_release(&s->thread_index);
 	free(s->events);
 	free(s->scratch);
 	vec_release(&s->mapping_pids);

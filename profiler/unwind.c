@@ -382,9 +382,8 @@ static unw_accessors_t accessors = {
 	.get_proc_name = get_proc_name,
 };
 
-struct unwinder *unwinder_new(const struct profile *p)
+struct unwinder *unwinder_new(void)
 {
-	(void)p;
 	struct unwinder *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;

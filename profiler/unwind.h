@@ -18,8 +18,8 @@ struct unwind_result {
 /* The perf_event sample_regs_user mask the unwinder needs. */
 uint64_t unwind_regs_mask(void);
 
-/* Files are found through the profile's mapping paths. */
-struct unwinder *unwinder_new(const struct profile *p);
+/* Files are found through the profile's mapping paths, given with each stack. */
+struct unwinder *unwinder_new(void);
 void unwinder_free(struct unwinder *u);
 
 /* Unwinds one sample's user stack: frames[0] is the sampled IP, the others

@@ -76,7 +76,6 @@ void symbol_table_finish(struct symbol_table *t)
 		if (out == 0 || t->syms[out - 1].addr != t->syms[i].addr)
 			t->syms[out++] = t->syms[i];
 	t->count = out;
-	t->sorted = true;
 }
 
 const struct symbol *symbol_table_find(const struct symbol_table *t, uint64_t addr)

@@ -21,7 +21,6 @@ struct symbol_table {
 	uint32_t count, cap;
 	char *names;
 	size_t names_len, names_cap;
-	bool sorted;
 };
 
 /* rank: 0 global, 1 weak, 2 local: which alias of an address names it. */
