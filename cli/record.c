@@ -27,8 +27,11 @@ static const char usage[] =
 	"  -F, --frequency HZ   samples per second per thread (99)\n"
 	"  --view VIEWS         cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
 	"                       latency and calls of reads, writes, sends, receives, fsyncs,\n"
-	"                       by stack), or several: cpu,offcpu,io (default: cpu)\n"
+	"                       by stack), alloc (bytes and calls of malloc, calloc,\n"
+	"                       realloc, posix_memalign, aligned_alloc, and bytes still in\n"
+	"                       use at the end), or several: cpu,alloc (default: cpu)\n"
 	"  --io-min-latency NS  io: keep only calls at least this slow\n"
+	"  --alloc-period N     alloc: the stack of one call in N, values scaled by N (61)\n"
 	"  --unwind MODE        auto (DWARF for user frames), fp (frame pointers) or dwarf\n"
 	"  --stack-size BYTES   user stack copied per sample for DWARF unwinding (16384)\n"
 	"  --kernel             include kernel frames (root, or perf_event_paranoid <= 1)\n"
@@ -119,6 +122,7 @@ int cmd_record(int argc, char **argv)
 		{ "per-thread", no_argument, NULL, 't' },
 		{ "no-demangle", no_argument, NULL, 'M' },
 		{ "io-min-latency", required_argument, NULL, 'L' },
+		{ "alloc-period", required_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -164,9 +168,11 @@ int cmd_record(int argc, char **argv)
 					po.views |= VIEW_OFFCPU;
 				} else if (strcmp(v, "io") == 0) {
 					po.views |= VIEW_IO;
+				} else if (strcmp(v, "alloc") == 0) {
+					po.views |= VIEW_ALLOC;
 				} else {
-					cli_error("record", "view '%s' is not available in this version: use cpu, offcpu "
-							    "or io (the alloc view is planned)", v);
+					cli_error("record", "unknown view '%s': use cpu, offcpu, io or alloc, or several "
+							    "separated by commas", v);
 					free(list);
 					free(pids);
 					return EXIT_USAGE;
@@ -205,6 +211,13 @@ int cmd_record(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 't': sel.per_thread = true; break;
 		case 'M': demangle = false; break;
+		case 'A':
+			if (cli_parse_uint("record", "--alloc-period", optarg, 1u << 30, &n) || n == 0) {
+				cli_error("record", "--alloc-period must be 1 to %u calls", 1u << 30);
+				return EXIT_USAGE;
+			}
+			po.alloc_period = (uint32_t)n;
+			break;
 		case 'L':
 			if (cli_parse_uint("record", "--io-min-latency", optarg, UINT64_MAX / 2, &n))
 				return EXIT_USAGE;

@@ -136,8 +136,17 @@ void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 				   "/sys/kernel/tracing) and run as root", e->what);
 		break;
 	case PROFILER_E_NO_LIBC:
-		snprintf(buf, len, "pid %d has no C library mapped (statically linked?): the alloc view "
-				   "needs a dynamically linked malloc", (int)e->pid);
+		if (e->what[0])
+			snprintf(buf, len, "'%s' is statically linked: the alloc view probes the malloc and free "
+					   "of a shared C library, and it maps none; link it dynamically", e->what);
+		else
+			snprintf(buf, len, "pid %d has no shared C library mapped (statically linked?): the alloc "
+					   "view probes the malloc and free of libc.so", (int)e->pid);
+		break;
+	case PROFILER_E_UPROBE_DENIED:
+		snprintf(buf, len, "cannot place %s: %s: uprobes need root or CAP_PERFMON, "
+				   "whatever kernel.perf_event_paranoid (%ld) says; run smolder as root",
+			 e->what, sys, paranoid);
 		break;
 	default:
 		snprintf(buf, len, "%s%s%s%s%s", profiler_messages[e->code < PROFILER_E_COUNT ? e->code : 0],

@@ -36,7 +36,10 @@ struct record_queue {
 	uint8_t *buf;
 	size_t cap;
 	uint64_t read, write; /* positions, never wrapped */
+	uint64_t scanned;     /* write when the consumer last looked */
+	uint64_t safe_time, used_safe_time; /* the reader's mark, and the one last used */
 	bool closed;
+	bool pressure; /* the producer found it full: handle everything */
 	struct timed_record *sorted; /* the consumer's: a batch in time order */
 	uint32_t cap_sorted;
 };
@@ -49,10 +52,14 @@ void record_queue_release(struct record_queue *q);
 /* Copies rec in.  When full: a droppable record is refused (false); any other
  * waits for room. */
 bool record_queue_push(struct record_queue *q, const struct perf_event_header *rec, bool droppable);
+/* The reader has read every buffer once since `time`: records older than
+ * it are all queued, and may be handled. */
+void record_queue_mark(struct record_queue *q, uint64_t time);
 /* No more records: the consumer finishes what is queued. */
 void record_queue_close(struct record_queue *q);
-/* Waits for records, then hands everything queued to handle() in time order
- * (time_of tells), while holding `hold`; false once closed and empty. */
+/* Waits for records, then hands those older than the reader's mark (all,
+ * once closed) to handle() in time order (time_of tells), while holding
+ * `hold`; false once closed and empty. */
 bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
 			pthread_mutex_t *hold);
 
@@ -77,5 +84,52 @@ int process_maps_insert(struct process_maps *m, const struct map_entry *e);
 /* The entry containing addr, or NULL. */
 const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t addr);
 void process_maps_clear(struct process_maps *m);
+
+/* ---- alloc_probes.c: where the alloc view's uprobes go ---- */
+
+enum alloc_func {
+	ALLOC_MALLOC,
+	ALLOC_CALLOC,
+	ALLOC_REALLOC,
+	ALLOC_POSIX_MEMALIGN,
+	ALLOC_ALIGNED_ALLOC,
+	ALLOC_FREE,
+	ALLOC_FUNCS
+};
+
+struct alloc_probes {
+	char path[4096];              /* the C library, as this process can open it */
+	uint64_t offset[ALLOC_FUNCS]; /* of each function in the file; 0: not exported */
+};
+
+const char *alloc_func_name(enum alloc_func f);
+/* The C library pid has mapped.  0, or -PROFILER_E_NO_LIBC (none, or
+ * without malloc and free), -PROFILER_E_NO_SUCH_PROCESS, -PROFILER_E_PERMISSION. */
+int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid);
+/* The C library a command about to be run will map: -PROFILER_E_NO_LIBC
+ * for a statically linked executable. */
+int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0);
+/* The uprobe PMU's type and the config bit that makes a probe a return
+ * probe, from sysfs; -1 without the PMU. */
+int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit);
+
+/* ---- live_allocs.c: sampled allocations not yet freed ---- */
+
+struct live_alloc {
+	uint64_t ptr; /* 0 marks an empty slot */
+	uint64_t bytes;  /* scaled by the sampling period */
+	uint32_t stack, tid;
+};
+
+struct live_allocs {
+	struct live_alloc *slots;
+	uint32_t nslots, count;
+};
+
+/* Adds a (ptr != 0), replacing an entry with the same address; -1 when out of memory. */
+int live_allocs_put(struct live_allocs *t, const struct live_alloc *a);
+/* Removes ptr's entry into *out; false if there is none. */
+bool live_allocs_take(struct live_allocs *t, uint64_t ptr, struct live_alloc *out);
+void live_allocs_release(struct live_allocs *t);
 
 #endif

@@ -28,6 +28,7 @@
 	PROFILER_ERROR(OPEN, "perf_event_open failed")                                    \
 	PROFILER_ERROR(NO_TRACEFS, "tracefs is not mounted")                              \
 	PROFILER_ERROR(NO_LIBC, "the target has no C library mapped")                     \
+	PROFILER_ERROR(UPROBE_DENIED, "not permitted to place uprobes")                   \
 	PROFILER_ERROR(PROFILE, "cannot write the profile")
 
 enum profiler_errcode {
@@ -75,7 +76,13 @@ struct profiler_options {
 	unsigned views;      /* enum profiler_view bits */
 	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */
 	uint64_t io_min_latency; /* io view: keep only calls at least this slow (ns) */
+	uint32_t alloc_period;   /* alloc view: one call in this many, with its stack */
 };
+
+/* Every call is probed whatever the period (a uprobe traps each time); the
+ * period bounds the stacks copied and unwound.  A prime does not fall in
+ * step with the loops of a program. */
+#define PROFILER_DEFAULT_ALLOC_PERIOD 61
 
 /* Live counters, for the status line and the summary. */
 struct profiler_stats {

@@ -47,6 +47,10 @@ bool record_queue_push(struct record_queue *q, const struct perf_event_header *r
 		size_t total = need + (tail_room < need ? tail_room : 0);
 		if (q->cap - (size_t)(q->write - q->read) >= total)
 			break;
+		/* Full, perhaps of records waiting for older ones: have them
+		 * handled now rather than wait (or drop) forever. */
+		q->pressure = true;
+		pthread_cond_signal(&q->nonempty);
 		if (droppable || q->closed) {
 			pthread_mutex_unlock(&q->lock);
 			return false;
@@ -84,6 +88,7 @@ struct timed_record {
 	uint64_t time;
 	uint32_t seq;
 	const struct perf_event_header *h;
+	uint64_t *len_at;
 };
 
 static int timed_cmp(const void *a, const void *b)
@@ -94,9 +99,13 @@ static int timed_cmp(const void *a, const void *b)
 	return (x->seq > y->seq) - (x->seq < y->seq); /* stable */
 }
 
+/* A length's top bit marks a record already handled while older ones
+ * waited; a zero length is padding to the end of the buffer. */
+#define HANDLED (1ull << 63)
+
 /* The record at position *r, moving *r past it (and past the padding a
  * record that did not fit before the end leaves). */
-static const struct perf_event_header *next_record(const struct record_queue *q, uint64_t *r)
+static const struct perf_event_header *next_record(const struct record_queue *q, uint64_t *r, uint64_t **len_at)
 {
 	size_t off = (size_t)(*r % q->cap);
 	uint64_t len;
@@ -106,51 +115,93 @@ static const struct perf_event_header *next_record(const struct record_queue *q,
 		off = 0;
 		memcpy(&len, q->buf, 8);
 	}
-	*r += 8 + ALIGN8(len);
+	*r += 8 + ALIGN8(len & ~HANDLED);
+	*len_at = (uint64_t *)(void *)(q->buf + off);
 	return (const struct perf_event_header *)(q->buf + off + 8);
+}
+
+void record_queue_mark(struct record_queue *q, uint64_t time)
+{
+	pthread_mutex_lock(&q->lock);
+	q->safe_time = time;
+	pthread_cond_signal(&q->nonempty);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Collects the records of [read, write) not yet handled, in time order;
+ * false when out of memory. */
+static bool collect(struct record_queue *q, uint64_t read, uint64_t write, record_time time_of, void *ctx,
+		    uint32_t *count)
+{
+	uint32_t n = 0;
+	for (uint64_t r = read; r < write;) {
+		uint64_t *len_at;
+		const struct perf_event_header *h = next_record(q, &r, &len_at);
+		if (*len_at & HANDLED)
+			continue;
+		if (n == q->cap_sorted) {
+			uint32_t cap = q->cap_sorted ? q->cap_sorted * 2 : 1024;
+			struct timed_record *v = realloc(q->sorted, cap * sizeof(*v));
+			if (!v)
+				return false;
+			q->sorted = v;
+			q->cap_sorted = cap;
+		}
+		q->sorted[n] = (struct timed_record){ time_of(h, ctx), n, h, len_at };
+		n++;
+	}
+	if (n > 1)
+		qsort(q->sorted, n, sizeof(*q->sorted), timed_cmp);
+	*count = n;
+	return true;
 }
 
 bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
 			pthread_mutex_t *hold)
 {
 	pthread_mutex_lock(&q->lock);
-	while (q->read == q->write && !q->closed)
+	while (!q->closed && !q->pressure && q->write == q->scanned && q->safe_time == q->used_safe_time)
 		pthread_cond_wait(&q->nonempty, &q->lock);
-	uint64_t read = q->read, write = q->write;
-	bool closed = q->closed;
+	uint64_t read = q->read, write = q->write, limit = q->safe_time;
+	bool all = q->closed || q->pressure, closed = q->closed;
+	q->pressure = false;
+	q->scanned = write;
+	q->used_safe_time = limit;
 	pthread_mutex_unlock(&q->lock);
 	if (read == write)
 		return !closed;
-	/* [read, write) is ours until read advances: no queue lock needed. */
-	uint32_t n = 0;
-	for (uint64_t r = read; r < write;) {
-		if (n == q->cap_sorted) {
-			uint32_t cap = q->cap_sorted ? q->cap_sorted * 2 : 1024;
-			struct timed_record *v = realloc(q->sorted, cap * sizeof(*v));
-			if (!v) {
-				n = UINT32_MAX; /* out of memory: in queue order, unsorted */
-				break;
-			}
-			q->sorted = v;
-			q->cap_sorted = cap;
-		}
-		const struct perf_event_header *h = next_record(q, &r);
-		q->sorted[n] = (struct timed_record){ time_of(h, ctx), n, h };
-		n++;
-	}
+	/* [read, write) is ours until read advances: no queue lock needed.
+	 * Records newer than the reader's mark wait: another CPU's buffer may
+	 * still hold older ones (all are handled once closed, or when the
+	 * queue is full). */
+	uint32_t n;
 	pthread_mutex_lock(hold);
-	if (n == UINT32_MAX) {
-		for (uint64_t r = read; r < write;)
-			handle(next_record(q, &r), ctx);
+	if (!collect(q, read, write, time_of, ctx, &n)) {
+		for (uint64_t r = read; r < write;) { /* out of memory: in queue order */
+			uint64_t *len_at;
+			const struct perf_event_header *h = next_record(q, &r, &len_at);
+			if (!(*len_at & HANDLED))
+				handle(h, ctx);
+			*len_at |= HANDLED;
+		}
 	} else {
-		if (n > 1)
-			qsort(q->sorted, n, sizeof(*q->sorted), timed_cmp);
-		for (uint32_t i = 0; i < n; i++)
+		for (uint32_t i = 0; i < n && (all || q->sorted[i].time <= limit); i++) {
 			handle(q->sorted[i].h, ctx);
+			*q->sorted[i].len_at |= HANDLED;
+		}
 	}
 	pthread_mutex_unlock(hold);
+	/* Free the handled records at the front. */
+	uint64_t r = read;
+	while (r < write) {
+		uint64_t next = r, *len_at;
+		next_record(q, &next, &len_at);
+		if (!(*len_at & HANDLED))
+			break;
+		r = next;
+	}
 	pthread_mutex_lock(&q->lock);
-	q->read = write;
+	q->read = r;
 	pthread_cond_signal(&q->nonfull);
 	pthread_mutex_unlock(&q->lock);
 	return true;

@@ -11,11 +11,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <asm/perf_regs.h>
 
 #include "profiler/profiler-internal.h"
 #include "profiler/unwind.h"
@@ -29,8 +32,26 @@ static const char io_filter[] =
 	"id == 46 || id == 47 || id == 74 || id == 75 || id == 295 || id == 296 || id == 327 || id == 328";
 
 
-/* The kinds of event a session opens on every thread and CPU. */
-enum event_kind { KIND_CPU, KIND_OFFCPU, KIND_IO_ENTER, KIND_IO_EXIT, KIND_COUNT };
+/* The kinds of event a session opens on every thread and CPU.  The alloc
+ * view's are uprobes: entries to the allocation functions (sampled, with
+ * the stack), their returns (the address), and every free (also realloc's
+ * freeing of its old block). */
+enum event_kind {
+	KIND_CPU,
+	KIND_OFFCPU,
+	KIND_IO_ENTER,
+	KIND_IO_EXIT,
+	KIND_ALLOC,
+	KIND_ALLOC_RET,
+	KIND_MEMALIGN_RET,
+	KIND_FREE,
+	KIND_COUNT
+};
+
+static bool is_alloc_kind(int k)
+{
+	return k >= KIND_ALLOC && k <= KIND_FREE;
+}
 
 /* One perf event per (thread we attached to, CPU), inherited by the threads
  * and processes it starts; all events of a CPU write into that CPU's buffer
@@ -40,6 +61,7 @@ struct event {
 	pid_t tid;
 	uint64_t id;          /* the kernel's id: samples name their event by it */
 	enum event_kind kind;
+	enum alloc_func func; /* alloc kinds: the function probed */
 };
 
 struct cpu_buffer {
@@ -56,6 +78,7 @@ struct cpu_buffer {
 #define SPAN_PENDING 16
 struct span_start {
 	uint64_t time, arg;
+	uint64_t arg2; /* allocations: posix_memalign's memptr, else 0 */
 	uint32_t stack;
 };
 struct span_end {
@@ -72,7 +95,7 @@ struct thread_state {
 	char comm[16];
 	uint64_t comm_time; /* of the record that named it: an older one never renames it */
 	uint64_t lost;
-	struct span_pairs switches, syscalls;
+	struct span_pairs switches, syscalls, allocs;
 };
 
 
@@ -105,6 +128,10 @@ struct profiler {
 	int v_samples, v_cpu, v_offcpu, v_switches; /* value indices, -1 if not recorded */
 	int v_io_bytes, v_io_latency, v_io_calls;
 	uint32_t raw_id_offset, raw_ret_offset; /* in raw_syscalls records: from tracefs */
+	int v_alloc_bytes, v_alloc_count, v_inuse_bytes;
+	struct alloc_probes probes; /* of the process being attached to or launched */
+	uint32_t uprobe_type, retprobe_bit;
+	struct live_allocs live;
 	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
 	struct profiler_error *err; /* where a handler reports out of memory */
 	int fatal;
@@ -427,6 +454,16 @@ static void io_done(struct profiler *s, struct thread_state *t, const struct spa
 		s->fatal = -PROFILE_E_NOMEM;
 }
 
+/* A sampled allocation and its return: the block is live until freed. */
+static void alloc_done(struct profiler *s, struct thread_state *t, const struct span_start *a,
+		       const struct span_end *b)
+{
+	uint64_t ptr = b->arg;
+	struct live_alloc la = { ptr, a->arg, a->stack, (uint32_t)t->tid };
+	if (ptr && live_allocs_put(&s->live, &la))
+		s->fatal = -PROFILE_E_NOMEM;
+}
+
 /* The kernel's callchain to frames: context markers dropped, return
  * addresses moved into their call instruction (address - 1), so that they
  * symbolize to the caller's line. */
@@ -464,6 +501,7 @@ struct sample_view {
 	uint64_t nr;
 	const uint64_t *ips;
 	uint64_t abi;
+	uint64_t regs_mask;
 	const uint64_t *regs;
 	uint64_t stack_size, stack_dyn;
 	const uint8_t *stack;
@@ -471,10 +509,16 @@ struct sample_view {
 
 /* Twice per sample (its time, then its fields): a binary search over the
  * events, which push_event keeps sorted by id. */
-static enum event_kind kind_of(const struct profiler *s, uint64_t id)
+static const struct event *event_of(const struct profiler *s, uint64_t id)
 {
 	uint32_t i = upper_bound_u64(s->events, s->nevents, sizeof(*s->events), offsetof(struct event, id), id);
-	return i && s->events[i - 1].id == id ? s->events[i - 1].kind : KIND_CPU;
+	return i && s->events[i - 1].id == id ? &s->events[i - 1] : NULL;
+}
+
+static enum event_kind kind_of(const struct profiler *s, uint64_t id)
+{
+	const struct event *e = event_of(s, id);
+	return e ? e->kind : KIND_CPU;
 }
 
 static bool parse_sample(const struct profiler *s, const struct perf_event_header *h,
@@ -490,7 +534,7 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 	p += 8;
 	v->kind = kind_of(s, v->id);
 	uint64_t t = s->kinds[v->kind].sample_type;
-	uint64_t regs_mask = s->kinds[v->kind].sample_regs_user;
+	uint64_t regs_mask = v->regs_mask = s->kinds[v->kind].sample_regs_user;
 #define TAKE(dst, n)                                  \
 	do {                                          \
 		if ((size_t)(end - p) < (n))          \
@@ -546,12 +590,98 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 	return true;
 }
 
+/* A user register of the sample (perf's number, asm/perf_regs.h), 0 if absent. */
+static uint64_t sample_reg(const struct sample_view *v, int reg)
+{
+	if (!v->regs || !(v->regs_mask & (1ull << reg)))
+		return 0;
+	return v->regs[__builtin_popcountll(v->regs_mask & ((1ull << reg) - 1))];
+}
+
 static uint64_t raw_u64(const struct sample_view *v, uint32_t offset)
 {
 	uint64_t x = 0;
 	if (v->raw && offset + 8 <= v->raw_size)
 		memcpy(&x, v->raw + offset, 8);
 	return x;
+}
+
+/* posix_memalign returns its block through memptr, which its entry gave:
+ * read it in the stack copied at the return (where the caller's variable
+ * usually is), else from the target's memory now, which is only right if
+ * the caller has not moved on.  0 when it failed or cannot be read. */
+static uint64_t memalign_result(const struct thread_state *t, const struct sample_view *v)
+{
+	if (sample_reg(v, PERF_REG_X86_AX) != 0)
+		return 0;
+	/* This return's entry: the latest sampled one before it. */
+	const struct span_pairs *sp = &t->allocs;
+	const struct span_start *entry = NULL;
+	for (uint8_t k = 0; k < sp->nstarts; k++)
+		if (sp->starts[k].time <= v->time && (!entry || sp->starts[k].time > entry->time))
+			entry = &sp->starts[k];
+	if (!entry || !entry->arg2)
+		return 0;
+	uint64_t memptr = entry->arg2, sp_reg = sample_reg(v, PERF_REG_X86_SP), ptr = 0;
+	if (v->stack && memptr >= sp_reg && memptr - sp_reg + 8 <= v->stack_dyn) {
+		memcpy(&ptr, v->stack + (memptr - sp_reg), 8);
+		return ptr;
+	}
+	struct iovec local = { &ptr, sizeof(ptr) }, remote = { (void *)(uintptr_t)memptr, sizeof(ptr) };
+	if (process_vm_readv(t->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(ptr))
+		return 0;
+	return ptr;
+}
+
+/* The size an allocation call asks for, from its argument registers (and
+ * where posix_memalign will store the block).  False for calls that
+ * allocate nothing themselves: realloc(NULL, n) calls malloc, which is
+ * probed too, and realloc(p, 0) frees. */
+static bool alloc_request(const struct profiler *s, const struct sample_view *v, uint64_t *size,
+			  uint64_t *memptr)
+{
+	const struct event *e = event_of(s, v->id);
+	uint64_t a0 = sample_reg(v, PERF_REG_X86_DI), a1 = sample_reg(v, PERF_REG_X86_SI),
+		 a2 = sample_reg(v, PERF_REG_X86_DX);
+	*memptr = 0;
+	switch (e ? e->func : ALLOC_MALLOC) {
+	case ALLOC_MALLOC: *size = a0; break;
+	case ALLOC_CALLOC:
+		if (__builtin_mul_overflow(a0, a1, size))
+			return false; /* fails with ENOMEM */
+		break;
+	case ALLOC_REALLOC:
+		if (!a0 || !a1)
+			return false;
+		*size = a1;
+		break;
+	case ALLOC_POSIX_MEMALIGN:
+		*size = a2;
+		*memptr = a0;
+		break;
+	case ALLOC_ALIGNED_ALLOC: *size = a1; break;
+	default: return false;
+	}
+	return *size > 0 && *size < (1ull << 48);
+}
+
+/* A probe on a function's first instruction fires before the function
+ * pushes a frame: the frame-pointer chain starts at the caller's caller.
+ * The caller is the return address on top of the stack (8 bytes copied
+ * with the sample); put it back unless the kernel already did. */
+static uint32_t add_entry_caller(struct profiler *s, const struct sample_view *v, uint32_t n)
+{
+	uint64_t ret;
+	if (n == 0 || n >= MAX_STACK_FRAMES || !v->stack || v->stack_dyn < 8)
+		return n;
+	memcpy(&ret, v->stack, 8);
+	if (!ret || (n > 1 && s->frames[1] == ret - 1))
+		return n;
+	memmove(s->frames + 2, s->frames + 1, (n - 1) * sizeof(*s->frames));
+	memmove(s->frame_is_kernel + 2, s->frame_is_kernel + 1, (n - 1) * sizeof(*s->frame_is_kernel));
+	s->frames[1] = ret - 1;
+	s->frame_is_kernel[1] = false;
+	return n + 1;
 }
 
 static void on_sample(struct profiler *s, const struct perf_event_header *h)
@@ -566,7 +696,25 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		if (t)
 			span_end(s, t, &t->syscalls, &e, io_done);
 		return;
-	}	/* A sample in a mapping we have not heard of (its MMAP2 lost, or not yet
+	}
+	if (v.kind == KIND_FREE) {
+		struct live_alloc gone;
+		live_allocs_take(&s->live, sample_reg(&v, PERF_REG_X86_DI), &gone);
+		return;
+	}
+	if (v.kind == KIND_ALLOC_RET || v.kind == KIND_MEMALIGN_RET) {
+		struct thread_state *t = thread_get(s, (pid_t)v.tid);
+		if (!t)
+			return;
+		struct span_end e = { v.time, sample_reg(&v, PERF_REG_X86_AX) };
+		if (v.kind == KIND_MEMALIGN_RET)
+			e.arg = memalign_result(t, &v);
+		span_end(s, t, &t->allocs, &e, alloc_done);
+		return;
+	}
+	uint64_t alloc_size = 0, memptr = 0;
+	if (v.kind == KIND_ALLOC && !alloc_request(s, &v, &alloc_size, &memptr))
+		return;	/* A sample in a mapping we have not heard of (its MMAP2 lost, or not yet
 	 * seen): read the process's maps again, at most every 10 ms. */
 	struct process_maps *pm_check = process_get(s, (pid_t)v.pid, true);
 	if (pm_check && v.ip && v.ip < (1ull << 47) && !process_maps_find(pm_check, v.ip)) {
@@ -591,6 +739,8 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		n += got;
 		if (r.truncated)
 			s->stats.stack_truncated++;
+	} else if (v.kind == KIND_ALLOC) {
+		n = add_entry_caller(s, &v, n);
 	}
 	struct thread_state *t = thread_get(s, (pid_t)v.tid);
 	if (!t) {
@@ -607,13 +757,23 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		return;
 	s->stats.samples++;
 	if (v.kind == KIND_OFFCPU) {
-		struct span_start a = { v.time, 0, stack };
+		struct span_start a = { v.time, 0, 0, stack };
 		span_start(s, t, &t->switches, &a, offcpu_done);
 		return;
 	}
 	if (v.kind == KIND_IO_ENTER) {
-		struct span_start a = { v.time, raw_u64(&v, s->raw_id_offset), stack };
+		struct span_start a = { v.time, raw_u64(&v, s->raw_id_offset), 0, stack };
 		span_start(s, t, &t->syscalls, &a, io_done);
+		return;
+	}
+	if (v.kind == KIND_ALLOC) {
+		/* Counted now, so that a call whose return we never see still
+		 * counts; the return only tells where the block is, for in-use. */
+		uint64_t period = s->o.alloc_period;
+		add_values(s, stack, (pid_t)v.tid, v.time, s->v_alloc_bytes, (int64_t)(alloc_size * period),
+			   s->v_alloc_count, (int64_t)period);
+		struct span_start a = { v.time, alloc_size * period, memptr, stack };
+		span_start(s, t, &t->allocs, &a, alloc_done);
 		return;
 	}
 	add_values(s, stack, (pid_t)v.tid, v.time, s->v_samples, 1, s->v_cpu,
@@ -775,7 +935,7 @@ static size_t buffer_pages(const struct profiler *s)
 	size_t pages = s->o.unwind == UNWIND_FP ? 64 : 512;
 	/* Event-driven views come in bursts (a loop of write(2)s, each with a
 	 * stack copy) that a sampling rate never makes: give them room. */
-	if (s->o.views & (VIEW_OFFCPU | VIEW_IO))
+	if (s->o.views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC))
 		pages *= 8;
 	if (geteuid() != 0) {
 		long mlock_kb = 516;
@@ -890,6 +1050,78 @@ static int attach_to_buffer(struct profiler *s, struct cpu_buffer *b, int fd, pi
 	return 0;
 }
 
+/* Which functions each alloc kind probes: realloc is both an allocation
+ * and a free (of its old block, seen at every call). */
+static bool probes_function(enum event_kind k, enum alloc_func f)
+{
+	if (k == KIND_FREE)
+		return f == ALLOC_FREE || f == ALLOC_REALLOC;
+	if (k == KIND_ALLOC_RET)
+		return f != ALLOC_FREE && f != ALLOC_POSIX_MEMALIGN;
+	if (k == KIND_MEMALIGN_RET)
+		return f == ALLOC_POSIX_MEMALIGN;
+	return f != ALLOC_FREE;
+}
+
+/* What an event of kind k is called in errors. */
+static void describe_kind(const struct profiler *s, int k, enum alloc_func f, char *buf, size_t len)
+{
+	if (k == KIND_CPU)
+		snprintf(buf, len, "%s", s->event_name);
+	else if (k == KIND_OFFCPU)
+		snprintf(buf, len, "context-switches (the offcpu view)");
+	else if (is_alloc_kind(k))
+		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", alloc_func_name(f), s->probes.path);
+	else
+		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
+}
+
+/* Opens one kind of event on tid, one per CPU (alloc kinds: on function f). */
+static int open_kind(struct profiler *s, int k, enum alloc_func f, pid_t tid, bool side_records,
+		     struct profiler_error *err)
+{
+	struct perf_event_attr attr = s->kinds[k];
+	if (!side_records)
+		attr.mmap = attr.mmap2 = attr.comm = attr.comm_exec = attr.task = 0;
+	if (is_alloc_kind(k)) {
+		attr.config1 = (uint64_t)(uintptr_t)s->probes.path; /* uprobe_path */
+		attr.config2 = s->probes.offset[f];                  /* probe_offset */
+	}
+	for (uint32_t c = 0; c < s->ncpus; c++) {
+		int fd = perf_event_open_fd(&attr, tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			char what[sizeof(err->what)];
+			describe_kind(s, k, f, what, sizeof(what));
+			int code = classify_open_errno(e);
+			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
+				code = PROFILER_E_UPROBE_DENIED;
+			set_error(err, (enum profiler_errcode)code, e, tid, what);
+			return -1;
+		}
+		if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, io_filter)) {
+			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
+			close(fd);
+			return -1;
+		}
+		uint64_t id;
+		if (ioctl(fd, PERF_EVENT_IOC_ID, &id)) {
+			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
+			close(fd);
+			return -1;
+		}
+		if (push_event(s, (struct event){ .fd = fd, .tid = tid, .id = id, .kind = (enum event_kind)k,
+						  .func = f })) {
+			close(fd);
+			set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
+			return -1;
+		}
+		if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
+			return -1;
+	}
+	return 0;
+}
+
 /* Opens tid's events, one per CPU.  Returns 1 if opened, 0 if tid already
  * has them, -1 on error. */
 static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
@@ -900,33 +1132,18 @@ static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
 	for (int k = 0; k < KIND_COUNT; k++) {
 		if (!s->kind_on[k])
 			continue;
-		for (uint32_t c = 0; c < s->ncpus; c++) {
-			int fd = perf_event_open_fd(&s->kinds[k], tid, s->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
-			if (fd < 0) {
-				set_error(err, classify_open_errno(errno), errno, tid,
-					  k == KIND_CPU ? s->event_name
-					  : k == KIND_OFFCPU ? "context-switches (the offcpu view)"
-							     : "raw_syscalls tracepoints (the io view)");
+		if (!is_alloc_kind(k)) {
+			if (open_kind(s, k, ALLOC_MALLOC, tid, true, err))
 				return -1;
-			}
-			if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, io_filter)) {
-				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
-				close(fd);
+			continue;
+		}
+		bool first = true; /* the kind's side records come from one function's events */
+		for (int f = 0; f < ALLOC_FUNCS; f++) {
+			if (!probes_function((enum event_kind)k, (enum alloc_func)f) || !s->probes.offset[f])
+				continue;
+			if (open_kind(s, k, (enum alloc_func)f, tid, first, err))
 				return -1;
-			}
-			uint64_t id;
-			if (ioctl(fd, PERF_EVENT_IOC_ID, &id)) {
-				set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
-				close(fd);
-				return -1;
-			}
-			if (push_event(s, (struct event){ .fd = fd, .tid = tid, .id = id, .kind = (enum event_kind)k })) {
-				close(fd);
-				set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
-				return -1;
-			}
-			if (attach_to_buffer(s, &s->cpus[c], fd, tid, err))
-				return -1;
+			first = false;
 		}
 	}
 	return 1;
@@ -1033,16 +1250,75 @@ static int setup_io(struct profiler *s, struct profiler_error *err)
 	out->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
 	out->sample_regs_user = 0;
 	out->sample_stack_user = 0;
-	out->mmap = out->mmap2 = out->comm = out->comm_exec = out->task = 0;
-	if (s->kind_on[KIND_CPU] || s->kind_on[KIND_OFFCPU])
-		in->mmap = in->mmap2 = in->comm = in->comm_exec = in->task = 0;
 	return 0;
 }
 
+/* The alloc view: uprobes on the C library's allocation functions. */
+static int setup_alloc(struct profiler *s, struct profiler_error *err)
+{
+	if (uprobe_pmu(&s->uprobe_type, &s->retprobe_bit)) {
+		set_error(err, PROFILER_E_NO_EVENT, ENOENT, 0,
+			  "uprobe (the alloc view needs the uprobe PMU: a kernel with CONFIG_UPROBE_EVENTS)");
+		return -1;
+	}
+	struct perf_event_attr *entry = &s->kinds[KIND_ALLOC], *ret = &s->kinds[KIND_ALLOC_RET],
+			       *freed = &s->kinds[KIND_FREE];
+	*entry = s->attr;
+	entry->type = s->uprobe_type;
+	entry->config = 0;
+	entry->freq = 0;
+	entry->sample_period = s->o.alloc_period;
+	entry->context_switch = 0;
+	/* Registers for the arguments (and DWARF); at least the return
+	 * address on top of the stack for frame pointers. */
+	entry->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	/* With PERIOD in the sample, the kernel samples every hit of a
+	 * tracepoint-like event whatever the period (perf_swevent_event). */
+	entry->sample_type &= ~(uint64_t)PERF_SAMPLE_PERIOD;
+	entry->sample_regs_user = unwind_regs_mask();
+	entry->sample_stack_user = s->o.unwind == UNWIND_FP ? 8 : s->o.stack_size;
+	/* Returns and frees: every one, each only a register. */
+	*ret = *entry;
+	ret->config = 1ull << s->retprobe_bit;
+	ret->sample_period = 1;
+	ret->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
+	ret->sample_regs_user = 1ull << PERF_REG_X86_AX;
+	ret->sample_stack_user = 0;
+	/* posix_memalign's block is in the caller's variable: copy the stack
+	 * around it. */
+	struct perf_event_attr *memalign_ret = &s->kinds[KIND_MEMALIGN_RET];
+	*memalign_ret = *ret;
+	memalign_ret->sample_type |= PERF_SAMPLE_STACK_USER;
+	memalign_ret->sample_regs_user |= 1ull << PERF_REG_X86_SP;
+	memalign_ret->sample_stack_user = 512;
+	*freed = *ret;
+	freed->config = 0;
+	freed->sample_regs_user = 1ull << PERF_REG_X86_DI;
+	s->kind_on[KIND_ALLOC] = s->kind_on[KIND_ALLOC_RET] = s->kind_on[KIND_MEMALIGN_RET] = true;
+	s->kind_on[KIND_FREE] = true;
+	return 0;
+}
+
+/* Mapping, name and fork records come from the first kind opened only, so
+ * that each comes once. */
+static void side_records_once(struct profiler *s)
+{
+	bool first = true;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		if (!s->kind_on[k])
+			continue;
+		if (!first) {
+			struct perf_event_attr *a = &s->kinds[k];
+			a->mmap = a->mmap2 = a->comm = a->comm_exec = a->task = 0;
+		}
+		first = false;
+	}
+}
+
+
 /* The event kinds to open: the cpu event as chosen, and for the offcpu view
  * context switches (each one a sample of the stack leaving the CPU, and
- * PERF_RECORD_SWITCH records for the way back).  Only the first kind asks
- * for mmap, comm and task records, so that they come once. */
+ * PERF_RECORD_SWITCH records for the way back). */
 static void setup_kinds(struct profiler *s)
 {
 	s->raw_id_offset = s->raw_ret_offset = UINT32_MAX;
@@ -1058,9 +1334,19 @@ static void setup_kinds(struct profiler *s)
 	a->context_switch = 1;
 	/* The switch happens in the kernel: excluding it would exclude them all. */
 	a->exclude_kernel = 0;
-	if (s->kind_on[KIND_CPU])
-		a->mmap = a->mmap2 = a->comm = a->comm_exec = a->task = 0;
 	s->kind_on[KIND_IO_ENTER] = s->kind_on[KIND_IO_EXIT] = s->o.views & VIEW_IO;
+}
+
+/* The kinds of every view asked for. */
+static int setup_views(struct profiler *s, struct profiler_error *err)
+{
+	setup_kinds(s);
+	if ((s->o.views & VIEW_IO) && setup_io(s, err))
+		return -1;
+	if ((s->o.views & VIEW_ALLOC) && setup_alloc(s, err))
+		return -1;
+	side_records_once(s);
+	return 0;
 }
 
 /* Chooses the cpu event: cycles where a PMU counts them, cpu-clock otherwise. */
@@ -1088,6 +1374,18 @@ static int choose_cpu_event(struct profiler *s, pid_t probe_pid, struct profiler
 	}
 	attr_for_cpu(s, false);
 	return 0;
+}
+
+/* The alloc view's probe points in the C library of pid (0: of the command
+ * about to run). */
+static int find_probes(struct profiler *s, pid_t pid, struct profiler_error *err)
+{
+	int r = pid ? alloc_probes_for_process(&s->probes, pid) : alloc_probes_for_command(&s->probes, s->o.argv[0]);
+	if (r == 0)
+		return 0;
+	set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : s->child,
+		  s->o.argv ? s->o.argv[0] : NULL);
+	return -1;
 }
 
 /* Opens events on every thread of pid, again until no new thread appears
@@ -1236,6 +1534,9 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		s->o.views = VIEW_CPU;
 	s->v_samples = s->v_cpu = s->v_offcpu = s->v_switches = -1;
 	s->v_io_bytes = s->v_io_latency = s->v_io_calls = -1;
+	if (!s->o.alloc_period)
+		s->o.alloc_period = PROFILER_DEFAULT_ALLOC_PERIOD;
+	s->v_alloc_bytes = s->v_alloc_count = s->v_inuse_bytes = -1;
 	if (((s->o.views & VIEW_CPU) &&
 	     ((s->v_samples = profile_add_value_type(p, "samples", "count")) < 0 ||
 	      (s->v_cpu = profile_add_value_type(p, "cpu", "nanoseconds")) < 0)) ||
@@ -1245,7 +1546,11 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	    ((s->o.views & VIEW_IO) &&
 	     ((s->v_io_bytes = profile_add_value_type(p, "io_bytes", "bytes")) < 0 ||
 	      (s->v_io_latency = profile_add_value_type(p, "io_latency", "nanoseconds")) < 0 ||
-	      (s->v_io_calls = profile_add_value_type(p, "io_calls", "count")) < 0))) {
+	      (s->v_io_calls = profile_add_value_type(p, "io_calls", "count")) < 0)) ||
+	    ((s->o.views & VIEW_ALLOC) &&
+	     ((s->v_alloc_bytes = profile_add_value_type(p, "alloc_bytes", "bytes")) < 0 ||
+	      (s->v_alloc_count = profile_add_value_type(p, "alloc_count", "count")) < 0 ||
+	      (s->v_inuse_bytes = profile_add_value_type(p, "inuse_bytes", "bytes")) < 0))) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
@@ -1254,10 +1559,9 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 			goto fail;
 		if (choose_cpu_event(s, s->child, err))
 			goto fail;
-		setup_kinds(s);
-		if ((s->o.views & VIEW_IO) && setup_io(s, err))
+		if ((s->o.views & VIEW_ALLOC) && find_probes(s, 0, err))
 			goto fail;
-		if (open_event(s, s->child, err) < 0)
+		if (setup_views(s, err) || open_event(s, s->child, err) < 0)
 			goto fail;
 		char comm[16];
 		const char *base = strrchr(o->argv[0], '/');
@@ -1274,13 +1578,11 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 				goto fail;
 			}
 		}
-		if (choose_cpu_event(s, o->pids[0], err))
-			goto fail;
-		setup_kinds(s);
-		if ((s->o.views & VIEW_IO) && setup_io(s, err))
+		if (choose_cpu_event(s, o->pids[0], err) || setup_views(s, err))
 			goto fail;
 		for (uint32_t i = 0; i < o->npids; i++)
-			if (attach_process(s, o->pids[i], err))
+			if (((s->o.views & VIEW_ALLOC) && find_probes(s, o->pids[i], err)) ||
+			    attach_process(s, o->pids[i], err))
 				goto fail;
 	}
 	/* A hardware counter's period is cycles: charge the time it stands for. */
@@ -1301,11 +1603,17 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
 
+/* One pass over every CPU's buffer.  A record is in its buffer within
+ * microseconds of its time: all those older than the pass's start (with a
+ * millisecond to spare) are then queued, and the worker may order them
+ * without fear of an older one coming later from another CPU. */
 static void read_all(struct profiler *s)
 {
+	uint64_t start = now_ns();
 	for (uint32_t i = 0; i < s->ncpus; i++)
 		if (s->cpus[i].fd >= 0)
 			ring_buffer_read(&s->cpus[i].rb, s->scratch, enqueue_record, s);
+	record_queue_mark(&s->queue, start - 1000000ull);
 }
 
 /* Every record's time: samples carry it after IDENTIFIER (and IP, for
@@ -1494,6 +1802,21 @@ static int meta_u64(struct profile *p, const char *key, uint64_t v)
 	return profile_set_meta(p, key, buf);
 }
 
+/* What is still allocated at the end, at the stacks that allocated it. */
+static int add_in_use(struct profiler *s)
+{
+	for (uint32_t i = 0; i < s->live.nslots; i++) {
+		const struct live_alloc *a = &s->live.slots[i];
+		if (!a->ptr)
+			continue;
+		int64_t values[PROFILE_MAX_VALUES] = { 0 };
+		values[s->v_inuse_bytes] = (int64_t)a->bytes;
+		if (profile_add_sample(s->p, a->stack, a->tid, 0, values))
+			return -1;
+	}
+	return 0;
+}
+
 int profiler_finish(struct profiler *s, struct profiler_error *err)
 {
 	struct profile *p = s->p;
@@ -1541,9 +1864,14 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
 	rc |= profile_set_meta(p, "duration", buf);
 	rc |= meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
-	snprintf(buf, sizeof(buf), "%s%s%s", (s->o.views & VIEW_CPU) ? ",cpu" : "",
-		 (s->o.views & VIEW_OFFCPU) ? ",offcpu" : "", (s->o.views & VIEW_IO) ? ",io" : "");
+	snprintf(buf, sizeof(buf), "%s%s%s%s", (s->o.views & VIEW_CPU) ? ",cpu" : "",
+		 (s->o.views & VIEW_OFFCPU) ? ",offcpu" : "", (s->o.views & VIEW_IO) ? ",io" : "",
+		 (s->o.views & VIEW_ALLOC) ? ",alloc" : "");
 	rc |= profile_set_meta(p, "view", buf + 1);
+	if (s->o.views & VIEW_ALLOC) {
+		rc |= meta_u64(p, "alloc_period", s->o.alloc_period);
+		rc |= add_in_use(s);
+	}
 	snprintf(buf, sizeof(buf), "%s%s", s->event_name,
 		 s->attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
 	rc |= profile_set_meta(p, "event", buf);
@@ -1617,5 +1945,6 @@ void profiler_free(struct profiler *s)
 	free(s->scratch);
 	vec_release(&s->mapping_pids);
 	unwinder_free(s->unwinder);
+	live_allocs_release(&s->live);
 	free(s);
 }

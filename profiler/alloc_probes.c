@@ -1,0 +1,182 @@
+/* The alloc view's probe points: the C library a process maps, and the file
+ * offsets of its allocation functions, for the uprobe PMU. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profiler/profiler-internal.h"
+
+static const char *const func_names[ALLOC_FUNCS] = {
+	[ALLOC_MALLOC] = "malloc",
+	[ALLOC_CALLOC] = "calloc",
+	[ALLOC_REALLOC] = "realloc",
+	[ALLOC_POSIX_MEMALIGN] = "posix_memalign",
+	[ALLOC_ALIGNED_ALLOC] = "aligned_alloc",
+	[ALLOC_FREE] = "free",
+};
+
+const char *alloc_func_name(enum alloc_func f)
+{
+	return func_names[f];
+}
+
+/* glibc's libc.so.6 (or an old libc-2.x.so), or musl's loader, which is its libc. */
+static bool is_libc(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	return strncmp(base, "libc.so", 7) == 0 || (strncmp(base, "libc-", 5) == 0 && strstr(base, ".so")) ||
+	       strncmp(base, "ld-musl-", 8) == 0;
+}
+
+static int find_mapped_libc(pid_t pid, char *path, size_t len)
+{
+	char maps[64], line[4096];
+	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(maps, "re");
+	if (!f)
+		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
+	int r = -PROFILER_E_NO_LIBC;
+	while (r && fgets(line, sizeof(line), f)) {
+		char *file = strchr(line, '/');
+		if (!file)
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		/* The path is in the target's mount namespace: reach it through its root. */
+		if (is_libc(file) && (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid, file) < len)
+			r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+/* A symbol's virtual address to its offset in the file, through the
+ * loadable segment that holds it. */
+static bool vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
+{
+	size_t n;
+	if (elf_getphdrnum(elf, &n))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr < ph.p_filesz) {
+			*offset = vaddr - ph.p_vaddr + ph.p_offset;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int read_offsets(struct alloc_probes *ap)
+{
+	int fd = open(ap->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == EACCES || errno == EPERM ? -PROFILER_E_PERMISSION : -PROFILER_E_NO_LIBC;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf_Scn *scn = NULL;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+			if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
+				continue;
+			for (int f = 0; f < ALLOC_FUNCS; f++)
+				if (!ap->offset[f] && strcmp(name, func_names[f]) == 0)
+					vaddr_to_offset(elf, sym.st_value, &ap->offset[f]);
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	/* Without malloc and free there is nothing to follow. */
+	return ap->offset[ALLOC_MALLOC] && ap->offset[ALLOC_FREE] ? 0 : -PROFILER_E_NO_LIBC;
+}
+
+int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid)
+{
+	memset(ap, 0, sizeof(*ap));
+	int r = find_mapped_libc(pid, ap->path, sizeof(ap->path));
+	return r ? r : read_offsets(ap);
+}
+
+/* Whether an executable asks for a dynamic loader; a script or anything
+ * that is not ELF runs under an interpreter that does. */
+static bool is_static_elf(const char *exe)
+{
+	int fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	bool is_static = false;
+	size_t n;
+	if (elf && elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
+		is_static = true;
+		for (size_t i = 0; i < n && is_static; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_INTERP)
+				is_static = false;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return is_static;
+}
+
+/* argv0 as execvp(3) finds it, or NULL. */
+static bool find_command(const char *argv0, char *out, size_t len)
+{
+	if (strchr(argv0, '/'))
+		return (size_t)snprintf(out, len, "%s", argv0) < len;
+	const char *path = getenv("PATH");
+	for (const char *dir = path ? path : "/usr/local/bin:/usr/bin:/bin"; *dir;) {
+		size_t n = strcspn(dir, ":");
+		if ((size_t)snprintf(out, len, "%.*s/%s", (int)n, n ? dir : ".", argv0) < len &&
+		    access(out, X_OK) == 0)
+			return true;
+		dir += n + (dir[n] == ':');
+	}
+	return false;
+}
+
+int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0)
+{
+	char exe[4096];
+	if (find_command(argv0, exe, sizeof(exe)) && is_static_elf(exe)) {
+		memset(ap, 0, sizeof(*ap));
+		return -PROFILER_E_NO_LIBC;
+	}
+	/* The command is not running yet: it will map the system's C library,
+	 * the one this process maps. */
+	return alloc_probes_for_process(ap, getpid());
+}
+
+int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit)
+{
+	long t;
+	if (!read_proc_int("/sys/bus/event_source/devices/uprobe/type", &t))
+		return -1;
+	*type = (uint32_t)t;
+	*retprobe_bit = 0;
+	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/format/retprobe", "re");
+	if (f) {
+		if (fscanf(f, "config:%u", retprobe_bit) != 1 || *retprobe_bit > 63)
+			*retprobe_bit = 0;
+		fclose(f);
+	}
+	return 0;
+}

@@ -1,0 +1,113 @@
+#!/bin/bash
+# The alloc view: bytes and calls of malloc, calloc, realloc, posix_memalign
+# and aligned_alloc by the stack that made them, and what is still in use at
+# the end.  The workload allocates from five known sites in varied sizes,
+# frees all but alloc_leak()'s blocks, and prints the truth per site.
+. "$(dirname "$0")/lib.sh"
+require_perf
+
+value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
+	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+		END { printf "%.0f", t }'
+}
+truth() { # OUTPUT SITE FIELD: from the workload's "SITE bytes N count N" lines
+	awk -v site="$2" -v field="$3" '$1 == site { for (i = 2; i < NF; i++) if ($i == field) print $(i + 1) }' "$1"
+}
+site_re() { echo ";main;alloc_$1;"; }
+within() { # VALUE TRUTH PERCENT
+	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
+}
+
+# Every call (--alloc-period 1): bytes, counts and in-use exact per site.
+check_exact() { # PROFILE OUTPUT LABEL
+	local site ok=1 got want
+	for site in malloc calloc realloc aligned leak; do
+		for pair in "alloc_bytes bytes" "alloc_count count"; do
+			set -- $pair
+			got=$(value_under "$P" "$1" "$(site_re $site)")
+			want=$(truth "$OUT" "$site" "$2")
+			[ "$got" = "$want" ] || { fail "$LABEL: $site $1 $got, want $want"; ok=0; }
+		done
+	done
+	got=$(value_under "$P" inuse_bytes "$(site_re leak)")
+	want=$(truth "$OUT" leak inuse)
+	[ "$got" = "$want" ] || { fail "$LABEL: leak in use $got, want $want"; ok=0; }
+	got=$(value_under "$P" inuse_bytes ';main;alloc_(malloc|calloc|realloc|aligned);')
+	[ "$got" = 0 ] || { fail "$LABEL: freed sites still in use: $got bytes"; ok=0; }
+	[ $ok = 1 ] && pass "$LABEL: bytes, counts and in-use exact at all five sites (leak $want bytes in use)"
+}
+
+P=$TMP/fp1.smolder OUT=$TMP/fp1.out LABEL="period 1, frame pointers"
+"$SMOLDER" record -q --view alloc --alloc-period 1 --unwind fp -o "$P" -- "$WORKLOADS/allocs_fp" 20 > "$OUT" ||
+	fail "record: status $?"
+check_exact
+
+# DWARF unwinding (the default), on a build without frame pointers.  Every
+# call's 16 KiB stack copy is more than two cores move at full speed (the
+# default period is there for that): rounds 100 ms apart.
+P=$TMP/dwarf1.smolder OUT=$TMP/dwarf1.out LABEL="period 1, DWARF"
+"$SMOLDER" record -q --view alloc --alloc-period 1 -o "$P" -- "$WORKLOADS/allocs" 5 100 > "$OUT" ||
+	fail "record: status $?"
+lost=$("$SMOLDER" info "$P" | awk '/^lost samples:/ { print $3 }')
+[ "${lost:-0}" = 0 ] || fail "$LABEL: $lost samples lost"
+check_exact
+realloc_frames=$("$SMOLDER" fold "$P" | grep -c ';_start;.*;main;alloc_realloc;[^;]*realloc ')
+[ "$realloc_frames" -ge 1 ] && pass "DWARF stacks complete from _start to realloc" ||
+	fail "no complete realloc stack: $("$SMOLDER" fold "$P" | head -3)"
+
+# The default period: totals estimated within 10%.
+P=$TMP/default.smolder OUT=$TMP/default.out
+"$SMOLDER" record -q --view alloc -o "$P" -- "$WORKLOADS/allocs" 300 > "$OUT" || fail "record: status $?"
+for site in malloc calloc realloc aligned leak; do
+	got=$(value_under "$P" alloc_bytes "$(site_re $site)")
+	want=$(truth "$OUT" "$site" bytes)
+	within "$got" "$want" 10 && pass "default period: $site bytes $got, true $want" ||
+		fail "default period: $site bytes $got, true $want (more than 10% off)"
+	got=$(value_under "$P" alloc_count "$(site_re $site)")
+	want=$(truth "$OUT" "$site" count)
+	within "$got" "$want" 10 || fail "default period: $site count $got, true $want (more than 10% off)"
+done
+got=$(value_under "$P" inuse_bytes "$(site_re leak)")
+want=$(truth "$OUT" leak inuse)
+within "$got" "$want" 10 && pass "default period: leak in use $got, true $want" ||
+	fail "default period: leak in use $got, true $want"
+
+"$SMOLDER" info "$P" | grep -q '^values: *alloc_bytes/bytes, alloc_count/count, inuse_bytes/bytes' &&
+	pass "values: alloc_bytes, alloc_count, inuse_bytes" || fail "alloc values missing: $("$SMOLDER" info "$P")"
+"$SMOLDER" flamegraph "$P" | grep -q '>Allocation Flame Graph<' && pass "allocation flamegraph by default" ||
+	fail "alloc flamegraph title"
+"$SMOLDER" report "$P" | grep -q '^inuse_bytes (bytes): total' && pass "report shows in-use bytes" ||
+	fail "report lacks inuse_bytes"
+
+# Attach to a running process: what alloc_leak() allocates stays in use, what
+# alloc_malloc() allocates does not; both sites draw the same sizes.
+start_workload "$WORKLOADS/allocs" 0 || finish
+"$SMOLDER" record -q -p "$WL_PID" -d 2 --view alloc -o "$TMP/attach.smolder" || fail "attach: $?"
+stop_workload
+P=$TMP/attach.smolder
+leak=$(value_under "$P" alloc_bytes "$(site_re leak)")
+leak_inuse=$(value_under "$P" inuse_bytes "$(site_re leak)")
+freed_inuse=$(value_under "$P" inuse_bytes "$(site_re malloc)")
+malloc=$(value_under "$P" alloc_bytes "$(site_re malloc)")
+[ "$leak" -gt 0 ] && [ "$leak_inuse" = "$leak" ] && [ "$freed_inuse" -le 4096 ] &&
+	awk -v a="$malloc" -v b="$leak" 'BEGIN { exit !(a / b > 0.75 && a / b < 1.33) }' &&
+	pass "attach: leak in use = allocated ($leak), malloc site freed, malloc/leak bytes $malloc/$leak" ||
+	fail "attach: leak $leak (in use $leak_inuse), malloc $malloc (in use $freed_inuse)"
+
+# With the cpu view in one recording.
+"$SMOLDER" record -q --view cpu,alloc -o "$TMP/both.smolder" -- "$WORKLOADS/allocs" 20 > /dev/null
+"$SMOLDER" info "$TMP/both.smolder" | grep -q '^values: *samples/count, cpu/nanoseconds, alloc_bytes/bytes' &&
+	pass "cpu and alloc in one profile" || fail "cpu,alloc: $("$SMOLDER" info "$TMP/both.smolder" | grep values)"
+
+# A statically linked target has no C library to probe: one line, non-zero.
+"$SMOLDER" record -q --view alloc -o "$TMP/static.svg" -- "$WORKLOADS/allocs_static" 1 > /dev/null 2> "$TMP/err"
+status=$?
+[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q 'statically linked' "$TMP/err" && [ ! -e "$TMP/static.svg" ] &&
+	pass "static launch refused: $(cat "$TMP/err")" || fail "static launch: status $status, $(cat "$TMP/err")"
+start_workload "$WORKLOADS/allocs_static" 0 || finish
+"$SMOLDER" record -q --view alloc -p "$WL_PID" -o "$TMP/static2.svg" 2> "$TMP/err"
+status=$?
+stop_workload
+[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "pid $WL_PID has no shared C library" "$TMP/err" &&
+	pass "static attach refused: $(cat "$TMP/err")" || fail "static attach: status $status, $(cat "$TMP/err")"
+finish
