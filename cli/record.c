@@ -319,8 +319,8 @@ int cmd_record(int argc, char **argv)
 			ps->targets_exited && !po.argv ? ", target exited" : "", output);
 		if (ps->lost || ps->unwind_dropped)
 			cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %"
-					   PRIu64 " not unwound in time; lower -F", ps->lost + ps->unwind_dropped, ps->lost,
-				 ps->unwind_dropped);
+					   PRIu64 " not unwound in time; %s", ps->lost + ps->unwind_dropped, ps->lost,
+				 ps->unwind_dropped, profiler_keep_up_hint(s));
 	}
 	status = po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:

@@ -118,6 +118,9 @@ int profiler_finish(struct profiler *s, struct profiler_error *err);
 
 const struct profiler_stats *profiler_stats(const struct profiler *s);
 
+/* What would lose fewer samples, for a warning: "lower -F to keep up"... */
+const char *profiler_keep_up_hint(const struct profiler *s);
+
 /* The process each mapping of the profile belongs to (0 for the kernel), so
  * that the symbolizer can open files through /proc/PID/root. */
 const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count);

@@ -67,7 +67,8 @@ bool record_queue_push(struct record_queue *q, const struct perf_event_header *r
 	memcpy(q->buf + off, &len, 8);
 	memcpy(q->buf + off + 8, rec, rec->size);
 	q->write += need;
-	pthread_cond_signal(&q->nonempty);
+	/* No wakeup: the consumer may only take records older than the next
+	 * mark, which wakes it. */
 	pthread_mutex_unlock(&q->lock);
 	return true;
 }

@@ -1802,6 +1802,18 @@ static int meta_u64(struct profile *p, const char *key, uint64_t v)
 	return profile_set_meta(p, key, buf);
 }
 
+/* Every event of the event views copies its stack, whatever -F says. */
+const char *profiler_keep_up_hint(const struct profiler *s)
+{
+	bool events = s->o.views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC);
+	if (!events)
+		return "lower -F to keep up";
+	if (s->o.unwind == UNWIND_FP)
+		return (s->o.views & VIEW_ALLOC) ? "raise --alloc-period to keep up" : "the events came faster than "
+											 "they could be read";
+	return "use --unwind fp, a smaller --stack-size or a larger --alloc-period to keep up";
+}
+
 /* What is still allocated at the end, at the stacks that allocated it. */
 static int add_in_use(struct profiler *s)
 {
@@ -1883,8 +1895,8 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	rc |= meta_u64(p, "unwind_dropped", s->stats.unwind_dropped);
 	if (s->stats.lost || s->stats.unwind_dropped) {
 		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %"
-			 PRIu64 " not unwound in time); lower -F to keep up",
-			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped);
+			 PRIu64 " not unwound in time); %s",
+			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped, profiler_keep_up_hint(s));
 		rc |= profile_set_meta(p, "notes", buf);
 	}
 	if (s->stats.targets_exited)

@@ -71,6 +71,10 @@ struct process_modules {
 
 struct unwinder {
 	unw_addr_space_t as;
+	/* libunwind caches what it parsed of the CFI by address: valid for one
+	 * process's modules at a time. */
+	pid_t cached_pid;
+	uint32_t cached_generation;
 	struct elf_image **images;
 	uint32_t nimages, cap_images;
 	struct vec procs; /* struct process_modules */
@@ -392,9 +396,12 @@ struct unwinder *unwinder_new(void)
 		free(u);
 		return NULL;
 	}
-	/* Our accessors serve several processes: cache nothing between samples
-	 * that an exec could make stale. */
-	unw_set_caching_policy(u->as, UNW_CACHE_NONE);
+	/* Parsing the CFI of every frame of every sample again is most of the
+	 * unwinding's cost; the cache is flushed whenever the modules it was
+	 * filled from change (see unwind_user_stack).  Only the worker thread
+	 * unwinds: a per-thread cache needs no lock (the global one masks
+	 * signals around each use). */
+	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
 	return u;
 }
 
@@ -435,6 +442,11 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	struct unwind_ctx c = { .u = u, .regs = regs, .stack = stack, .stack_len = stack_len };
 	c.sp = regs[reg_index(PR_SP)];
 	c.pmods = modules_of(u, pm, p);
+	if (c.pmods && (c.pmods->pid != u->cached_pid || c.pmods->generation != u->cached_generation)) {
+		unw_flush_cache(u->as, 0, 0);
+		u->cached_pid = c.pmods->pid;
+		u->cached_generation = c.pmods->generation;
+	}
 	uint32_t n = 0;
 	frames[n++] = regs[reg_index(PR_IP)];
 	if (!c.pmods)

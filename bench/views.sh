@@ -1,0 +1,160 @@
+#!/bin/bash
+# The offcpu, io and alloc views against their peers, side by side in one
+# run, on the same workloads (bench/workloads/):
+#   offcpu: smolder --view offcpu   vs perf record -e sched:sched_switch -g
+#   io:     smolder --view io       vs perf record -e syscalls:sys_enter_{read,write} -g
+#           on pingpong.c: two threads handing a byte over pipes, a read, a
+#           write and a switch per thread per round (the worst case for both)
+#   alloc:  smolder --view alloc    vs heaptrack (launched, and attached with -p)
+#           on alloc_heavy.c: a malloc (or calloc) and a free per call, ~0.1 us
+#           of work each
+# For each: target slowdown (its own timed work over an unprofiled run, median
+# of REPEAT), the profiler's CPU seconds (its command's user+sys minus the
+# workload's own), peak RSS (the largest process of the command: the
+# profiler, as the workloads stay small), output bytes, and the totals it
+# reports against the truth the workload prints.  Run as root.
+#   REPEAT=3 PINGPONG=100000 ALLOCS=300000 bench/views.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+smolder=${SMOLDER:-$top/smolder}
+repeat=${REPEAT:-3}
+rounds=${PINGPONG:-100000}
+calls=${ALLOCS:-300000}
+for tool in perf heaptrack heaptrack_print; do
+	command -v $tool > /dev/null || { echo "needs $tool (apt-get install linux-perf heaptrack)" >&2; exit 2; }
+done
+if [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
+	mount -t tracefs nodev /sys/kernel/tracing
+fi
+work=$(mktemp -d /tmp/smolder-views.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# Frame pointers kept, so that perf -g and --unwind fp see the same stacks.
+cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/pingpong" "$top/bench/workloads/pingpong.c"
+cc -O2 -g -fno-omit-frame-pointer -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
+
+median() { sort -n | sed -n "$(((repeat + 1) / 2))p"; }
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$2"; }
+
+# measure OUTFILE -- COMMAND: runs it under /usr/bin/time; the workload's
+# report line goes to $work/wl.  Sets prof_cpu and rss_mib.
+measure() {
+	local out=$1
+	shift 2
+	/usr/bin/time -f "%U %S %M" -o "$work/time" "$@" > "$work/wl" 2> "$work/err" || {
+		echo "failed: $* $(tail -2 "$work/err")" >&2
+		return 1
+	}
+	read -r u s rss < "$work/time"
+	prof_cpu=$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/wl")" 'BEGIN { printf "%.2f", u + s - c }')
+	rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+	out_bytes=$(stat -c %s "$out" 2> /dev/null || echo 0)
+}
+
+# run LABEL OUTFILE BIN ARG -- COMMAND...: REPEAT runs, each after an
+# unprofiled run of BIN ARG; sets slowdown (median), prof_cpu and rss_mib (medians).
+run() {
+	local label=$1 out=$2 bin=$3 arg=$4 slows=() cpus=() rsss=()
+	shift 4
+	for ((i = 0; i < repeat; i++)); do
+		local alone
+		alone=$("$bin" "$arg" | awk '{ print $2 }')
+		rm -f "$out"
+		measure "$out" "$@"
+		slows+=("$(awk -v a="$(field wall "$work/wl")" -v b="$alone" 'BEGIN { printf "%.2f", a / b }')")
+		cpus+=("$prof_cpu")
+		rsss+=("$rss_mib")
+	done
+	slowdown=$(printf '%s\n' "${slows[@]}" | median)
+	prof_cpu=$(printf '%s\n' "${cpus[@]}" | median)
+	rss_mib=$(printf '%s\n' "${rsss[@]}" | median)
+}
+
+row() { printf '| %s | %s | %sx | %s | %s | %s | %s |\n' "$@"; }
+kib() { awk -v b="$1" 'BEGIN { printf "%.0f KiB", b / 1024 }'; }
+
+echo "| view | profiler | target slowdown | profiler CPU (s) | peak RSS (MiB) | output | totals (truth) |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+
+sum_under() { # PROFILE VALUE REGEX
+	"$smolder" fold --value "$2" "$1" | awk -v re="$3" '$0 ~ re { t += $NF } END { printf "%.0f", t }'
+}
+lost() { "$smolder" info "$1" | awk '/^lost samples:/ { l = $3 } /^not unwound:/ { u = $3 } END { print l + u }'; }
+
+# ---- offcpu ----
+pp=$work/pingpong
+for unwind in dwarf fp; do
+	f=$work/o-$unwind.smolder
+	run offcpu "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view offcpu -o "$f" -- "$pp" "$rounds"
+	row offcpu "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		"$(sum_under "$f" switches .) switches, with blocked ns; $(lost "$f") lost"
+done
+for cg in -g --call-graph=dwarf; do
+	run offcpu "$work/o.data" "$pp" "$rounds" -- perf record -q -e sched:sched_switch $cg -o "$work/o.data" -- "$pp" "$rounds"
+	psw=$(perf script -i "$work/o.data" 2> /dev/null | grep -c 'sched:sched_switch' || true)
+	plost=$(perf report -i "$work/o.data" --stats 2> /dev/null | awk '/LOST_SAMPLES|LOST events/ { t += $NF } END { print t + 0 }')
+	row offcpu "perf record -e sched:sched_switch $cg" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		"$psw switches, no blocked time; $plost lost"
+done
+
+# ---- io ----
+for unwind in dwarf fp; do
+	f=$work/i-$unwind.smolder
+	run io "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view io -o "$f" -- "$pp" "$rounds"
+	row io "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		"$(sum_under "$f" io_calls .) calls, $(sum_under "$f" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency; $(lost "$f") lost"
+done
+for cg in -g --call-graph=dwarf; do
+	run io "$work/i.data" "$pp" "$rounds" -- perf record -q -e syscalls:sys_enter_read -e syscalls:sys_enter_write $cg \
+		-o "$work/i.data" -- "$pp" "$rounds"
+	pcalls=$(perf script -i "$work/i.data" 2> /dev/null | grep -cE 'syscalls:sys_enter_(read|write)' || true)
+	plost=$(perf report -i "$work/i.data" --stats 2> /dev/null | awk '/LOST_SAMPLES|LOST events/ { t += $NF } END { print t + 0 }')
+	row io "perf record -e syscalls:sys_enter_{read,write} $cg" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		"$pcalls calls, no bytes or latency; $plost lost"
+done
+
+# ---- alloc ----
+ah=$work/alloc_heavy
+"$ah" "$calls" > "$work/truth"
+truth="truth $(field calls "$work/truth") calls, $(field bytes "$work/truth") bytes"
+for unwind in dwarf fp; do
+	f=$work/a-$unwind.smolder
+	run alloc "$f" "$ah" "$calls" -- "$smolder" record -q --unwind $unwind --view alloc -o "$f" -- "$ah" "$calls"
+	row alloc "smolder --unwind $unwind (period 61)" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		"$(sum_under "$f" alloc_count ';make_')/$(sum_under "$f" alloc_bytes ';make_') ($truth); $(lost "$f") lost"
+done
+run alloc "$work/ht.zst" "$ah" "$calls" -- heaptrack -o "$work/ht" "$ah" "$calls"
+hcalls=$(heaptrack_print -f "$work/ht.zst" 2> /dev/null | awk '/^calls to allocation functions:/ { print $5 }')
+row alloc "heaptrack" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" "$hcalls calls (all of the process's)"
+
+# Attached to a process waiting for SIGUSR1: the profiler starts, gets 3 s
+# to attach, then the work runs.
+attach() { # LABEL OUTFILE -- COMMAND (with PID where the pid goes)
+	local label=$1 out=$2 slows=()
+	shift 3
+	for ((i = 0; i < repeat; i++)); do
+		local alone
+		alone=$("$ah" "$calls" | awk '{ print $2 }')
+		rm -f "$out"
+		"$ah" -w "$calls" > "$work/wl" &
+		local wl=$!
+		until grep -q ready "$work/wl"; do sleep 0.05; done
+		local cmd=("${@//PID/$wl}")
+		"${cmd[@]}" > "$work/attach.log" 2>&1 &
+		local prof=$!
+		sleep 3
+		kill -USR1 "$wl"
+		wait "$wl"
+		wait "$prof" || true
+		slows+=("$(awk -v a="$(field wall "$work/wl")" -v b="$alone" 'BEGIN { printf "%.2f", a / b }')")
+	done
+	slowdown=$(printf '%s\n' "${slows[@]}" | median)
+	local size
+	size=$(stat -c %s "$out" 2> /dev/null || echo 0)
+	if [ "$size" -lt 1024 ] && ! "$smolder" info "$out" > /dev/null 2>&1; then
+		row alloc "$label, attached" "$slowdown" "-" "-" "$(kib "$size")" "nothing recorded: $(grep -m1 -E 'Couldn|rror' "$work/attach.log" || echo 'attach failed')"
+	else
+		row alloc "$label, attached" "$slowdown" "-" "-" "$(kib "$size")" "-"
+	fi
+}
+attach smolder "$work/aa.smolder" -- "$smolder" record -q --view alloc -p PID -o "$work/aa.smolder"
+attach heaptrack "$work/hp.zst" -- timeout 60 heaptrack -o "$work/hp" -p PID
