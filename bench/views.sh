@@ -75,6 +75,10 @@ kib() { awk -v b="$1" 'BEGIN { printf "%.0f KiB", b / 1024 }'; }
 echo "| view | profiler | target slowdown | profiler CPU (s) | peak RSS (MiB) | output | totals (truth) |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
 
+# perf's lost samples: the per-event LOST_SAMPLES counts of --stats.
+perf_lost() {
+	perf report -i "$1" --stats 2> /dev/null | awk '/ stats:$/ { ev = 1 } ev && /LOST_SAMPLES events:/ { t += $3 } END { print t + 0 }'
+}
 sum_under() { # PROFILE VALUE REGEX
 	"$smolder" fold --value "$2" "$1" | awk -v re="$3" '$0 ~ re { t += $NF } END { printf "%.0f", t }'
 }
@@ -91,7 +95,7 @@ done
 for cg in -g --call-graph=dwarf; do
 	run offcpu "$work/o.data" "$pp" "$rounds" -- perf record -q -e sched:sched_switch $cg -o "$work/o.data" -- "$pp" "$rounds"
 	psw=$(perf script -i "$work/o.data" 2> /dev/null | grep -c 'sched:sched_switch' || true)
-	plost=$(perf report -i "$work/o.data" --stats 2> /dev/null | awk '/LOST_SAMPLES|LOST events/ { t += $NF } END { print t + 0 }')
+	plost=$(perf_lost "$work/o.data")
 	row offcpu "perf record -e sched:sched_switch $cg" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
 		"$psw switches, no blocked time; $plost lost"
 done
@@ -107,7 +111,7 @@ for cg in -g --call-graph=dwarf; do
 	run io "$work/i.data" "$pp" "$rounds" -- perf record -q -e syscalls:sys_enter_read -e syscalls:sys_enter_write $cg \
 		-o "$work/i.data" -- "$pp" "$rounds"
 	pcalls=$(perf script -i "$work/i.data" 2> /dev/null | grep -cE 'syscalls:sys_enter_(read|write)' || true)
-	plost=$(perf report -i "$work/i.data" --stats 2> /dev/null | awk '/LOST_SAMPLES|LOST events/ { t += $NF } END { print t + 0 }')
+	plost=$(perf_lost "$work/i.data")
 	row io "perf record -e syscalls:sys_enter_{read,write} $cg" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
 		"$pcalls calls, no bytes or latency; $plost lost"
 done

@@ -1,7 +1,12 @@
-/* Each process's executable mappings, sorted for binary search. */
+/* Each process's executable mappings, sorted for binary search, and the
+ * build-ids of the files mapped. */
+#include <fcntl.h>
+#include <gelf.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "profiler/profiler-internal.h"
 
@@ -75,4 +80,36 @@ void process_maps_clear(struct process_maps *m)
 	m->count = 0;
 	m->loaded = false;
 	m->generation++;
+}
+
+/* The NT_GNU_BUILD_ID note of an ELF file, as hex; "" if it has none. */
+void read_build_id(const char *path, char *out, size_t len)
+{
+	out[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	size_t n;
+	for (size_t i = 0; elf && !out[0] && elf_getphdrnum(elf, &n) == 0 && i < n; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		Elf_Data *data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+		GElf_Nhdr nh;
+		size_t off = 0, name_at, desc_at;
+		while (data && (off = gelf_getnote(data, off, &nh, &name_at, &desc_at)) > 0) {
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)data->d_buf + name_at, "GNU", 4) != 0)
+				continue;
+			const uint8_t *id = (const uint8_t *)data->d_buf + desc_at;
+			for (size_t k = 0; k < nh.n_descsz && k < BUILD_ID_MAX && 2 * k + 2 < len; k++)
+				snprintf(out + 2 * k, 3, "%02x", id[k]);
+			break;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
 }

@@ -85,6 +85,10 @@ int process_maps_insert(struct process_maps *m, const struct map_entry *e);
 const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t addr);
 void process_maps_clear(struct process_maps *m);
 
+#define BUILD_ID_MAX 20 /* bytes; the kernel's limit too */
+/* The GNU build-id note of an ELF file, in hex ("" if none or unreadable). */
+void read_build_id(const char *path, char *out, size_t len);
+
 /* ---- alloc_probes.c: where the alloc view's uprobes go ---- */
 
 enum alloc_func {

@@ -250,12 +250,13 @@ static struct process_maps *process_get(struct profiler *s, pid_t pid, bool crea
 
 /* A new profile mapping for a file mapped by pid. */
 static int64_t add_mapping(struct profiler *s, pid_t pid, uint64_t start, uint64_t end,
-			   uint64_t pgoff, const char *path)
+			   uint64_t pgoff, const char *path, const char *build_id)
 {
 	int64_t path_id = profile_string(s->p, path);
-	if (path_id < 0)
-		return path_id;
-	struct mapping m = { start, end, pgoff, (uint32_t)path_id, 0 };
+	int64_t build_id_id = profile_string(s->p, build_id ? build_id : "");
+	if (path_id < 0 || build_id_id < 0)
+		return -PROFILE_E_NOMEM;
+	struct mapping m = { start, end, pgoff, (uint32_t)path_id, (uint32_t)build_id_id };
 	int64_t id = profile_add_mapping(s->p, &m);
 	pid_t *slot = id < 0 ? NULL : vec_push(&s->mapping_pids, sizeof(pid_t));
 	if (!slot)
@@ -265,9 +266,9 @@ static int64_t add_mapping(struct profiler *s, pid_t pid, uint64_t start, uint64
 }
 
 static int process_map(struct profiler *s, struct process_maps *pm, uint64_t start, uint64_t end,
-		       uint64_t pgoff, const char *path)
+		       uint64_t pgoff, const char *path, const char *build_id)
 {
-	int64_t id = add_mapping(s, pm->pid, start, end, pgoff, path);
+	int64_t id = add_mapping(s, pm->pid, start, end, pgoff, path, build_id);
 	if (id < 0)
 		return -1;
 	struct map_entry e = { start, end, pgoff, (uint32_t)id };
@@ -295,7 +296,15 @@ static int process_load_maps(struct profiler *s, struct process_maps *pm)
 			continue;
 		char *name = line + name_at;
 		name[strcspn(name, "\n")] = '\0';
-		err = process_map(s, pm, start, end, pgoff, *name ? name : "//anon");
+		/* The build-id of what is mapped (not of what the path names
+		 * now), so that a replaced file is never read for it. */
+		char build_id[2 * BUILD_ID_MAX + 1] = "";
+		if (name[0] == '/') {
+			char mapped[96];
+			snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%llx-%llx", (int)pm->pid, start, end);
+			read_build_id(mapped, build_id, sizeof(build_id));
+		}
+		err = process_map(s, pm, start, end, pgoff, *name ? name : "//anon", build_id);
 	}
 	fclose(f);
 	return err;
@@ -319,7 +328,7 @@ static uint32_t user_location(struct profiler *s, struct process_maps *pm, uint6
 static uint32_t kernel_location(struct profiler *s, uint64_t addr)
 {
 	if (s->kernel_mapping == PROFILE_NONE) {
-		int64_t id = add_mapping(s, 0, 0, UINT64_MAX, 0, "[kernel.kallsyms]");
+		int64_t id = add_mapping(s, 0, 0, UINT64_MAX, 0, "[kernel.kallsyms]", NULL);
 		if (id < 0) {
 			s->fatal = (int)id;
 			return 0;
@@ -803,8 +812,17 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		struct {
 			uint32_t pid, tid;
 			uint64_t addr, len, pgoff;
-			uint32_t maj, min;
-			uint64_t ino, ino_generation;
+			union {
+				struct {
+					uint32_t maj, min;
+					uint64_t ino, ino_generation;
+				};
+				struct { /* with PERF_RECORD_MISC_MMAP_BUILD_ID */
+					uint8_t build_id_size, reserved1;
+					uint16_t reserved2;
+					uint8_t build_id[20];
+				};
+			};
 			uint32_t prot, flags;
 		} m;
 		if (h->size < sizeof(*h) + sizeof(m) + 1)
@@ -818,8 +836,12 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		path[len] = '\0';
 		if (!(m.prot & 4 /* PROT_EXEC */))
 			break;
+		char build_id[2 * 20 + 1] = "";
+		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID)
+			for (uint8_t i = 0; i < m.build_id_size && i < 20; i++)
+				snprintf(build_id + 2 * i, 3, "%02x", m.build_id[i]);
 		struct process_maps *pm = process_get(s, (pid_t)m.pid, true);
-		if (!pm || process_map(s, pm, m.addr, m.addr + m.len, m.pgoff, path))
+		if (!pm || process_map(s, pm, m.addr, m.addr + m.len, m.pgoff, path, build_id))
 			s->fatal = -PROFILE_E_NOMEM;
 		break;
 	}
@@ -947,6 +969,23 @@ static size_t buffer_pages(const struct profiler *s)
 	return pages;
 }
 
+/* Whether MMAP2 records can carry build-ids (Linux 5.12): older kernels
+ * refuse the attribute bit. */
+static bool kernel_has_mmap_build_id(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		struct perf_event_attr a = { .size = sizeof(a), .type = PERF_TYPE_SOFTWARE,
+					     .config = PERF_COUNT_SW_DUMMY, .disabled = 1, .mmap2 = 1,
+					     .build_id = 1, .exclude_kernel = 1, .exclude_hv = 1 };
+		int fd = perf_event_open_fd(&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+		known = fd >= 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	return known;
+}
+
 static void attr_for_cpu(struct profiler *s, bool cycles)
 {
 	struct perf_event_attr *a = &s->attr;
@@ -967,6 +1006,7 @@ static void attr_for_cpu(struct profiler *s, bool cycles)
 	a->inherit = 1;
 	a->mmap = 1;
 	a->mmap2 = 1;
+	a->build_id = kernel_has_mmap_build_id(); /* MMAP2 names the build-id of what is mapped */
 	a->comm = 1;
 	a->comm_exec = 1;
 	a->task = 1;

@@ -120,22 +120,36 @@ static bool elf_image_parse(struct elf_image *img)
 	return img->min_vaddr != UINT64_MAX;
 }
 
-static int open_in_process(pid_t pid, const char *path)
+/* The file a mapping maps: through map_files, the very inode (even if
+ * deleted or replaced since, or in a container); else by its path inside
+ * the process's root, then on the host. */
+static int open_mapped(pid_t pid, const struct map_entry *e, const char *path)
 {
 	char buf[4200];
 	if (path[0] != '/')
 		return -1;
-	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
+	snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)e->start,
+		 (unsigned long long)e->end);
 	int fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
+		fd = open(buf, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	return fd;
 }
 
-static struct elf_image *image_get(struct unwinder *u, pid_t pid, const char *path)
+/* Images are shared by build-id (every process mapping libc uses one), or
+ * else kept per process and path. */
+static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct map_entry *e, const char *path,
+				   const char *build_id)
 {
 	char key[4200];
-	snprintf(key, sizeof(key), "%d:%s", (int)pid, path);
+	if (*build_id)
+		snprintf(key, sizeof(key), "build-id:%s", build_id);
+	else
+		snprintf(key, sizeof(key), "%d:%s", (int)pid, path);
 	for (uint32_t i = 0; i < u->nimages; i++)
 		if (strcmp(u->images[i]->key, key) == 0)
 			return u->images[i];
@@ -143,7 +157,7 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const char *pa
 	if (!img)
 		return NULL;
 	img->key = strdup(key);
-	int fd = open_in_process(pid, path);
+	int fd = open_mapped(pid, e, path);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uint64_t)st.st_size < MAX_FILE_SIZE) {
@@ -198,8 +212,9 @@ static const struct process_modules *modules_of(struct unwinder *u, const struct
 		return pmods;
 	for (uint32_t i = 0; i < pm->count; i++) {
 		const struct map_entry *e = &pm->entries[i];
-		const char *path = string_table_get(&p->strings, profile_mapping(p, e->mapping)->path);
-		struct elf_image *img = image_get(u, pm->pid, path);
+		const struct mapping *pmap = profile_mapping(p, e->mapping);
+		const char *path = string_table_get(&p->strings, pmap->path);
+		struct elf_image *img = image_get(u, pm->pid, e, path, string_table_get(&p->strings, pmap->build_id));
 		if (!img || !img->ok)
 			continue;
 		/* The load segment holding this mapping's file offset gives the bias. */

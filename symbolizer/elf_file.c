@@ -156,6 +156,18 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 	return f;
 }
 
+/* fd's file, unless its build-id is not the one expected (a different
+ * file at the same path: replaced, or the host's rather than a container's). */
+static struct elf_file *elf_file_matching(int fd, const char *name, const char *build_id)
+{
+	struct elf_file *f = fd >= 0 ? elf_file_from_fd(fd, name) : NULL;
+	if (f && build_id && *build_id && *f->build_id && strcmp(f->build_id, build_id) != 0) {
+		elf_file_close(f);
+		f = NULL;
+	}
+	return f;
+}
+
 struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id, uint64_t start,
 			       uint64_t end)
 {
@@ -165,26 +177,17 @@ struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id
 	char name[4200];
 	struct elf_file *f = NULL;
 	if (!gone && path[0] == '/') {
-		int fd = open_in_root(pid, path);
 		debuglink_base(pid, path, name, sizeof(name));
-		f = fd >= 0 ? elf_file_from_fd(fd, name) : NULL;
-		/* The file at that path now is not what was mapped: replaced. */
-		if (f && build_id && *build_id && *f->build_id && strcmp(f->build_id, build_id) != 0) {
-			elf_file_close(f);
-			f = NULL;
-			gone = true;
-		}
+		f = elf_file_matching(open_in_root(pid, path), name, build_id);
+		/* A chroot without a mount namespace shows the host's paths. */
+		if (!f && pid > 0)
+			f = elf_file_matching(open(path, O_RDONLY | O_CLOEXEC), path, build_id);
 	}
-	if (!f && (gone || path[0] == '/') && pid > 0) {
+	if (!f && path[0] == '/' && pid > 0) {
 		/* What the process has mapped, even if deleted or replaced since. */
 		snprintf(name, sizeof(name), "/proc/%d/map_files/%llx-%llx", (int)pid,
 			 (unsigned long long)start, (unsigned long long)end);
-		int fd = open(name, O_RDONLY | O_CLOEXEC);
-		f = fd >= 0 ? elf_file_from_fd(fd, name) : NULL;
-		if (f && build_id && *build_id && *f->build_id && strcmp(f->build_id, build_id) != 0) {
-			elf_file_close(f);
-			f = NULL;
-		}
+		f = elf_file_matching(open(name, O_RDONLY | O_CLOEXEC), name, build_id);
 	}
 	return f;
 }

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Files as the target sees them.  A binary replaced (renamed over, as package
+# upgrades do) or deleted after it started is read through
+# /proc/PID/map_files; a binary in a container (its own mount namespace and
+# root, entered with pivot_root) is read inside /proc/PID/root, while the
+# host has a different program at the same path.  In each case the frames
+# must be the running program's own, and the build-id its file's.
+. "$(dirname "$0")/lib.sh"
+require_perf
+[ "$(id -u)" = 0 ] || skip "map_files and mount namespaces need root"
+
+names() { "$SMOLDER" fold "$1" | grep -oE '(run|burn)_[abc]|worker_loop' | sort -u | tr '\n' ' '; }
+want="burn_a burn_b burn_c run_a run_b run_c "
+real_id=$(readelf -n "$WORKLOADS/shares_fp" | awk '/Build ID/ { print $3 }')
+build_id_of() { # PROFILE PATH_REGEX: the build-id recorded for that mapping
+	"$SMOLDER" info "$1" | awk -v re="$2" '$0 ~ re && /build-id/ { print $NF; exit }'
+}
+check() { # LABEL PROFILE PATH_REGEX
+	local got id
+	got=$(names "$2")
+	id=$(build_id_of "$2" "$3")
+	[ "$got" = "$want" ] && [ "$id" = "$real_id" ] && pass "$1: $got(build-id $id)" ||
+		fail "$1: names '$got' (want '$want'), build-id '$id' (want $real_id)"
+}
+
+# Replaced: the path now names another program.
+cp "$WORKLOADS/shares_fp" "$TMP/app"
+start_workload "$TMP/app" 0 || finish
+cp "$WORKLOADS/threads" "$TMP/app.new" && mv "$TMP/app.new" "$TMP/app"
+"$SMOLDER" record -q -d 1 -p "$WL_PID" -o "$TMP/replaced.smolder" || fail "record replaced: $?"
+stop_workload
+check "replaced binary" "$TMP/replaced.smolder" "$TMP/app"
+
+# Deleted: the path is gone ("(deleted)" in the maps).
+cp "$WORKLOADS/shares_fp" "$TMP/app2"
+start_workload "$TMP/app2" 0 || finish
+rm "$TMP/app2"
+"$SMOLDER" record -q -d 1 -p "$WL_PID" -o "$TMP/deleted.smolder" || fail "record deleted: $?"
+stop_workload
+check "deleted binary" "$TMP/deleted.smolder" "$TMP/app2"
+
+# A container: the program and its libraries under a root of their own, at a
+# path where the host has the threads workload instead.
+ct=$TMP/ct-app
+root=$TMP/root
+mkdir -p "$root$ct" "$root/old" "$ct"
+cp "$WORKLOADS/shares_fp" "$root$ct/shares"
+cp "$WORKLOADS/threads" "$ct/shares" # the host's decoy
+for lib in $(ldd "$WORKLOADS/shares_fp" | grep -oE '/[^ ]+'); do
+	mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
+done
+unshare --mount --fork sh -c "mount --make-rprivate / && mount --bind '$root' '$root' && cd '$root' &&
+	pivot_root . old && cd / && exec '$ct/shares' 0" > "$TMP/ct.out" 2>&1 &
+ct_shell=$!
+pid=
+for _ in $(seq 50); do
+	pid=$(pgrep -f "^$ct/shares 0" | head -1)
+	[ -n "$pid" ] && grep -q ready "$TMP/ct.out" && break
+	sleep 0.1
+done
+if [ -z "$pid" ]; then
+	fail "container did not start: $(cat "$TMP/ct.out")"
+else
+	grep -q " $ct/shares\$" "/proc/$pid/maps" || fail "the host does not see the container's path: $(grep shares "/proc/$pid/maps")"
+	"$SMOLDER" record -q -d 1 -p "$pid" -o "$TMP/container.smolder" || fail "record container: $?"
+	check "container (host decoy at $ct/shares)" "$TMP/container.smolder" "$ct/shares"
+	kill "$pid"
+fi
+wait "$ct_shell" 2> /dev/null
+finish
