@@ -39,6 +39,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
 		printf("smolder %s\n", PACKAGE_VERSION);
+#ifdef HAVE_LIBDEBUGINFOD
+		puts("debuginfod: yes (debug files fetched by build-id when DEBUGINFOD_URLS is set)");
+#else
+		puts("debuginfod: no (built without libdebuginfod: local debug files only)");
+#endif
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <linux/openat2.h>
+#ifdef HAVE_LIBDEBUGINFOD
+#include <elfutils/debuginfod.h>
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +73,53 @@ struct elf_file {
 /* NULL: libdwfl's default search path, ":.debug:/usr/lib/debug". */
 static char *debuginfo_path;
 
+#ifdef HAVE_LIBDEBUGINFOD
+static debuginfod_client *debuginfod;
+
+static void debuginfod_release(void)
+{
+	debuginfod_end(debuginfod);
+}
+
+/* The servers of DEBUGINFOD_URLS, asked by build-id (one client for the
+ * process: it keeps a cache of answers, negative ones too). */
+static int fetch_debuginfo(Dwfl_Module *mod, char **debuginfo_file_name)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	int n = dwfl_module_build_id(mod, &bits, &vaddr);
+	if (!urls || !*urls || n <= 0)
+		return -1;
+	if (!debuginfod) {
+		if (!(debuginfod = debuginfod_begin()))
+			return -1;
+		atexit(debuginfod_release);
+	}
+	int fd = debuginfod_find_debuginfo(debuginfod, bits, n, debuginfo_file_name);
+	return fd >= 0 ? fd : -1;
+}
+#endif
+
+/* Local debug files first (by build-id under the debug path, then by
+ * .gnu_debuglink beside the file, in .debug/ and under /usr/lib/debug);
+ * then debuginfod servers, if built with libdebuginfod and asked. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+					      debuglink_crc, debuginfo_file_name);
+#ifdef HAVE_LIBDEBUGINFOD
+	if (fd < 0)
+		fd = fetch_debuginfo(mod, debuginfo_file_name);
+#endif
+	return fd;
+}
+
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -121,6 +168,11 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 	static bool path_set;
 	if (!path_set) {
 		debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH");
+#ifndef HAVE_LIBDEBUGINFOD
+		/* libdw would load libdebuginfod by itself when this is set: a
+		 * build without it promises local files only. */
+		unsetenv("DEBUGINFOD_URLS");
+#endif
 		path_set = true;
 	}
 	f->dwfl = dwfl_begin(&offline_callbacks);

@@ -81,6 +81,33 @@ compare_with_addr2line "$TMP/byid.smolder" "$TMP/byid/inline" "$bin" "stripped, 
 "$SMOLDER" info "$TMP/byid.smolder" | grep -q "byid/inline build-id $id" && pass "the mapping's build-id is recorded" ||
 	fail "build-id $id not recorded"
 
+# debuginfod: the debug file only on a server (debuginfod -F over a directory,
+# on loopback), fetched by build-id when DEBUGINFOD_URLS names it.
+if "$SMOLDER" --version | grep -q '^debuginfod: yes' && command -v debuginfod > /dev/null; then
+	mkdir -p "$TMP/srv" "$TMP/nodebug"
+	cp "$TMP/link/inline.debug" "$TMP/srv/"
+	port=$((20000 + RANDOM % 20000))
+	debuginfod -F "$TMP/srv" -p "$port" -d "$TMP/debuginfod.sqlite" > "$TMP/debuginfod.log" 2>&1 &
+	server=$!
+	for _ in $(seq 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$port/buildid/$id/debuginfo" && break
+		sleep 0.2
+	done
+	SMOLDER_DEBUGINFO_PATH="$TMP/nodebug" DEBUGINFOD_URLS="http://127.0.0.1:$port" \
+		DEBUGINFOD_CACHE_PATH="$TMP/dcache" "$SMOLDER" record -q -F 999 -o "$TMP/dinfod.smolder" -- "$TMP/byid/inline" 2 > /dev/null
+	compare_with_addr2line "$TMP/dinfod.smolder" "$TMP/byid/inline" "$bin" "stripped, debug file from debuginfod"
+	SMOLDER_DEBUGINFO_PATH="$TMP/nodebug" DEBUGINFOD_URLS= "$SMOLDER" record -q -F 999 -o "$TMP/nodinfod.folded" \
+		-- "$TMP/byid/inline" 1 > /dev/null
+	grep -q churn "$TMP/nodinfod.folded" && fail "without DEBUGINFOD_URLS the stripped binary still got names" ||
+		pass "without DEBUGINFOD_URLS no server is asked: the stripped binary keeps raw addresses"
+	kill "$server"
+	wait "$server" 2> /dev/null
+elif [ "${SMOLDER_REQUIRE_PERF:-0}" = 1 ]; then
+	fail "debuginfod test not run: $("$SMOLDER" --version | tail -1); debuginfod server: $(command -v debuginfod || echo missing)"
+else
+	echo "note: debuginfod test not run (smolder built without libdebuginfod, or no debuginfod server)" >&2
+fi
+
 # JIT code named from /tmp/perf-PID.map; another user's map is not trusted.
 "$SMOLDER" record -q -F 999 -o "$TMP/jit.folded" -- "$WORKLOADS/jit" 2 > "$TMP/jit.out"
 rm -f "$(head -1 "$TMP/jit.out")"
