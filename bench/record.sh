@@ -65,13 +65,13 @@ complete() {
 
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-row() { # mode freq tool slowdown cpu cpu/sample rss bytes/sample complete svg_seconds
-	printf '| %s | %s Hz | %s | %s | %s | %s | %s | %s | %s%% | %s |\n' "$@"
+row() { # mode freq tool slowdown cpu cpu/sample rss bytes/sample complete svg_seconds direct_svg_seconds
+	printf '| %s | %s Hz | %s | %s | %s | %s | %s | %s | %s%% | %s | %s |\n' "$@"
 }
 per_sample_us() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.1f", n ? 1e6 * c / n : 0 }'; }
 
-echo "| stacks | rate | profiler | target slowdown | profiler CPU (s) | CPU per sample (us) | peak RSS (MiB) | bytes/sample | stacks reaching main | end of sampling to SVG (s) |"
-echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| stacks | rate | profiler | target slowdown | profiler CPU (s) | CPU per sample (us) | peak RSS (MiB) | bytes/sample | stacks reaching main | end of sampling to SVG (s) | the same, record -o x.svg (s) |"
+echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for mode in fp dwarf; do
 	bin=$([ $mode = fp ] && echo "$fpbin" || echo "$nofpbin")
 	for f in $freqs; do
@@ -88,10 +88,15 @@ for mode in fp dwarf; do
 		svg=$(awk -v p="$post" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", p + b - a }')
 		samples=$("$smolder" info "$work/s.smolder" | awk '$1 == "samples:" { print $2 }')
 		"$smolder" fold "$work/s.smolder" > "$work/s.folded"
+		# What a user types: the flamegraph straight from record, in one process.
+		local_stats=("$slowdown" "$prof_cpu" "$rss")
+		profile smolder -- "$smolder" record -q -F "$f" --unwind "$unwind" -o "$work/direct.svg" -- "$bin" -n "$rounds"
+		direct=$post_median
+		slowdown=${local_stats[0]} prof_cpu=${local_stats[1]} rss=${local_stats[2]}
 		row $mode "$f" "$variant" "$slowdown" "$prof_cpu" "$(per_sample_us "$prof_cpu" "$samples")" \
 			"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
 			"$(awk -v b="$(stat -c %s "$work/s.smolder")" -v n="$samples" 'BEGIN { printf "%.1f", b / n }')" \
-			"$(complete "$work/s.folded")" "$svg"
+			"$(complete "$work/s.folded")" "$svg" "$direct"
 		done
 		unset SMOLDER_DEBUGINFO_PATH
 		# perf: record, then perf script | stackcollapse-perf.pl | flamegraph.pl.
@@ -113,7 +118,7 @@ for mode in fp dwarf; do
 			row $mode "$f" "$label" "$slowdown" "$prof_cpu" "$(per_sample_us "$prof_cpu" "$samples")" \
 				"$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')" \
 				"$(awk -v b="$(stat -c %s "$work/perf.data")" -v n="$samples" 'BEGIN { printf "%.1f", n ? b / n : 0 }')" \
-				"$(complete "$work/p.folded")" "$svg"
+				"$(complete "$work/p.folded")" "$svg" "-"
 		done
 	done
 done
