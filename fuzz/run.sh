@@ -1,16 +1,21 @@
 #!/bin/bash
 # Fuzzes one target with libFuzzer (clang), ASan and UBSan, growing its corpus.
-#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded or perf_script
+#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded, perf_script or elf
 set -eu
-target=${1:?usage: fuzz/run.sh profile|folded|perf_script [seconds]}
+target=${1:?usage: fuzz/run.sh profile|folded|perf_script|elf [seconds]}
 seconds=${2:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-/tmp/smolder-fuzz}
 mkdir -p "$out"
 flags="-DPACKAGE_VERSION=\"fuzz\" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top $(pkg-config --cflags libzstd zlib)"
 srcs=$(ls "$top"/profile/*.c "$top"/render/*.c)
+libs="$(pkg-config --libs libzstd zlib) -lm"
+if [ "$target" = elf ]; then # the profiler's ELF readers
+	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c"
+	libs=$(pkg-config --libs libelf)
+fi
 # shellcheck disable=SC2086
-clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $(pkg-config --libs libzstd zlib) -lm
+clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $libs
 mkdir -p "$out/corpus_$target"
 "$out/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 	"$out/corpus_$target" "$top/fuzz/corpus/$target"

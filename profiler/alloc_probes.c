@@ -73,7 +73,7 @@ static bool vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 	return false;
 }
 
-static int read_offsets(struct alloc_probes *ap)
+int alloc_probes_read_offsets(struct alloc_probes *ap)
 {
 	int fd = open(ap->path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -109,7 +109,7 @@ int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid)
 {
 	memset(ap, 0, sizeof(*ap));
 	int r = find_mapped_libc(pid, ap->path, sizeof(ap->path));
-	return r ? r : read_offsets(ap);
+	return r ? r : alloc_probes_read_offsets(ap);
 }
 
 /* Whether an executable asks for a dynamic loader; a script or anything

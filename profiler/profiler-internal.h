@@ -110,6 +110,8 @@ const char *alloc_func_name(enum alloc_func f);
 /* The C library pid has mapped.  0, or -PROFILER_E_NO_LIBC (none, or
  * without malloc and free), -PROFILER_E_NO_SUCH_PROCESS, -PROFILER_E_PERMISSION. */
 int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid);
+/* The offsets of the functions in the file ap->path names (its .dynsym). */
+int alloc_probes_read_offsets(struct alloc_probes *ap);
 /* The C library a command about to be run will map: -PROFILER_E_NO_LIBC
  * for a statically linked executable. */
 int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0);

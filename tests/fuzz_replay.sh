@@ -1,7 +1,7 @@
 #!/bin/bash
 # Replays every fuzz corpus (and the must-fail profiles) through its target.
 . "$(dirname "$0")/lib.sh"
-for target in profile folded perf_script; do
+for target in profile folded perf_script elf; do
 	if "$top_builddir/fuzz/replay_$target" "$top_srcdir/fuzz/corpus/$target" > "$TMP/out" 2>&1; then
 		pass "$target: $(cat "$TMP/out")"
 	else
