@@ -16,6 +16,18 @@ const char *profile_strerror(enum profile_error err)
 	return messages[err];
 }
 
+void hex_string(const uint8_t *bytes, size_t n, char *out, size_t out_len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i = 0;
+	for (; i < n && 2 * i + 2 < out_len; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	if (out_len)
+		out[2 * i < out_len ? 2 * i : out_len - 1] = '\0';
+}
+
 uint64_t hash_bytes(const void *data, size_t len)
 {
 	/* FNV-1a over 8-byte words, then a final mix: fast and good enough for

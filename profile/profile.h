@@ -281,7 +281,18 @@ static inline int64_t sat_add_i64(int64_t a, int64_t b)
 	return r;
 }
 
+static inline int64_t sat_mul_i64(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	return r;
+}
+
 uint64_t hash_bytes(const void *data, size_t len);
+
+/* n bytes as lowercase hex into out (2n+1 bytes, or cut to fit), e.g. a build-id. */
+void hex_string(const uint8_t *bytes, size_t n, char *out, size_t out_len);
 
 /* In an array of n elements of `stride` bytes sorted by the uint64_t at
  * key_offset, how many have a key <= x: the last of them (index - 1) is the

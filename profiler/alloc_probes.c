@@ -1,7 +1,6 @@
 /* The alloc view's probe points: the C library a process maps, and the file
  * offsets of its allocation functions, for the uprobe PMU. */
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,13 +74,13 @@ static bool vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 
 int alloc_probes_read_offsets(struct alloc_probes *ap)
 {
-	int fd = open(ap->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	int fd;
+	errno = 0;
+	Elf *elf = elf_open_path(ap->path, &fd);
+	if (!elf)
 		return errno == EACCES || errno == EPERM ? -PROFILER_E_PERMISSION : -PROFILER_E_NO_LIBC;
-	elf_version(EV_CURRENT);
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	Elf_Scn *scn = NULL;
-	while (elf && (scn = elf_nextscn(elf, scn))) {
+	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
 			continue;
@@ -98,9 +97,7 @@ int alloc_probes_read_offsets(struct alloc_probes *ap)
 					vaddr_to_offset(elf, sym.st_value, &ap->offset[f]);
 		}
 	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	/* Without malloc and free there is nothing to follow. */
 	return ap->offset[ALLOC_MALLOC] && ap->offset[ALLOC_FREE] ? 0 : -PROFILER_E_NO_LIBC;
 }
@@ -116,14 +113,13 @@ int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid)
  * that is not ELF runs under an interpreter that does. */
 static bool is_static_elf(const char *exe)
 {
-	int fd = open(exe, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf_version(EV_CURRENT);
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	int fd;
+	Elf *elf = elf_open_path(exe, &fd);
 	bool is_static = false;
 	size_t n;
-	if (elf && elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
+	if (!elf)
+		return false;
+	if (elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
 		is_static = true;
 		for (size_t i = 0; i < n && is_static; i++) {
 			GElf_Phdr ph;
@@ -131,9 +127,7 @@ static bool is_static_elf(const char *exe)
 				is_static = false;
 		}
 	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 	return is_static;
 }
 

@@ -82,17 +82,37 @@ void process_maps_clear(struct process_maps *m)
 	m->generation++;
 }
 
+Elf *elf_open_path(const char *path, int *fd)
+{
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(*fd);
+		*fd = -1;
+	}
+	return elf;
+}
+
+void elf_close_path(Elf *elf, int fd)
+{
+	elf_end(elf);
+	close(fd);
+}
+
 /* The NT_GNU_BUILD_ID note of an ELF file, as hex; "" if it has none. */
 void read_build_id(const char *path, char *out, size_t len)
 {
 	out[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	elf_version(EV_CURRENT);
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	int fd;
+	Elf *elf = elf_open_path(path, &fd);
 	size_t n;
-	for (size_t i = 0; elf && !out[0] && elf_getphdrnum(elf, &n) == 0 && i < n; i++) {
+	if (!elf)
+		return;
+	if (elf_getphdrnum(elf, &n))
+		n = 0;
+	for (size_t i = 0; !out[0] && i < n; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE)
 			continue;
@@ -103,13 +123,10 @@ void read_build_id(const char *path, char *out, size_t len)
 			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
 			    memcmp((const char *)data->d_buf + name_at, "GNU", 4) != 0)
 				continue;
-			const uint8_t *id = (const uint8_t *)data->d_buf + desc_at;
-			for (size_t k = 0; k < nh.n_descsz && k < BUILD_ID_MAX && 2 * k + 2 < len; k++)
-				snprintf(out + 2 * k, 3, "%02x", id[k]);
+			hex_string((const uint8_t *)data->d_buf + desc_at,
+				   nh.n_descsz < BUILD_ID_MAX ? nh.n_descsz : BUILD_ID_MAX, out, len);
 			break;
 		}
 	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
+	elf_close_path(elf, fd);
 }

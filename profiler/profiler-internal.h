@@ -2,6 +2,7 @@
 #ifndef SMOLDER_PROFILER_INTERNAL_H
 #define SMOLDER_PROFILER_INTERNAL_H
 
+#include <libelf.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
 
@@ -40,8 +41,7 @@ struct record_queue {
 	uint64_t safe_time, used_safe_time; /* the reader's mark, and the one last used */
 	bool closed;
 	bool pressure; /* the producer found it full: handle everything */
-	struct timed_record *sorted; /* the consumer's: a batch in time order */
-	uint32_t cap_sorted;
+	struct vec sorted; /* struct timed_record: the consumer's batch, in time order */
 };
 
 /* A record's time (perf's clock), for putting a batch in order. */
@@ -86,6 +86,10 @@ const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t
 void process_maps_clear(struct process_maps *m);
 
 #define BUILD_ID_MAX 20 /* bytes; the kernel's limit too */
+/* An ELF file opened for reading with libelf; NULL (errno set by open, or
+ * libelf's refusal) if it cannot be.  Close with elf_close_path. */
+Elf *elf_open_path(const char *path, int *fd);
+void elf_close_path(Elf *elf, int fd);
 /* The GNU build-id note of an ELF file, in hex ("" if none or unreadable). */
 void read_build_id(const char *path, char *out, size_t len);
 

@@ -30,7 +30,7 @@ void record_queue_release(struct record_queue *q)
 	pthread_cond_destroy(&q->nonempty);
 	pthread_cond_destroy(&q->nonfull);
 	free(q->buf);
-	free(q->sorted);
+	vec_release(&q->sorted);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -131,29 +131,21 @@ void record_queue_mark(struct record_queue *q, uint64_t time)
 
 /* Collects the records of [read, write) not yet handled, in time order;
  * false when out of memory. */
-static bool collect(struct record_queue *q, uint64_t read, uint64_t write, record_time time_of, void *ctx,
-		    uint32_t *count)
+static bool collect(struct record_queue *q, uint64_t read, uint64_t write, record_time time_of, void *ctx)
 {
-	uint32_t n = 0;
+	q->sorted.count = 0;
 	for (uint64_t r = read; r < write;) {
 		uint64_t *len_at;
 		const struct perf_event_header *h = next_record(q, &r, &len_at);
 		if (*len_at & HANDLED)
 			continue;
-		if (n == q->cap_sorted) {
-			uint32_t cap = q->cap_sorted ? q->cap_sorted * 2 : 1024;
-			struct timed_record *v = realloc(q->sorted, cap * sizeof(*v));
-			if (!v)
-				return false;
-			q->sorted = v;
-			q->cap_sorted = cap;
-		}
-		q->sorted[n] = (struct timed_record){ time_of(h, ctx), n, h, len_at };
-		n++;
+		struct timed_record *t = vec_push(&q->sorted, sizeof(*t));
+		if (!t)
+			return false;
+		*t = (struct timed_record){ time_of(h, ctx), q->sorted.count, h, len_at };
 	}
-	if (n > 1)
-		qsort(q->sorted, n, sizeof(*q->sorted), timed_cmp);
-	*count = n;
+	if (q->sorted.count > 1)
+		qsort(q->sorted.data, q->sorted.count, sizeof(struct timed_record), timed_cmp);
 	return true;
 }
 
@@ -175,9 +167,9 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 	 * Records newer than the reader's mark wait: another CPU's buffer may
 	 * still hold older ones (all are handled once closed, or when the
 	 * queue is full). */
-	uint32_t n;
+	bool sorted = collect(q, read, write, time_of, ctx);
 	pthread_mutex_lock(hold);
-	if (!collect(q, read, write, time_of, ctx, &n)) {
+	if (!sorted) {
 		for (uint64_t r = read; r < write;) { /* out of memory: in queue order */
 			uint64_t *len_at;
 			const struct perf_event_header *h = next_record(q, &r, &len_at);
@@ -186,9 +178,10 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 			*len_at |= HANDLED;
 		}
 	} else {
-		for (uint32_t i = 0; i < n && (all || q->sorted[i].time <= limit); i++) {
-			handle(q->sorted[i].h, ctx);
-			*q->sorted[i].len_at |= HANDLED;
+		struct timed_record *batch = q->sorted.data;
+		for (uint32_t i = 0; i < q->sorted.count && (all || batch[i].time <= limit); i++) {
+			handle(batch[i].h, ctx);
+			*batch[i].len_at |= HANDLED;
 		}
 	}
 	pthread_mutex_unlock(hold);

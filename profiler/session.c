@@ -112,8 +112,7 @@ struct profiler {
 	uint32_t ncpus;
 	uint8_t *scratch;
 	size_t scratch_size;
-	struct process_maps *procs;
-	uint32_t nprocs, cap_procs;
+	struct vec procs; /* struct process_maps */
 	struct vec threads; /* struct thread_state */
 	struct id_hash thread_index; /* tid -> index in threads */
 	pid_t child;           /* launched command, 0 if attaching */
@@ -229,20 +228,15 @@ static bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 
 static struct process_maps *process_get(struct profiler *s, pid_t pid, bool create)
 {
-	for (uint32_t i = 0; i < s->nprocs; i++)
-		if (s->procs[i].pid == pid)
-			return &s->procs[i];
+	struct process_maps *procs = s->procs.data;
+	for (uint32_t i = 0; i < s->procs.count; i++)
+		if (procs[i].pid == pid)
+			return &procs[i];
 	if (!create)
 		return NULL;
-	if (s->nprocs == s->cap_procs) {
-		uint32_t cap = s->cap_procs ? s->cap_procs * 2 : 8;
-		struct process_maps *v = realloc(s->procs, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		s->procs = v;
-		s->cap_procs = cap;
-	}
-	struct process_maps *m = &s->procs[s->nprocs++];
+	struct process_maps *m = vec_push(&s->procs, sizeof(*m));
+	if (!m)
+		return NULL;
 	memset(m, 0, sizeof(*m));
 	m->pid = pid;
 	return m;
@@ -501,6 +495,7 @@ static uint32_t callchain_frames(struct profiler *s, const uint64_t *ips, uint64
 
 struct sample_view {
 	enum event_kind kind;
+	enum alloc_func func; /* alloc kinds */
 	uint64_t id;
 	uint64_t ip;
 	uint32_t raw_size;
@@ -541,7 +536,9 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 		return false;
 	memcpy(&v->id, p, 8);
 	p += 8;
-	v->kind = kind_of(s, v->id);
+	const struct event *e = event_of(s, v->id);
+	v->kind = e ? e->kind : KIND_CPU;
+	v->func = e ? e->func : ALLOC_MALLOC;
 	uint64_t t = s->kinds[v->kind].sample_type;
 	uint64_t regs_mask = v->regs_mask = s->kinds[v->kind].sample_regs_user;
 #define TAKE(dst, n)                                  \
@@ -593,6 +590,9 @@ static bool parse_sample(const struct profiler *s, const struct perf_event_heade
 			v->stack = p;
 			p += v->stack_size;
 			TAKE(&v->stack_dyn, 8);
+			/* What was really copied: never past the copy itself. */
+			if (v->stack_dyn > v->stack_size)
+				v->stack_dyn = v->stack_size;
 		}
 	}
 #undef TAKE
@@ -646,14 +646,12 @@ static uint64_t memalign_result(const struct thread_state *t, const struct sampl
  * where posix_memalign will store the block).  False for calls that
  * allocate nothing themselves: realloc(NULL, n) calls malloc, which is
  * probed too, and realloc(p, 0) frees. */
-static bool alloc_request(const struct profiler *s, const struct sample_view *v, uint64_t *size,
-			  uint64_t *memptr)
+static bool alloc_request(const struct sample_view *v, uint64_t *size, uint64_t *memptr)
 {
-	const struct event *e = event_of(s, v->id);
 	uint64_t a0 = sample_reg(v, PERF_REG_X86_DI), a1 = sample_reg(v, PERF_REG_X86_SI),
 		 a2 = sample_reg(v, PERF_REG_X86_DX);
 	*memptr = 0;
-	switch (e ? e->func : ALLOC_MALLOC) {
+	switch (v->func) {
 	case ALLOC_MALLOC: *size = a0; break;
 	case ALLOC_CALLOC:
 		if (__builtin_mul_overflow(a0, a1, size))
@@ -722,8 +720,9 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		return;
 	}
 	uint64_t alloc_size = 0, memptr = 0;
-	if (v.kind == KIND_ALLOC && !alloc_request(s, &v, &alloc_size, &memptr))
-		return;	/* A sample in a mapping we have not heard of (its MMAP2 lost, or not yet
+	if (v.kind == KIND_ALLOC && !alloc_request(&v, &alloc_size, &memptr))
+		return;
+	/* A sample in a mapping we have not heard of (its MMAP2 lost, or not yet
 	 * seen): read the process's maps again, at most every 10 ms. */
 	struct process_maps *pm_check = process_get(s, (pid_t)v.pid, true);
 	if (pm_check && v.ip && v.ip < (1ull << 47) && !process_maps_find(pm_check, v.ip)) {
@@ -778,10 +777,9 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 	if (v.kind == KIND_ALLOC) {
 		/* Counted now, so that a call whose return we never see still
 		 * counts; the return only tells where the block is, for in-use. */
-		uint64_t period = s->o.alloc_period;
-		add_values(s, stack, (pid_t)v.tid, v.time, s->v_alloc_bytes, (int64_t)(alloc_size * period),
-			   s->v_alloc_count, (int64_t)period);
-		struct span_start a = { v.time, alloc_size * period, memptr, stack };
+		int64_t period = s->o.alloc_period, bytes = sat_mul_i64((int64_t)alloc_size, period);
+		add_values(s, stack, (pid_t)v.tid, v.time, s->v_alloc_bytes, bytes, s->v_alloc_count, period);
+		struct span_start a = { v.time, (uint64_t)bytes, memptr, stack };
 		span_start(s, t, &t->allocs, &a, alloc_done);
 		return;
 	}
@@ -820,7 +818,7 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 				struct { /* with PERF_RECORD_MISC_MMAP_BUILD_ID */
 					uint8_t build_id_size, reserved1;
 					uint16_t reserved2;
-					uint8_t build_id[20];
+					uint8_t build_id[BUILD_ID_MAX];
 				};
 			};
 			uint32_t prot, flags;
@@ -836,10 +834,10 @@ static void on_record(const struct perf_event_header *h, void *ctx)
 		path[len] = '\0';
 		if (!(m.prot & 4 /* PROT_EXEC */))
 			break;
-		char build_id[2 * 20 + 1] = "";
+		char build_id[2 * BUILD_ID_MAX + 1] = "";
 		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID)
-			for (uint8_t i = 0; i < m.build_id_size && i < 20; i++)
-				snprintf(build_id + 2 * i, 3, "%02x", m.build_id[i]);
+			hex_string(m.build_id, m.build_id_size < BUILD_ID_MAX ? m.build_id_size : BUILD_ID_MAX,
+				   build_id, sizeof(build_id));
 		struct process_maps *pm = process_get(s, (pid_t)m.pid, true);
 		if (!pm || process_map(s, pm, m.addr, m.addr + m.len, m.pgoff, path, build_id))
 			s->fatal = -PROFILE_E_NOMEM;
@@ -1169,21 +1167,21 @@ static int open_event(struct profiler *s, pid_t tid, struct profiler_error *err)
 	for (uint32_t i = 0; i < s->nevents; i++)
 		if (s->events[i].tid == tid)
 			return 0;
+	/* Mapping, name and fork records are asked of the first event only,
+	 * so that each comes once. */
+	bool side_records = true;
 	for (int k = 0; k < KIND_COUNT; k++) {
 		if (!s->kind_on[k])
 			continue;
-		if (!is_alloc_kind(k)) {
-			if (open_kind(s, k, ALLOC_MALLOC, tid, true, err))
-				return -1;
-			continue;
-		}
-		bool first = true; /* the kind's side records come from one function's events */
 		for (int f = 0; f < ALLOC_FUNCS; f++) {
-			if (!probes_function((enum event_kind)k, (enum alloc_func)f) || !s->probes.offset[f])
+			/* Alloc kinds: one event per function probed; others: one. */
+			if (is_alloc_kind(k) ? !probes_function((enum event_kind)k, (enum alloc_func)f) ||
+						       !s->probes.offset[f]
+					     : f > 0)
 				continue;
-			if (open_kind(s, k, (enum alloc_func)f, tid, first, err))
+			if (open_kind(s, k, (enum alloc_func)f, tid, side_records, err))
 				return -1;
-			first = false;
+			side_records = false;
 		}
 	}
 	return 1;
@@ -1339,22 +1337,6 @@ static int setup_alloc(struct profiler *s, struct profiler_error *err)
 	return 0;
 }
 
-/* Mapping, name and fork records come from the first kind opened only, so
- * that each comes once. */
-static void side_records_once(struct profiler *s)
-{
-	bool first = true;
-	for (int k = 0; k < KIND_COUNT; k++) {
-		if (!s->kind_on[k])
-			continue;
-		if (!first) {
-			struct perf_event_attr *a = &s->kinds[k];
-			a->mmap = a->mmap2 = a->comm = a->comm_exec = a->task = 0;
-		}
-		first = false;
-	}
-}
-
 
 /* The event kinds to open: the cpu event as chosen, and for the offcpu view
  * context switches (each one a sample of the stack leaving the CPU, and
@@ -1385,7 +1367,6 @@ static int setup_views(struct profiler *s, struct profiler_error *err)
 		return -1;
 	if ((s->o.views & VIEW_ALLOC) && setup_alloc(s, err))
 		return -1;
-	side_records_once(s);
 	return 0;
 }
 
@@ -1990,9 +1971,10 @@ void profiler_free(struct profiler *s)
 		kill(s->child, SIGKILL);
 		waitpid(s->child, NULL, 0);
 	}
-	for (uint32_t i = 0; i < s->nprocs; i++)
-		free(s->procs[i].entries);
-	free(s->procs);
+	struct process_maps *procs = s->procs.data;
+	for (uint32_t i = 0; i < s->procs.count; i++)
+		free(procs[i].entries);
+	vec_release(&s->procs);
 	vec_release(&s->threads);
 	id_hash_release(&s->thread_index);
 	free(s->events);

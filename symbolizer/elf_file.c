@@ -199,8 +199,8 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 	const unsigned char *bits;
 	GElf_Addr where;
 	int n = dwfl_module_build_id(f->mod, &bits, &where);
-	for (int i = 0; i < n && i < 60; i++)
-		snprintf(f->build_id + 2 * i, 3, "%02x", bits[i]);
+	if (n > 0)
+		hex_string(bits, (size_t)n, f->build_id, sizeof(f->build_id));
 	if (!f->nloads) {
 		elf_file_close(f);
 		return NULL;
