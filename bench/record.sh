@@ -25,7 +25,8 @@ fpbin=$top/tests/workloads/shares_fp
 nofpbin=$top/tests/workloads/shares_nofp
 
 # profile_once -- PROFILER ARGS: one run; sets wl_wall, wl_cpu, prof_cpu
-# (seconds), rss (KiB), wall (seconds, the whole command).
+# (seconds), rss (KiB), wall (seconds, the whole command), post (seconds from
+# the end of the workload's work, its "end" stamp, to the command's exit).
 profile_once() {
 	shift
 	local t0=$EPOCHREALTIME
@@ -36,7 +37,8 @@ profile_once() {
 	local t1=$EPOCHREALTIME
 	read -r _ u s rss < "$work/time"
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-	read -r _ wl_wall _ wl_cpu < <(grep '^wall ' "$work/wl")
+	read -r _ wl_wall _ wl_cpu _ wl_end < <(grep '^wall ' "$work/wl")
+	post=$(awk -v a="$wl_end" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
 	prof_cpu=$(awk -v u="$u" -v s="$s" -v c="$wl_cpu" 'BEGIN { printf "%.2f", u + s - c }')
 }
 
@@ -51,7 +53,7 @@ profile() {
 		profile_once "$@" || return 1
 		slow+=("$(awk -v a="$wl_wall" -v b="$b" 'BEGIN { printf "%.3f", a / b }')")
 		cpu+=("$prof_cpu")
-		posts+=("$(secs "$wl_wall" "$wall")")
+		posts+=("$post")
 	done
 	slowdown=$(printf '%s\n' "${slow[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p")
 	prof_cpu=$(printf '%s\n' "${cpu[@]}" | sort -n | sed -n "$(((repeat + 1) / 2))p")
@@ -63,7 +65,6 @@ complete() {
 	awk '{ n = $NF; t += n; if ($0 ~ /;main;(fixed_rounds;)?run_[abc]/) c += n } END { printf "%.1f", t ? 100 * c / t : 0 }' "$1"
 }
 
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 row() { # mode freq tool slowdown cpu cpu/sample rss bytes/sample complete svg_seconds direct_svg_seconds
 	printf '| %s | %s Hz | %s | %s | %s | %s | %s | %s | %s%% | %s | %s |\n' "$@"

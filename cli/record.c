@@ -2,6 +2,7 @@
  * flamegraph. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,16 @@ static const char usage[] =
 	"  --per-thread         flamegraph and folded output: a 'name-tid' frame per thread\n"
 	"  --no-demangle        keep C++ and Rust names as the binary has them\n"
 	"  -q, --quiet          no status line or summary\n"
-	"  -h, --help           this help\n";
+	"  -h, --help           this help\n"
+	"\n"
+	"Environment:\n"
+	"  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
+	"                           here (when built with libdebuginfod)\n"
+	"  SMOLDER_DEBUGINFO_PATH   where separate debug files are looked for\n"
+	"                           (default :.debug:/usr/lib/debug)\n"
+	"  SMOLDER_SYMBOLIZE_AHEAD  0: symbolize only once sampling ends, to measure the\n"
+	"                           symbolizer (default: files are opened and addresses\n"
+	"                           looked up while recording)\n";
 
 static volatile bool stop_requested;
 
@@ -77,6 +87,68 @@ static void progress(const struct profiler_stats *st, void *arg)
 			" lost, %u threads",
 		s->target, st->elapsed, dur, st->samples, st->lost + st->unwind_dropped, st->threads);
 	fflush(stderr);
+}
+
+/* Symbolizing ahead, while recording: opening files and their debug info is
+ * the slow part of symbolizing (libdw inflates a compressed debug file whole
+ * when it opens it), and would otherwise come after sampling ends. */
+struct ahead {
+	struct profiler *s;
+	struct symbolizer *z;
+	uint32_t cursor; /* locations noted so far */
+	bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+};
+
+static void note_new_locations(const struct profile *p, const pid_t *mapping_pids, uint32_t npids, void *arg)
+{
+	struct ahead *a = arg;
+	/* Out of memory: symbolizer_run does after sampling what is left. */
+	(void)symbolizer_note_locations(a->z, p, mapping_pids, npids, &a->cursor);
+}
+
+static void *symbolize_ahead(void *arg)
+{
+	struct ahead *a = arg;
+	pthread_mutex_lock(&a->lock);
+	while (!a->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->wake, &a->lock, &until);
+		if (a->stop)
+			break;
+		pthread_mutex_unlock(&a->lock);
+		profiler_with_profile(a->s, note_new_locations, a);
+		symbolizer_prepare_noted(a->z);
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static bool ahead_start(struct ahead *a, struct profiler *s, struct symbolizer *z)
+{
+	*a = (struct ahead){ .s = s, .z = z };
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	return pthread_create(&a->thread, NULL, symbolize_ahead, a) == 0;
+}
+
+/* Waits for the file being opened, if any; the rest is left to symbolizer_run. */
+static void ahead_stop(struct ahead *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL);
 }
 
 static int parse_pids(const char *arg, pid_t **pids, uint32_t *n)
@@ -248,6 +320,7 @@ int cmd_record(int argc, char **argv)
 	struct profiler *s = NULL;
 	struct profiler_error err;
 	struct profile_writer *w = NULL;
+	struct symbolizer *z = NULL;
 	int status = EXIT_FAIL;
 	char msg[1024];
 	if (profiler_open(&s, &po, &p, &err)) {
@@ -271,7 +344,17 @@ int cmd_record(int argc, char **argv)
 		snprintf(target, sizeof(target), "pid %d%s", (int)po.pids[0], po.npids > 1 ? ",..." : "");
 	struct status st = { .tty = isatty(2), .quiet = quiet, .duration = po.duration,
 			     .target = target, .p = &p, .w = w };
+	struct symbolizer_options so = { .demangle = demangle };
+	if (!(z = symbolizer_new(&so))) {
+		cli_error("record", "out of memory");
+		goto out;
+	}
+	struct ahead ahead;
+	const char *ahead_env = getenv("SMOLDER_SYMBOLIZE_AHEAD");
+	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && ahead_start(&ahead, s, z);
 	int run = profiler_run(s, &stop_requested, progress, &st, &err);
+	if (ahead_running)
+		ahead_stop(&ahead);
 	if (st.tty && !quiet)
 		fputs("\r\033[K", stderr);
 	const struct profiler_stats *ps = profiler_stats(s);
@@ -288,9 +371,8 @@ int cmd_record(int argc, char **argv)
 	}
 	uint32_t npids;
 	const pid_t *mpids = profiler_mapping_pids(s, &npids);
-	struct symbolizer_options so = { .demangle = demangle };
 	struct symbolizer_stats sst;
-	if (symbolize_profile(&p, mpids, npids, &so, &sst)) {
+	if (symbolizer_run(z, &p, mpids, npids, &sst)) {
 		cli_error("record", "out of memory while symbolizing");
 		goto out;
 	}
@@ -324,6 +406,7 @@ int cmd_record(int argc, char **argv)
 	}
 	status = po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:
+	symbolizer_free(z);
 	profile_writer_free(w);
 	profiler_free(s);
 	profile_release(&p);

@@ -51,10 +51,18 @@ def run(*args):
 
 
 def parse_help(text):
-    """usage lines, description paragraphs, and (option, text) pairs."""
-    usage, desc, opts = [], [[]], []
+    """usage lines, description paragraphs, (option, text) and (variable, text) pairs."""
+    usage, desc, opts, env = [], [[]], [], None
     for line in text.splitlines():
-        if line.startswith("usage: ") or (line.startswith("       smolder ") and not opts and not any(desc)):
+        if line == "Environment:":
+            env = []
+        elif env is not None:
+            m = re.match(r"  ([A-Z][A-Z0-9_]*)\s{2,}(.*)", line)
+            if m:
+                env.append([m.group(1), m.group(2)])
+            elif line.strip() and env:
+                env[-1][1] += " " + line.strip()
+        elif line.startswith("usage: ") or (line.startswith("       smolder ") and not opts and not any(desc)):
             usage.append(line.split(": ", 1)[1] if line.startswith("usage: ") else line.strip())
         elif line.startswith("  -"):
             m = re.match(r"  (\S+(?:, \S+)?(?: [A-Z][A-Z0-9_.,|\[\]]*)?)\s{2,}(.*)", line)
@@ -69,11 +77,11 @@ def parse_help(text):
                 desc.append([])
         else:
             desc[-1].append(line.strip())
-    return usage, [" ".join(p) for p in desc if p], opts
+    return usage, [" ".join(p) for p in desc if p], opts, env or []
 
 
 def page(cmd, summary):
-    usage, desc, opts = parse_help(run(cmd, "--help"))
+    usage, desc, opts, env = parse_help(run(cmd, "--help"))
     lines = ['.TH SMOLDER\\-%s 1 "%s" "smolder %s" "smolder manual"' % (cmd.upper(), DATE, VERSION),
              ".SH NAME", "smolder\\-%s \\- %s" % (cmd, esc(summary)), ".SH SYNOPSIS"]
     for i, u in enumerate(usage):
@@ -88,6 +96,10 @@ def page(cmd, summary):
     lines.append(".SH OPTIONS")
     for opt, text in opts:
         lines += [".TP", "\\fB%s\\fR" % esc(opt), esc(text)]
+    if env:
+        lines.append(".SH ENVIRONMENT")
+        for var, text in env:
+            lines += [".TP", "\\fB%s\\fR" % esc(var), esc(text)]
     lines += [".SH EXAMPLES", ".nf"] + [esc(e) for e in EXAMPLES.get(cmd, [])] + [".fi"]
     lines += [".SH EXIT STATUS", esc(EXIT.get(cmd, DEFAULT_EXIT))]
     lines += [".SH SEE ALSO", "\\fBsmolder\\fR(1), docs/format.md, docs/ci.md"]

@@ -125,6 +125,14 @@ const char *profiler_keep_up_hint(const struct profiler *s);
  * that the symbolizer can open files through /proc/PID/root. */
 const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count);
 
+/* Calls fn with the profile held still (the recording goes on; its records
+ * wait meanwhile) and the process of each of its mappings: for another thread
+ * reading the profile during profiler_run.  fn must be quick. */
+void profiler_with_profile(struct profiler *s,
+			   void (*fn)(const struct profile *p, const pid_t *mapping_pids, uint32_t npids,
+				      void *arg),
+			   void *arg);
+
 /* Closes everything; a launched command still running is killed and reaped. */
 void profiler_free(struct profiler *s);
 

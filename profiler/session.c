@@ -1944,6 +1944,16 @@ const struct profiler_stats *profiler_stats(const struct profiler *s)
 	return &s->stats;
 }
 
+void profiler_with_profile(struct profiler *s,
+			   void (*fn)(const struct profile *p, const pid_t *mapping_pids, uint32_t npids,
+				      void *arg),
+			   void *arg)
+{
+	pthread_mutex_lock(&s->profile_lock);
+	fn(s->p, s->mapping_pids.data, s->mapping_pids.count, arg);
+	pthread_mutex_unlock(&s->profile_lock);
+}
+
 const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count)
 {
 	*count = s->mapping_pids.count;

@@ -1,7 +1,8 @@
 /* Names a profile's addresses: ELF files through libdwfl (inline chains and
  * lines from DWARF, else the symbol tables), the kernel from /proc/kallsyms,
  * JIT code from /tmp/perf-PID.map.  Every file is opened once, every
- * location looked up once. */
+ * location looked up once; files and lookups noted while recording are done
+ * then, off the path from the end of sampling to the output. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,15 +13,24 @@
 struct open_file {
 	pid_t pid;
 	char *path;
-	uint32_t build_id; /* the mapping's, a string id of the profile */
-	struct elf_file *f; /* NULL: could not be used */
+	char *build_id;            /* the mapping's, hex; "" if unknown */
+	uint64_t start, end;       /* a mapping of it, for /proc/PID/map_files */
+	bool opened;
+	struct elf_file *f;        /* NULL: not opened yet, or could not be used */
+};
+
+/* A location seen while recording, to look up before symbolizer_run asks. */
+struct noted_address {
+	uint32_t file;   /* in files */
+	uint64_t offset; /* in the file */
 };
 
 struct symbolizer {
-	struct profile *p;
-	const struct symbolizer_options *o;
-	struct symbolizer_stats *stats;
-	struct vec files; /* struct open_file */
+	struct symbolizer_options o;
+	struct symbolizer_stats stats;
+	struct vec files;  /* struct open_file */
+	struct vec noted;  /* struct noted_address */
+	bool kernel_noted;
 	struct symbol_table kernel;
 	bool kernel_loaded;
 	struct jit_map {
@@ -28,30 +38,131 @@ struct symbolizer {
 		struct symbol_table table;
 	} *jits;
 	uint32_t njits;
+	struct profile *p; /* during symbolizer_run */
 };
 
-static struct elf_file *file_for(struct symbolizer *z, pid_t pid, const struct mapping *m)
+struct symbolizer *symbolizer_new(const struct symbolizer_options *o)
 {
-	const char *path = string_table_get(&z->p->strings, m->path);
+	struct symbolizer *z = calloc(1, sizeof(*z));
+	if (z)
+		z->o = *o;
+	elf_version(EV_CURRENT);
+	return z;
+}
+
+void symbolizer_free(struct symbolizer *z)
+{
+	if (!z)
+		return;
+	struct open_file *files = z->files.data;
+	for (uint32_t i = 0; i < z->files.count; i++) {
+		elf_file_close(files[i].f);
+		free(files[i].path);
+		free(files[i].build_id);
+	}
+	vec_release(&z->files);
+	vec_release(&z->noted);
+	for (uint32_t i = 0; i < z->njits; i++)
+		symbol_table_release(&z->jits[i].table);
+	free(z->jits);
+	symbol_table_release(&z->kernel);
+	free(z);
+}
+
+/* The index in z->files of mapping m's file as pid sees it (added, not yet
+ * opened, if new); -1 when out of memory. */
+static int64_t file_index(struct symbolizer *z, const struct profile *p, pid_t pid, const struct mapping *m)
+{
+	const char *path = string_table_get(&p->strings, m->path);
+	const char *build_id = string_table_get(&p->strings, m->build_id);
 	struct open_file *files = z->files.data;
 	for (uint32_t i = 0; i < z->files.count; i++)
-		if (files[i].pid == pid && files[i].build_id == m->build_id && strcmp(files[i].path, path) == 0)
-			return files[i].f;
-	char *copy = strdup(path);
-	struct open_file *of = copy ? vec_push(&z->files, sizeof(*of)) : NULL;
+		if (files[i].pid == pid && strcmp(files[i].path, path) == 0 &&
+		    (strcmp(files[i].build_id, build_id) == 0 ||
+		     (files[i].f && strcmp(elf_file_build_id(files[i].f), build_id) == 0)))
+			return i; /* the second: a build-id learned from the file itself */
+	char *path_copy = strdup(path), *build_id_copy = strdup(build_id);
+	struct open_file *of = path_copy && build_id_copy ? vec_push(&z->files, sizeof(*of)) : NULL;
 	if (!of) {
-		free(copy);
-		return NULL;
+		free(path_copy);
+		free(build_id_copy);
+		return -1;
 	}
-	of->pid = pid;
-	of->path = copy;
-	of->build_id = m->build_id;
-	of->f = elf_file_open(pid, path, string_table_get(&z->p->strings, m->build_id), m->start, m->end);
-	if (of->f)
-		z->stats->files++;
-	else
-		z->stats->files_missing++;
+	*of = (struct open_file){ pid, path_copy, build_id_copy, m->start, m->end, false, NULL };
+	return z->files.count - 1;
+}
+
+static struct elf_file *file_opened(struct symbolizer *z, uint32_t i)
+{
+	struct open_file *of = (struct open_file *)z->files.data + i;
+	if (!of->opened) {
+		of->opened = true;
+		of->f = elf_file_open(of->pid, of->path, of->build_id, of->start, of->end);
+		if (of->f)
+			z->stats.files++;
+		else
+			z->stats.files_missing++;
+	}
 	return of->f;
+}
+
+static bool is_anonymous(const char *path)
+{
+	return !*path || strcmp(path, "//anon") == 0 || strncmp(path, "[anon", 5) == 0 ||
+	       strncmp(path, "/memfd:", 7) == 0;
+}
+
+static bool is_kernel(const char *path)
+{
+	return strcmp(path, SYMBOLIZER_KERNEL_PATH) == 0;
+}
+
+int symbolizer_note_locations(struct symbolizer *z, const struct profile *p, const pid_t *mapping_pids,
+			      uint32_t npids, uint32_t *cursor)
+{
+	for (; *cursor < p->locations.count; ++*cursor) {
+		const struct location *l = (const struct location *)p->locations.data + *cursor;
+		if (l->nlines || l->mapping == PROFILE_NONE)
+			continue;
+		const struct mapping *m = (const struct mapping *)p->mappings.data + l->mapping;
+		const char *path = string_table_get(&p->strings, m->path);
+		if (is_kernel(path)) {
+			z->kernel_noted = true;
+			continue;
+		}
+		if (is_anonymous(path))
+			continue;
+		int64_t fi = file_index(z, p, l->mapping < npids ? mapping_pids[l->mapping] : 0, m);
+		struct noted_address *a = fi < 0 ? NULL : vec_push(&z->noted, sizeof(*a));
+		if (!a)
+			return -PROFILE_E_NOMEM;
+		*a = (struct noted_address){ (uint32_t)fi, l->address - m->start + m->offset };
+	}
+	return 0;
+}
+
+static int load_kernel(struct symbolizer *z)
+{
+	if (z->kernel_loaded)
+		return 0;
+	z->kernel_loaded = true;
+	return kallsyms_load(&z->kernel, &z->stats.kernel_restricted) ? -PROFILE_E_NOMEM : 0;
+}
+
+void symbolizer_prepare_noted(struct symbolizer *z)
+{
+	if (z->kernel_noted)
+		load_kernel(z);
+	const struct noted_address *a = z->noted.data;
+	for (uint32_t i = 0; i < z->noted.count; i++) {
+		struct elf_file *f = file_opened(z, a[i].file);
+		uint64_t vaddr;
+		struct inline_frame frames[INLINE_MAX_FRAMES];
+		/* The answer is cached in f for symbolizer_run. */
+		if (f && elf_file_vaddr(f, a[i].offset, &vaddr))
+			elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES);
+	}
+	z->noted.count = 0;
 }
 
 /* The name to store: without an ELF symbol version ("@@GLIBC_2.34"),
@@ -65,7 +176,7 @@ static int64_t intern_name(struct symbolizer *z, const char *name)
 		plain[at - name] = '\0';
 		name = plain;
 	}
-	char *demangled = z->o->demangle ? symbol_demangle(name) : NULL;
+	char *demangled = z->o.demangle ? symbol_demangle(name) : NULL;
 	int64_t id = profile_string(z->p, demangled ? demangled : name);
 	free(demangled);
 	return id;
@@ -88,7 +199,7 @@ static int set_chain(struct symbolizer *z, uint32_t l, const struct inline_frame
 	}
 	int err = profile_set_location_lines(z->p, l, lines, (uint32_t)n);
 	if (!err)
-		z->stats->named++;
+		z->stats.named++;
 	return err;
 }
 
@@ -113,14 +224,8 @@ static const struct symbol_table *jit_table(struct symbolizer *z, pid_t pid)
 	if (jit_map_load(&j->table, pid, uid, &ignored))
 		return NULL;
 	if (ignored)
-		z->stats->jit_maps_ignored++;
+		z->stats.jit_maps_ignored++;
 	return &j->table;
-}
-
-static bool is_anonymous(const char *path)
-{
-	return !*path || strcmp(path, "//anon") == 0 || strncmp(path, "[anon", 5) == 0 ||
-	       strncmp(path, "/memfd:", 7) == 0;
 }
 
 static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *mapping_pids, uint32_t npids)
@@ -128,19 +233,16 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	const struct location *l = profile_location(z->p, i);
 	if (l->nlines || l->mapping == PROFILE_NONE)
 		return 0;
-	z->stats->locations++;
+	z->stats.locations++;
 	uint64_t address = l->address;
 	uint32_t mi = l->mapping;
 	const struct mapping *m = profile_mapping(z->p, mi);
 	const char *path = string_table_get(&z->p->strings, m->path);
 	pid_t pid = mi < npids ? mapping_pids[mi] : 0;
 	struct inline_frame frames[INLINE_MAX_FRAMES];
-	if (strcmp(path, SYMBOLIZER_KERNEL_PATH) == 0) {
-		if (!z->kernel_loaded) {
-			z->kernel_loaded = true;
-			if (kallsyms_load(&z->kernel, &z->stats->kernel_restricted))
-				return -PROFILE_E_NOMEM;
-		}
+	if (is_kernel(path)) {
+		if (load_kernel(z))
+			return -PROFILE_E_NOMEM;
 		const struct symbol *s = symbol_table_find(&z->kernel, address);
 		if (!s)
 			return 0;
@@ -155,15 +257,18 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 		frames[0] = (struct inline_frame){ s->name, NULL, 0 };
 		return set_chain(z, i, frames, 1);
 	}
-	struct elf_file *f = file_for(z, pid, m);
+	int64_t fi = file_index(z, z->p, pid, m);
+	if (fi < 0)
+		return -PROFILE_E_NOMEM;
+	struct elf_file *f = file_opened(z, (uint32_t)fi);
 	if (!f)
 		return 0;
-	m = profile_mapping(z->p, mi);
 	if (!m->build_id && *elf_file_build_id(f)) {
 		int64_t bid = profile_string(z->p, elf_file_build_id(f));
 		if (bid < 0)
 			return (int)bid;
 		profile_mapping(z->p, mi)->build_id = (uint32_t)bid;
+		m = profile_mapping(z->p, mi);
 	}
 	uint64_t vaddr;
 	if (!elf_file_vaddr(f, address - m->start + m->offset, &vaddr))
@@ -172,28 +277,16 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	return n > 0 ? set_chain(z, i, frames, n) : 0;
 }
 
-int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npids,
-		      const struct symbolizer_options *o, struct symbolizer_stats *stats)
+int symbolizer_run(struct symbolizer *z, struct profile *p, const pid_t *mapping_pids, uint32_t npids,
+		   struct symbolizer_stats *stats)
 {
-	struct symbolizer_stats local;
-	if (!stats)
-		stats = &local;
-	memset(stats, 0, sizeof(*stats));
-	elf_version(EV_CURRENT);
-	struct symbolizer z = { .p = p, .o = o, .stats = stats };
+	z->p = p;
+	z->stats.locations = z->stats.named = 0;
 	int err = 0;
-
 	for (uint32_t i = 0; i < p->locations.count && !err; i++)
-		err = symbolize_location(&z, i, mapping_pids, npids);
-	struct open_file *files = z.files.data;
-	for (uint32_t i = 0; i < z.files.count; i++) {
-		elf_file_close(files[i].f);
-		free(files[i].path);
-	}
-	vec_release(&z.files);
-	for (uint32_t i = 0; i < z.njits; i++)
-		symbol_table_release(&z.jits[i].table);
-	free(z.jits);
-	symbol_table_release(&z.kernel);
+		err = symbolize_location(z, i, mapping_pids, npids);
+	z->p = NULL;
+	if (stats)
+		*stats = z->stats;
 	return err;
 }

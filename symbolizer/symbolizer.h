@@ -8,7 +8,9 @@
  * is set), else the ELF symbol tables.  Kernel frames come from
  * /proc/kallsyms, JIT frames from /tmp/perf-PID.map.  Names are demangled
  * (C++, Rust legacy and v0).  Each unique location is looked up once; what
- * cannot be named stays unsymbolized and renders as module+0xoffset. */
+ * cannot be named stays unsymbolized and renders as module+0xoffset.  While
+ * a recording runs, its files can be opened and its addresses looked up
+ * ahead (symbolizer_note_locations), so that little is left once it ends. */
 #ifndef SMOLDER_SYMBOLIZER_H
 #define SMOLDER_SYMBOLIZER_H
 
@@ -31,11 +33,27 @@ struct symbolizer_stats {
 	bool kernel_restricted;    /* kptr_restrict hid kernel addresses */
 };
 
+struct symbolizer;
+
+/* A symbolizer keeps every file it opens, and what it looked up in it, until
+ * freed.  NULL when out of memory. */
+struct symbolizer *symbolizer_new(const struct symbolizer_options *o);
+void symbolizer_free(struct symbolizer *z);
+
 /* Symbolizes every unsymbolized location of p.  mapping_pids[i] is the
  * process whose root holds mapping i's file (0: this process's root).
  * Returns 0, or a negative profile_error when out of memory. */
-int symbolize_profile(struct profile *p, const pid_t *mapping_pids, uint32_t npids,
-		      const struct symbolizer_options *o, struct symbolizer_stats *stats);
+int symbolizer_run(struct symbolizer *z, struct profile *p, const pid_t *mapping_pids, uint32_t npids,
+		   struct symbolizer_stats *stats);
+
+/* While recording, so that symbolizer_run finds the slow part done: notes the
+ * locations p gained since *cursor (quick; p must not change meanwhile), then
+ * symbolizer_prepare_noted opens their files and debug info and looks them up
+ * (slow; p may change).  None of these calls may run at the same time as
+ * another on the same symbolizer.  note returns 0 or -PROFILE_E_NOMEM. */
+int symbolizer_note_locations(struct symbolizer *z, const struct profile *p, const pid_t *mapping_pids,
+			      uint32_t npids, uint32_t *cursor);
+void symbolizer_prepare_noted(struct symbolizer *z);
 
 /* The demangled form of a C++ or Rust (legacy or v0) name, malloc'd, or NULL
  * when the name is not mangled, too long (16 KiB), or not understood. */

@@ -39,6 +39,24 @@ rm "$TMP/app2"
 stop_workload
 check "deleted binary" "$TMP/deleted.smolder" "$TMP/app2"
 
+# Deleted, and the program exits before the recording ends: its file can only
+# be read while it runs (through map_files), which symbolizing ahead does.
+# Symbolizing only at the end (SMOLDER_SYMBOLIZE_AHEAD=0) cannot name it: the
+# control shows the check depends on reading ahead.
+for ahead in 1 0; do
+	cp "$WORKLOADS/shares_fp" "$TMP/app3"
+	SMOLDER_SYMBOLIZE_AHEAD=$ahead "$SMOLDER" record -q -o "$TMP/exited$ahead.smolder" -- "$TMP/app3" 1.5 \
+		> "$TMP/app3.out" &
+	rec=$!
+	for _ in $(seq 50); do grep -q ready "$TMP/app3.out" && break; sleep 0.1; done
+	rm "$TMP/app3"
+	wait "$rec" || fail "record of a deleted binary that exits: $?"
+done
+check "deleted binary that exits while recording" "$TMP/exited1.smolder" "$TMP/app3"
+got=$(names "$TMP/exited0.smolder")
+[ -z "$got" ] && pass "control: symbolizing only at the end cannot name it" ||
+	fail "control: symbolized only at the end, the exited program's frames were named: '$got'"
+
 # A container: the program and its libraries under a root of their own, at a
 # path where the host has the threads workload instead.
 ct=$TMP/ct-app

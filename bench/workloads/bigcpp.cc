@@ -1,7 +1,8 @@
 // A C++ program whose profile is hard to symbolize: its time goes through
 // std::regex, std::map<std::string, ...> and std::sort with lambdas, so its
 // stacks are deep chains of inlined templates, and its DWARF is large.
-//   bigcpp SECONDS    (prints "wall SECONDS" at the end)
+//   bigcpp SECONDS    (prints "wall SECONDS end EPOCH_SECONDS (checksum)" at the
+//                     end: its run time, and when its work ended)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
 		auto v = bench::make_records(2000, round++);
 		sink += bench::match_round(v, re) + bench::index_round(v) + bench::sort_round(v);
 	}
-	std::printf("wall %.4f (%ld)\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), sink);
+	std::printf("wall %.4f end %.6f (%ld)\n",
+		    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+		    std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(), sink);
 	return 0;
 }
