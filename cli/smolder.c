@@ -40,7 +40,8 @@ int main(int argc, char **argv)
 	if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
 		printf("smolder %s\n", PACKAGE_VERSION);
 #ifdef HAVE_LIBDEBUGINFOD
-		puts("debuginfod: yes (debug files fetched by build-id when DEBUGINFOD_URLS is set)");
+		puts("debuginfod: yes (debug files fetched by build-id when DEBUGINFOD_URLS is set,\n"
+		     "            through libdebuginfod.so.1, loaded then)");
 #else
 		puts("debuginfod: no (built without libdebuginfod: local debug files only)");
 #endif

@@ -8,6 +8,7 @@
 #include <gelf.h>
 #include <linux/openat2.h>
 #ifdef HAVE_LIBDEBUGINFOD
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #endif
 #include <stddef.h>
@@ -74,29 +75,48 @@ struct elf_file {
 static char *debuginfo_path;
 
 #ifdef HAVE_LIBDEBUGINFOD
-static debuginfod_client *debuginfod;
+/* libdebuginfod is loaded only when DEBUGINFOD_URLS asks for it: linked, it
+ * would bring libcurl and some thirty libraries into every start of smolder. */
+static struct {
+	bool tried;
+	debuginfod_client *client; /* one for the process: it caches answers, negative ones too */
+	int (*find_debuginfo)(debuginfod_client *, const unsigned char *, int, char **);
+	void (*end)(debuginfod_client *);
+} debuginfod;
 
 static void debuginfod_release(void)
 {
-	debuginfod_end(debuginfod);
+	debuginfod.end(debuginfod.client);
 }
 
-/* The servers of DEBUGINFOD_URLS, asked by build-id (one client for the
- * process: it keeps a cache of answers, negative ones too). */
+static bool debuginfod_load(void)
+{
+	if (debuginfod.tried)
+		return debuginfod.client != NULL;
+	debuginfod.tried = true;
+	void *lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return false;
+	debuginfod_client *(*begin)(void) = (debuginfod_client * (*)(void)) dlsym(lib, "debuginfod_begin");
+	debuginfod.find_debuginfo = (int (*)(debuginfod_client *, const unsigned char *, int, char **))dlsym(
+		lib, "debuginfod_find_debuginfo");
+	debuginfod.end = (void (*)(debuginfod_client *))dlsym(lib, "debuginfod_end");
+	if (!begin || !debuginfod.find_debuginfo || !debuginfod.end || !(debuginfod.client = begin()))
+		return false;
+	atexit(debuginfod_release);
+	return true;
+}
+
+/* The servers of DEBUGINFOD_URLS, asked by build-id. */
 static int fetch_debuginfo(Dwfl_Module *mod, char **debuginfo_file_name)
 {
 	const char *urls = getenv("DEBUGINFOD_URLS");
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int n = dwfl_module_build_id(mod, &bits, &vaddr);
-	if (!urls || !*urls || n <= 0)
+	if (!urls || !*urls || n <= 0 || !debuginfod_load())
 		return -1;
-	if (!debuginfod) {
-		if (!(debuginfod = debuginfod_begin()))
-			return -1;
-		atexit(debuginfod_release);
-	}
-	int fd = debuginfod_find_debuginfo(debuginfod, bits, n, debuginfo_file_name);
+	int fd = debuginfod.find_debuginfo(debuginfod.client, bits, n, debuginfo_file_name);
 	return fd >= 0 ? fd : -1;
 }
 #endif
