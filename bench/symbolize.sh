@@ -7,7 +7,14 @@
 #   perf script: on a perf record --call-graph dwarf of the same workload
 # Reports time and peak RSS.  Run as root.
 #   SECONDS_TO_RUN=7 bench/symbolize.sh
+# HIDE_SYSTEM_DEBUG=1: all three run with an empty /usr/lib/debug (a tmpfs
+# over it, in a mount namespace of their own), as on a machine without -dbg
+# packages.
 set -euo pipefail
+if [ "${HIDE_SYSTEM_DEBUG:-0}" = 1 ] && [ -z "${SMOLDER_BENCH_HIDDEN:-}" ]; then
+	exec env SMOLDER_BENCH_HIDDEN=1 unshare --mount bash -c \
+		'mount --make-rprivate / && mount -t tmpfs none /usr/lib/debug && exec "$0" "$@"' "$0" "$@"
+fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 smolder=${SMOLDER:-$top/smolder}
 secs=${SECONDS_TO_RUN:-7}

@@ -129,6 +129,18 @@ done
 run alloc "$work/ht.zst" "$ah" "$calls" -- heaptrack -o "$work/ht" "$ah" "$calls"
 hcalls=$(heaptrack_print -f "$work/ht.zst" 2> /dev/null | awk '/^calls to allocation functions:/ { print $5 }')
 row alloc "heaptrack" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" "$hcalls calls (all of the process's)"
+# The uprobes alone: perf counting the hits of the probes smolder places
+# (malloc, calloc, free; malloc's and calloc's returns), with no sample and no
+# stack: what any uprobe-based allocation profiler pays on this kernel.
+libc=$(ldd "$ah" | awk '/libc\.so/ { print $3 }')
+perf probe -q -d 'smolder_bench:*' > /dev/null 2>&1 || true
+for spec in malloc=malloc calloc=calloc free=free malloc=malloc%return calloc=calloc%return; do
+	perf probe -q -f -x "$libc" -a "smolder_bench:$spec" > /dev/null
+done
+run alloc "$work/pstat" "$ah" "$calls" -- perf stat -x, -o "$work/pstat" -e 'smolder_bench:*' -- "$ah" "$calls"
+hits=$(awk -F, '$1 ~ /^[0-9]+$/ { n += $1 } END { print n }' "$work/pstat")
+row alloc "perf stat of the same uprobes (counting only)" "$slowdown" "$prof_cpu" "$rss_mib" "-" "$hits probe hits"
+perf probe -q -d 'smolder_bench:*' > /dev/null 2>&1 || true
 
 # Attached to a process waiting for SIGUSR1: the profiler starts, gets 3 s
 # to attach, then the work runs.

@@ -36,7 +36,7 @@ struct record_queue {
 	pthread_cond_t nonempty, nonfull;
 	uint8_t *buf;
 	size_t cap;
-	uint64_t read, write; /* positions, never wrapped */
+	uint64_t read, write; /* positions, never wrapped; write is the producer's, read atomically */
 	uint64_t scanned;     /* write when the consumer last looked */
 	uint64_t safe_time, used_safe_time; /* the reader's mark, and the one last used */
 	bool closed;
@@ -49,9 +49,17 @@ typedef uint64_t (*record_time)(const struct perf_event_header *h, void *ctx);
 
 int record_queue_init(struct record_queue *q, size_t cap);
 void record_queue_release(struct record_queue *q);
-/* Copies rec in.  When full: a droppable record is refused (false); any other
- * waits for room. */
-bool record_queue_push(struct record_queue *q, const struct perf_event_header *rec, bool droppable);
+/* One record given in pieces, copied one after another (a sample with the
+ * unused part of its stack copy left out); the first starts with the
+ * record's header, whose size must be the pieces' total. */
+struct record_piece {
+	const void *data;
+	size_t len;
+};
+/* Copies the record in, without the queue's lock while there is room.  When
+ * full: a droppable record is refused (false); any other waits for room. */
+bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces,
+		       bool droppable);
 /* The reader has read every buffer once since `time`: records older than
  * it are all queued, and may be handled. */
 void record_queue_mark(struct record_queue *q, uint64_t time);

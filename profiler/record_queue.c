@@ -34,42 +34,49 @@ void record_queue_release(struct record_queue *q)
 	memset(q, 0, sizeof(*q));
 }
 
-bool record_queue_push(struct record_queue *q, const struct perf_event_header *rec, bool droppable)
+bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces,
+		       bool droppable)
 {
+	const struct perf_event_header *rec = pieces[0].data;
 	size_t need = 8 + ALIGN8(rec->size);
 	if (need > q->cap / 2)
 		return false;
-	pthread_mutex_lock(&q->lock);
-	size_t off, tail_room;
-	for (;;) {
-		off = (size_t)(q->write % q->cap);
-		tail_room = q->cap - off;
-		size_t total = need + (tail_room < need ? tail_room : 0);
-		if (q->cap - (size_t)(q->write - q->read) >= total)
-			break;
-		/* Full, perhaps of records waiting for older ones: have them
-		 * handled now rather than wait (or drop) forever. */
-		q->pressure = true;
-		pthread_cond_signal(&q->nonempty);
-		if (droppable || q->closed) {
-			pthread_mutex_unlock(&q->lock);
-			return false;
+	/* Only this thread moves write; the consumer only moves read forward,
+	 * so room seen here stays room. */
+	uint64_t write = q->write;
+	size_t off = (size_t)(write % q->cap), tail_room = q->cap - off;
+	size_t total = need + (tail_room < need ? tail_room : 0);
+	if (q->cap - (size_t)(write - __atomic_load_n(&q->read, __ATOMIC_ACQUIRE)) < total) {
+		pthread_mutex_lock(&q->lock);
+		while (q->cap - (size_t)(write - q->read) < total) {
+			/* Full, perhaps of records waiting for older ones: have
+			 * them handled now rather than wait (or drop) forever. */
+			q->pressure = true;
+			pthread_cond_signal(&q->nonempty);
+			if (droppable || q->closed) {
+				pthread_mutex_unlock(&q->lock);
+				return false;
+			}
+			pthread_cond_wait(&q->nonfull, &q->lock);
 		}
-		pthread_cond_wait(&q->nonfull, &q->lock);
+		pthread_mutex_unlock(&q->lock);
 	}
 	if (tail_room < need) {
 		uint64_t pad = 0; /* a zero length: the consumer skips to the start */
 		memcpy(q->buf + off, &pad, 8);
-		q->write += tail_room;
+		write += tail_room;
 		off = 0;
 	}
 	uint64_t len = rec->size;
 	memcpy(q->buf + off, &len, 8);
-	memcpy(q->buf + off + 8, rec, rec->size);
-	q->write += need;
+	uint8_t *to = q->buf + off + 8;
+	for (uint32_t i = 0; i < npieces; i++) {
+		memcpy(to, pieces[i].data, pieces[i].len);
+		to += pieces[i].len;
+	}
 	/* No wakeup: the consumer may only take records older than the next
 	 * mark, which wakes it. */
-	pthread_mutex_unlock(&q->lock);
+	__atomic_store_n(&q->write, write + need, __ATOMIC_RELEASE);
 	return true;
 }
 
@@ -153,9 +160,10 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 			pthread_mutex_t *hold)
 {
 	pthread_mutex_lock(&q->lock);
-	while (!q->closed && !q->pressure && q->write == q->scanned && q->safe_time == q->used_safe_time)
+	while (!q->closed && !q->pressure && __atomic_load_n(&q->write, __ATOMIC_ACQUIRE) == q->scanned &&
+	       q->safe_time == q->used_safe_time)
 		pthread_cond_wait(&q->nonempty, &q->lock);
-	uint64_t read = q->read, write = q->write, limit = q->safe_time;
+	uint64_t read = q->read, write = __atomic_load_n(&q->write, __ATOMIC_ACQUIRE), limit = q->safe_time;
 	bool all = q->closed || q->pressure, closed = q->closed;
 	q->pressure = false;
 	q->scanned = write;
@@ -195,7 +203,7 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 		r = next;
 	}
 	pthread_mutex_lock(&q->lock);
-	q->read = r;
+	__atomic_store_n(&q->read, r, __ATOMIC_RELEASE);
 	pthread_cond_signal(&q->nonfull);
 	pthread_mutex_unlock(&q->lock);
 	return true;

@@ -1617,12 +1617,44 @@ fail:
 	return -1;
 }
 
+/* The pieces of record h to queue: a sample's stack copy is cut to the bytes
+ * that were stack (the kernel's dyn_size: often a few hundred of the 16 KiB
+ * copied), so that the queue holds many more samples and the worker reads
+ * less memory.  head and stack_size hold the rewritten fields. */
+static uint32_t record_pieces(const struct profiler *s, const struct perf_event_header *h,
+			      struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size)
+{
+	struct sample_view v;
+	pieces[0] = (struct record_piece){ h, h->size };
+	if (h->type != PERF_RECORD_SAMPLE || !parse_sample(s, h, &v) || !v.stack)
+		return 1;
+	/* At least 8: a zero size would also drop the dyn_size field. */
+	uint64_t keep = v.stack_dyn ? (v.stack_dyn + 7) & ~7ull : 8;
+	if (keep >= v.stack_size)
+		return 1;
+	const uint8_t *base = (const uint8_t *)h;
+	size_t stack_at = (size_t)(v.stack - base), tail_at = stack_at + v.stack_size;
+	*head = *h;
+	head->size = (uint16_t)(stack_at + keep + (h->size - tail_at));
+	*stack_size = keep;
+	pieces[0] = (struct record_piece){ head, sizeof(*head) };
+	pieces[1] = (struct record_piece){ base + sizeof(*h), stack_at - 8 - sizeof(*h) };
+	pieces[2] = (struct record_piece){ stack_size, 8 };
+	pieces[3] = (struct record_piece){ v.stack, keep };
+	pieces[4] = (struct record_piece){ base + tail_at, h->size - tail_at };
+	return 5;
+}
+
 /* The reader's handler: copy and move on.  A sample that does not fit is
  * dropped and counted, like the kernel's lost samples. */
 static void enqueue_record(const struct perf_event_header *h, void *ctx)
 {
 	struct profiler *s = ctx;
-	if (!record_queue_push(&s->queue, h, h->type == PERF_RECORD_SAMPLE))
+	struct record_piece pieces[5];
+	struct perf_event_header head;
+	uint64_t stack_size;
+	uint32_t n = record_pieces(s, h, pieces, &head, &stack_size);
+	if (!record_queue_push(&s->queue, pieces, n, h->type == PERF_RECORD_SAMPLE))
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
 
