@@ -38,6 +38,11 @@ struct symbolizer {
 		struct symbol_table table;
 	} *jits;
 	uint32_t njits;
+	struct name_slot {
+		const char *name; /* NULL: free slot */
+		char *shown;
+	} *names; /* shown_name_cached's table */
+	uint32_t names_slots, names_used;
 	struct profile *p; /* during symbolizer_run */
 };
 
@@ -66,7 +71,61 @@ void symbolizer_free(struct symbolizer *z)
 		symbol_table_release(&z->jits[i].table);
 	free(z->jits);
 	symbol_table_release(&z->kernel);
+	for (uint32_t i = 0; i < z->names_slots; i++)
+		free(z->names[i].shown);
+	free(z->names);
 	free(z);
+}
+
+/* The name to show for a symbol or DWARF name: without an ELF symbol version
+ * ("@@GLIBC_2.34"), demangled unless asked not to; malloc'd. */
+static char *shown_name(const struct symbolizer *z, const char *name)
+{
+	const char *at = name[0] ? strchr(name + 1, '@') : NULL;
+	char *plain = at ? strndup(name, (size_t)(at - name)) : NULL;
+	if (plain)
+		name = plain;
+	char *demangled = z->o.demangle ? symbol_demangle(name) : NULL;
+	if (demangled) {
+		free(plain);
+		return demangled;
+	}
+	return plain ? plain : strdup(name);
+}
+
+/* shown_name, once per name: a function met in many inline chains is
+ * demangled once.  Keyed by the name's address, which stays valid while its
+ * file is open (libdw's strings, the symbol tables'). */
+static const char *shown_name_cached(struct symbolizer *z, const char *name)
+{
+	if ((uint64_t)(z->names_used + 1) * 2 > z->names_slots) {
+		uint32_t slots = z->names_slots ? z->names_slots * 2 : 1024;
+		struct name_slot *t = calloc(slots, sizeof(*t));
+		if (!t)
+			return NULL;
+		for (uint32_t i = 0; i < z->names_slots; i++) {
+			if (!z->names[i].name)
+				continue;
+			uint32_t j = (uint32_t)hash_u64((uintptr_t)z->names[i].name) & (slots - 1);
+			while (t[j].name)
+				j = (j + 1) & (slots - 1);
+			t[j] = z->names[i];
+		}
+		free(z->names);
+		z->names = t;
+		z->names_slots = slots;
+	}
+	uint32_t j = (uint32_t)hash_u64((uintptr_t)name) & (z->names_slots - 1);
+	while (z->names[j].name && z->names[j].name != name)
+		j = (j + 1) & (z->names_slots - 1);
+	if (!z->names[j].name) {
+		char *shown = shown_name(z, name);
+		if (!shown)
+			return NULL;
+		z->names[j] = (struct name_slot){ name, shown };
+		z->names_used++;
+	}
+	return z->names[j].shown;
 }
 
 /* The index in z->files of mapping m's file as pid sees it (added, not yet
@@ -158,28 +217,18 @@ void symbolizer_prepare_noted(struct symbolizer *z)
 		struct elf_file *f = file_opened(z, a[i].file);
 		uint64_t vaddr;
 		struct inline_frame frames[INLINE_MAX_FRAMES];
-		/* The answer is cached in f for symbolizer_run. */
-		if (f && elf_file_vaddr(f, a[i].offset, &vaddr))
-			elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES);
+		/* The answer and its names are cached for symbolizer_run. */
+		int n = f && elf_file_vaddr(f, a[i].offset, &vaddr) ? elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES) : 0;
+		for (int k = 0; k < n; k++)
+			shown_name_cached(z, frames[k].name);
 	}
 	z->noted.count = 0;
 }
 
-/* The name to store: without an ELF symbol version ("@@GLIBC_2.34"),
- * demangled unless asked not to. */
 static int64_t intern_name(struct symbolizer *z, const char *name)
 {
-	char plain[1024];
-	const char *at = name[0] ? strchr(name + 1, '@') : NULL;
-	if (at && (size_t)(at - name) < sizeof(plain)) {
-		memcpy(plain, name, (size_t)(at - name));
-		plain[at - name] = '\0';
-		name = plain;
-	}
-	char *demangled = z->o.demangle ? symbol_demangle(name) : NULL;
-	int64_t id = profile_string(z->p, demangled ? demangled : name);
-	free(demangled);
-	return id;
+	const char *shown = shown_name_cached(z, name);
+	return shown ? profile_string(z->p, shown) : -PROFILE_E_NOMEM;
 }
 
 /* Sets location l's inline chain from frames given innermost first. */
