@@ -2,7 +2,6 @@
  * flamegraph. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/symbolize_ahead.h"
 #include "profiler/profiler.h"
 #include "symbolizer/symbolizer.h"
 
@@ -87,68 +87,6 @@ static void progress(const struct profiler_stats *st, void *arg)
 			" lost, %u threads",
 		s->target, st->elapsed, dur, st->samples, st->lost + st->unwind_dropped, st->threads);
 	fflush(stderr);
-}
-
-/* Symbolizing ahead, while recording: opening files and their debug info is
- * the slow part of symbolizing (libdw inflates a compressed debug file whole
- * when it opens it), and would otherwise come after sampling ends. */
-struct ahead {
-	struct profiler *s;
-	struct symbolizer *z;
-	uint32_t cursor; /* locations noted so far */
-	bool stop;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	pthread_t thread;
-};
-
-static void note_new_locations(const struct profile *p, const pid_t *mapping_pids, uint32_t npids, void *arg)
-{
-	struct ahead *a = arg;
-	/* Out of memory: symbolizer_run does after sampling what is left. */
-	(void)symbolizer_note_locations(a->z, p, mapping_pids, npids, &a->cursor);
-}
-
-static void *symbolize_ahead(void *arg)
-{
-	struct ahead *a = arg;
-	pthread_mutex_lock(&a->lock);
-	while (!a->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&a->wake, &a->lock, &until);
-		if (a->stop)
-			break;
-		pthread_mutex_unlock(&a->lock);
-		profiler_with_profile(a->s, note_new_locations, a);
-		symbolizer_prepare_noted(a->z);
-		pthread_mutex_lock(&a->lock);
-	}
-	pthread_mutex_unlock(&a->lock);
-	return NULL;
-}
-
-static bool ahead_start(struct ahead *a, struct profiler *s, struct symbolizer *z)
-{
-	*a = (struct ahead){ .s = s, .z = z };
-	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->wake, NULL);
-	return pthread_create(&a->thread, NULL, symbolize_ahead, a) == 0;
-}
-
-/* Waits for the file being opened, if any; the rest is left to symbolizer_run. */
-static void ahead_stop(struct ahead *a)
-{
-	pthread_mutex_lock(&a->lock);
-	a->stop = true;
-	pthread_cond_signal(&a->wake);
-	pthread_mutex_unlock(&a->lock);
-	pthread_join(a->thread, NULL);
 }
 
 static int parse_pids(const char *arg, pid_t **pids, uint32_t *n)
@@ -349,12 +287,12 @@ int cmd_record(int argc, char **argv)
 		cli_error("record", "out of memory");
 		goto out;
 	}
-	struct ahead ahead;
+	struct symbolize_ahead ahead;
 	const char *ahead_env = getenv("SMOLDER_SYMBOLIZE_AHEAD");
-	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && ahead_start(&ahead, s, z);
+	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && symbolize_ahead_start(&ahead, s, z);
 	int run = profiler_run(s, &stop_requested, progress, &st, &err);
 	if (ahead_running)
-		ahead_stop(&ahead);
+		symbolize_ahead_stop(&ahead);
 	if (st.tty && !quiet)
 		fputs("\r\033[K", stderr);
 	const struct profiler_stats *ps = profiler_stats(s);
@@ -403,6 +341,10 @@ int cmd_record(int argc, char **argv)
 			cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %"
 					   PRIu64 " not unwound in time; %s", ps->lost + ps->unwind_dropped, ps->lost,
 				 ps->unwind_dropped, profiler_keep_up_hint(s));
+		if (ps->unwind_shed)
+			cli_warn("record", "%" PRIu64 " of %" PRIu64 " samples kept without their stack (their values "
+					   "under '[stack not unwound]'): unwinding fell behind; %s",
+				 ps->unwind_shed, ps->samples, profiler_keep_up_hint(s));
 	}
 	status = po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:
