@@ -56,10 +56,12 @@ struct record_piece {
 	const void *data;
 	size_t len;
 };
-/* Copies the record in, without the queue's lock while there is room.  When
- * full: a droppable record is refused (false); any other waits for room. */
-bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces,
-		       bool droppable);
+/* Copies the record in, without the queue's lock while there is room, else
+ * once the consumer has made room.  False if it is larger than half the
+ * queue, or the queue is closed. */
+bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces);
+/* Bytes queued and not yet freed by the consumer (the producer's view). */
+size_t record_queue_used(const struct record_queue *q);
 /* The reader has read every buffer once since `time`: records older than
  * it are all queued, and may be handled. */
 void record_queue_mark(struct record_queue *q, uint64_t time);

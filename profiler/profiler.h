@@ -89,7 +89,8 @@ struct profiler_stats {
 	uint64_t samples;
 	uint64_t lost;          /* samples the kernel dropped (ring buffer full) */
 	uint64_t throttled;     /* throttle events */
-	uint64_t unwind_dropped;  /* samples not unwound in time */
+	uint64_t unwind_dropped;  /* samples dropped: not even their values fit the unwinding queue */
+	uint64_t unwind_shed;     /* DWARF: samples kept without their stack, the queue being half full */
 	uint64_t stack_truncated; /* DWARF: stack copy too small to reach the root */
 	uint32_t threads;       /* threads seen */
 	double elapsed;         /* seconds since sampling began */

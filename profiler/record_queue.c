@@ -34,8 +34,7 @@ void record_queue_release(struct record_queue *q)
 	memset(q, 0, sizeof(*q));
 }
 
-bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces,
-		       bool droppable)
+bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces)
 {
 	const struct perf_event_header *rec = pieces[0].data;
 	size_t need = 8 + ALIGN8(rec->size);
@@ -50,10 +49,10 @@ bool record_queue_push(struct record_queue *q, const struct record_piece *pieces
 		pthread_mutex_lock(&q->lock);
 		while (q->cap - (size_t)(write - q->read) < total) {
 			/* Full, perhaps of records waiting for older ones: have
-			 * them handled now rather than wait (or drop) forever. */
+			 * them handled now rather than wait forever. */
 			q->pressure = true;
 			pthread_cond_signal(&q->nonempty);
-			if (droppable || q->closed) {
+			if (q->closed) {
 				pthread_mutex_unlock(&q->lock);
 				return false;
 			}
@@ -78,6 +77,11 @@ bool record_queue_push(struct record_queue *q, const struct record_piece *pieces
 	 * mark, which wakes it. */
 	__atomic_store_n(&q->write, write + need, __ATOMIC_RELEASE);
 	return true;
+}
+
+size_t record_queue_used(const struct record_queue *q)
+{
+	return (size_t)(q->write - __atomic_load_n(&q->read, __ATOMIC_ACQUIRE));
 }
 
 void record_queue_close(struct record_queue *q)

@@ -25,6 +25,8 @@
 
 #define MAX_CALLCHAIN 1024
 #define MAX_STACK_FRAMES 1024
+/* The root of the stacks of samples kept without their stack copy. */
+#define SHED_FRAME "[stack not unwound]"
 
 /* The syscalls the io view follows: the read, write, send, recv, fsync families. */
 static const char io_filter[] =
@@ -141,6 +143,7 @@ struct profiler {
 	bool worker_running;
 	pthread_mutex_t profile_lock;
 	bool queue_lock_ready;
+	uint32_t shed_marker; /* the location SHED_FRAME */
 	uint64_t frames[MAX_STACK_FRAMES];
 	bool frame_is_kernel[MAX_STACK_FRAMES];
 };
@@ -339,10 +342,20 @@ static uint32_t kernel_location(struct profiler *s, uint64_t addr)
 
 /* The stack node of frames (leaf first) in pid's address space, or
  * PROFILE_NONE for an empty stack. */
-static uint32_t build_stack(struct profiler *s, pid_t pid, uint32_t n)
+/* The stack of s->frames[0, n), innermost first, under root (a location, or
+ * PROFILE_NONE). */
+static uint32_t build_stack(struct profiler *s, pid_t pid, uint32_t root, uint32_t n)
 {
 	struct process_maps *pm = process_get(s, pid, true);
 	uint32_t parent = PROFILE_NONE;
+	if (root != PROFILE_NONE) {
+		int64_t node = profile_intern_stack(s->p, PROFILE_NONE, root);
+		if (node < 0) {
+			s->fatal = (int)node;
+			return PROFILE_NONE;
+		}
+		parent = (uint32_t)node;
+	}
 	for (uint32_t i = n; i-- > 0 && !s->fatal;) {
 		uint32_t loc = s->frame_is_kernel[i] ? kernel_location(s, s->frames[i])
 						     : user_location(s, pm, s->frames[i]);
@@ -735,7 +748,17 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 	}
 	bool dwarf = s->unwinder != NULL && v.regs;
 	uint32_t n = callchain_frames(s, v.ips, v.nr, s->o.kernel, !dwarf);
-	if (dwarf) {
+	uint32_t marker = PROFILE_NONE;
+	if (dwarf && !v.stack) {
+		/* Shed by the reader: the leaf alone, under a frame that says so. */
+		s->stats.unwind_shed++;
+		marker = s->shed_marker;
+		uint64_t ip = sample_reg(&v, PERF_REG_X86_IP);
+		if (ip && n < MAX_STACK_FRAMES) {
+			s->frames[n] = ip;
+			s->frame_is_kernel[n++] = false;
+		}
+	} else if (dwarf) {
 		struct process_maps *pm = process_get(s, (pid_t)v.pid, true);
 		if (pm && !pm->loaded && pm->count == 0)
 			process_load_maps(s, pm);
@@ -760,7 +783,7 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 			return;
 		}
 	}
-	uint32_t stack = build_stack(s, (pid_t)v.pid, n);
+	uint32_t stack = build_stack(s, (pid_t)v.pid, marker, n);
 	if (s->fatal)
 		return;
 	s->stats.samples++;
@@ -1512,6 +1535,16 @@ static int launch(struct profiler *s, struct profiler_error *err)
 	return 0;
 }
 
+static int shed_marker_init(struct profiler *s)
+{
+	int64_t name = profile_string(s->p, SHED_FRAME), fn, loc;
+	if (name < 0 || (fn = profile_intern_function(s->p, (uint32_t)name, 0)) < 0 ||
+	    (loc = profile_intern_named_location(s->p, (uint32_t)fn)) < 0)
+		return -1;
+	s->shed_marker = (uint32_t)loc;
+	return 0;
+}
+
 int profiler_open(struct profiler **out, const struct profiler_options *o, struct profile *p,
 		  struct profiler_error *err)
 {
@@ -1531,7 +1564,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (!s->o.stack_size)
 		s->o.stack_size = 16384;
 	s->o.stack_size &= ~7u;
-	if (s->o.unwind != UNWIND_FP && !(s->unwinder = unwinder_new())) {
+	if (s->o.unwind != UNWIND_FP && (!(s->unwinder = unwinder_new()) || shed_marker_init(s))) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}
@@ -1617,23 +1650,35 @@ fail:
 	return -1;
 }
 
-/* The pieces of record h to queue: a sample's stack copy is cut to the bytes
- * that were stack (the kernel's dyn_size: often a few hundred of the 16 KiB
- * copied), so that the queue holds many more samples and the worker reads
- * less memory.  head and stack_size hold the rewritten fields. */
-static uint32_t record_pieces(const struct profiler *s, const struct perf_event_header *h,
+/* Kinds whose stack copy is only for unwinding (posix_memalign's return
+ * reads its result from the copy). */
+static bool stack_only_unwinds(enum event_kind k)
+{
+	return k == KIND_CPU || k == KIND_OFFCPU || k == KIND_IO_ENTER || k == KIND_ALLOC;
+}
+
+/* The pieces of record h to queue.  A sample's stack copy is cut to the
+ * bytes that were stack (the kernel's dyn_size: the 16 KiB copied reach past
+ * the top of a process's main stack), and, to shed load when unwinding falls
+ * behind, left out: its values and registers are kept, and a stack size of
+ * 0 beside registers (which the kernel never writes) tells on_sample.  head
+ * and stack_size hold the rewritten fields. */
+static uint32_t record_pieces(const struct profiler *s, const struct perf_event_header *h, bool shed,
 			      struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size)
 {
 	struct sample_view v;
 	pieces[0] = (struct record_piece){ h, h->size };
 	if (h->type != PERF_RECORD_SAMPLE || !parse_sample(s, h, &v) || !v.stack)
 		return 1;
-	/* At least 8: a zero size would also drop the dyn_size field. */
+	/* At least 8 kept: a zero size also drops the dyn_size field. */
 	uint64_t keep = v.stack_dyn ? (v.stack_dyn + 7) & ~7ull : 8;
-	if (keep >= v.stack_size)
+	shed = shed && v.regs && stack_only_unwinds(v.kind);
+	if (shed)
+		keep = 0;
+	else if (keep >= v.stack_size)
 		return 1;
 	const uint8_t *base = (const uint8_t *)h;
-	size_t stack_at = (size_t)(v.stack - base), tail_at = stack_at + v.stack_size;
+	size_t stack_at = (size_t)(v.stack - base), tail_at = stack_at + v.stack_size + (shed ? 8 : 0);
 	*head = *h;
 	head->size = (uint16_t)(stack_at + keep + (h->size - tail_at));
 	*stack_size = keep;
@@ -1645,16 +1690,19 @@ static uint32_t record_pieces(const struct profiler *s, const struct perf_event_
 	return 5;
 }
 
-/* The reader's handler: copy and move on.  A sample that does not fit is
- * dropped and counted, like the kernel's lost samples. */
+/* The reader's handler: copy and move on.  Past half full, the queue gets
+ * samples without their stacks, which the worker handles in no time, so that
+ * waiting for room is short and every event keeps its values (the kernel's
+ * buffers hold what comes meanwhile). */
 static void enqueue_record(const struct perf_event_header *h, void *ctx)
 {
 	struct profiler *s = ctx;
 	struct record_piece pieces[5];
 	struct perf_event_header head;
 	uint64_t stack_size;
-	uint32_t n = record_pieces(s, h, pieces, &head, &stack_size);
-	if (!record_queue_push(&s->queue, pieces, n, h->type == PERF_RECORD_SAMPLE))
+	bool shed = record_queue_used(&s->queue) > s->queue.cap / 2;
+	uint32_t n = record_pieces(s, h, shed, pieces, &head, &stack_size);
+	if (!record_queue_push(&s->queue, pieces, n))
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
 
@@ -1948,10 +1996,13 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	rc |= meta_u64(p, "samples", s->stats.samples);
 	rc |= meta_u64(p, "lost", s->stats.lost);
 	rc |= meta_u64(p, "unwind_dropped", s->stats.unwind_dropped);
-	if (s->stats.lost || s->stats.unwind_dropped) {
+	if (s->stats.unwind_shed)
+		rc |= meta_u64(p, "unwind_shed", s->stats.unwind_shed);
+	if (s->stats.lost || s->stats.unwind_dropped || s->stats.unwind_shed) {
 		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %"
-			 PRIu64 " not unwound in time); %s",
-			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped, profiler_keep_up_hint(s));
+			 PRIu64 " not unwound in time), %" PRIu64 " kept without their stack (under " SHED_FRAME "); %s",
+			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped,
+			 s->stats.unwind_shed, profiler_keep_up_hint(s));
 		rc |= profile_set_meta(p, "notes", buf);
 	}
 	if (s->stats.targets_exited)

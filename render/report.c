@@ -171,6 +171,7 @@ int render_info(const struct profile *p, const struct profile_read_info *ri, FIL
 	print_meta(p, out, "samples:", "samples");
 	print_meta(p, out, "lost samples:", "lost");
 	print_meta(p, out, "not unwound:", "unwind_dropped");
+	print_meta(p, out, "no stack:", "unwind_shed");
 	print_meta(p, out, "notes:", "notes");
 	print_meta(p, out, "exit:", "exit");
 	print_meta(p, out, "truncated:", "stack_truncated");

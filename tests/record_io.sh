@@ -33,6 +33,22 @@ lat=$(value_under "$TMP/io.smolder" io_latency ';main;write_a;')
 "$SMOLDER" flamegraph "$TMP/io.smolder" | grep -q '>I/O Flame Graph<' && pass "io flamegraph by default" ||
 	fail "io flamegraph title"
 
+# When DWARF unwinding falls behind (here: a queue of 40 KiB before the
+# unwinding thread), calls keep their values without their stacks: the
+# totals stay those of the run above, and the summary says how many.
+total() { "$SMOLDER" fold --value "$2" "$1" | awk '{ t += $NF } END { printf "%.0f", t }'; }
+SMOLDER_TEST_QUEUE_KB=40 "$SMOLDER" record --unwind dwarf --view io -o "$TMP/shed.smolder" -- \
+	"$WORKLOADS/io" "$TMP/data4" 2 > /dev/null 2> "$TMP/shed.err" || fail "record with a small queue: $?"
+shed=$(grep -oE '[0-9]+ of [0-9]+ samples kept without their stack' "$TMP/shed.err")
+for v in io_bytes io_calls; do
+	want=$(total "$TMP/io.smolder" $v) got=$(total "$TMP/shed.smolder" $v)
+	[ -n "$shed" ] && [ "$got" = "$want" ] && pass "unwinding behind: $v total $got as without ($shed)" ||
+		fail "unwinding behind: $v total $got, want $want; shed: '$shed'; $(cat "$TMP/shed.err")"
+done
+"$SMOLDER" fold --value io_calls "$TMP/shed.smolder" | grep -q '^io;\[stack not unwound\];' &&
+	pass "stackless calls under [stack not unwound]" ||
+	fail "no [stack not unwound] frame: $("$SMOLDER" fold --value io_calls "$TMP/shed.smolder" | head -3)"
+
 # Attach to a running process: the 3:1 split of bytes written.
 start_workload "$WORKLOADS/io" "$TMP/data2" 0 || finish
 "$SMOLDER" record -q -p "$WL_PID" -d 2 --view io -o "$TMP/attach.smolder" || fail "attach: $?"
