@@ -82,7 +82,12 @@ perf_lost() {
 sum_under() { # PROFILE VALUE REGEX
 	"$smolder" fold --value "$2" "$1" | awk -v re="$3" '$0 ~ re { t += $NF } END { printf "%.0f", t }'
 }
-lost() { "$smolder" info "$1" | awk '/^lost samples:/ { l = $3 } /^not unwound:/ { u = $3 } END { print l + u }'; }
+# LOST: "N lost" (by the kernel, or not queued), and "M without their stack"
+# (kept with their values when unwinding fell behind) where there are any.
+lost() {
+	"$smolder" info "$1" | awk '/^lost samples:/ { l = $3 } /^not unwound:/ { u = $3 } /^no stack:/ { s = $3 }
+		END { printf "%d lost%s", l + u, s ? sprintf(", %d without their stack", s) : "" }'
+}
 
 # ---- offcpu ----
 pp=$work/pingpong
@@ -90,7 +95,7 @@ for unwind in dwarf fp; do
 	f=$work/o-$unwind.smolder
 	run offcpu "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view offcpu -o "$f" -- "$pp" "$rounds"
 	row offcpu "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
-		"$(sum_under "$f" switches .) switches, with blocked ns; $(lost "$f") lost"
+		"$(sum_under "$f" switches .) switches, with blocked ns; $(lost "$f")"
 done
 for cg in -g --call-graph=dwarf; do
 	run offcpu "$work/o.data" "$pp" "$rounds" -- perf record -q -e sched:sched_switch $cg -o "$work/o.data" -- "$pp" "$rounds"
@@ -105,7 +110,7 @@ for unwind in dwarf fp; do
 	f=$work/i-$unwind.smolder
 	run io "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view io -o "$f" -- "$pp" "$rounds"
 	row io "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
-		"$(sum_under "$f" io_calls .) calls, $(sum_under "$f" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency; $(lost "$f") lost"
+		"$(sum_under "$f" io_calls .) calls, $(sum_under "$f" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency; $(lost "$f")"
 done
 for cg in -g --call-graph=dwarf; do
 	run io "$work/i.data" "$pp" "$rounds" -- perf record -q -e syscalls:sys_enter_read -e syscalls:sys_enter_write $cg \
@@ -124,7 +129,7 @@ for unwind in dwarf fp; do
 	f=$work/a-$unwind.smolder
 	run alloc "$f" "$ah" "$calls" -- "$smolder" record -q --unwind $unwind --view alloc -o "$f" -- "$ah" "$calls"
 	row alloc "smolder --unwind $unwind (period 61)" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
-		"$(sum_under "$f" alloc_count ';make_')/$(sum_under "$f" alloc_bytes ';make_') ($truth); $(lost "$f") lost"
+		"$(sum_under "$f" alloc_count ';make_')/$(sum_under "$f" alloc_bytes ';make_') ($truth); $(lost "$f")"
 done
 run alloc "$work/ht.zst" "$ah" "$calls" -- heaptrack -o "$work/ht" "$ah" "$calls"
 hcalls=$(heaptrack_print -f "$work/ht.zst" 2> /dev/null | awk '/^calls to allocation functions:/ { print $5 }')
