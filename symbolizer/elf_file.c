@@ -49,7 +49,6 @@ struct cu_index {
 struct cached_chain {
 	uint64_t vaddr;
 	uint32_t first, count; /* in frames */
-	bool used;
 };
 
 struct elf_file {
@@ -61,8 +60,8 @@ struct elf_file {
 	char build_id[128];
 	int has_dwarf;       /* -1: not looked yet */
 
-	struct cached_chain *cache;
-	uint32_t cache_slots, cache_used;
+	struct vec chains; /* struct cached_chain: every address looked up */
+	struct id_hash chain_index;
 	struct inline_frame *frames;
 	uint32_t nframes, cap_frames;
 	struct cu_index *cus;
@@ -271,7 +270,8 @@ void elf_file_close(struct elf_file *f)
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	free(f->loads);
-	free(f->cache);
+	vec_release(&f->chains);
+	id_hash_release(&f->chain_index);
 	free(f->frames);
 	for (uint32_t i = 0; i < f->ncus; i++) {
 		free(f->cus[i].scopes);
@@ -565,35 +565,25 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 	return n;
 }
 
-static struct cached_chain *cache_slot(struct elf_file *f, uint64_t vaddr)
+static bool chain_eq(const void *ctx, uint32_t id, const void *key)
 {
-	if ((uint64_t)(f->cache_used + 1) * 4 >= (uint64_t)f->cache_slots * 3) {
-		uint32_t slots = f->cache_slots ? f->cache_slots * 2 : 256;
-		struct cached_chain *c = calloc(slots, sizeof(*c));
-		if (!c)
-			return NULL;
-		for (uint32_t i = 0; i < f->cache_slots; i++) {
-			if (!f->cache[i].used)
-				continue;
-			uint32_t j = (uint32_t)hash_u64(f->cache[i].vaddr) & (slots - 1);
-			while (c[j].used)
-				j = (j + 1) & (slots - 1);
-			c[j] = f->cache[i];
-		}
-		free(f->cache);
-		f->cache = c;
-		f->cache_slots = slots;
-	}
-	uint32_t j = (uint32_t)hash_u64(vaddr) & (f->cache_slots - 1);
-	while (f->cache[j].used && f->cache[j].vaddr != vaddr)
-		j = (j + 1) & (f->cache_slots - 1);
-	return &f->cache[j];
+	const struct cached_chain *c = ((const struct elf_file *)ctx)->chains.data;
+	return c[id].vaddr == *(const uint64_t *)key;
+}
+
+static uint64_t chain_rehash(const void *ctx, uint32_t id)
+{
+	const struct cached_chain *c = ((const struct elf_file *)ctx)->chains.data;
+	return hash_u64(c[id].vaddr);
 }
 
 int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out, int max)
 {
-	struct cached_chain *c = cache_slot(f, vaddr);
-	if (c && c->used) {
+	uint32_t *slot = id_hash_reserve(&f->chain_index, f->chains.count, chain_rehash, f)
+				 ? NULL
+				 : id_hash_probe(&f->chain_index, hash_u64(vaddr), chain_eq, f, &vaddr);
+	if (slot && *slot) {
+		const struct cached_chain *c = (const struct cached_chain *)f->chains.data + (*slot - 1);
 		int n = (int)(c->count < (uint32_t)max ? c->count : (uint32_t)max);
 		if (n)
 			memcpy(out, f->frames + c->first, (size_t)n * sizeof(*out));
@@ -612,22 +602,24 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 			n = 0;
 		}
 	}
-	if (c && f->nframes + (uint32_t)n > f->cap_frames) {
+	/* Cached when memory allows (an address with no name too); answered either way. */
+	if (slot && f->nframes + (uint32_t)n > f->cap_frames) {
 		uint32_t cap = (f->cap_frames + (uint32_t)n) * 2;
 		struct inline_frame *frames = realloc(f->frames, cap * sizeof(*frames));
 		if (frames) {
 			f->frames = frames;
 			f->cap_frames = cap;
 		} else {
-			c = NULL; /* not cached: still answered */
+			slot = NULL;
 		}
 	}
+	struct cached_chain *c = slot ? vec_push(&f->chains, sizeof(*c)) : NULL;
 	if (c) {
-		if (n) /* an address with no name is cached too, with nothing to copy */
+		if (n)
 			memcpy(f->frames + f->nframes, out, (size_t)n * sizeof(*out));
-		*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n, true };
+		*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n };
 		f->nframes += (uint32_t)n;
-		f->cache_used++;
+		*slot = f->chains.count;
 	}
 	return n;
 }

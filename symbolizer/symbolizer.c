@@ -19,6 +19,11 @@ struct open_file {
 	struct elf_file *f;        /* NULL: not opened yet, or could not be used */
 };
 
+struct shown_name {
+	const char *name; /* as the file has it */
+	char *shown;
+};
+
 /* A location seen while recording, to look up before symbolizer_run asks. */
 struct noted_address {
 	uint32_t file;   /* in files */
@@ -38,11 +43,8 @@ struct symbolizer {
 		struct symbol_table table;
 	} *jits;
 	uint32_t njits;
-	struct name_slot {
-		const char *name; /* NULL: free slot */
-		char *shown;
-	} *names; /* shown_name_cached's table */
-	uint32_t names_slots, names_used;
+	struct vec names; /* struct shown_name: shown_name_cached's */
+	struct id_hash name_index;
 	struct profile *p; /* during symbolizer_run */
 };
 
@@ -71,15 +73,17 @@ void symbolizer_free(struct symbolizer *z)
 		symbol_table_release(&z->jits[i].table);
 	free(z->jits);
 	symbol_table_release(&z->kernel);
-	for (uint32_t i = 0; i < z->names_slots; i++)
-		free(z->names[i].shown);
-	free(z->names);
+	struct shown_name *names = z->names.data;
+	for (uint32_t i = 0; i < z->names.count; i++)
+		free(names[i].shown);
+	vec_release(&z->names);
+	id_hash_release(&z->name_index);
 	free(z);
 }
 
 /* The name to show for a symbol or DWARF name: without an ELF symbol version
  * ("@@GLIBC_2.34"), demangled unless asked not to; malloc'd. */
-static char *shown_name(const struct symbolizer *z, const char *name)
+static char *show_name(const struct symbolizer *z, const char *name)
 {
 	const char *at = name[0] ? strchr(name + 1, '@') : NULL;
 	char *plain = at ? strndup(name, (size_t)(at - name)) : NULL;
@@ -93,39 +97,37 @@ static char *shown_name(const struct symbolizer *z, const char *name)
 	return plain ? plain : strdup(name);
 }
 
-/* shown_name, once per name: a function met in many inline chains is
+static bool shown_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct shown_name *n = ((const struct symbolizer *)ctx)->names.data;
+	return n[id].name == *(const char *const *)key;
+}
+
+static uint64_t shown_rehash(const void *ctx, uint32_t id)
+{
+	const struct shown_name *n = ((const struct symbolizer *)ctx)->names.data;
+	return hash_u64((uintptr_t)n[id].name);
+}
+
+/* show_name, once per name: a function met in many inline chains is
  * demangled once.  Keyed by the name's address, which stays valid while its
  * file is open (libdw's strings, the symbol tables'). */
 static const char *shown_name_cached(struct symbolizer *z, const char *name)
 {
-	if ((uint64_t)(z->names_used + 1) * 2 > z->names_slots) {
-		uint32_t slots = z->names_slots ? z->names_slots * 2 : 1024;
-		struct name_slot *t = calloc(slots, sizeof(*t));
-		if (!t)
-			return NULL;
-		for (uint32_t i = 0; i < z->names_slots; i++) {
-			if (!z->names[i].name)
-				continue;
-			uint32_t j = (uint32_t)hash_u64((uintptr_t)z->names[i].name) & (slots - 1);
-			while (t[j].name)
-				j = (j + 1) & (slots - 1);
-			t[j] = z->names[i];
-		}
-		free(z->names);
-		z->names = t;
-		z->names_slots = slots;
+	if (id_hash_reserve(&z->name_index, z->names.count, shown_rehash, z))
+		return NULL;
+	uint32_t *slot = id_hash_probe(&z->name_index, hash_u64((uintptr_t)name), shown_eq, z, &name);
+	if (*slot)
+		return ((struct shown_name *)z->names.data)[*slot - 1].shown;
+	char *shown = show_name(z, name);
+	struct shown_name *n = shown ? vec_push(&z->names, sizeof(*n)) : NULL;
+	if (!n) {
+		free(shown);
+		return NULL;
 	}
-	uint32_t j = (uint32_t)hash_u64((uintptr_t)name) & (z->names_slots - 1);
-	while (z->names[j].name && z->names[j].name != name)
-		j = (j + 1) & (z->names_slots - 1);
-	if (!z->names[j].name) {
-		char *shown = shown_name(z, name);
-		if (!shown)
-			return NULL;
-		z->names[j] = (struct name_slot){ name, shown };
-		z->names_used++;
-	}
-	return z->names[j].shown;
+	*n = (struct shown_name){ name, shown };
+	*slot = z->names.count;
+	return shown;
 }
 
 /* The index in z->files of mapping m's file as pid sees it (added, not yet
