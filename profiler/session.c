@@ -143,7 +143,8 @@ struct profiler {
 	bool worker_running;
 	pthread_mutex_t profile_lock;
 	bool queue_lock_ready;
-	uint32_t shed_marker; /* the location SHED_FRAME */
+	uint32_t shed_marker;    /* the location SHED_FRAME */
+	uint32_t unknown_marker; /* "[unknown]": the root of a DWARF stack that stops early */
 	uint64_t frames[MAX_STACK_FRAMES];
 	bool frame_is_kernel[MAX_STACK_FRAMES];
 };
@@ -770,6 +771,8 @@ static void on_sample(struct profiler *s, const struct perf_event_header *h)
 		n += got;
 		if (r.truncated)
 			s->stats.stack_truncated++;
+		if (r.truncated || r.broken)
+			marker = s->unknown_marker; /* the stack above is not known */
 	} else if (v.kind == KIND_ALLOC) {
 		n = add_entry_caller(s, &v, n);
 	}
@@ -1535,13 +1538,22 @@ static int launch(struct profiler *s, struct profiler_error *err)
 	return 0;
 }
 
-static int shed_marker_init(struct profiler *s)
+/* A frame with a name and no address, for build_stack's root. */
+static int64_t named_location(struct profiler *s, const char *name)
 {
-	int64_t name = profile_string(s->p, SHED_FRAME), fn, loc;
-	if (name < 0 || (fn = profile_intern_function(s->p, (uint32_t)name, 0)) < 0 ||
-	    (loc = profile_intern_named_location(s->p, (uint32_t)fn)) < 0)
+	int64_t str = profile_string(s->p, name), fn;
+	if (str < 0 || (fn = profile_intern_function(s->p, (uint32_t)str, 0)) < 0)
 		return -1;
-	s->shed_marker = (uint32_t)loc;
+	return profile_intern_named_location(s->p, (uint32_t)fn);
+}
+
+static int markers_init(struct profiler *s)
+{
+	int64_t shed = named_location(s, SHED_FRAME), unknown = named_location(s, "[unknown]");
+	if (shed < 0 || unknown < 0)
+		return -1;
+	s->shed_marker = (uint32_t)shed;
+	s->unknown_marker = (uint32_t)unknown;
 	return 0;
 }
 
@@ -1564,7 +1576,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (!s->o.stack_size)
 		s->o.stack_size = 16384;
 	s->o.stack_size &= ~7u;
-	if (s->o.unwind != UNWIND_FP && (!(s->unwinder = unwinder_new()) || shed_marker_init(s))) {
+	if (s->o.unwind != UNWIND_FP && (!(s->unwinder = unwinder_new()) || markers_init(s))) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
 	}

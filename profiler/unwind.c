@@ -464,21 +464,35 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	}
 	uint32_t n = 0;
 	frames[n++] = regs[reg_index(PR_IP)];
-	if (!c.pmods)
+	if (!c.pmods) {
+		r->broken = true;
 		return n;
+	}
 	unw_cursor_t cursor;
+	r->broken = true; /* until the outermost frame is reached */
 	if (unw_init_remote(&cursor, u->as, &c) < 0)
 		return n;
 	for (int steps = 0; steps < MAX_UNWIND_STEPS && n < max; steps++) {
 		int s = unw_step(&cursor);
-		if (s <= 0) {
-			r->truncated = s < 0 && c.overran;
+		if (s < 0) {
+			r->truncated = c.overran;
+			r->broken = !c.overran;
 			break;
 		}
 		unw_word_t ip;
-		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+		if (s == 0) {
+			r->broken = false;
 			break;
+		}
+		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0)
+			break;
+		if (ip == 0) { /* a zero return address ends a stack too */
+			r->broken = false;
+			break;
+		}
 		frames[n++] = ip - 1;
 	}
+	if (n == max)
+		r->broken = false; /* full: as deep as a stack is kept */
 	return n;
 }

@@ -13,6 +13,8 @@ struct unwinder;
 
 struct unwind_result {
 	bool truncated; /* stopped at the end of the stack copy: --stack-size too small */
+	bool broken;    /* stopped before the outermost frame otherwise: no or corrupt CFI,
+			 * unreadable memory, or the step bound */
 };
 
 /* The perf_event sample_regs_user mask the unwinder needs. */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # DWARF unwinding of programs without frame pointers: complete stacks (>= 99%
 # reach main) through deep recursion, a shared library, a libc callback and
-# C++ virtual calls; a short stack copy is counted and reported.
+# C++ virtual calls; a short stack copy is counted and reported; hostile CFI
+# leaves [unknown] at the root; falling behind keeps samples without stacks.
 . "$(dirname "$0")/lib.sh"
 require_perf
 
@@ -36,6 +37,41 @@ awk -v s="$s" 'BEGIN { exit !(s > 80) }' && pass "c++: main -> run_round -> appl
 	> /dev/null 2> "$TMP/err"
 grep -q 'cut short by the stack copy: raise --stack-size' "$TMP/err" && pass "short copy reported: $(grep 'cut short' "$TMP/err")" ||
 	fail "short stack copy not reported: $(cat "$TMP/err")"
+
+# Hostile CFI: the program's .eh_frame filled with 0xff (every length says
+# "64-bit, 16 EiB"), or half its bytes garbled: no crash, no hang, and each
+# stack keeps its leaf under an [unknown] root where the unwind stopped.
+eh_frame() { # FILE BYTE|garble: overwrites the .eh_frame section
+	python3 - "$1" "$2" <<'EOF2'
+import random, subprocess, sys
+path, how = sys.argv[1:3]
+for l in subprocess.run(["readelf", "-SW", path], capture_output=True, text=True).stdout.splitlines():
+    f = l.replace("[ ", "[").split()
+    if len(f) > 5 and f[1] == ".eh_frame":
+        off, size = int(f[4], 16), int(f[5], 16)
+data = bytearray(open(path, "rb").read())
+rnd = random.Random(7)
+for i in range(off, off + size):
+    if how != "garble":
+        data[i] = int(how, 16)
+    elif i >= off + 32 and rnd.random() < 0.5:
+        data[i] = rnd.randrange(256)
+open(path, "wb").write(data)
+EOF2
+}
+for how in ff garble; do
+	cp "$WORKLOADS/shares_nofp" "$TMP/cfi_$how"
+	eh_frame "$TMP/cfi_$how" $how
+	timeout 60 "$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/cfi_$how.folded" -- "$TMP/cfi_$how" -n 200 \
+		> /dev/null 2> "$TMP/cfi.err"
+	st=$?
+	leaves=$(share "$TMP/cfi_$how.folded" ';burn_[abc]$')
+	[ $st = 0 ] && near "$leaves" 100 5 && pass "CFI $how: status 0, $leaves% of samples keep their burn_* leaf" ||
+		fail "CFI $how: status $st, leaves $leaves%: $(cat "$TMP/cfi.err")"
+done
+s=$(share "$TMP/cfi_ff.folded" '^cfi_ff;\[unknown\];burn_[abc]$')
+near "$s" 100 5 && pass "CFI ff: $s% of stacks are [unknown] -> leaf" ||
+	fail "CFI ff: $s% under [unknown]: $(head -3 "$TMP/cfi_ff.folded")"
 
 # When unwinding falls behind (here: a queue of 40 KiB between the reader and
 # the unwinding thread), samples keep their leaf without their stack, under
