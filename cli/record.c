@@ -83,9 +83,12 @@ static void progress(const struct profiler_stats *st, void *arg)
 	char dur[32] = "";
 	if (s->duration > 0)
 		snprintf(dur, sizeof(dur), " / %g s", s->duration);
-	fprintf(stderr, "\r\033[Ksmolder: recording %s: %.1f s%s, %" PRIu64 " samples, %" PRIu64
+	char stackless[48] = "";
+	if (st->unwind_shed)
+		snprintf(stackless, sizeof(stackless), " (%" PRIu64 " without stack)", st->unwind_shed);
+	fprintf(stderr, "\r\033[Ksmolder: recording %s: %.1f s%s, %" PRIu64 " samples%s, %" PRIu64
 			" lost, %u threads",
-		s->target, st->elapsed, dur, st->samples, st->lost + st->unwind_dropped, st->threads);
+		s->target, st->elapsed, dur, st->samples, stackless, st->lost + st->unwind_dropped, st->threads);
 	fflush(stderr);
 }
 
