@@ -69,6 +69,33 @@ struct process_modules {
 	uint32_t count;
 };
 
+/* An unwind is a function of the registers and stack words it reads, the
+ * CFI and module bytes being fixed for one generation of a process's
+ * modules: a sample at the same IP and SP (and copy length) whose registers
+ * and stack words match all that an earlier unwind read gets that unwind's
+ * frames without unwinding again.  Samples from one call site (a syscall in
+ * a loop, a hot loop) hit it again and again. */
+#define MEMO_SLOTS 1024 /* direct-mapped: a newer unwind takes the slot */
+#define MEMO_READS 48
+#define MEMO_FRAMES 64
+
+struct memo_read {
+	uint64_t where; /* stack address, or MEMO_REG | register index */
+	uint64_t value;
+};
+#define MEMO_REG (1ull << 63) /* never a user stack address */
+
+struct unwind_memo {
+	bool valid;
+	pid_t pid;
+	uint32_t generation;
+	uint64_t ip, sp, stack_len;
+	struct unwind_result r;
+	uint32_t nreads, nframes;
+	struct memo_read reads[MEMO_READS];
+	uint64_t frames[MEMO_FRAMES];
+};
+
 struct unwinder {
 	unw_addr_space_t as;
 	/* libunwind caches what it parsed of the CFI by address: valid for one
@@ -78,9 +105,11 @@ struct unwinder {
 	struct elf_image **images;
 	uint32_t nimages, cap_images;
 	struct vec procs; /* struct process_modules */
+	struct unwind_memo *memos; /* MEMO_SLOTS of them */
+	struct unwind_memo scratch; /* the unwind in progress */
 };
 
-/* One unwind in progress: what the accessors read from. */
+/* One unwind in progress: what the accessors read from, and what they read. */
 struct unwind_ctx {
 	struct unwinder *u;
 	const struct process_modules *pmods;
@@ -88,7 +117,17 @@ struct unwind_ctx {
 	const uint8_t *stack;
 	uint64_t stack_len, sp;
 	bool overran;
+	struct unwind_memo *log;
+	bool log_full;
 };
+
+static void memo_log(struct unwind_ctx *c, uint64_t where, uint64_t value)
+{
+	if (c->log->nreads == MEMO_READS)
+		c->log_full = true;
+	else
+		c->log->reads[c->log->nreads++] = (struct memo_read){ where, value };
+}
 
 /* ---- ELF images ---- */
 
@@ -326,6 +365,7 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 			return -UNW_EINVAL;
 		}
 		memcpy(valp, c->stack + off, 8);
+		memo_log(c, addr, *valp);
 		return 0;
 	}
 	const struct module *m = module_at(c->pmods, addr);
@@ -357,6 +397,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t regnum, unw_word_t *valp
 	if (i < 0)
 		return -UNW_EBADREG;
 	*valp = c->regs[i];
+	memo_log(c, MEMO_REG | (uint64_t)i, *valp);
 	return 0;
 }
 
@@ -414,9 +455,11 @@ struct unwinder *unwinder_new(void)
 	/* Parsing the CFI of every frame of every sample again is most of the
 	 * unwinding's cost; the cache is flushed whenever the modules it was
 	 * filled from change (see unwind_user_stack).  Only the worker thread
-	 * unwinds: a per-thread cache needs no lock (the global one masks
-	 * signals around each use). */
+	 * unwinds: a per-thread cache needs no lock where libunwind has one
+	 * (Debian's does not, and takes the global cache's lock, with signals
+	 * masked, around each step). */
 	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
+	u->memos = calloc(MEMO_SLOTS, sizeof(*u->memos)); /* none: every stack is unwound */
 	return u;
 }
 
@@ -436,6 +479,7 @@ void unwinder_free(struct unwinder *u)
 	for (uint32_t i = 0; i < u->procs.count; i++)
 		free(procs[i].mods);
 	vec_release(&u->procs);
+	free(u->memos);
 	free(u);
 }
 
@@ -447,36 +491,37 @@ void unwind_forget_process(struct unwinder *u, pid_t pid)
 			procs[i].generation--; /* rebuilt from the new mappings */
 }
 
-uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
-			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
-			   uint64_t *frames, uint32_t max, struct unwind_result *r)
+static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c, uint64_t ip)
 {
-	memset(r, 0, sizeof(*r));
-	if (!max || !pm)
-		return 0;
-	struct unwind_ctx c = { .u = u, .regs = regs, .stack = stack, .stack_len = stack_len };
-	c.sp = regs[reg_index(PR_SP)];
-	c.pmods = modules_of(u, pm, p);
-	if (c.pmods && (c.pmods->pid != u->cached_pid || c.pmods->generation != u->cached_generation)) {
-		unw_flush_cache(u->as, 0, 0);
-		u->cached_pid = c.pmods->pid;
-		u->cached_generation = c.pmods->generation;
+	if (!m->valid || m->pid != c->pmods->pid || m->generation != c->pmods->generation || m->ip != ip ||
+	    m->sp != c->sp || m->stack_len != c->stack_len)
+		return false;
+	for (uint32_t i = 0; i < m->nreads; i++) {
+		uint64_t where = m->reads[i].where, v;
+		if (where & MEMO_REG)
+			v = c->regs[where & ~MEMO_REG];
+		else
+			memcpy(&v, c->stack + (where - c->sp), 8); /* in the copy: same sp and length */
+		if (v != m->reads[i].value)
+			return false;
 	}
-	uint32_t n = 0;
-	frames[n++] = regs[reg_index(PR_IP)];
-	if (!c.pmods) {
-		r->broken = true;
-		return n;
-	}
+	return true;
+}
+
+/* libunwind's steps from the sampled registers; frames[0] is already set. */
+static uint32_t unwind_steps(struct unwinder *u, struct unwind_ctx *c, uint64_t *frames, uint32_t max,
+			     struct unwind_result *r)
+{
+	uint32_t n = 1;
 	unw_cursor_t cursor;
 	r->broken = true; /* until the outermost frame is reached */
-	if (unw_init_remote(&cursor, u->as, &c) < 0)
+	if (unw_init_remote(&cursor, u->as, c) < 0)
 		return n;
 	for (int steps = 0; steps < MAX_UNWIND_STEPS && n < max; steps++) {
 		int s = unw_step(&cursor);
 		if (s < 0) {
-			r->truncated = c.overran;
-			r->broken = !c.overran;
+			r->truncated = c->overran;
+			r->broken = !c->overran;
 			break;
 		}
 		unw_word_t ip;
@@ -494,5 +539,58 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	}
 	if (n == max)
 		r->broken = false; /* full: as deep as a stack is kept */
+	return n;
+}
+
+uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
+			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
+			   uint64_t *frames, uint32_t max, struct unwind_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	if (!max || !pm)
+		return 0;
+	struct unwind_ctx c = { .u = u, .regs = regs, .stack = stack, .stack_len = stack_len };
+	c.sp = regs[reg_index(PR_SP)];
+	c.pmods = modules_of(u, pm, p);
+	uint64_t ip = regs[reg_index(PR_IP)];
+	frames[0] = ip;
+	if (!c.pmods) {
+		r->broken = true;
+		return 1;
+	}
+	if (c.pmods->pid != u->cached_pid || c.pmods->generation != u->cached_generation) {
+		unw_flush_cache(u->as, 0, 0);
+		u->cached_pid = c.pmods->pid;
+		u->cached_generation = c.pmods->generation;
+	}
+	struct unwind_memo *m = NULL;
+	if (u->memos) {
+		m = &u->memos[hash_u64(ip ^ hash_u64(c.sp ^ ((uint64_t)c.pmods->pid << 32))) % MEMO_SLOTS];
+		if (memo_matches(m, &c, ip)) {
+			uint32_t n = m->nframes < max ? m->nframes : max;
+			memcpy(frames, m->frames, n * sizeof(*frames));
+			*r = m->r;
+			return n;
+		}
+		/* This unwind's reads go to the slot, which holds it if they fit. */
+		m->valid = false;
+		m->nreads = 0;
+		c.log = m;
+	} else {
+		c.log = &u->scratch;
+		u->scratch.nreads = 0;
+	}
+	uint32_t n = unwind_steps(u, &c, frames, max, r);
+	if (m && !c.log_full && n <= MEMO_FRAMES) {
+		m->pid = c.pmods->pid;
+		m->generation = c.pmods->generation;
+		m->ip = ip;
+		m->sp = c.sp;
+		m->stack_len = stack_len;
+		m->r = *r;
+		m->nframes = n;
+		memcpy(m->frames, frames, n * sizeof(*frames));
+		m->valid = true;
+	}
 	return n;
 }
