@@ -1673,8 +1673,9 @@ static bool stack_only_unwinds(enum event_kind k)
  * bytes that were stack (the kernel's dyn_size: the 16 KiB copied reach past
  * the top of a process's main stack), and, to shed load when unwinding falls
  * behind, left out: its values and registers are kept, and a stack size of
- * 0 beside registers (which the kernel never writes) tells on_sample.  head
- * and stack_size hold the rewritten fields. */
+ * 0 beside registers tells on_sample (the kernel writes that only when a
+ * record has no room left for any stack, which is as stackless).  head and
+ * stack_size hold the rewritten fields. */
 static uint32_t record_pieces(const struct profiler *s, const struct perf_event_header *h, bool shed,
 			      struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size)
 {
