@@ -91,10 +91,17 @@ lost() {
 
 # ---- offcpu ----
 pp=$work/pingpong
-for unwind in dwarf fp; do
-	f=$work/o-$unwind.smolder
-	run offcpu "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view offcpu -o "$f" -- "$pp" "$rounds"
-	row offcpu "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+# DWARF with the default 16 KiB stack copy, with perf's 8 KiB, and frame pointers.
+for unwind in dwarf dwarf,8192 fp; do
+	f=$work/o-${unwind%,*}.smolder
+	opts=(--unwind "${unwind%,*}")
+	label="smolder --unwind ${unwind%,*}"
+	if [ "$unwind" = dwarf,8192 ]; then
+		opts+=(--stack-size 8192)
+		label+=" --stack-size 8192"
+	fi
+	run offcpu "$f" "$pp" "$rounds" -- "$smolder" record -q "${opts[@]}" --view offcpu -o "$f" -- "$pp" "$rounds"
+	row offcpu "$label" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
 		"$(sum_under "$f" switches .) switches, with blocked ns; $(lost "$f")"
 done
 for cg in -g --call-graph=dwarf; do
@@ -106,10 +113,17 @@ for cg in -g --call-graph=dwarf; do
 done
 
 # ---- io ----
-for unwind in dwarf fp; do
-	f=$work/i-$unwind.smolder
-	run io "$f" "$pp" "$rounds" -- "$smolder" record -q --unwind $unwind --view io -o "$f" -- "$pp" "$rounds"
-	row io "smolder --unwind $unwind" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+# DWARF with the default 16 KiB stack copy, with perf's 8 KiB, and frame pointers.
+for unwind in dwarf dwarf,8192 fp; do
+	f=$work/i-${unwind%,*}.smolder
+	opts=(--unwind "${unwind%,*}")
+	label="smolder --unwind ${unwind%,*}"
+	if [ "$unwind" = dwarf,8192 ]; then
+		opts+=(--stack-size 8192)
+		label+=" --stack-size 8192"
+	fi
+	run io "$f" "$pp" "$rounds" -- "$smolder" record -q "${opts[@]}" --view io -o "$f" -- "$pp" "$rounds"
+	row io "$label" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
 		"$(sum_under "$f" io_calls .) calls, $(sum_under "$f" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency; $(lost "$f")"
 done
 for cg in -g --call-graph=dwarf; do
