@@ -2012,10 +2012,15 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 	if (s->stats.unwind_shed)
 		rc |= meta_u64(p, "unwind_shed", s->stats.unwind_shed);
 	if (s->stats.lost || s->stats.unwind_dropped || s->stats.unwind_shed) {
-		snprintf(buf, sizeof(buf), "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %"
-			 PRIu64 " not unwound in time), %" PRIu64 " kept without their stack (under " SHED_FRAME "); %s",
-			 s->stats.lost + s->stats.unwind_dropped, s->stats.lost, s->stats.unwind_dropped,
-			 s->stats.unwind_shed, profiler_keep_up_hint(s));
+		char lost[160] = "", shed[96] = "";
+		if (s->stats.lost || s->stats.unwind_dropped)
+			snprintf(lost, sizeof(lost), "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %"
+				 PRIu64 " not unwound in time); ", s->stats.lost + s->stats.unwind_dropped, s->stats.lost,
+				 s->stats.unwind_dropped);
+		if (s->stats.unwind_shed)
+			snprintf(shed, sizeof(shed), "%" PRIu64 " kept without their stack (under " SHED_FRAME "); ",
+				 s->stats.unwind_shed);
+		snprintf(buf, sizeof(buf), "%s%s%s", lost, shed, profiler_keep_up_hint(s));
 		rc |= profile_set_meta(p, "notes", buf);
 	}
 	if (s->stats.targets_exited)
