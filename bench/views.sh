@@ -89,21 +89,31 @@ lost() {
 		END { printf "%d lost%s", l + u, s ? sprintf(", %d without their stack", s) : "" }'
 }
 
+# smolder_rows VIEW: the view on the ping-pong with DWARF at the default
+# 16 KiB stack copy, at perf's 8 KiB, and with frame pointers; totals_VIEW
+# says what each profile found.
+smolder_rows() {
+	local view=$1 unwind f opts label
+	for unwind in dwarf dwarf,8192 fp; do
+		f=$work/$view-${unwind%,*}.smolder
+		opts=(--unwind "${unwind%,*}")
+		label="smolder --unwind ${unwind%,*}"
+		if [ "$unwind" = dwarf,8192 ]; then
+			opts+=(--stack-size 8192)
+			label+=" --stack-size 8192"
+		fi
+		run "$view" "$f" "$pp" "$rounds" -- "$smolder" record -q "${opts[@]}" --view "$view" -o "$f" -- "$pp" "$rounds"
+		row "$view" "$label" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" "$("totals_$view" "$f"); $(lost "$f")"
+	done
+}
+totals_offcpu() { echo "$(sum_under "$1" switches .) switches, with blocked ns"; }
+totals_io() {
+	echo "$(sum_under "$1" io_calls .) calls, $(sum_under "$1" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency"
+}
+
 # ---- offcpu ----
 pp=$work/pingpong
-# DWARF with the default 16 KiB stack copy, with perf's 8 KiB, and frame pointers.
-for unwind in dwarf dwarf,8192 fp; do
-	f=$work/o-${unwind%,*}.smolder
-	opts=(--unwind "${unwind%,*}")
-	label="smolder --unwind ${unwind%,*}"
-	if [ "$unwind" = dwarf,8192 ]; then
-		opts+=(--stack-size 8192)
-		label+=" --stack-size 8192"
-	fi
-	run offcpu "$f" "$pp" "$rounds" -- "$smolder" record -q "${opts[@]}" --view offcpu -o "$f" -- "$pp" "$rounds"
-	row offcpu "$label" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
-		"$(sum_under "$f" switches .) switches, with blocked ns; $(lost "$f")"
-done
+smolder_rows offcpu
 for cg in -g --call-graph=dwarf; do
 	run offcpu "$work/o.data" "$pp" "$rounds" -- perf record -q -e sched:sched_switch $cg -o "$work/o.data" -- "$pp" "$rounds"
 	psw=$(perf script -i "$work/o.data" 2> /dev/null | grep -c 'sched:sched_switch' || true)
@@ -113,19 +123,7 @@ for cg in -g --call-graph=dwarf; do
 done
 
 # ---- io ----
-# DWARF with the default 16 KiB stack copy, with perf's 8 KiB, and frame pointers.
-for unwind in dwarf dwarf,8192 fp; do
-	f=$work/i-${unwind%,*}.smolder
-	opts=(--unwind "${unwind%,*}")
-	label="smolder --unwind ${unwind%,*}"
-	if [ "$unwind" = dwarf,8192 ]; then
-		opts+=(--stack-size 8192)
-		label+=" --stack-size 8192"
-	fi
-	run io "$f" "$pp" "$rounds" -- "$smolder" record -q "${opts[@]}" --view io -o "$f" -- "$pp" "$rounds"
-	row io "$label" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
-		"$(sum_under "$f" io_calls .) calls, $(sum_under "$f" io_bytes .) bytes (truth $((4 * rounds)) each, and a few at start), with latency; $(lost "$f")"
-done
+smolder_rows io
 for cg in -g --call-graph=dwarf; do
 	run io "$work/i.data" "$pp" "$rounds" -- perf record -q -e syscalls:sys_enter_read -e syscalls:sys_enter_write $cg \
 		-o "$work/i.data" -- "$pp" "$rounds"
