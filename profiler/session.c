@@ -341,10 +341,8 @@ static uint32_t kernel_location(struct profiler *s, uint64_t addr)
 	return (uint32_t)loc;
 }
 
-/* The stack node of frames (leaf first) in pid's address space, or
- * PROFILE_NONE for an empty stack. */
-/* The stack of s->frames[0, n), innermost first, under root (a location, or
- * PROFILE_NONE). */
+/* The stack node of s->frames[0, n) (leaf first) in pid's address space,
+ * under root (a location, or PROFILE_NONE); PROFILE_NONE for an empty stack. */
 static uint32_t build_stack(struct profiler *s, pid_t pid, uint32_t root, uint32_t n)
 {
 	struct process_maps *pm = process_get(s, pid, true);
@@ -1680,8 +1678,13 @@ static uint32_t record_pieces(const struct profiler *s, const struct perf_event_
 			      struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size)
 {
 	struct sample_view v;
+	uint64_t id;
 	pieces[0] = (struct record_piece){ h, h->size };
-	if (h->type != PERF_RECORD_SAMPLE || !parse_sample(s, h, &v) || !v.stack)
+	/* Most samples of most recordings copy no stack: no parsing for them. */
+	if (h->type != PERF_RECORD_SAMPLE || h->size < sizeof(*h) + 8)
+		return 1;
+	memcpy(&id, h + 1, 8);
+	if (!(s->kinds[kind_of(s, id)].sample_type & PERF_SAMPLE_STACK_USER) || !parse_sample(s, h, &v) || !v.stack)
 		return 1;
 	/* At least 8 kept: a zero size also drops the dyn_size field. */
 	uint64_t keep = v.stack_dyn ? (v.stack_dyn + 7) & ~7ull : 8;

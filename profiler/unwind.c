@@ -105,8 +105,7 @@ struct unwinder {
 	struct elf_image **images;
 	uint32_t nimages, cap_images;
 	struct vec procs; /* struct process_modules */
-	struct unwind_memo *memos; /* MEMO_SLOTS of them */
-	struct unwind_memo scratch; /* the unwind in progress */
+	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
 };
 
 /* One unwind in progress: what the accessors read from, and what they read. */
@@ -117,12 +116,14 @@ struct unwind_ctx {
 	const uint8_t *stack;
 	uint64_t stack_len, sp;
 	bool overran;
-	struct unwind_memo *log;
+	struct unwind_memo *log; /* NULL: not memoized */
 	bool log_full;
 };
 
 static void memo_log(struct unwind_ctx *c, uint64_t where, uint64_t value)
 {
+	if (!c->log)
+		return;
 	if (c->log->nreads == MEMO_READS)
 		c->log_full = true;
 	else
@@ -459,7 +460,7 @@ struct unwinder *unwinder_new(void)
 	 * (Debian's does not, and takes the global cache's lock, with signals
 	 * masked, around each step). */
 	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
-	u->memos = calloc(MEMO_SLOTS, sizeof(*u->memos)); /* none: every stack is unwound */
+	u->memos = calloc(MEMO_SLOTS, sizeof(*u->memos));
 	return u;
 }
 
@@ -576,9 +577,6 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 		m->valid = false;
 		m->nreads = 0;
 		c.log = m;
-	} else {
-		c.log = &u->scratch;
-		u->scratch.nreads = 0;
 	}
 	uint32_t n = unwind_steps(u, &c, frames, max, r);
 	if (m && !c.log_full && n <= MEMO_FRAMES) {

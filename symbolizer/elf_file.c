@@ -489,6 +489,18 @@ static bool unmangled_language(int lang)
 /* The function symbol containing a module address, from the file's (or its
  * debug file's) symbol tables, sorted once: dwfl_module_addrinfo scans them
  * all on every call. */
+/* How far an unsized function symbol (such as _init) reaches: to the end of
+ * its section, not into the next one (the PLT is nobody's body); 0 (up to
+ * the next symbol) if the section is unknown. */
+static uint64_t section_rest(Elf *elf, GElf_Word shndx, GElf_Addr value)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = elf ? elf_getscn(elf, shndx) : NULL;
+	if (!scn || !gelf_getshdr(scn, &sh) || value < sh.sh_addr || value >= sh.sh_addr + sh.sh_size)
+		return 0;
+	return sh.sh_addr + sh.sh_size - value;
+}
+
 static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
 {
 	if (!f->symbols_loaded) {
@@ -497,13 +509,16 @@ static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
 		for (int i = 1; i < n; i++) {
 			GElf_Sym sym;
 			GElf_Addr value;
-			const char *name = dwfl_module_getsym_info(f->mod, i, &sym, &value, NULL, NULL, NULL);
+			GElf_Word shndx;
+			Elf *elf;
+			const char *name = dwfl_module_getsym_info(f->mod, i, &sym, &value, &shndx, &elf, NULL);
 			int type = GELF_ST_TYPE(sym.st_info);
 			if (!name || !*name || sym.st_shndx == SHN_UNDEF || (type != STT_FUNC && type != STT_GNU_IFUNC))
 				continue;
 			int bind = GELF_ST_BIND(sym.st_info);
 			uint8_t rank = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
-			if (symbol_table_add(&f->symbols, value, sym.st_size, name, strlen(name), rank))
+			uint64_t size = sym.st_size ? sym.st_size : section_rest(elf, shndx, sym.st_value);
+			if (symbol_table_add(&f->symbols, value, size, name, strlen(name), rank))
 				break;
 		}
 		symbol_table_finish(&f->symbols);

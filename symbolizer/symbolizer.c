@@ -210,17 +210,24 @@ static int load_kernel(struct symbolizer *z)
 	return kallsyms_load(&z->kernel, &z->stats.kernel_restricted) ? -PROFILE_E_NOMEM : 0;
 }
 
+/* The inline chain at a file offset of file fi, which is opened if it was
+ * not; the number of frames (0: nothing known). */
+static int file_chain(struct symbolizer *z, uint32_t fi, uint64_t offset, struct inline_frame *frames)
+{
+	struct elf_file *f = file_opened(z, fi);
+	uint64_t vaddr;
+	return f && elf_file_vaddr(f, offset, &vaddr) ? elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES) : 0;
+}
+
 void symbolizer_prepare_noted(struct symbolizer *z)
 {
 	if (z->kernel_noted)
 		load_kernel(z);
 	const struct noted_address *a = z->noted.data;
 	for (uint32_t i = 0; i < z->noted.count; i++) {
-		struct elf_file *f = file_opened(z, a[i].file);
-		uint64_t vaddr;
 		struct inline_frame frames[INLINE_MAX_FRAMES];
 		/* The answer and its names are cached for symbolizer_run. */
-		int n = f && elf_file_vaddr(f, a[i].offset, &vaddr) ? elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES) : 0;
+		int n = file_chain(z, a[i].file, a[i].offset, frames);
 		for (int k = 0; k < n; k++)
 			shown_name_cached(z, frames[k].name);
 	}
@@ -311,20 +318,14 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	int64_t fi = file_index(z, z->p, pid, m);
 	if (fi < 0)
 		return -PROFILE_E_NOMEM;
-	struct elf_file *f = file_opened(z, (uint32_t)fi);
-	if (!f)
-		return 0;
-	if (!m->build_id && *elf_file_build_id(f)) {
+	int n = file_chain(z, (uint32_t)fi, address - m->start + m->offset, frames);
+	const struct elf_file *f = ((const struct open_file *)z->files.data)[fi].f;
+	if (f && !m->build_id && *elf_file_build_id(f)) {
 		int64_t bid = profile_string(z->p, elf_file_build_id(f));
 		if (bid < 0)
 			return (int)bid;
 		profile_mapping(z->p, mi)->build_id = (uint32_t)bid;
-		m = profile_mapping(z->p, mi);
 	}
-	uint64_t vaddr;
-	if (!elf_file_vaddr(f, address - m->start + m->offset, &vaddr))
-		return 0;
-	int n = elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES);
 	return n > 0 ? set_chain(z, i, frames, n) : 0;
 }
 

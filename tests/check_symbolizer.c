@@ -1,7 +1,12 @@
-/* Unit tests of symbolizer/: demangling, and symbol tables. */
+/* Unit tests of symbolizer/: demangling, symbol tables, and lookups in a
+ * real ELF file (this test's own). */
 #include <check.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "symbolizer/symbolizer-internal.h"
 
@@ -111,6 +116,48 @@ START_TEST(test_symbol_table)
 }
 END_TEST
 
+/* The address of a section of this test's own file, 0 if it has none. */
+static uint64_t own_section(const char *path, const char *want)
+{
+	int fd = open(path, O_RDONLY);
+	elf_version(EV_CURRENT);
+	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	size_t shstrndx;
+	uint64_t addr = 0;
+	Elf_Scn *scn = NULL;
+	while (elf && !elf_getshdrstrndx(elf, &shstrndx) && !addr && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (name && strcmp(name, want) == 0)
+			addr = sh.sh_addr;
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return addr;
+}
+
+/* An unsized function symbol (_init, from crti) reaches the end of its
+ * section, not into the PLT after it: a PLT stub is nobody's body. */
+START_TEST(test_unsized_symbol_stays_in_its_section)
+{
+	char self[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	uint64_t init = own_section(self, ".init"), plt = own_section(self, ".plt");
+	ck_assert(init && plt > init);
+	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
+	ck_assert_ptr_nonnull(f);
+	struct inline_frame frames[INLINE_MAX_FRAMES];
+	int n = elf_file_lookup(f, init, frames, INLINE_MAX_FRAMES);
+	ck_assert_int_ge(n, 1);
+	ck_assert_str_eq(frames[n - 1].name, "_init");
+	n = elf_file_lookup(f, plt + 0x10, frames, INLINE_MAX_FRAMES);
+	ck_assert_msg(n == 0 || strcmp(frames[n - 1].name, "_init") != 0, "a PLT stub named _init");
+	elf_file_close(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symbolizer");
@@ -118,6 +165,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_demangle_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_demangle_bounds);
 	tcase_add_test(tc, test_symbol_table);
+	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
