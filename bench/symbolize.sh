@@ -1,12 +1,19 @@
 #!/bin/bash
-# Symbolizing a DWARF recording of a C++ program (bench/workloads/bigcpp.cc:
-# std::regex, std::map, std::sort; deep inlined templates), with inline frames:
+# Symbolizing a DWARF recording of a C++ program with inline frames:
 #   smolder: end of sampling to a written, symbolized profile (record's wall
 #            time minus the workload's own)
 #   addr2line -f -i -C: the same unique addresses, one batch per binary
 #   perf script: on a perf record --call-graph dwarf of the same workload
 # Reports time and peak RSS.  Run as root.
 #   SECONDS_TO_RUN=7 bench/symbolize.sh
+#       bench/workloads/bigcpp.cc (std::regex, std::map, std::sort; deep
+#       inlined templates), 1.3 MiB of DWARF
+#   WORKLOAD=cppcheck bench/symbolize.sh
+#       a large C++ program: cppcheck 2.10 from Debian's source package,
+#       built here with -O2 -g -gz (compressed DWARF, as in Debian's -dbgsym
+#       packages; ~5 minutes on 2 cores, once: kept in $BENCH_CACHE, by
+#       default /var/tmp/smolder-bench), checking its own lib/mathlib.cpp
+#       (about 7 s)
 # HIDE_SYSTEM_DEBUG=1: all three run with an empty /usr/lib/debug (a tmpfs
 # over it, in a mount namespace of their own), as on a machine without -dbg
 # packages.
@@ -20,8 +27,37 @@ smolder=${SMOLDER:-$top/smolder}
 secs=${SECONDS_TO_RUN:-7}
 work=$(mktemp -d /tmp/smolder-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-bin=$work/bigcpp
-g++ -O2 -g -o "$bin" "$top/bench/workloads/bigcpp.cc"
+
+# cppcheck_built: builds cppcheck from Debian's source once, sets bin.
+cppcheck_built() {
+	local cache=${BENCH_CACHE:-/var/tmp/smolder-bench} ver=2.10
+	local src=$cache/cppcheck-$ver
+	bin=$src/cppcheck
+	[ -x "$bin" ] && return
+	mkdir -p "$cache"
+	curl -sSfo "$cache/cppcheck.tar.gz" "http://deb.debian.org/debian/pool/main/c/cppcheck/cppcheck_$ver.orig.tar.gz"
+	echo "785dcbf711048dfe43ae920b6eff2eeebb4a096e88188a40e173ca4c030f57c3  $cache/cppcheck.tar.gz" | sha256sum -c --quiet
+	tar xzf "$cache/cppcheck.tar.gz" -C "$cache"
+	make -C "$src" -j"$(nproc)" cppcheck CXXFLAGS="-O2 -g -gz" MATCHCOMPILER=no > "$cache/build.log" 2>&1
+}
+
+# The workload: a command that prints "end EPOCH_SECONDS" when its work is
+# done.
+case ${WORKLOAD:-bigcpp} in
+bigcpp)
+	bin=$work/bigcpp
+	g++ -O2 -g -o "$bin" "$top/bench/workloads/bigcpp.cc"
+	workload=("$bin" "$secs")
+	;;
+cppcheck)
+	cppcheck_built
+	workload=(bash -c 'cd "${0%/*}" && "$0" -q --enable=all lib/mathlib.cpp 2> /dev/null; echo "end $EPOCHREALTIME"' "$bin")
+	;;
+*)
+	echo "WORKLOAD is bigcpp or cppcheck" >&2
+	exit 2
+	;;
+esac
 dwarf=$(python3 -c 'import subprocess, sys
 print("%.1f" % (sum(int(l.split()[5], 16) for l in subprocess.run(["readelf", "-SW", sys.argv[1]], capture_output=True, text=True).stdout.splitlines() if ".debug_" in l and len(l.split()) > 6) / 1048576))' "$bin")
 
@@ -31,10 +67,10 @@ print("%.1f" % (sum(int(l.split()[5], 16) for l in subprocess.run(["readelf", "-
 # and looks addresses up while recording, which is what a user waits for.
 record_once() {
 	SMOLDER_SYMBOLIZE_AHEAD=$1 /usr/bin/time -f "%e %M" -o "$work/t" \
-		"$smolder" record -q -F 999 --unwind dwarf -o "$work/s.smolder" -- "$bin" "$secs" > "$work/wl"
+		"$smolder" record -q -F 999 --unwind dwarf -o "$work/s.smolder" -- "${workload[@]}" > "$work/wl"
 	local t1=$EPOCHREALTIME
 	read -r _ rss < "$work/t"
-	post=$(awk -v a="$(awk '{ print $4 }' "$work/wl")" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	post=$(awk -v a="$(awk '{ for (i = 1; i < NF; i++) if ($i == "end") print $(i + 1) }' "$work/wl")" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 }
 record_once 1
 ahead_post=$post ahead_rss=$rss
@@ -79,7 +115,7 @@ for batch in "$work"/batch.*; do
 	[ "$m" -gt "$a2l_rss" ] && a2l_rss=$m
 done
 
-perf record -q -F 999 --call-graph dwarf -o "$work/perf.data" -- "$bin" "$secs" > /dev/null 2>&1
+perf record -q -F 999 --call-graph dwarf -o "$work/perf.data" -- "${workload[@]}" > /dev/null 2>&1
 /usr/bin/time -f "%e %M" -o "$work/t" perf script -i "$work/perf.data" > "$work/p.script" 2> /dev/null
 read -r pt pm < "$work/t"
 psamples=$(grep -c '^[^ 	]' "$work/p.script" || true)

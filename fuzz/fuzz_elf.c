@@ -1,6 +1,7 @@
-/* The profiler's own ELF readers on hostile files: the build-id note of a
- * mapped file and the allocation functions of a C library, both read from
- * files a target (or a container) controls. */
+/* The ELF readers on hostile files, read from files a target (or a
+ * container) controls: the profiler's (the build-id note of a mapped file,
+ * the allocation functions of a C library) and the symbolizer's image of
+ * inflated DWARF sections (walked CU by CU, as lookups walk it). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <sys/mman.h>
@@ -8,6 +9,26 @@
 
 #include "fuzz/fuzz.h"
 #include "profiler/profiler-internal.h"
+#include "symbolizer/dwarf_image.h"
+
+static void dwarf_image_walk(int fd)
+{
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	Dwarf *dbg = elf ? dwarf_image_open(elf) : NULL;
+	Dwarf_Off off = 0, next;
+	size_t header;
+	while (dbg && dwarf_nextcu(dbg, off, &next, &header, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		if (dwarf_offdie(dbg, off + header, &cu))
+			(void)dwarf_diename(&cu);
+		off = next;
+	}
+	if (dbg)
+		dwarf_image_close(dbg);
+	if (elf)
+		elf_end(elf);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char build_id[2 * BUILD_ID_MAX + 1];
 		read_build_id(ap.path, build_id, sizeof(build_id));
 		alloc_probes_read_offsets(&ap);
+		dwarf_image_walk(fd);
 	}
 	close(fd);
 	return 0;

@@ -11,8 +11,8 @@ flags="-DPACKAGE_VERSION=\"fuzz\" -g -O1 -fsanitize=fuzzer,address,undefined -fn
 srcs=$(ls "$top"/profile/*.c "$top"/render/*.c)
 libs="$(pkg-config --libs libzstd zlib) -lm"
 if [ "$target" = elf ]; then # the profiler's ELF readers
-	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c"
-	libs=$(pkg-config --libs libelf)
+	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c $top/symbolizer/dwarf_image.c"
+	libs="$(pkg-config --libs libelf libdw libdeflate) -lpthread"
 fi
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $libs
@@ -22,7 +22,7 @@ if [ "$target" = elf ]; then # no ELF files are kept in the tree: seed with a sm
 	seeds=$out/seeds_elf
 	mkdir -p "$seeds"
 	printf 'void *malloc(unsigned long n) { return (void *)n; }\nvoid free(void *p) { (void)p; }\n' |
-		clang -x c -O2 -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
+		clang -x c -O2 -g -gz=zlib -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
 fi
 "$out/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 	"$out/corpus_$target" "$seeds"

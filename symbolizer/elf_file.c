@@ -3,6 +3,7 @@
  * .gnu_debuglink with its CRC checked), and lookups cached per address. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -18,33 +19,56 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "symbolizer/dwarf_image.h"
 #include "symbolizer/symbolizer-internal.h"
 
-/* A CU's functions and inlined instances, found by one walk of its DIE
- * tree (dwarf_getscopes walks it from the root for every address).  Scopes
- * are in DFS order, so a function's inlined instances follow it. */
+/* A CU's functions, found by a walk that skips their bodies; a function's
+ * inlined instances are walked the first time an address falls in it.
+ * Walking every DIE of every CU touched cost more than inflating the DWARF. */
 struct scope {
 	uint64_t lo, hi;
 	Dwarf_Off die;
-	int32_t parent; /* the enclosing function or inlined instance, -1 for none */
+	int32_t parent; /* the enclosing scope, -1 for the function itself */
 	uint16_t depth;
 	bool inlined;
 };
 
+/* A function's scopes in DFS order: [0] is the function, then its inlined
+ * instances (a range each), each after the one it is inlined into. */
+struct function_scopes {
+	struct scope *scopes;
+	uint32_t count;
+};
+
 struct top_range {
 	uint64_t lo, hi;
-	uint32_t scope, end; /* the top-level scope; its subtree is (scope, end) */
+	Dwarf_Off die;
+	uint32_t function; /* index + 1 in cu_index.functions; 0 = not walked yet */
 };
 
 struct cu_index {
 	Dwarf_Off cu;
-	struct scope *scopes;
-	uint32_t nscopes;
-	struct top_range *tops;
-	uint32_t ntops;
+	struct vec tops;      /* struct top_range by lo */
+	struct vec functions; /* struct function_scopes */
+	bool nested_walked;   /* functions within functions' code added too */
 };
 
+static void cu_index_release(struct cu_index *ix)
+{
+	struct function_scopes *fs = ix->functions.data;
+	for (uint32_t i = 0; i < ix->functions.count; i++)
+		free(fs[i].scopes);
+	vec_release(&ix->functions);
+	vec_release(&ix->tops);
+}
+
 #define DIE_DEPTH_MAX 256 /* elfutils' own bound on DWARF recursion */
+
+/* A CU's address range, for files without .debug_aranges (clang's, rustc's). */
+struct cu_range {
+	uint64_t lo, hi;
+	Dwarf_Off die;
+};
 
 struct cached_chain {
 	uint64_t vaddr;
@@ -58,7 +82,13 @@ struct elf_file {
 	GElf_Phdr *loads;
 	uint32_t nloads;
 	char build_id[128];
+	int fd;              /* the file, for finding its debug file apart from libdwfl */
 	int has_dwarf;       /* -1: not looked yet */
+	Dwarf *dwarf;
+	Dwarf_Addr dwarf_bias; /* module address = DWARF address + dwarf_bias */
+	bool dwarf_image;      /* dwarf is from dwarf_image_open (else libdwfl's) */
+	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
+	bool cu_ranges_built;
 
 	struct vec chains; /* struct cached_chain: every address looked up */
 	struct id_hash chain_index;
@@ -182,6 +212,7 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 		return NULL;
 	}
 	f->has_dwarf = -1;
+	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	/* Extra places to look for debug files, as libdwfl's path syntax
 	 * (":.debug:/usr/lib/debug" is the default). */
 	static bool path_set;
@@ -197,7 +228,7 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 	f->dwfl = dwfl_begin(&offline_callbacks);
 	if (!f->dwfl) {
 		close(fd);
-		free(f);
+		elf_file_close(f);
 		return NULL;
 	}
 	/* libdwfl owns fd from here on. */
@@ -267,16 +298,19 @@ void elf_file_close(struct elf_file *f)
 {
 	if (!f)
 		return;
+	if (f->dwarf_image)
+		dwarf_image_close(f->dwarf);
+	if (f->fd >= 0)
+		close(f->fd);
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
+	vec_release(&f->cu_ranges);
 	free(f->loads);
 	vec_release(&f->chains);
 	id_hash_release(&f->chain_index);
 	free(f->frames);
-	for (uint32_t i = 0; i < f->ncus; i++) {
-		free(f->cus[i].scopes);
-		free(f->cus[i].tops);
-	}
+	for (uint32_t i = 0; i < f->ncus; i++)
+		cu_index_release(&f->cus[i]);
 	free(f->cus);
 	symbol_table_release(&f->symbols);
 	free(f);
@@ -287,11 +321,98 @@ const char *elf_file_build_id(const struct elf_file *f)
 	return f->build_id;
 }
 
+static bool has_section(Elf *elf, const char *wanted)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (name && strcmp(name, wanted) == 0 && sh.sh_type != SHT_NOBITS)
+			return true;
+	}
+	return false;
+}
+
+/* Where the file's first load segment is meant to be: a debug file's
+ * addresses are its main file's, shifted by the difference (prelink). */
+static GElf_Addr first_load(Elf *elf)
+{
+	size_t n;
+	if (elf_getphdrnum(elf, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+			return ph.p_vaddr;
+	}
+	return 0;
+}
+
+/* The debug file's descriptor, found as libdwfl finds it (build-id under
+ * the debug path, .gnu_debuglink with its CRC, debuginfod), for a module of
+ * its own: libdwfl's finder keeps what it opens in the module it is given,
+ * which would then not load its DWARF again. */
+static int debug_file(struct elf_file *f, const char *file_name)
+{
+	int fd = -1, main_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+	Dwfl *scratch = main_fd >= 0 ? dwfl_begin(&offline_callbacks) : NULL;
+	Dwfl_Module *mod = scratch ? dwfl_report_offline(scratch, "", file_name, main_fd) : NULL;
+	if (!scratch && main_fd >= 0)
+		close(main_fd);
+	if (scratch)
+		dwfl_report_end(scratch, NULL, NULL);
+	GElf_Addr bias;
+	Elf *main = mod ? dwfl_module_getelf(mod, &bias) : NULL;
+	if (main) {
+		void **userdata;
+		Dwarf_Addr start;
+		const char *modname = dwfl_module_info(mod, &userdata, &start, NULL, NULL, NULL, NULL, NULL);
+		GElf_Word crc = 0;
+		const char *link = dwelf_elf_gnu_debuglink(main, &crc);
+		char *debug_name = NULL;
+		fd = find_debuginfo(mod, userdata, modname, start, file_name, link, crc, &debug_name);
+		free(debug_name);
+	}
+	if (scratch)
+		dwfl_end(scratch);
+	return fd;
+}
+
+/* The file's DWARF through dwarf_image when that helps: from the file
+ * itself, or from its debug file. */
+static void open_dwarf_image(struct elf_file *f)
+{
+	GElf_Addr bias;
+	Elf *main = dwfl_module_getelf(f->mod, &bias);
+	const char *file_name = NULL;
+	dwfl_module_info(f->mod, NULL, NULL, NULL, NULL, NULL, &file_name, NULL);
+	if (!main || !file_name || f->fd < 0)
+		return;
+	if (has_section(main, ".debug_info")) {
+		if ((f->dwarf = dwarf_image_open(main)))
+			f->dwarf_bias = f->bias;
+		return;
+	}
+	int fd = debug_file(f, file_name);
+	Elf *debug = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+	if (debug && (f->dwarf = dwarf_image_open(debug)))
+		f->dwarf_bias = f->bias + first_load(main) - first_load(debug);
+	if (debug)
+		elf_end(debug); /* the image is a copy */
+	if (fd >= 0)
+		close(fd);
+}
+
 bool elf_file_has_dwarf(struct elf_file *f)
 {
 	if (f->has_dwarf < 0) {
-		Dwarf_Addr bias;
-		f->has_dwarf = dwfl_module_getdwarf(f->mod, &bias) != NULL;
+		open_dwarf_image(f);
+		f->dwarf_image = f->dwarf != NULL;
+		if (!f->dwarf)
+			f->dwarf = dwfl_module_getdwarf(f->mod, &f->dwarf_bias);
+		f->has_dwarf = f->dwarf != NULL;
 	}
 	return f->has_dwarf;
 }
@@ -324,56 +445,124 @@ static const char *die_name(Dwarf_Die *die, bool *linkage)
 	return name;
 }
 
-static int scope_push(struct cu_index *ix, uint32_t *cap, const struct scope *sc)
-{
-	if (ix->nscopes == *cap) {
-		uint32_t c = *cap ? *cap * 2 : 256;
-		struct scope *v = realloc(ix->scopes, c * sizeof(*v));
-		if (!v)
-			return -1;
-		ix->scopes = v;
-		*cap = c;
-	}
-	ix->scopes[ix->nscopes++] = *sc;
-	return 0;
-}
-
 static int top_cmp(const void *a, const void *b)
 {
 	const struct top_range *x = a, *y = b;
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-/* One iterative walk of the CU's DIE tree, depth-bounded. */
-static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie)
+/* DIEs whose subtrees hold no function's code: an inlined instance's
+ * lambdas are its abstract origin's, call sites hold their parameters. */
+static bool no_functions_within(int tag)
+{
+	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_call_site || tag == DW_TAG_GNU_call_site ||
+	       tag == DW_TAG_formal_parameter || tag == DW_TAG_variable;
+}
+
+/* The functions with code outside other functions' code: at the CU's top
+ * level, in namespaces, in types and in declarations (gcc puts a lambda's
+ * body in its closure type, inside the declaration of the member function
+ * it is written in).  The subtree of a function with code, most of a CU's
+ * DIEs, is skipped through its DW_AT_sibling.  With nested, the functions
+ * within other functions' code instead (a lambda in a free function),
+ * walking everything: done for a CU only when an address in it matched no
+ * function the first walk found. */
+static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie, bool nested)
+{
+	Dwarf_Die dies[DIE_DEPTH_MAX];
+	bool in_code[DIE_DEPTH_MAX];
+	int level = 0, err = 0;
+	if (dwarf_child(cudie, &dies[0]) != 0)
+		return 0;
+	in_code[0] = false;
+	for (;;) {
+		Dwarf_Die *d = &dies[level];
+		int tag = dwarf_tag(d);
+		bool has_code = false;
+		if (tag == DW_TAG_subprogram) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t off = 0;
+			while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0) {
+				has_code = true;
+				if (hi <= lo || nested != in_code[level])
+					continue;
+				struct top_range *t = vec_push(&ix->tops, sizeof(*t));
+				if (!t) {
+					err = -1;
+					goto walked;
+				}
+				*t = (struct top_range){ lo, hi, dwarf_dieoffset(d), 0 };
+			}
+		}
+		Dwarf_Die child;
+		if ((nested ? !no_functions_within(tag) : !has_code) && level + 1 < DIE_DEPTH_MAX &&
+		    dwarf_haschildren(d) && dwarf_child(d, &child) == 0) {
+			dies[++level] = child;
+			in_code[level] = in_code[level - 1] || has_code;
+			continue;
+		}
+		for (;;) {
+			Dwarf_Die next;
+			if (dwarf_siblingof(&dies[level], &next) == 0) {
+				dies[level] = next;
+				break;
+			}
+			if (level == 0)
+				goto walked;
+			level--;
+		}
+	}
+walked:
+	if (ix->tops.count > 1)
+		qsort(ix->tops.data, ix->tops.count, sizeof(struct top_range), top_cmp);
+	return err;
+}
+
+static int scope_push(struct function_scopes *fs, uint32_t *cap, const struct scope *sc)
+{
+	if (fs->count == *cap) {
+		uint32_t c = *cap ? *cap * 2 : 16;
+		struct scope *v = realloc(fs->scopes, c * sizeof(*v));
+		if (!v)
+			return -1;
+		fs->scopes = v;
+		*cap = c;
+	}
+	fs->scopes[fs->count++] = *sc;
+	return 0;
+}
+
+/* One iterative, depth-bounded walk of a function's DIE subtree for its
+ * inlined instances (lexical blocks and other scopes hold them too). */
+static int function_scopes_build(struct function_scopes *fs, Dwarf_Die *fn)
 {
 	uint32_t cap = 0;
+	if (scope_push(fs, &cap, &(struct scope){ 0, 0, dwarf_dieoffset(fn), -1, 0, false }))
+		return -1;
 	Dwarf_Die dies[DIE_DEPTH_MAX];
 	int32_t parent[DIE_DEPTH_MAX];
 	uint16_t depth[DIE_DEPTH_MAX];
 	int level = 0;
-	if (dwarf_child(cudie, &dies[0]) != 0)
+	if (dwarf_child(fn, &dies[0]) != 0)
 		return 0;
-	parent[0] = -1;
-	depth[0] = 0;
+	parent[0] = 0;
+	depth[0] = 1;
 	for (;;) {
 		Dwarf_Die *d = &dies[level];
 		int tag = dwarf_tag(d);
 		int32_t me = parent[level];
 		uint16_t my_depth = depth[level];
-		if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+		if (tag == DW_TAG_inlined_subroutine) {
 			Dwarf_Addr base, lo, hi;
 			ptrdiff_t off = 0;
 			int32_t first = -1;
 			while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0) {
-				struct scope sc = { lo, hi, dwarf_dieoffset(d), parent[level], depth[level],
-						    tag == DW_TAG_inlined_subroutine };
 				if (hi <= lo)
 					continue;
-				if (scope_push(ix, &cap, &sc))
+				if (scope_push(fs, &cap, &(struct scope){ lo, hi, dwarf_dieoffset(d), parent[level], depth[level], true }))
 					return -1;
 				if (first < 0)
-					first = (int32_t)ix->nscopes - 1;
+					first = (int32_t)fs->count - 1;
 			}
 			if (first >= 0) {
 				me = first;
@@ -395,33 +584,10 @@ static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie)
 				break;
 			}
 			if (level == 0)
-				goto walked;
+				return 0;
 			level--;
 		}
 	}
-walked:
-	/* Top-level functions, each with the span of its subtree. */
-	ix->tops = malloc((ix->nscopes ? ix->nscopes : 1) * sizeof(*ix->tops));
-	if (!ix->tops)
-		return -1;
-	for (uint32_t i = 0; i < ix->nscopes;) {
-		if (ix->scopes[i].depth != 0) {
-			i++;
-			continue;
-		}
-		uint32_t run = i;
-		while (run < ix->nscopes && ix->scopes[run].depth == 0 && ix->scopes[run].die == ix->scopes[i].die)
-			run++;
-		uint32_t end = run;
-		while (end < ix->nscopes && ix->scopes[end].depth != 0)
-			end++;
-		for (uint32_t k = i; k < run; k++)
-			ix->tops[ix->ntops++] = (struct top_range){ ix->scopes[k].lo, ix->scopes[k].hi, k, end };
-		i = end;
-	}
-	if (ix->ntops > 1)
-		qsort(ix->tops, ix->ntops, sizeof(*ix->tops), top_cmp);
-	return 0;
 }
 
 static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
@@ -437,29 +603,64 @@ static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 	struct cu_index *ix = &f->cus[f->ncus++];
 	memset(ix, 0, sizeof(*ix));
 	ix->cu = cu;
-	if (cu_index_build(ix, cudie)) {
-		free(ix->scopes);
-		free(ix->tops);
+	if (cu_index_build(ix, cudie, false)) {
+		cu_index_release(ix);
 		f->ncus--;
 		return NULL;
 	}
 	return ix;
 }
 
-/* The innermost scope containing addr, or -1. */
-static int32_t cu_index_find(const struct cu_index *ix, uint64_t addr)
+/* The top range containing addr, after walking the CU's nested functions
+ * if none of the others does; NULL if none. */
+static struct top_range *top_at(struct cu_index *ix, Dwarf_Die *cudie, uint64_t addr)
 {
-	uint32_t lo = upper_bound_u64(ix->tops, ix->ntops, sizeof(*ix->tops), offsetof(struct top_range, lo), addr);
-	if (lo == 0 || addr >= ix->tops[lo - 1].hi)
-		return -1;
-	const struct top_range *t = &ix->tops[lo - 1];
-	int32_t best = (int32_t)t->scope;
-	for (uint32_t i = t->scope + 1; i < t->end; i++) {
-		const struct scope *sc = &ix->scopes[i];
-		if (sc->lo <= addr && addr < sc->hi && sc->depth > ix->scopes[best].depth)
-			best = (int32_t)i;
+	for (;;) {
+		struct top_range *tops = ix->tops.data;
+		uint32_t i = upper_bound_u64(tops, ix->tops.count, sizeof(*tops), offsetof(struct top_range, lo), addr);
+		if (i > 0 && addr < tops[i - 1].hi)
+			return &tops[i - 1];
+		if (ix->nested_walked)
+			return NULL;
+		ix->nested_walked = true;
+		if (cu_index_build(ix, cudie, true))
+			return NULL;
 	}
-	return best;
+}
+
+/* The scopes of the function containing addr, walked on first use (for
+ * each of the function's ranges), and in *at the innermost one containing
+ * addr; NULL if no function does. */
+static const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Die *cudie, uint64_t addr, int32_t *at)
+{
+	struct top_range *t = top_at(ix, cudie, addr);
+	if (!t)
+		return NULL;
+	if (!t->function) {
+		Dwarf_Die fn;
+		struct function_scopes *fs = vec_push(&ix->functions, sizeof(*fs));
+		if (!fs)
+			return NULL;
+		*fs = (struct function_scopes){ 0 };
+		if (!dwarf_offdie(dwarf_cu_getdwarf(cudie->cu), t->die, &fn) || function_scopes_build(fs, &fn)) {
+			free(fs->scopes);
+			ix->functions.count--;
+			return NULL;
+		}
+		struct top_range *tops = ix->tops.data;
+		for (uint32_t k = 0; k < ix->tops.count; k++)
+			if (tops[k].die == t->die)
+				tops[k].function = ix->functions.count;
+	}
+	const struct function_scopes *fs = (const struct function_scopes *)ix->functions.data + (t->function - 1);
+	int32_t best = 0;
+	for (uint32_t k = 1; k < fs->count; k++) {
+		const struct scope *sc = &fs->scopes[k];
+		if (sc->lo <= addr && addr < sc->hi && sc->depth > fs->scopes[best].depth)
+			best = (int32_t)k;
+	}
+	*at = best;
+	return fs;
 }
 
 /* Languages whose function names are not mangled: there a DW_AT_name is as
@@ -527,27 +728,70 @@ static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
 	return s ? s->name : NULL;
 }
 
-static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame *out, int max)
+static int cu_range_cmp(const void *a, const void *b)
 {
-	Dwarf_Addr cu_bias;
-	Dwarf_Die *cudie = dwfl_module_addrdie(f->mod, addr, &cu_bias);
+	const struct cu_range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static void cu_ranges_build(struct elf_file *f)
+{
+	f->cu_ranges_built = true;
+	Dwarf_Off off = 0, next;
+	size_t header;
+	while (dwarf_nextcu(f->dwarf, off, &next, &header, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t at = 0;
+		if (dwarf_offdie(f->dwarf, off + header, &cu))
+			while ((at = dwarf_ranges(&cu, at, &base, &lo, &hi)) > 0) {
+				struct cu_range *r = hi > lo ? vec_push(&f->cu_ranges, sizeof(*r)) : NULL;
+				if (r)
+					*r = (struct cu_range){ lo, hi, off + header };
+			}
+		off = next;
+	}
+	if (f->cu_ranges.count > 1)
+		qsort(f->cu_ranges.data, f->cu_ranges.count, sizeof(struct cu_range), cu_range_cmp);
+}
+
+/* The CU containing a DWARF address: by .debug_aranges, else by the CUs'
+ * own ranges. */
+static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
+{
+	if (dwarf_addrdie(f->dwarf, addr, cudie))
+		return true;
+	if (!f->cu_ranges_built)
+		cu_ranges_build(f);
+	const struct cu_range *r = f->cu_ranges.data;
+	uint32_t i = upper_bound_u64(r, f->cu_ranges.count, sizeof(*r), offsetof(struct cu_range, lo), addr);
+	return i > 0 && addr < r[i - 1].hi && dwarf_offdie(f->dwarf, r[i - 1].die, cudie);
+}
+
+static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int max)
+{
+	Dwarf_Addr addr = module_addr - f->dwarf_bias;
+	Dwarf_Die cudie_mem, *cudie = cu_die_at(f, addr, &cudie_mem) ? &cudie_mem : NULL;
 	struct cu_index *ix = cudie ? cu_index_for(f, cudie) : NULL;
-	int32_t at = ix ? cu_index_find(ix, addr - cu_bias) : -1;
-	if (at < 0)
+	Dwarf *dbg = f->dwarf;
+	int32_t at = -1;
+	const struct function_scopes *fs = ix ? cu_index_find(ix, cudie, addr, &at) : NULL;
+	if (!fs)
 		return 0;
-	Dwarf *dbg = dwarf_cu_getdwarf(cudie->cu);
 	bool unmangled = unmangled_language(dwarf_srclang(cudie));
 	const char *file = NULL;
 	int line = 0;
-	Dwfl_Line *l = dwfl_module_getsrc(f->mod, addr);
-	if (l)
-		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
+	if (l) {
+		file = dwarf_linesrc(l, NULL, NULL);
+		dwarf_lineno(l, &line);
+	}
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	int n = 0;
-	for (; at >= 0 && n < max; at = ix->scopes[at].parent) {
+	for (; at >= 0 && n < max; at = fs->scopes[at].parent) {
 		Dwarf_Die die;
-		if (!dwarf_offdie(dbg, ix->scopes[at].die, &die))
+		if (!dwarf_offdie(dbg, fs->scopes[at].die, &die))
 			break;
 		bool linkage;
 		const char *name = die_name(&die, &linkage);
@@ -558,12 +802,12 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr addr, struct inline_frame 
 			 * symbol containing the address, with its parameters, as
 			 * addr2line (BFD) names it.  Callers keep their DWARF names,
 			 * as addr2line -i prints them. */
-			const char *symbol = symbol_at(f, addr);
+			const char *symbol = symbol_at(f, module_addr);
 			if (symbol)
 				name = symbol;
 		}
 		out[n++] = (struct inline_frame){ name, file, line > 0 ? (uint32_t)line : 0 };
-		if (!ix->scopes[at].inlined)
+		if (!fs->scopes[at].inlined)
 			break;
 		/* The next frame out is where this one was inlined. */
 		Dwarf_Attribute a;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "symbolizer/dwarf_image.h"
 #include "symbolizer/symbolizer-internal.h"
 
 struct demangle_case {
@@ -158,6 +159,77 @@ START_TEST(test_unsized_symbol_stays_in_its_section)
 }
 END_TEST
 
+/* The names of a file's CUs, in order, through dbg. */
+static int cu_names(Dwarf *dbg, const char **names, int max)
+{
+	Dwarf_Off off = 0, next;
+	size_t header;
+	int n = 0;
+	while (n < max && dwarf_nextcu(dbg, off, &next, &header, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		names[n++] = dwarf_offdie(dbg, off + header, &cu) ? dwarf_diename(&cu) : NULL;
+		off = next;
+	}
+	return n;
+}
+
+/* This test's own binary with its DWARF compressed: the image holds the
+ * same CUs as libdw's own reading; an uncompressed file gets no image; a
+ * corrupt stream gets none either, without a crash. */
+START_TEST(test_dwarf_image)
+{
+	char self[PATH_MAX], gz[] = "/tmp/smolder-check-gz.XXXXXX", cmd[2 * PATH_MAX + 64];
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	int fd = mkstemp(gz);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objcopy --compress-debug-sections=zlib '%s' '%s'", self, gz);
+	ck_assert_int_eq(system(cmd), 0);
+	elf_version(EV_CURRENT);
+
+	int plain_fd = open(self, O_RDONLY);
+	Elf *plain = elf_begin(plain_fd, ELF_C_READ_MMAP, NULL);
+	ck_assert_ptr_null(dwarf_image_open(plain));
+	Dwarf *want = dwarf_begin_elf(plain, DWARF_C_READ, NULL);
+	ck_assert_ptr_nonnull(want);
+
+	fd = open(gz, O_RDONLY);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Dwarf *got = dwarf_image_open(elf);
+	ck_assert_ptr_nonnull(got);
+	const char *a[64], *b[64];
+	int na = cu_names(want, a, 64), nb = cu_names(got, b, 64);
+	ck_assert_int_gt(na, 0);
+	ck_assert_int_eq(na, nb);
+	for (int i = 0; i < na; i++)
+		ck_assert_str_eq(a[i] ? a[i] : "", b[i] ? b[i] : "");
+	dwarf_image_close(got);
+
+	/* Garble .debug_info's stream past its header. */
+	size_t shstrndx;
+	GElf_Shdr sh = { 0 };
+	ck_assert_int_eq(elf_getshdrstrndx(elf, &shstrndx), 0);
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));)
+		if (gelf_getshdr(scn, &sh) && strcmp(elf_strptr(elf, shstrndx, sh.sh_name), ".debug_info") == 0)
+			break;
+	ck_assert(sh.sh_flags & SHF_COMPRESSED);
+	elf_end(elf);
+	close(fd);
+	fd = open(gz, O_RDWR);
+	char junk[64];
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)sh.sh_offset + 40), (ssize_t)sizeof(junk));
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	ck_assert_ptr_null(dwarf_image_open(elf));
+	elf_end(elf);
+	close(fd);
+	unlink(gz);
+	dwarf_end(want);
+	elf_end(plain);
+	close(plain_fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symbolizer");
@@ -166,6 +238,7 @@ int main(void)
 	tcase_add_test(tc, test_demangle_bounds);
 	tcase_add_test(tc, test_symbol_table);
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
+	tcase_add_test(tc, test_dwarf_image);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

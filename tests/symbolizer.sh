@@ -81,6 +81,19 @@ compare_with_addr2line "$TMP/byid.smolder" "$TMP/byid/inline" "$bin" "stripped, 
 "$SMOLDER" info "$TMP/byid.smolder" | grep -q "byid/inline build-id $id" && pass "the mapping's build-id is recorded" ||
 	fail "build-id $id not recorded"
 
+# Compressed DWARF (as in Debian's -dbg packages and -gz builds), which
+# smolder inflates itself: in the binary, and in a debug file by debuglink.
+mkdir -p "$TMP/gz"
+objcopy --compress-debug-sections=zlib "$bin" "$TMP/gz/inline"
+readelf -SW "$TMP/gz/inline" | grep '\.debug_info' | grep -q ' C ' || fail "objcopy left the DWARF uncompressed"
+"$SMOLDER" record -q -F 999 -o "$TMP/gz.smolder" -- "$TMP/gz/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/gz.smolder" "$TMP/gz/inline" "$bin" "compressed DWARF"
+cp "$TMP/link/inline" "$TMP/gz/stripped"
+objcopy --compress-debug-sections=zlib "$TMP/link/inline.debug" "$TMP/gz/inline.debug"
+objcopy --remove-section=.gnu_debuglink --add-gnu-debuglink="$TMP/gz/inline.debug" "$TMP/gz/stripped"
+"$SMOLDER" record -q -F 999 -o "$TMP/gzlink.smolder" -- "$TMP/gz/stripped" 2 > /dev/null
+compare_with_addr2line "$TMP/gzlink.smolder" "$TMP/gz/stripped" "$bin" "stripped, compressed debug file by debuglink"
+
 # debuginfod: the debug file only on a server (debuginfod -F over a directory,
 # on loopback), fetched by build-id when DEBUGINFOD_URLS names it.
 if "$SMOLDER" --version | grep -q '^debuginfod: yes' && command -v debuginfod > /dev/null; then

@@ -1,0 +1,230 @@
+#include <elf.h>
+#include <libdeflate.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "symbolizer/dwarf_image.h"
+
+/* What a lookup reads: DIEs and their strings, ranges and line tables. */
+static const char *const kept_sections[] = {
+	".debug_info",	  ".debug_abbrev",   ".debug_str",	".debug_line_str", ".debug_str_offsets",
+	".debug_line",	  ".debug_aranges",  ".debug_ranges",	".debug_rnglists", ".debug_addr",
+	".debug_types",	  ".debug_cu_index", ".debug_tu_index",
+};
+
+#define THREADS_MAX 4
+#define IMAGE_MAX ((uint64_t)4 << 30)
+#define DEFLATE_RATIO_MAX 1032 /* the most a deflate stream can expand */
+
+struct section {
+	const char *name;
+	const unsigned char *src; /* the stored bytes (after the header if compressed) */
+	size_t src_size;
+	uint64_t size; /* in the image */
+	uint64_t flags, align, entsize;
+	uint64_t offset; /* in the image */
+	bool compressed;
+	uint32_t name_offset; /* in the image's section name table */
+};
+
+struct inflation {
+	struct section *sections;
+	uint32_t count;
+	unsigned char *image;
+	atomic_uint next;   /* the next section to take, largest first */
+	atomic_bool failed;
+};
+
+static bool is_kept(const char *name)
+{
+	for (size_t i = 0; i < sizeof(kept_sections) / sizeof(kept_sections[0]); i++)
+		if (strcmp(name, kept_sections[i]) == 0)
+			return true;
+	return false;
+}
+
+static void *inflate_sections(void *arg)
+{
+	struct inflation *job = arg;
+	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+	if (!d) {
+		job->failed = true;
+		return NULL;
+	}
+	for (uint32_t i; (i = atomic_fetch_add(&job->next, 1)) < job->count && !job->failed;) {
+		const struct section *s = &job->sections[i];
+		unsigned char *out = job->image + s->offset;
+		if (!s->compressed)
+			memcpy(out, s->src, s->size);
+		else if (libdeflate_zlib_decompress(d, s->src, s->src_size, out, s->size, NULL) != LIBDEFLATE_SUCCESS)
+			job->failed = true;
+	}
+	libdeflate_free_decompressor(d);
+	return NULL;
+}
+
+static int larger_first(const void *a, const void *b)
+{
+	const struct section *x = a, *y = b;
+	return (x->src_size < y->src_size) - (x->src_size > y->src_size);
+}
+
+/* The kept sections of src, with their sizes once inflated; false if the
+ * image cannot be made of them or would not help. */
+static bool sections_of(Elf *src, struct section *out, uint32_t *count)
+{
+	size_t shstrndx;
+	bool any_compressed = false;
+	*count = 0;
+	if (elf_getshdrstrndx(src, &shstrndx) != 0)
+		return false;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(src, scn));) {
+		GElf_Shdr sh;
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(src, shstrndx, sh.sh_name) : NULL;
+		if (!name)
+			return false;
+		/* A dwz supplementary file is found through the file's own path,
+		 * which an image has not; old-style .zdebug is libdw's to undo. */
+		if (strcmp(name, ".gnu_debugaltlink") == 0 || strncmp(name, ".zdebug", 7) == 0)
+			return false;
+		if (!is_kept(name) || sh.sh_type == SHT_NOBITS)
+			continue;
+		if (*count == sizeof(kept_sections) / sizeof(kept_sections[0]))
+			return false; /* a kept section twice */
+		Elf_Data *raw = elf_rawdata(scn, NULL);
+		if (!raw || (!raw->d_buf && raw->d_size))
+			return false;
+		struct section *s = &out[(*count)++];
+		*s = (struct section){ name, raw->d_buf, raw->d_size, raw->d_size, sh.sh_flags & ~(uint64_t)SHF_COMPRESSED,
+				       sh.sh_addralign, sh.sh_entsize, 0, false, 0 };
+		if (sh.sh_flags & SHF_COMPRESSED) {
+			GElf_Chdr ch;
+			if (!gelf_getchdr(scn, &ch) || ch.ch_type != ELFCOMPRESS_ZLIB || raw->d_size < sizeof(Elf64_Chdr) ||
+			    ch.ch_size / DEFLATE_RATIO_MAX > raw->d_size)
+				return false;
+			s->src += sizeof(Elf64_Chdr);
+			s->src_size -= sizeof(Elf64_Chdr);
+			s->size = ch.ch_size;
+			s->align = ch.ch_addralign;
+			s->compressed = any_compressed = true;
+		}
+	}
+	return any_compressed;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+/* Places the sections, their name table and the section headers after the
+ * ELF header; the image's size, or 0 if too large. */
+static uint64_t lay_out(struct section *s, uint32_t n, uint64_t *names_at, uint32_t *names_size, uint64_t *headers_at)
+{
+	uint64_t at = sizeof(Elf64_Ehdr);
+	uint32_t names = 1; /* the empty name */
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t a = s[i].align > 1 && s[i].align <= 4096 ? s[i].align : 1;
+		s[i].offset = align_up(at, a);
+		at = s[i].offset + s[i].size;
+		if (at > IMAGE_MAX)
+			return 0;
+		s[i].name_offset = names;
+		names += (uint32_t)strlen(s[i].name) + 1;
+	}
+	*names_at = at;
+	*names_size = names + sizeof(".shstrtab");
+	*headers_at = align_up(at + *names_size, 8);
+	return *headers_at + (n + 2) * sizeof(Elf64_Shdr);
+}
+
+static void write_headers(unsigned char *image, const GElf_Ehdr *src_eh, const struct section *s, uint32_t n,
+			  uint64_t names_at, uint32_t names_size, uint64_t headers_at)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+	memcpy(eh->e_ident, src_eh->e_ident, EI_NIDENT);
+	eh->e_type = src_eh->e_type;
+	eh->e_machine = src_eh->e_machine;
+	eh->e_version = EV_CURRENT;
+	eh->e_shoff = headers_at;
+	eh->e_ehsize = sizeof(Elf64_Ehdr);
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = (Elf64_Half)(n + 2);
+	eh->e_shstrndx = (Elf64_Half)(n + 1);
+	char *names = (char *)image + names_at;
+	Elf64_Shdr *sh = (Elf64_Shdr *)(image + headers_at);
+	for (uint32_t i = 0; i < n; i++) {
+		strcpy(names + s[i].name_offset, s[i].name);
+		sh[i + 1] = (Elf64_Shdr){ .sh_name = s[i].name_offset,
+					  .sh_type = SHT_PROGBITS,
+					  .sh_flags = s[i].flags,
+					  .sh_offset = s[i].offset,
+					  .sh_size = s[i].size,
+					  .sh_addralign = s[i].align,
+					  .sh_entsize = s[i].entsize };
+	}
+	uint32_t own = names_size - (uint32_t)sizeof(".shstrtab");
+	strcpy(names + own, ".shstrtab");
+	sh[n + 1] = (Elf64_Shdr){ .sh_name = own, .sh_type = SHT_STRTAB, .sh_offset = names_at,
+				  .sh_size = names_size, .sh_addralign = 1 };
+}
+
+/* Inflates and copies every section into the image, on this thread and up
+ * to THREADS_MAX - 1 others. */
+static bool fill(struct section *s, uint32_t n, unsigned char *image)
+{
+	struct inflation job = { s, n, image, 0, false };
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	uint32_t helpers = (uint32_t)(cores > THREADS_MAX ? THREADS_MAX : cores > 1 ? cores : 1) - 1;
+	if (helpers > n - 1)
+		helpers = n - 1;
+	pthread_t threads[THREADS_MAX];
+	uint32_t started = 0;
+	while (started < helpers && pthread_create(&threads[started], NULL, inflate_sections, &job) == 0)
+		started++;
+	inflate_sections(&job);
+	for (uint32_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	return !job.failed;
+}
+
+Dwarf *dwarf_image_open(Elf *src)
+{
+	GElf_Ehdr eh;
+	struct section s[sizeof(kept_sections) / sizeof(kept_sections[0])];
+	uint32_t n;
+	if (!gelf_getehdr(src, &eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_type == ET_REL || !sections_of(src, s, &n))
+		return NULL;
+	qsort(s, n, sizeof(s[0]), larger_first);
+	uint64_t names_at, headers_at;
+	uint32_t names_size;
+	uint64_t size = lay_out(s, n, &names_at, &names_size, &headers_at);
+	unsigned char *image = size ? calloc(1, size) : NULL;
+	if (!image)
+		return NULL;
+	write_headers(image, &eh, s, n, names_at, names_size, headers_at);
+	Elf *elf = fill(s, n, image) ? elf_memory((char *)image, size) : NULL;
+	Dwarf *dbg = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
+	if (!dbg) {
+		if (elf)
+			elf_end(elf);
+		free(image);
+	}
+	return dbg;
+}
+
+void dwarf_image_close(Dwarf *dbg)
+{
+	Elf *elf = dbg ? dwarf_getelf(dbg) : NULL;
+	char *image = elf ? elf_rawfile(elf, NULL) : NULL;
+	dwarf_end(dbg);
+	if (elf)
+		elf_end(elf);
+	free(image);
+}
