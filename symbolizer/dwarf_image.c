@@ -59,8 +59,10 @@ static void *inflate_sections(void *arg)
 	for (uint32_t i; (i = atomic_fetch_add(&job->next, 1)) < job->count && !job->failed;) {
 		const struct section *s = &job->sections[i];
 		unsigned char *out = job->image + s->offset;
-		if (!s->compressed)
-			memcpy(out, s->src, s->size);
+		if (!s->compressed) {
+			if (s->size)
+				memcpy(out, s->src, s->size);
+		}
 		else if (libdeflate_zlib_decompress(d, s->src, s->src_size, out, s->size, NULL) != LIBDEFLATE_SUCCESS)
 			job->failed = true;
 	}
@@ -174,13 +176,18 @@ static void write_headers(unsigned char *image, const GElf_Ehdr *src_eh, const s
 				  .sh_size = names_size, .sh_addralign = 1 };
 }
 
+unsigned dwarf_image_threads(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return (unsigned)(cores > THREADS_MAX ? THREADS_MAX : cores > 1 ? cores : 1);
+}
+
 /* Inflates and copies every section into the image, on this thread and up
  * to THREADS_MAX - 1 others. */
 static bool fill(struct section *s, uint32_t n, unsigned char *image)
 {
 	struct inflation job = { s, n, image, 0, false };
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	uint32_t helpers = (uint32_t)(cores > THREADS_MAX ? THREADS_MAX : cores > 1 ? cores : 1) - 1;
+	uint32_t helpers = dwarf_image_threads() - 1;
 	if (helpers > n - 1)
 		helpers = n - 1;
 	pthread_t threads[THREADS_MAX];
@@ -227,4 +234,22 @@ void dwarf_image_close(Dwarf *dbg)
 	if (elf)
 		elf_end(elf);
 	free(image);
+}
+
+Dwarf *dwarf_image_reader(Dwarf *dbg)
+{
+	size_t size;
+	char *image = elf_rawfile(dwarf_getelf(dbg), &size);
+	Elf *elf = image ? elf_memory(image, size) : NULL;
+	Dwarf *reader = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
+	if (!reader && elf)
+		elf_end(elf);
+	return reader;
+}
+
+void dwarf_image_reader_close(Dwarf *reader)
+{
+	Elf *elf = dwarf_getelf(reader);
+	dwarf_end(reader);
+	elf_end(elf);
 }

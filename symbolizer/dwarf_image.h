@@ -20,4 +20,13 @@
 Dwarf *dwarf_image_open(Elf *src);
 void dwarf_image_close(Dwarf *dbg);
 
+/* Another reader of dbg's image, for another thread (a libdw handle is not
+ * to be shared between threads); closed with dwarf_image_reader_close,
+ * before dbg is. */
+Dwarf *dwarf_image_reader(Dwarf *dbg);
+void dwarf_image_reader_close(Dwarf *reader);
+
+/* How many threads to spread work over: the cores, up to four. */
+unsigned dwarf_image_threads(void);
+
 #endif

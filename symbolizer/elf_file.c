@@ -6,6 +6,8 @@
 #include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <gelf.h>
 #include <linux/openat2.h>
 #ifdef HAVE_LIBDEBUGINFOD
@@ -766,6 +768,138 @@ static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
 	const struct cu_range *r = f->cu_ranges.data;
 	uint32_t i = upper_bound_u64(r, f->cu_ranges.count, sizeof(*r), offsetof(struct cu_range, lo), addr);
 	return i > 0 && addr < r[i - 1].hi && dwarf_offdie(f->dwarf, r[i - 1].die, cudie);
+}
+
+/* An address of elf_file_prepare, with the CU it is in. */
+struct cu_address {
+	Dwarf_Off cu;
+	uint64_t addr; /* DWARF address */
+};
+
+struct cu_job {
+	struct cu_index ix;
+	const struct cu_address *first; /* its addresses */
+	uint32_t count;
+	bool ok;
+};
+
+struct prepare_work {
+	struct cu_job *jobs;
+	uint32_t njobs;
+	atomic_uint next;
+};
+
+static int cu_address_cmp(const void *a, const void *b)
+{
+	const struct cu_address *x = a, *y = b;
+	if (x->cu != y->cu)
+		return (x->cu > y->cu) - (x->cu < y->cu);
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Takes CUs until none is left: indexes each, and walks the functions its
+ * addresses fall in, through dbg (this thread's own reader). */
+static void prepare_cus(struct prepare_work *w, Dwarf *dbg)
+{
+	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->njobs;) {
+		struct cu_job *job = &w->jobs[i];
+		Dwarf_Die cudie;
+		job->ix.cu = job->first->cu;
+		if (!dwarf_offdie(dbg, job->ix.cu, &cudie) || cu_index_build(&job->ix, &cudie, false))
+			continue;
+		job->ok = true;
+		for (uint32_t k = 0; k < job->count; k++) {
+			int32_t at;
+			cu_index_find(&job->ix, &cudie, job->first[k].addr, &at);
+		}
+	}
+}
+
+struct prepare_thread {
+	pthread_t thread;
+	struct prepare_work *work;
+	Dwarf *reader;
+};
+
+static void *prepare_thread(void *arg)
+{
+	struct prepare_thread *t = arg;
+	prepare_cus(t->work, t->reader);
+	return NULL;
+}
+
+/* The addresses' CUs not indexed yet, one job each (addrs sorted by CU). */
+static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n, struct cu_job **jobs)
+{
+	uint32_t kept = 0, njobs = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		Dwarf_Die cudie;
+		if (!cu_die_at(f, addrs[i].addr, &cudie))
+			continue;
+		Dwarf_Off cu = dwarf_dieoffset(&cudie);
+		bool indexed = false;
+		for (uint32_t k = 0; k < f->ncus && !indexed; k++)
+			indexed = f->cus[k].cu == cu;
+		if (!indexed)
+			addrs[kept++] = (struct cu_address){ cu, addrs[i].addr };
+	}
+	qsort(addrs, kept, sizeof(*addrs), cu_address_cmp);
+	for (uint32_t i = 0; i < kept; i++)
+		njobs += i == 0 || addrs[i].cu != addrs[i - 1].cu;
+	*jobs = njobs > 1 ? calloc(njobs, sizeof(**jobs)) : NULL;
+	if (!*jobs)
+		return 0;
+	for (uint32_t i = 0, j = 0; i < kept; i++) {
+		if (i > 0 && addrs[i].cu == addrs[i - 1].cu) {
+			(*jobs)[j - 1].count++;
+			continue;
+		}
+		(*jobs)[j++] = (struct cu_job){ .first = &addrs[i], .count = 1 };
+	}
+	return njobs;
+}
+
+void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
+{
+	if (n < 2 || !elf_file_has_dwarf(f) || !f->dwarf_image)
+		return;
+	struct cu_address *addrs = malloc(n * sizeof(*addrs));
+	if (!addrs)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		addrs[i] = (struct cu_address){ 0, vaddrs[i] + f->bias - f->dwarf_bias };
+	struct prepare_work w = { NULL, 0, 0 };
+	w.njobs = cu_jobs(f, addrs, n, &w.jobs);
+	struct cu_index *cus = w.njobs ? realloc(f->cus, (f->ncus + w.njobs) * sizeof(*cus)) : NULL;
+	if (cus) {
+		f->cus = cus;
+		struct prepare_thread threads[4];
+		uint32_t started = 0, helpers = dwarf_image_threads() - 1;
+		while (started < helpers && started + 1 < w.njobs) {
+			struct prepare_thread *t = &threads[started];
+			*t = (struct prepare_thread){ .work = &w, .reader = dwarf_image_reader(f->dwarf) };
+			if (!t->reader)
+				break;
+			if (pthread_create(&t->thread, NULL, prepare_thread, t) != 0) {
+				dwarf_image_reader_close(t->reader);
+				break;
+			}
+			started++;
+		}
+		prepare_cus(&w, f->dwarf);
+		for (uint32_t i = 0; i < started; i++) {
+			pthread_join(threads[i].thread, NULL);
+			dwarf_image_reader_close(threads[i].reader);
+		}
+		for (uint32_t i = 0; i < w.njobs; i++) {
+			if (w.jobs[i].ok)
+				f->cus[f->ncus++] = w.jobs[i].ix;
+			else
+				cu_index_release(&w.jobs[i].ix);
+		}
+	}
+	free(w.jobs);
+	free(addrs);
 }
 
 static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int max)

@@ -65,5 +65,9 @@ bool elf_file_vaddr(const struct elf_file *f, uint64_t offset, uint64_t *vaddr);
  * else one frame from the symbol tables.  Returns the number of frames (0:
  * nothing known). */
 int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out, int max);
+/* Readies what looking up these addresses will read (their CUs' indices,
+ * the functions they fall in) on several threads at once; lookups then
+ * find it done.  Nothing is required of it: on any failure, lookups do it. */
+void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n);
 
 #endif

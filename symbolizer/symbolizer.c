@@ -219,10 +219,39 @@ static int file_chain(struct symbolizer *z, uint32_t fi, uint64_t offset, struct
 	return f && elf_file_vaddr(f, offset, &vaddr) ? elf_file_lookup(f, vaddr, frames, INLINE_MAX_FRAMES) : 0;
 }
 
+static int noted_cmp(const void *a, const void *b)
+{
+	const struct noted_address *x = a, *y = b;
+	if (x->file != y->file)
+		return (x->file > y->file) - (x->file < y->file);
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Each file's noted addresses readied at once, on several threads. */
+static void prepare_files(struct symbolizer *z)
+{
+	struct noted_address *a = z->noted.data;
+	uint64_t *vaddrs = malloc(z->noted.count * sizeof(*vaddrs) + 1);
+	if (!vaddrs)
+		return;
+	qsort(a, z->noted.count, sizeof(*a), noted_cmp);
+	for (uint32_t i = 0, end; i < z->noted.count; i = end) {
+		struct elf_file *f = file_opened(z, a[i].file);
+		uint32_t n = 0;
+		for (end = i; end < z->noted.count && a[end].file == a[i].file; end++)
+			if (f && elf_file_vaddr(f, a[end].offset, &vaddrs[n]))
+				n++;
+		if (f)
+			elf_file_prepare(f, vaddrs, n);
+	}
+	free(vaddrs);
+}
+
 void symbolizer_prepare_noted(struct symbolizer *z)
 {
 	if (z->kernel_noted)
 		load_kernel(z);
+	prepare_files(z);
 	const struct noted_address *a = z->noted.data;
 	for (uint32_t i = 0; i < z->noted.count; i++) {
 		struct inline_frame frames[INLINE_MAX_FRAMES];
@@ -334,7 +363,12 @@ int symbolizer_run(struct symbolizer *z, struct profile *p, const pid_t *mapping
 {
 	z->p = p;
 	z->stats.locations = z->stats.named = 0;
-	int err = 0;
+	/* What is left to look up, readied file by file on several threads. */
+	uint32_t cursor = 0;
+	int err = symbolizer_note_locations(z, p, mapping_pids, npids, &cursor);
+	if (!err)
+		prepare_files(z);
+	z->noted.count = 0;
 	for (uint32_t i = 0; i < p->locations.count && !err; i++)
 		err = symbolize_location(z, i, mapping_pids, npids);
 	z->p = NULL;
