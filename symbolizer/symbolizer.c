@@ -231,7 +231,7 @@ static int noted_cmp(const void *a, const void *b)
 static void prepare_files(struct symbolizer *z)
 {
 	struct noted_address *a = z->noted.data;
-	uint64_t *vaddrs = malloc(z->noted.count * sizeof(*vaddrs) + 1);
+	uint64_t *vaddrs = z->noted.count ? malloc(z->noted.count * sizeof(*vaddrs)) : NULL;
 	if (!vaddrs)
 		return;
 	qsort(a, z->noted.count, sizeof(*a), noted_cmp);
