@@ -1,7 +1,9 @@
 #!/bin/bash
 # Symbolizing a DWARF recording of a C++ program with inline frames:
 #   smolder: end of sampling to a written, symbolized profile (record's wall
-#            time minus the workload's own)
+#            time minus the workload's own); and the symbolizer's whole work
+#            on that recording's addresses alone (bench/resymbolize: a new
+#            symbolizer over the recorded profile, median of 5)
 #   addr2line -f -i -C: the same unique addresses, one batch per binary
 #   perf script: on a perf record --call-graph dwarf of the same workload
 # Reports time and peak RSS.  Run as root.
@@ -79,6 +81,10 @@ samples=$("$smolder" info "$work/s.smolder" | awk '$1 == "samples:" { print $2 }
 "$smolder" info --locations "$work/s.smolder" > "$work/locs"
 unique=$(grep -c '^/' "$work/locs")
 frames=$(grep -c '^	' "$work/locs")
+make -s -C "$top" bench/resymbolize
+/usr/bin/time -f "%e %M" -o "$work/t" "$top/bench/resymbolize" "$work/s.smolder" 5 > "$work/rs"
+read -r _ rs_rss < "$work/t"
+rs=$(awk '{ print $1 }' "$work/rs" | sort -n | sed -n 3p)
 
 # The same addresses through addr2line, one batch per binary (file offsets
 # turned into addresses through each file's LOAD segments).
@@ -124,7 +130,8 @@ echo "| symbolizer | samples | unique addresses | time (s) | peak RSS (MiB) |"
 echo "| --- | ---: | ---: | ---: | ---: |"
 echo "| smolder record, symbolizing after sampling (SMOLDER_SYMBOLIZE_AHEAD=0): end of sampling to symbolized profile ($frames frames with inlines) | $samples | $unique | $post | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| smolder record, symbolizing ahead while recording (the default): end of sampling to symbolized profile | | | $ahead_post | $(awk -v k="$ahead_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+echo "| smolder's symbolizer alone (bench/resymbolize, median of 5): the whole work | | $unique | $rs | $(awk -v k="$rs_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| addr2line -f -i -C, batched per binary | | $unique | $a2l_total | $(awk -v k="$a2l_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| perf script (perf record --call-graph dwarf) | $psamples | | $pt | $(awk -v k="$pm" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo
-echo "binary: $(stat -c %s "$bin") bytes, $dwarf MiB of DWARF; ratios: addr2line/smolder $(awk -v a="$a2l_total" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x, perf script/smolder $(awk -v a="$pt" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x"
+echo "binary: $(stat -c %s "$bin") bytes, $dwarf MiB of DWARF; ratios: addr2line / smolder's whole work $(awk -v a="$a2l_total" -v b="$rs" 'BEGIN { printf "%.1f", a / b }')x (after sampling, AHEAD=0: $(awk -v a="$a2l_total" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x; default: $(awk -v a="$a2l_total" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x), perf script / smolder after sampling $(awk -v a="$pt" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x (default: $(awk -v a="$pt" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x)"
