@@ -910,16 +910,22 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline
 	Dwarf *dbg = f->dwarf;
 	int32_t at = -1;
 	const struct function_scopes *fs = ix ? cu_index_find(ix, cudie, addr, &at) : NULL;
-	if (!fs)
-		return 0;
-	bool unmangled = unmangled_language(dwarf_srclang(cudie));
 	const char *file = NULL;
 	int line = 0;
-	Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
+	Dwarf_Line *l = cudie ? dwarf_getsrc_die(cudie, addr) : NULL;
 	if (l) {
 		file = dwarf_linesrc(l, NULL, NULL);
 		dwarf_lineno(l, &line);
 	}
+	if (!fs) {
+		/* Code no function's DIE covers (gcc leaves some out): its line,
+		 * under the ELF symbol's name, as addr2line gives it. */
+		if (!file)
+			return 0;
+		out[0] = (struct inline_frame){ NULL, file, line > 0 ? (uint32_t)line : 0 };
+		return 1;
+	}
+	bool unmangled = unmangled_language(dwarf_srclang(cudie));
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	int n = 0;
@@ -985,12 +991,15 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 	Dwarf_Addr addr = vaddr + f->bias;
 	int n = elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0;
 	if (n == 0 || !out[0].name) {
-		/* No DWARF here: the symbol tables (the file's, or its debug file's). */
+		/* No name in DWARF: the symbol tables' (the file's, or its debug
+		 * file's), with DWARF's line if there is one. */
 		const char *name = symbol_at(f, addr);
 		if (name) {
-			if (n == 0)
+			if (n == 0) {
 				n = 1;
-			out[0] = (struct inline_frame){ name, n > 1 ? out[0].file : NULL, n > 1 ? out[0].line : 0 };
+				out[0] = (struct inline_frame){ NULL, NULL, 0 };
+			}
+			out[0].name = name;
 		} else if (n && !out[0].name) {
 			n = 0;
 		}
