@@ -453,6 +453,22 @@ static int top_cmp(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* Moves dies[*level] past its subtree to the next DIE of a depth-first
+ * walk, climbing as needed; false when the walk is over. */
+static bool next_die(Dwarf_Die *dies, int *level)
+{
+	for (;;) {
+		Dwarf_Die next;
+		if (dwarf_siblingof(&dies[*level], &next) == 0) {
+			dies[*level] = next;
+			return true;
+		}
+		if (*level == 0)
+			return false;
+		--*level;
+	}
+}
+
 /* DIEs whose subtrees hold no function's code: an inlined instance's
  * lambdas are its abstract origin's, call sites hold their parameters. */
 static bool no_functions_within(int tag)
@@ -503,16 +519,8 @@ static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie, bool nested)
 			in_code[level] = in_code[level - 1] || has_code;
 			continue;
 		}
-		for (;;) {
-			Dwarf_Die next;
-			if (dwarf_siblingof(&dies[level], &next) == 0) {
-				dies[level] = next;
-				break;
-			}
-			if (level == 0)
-				goto walked;
-			level--;
-		}
+		if (!next_die(dies, &level))
+			break;
 	}
 walked:
 	if (ix->tops.count > 1)
@@ -579,16 +587,8 @@ static int function_scopes_build(struct function_scopes *fs, Dwarf_Die *fn)
 			depth[level] = my_depth;
 			continue;
 		}
-		for (;;) {
-			Dwarf_Die next;
-			if (dwarf_siblingof(&dies[level], &next) == 0) {
-				dies[level] = next;
-				break;
-			}
-			if (level == 0)
-				return 0;
-			level--;
-		}
+		if (!next_die(dies, &level))
+			return 0;
 	}
 }
 
