@@ -361,8 +361,8 @@ static int debug_file(struct elf_file *f, const char *file_name)
 	int fd = -1, main_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 	Dwfl *scratch = main_fd >= 0 ? dwfl_begin(&offline_callbacks) : NULL;
 	Dwfl_Module *mod = scratch ? dwfl_report_offline(scratch, "", file_name, main_fd) : NULL;
-	if (!scratch && main_fd >= 0)
-		close(main_fd);
+	if (!mod && main_fd >= 0)
+		close(main_fd); /* libdwfl owns it only once reported */
 	if (scratch)
 		dwfl_report_end(scratch, NULL, NULL);
 	GElf_Addr bias;
