@@ -230,6 +230,62 @@ START_TEST(test_dwarf_image)
 }
 END_TEST
 
+/* The value of a local function symbol whose name starts with prefix, from
+ * path's .symtab. */
+static uint64_t own_symbol(const char *path, const char *prefix)
+{
+	int fd = open(path, O_RDONLY);
+	elf_version(EV_CURRENT);
+	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	uint64_t value = 0;
+	for (Elf_Scn *scn = NULL; elf && !value && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		Elf_Data *d = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB ? elf_getdata(scn, NULL) : NULL;
+		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize && !value; i++) {
+			GElf_Sym sym;
+			const char *name = gelf_getsym(d, (int)i, &sym) ? elf_strptr(elf, sh.sh_link, sym.st_name) : NULL;
+			if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && strncmp(name, prefix, strlen(prefix)) == 0)
+				value = sym.st_value;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return value;
+}
+
+/* A function whose code is within another function's DIE (GNU C's nested
+ * functions; C++ lambdas written in a free function): found by the walk of
+ * functions within functions, with its DWARF name and line, not left to the
+ * ELF symbol (nested_step.0, no line). */
+__attribute__((noinline)) static int with_nested(int x)
+{
+	__attribute__((noinline)) int nested_step(int y)
+	{
+		return y * 3 + 1;
+	}
+	return nested_step(x) + nested_step(x + 1);
+}
+
+START_TEST(test_nested_function_found)
+{
+	char self[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	ck_assert_int_eq(with_nested(1), 11);
+	uint64_t nested = own_symbol(self, "nested_step");
+	ck_assert(nested != 0);
+	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
+	ck_assert_ptr_nonnull(f);
+	struct inline_frame frames[INLINE_MAX_FRAMES];
+	int n = elf_file_lookup(f, nested, frames, INLINE_MAX_FRAMES);
+	ck_assert_int_ge(n, 1);
+	ck_assert_str_eq(frames[n - 1].name, "nested_step");
+	ck_assert_uint_gt(frames[n - 1].line, 0);
+	elf_file_close(f);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symbolizer");
@@ -239,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, test_symbol_table);
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	tcase_add_test(tc, test_dwarf_image);
+	tcase_add_test(tc, test_nested_function_found);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -56,6 +56,16 @@ compare_with_addr2line "$TMP/inline.smolder" "$bin" "$bin" "names, inline chains
 # C: an inlined static function keeps its own name (C names are not mangled).
 "$SMOLDER" record -q --view offcpu -o "$TMP/c.smolder" -- "$WORKLOADS/offcpu" 1 > /dev/null || fail "record offcpu: $?"
 compare_with_addr2line "$TMP/c.smolder" "$WORKLOADS/offcpu" "$WORKLOADS/offcpu" "C, with an inlined static function"
+# A lambda's body in the DIE of the function it is written in (found only by
+# the walk of functions within functions' code).
+"$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/lambda.smolder" -- "$WORKLOADS/lambda" 1 > /dev/null ||
+	fail "record lambda: $?"
+compare_with_addr2line "$TMP/lambda.smolder" "$WORKLOADS/lambda" "$WORKLOADS/lambda" "a lambda nested in its function's DIE"
+# Two frames: the lambda (DWARF's "operator()") and mix() inlined in it (named,
+# as addr2line names an innermost static function, by the ELF symbol).
+"$SMOLDER" fold "$TMP/lambda.smolder" | grep -q ';operator();spin(unsigned long, double)::{lambda(unsigned long)#1}::operator()(unsigned long) const ' &&
+	pass "the nested lambda is a frame, with the function inlined in it" ||
+	fail "nested lambda: $("$SMOLDER" fold "$TMP/lambda.smolder" | sort -k2 -n | tail -3)"
 "$SMOLDER" fold "$TMP/inline.smolder" > "$TMP/inline.folded"
 chain='main;unsigned long outer::inner::churn<1>(unsigned long);outer::inner::churn<1>(unsigned long)::{lambda(unsigned long)#1}::operator()(unsigned long) const;outer::inner::mix_middle(unsigned long);outer::inner::mix_leaf(unsigned long, unsigned int)'
 s=$(awk -v c="$chain" '{ n = $NF; t += n; if (index($0, c)) h += n } END { printf "%.1f", 100 * h / t }' "$TMP/inline.folded")
