@@ -255,10 +255,10 @@ static uint64_t own_symbol(const char *path, const char *prefix)
 	return value;
 }
 
-/* A function whose code is within another function's DIE (GNU C's nested
- * functions; C++ lambdas written in a free function): found by the walk of
- * functions within functions, with its DWARF name and line, not left to the
- * ELF symbol (nested_step.0, no line). */
+/* A GNU C nested function (gcc puts its DIE under its parent's abstract
+ * DIE, which the first walk of a CU enters): its DWARF name and line, not
+ * the ELF symbol's (nested_step.0, no line).  The DIE of a function within
+ * another's code is tests/symbolizer.sh's lambda. */
 __attribute__((noinline)) static int with_nested(int x)
 {
 	__attribute__((noinline)) int nested_step(int y)
