@@ -1,8 +1,9 @@
 /* The symbolizer's whole work on a recorded profile, apart from recording:
  * every location's lines dropped, then a new symbolizer over the files as
  * they are on this machine now.  Prints, per round, the seconds from
- * symbolizer_new to symbolizer_free and the locations named.
- *   bench/resymbolize PROFILE [ROUNDS] */
+ * symbolizer_new to symbolizer_free and the locations named; writes the
+ * last round's profile to OUTPUT if given (to compare two builds' answers).
+ *   bench/resymbolize PROFILE [ROUNDS [OUTPUT]] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -20,7 +21,7 @@ static double seconds(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: resymbolize PROFILE [ROUNDS]\n");
+		fprintf(stderr, "usage: resymbolize PROFILE [ROUNDS [OUTPUT]]\n");
 		return 2;
 	}
 	int rounds = argc > 2 ? atoi(argv[2]) : 1;
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("%.3f s, %u of %u locations named\n", t1 - t0, st.named, st.locations);
+		if (argc > 3 && r == rounds - 1 && (err = profile_write_file(&p, argv[3]))) {
+			fprintf(stderr, "resymbolize: %s: %s\n", argv[3], profile_strerror(err));
+			return 1;
+		}
 		profile_release(&p);
 	}
 	return 0;

@@ -89,6 +89,8 @@ struct elf_file {
 	Dwarf *dwarf;
 	Dwarf_Addr dwarf_bias; /* module address = DWARF address + dwarf_bias */
 	bool dwarf_image;      /* dwarf is from dwarf_image_open (else libdwfl's) */
+	Dwarf *readers[3];     /* more readers of its image, for elf_file_prepare's threads */
+	uint32_t nreaders;
 	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
 	bool cu_ranges_built;
 
@@ -300,6 +302,8 @@ void elf_file_close(struct elf_file *f)
 {
 	if (!f)
 		return;
+	for (uint32_t i = 0; i < f->nreaders; i++)
+		dwarf_image_reader_close(f->readers[i]);
 	if (f->dwarf_image)
 		dwarf_image_close(f->dwarf);
 	if (f->fd >= 0)
@@ -770,149 +774,17 @@ static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
 	return i > 0 && addr < r[i - 1].hi && dwarf_offdie(f->dwarf, r[i - 1].die, cudie);
 }
 
-/* An address of elf_file_prepare, with the CU it is in. */
-struct cu_address {
-	Dwarf_Off cu;
-	uint64_t addr; /* DWARF address */
-};
-
-struct cu_job {
-	struct cu_index ix;
-	const struct cu_address *first; /* its addresses */
-	uint32_t count;
-	bool ok;
-};
-
-struct prepare_work {
-	struct cu_job *jobs;
-	uint32_t njobs;
-	atomic_uint next;
-};
-
-static int cu_address_cmp(const void *a, const void *b)
+/* The inline chain at DWARF address addr of a CU (indexed by ix, NULL if it
+ * could not be), read through dbg. */
+static int chain_in_cu(struct elf_file *f, Dwarf *dbg, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Addr addr,
+		       struct inline_frame *out, int max)
 {
-	const struct cu_address *x = a, *y = b;
-	if (x->cu != y->cu)
-		return (x->cu > y->cu) - (x->cu < y->cu);
-	return (x->addr > y->addr) - (x->addr < y->addr);
-}
-
-/* Takes CUs until none is left: indexes each, and walks the functions its
- * addresses fall in, through dbg (this thread's own reader). */
-static void prepare_cus(struct prepare_work *w, Dwarf *dbg)
-{
-	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->njobs;) {
-		struct cu_job *job = &w->jobs[i];
-		Dwarf_Die cudie;
-		job->ix.cu = job->first->cu;
-		if (!dwarf_offdie(dbg, job->ix.cu, &cudie) || cu_index_build(&job->ix, &cudie, false))
-			continue;
-		job->ok = true;
-		for (uint32_t k = 0; k < job->count; k++) {
-			int32_t at;
-			cu_index_find(&job->ix, &cudie, job->first[k].addr, &at);
-		}
-	}
-}
-
-struct prepare_thread {
-	pthread_t thread;
-	struct prepare_work *work;
-	Dwarf *reader;
-};
-
-static void *prepare_thread(void *arg)
-{
-	struct prepare_thread *t = arg;
-	prepare_cus(t->work, t->reader);
-	return NULL;
-}
-
-/* The addresses' CUs not indexed yet, one job each (addrs sorted by CU). */
-static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n, struct cu_job **jobs)
-{
-	uint32_t kept = 0, njobs = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		Dwarf_Die cudie;
-		if (!cu_die_at(f, addrs[i].addr, &cudie))
-			continue;
-		Dwarf_Off cu = dwarf_dieoffset(&cudie);
-		bool indexed = false;
-		for (uint32_t k = 0; k < f->ncus && !indexed; k++)
-			indexed = f->cus[k].cu == cu;
-		if (!indexed)
-			addrs[kept++] = (struct cu_address){ cu, addrs[i].addr };
-	}
-	qsort(addrs, kept, sizeof(*addrs), cu_address_cmp);
-	for (uint32_t i = 0; i < kept; i++)
-		njobs += i == 0 || addrs[i].cu != addrs[i - 1].cu;
-	*jobs = njobs > 1 ? calloc(njobs, sizeof(**jobs)) : NULL;
-	if (!*jobs)
-		return 0;
-	for (uint32_t i = 0, j = 0; i < kept; i++) {
-		if (i > 0 && addrs[i].cu == addrs[i - 1].cu) {
-			(*jobs)[j - 1].count++;
-			continue;
-		}
-		(*jobs)[j++] = (struct cu_job){ .first = &addrs[i], .count = 1 };
-	}
-	return njobs;
-}
-
-void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
-{
-	if (n < 2 || !elf_file_has_dwarf(f) || !f->dwarf_image)
-		return;
-	struct cu_address *addrs = malloc(n * sizeof(*addrs));
-	if (!addrs)
-		return;
-	for (uint32_t i = 0; i < n; i++)
-		addrs[i] = (struct cu_address){ 0, vaddrs[i] + f->bias - f->dwarf_bias };
-	struct prepare_work w = { NULL, 0, 0 };
-	w.njobs = cu_jobs(f, addrs, n, &w.jobs);
-	struct cu_index *cus = w.njobs ? realloc(f->cus, (f->ncus + w.njobs) * sizeof(*cus)) : NULL;
-	if (cus) {
-		f->cus = cus;
-		struct prepare_thread threads[4];
-		uint32_t started = 0, helpers = dwarf_image_threads() - 1;
-		while (started < helpers && started + 1 < w.njobs) {
-			struct prepare_thread *t = &threads[started];
-			*t = (struct prepare_thread){ .work = &w, .reader = dwarf_image_reader(f->dwarf) };
-			if (!t->reader)
-				break;
-			if (pthread_create(&t->thread, NULL, prepare_thread, t) != 0) {
-				dwarf_image_reader_close(t->reader);
-				break;
-			}
-			started++;
-		}
-		prepare_cus(&w, f->dwarf);
-		for (uint32_t i = 0; i < started; i++) {
-			pthread_join(threads[i].thread, NULL);
-			dwarf_image_reader_close(threads[i].reader);
-		}
-		for (uint32_t i = 0; i < w.njobs; i++) {
-			if (w.jobs[i].ok)
-				f->cus[f->ncus++] = w.jobs[i].ix;
-			else
-				cu_index_release(&w.jobs[i].ix);
-		}
-	}
-	free(w.jobs);
-	free(addrs);
-}
-
-static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int max)
-{
-	Dwarf_Addr addr = module_addr - f->dwarf_bias;
-	Dwarf_Die cudie_mem, *cudie = cu_die_at(f, addr, &cudie_mem) ? &cudie_mem : NULL;
-	struct cu_index *ix = cudie ? cu_index_for(f, cudie) : NULL;
-	Dwarf *dbg = f->dwarf;
+	Dwarf_Addr module_addr = addr + f->dwarf_bias;
 	int32_t at = -1;
 	const struct function_scopes *fs = ix ? cu_index_find(ix, cudie, addr, &at) : NULL;
 	const char *file = NULL;
 	int line = 0;
-	Dwarf_Line *l = cudie ? dwarf_getsrc_die(cudie, addr) : NULL;
+	Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
 	if (l) {
 		file = dwarf_linesrc(l, NULL, NULL);
 		dwarf_lineno(l, &line);
@@ -964,6 +836,15 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline
 	return n;
 }
 
+static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int max)
+{
+	Dwarf_Addr addr = module_addr - f->dwarf_bias;
+	Dwarf_Die cudie;
+	if (!cu_die_at(f, addr, &cudie))
+		return 0;
+	return chain_in_cu(f, f->dwarf, cu_index_for(f, &cudie), &cudie, addr, out, max);
+}
+
 static bool chain_eq(const void *ctx, uint32_t id, const void *key)
 {
 	const struct cached_chain *c = ((const struct elf_file *)ctx)->chains.data;
@@ -976,11 +857,54 @@ static uint64_t chain_rehash(const void *ctx, uint32_t id)
 	return hash_u64(c[id].vaddr);
 }
 
+/* Names a chain from DWARF where DWARF has no name, from the symbol tables
+ * (the file's, or its debug file's), keeping DWARF's line if there is one. */
+static int named_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int n)
+{
+	if (n > 0 && out[0].name)
+		return n;
+	const char *name = symbol_at(f, module_addr);
+	if (!name)
+		return 0;
+	if (n == 0)
+		out[0] = (struct inline_frame){ NULL, NULL, 0 };
+	out[0].name = name;
+	return n ? n : 1;
+}
+
+/* The slot of vaddr in the chain cache (*slot 0: not cached); NULL when out
+ * of memory. */
+static uint32_t *chain_slot(struct elf_file *f, uint64_t vaddr)
+{
+	if (id_hash_reserve(&f->chain_index, f->chains.count, chain_rehash, f))
+		return NULL;
+	return id_hash_probe(&f->chain_index, hash_u64(vaddr), chain_eq, f, &vaddr);
+}
+
+/* Caches an answer in its empty slot, when memory allows. */
+static void chain_cache(struct elf_file *f, uint32_t *slot, uint64_t vaddr, const struct inline_frame *frames, int n)
+{
+	if (f->nframes + (uint32_t)n > f->cap_frames) {
+		uint32_t cap = (f->cap_frames + (uint32_t)n) * 2;
+		struct inline_frame *v = realloc(f->frames, cap * sizeof(*v));
+		if (!v)
+			return;
+		f->frames = v;
+		f->cap_frames = cap;
+	}
+	struct cached_chain *c = vec_push(&f->chains, sizeof(*c));
+	if (!c)
+		return;
+	if (n)
+		memcpy(f->frames + f->nframes, frames, (size_t)n * sizeof(*frames));
+	*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n };
+	f->nframes += (uint32_t)n;
+	*slot = f->chains.count;
+}
+
 int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out, int max)
 {
-	uint32_t *slot = id_hash_reserve(&f->chain_index, f->chains.count, chain_rehash, f)
-				 ? NULL
-				 : id_hash_probe(&f->chain_index, hash_u64(vaddr), chain_eq, f, &vaddr);
+	uint32_t *slot = chain_slot(f, vaddr);
 	if (slot && *slot) {
 		const struct cached_chain *c = (const struct cached_chain *)f->chains.data + (*slot - 1);
 		int n = (int)(c->count < (uint32_t)max ? c->count : (uint32_t)max);
@@ -989,39 +913,184 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 		return n;
 	}
 	Dwarf_Addr addr = vaddr + f->bias;
-	int n = elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0;
-	if (n == 0 || !out[0].name) {
-		/* No name in DWARF: the symbol tables' (the file's, or its debug
-		 * file's), with DWARF's line if there is one. */
-		const char *name = symbol_at(f, addr);
-		if (name) {
-			if (n == 0) {
-				n = 1;
-				out[0] = (struct inline_frame){ NULL, NULL, 0 };
-			}
-			out[0].name = name;
-		} else if (n && !out[0].name) {
-			n = 0;
-		}
-	}
+	int n = named_chain(f, addr, out, elf_file_has_dwarf(f) ? dwarf_chain(f, addr, out, max) : 0);
 	/* Cached when memory allows (an address with no name too); answered either way. */
-	if (slot && f->nframes + (uint32_t)n > f->cap_frames) {
-		uint32_t cap = (f->cap_frames + (uint32_t)n) * 2;
-		struct inline_frame *frames = realloc(f->frames, cap * sizeof(*frames));
-		if (frames) {
-			f->frames = frames;
-			f->cap_frames = cap;
-		} else {
-			slot = NULL;
-		}
-	}
-	struct cached_chain *c = slot ? vec_push(&f->chains, sizeof(*c)) : NULL;
-	if (c) {
-		if (n)
-			memcpy(f->frames + f->nframes, out, (size_t)n * sizeof(*out));
-		*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n };
-		f->nframes += (uint32_t)n;
-		*slot = f->chains.count;
-	}
+	if (slot)
+		chain_cache(f, slot, vaddr, out, n);
 	return n;
+}
+
+/* An address of elf_file_prepare, with the CU it is in. */
+struct cu_address {
+	Dwarf_Off cu;
+	uint64_t addr; /* DWARF address */
+};
+
+/* One CU's share of elf_file_prepare: its index, and its addresses' chains
+ * (frames[first[k]..] for address k, counts[k] of them). */
+struct cu_job {
+	struct cu_index ix;
+	const struct cu_address *first; /* its addresses */
+	uint32_t count;
+	bool ok;
+	struct vec frames; /* struct inline_frame */
+	uint32_t *counts;
+};
+
+struct prepare_work {
+	struct elf_file *f; /* read only while the work runs (symbols loaded first) */
+	struct cu_job *jobs;
+	uint32_t njobs;
+	atomic_uint next;
+};
+
+static int cu_address_cmp(const void *a, const void *b)
+{
+	const struct cu_address *x = a, *y = b;
+	if (x->cu != y->cu)
+		return (x->cu > y->cu) - (x->cu < y->cu);
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* Looks up a CU's addresses through dbg, into the job. */
+static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
+{
+	Dwarf_Die cudie;
+	job->ix.cu = job->first->cu;
+	job->counts = calloc(job->count, sizeof(*job->counts));
+	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie) || cu_index_build(&job->ix, &cudie, false))
+		return false;
+	for (uint32_t k = 0; k < job->count; k++) {
+		struct inline_frame chain[INLINE_MAX_FRAMES];
+		Dwarf_Addr addr = job->first[k].addr;
+		int n = chain_in_cu(f, dbg, &job->ix, &cudie, addr, chain, INLINE_MAX_FRAMES);
+		n = named_chain(f, addr + f->dwarf_bias, chain, n);
+		for (int i = 0; i < n; i++) {
+			struct inline_frame *fr = vec_push(&job->frames, sizeof(*fr));
+			if (!fr)
+				return false;
+			*fr = chain[i];
+		}
+		job->counts[k] = (uint32_t)n;
+	}
+	return true;
+}
+
+/* Takes CUs until none is left, through dbg (this thread's own reader). */
+static void prepare_cus(struct prepare_work *w, Dwarf *dbg)
+{
+	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->njobs;)
+		w->jobs[i].ok = cu_job_run(w->f, &w->jobs[i], dbg);
+}
+
+struct prepare_thread {
+	pthread_t thread;
+	struct prepare_work *work;
+	Dwarf *reader;
+};
+
+static void *prepare_thread(void *arg)
+{
+	struct prepare_thread *t = arg;
+	prepare_cus(t->work, t->reader);
+	return NULL;
+}
+
+/* The addresses' CUs not indexed yet, one job each (addrs sorted by CU). */
+static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n, struct cu_job **jobs)
+{
+	uint32_t kept = 0, njobs = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		Dwarf_Die cudie;
+		if (!cu_die_at(f, addrs[i].addr, &cudie))
+			continue;
+		Dwarf_Off cu = dwarf_dieoffset(&cudie);
+		bool indexed = false;
+		for (uint32_t k = 0; k < f->ncus && !indexed; k++)
+			indexed = f->cus[k].cu == cu;
+		if (!indexed)
+			addrs[kept++] = (struct cu_address){ cu, addrs[i].addr };
+	}
+	qsort(addrs, kept, sizeof(*addrs), cu_address_cmp);
+	for (uint32_t i = 0; i < kept; i++)
+		njobs += i == 0 || addrs[i].cu != addrs[i - 1].cu;
+	*jobs = njobs > 1 ? calloc(njobs, sizeof(**jobs)) : NULL;
+	if (!*jobs)
+		return 0;
+	for (uint32_t i = 0, j = 0; i < kept; i++) {
+		if (i > 0 && addrs[i].cu == addrs[i - 1].cu) {
+			(*jobs)[j - 1].count++;
+			continue;
+		}
+		(*jobs)[j++] = (struct cu_job){ .first = &addrs[i], .count = 1 };
+	}
+	return njobs;
+}
+
+/* The jobs' indices and chains, kept for the lookups to come. */
+static void prepare_keep(struct elf_file *f, struct cu_job *job)
+{
+	if (!job->ok) {
+		cu_index_release(&job->ix);
+		return;
+	}
+	f->cus[f->ncus++] = job->ix;
+	const struct inline_frame *frames = job->frames.data;
+	for (uint32_t k = 0, at = 0; k < job->count; at += job->counts[k++]) {
+		uint64_t vaddr = job->first[k].addr + f->dwarf_bias - f->bias;
+		uint32_t *slot = chain_slot(f, vaddr);
+		if (slot && !*slot)
+			chain_cache(f, slot, vaddr, frames + at, (int)job->counts[k]);
+	}
+}
+
+/* A reader of f's image for each helper thread, opened once and kept with
+ * f: the file names of the chains they look up live in them. */
+static uint32_t prepare_readers(struct elf_file *f, uint32_t wanted)
+{
+	while (f->nreaders < wanted && f->nreaders < sizeof(f->readers) / sizeof(f->readers[0])) {
+		Dwarf *reader = dwarf_image_reader(f->dwarf);
+		if (!reader)
+			break;
+		f->readers[f->nreaders++] = reader;
+	}
+	return f->nreaders < wanted ? f->nreaders : wanted;
+}
+
+void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
+{
+	if (n < 2 || !elf_file_has_dwarf(f) || !f->dwarf_image)
+		return;
+	struct cu_address *addrs = malloc(n * sizeof(*addrs));
+	if (!addrs)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		addrs[i] = (struct cu_address){ 0, vaddrs[i] + f->bias - f->dwarf_bias };
+	symbol_at(f, 0); /* loaded now: the threads only read the symbol table */
+	struct prepare_work w = { f, NULL, 0, 0 };
+	w.njobs = cu_jobs(f, addrs, n, &w.jobs);
+	struct cu_index *cus = w.njobs ? realloc(f->cus, (f->ncus + w.njobs) * sizeof(*cus)) : NULL;
+	if (cus) {
+		f->cus = cus;
+		struct prepare_thread threads[sizeof(f->readers) / sizeof(f->readers[0])];
+		uint32_t helpers = prepare_readers(f, dwarf_image_threads() - 1), started = 0;
+		while (started < helpers && started + 1 < w.njobs) {
+			struct prepare_thread *t = &threads[started];
+			*t = (struct prepare_thread){ .work = &w, .reader = f->readers[started] };
+			if (pthread_create(&t->thread, NULL, prepare_thread, t) != 0)
+				break;
+			started++;
+		}
+		prepare_cus(&w, f->dwarf);
+		for (uint32_t i = 0; i < started; i++)
+			pthread_join(threads[i].thread, NULL);
+		for (uint32_t i = 0; i < w.njobs; i++)
+			prepare_keep(f, &w.jobs[i]);
+	}
+	for (uint32_t i = 0; i < w.njobs; i++) {
+		vec_release(&w.jobs[i].frames);
+		free(w.jobs[i].counts);
+	}
+	free(w.jobs);
+	free(addrs);
 }
