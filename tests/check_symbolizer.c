@@ -117,26 +117,56 @@ START_TEST(test_symbol_table)
 }
 END_TEST
 
-/* The address of a section of this test's own file, 0 if it has none. */
-static uint64_t own_section(const char *path, const char *want)
+/* find applied to each section of path's ELF file until it answers: its
+ * answer, or 0. */
+static uint64_t in_elf_file(const char *path, uint64_t (*find)(Elf *, Elf_Scn *, const char *), const char *arg)
 {
 	int fd = open(path, O_RDONLY);
 	elf_version(EV_CURRENT);
 	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
-	size_t shstrndx;
-	uint64_t addr = 0;
-	Elf_Scn *scn = NULL;
-	while (elf && !elf_getshdrstrndx(elf, &shstrndx) && !addr && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
-		if (name && strcmp(name, want) == 0)
-			addr = sh.sh_addr;
-	}
+	uint64_t found = 0;
+	for (Elf_Scn *scn = NULL; elf && !found && (scn = elf_nextscn(elf, scn));)
+		found = find(elf, scn, arg);
 	if (elf)
 		elf_end(elf);
 	if (fd >= 0)
 		close(fd);
-	return addr;
+	return found;
+}
+
+/* The section's address if it is named want. */
+static uint64_t section_named(Elf *elf, Elf_Scn *scn, const char *want)
+{
+	size_t shstrndx;
+	GElf_Shdr sh;
+	if (elf_getshdrstrndx(elf, &shstrndx) || !gelf_getshdr(scn, &sh))
+		return 0;
+	const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+	return name && strcmp(name, want) == 0 ? sh.sh_addr : 0;
+}
+
+/* The value of the first function symbol of a symbol table section whose
+ * name starts with prefix. */
+static uint64_t function_named(Elf *elf, Elf_Scn *scn, const char *prefix)
+{
+	GElf_Shdr sh;
+	Elf_Data *d = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB ? elf_getdata(scn, NULL) : NULL;
+	for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+		GElf_Sym sym;
+		const char *name = gelf_getsym(d, (int)i, &sym) ? elf_strptr(elf, sh.sh_link, sym.st_name) : NULL;
+		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && strncmp(name, prefix, strlen(prefix)) == 0)
+			return sym.st_value;
+	}
+	return 0;
+}
+
+/* This test's own file, opened by the symbolizer; its path in self. */
+static struct elf_file *open_self(char self[PATH_MAX])
+{
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
+	ck_assert_ptr_nonnull(f);
+	return f;
 }
 
 /* An unsized function symbol (_init, from crti) reaches the end of its
@@ -144,11 +174,9 @@ static uint64_t own_section(const char *path, const char *want)
 START_TEST(test_unsized_symbol_stays_in_its_section)
 {
 	char self[PATH_MAX];
-	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
-	uint64_t init = own_section(self, ".init"), plt = own_section(self, ".plt");
+	struct elf_file *f = open_self(self);
+	uint64_t init = in_elf_file(self, section_named, ".init"), plt = in_elf_file(self, section_named, ".plt");
 	ck_assert(init && plt > init);
-	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
-	ck_assert_ptr_nonnull(f);
 	struct inline_frame frames[INLINE_MAX_FRAMES];
 	int n = elf_file_lookup(f, init, frames, INLINE_MAX_FRAMES);
 	ck_assert_int_ge(n, 1);
@@ -230,31 +258,6 @@ START_TEST(test_dwarf_image)
 }
 END_TEST
 
-/* The value of a local function symbol whose name starts with prefix, from
- * path's .symtab. */
-static uint64_t own_symbol(const char *path, const char *prefix)
-{
-	int fd = open(path, O_RDONLY);
-	elf_version(EV_CURRENT);
-	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
-	uint64_t value = 0;
-	for (Elf_Scn *scn = NULL; elf && !value && (scn = elf_nextscn(elf, scn));) {
-		GElf_Shdr sh;
-		Elf_Data *d = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB ? elf_getdata(scn, NULL) : NULL;
-		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize && !value; i++) {
-			GElf_Sym sym;
-			const char *name = gelf_getsym(d, (int)i, &sym) ? elf_strptr(elf, sh.sh_link, sym.st_name) : NULL;
-			if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && strncmp(name, prefix, strlen(prefix)) == 0)
-				value = sym.st_value;
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	if (fd >= 0)
-		close(fd);
-	return value;
-}
-
 /* A GNU C nested function (gcc puts its DIE under its parent's abstract
  * DIE, which the first walk of a CU enters): its DWARF name and line, not
  * the ELF symbol's (nested_step.0, no line).  The DIE of a function within
@@ -271,12 +274,10 @@ __attribute__((noinline)) static int with_nested(int x)
 START_TEST(test_nested_function_found)
 {
 	char self[PATH_MAX];
-	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	struct elf_file *f = open_self(self);
 	ck_assert_int_eq(with_nested(1), 11);
-	uint64_t nested = own_symbol(self, "nested_step");
+	uint64_t nested = in_elf_file(self, function_named, "nested_step");
 	ck_assert(nested != 0);
-	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
-	ck_assert_ptr_nonnull(f);
 	struct inline_frame frames[INLINE_MAX_FRAMES];
 	int n = elf_file_lookup(f, nested, frames, INLINE_MAX_FRAMES);
 	ck_assert_int_ge(n, 1);
