@@ -596,6 +596,20 @@ static int function_scopes_build(struct function_scopes *fs, Dwarf_Die *fn)
 	}
 }
 
+/* The DIE whose children are a CU's functions: a skeleton CU's split unit
+ * (-gsplit-dwarf: the functions are in its .dwo file), else the CU's own. */
+static Dwarf_Die unit_die(Dwarf_Die *cudie)
+{
+	uint8_t type;
+	Dwarf_Die split;
+	if (dwarf_cu_info(cudie->cu, NULL, &type, NULL, &split, NULL, NULL, NULL) == 0 && type == DW_UT_skeleton &&
+	    split.addr)
+		return split;
+	return *cudie;
+}
+
+/* The index of a CU (cudie: as found by address, a skeleton for split
+ * DWARF), built on first use. */
 static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 {
 	Dwarf_Off cu = dwarf_dieoffset(cudie);
@@ -609,7 +623,8 @@ static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 	struct cu_index *ix = &f->cus[f->ncus++];
 	memset(ix, 0, sizeof(*ix));
 	ix->cu = cu;
-	if (cu_index_build(ix, cudie, false)) {
+	Dwarf_Die unit = unit_die(cudie);
+	if (cu_index_build(ix, &unit, false)) {
 		cu_index_release(ix);
 		f->ncus--;
 		return NULL;
@@ -775,13 +790,15 @@ static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
 }
 
 /* The inline chain at DWARF address addr of a CU (indexed by ix, NULL if it
- * could not be), read through dbg. */
-static int chain_in_cu(struct elf_file *f, Dwarf *dbg, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Addr addr,
+ * could not be); lines from cudie's line table, functions from its unit. */
+static int chain_in_cu(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Addr addr,
 		       struct inline_frame *out, int max)
 {
 	Dwarf_Addr module_addr = addr + f->dwarf_bias;
+	Dwarf_Die unit = unit_die(cudie);
+	Dwarf *dbg = dwarf_cu_getdwarf(unit.cu);
 	int32_t at = -1;
-	const struct function_scopes *fs = ix ? cu_index_find(ix, cudie, addr, &at) : NULL;
+	const struct function_scopes *fs = ix ? cu_index_find(ix, &unit, addr, &at) : NULL;
 	const char *file = NULL;
 	int line = 0;
 	Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
@@ -797,7 +814,7 @@ static int chain_in_cu(struct elf_file *f, Dwarf *dbg, struct cu_index *ix, Dwar
 		out[0] = (struct inline_frame){ NULL, file, line > 0 ? (uint32_t)line : 0 };
 		return 1;
 	}
-	bool unmangled = unmangled_language(dwarf_srclang(cudie));
+	bool unmangled = unmangled_language(dwarf_srclang(&unit));
 	Dwarf_Files *files = NULL;
 	size_t nfiles = 0;
 	int n = 0;
@@ -842,7 +859,7 @@ static int dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline
 	Dwarf_Die cudie;
 	if (!cu_die_at(f, addr, &cudie))
 		return 0;
-	return chain_in_cu(f, f->dwarf, cu_index_for(f, &cudie), &cudie, addr, out, max);
+	return chain_in_cu(f, cu_index_for(f, &cudie), &cudie, addr, out, max);
 }
 
 static bool chain_eq(const void *ctx, uint32_t id, const void *key)
@@ -958,12 +975,15 @@ static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
 	Dwarf_Die cudie;
 	job->ix.cu = job->first->cu;
 	job->counts = calloc(job->count, sizeof(*job->counts));
-	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie) || cu_index_build(&job->ix, &cudie, false))
+	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie))
+		return false;
+	Dwarf_Die unit = unit_die(&cudie);
+	if (cu_index_build(&job->ix, &unit, false))
 		return false;
 	for (uint32_t k = 0; k < job->count; k++) {
 		struct inline_frame chain[INLINE_MAX_FRAMES];
 		Dwarf_Addr addr = job->first[k].addr;
-		int n = chain_in_cu(f, dbg, &job->ix, &cudie, addr, chain, INLINE_MAX_FRAMES);
+		int n = chain_in_cu(f, &job->ix, &cudie, addr, chain, INLINE_MAX_FRAMES);
 		n = named_chain(f, addr + f->dwarf_bias, chain, n);
 		for (int i = 0; i < n; i++) {
 			struct inline_frame *fr = vec_push(&job->frames, sizeof(*fr));

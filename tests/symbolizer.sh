@@ -56,6 +56,21 @@ compare_with_addr2line "$TMP/inline.smolder" "$bin" "$bin" "names, inline chains
 # C: an inlined static function keeps its own name (C names are not mangled).
 "$SMOLDER" record -q --view offcpu -o "$TMP/c.smolder" -- "$WORKLOADS/offcpu" 1 > /dev/null || fail "record offcpu: $?"
 compare_with_addr2line "$TMP/c.smolder" "$WORKLOADS/offcpu" "$WORKLOADS/offcpu" "C, with an inlined static function"
+# Split DWARF (-gsplit-dwarf, compressed skeleton): the functions are in the
+# .dwo file; the same code built without it is addr2line's reference (BFD
+# does not read .dwo files).
+mkdir -p "$TMP/split"
+for split in -gsplit-dwarf ""; do
+	(cd "$TMP/split" && g++ -O2 -g $split -gz -std=c++17 -o "inline$split" "$top_srcdir/tests/workloads/inline.cc") ||
+		fail "g++ $split"
+done
+if [ -f "$TMP/split/inline.dwo" ] || ls "$TMP/split/"*.dwo > /dev/null 2>&1; then
+	"$SMOLDER" record -q -F 999 -o "$TMP/split.smolder" -- "$TMP/split/inline-gsplit-dwarf" 1 > /dev/null
+	compare_with_addr2line "$TMP/split.smolder" "$TMP/split/inline-gsplit-dwarf" "$TMP/split/inline" "split DWARF"
+else
+	fail "g++ -gsplit-dwarf wrote no .dwo file: $(ls "$TMP/split")"
+fi
+
 # A lambda's body in the DIE of the function it is written in (found only by
 # the walk of functions within functions' code).
 "$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/lambda.smolder" -- "$WORKLOADS/lambda" 1 > /dev/null ||
