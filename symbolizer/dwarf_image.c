@@ -236,12 +236,31 @@ void dwarf_image_close(Dwarf *dbg)
 	free(image);
 }
 
+/* True if libdw reads elf's DWARF as it is stored: nothing to inflate
+ * (which libdw would do again for each reader), relocate (ET_REL: libdwfl
+ * relocates its own copy) or fetch from a dwz supplementary file. */
+static bool read_as_stored(Elf *elf)
+{
+	GElf_Ehdr eh;
+	size_t shstrndx;
+	if (!gelf_getehdr(elf, &eh) || eh.e_type == ET_REL || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (!name || (sh.sh_flags & SHF_COMPRESSED) || strncmp(name, ".zdebug", 7) == 0 ||
+		    strcmp(name, ".gnu_debugaltlink") == 0)
+			return false;
+	}
+	return true;
+}
+
 Dwarf *dwarf_image_reader(Dwarf *dbg)
 {
 	size_t size;
-	char *image = elf_rawfile(dwarf_getelf(dbg), &size);
-	Elf *elf = image ? elf_memory(image, size) : NULL;
-	Dwarf *reader = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
+	char *bytes = elf_rawfile(dwarf_getelf(dbg), &size);
+	Elf *elf = bytes ? elf_memory(bytes, size) : NULL;
+	Dwarf *reader = elf && read_as_stored(elf) ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
 	if (!reader && elf)
 		elf_end(elf);
 	return reader;

@@ -20,9 +20,10 @@
 Dwarf *dwarf_image_open(Elf *src);
 void dwarf_image_close(Dwarf *dbg);
 
-/* Another reader of dbg's image, for another thread (a libdw handle is not
- * to be shared between threads); closed with dwarf_image_reader_close,
- * before dbg is. */
+/* Another reader of dbg's bytes, for another thread (a libdw handle is not
+ * to be shared between threads): of an image of dwarf_image_open, or of a
+ * file libdw reads as stored (uncompressed, not relocatable, no dwz link);
+ * NULL for any other.  Closed with dwarf_image_reader_close, before dbg. */
 Dwarf *dwarf_image_reader(Dwarf *dbg);
 void dwarf_image_reader_close(Dwarf *reader);
 

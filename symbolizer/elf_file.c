@@ -85,12 +85,13 @@ struct elf_file {
 	uint32_t nloads;
 	char build_id[128];
 	int fd;              /* the file, for finding its debug file apart from libdwfl */
-	int has_dwarf;       /* -1: not looked yet */
+	bool dwarf_looked;
 	Dwarf *dwarf;
 	Dwarf_Addr dwarf_bias; /* module address = DWARF address + dwarf_bias */
 	bool dwarf_image;      /* dwarf is from dwarf_image_open (else libdwfl's) */
-	Dwarf *readers[3];     /* more readers of its image, for elf_file_prepare's threads */
+	Dwarf *readers[3];     /* more readers of its DWARF, for elf_file_prepare's threads */
 	uint32_t nreaders;
+	bool readers_opened;
 	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
 	bool cu_ranges_built;
 
@@ -215,7 +216,6 @@ static struct elf_file *elf_file_from_fd(int fd, const char *name)
 		close(fd);
 		return NULL;
 	}
-	f->has_dwarf = -1;
 	f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	/* Extra places to look for debug files, as libdwfl's path syntax
 	 * (":.debug:/usr/lib/debug" is the default). */
@@ -413,14 +413,14 @@ static void open_dwarf_image(struct elf_file *f)
 
 bool elf_file_has_dwarf(struct elf_file *f)
 {
-	if (f->has_dwarf < 0) {
+	if (!f->dwarf_looked) {
+		f->dwarf_looked = true;
 		open_dwarf_image(f);
 		f->dwarf_image = f->dwarf != NULL;
 		if (!f->dwarf)
 			f->dwarf = dwfl_module_getdwarf(f->mod, &f->dwarf_bias);
-		f->has_dwarf = f->dwarf != NULL;
 	}
-	return f->has_dwarf;
+	return f->dwarf != NULL;
 }
 
 bool elf_file_vaddr(const struct elf_file *f, uint64_t offset, uint64_t *vaddr)
@@ -1064,22 +1064,23 @@ static void prepare_keep(struct elf_file *f, struct cu_job *job)
 	}
 }
 
-/* A reader of f's image for each helper thread, opened once and kept with
- * f: the file names of the chains they look up live in them. */
+/* A reader of f's DWARF for each helper thread, opened on the first call
+ * (none if its DWARF cannot be shared) and kept with f: the file names of
+ * the chains they look up live in them. */
 static uint32_t prepare_readers(struct elf_file *f, uint32_t wanted)
 {
-	while (f->nreaders < wanted && f->nreaders < sizeof(f->readers) / sizeof(f->readers[0])) {
-		Dwarf *reader = dwarf_image_reader(f->dwarf);
-		if (!reader)
-			break;
-		f->readers[f->nreaders++] = reader;
+	if (!f->readers_opened) {
+		f->readers_opened = true;
+		while (f->nreaders < wanted && f->nreaders < sizeof(f->readers) / sizeof(f->readers[0]) &&
+		       (f->readers[f->nreaders] = dwarf_image_reader(f->dwarf)))
+			f->nreaders++;
 	}
 	return f->nreaders < wanted ? f->nreaders : wanted;
 }
 
 void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 {
-	if (n < 2 || !elf_file_has_dwarf(f) || !f->dwarf_image)
+	if (n < 2 || !elf_file_has_dwarf(f))
 		return;
 	struct cu_address *addrs = malloc(n * sizeof(*addrs));
 	if (!addrs)
