@@ -287,6 +287,78 @@ START_TEST(test_nested_function_found)
 }
 END_TEST
 
+/* Up to max addresses in this binary's sized functions (their middles). */
+static uint32_t function_middles(const char *path, uint64_t *out, uint32_t max)
+{
+	int fd = open(path, O_RDONLY);
+	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
+	uint32_t n = 0;
+	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		Elf_Data *d = gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB ? elf_getdata(scn, NULL) : NULL;
+		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize && n < max; i++) {
+			GElf_Sym sym;
+			if (gelf_getsym(d, (int)i, &sym) && GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size &&
+			    sym.st_shndx != SHN_UNDEF)
+				out[n++] = sym.st_value + sym.st_size / 2;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* elf_file_prepare's answers (CUs spread over threads, each with its own
+ * reader) are the lookups' own: this binary (many CUs, plain DWARF) and
+ * its copy with compressed DWARF (an inflated image). */
+START_TEST(test_prepared_answers_equal_lookups)
+{
+	char self[PATH_MAX], gz[] = "/tmp/smolder-check-prep.XXXXXX", cmd[2 * PATH_MAX + 64];
+	struct elf_file *plain = open_self(self);
+	elf_file_close(plain);
+	int fd = mkstemp(gz);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objcopy --compress-debug-sections=zlib '%s' '%s'", self, gz);
+	ck_assert_int_eq(system(cmd), 0);
+	static uint64_t addrs[4000];
+	uint32_t n = function_middles(self, addrs, 4000);
+	ck_assert_uint_gt(n, 100);
+	const char *paths[] = { self, gz };
+	for (int p = 0; p < 2; p++) {
+		struct elf_file *prepared = elf_file_open(0, paths[p], "", 0, 0), *lazy = elf_file_open(0, paths[p], "", 0, 0);
+		ck_assert_ptr_nonnull(prepared);
+		ck_assert_ptr_nonnull(lazy);
+		elf_file_prepare(prepared, addrs, n);
+		uint32_t named = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct inline_frame a[INLINE_MAX_FRAMES], b[INLINE_MAX_FRAMES];
+			int na = elf_file_lookup(prepared, addrs[i], a, INLINE_MAX_FRAMES);
+			int nb = elf_file_lookup(lazy, addrs[i], b, INLINE_MAX_FRAMES);
+			ck_assert_int_eq(na, nb);
+			for (int k = 0; k < na; k++) {
+				ck_assert_msg(same_text(a[k].name, b[k].name) && same_text(a[k].file, b[k].file) &&
+						      a[k].line == b[k].line,
+					      "%s %#llx frame %d: %s %s:%u vs %s %s:%u", paths[p], (unsigned long long)addrs[i], k,
+					      a[k].name, a[k].file, a[k].line, b[k].name, b[k].file, b[k].line);
+			}
+			named += na > 0 && a[na - 1].line > 0;
+		}
+		ck_assert_uint_ge(named, 50); /* smolder's own functions (Check and libiberty have no DWARF) */
+		elf_file_close(prepared);
+		elf_file_close(lazy);
+	}
+	unlink(gz);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symbolizer");
@@ -297,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	tcase_add_test(tc, test_dwarf_image);
 	tcase_add_test(tc, test_nested_function_found);
+	tcase_add_test(tc, test_prepared_answers_equal_lookups);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
