@@ -1,8 +1,8 @@
 #!/bin/bash
 # Fuzzes one target with libFuzzer (clang), ASan and UBSan, growing its corpus.
-#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded, perf_script or elf
+#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded, perf_script, elf or dwarf
 set -eu
-target=${1:?usage: fuzz/run.sh profile|folded|perf_script|elf [seconds]}
+target=${1:?usage: fuzz/run.sh profile|folded|perf_script|elf|dwarf [seconds]}
 seconds=${2:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-/tmp/smolder-fuzz}
@@ -14,6 +14,10 @@ if [ "$target" = elf ]; then # the profiler's ELF readers
 	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c $top/symbolizer/dwarf_image.c"
 	libs="$(pkg-config --libs libelf libdw libdeflate) -lpthread"
 fi
+if [ "$target" = dwarf ]; then # the symbolizer's own DWARF readers
+	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c"
+	libs=""
+fi
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $libs
 mkdir -p "$out/corpus_$target"
@@ -23,6 +27,19 @@ if [ "$target" = elf ]; then # no ELF files are kept in the tree: seed with a sm
 	mkdir -p "$seeds"
 	printf 'void *malloc(unsigned long n) { return (void *)n; }\nvoid free(void *p) { (void)p; }\n' |
 		clang -x c -O2 -g -gz=zlib -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
+fi
+if [ "$target" = dwarf ]; then # seeded with the sections of a small C++ build, in fuzz_dwarf.c's layout
+	seeds=$out/seeds_dwarf
+	mkdir -p "$seeds"
+	printf 'namespace n { template <int k> inline int f(int x) { return x * k; } }\nint main(int c, char **) { auto g = [&](int y) { return n::f<3>(y + c); }; return g(c); }\n' |
+		clang++ -x c++ -O2 -g -o "$seeds/tiny" -
+	for s in info abbrev line str line_str; do
+		objcopy --dump-section ".debug_$s=$seeds/tiny.$s" "$seeds/tiny" "$seeds/junk"
+	done
+	python3 -c 'import struct, sys
+p = [open(sys.argv[1] + "." + s, "rb").read() for s in ("info", "abbrev", "line", "str", "line_str")]
+open(sys.argv[2], "wb").write(struct.pack("<5I", *map(len, p)) + b"".join(p))' "$seeds/tiny" "$seeds/sections"
+	rm -f "$seeds"/tiny "$seeds"/tiny.* "$seeds/junk"
 fi
 "$out/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
 	"$out/corpus_$target" "$seeds"

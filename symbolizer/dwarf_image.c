@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "symbolizer/dwarf_image.h"
@@ -200,6 +201,18 @@ static bool fill(struct section *s, uint32_t n, unsigned char *image)
 	return !job.failed;
 }
 
+/* Zeroed memory for an image, in huge pages where the kernel gives them
+ * (tens of MiB written once: a fault per 4 KiB page cost a tenth of the
+ * time inflating took). */
+static unsigned char *image_alloc(uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, size, MADV_HUGEPAGE);
+	return p;
+}
+
 Dwarf *dwarf_image_open(Elf *src)
 {
 	GElf_Ehdr eh;
@@ -212,7 +225,7 @@ Dwarf *dwarf_image_open(Elf *src)
 	uint64_t names_at, headers_at;
 	uint32_t names_size;
 	uint64_t size = lay_out(s, n, &names_at, &names_size, &headers_at);
-	unsigned char *image = size ? calloc(1, size) : NULL;
+	unsigned char *image = size ? image_alloc(size) : NULL;
 	if (!image)
 		return NULL;
 	write_headers(image, &eh, s, n, names_at, names_size, headers_at);
@@ -221,7 +234,7 @@ Dwarf *dwarf_image_open(Elf *src)
 	if (!dbg) {
 		if (elf)
 			elf_end(elf);
-		free(image);
+		munmap(image, size);
 	}
 	return dbg;
 }
@@ -229,11 +242,13 @@ Dwarf *dwarf_image_open(Elf *src)
 void dwarf_image_close(Dwarf *dbg)
 {
 	Elf *elf = dbg ? dwarf_getelf(dbg) : NULL;
-	char *image = elf ? elf_rawfile(elf, NULL) : NULL;
+	size_t size = 0;
+	char *image = elf ? elf_rawfile(elf, &size) : NULL;
 	dwarf_end(dbg);
 	if (elf)
 		elf_end(elf);
-	free(image);
+	if (image)
+		munmap(image, size);
 }
 
 /* True if libdw reads elf's DWARF as it is stored: nothing to inflate

@@ -21,7 +21,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "symbolizer/die_reader.h"
 #include "symbolizer/dwarf_image.h"
+#include "symbolizer/line_table.h"
 #include "symbolizer/symbolizer-internal.h"
 
 /* A CU's functions, found by a walk that skips their bodies; a function's
@@ -48,11 +50,23 @@ struct top_range {
 	uint32_t function; /* index + 1 in cu_index.functions; 0 = not walked yet */
 };
 
+/* A CU's functions with code are found in up to three walks, each done only
+ * when an address matched none of the functions found so far: those
+ * outside types and other functions (most of the code, in few of the DIEs:
+ * the walk enters only namespaces); those within other functions' code (a
+ * lambda); the rest, within types and declarations (gcc puts a GNU C nested
+ * function in its parent's abstract DIE). */
+enum cu_walk { WALK_OUTSIDE, WALK_IN_CODE, WALK_IN_TYPES };
+
 struct cu_index {
 	Dwarf_Off cu;
 	struct vec tops;      /* struct top_range by lo */
 	struct vec functions; /* struct function_scopes */
-	bool nested_walked;   /* functions within functions' code added too */
+	enum cu_walk walked;  /* the last walk done: each adds functions */
+	struct line_table lines;
+	int lines_read;       /* 0: not yet; 1: in lines; -1: by libdw (see cu_lines) */
+	struct die_unit unit;
+	int unit_read;        /* 0: not yet; 1: in unit; -1: walked through libdw */
 };
 
 static void cu_index_release(struct cu_index *ix)
@@ -62,6 +76,8 @@ static void cu_index_release(struct cu_index *ix)
 		free(fs[i].scopes);
 	vec_release(&ix->functions);
 	vec_release(&ix->tops);
+	line_table_release(&ix->lines);
+	die_unit_release(&ix->unit);
 }
 
 #define DIE_DEPTH_MAX 256 /* elfutils' own bound on DWARF recursion */
@@ -457,20 +473,135 @@ static int top_cmp(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-/* Moves dies[*level] past its subtree to the next DIE of a depth-first
- * walk, climbing as needed; false when the walk is over. */
-static bool next_die(Dwarf_Die *dies, int *level)
+/* The debug sections read here rather than by libdw, as libdw has them
+ * (inflated); .dwo files' too.  A section not there as it is read here
+ * (.zdebug, still compressed) is left out; none for a relocatable file. */
+struct debug_sections {
+	struct die_sections die;
+	struct line_sections line;
+};
+
+static void debug_sections_of(Dwarf *dbg, struct debug_sections *ds)
 {
+	Elf *elf = dwarf_getelf(dbg);
+	GElf_Ehdr eh;
+	size_t shstrndx;
+	memset(ds, 0, sizeof(*ds));
+	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_type == ET_REL || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	static const char *const names[] = { ".debug_info", ".debug_abbrev", ".debug_line", ".debug_str",
+					     ".debug_line_str" };
+	const uint8_t **bytes[] = { &ds->die.info, &ds->die.abbrev, &ds->line.line, &ds->line.str, &ds->line.line_str };
+	size_t *sizes[] = { &ds->die.info_size, &ds->die.abbrev_size, &ds->line.line_size, &ds->line.str_size,
+			    &ds->line.line_str_size };
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+		if (!name || sh.sh_type == SHT_NOBITS || (sh.sh_flags & SHF_COMPRESSED))
+			continue;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			size_t n = strlen(names[i]);
+			if (strncmp(name, names[i], n) != 0 || (name[n] && strcmp(name + n, ".dwo") != 0))
+				continue;
+			Elf_Data *d = elf_getdata(scn, NULL);
+			if (d && d->d_buf) {
+				*bytes[i] = d->d_buf;
+				*sizes[i] = d->d_size;
+			}
+		}
+	}
+}
+
+/* The walks' view of a unit's DIEs: read by die_reader.c where it reads
+ * the unit, else by libdw. */
+struct die_walker {
+	Dwarf *dbg;
+	const struct die_unit *unit; /* NULL: libdw */
+};
+
+struct walk_die {
+	struct die own;
+	Dwarf_Die dw;      /* libdw's, when unit is NULL or for ranges read by libdw */
+	Dwarf_Addr base;   /* dwarf_ranges' state from one range to the next */
+};
+
+static int walk_tag(const struct die_walker *w, struct walk_die *d)
+{
+	return w->unit ? (int)d->own.abbrev->tag : dwarf_tag(&d->dw);
+}
+
+static Dwarf_Off walk_offset(const struct die_walker *w, struct walk_die *d)
+{
+	return w->unit ? d->own.offset : dwarf_dieoffset(&d->dw);
+}
+
+static bool walk_child(const struct die_walker *w, struct walk_die *d, struct walk_die *child)
+{
+	if (w->unit)
+		return die_child(w->unit, &d->own, &child->own);
+	return dwarf_haschildren(&d->dw) && dwarf_child(&d->dw, &child->dw) == 0;
+}
+
+
+/* Like dwarf_ranges: the range at off (0 first) in [*lo, *hi); the next off,
+ * 0 after the last, -1 on error. */
+static ptrdiff_t walk_ranges(const struct die_walker *w, struct walk_die *d, ptrdiff_t off, Dwarf_Addr *lo,
+			     Dwarf_Addr *hi)
+{
+	if (w->unit && off == 0) {
+		int own = die_pc_range(w->unit, &d->own, lo, hi);
+		if (own >= 0)
+			return own;
+		if (!dwarf_offdie(w->dbg, d->own.offset, &d->dw))
+			return -1;
+	}
+	return dwarf_ranges(&d->dw, off, &d->base, lo, hi);
+}
+
+/* Moves dies[*level] past its subtree to the next DIE of a depth-first
+ * walk, climbing as needed; false when the walk is over.  Read here, the
+ * climb starts where the children ended: no subtree is read twice. */
+static bool next_die(const struct die_walker *w, struct walk_die *dies, int *level)
+{
+	if (w->unit) {
+		uint64_t after;
+		struct die next;
+		if (!die_sibling(w->unit, &dies[*level].own, &next, &after) &&
+		    !(after && die_after(w->unit, after, level, &next)))
+			return false;
+		dies[*level].own = next;
+		return true;
+	}
 	for (;;) {
 		Dwarf_Die next;
-		if (dwarf_siblingof(&dies[*level], &next) == 0) {
-			dies[*level] = next;
+		if (dwarf_siblingof(&dies[*level].dw, &next) == 0) {
+			dies[*level].dw = next;
 			return true;
 		}
 		if (*level == 0)
 			return false;
 		--*level;
 	}
+}
+
+/* The walker of a CU's unit (its DIE: unitdie), reading the unit here
+ * from the first walk on if it can. */
+static struct die_walker cu_walker(struct cu_index *ix, Dwarf_Die *unitdie)
+{
+	Dwarf *dbg = dwarf_cu_getdwarf(unitdie->cu);
+	if (!ix->unit_read) {
+		struct debug_sections ds;
+		debug_sections_of(dbg, &ds);
+		ix->unit_read = die_unit_open(&ix->unit, &ds.die, dwarf_dieoffset(unitdie) - dwarf_cuoffset(unitdie)) == 0 ? 1 : -1;
+	}
+	return (struct die_walker){ dbg, ix->unit_read > 0 ? &ix->unit : NULL };
+}
+
+static bool walk_die_at(const struct die_walker *w, Dwarf_Off offset, struct walk_die *d)
+{
+	if (w->unit)
+		return die_at(w->unit, offset, &d->own);
+	return dwarf_offdie(w->dbg, offset, &d->dw) != NULL;
 }
 
 /* DIEs whose subtrees hold no function's code: an inlined instance's
@@ -481,49 +612,49 @@ static bool no_functions_within(int tag)
 	       tag == DW_TAG_formal_parameter || tag == DW_TAG_variable;
 }
 
-/* The functions with code outside other functions' code: at the CU's top
- * level, in namespaces, in types and in declarations (gcc puts a lambda's
- * body in its closure type, inside the declaration of the member function
- * it is written in).  The subtree of a function with code, most of a CU's
- * DIEs, is skipped through its DW_AT_sibling.  With nested, the functions
- * within other functions' code instead (a lambda in a free function),
- * walking everything: done for a CU only when an address in it matched no
- * function the first walk found. */
-static int cu_index_build(struct cu_index *ix, Dwarf_Die *cudie, bool nested)
+/* Adds the functions with code that the walk finds (see enum cu_walk).
+ * Only the last walk enters types and declarations outside code; the first
+ * skips every function's body (most of a CU's DIEs) through its
+ * DW_AT_sibling. */
+static int cu_index_build(struct cu_index *ix, Dwarf_Die *unitdie, enum cu_walk walk)
 {
-	Dwarf_Die dies[DIE_DEPTH_MAX];
-	bool in_code[DIE_DEPTH_MAX];
+	struct walk_die dies[DIE_DEPTH_MAX], root;
+	bool in_code[DIE_DEPTH_MAX], in_type[DIE_DEPTH_MAX];
 	int level = 0, err = 0;
-	if (dwarf_child(cudie, &dies[0]) != 0)
+	struct die_walker w = cu_walker(ix, unitdie);
+	if (!walk_die_at(&w, dwarf_dieoffset(unitdie), &root) || !walk_child(&w, &root, &dies[0]))
 		return 0;
-	in_code[0] = false;
+	in_code[0] = in_type[0] = false;
 	for (;;) {
-		Dwarf_Die *d = &dies[level];
-		int tag = dwarf_tag(d);
+		struct walk_die *d = &dies[level];
+		int tag = walk_tag(&w, d);
 		bool has_code = false;
 		if (tag == DW_TAG_subprogram) {
-			Dwarf_Addr base, lo, hi;
+			bool wanted = in_type[level] ? walk == WALK_IN_TYPES : walk == (in_code[level] ? WALK_IN_CODE : WALK_OUTSIDE);
+			Dwarf_Addr lo, hi;
 			ptrdiff_t off = 0;
-			while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0) {
+			while ((off = walk_ranges(&w, d, off, &lo, &hi)) > 0) {
 				has_code = true;
-				if (hi <= lo || nested != in_code[level])
+				if (hi <= lo || !wanted)
 					continue;
 				struct top_range *t = vec_push(&ix->tops, sizeof(*t));
 				if (!t) {
 					err = -1;
 					goto walked;
 				}
-				*t = (struct top_range){ lo, hi, dwarf_dieoffset(d), 0 };
+				*t = (struct top_range){ lo, hi, walk_offset(&w, d), 0 };
 			}
 		}
-		Dwarf_Die child;
-		if ((nested ? !no_functions_within(tag) : !has_code) && level + 1 < DIE_DEPTH_MAX &&
-		    dwarf_haschildren(d) && dwarf_child(d, &child) == 0) {
-			dies[++level] = child;
+		bool type = !in_code[level] && !has_code && tag != DW_TAG_namespace;
+		bool descend = walk == WALK_OUTSIDE ? tag == DW_TAG_namespace :
+			       !no_functions_within(tag) && (walk == WALK_IN_TYPES || !type);
+		if (descend && level + 1 < DIE_DEPTH_MAX && walk_child(&w, d, &dies[level + 1])) {
+			level++;
 			in_code[level] = in_code[level - 1] || has_code;
+			in_type[level] = in_type[level - 1] || type;
 			continue;
 		}
-		if (!next_die(dies, &level))
+		if (!next_die(&w, dies, &level))
 			break;
 	}
 walked:
@@ -546,34 +677,55 @@ static int scope_push(struct function_scopes *fs, uint32_t *cap, const struct sc
 	return 0;
 }
 
+/* DIEs in a function's subtree whose own subtrees hold none of its inlined
+ * instances: call sites, parameters, variables, types, and functions of
+ * their own (a lambda's code, indexed as its own function). */
+static bool no_inlines_within(int tag)
+{
+	switch (tag) {
+	case DW_TAG_call_site:
+	case DW_TAG_GNU_call_site:
+	case DW_TAG_formal_parameter:
+	case DW_TAG_variable:
+	case DW_TAG_subprogram:
+	case DW_TAG_structure_type:
+	case DW_TAG_class_type:
+	case DW_TAG_union_type:
+	case DW_TAG_enumeration_type:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* One iterative, depth-bounded walk of a function's DIE subtree for its
  * inlined instances (lexical blocks and other scopes hold them too). */
-static int function_scopes_build(struct function_scopes *fs, Dwarf_Die *fn)
+static int function_scopes_build(struct function_scopes *fs, const struct die_walker *w, struct walk_die *fn)
 {
 	uint32_t cap = 0;
-	if (scope_push(fs, &cap, &(struct scope){ 0, 0, dwarf_dieoffset(fn), -1, 0, false }))
+	if (scope_push(fs, &cap, &(struct scope){ 0, 0, walk_offset(w, fn), -1, 0, false }))
 		return -1;
-	Dwarf_Die dies[DIE_DEPTH_MAX];
+	struct walk_die dies[DIE_DEPTH_MAX];
 	int32_t parent[DIE_DEPTH_MAX];
 	uint16_t depth[DIE_DEPTH_MAX];
 	int level = 0;
-	if (dwarf_child(fn, &dies[0]) != 0)
+	if (!walk_child(w, fn, &dies[0]))
 		return 0;
 	parent[0] = 0;
 	depth[0] = 1;
 	for (;;) {
-		Dwarf_Die *d = &dies[level];
-		int tag = dwarf_tag(d);
+		struct walk_die *d = &dies[level];
+		int tag = walk_tag(w, d);
 		int32_t me = parent[level];
 		uint16_t my_depth = depth[level];
 		if (tag == DW_TAG_inlined_subroutine) {
-			Dwarf_Addr base, lo, hi;
+			Dwarf_Addr lo, hi;
 			ptrdiff_t off = 0;
 			int32_t first = -1;
-			while ((off = dwarf_ranges(d, off, &base, &lo, &hi)) > 0) {
+			while ((off = walk_ranges(w, d, off, &lo, &hi)) > 0) {
 				if (hi <= lo)
 					continue;
-				if (scope_push(fs, &cap, &(struct scope){ lo, hi, dwarf_dieoffset(d), parent[level], depth[level], true }))
+				if (scope_push(fs, &cap, &(struct scope){ lo, hi, walk_offset(w, d), parent[level], depth[level], true }))
 					return -1;
 				if (first < 0)
 					first = (int32_t)fs->count - 1;
@@ -583,15 +735,13 @@ static int function_scopes_build(struct function_scopes *fs, Dwarf_Die *fn)
 				my_depth = (uint16_t)(depth[level] + 1);
 			}
 		}
-		Dwarf_Die child;
-		if (level + 1 < DIE_DEPTH_MAX && dwarf_haschildren(d) && dwarf_child(d, &child) == 0) {
+		if (!no_inlines_within(tag) && level + 1 < DIE_DEPTH_MAX && walk_child(w, d, &dies[level + 1])) {
 			level++;
-			dies[level] = child;
 			parent[level] = me;
 			depth[level] = my_depth;
 			continue;
 		}
-		if (!next_die(dies, &level))
+		if (!next_die(w, dies, &level))
 			return 0;
 	}
 }
@@ -624,7 +774,7 @@ static struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 	memset(ix, 0, sizeof(*ix));
 	ix->cu = cu;
 	Dwarf_Die unit = unit_die(cudie);
-	if (cu_index_build(ix, &unit, false)) {
+	if (cu_index_build(ix, &unit, WALK_OUTSIDE)) {
 		cu_index_release(ix);
 		f->ncus--;
 		return NULL;
@@ -641,10 +791,9 @@ static struct top_range *top_at(struct cu_index *ix, Dwarf_Die *cudie, uint64_t 
 		uint32_t i = upper_bound_u64(tops, ix->tops.count, sizeof(*tops), offsetof(struct top_range, lo), addr);
 		if (i > 0 && addr < tops[i - 1].hi)
 			return &tops[i - 1];
-		if (ix->nested_walked)
+		if (ix->walked == WALK_IN_TYPES)
 			return NULL;
-		ix->nested_walked = true;
-		if (cu_index_build(ix, cudie, true))
+		if (cu_index_build(ix, cudie, ++ix->walked))
 			return NULL;
 	}
 }
@@ -658,12 +807,13 @@ static const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Di
 	if (!t)
 		return NULL;
 	if (!t->function) {
-		Dwarf_Die fn;
+		struct walk_die fn;
+		struct die_walker w = cu_walker(ix, cudie);
 		struct function_scopes *fs = vec_push(&ix->functions, sizeof(*fs));
 		if (!fs)
 			return NULL;
 		*fs = (struct function_scopes){ 0 };
-		if (!dwarf_offdie(dwarf_cu_getdwarf(cudie->cu), t->die, &fn) || function_scopes_build(fs, &fn)) {
+		if (!walk_die_at(&w, t->die, &fn) || function_scopes_build(fs, &w, &fn)) {
 			free(fs->scopes);
 			ix->functions.count--;
 			return NULL;
@@ -789,6 +939,28 @@ static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
 	return i > 0 && addr < r[i - 1].hi && dwarf_offdie(f->dwarf, r[i - 1].die, cudie);
 }
 
+/* The CU's line table, read on first use; NULL where libdw is to read it:
+ * split DWARF (call files name the .dwo's files), or a table read here
+ * not. */
+static struct line_table *cu_lines(struct cu_index *ix, Dwarf_Die *cudie)
+{
+	if (!ix->lines_read) {
+		ix->lines_read = -1;
+		Dwarf_Attribute a;
+		Dwarf_Word offset;
+		uint8_t address_size;
+		struct debug_sections ds;
+		Dwarf_Die unit = unit_die(cudie);
+		if (unit.addr == cudie->addr && dwarf_formudata(dwarf_attr(cudie, DW_AT_stmt_list, &a), &offset) == 0 &&
+		    dwarf_cu_info(cudie->cu, NULL, NULL, NULL, NULL, NULL, &address_size, NULL) == 0 &&
+		    (debug_sections_of(dwarf_cu_getdwarf(cudie->cu), &ds), true) &&
+		    line_table_read(&ix->lines, &ds.line, offset, address_size,
+				    dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a))) == 0)
+			ix->lines_read = 1;
+	}
+	return ix->lines_read > 0 ? &ix->lines : NULL;
+}
+
 /* The inline chain at DWARF address addr of a CU (indexed by ix, NULL if it
  * could not be); lines from cudie's line table, functions from its unit. */
 static int chain_in_cu(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Addr addr,
@@ -801,10 +973,19 @@ static int chain_in_cu(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie
 	const struct function_scopes *fs = ix ? cu_index_find(ix, &unit, addr, &at) : NULL;
 	const char *file = NULL;
 	int line = 0;
-	Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
-	if (l) {
-		file = dwarf_linesrc(l, NULL, NULL);
-		dwarf_lineno(l, &line);
+	struct line_table *lines = ix ? cu_lines(ix, cudie) : NULL;
+	if (lines) {
+		const struct line_row *row = line_table_find(lines, addr);
+		if (row) {
+			file = line_table_path(lines, row->file & ~LINE_ROW_END);
+			line = (int)row->line;
+		}
+	} else {
+		Dwarf_Line *l = dwarf_getsrc_die(cudie, addr);
+		if (l) {
+			file = dwarf_linesrc(l, NULL, NULL);
+			dwarf_lineno(l, &line);
+		}
 	}
 	if (!fs) {
 		/* Code no function's DIE covers (gcc leaves some out): its line,
@@ -841,12 +1022,13 @@ static int chain_in_cu(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie
 		/* The next frame out is where this one was inlined. */
 		Dwarf_Attribute a;
 		Dwarf_Word file_index = 0, call_line = 0;
-		if (!files && dwarf_getsrcfiles(cudie, &files, &nfiles) != 0)
-			files = NULL;
 		file = NULL;
-		if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &a), &file_index) == 0 && files &&
-		    file_index < nfiles)
-			file = dwarf_filesrc(files, file_index, NULL, NULL);
+		if (dwarf_formudata(dwarf_attr(&die, DW_AT_call_file, &a), &file_index) == 0) {
+			if (lines)
+				file = file_index < UINT32_MAX ? line_table_path(lines, (uint32_t)file_index) : NULL;
+			else if (files || dwarf_getsrcfiles(cudie, &files, &nfiles) == 0)
+				file = file_index < nfiles ? dwarf_filesrc(files, file_index, NULL, NULL) : NULL;
+		}
 		dwarf_formudata(dwarf_attr(&die, DW_AT_call_line, &a), &call_line);
 		line = (int)call_line;
 	}
@@ -978,7 +1160,7 @@ static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
 	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie))
 		return false;
 	Dwarf_Die unit = unit_die(&cudie);
-	if (cu_index_build(&job->ix, &unit, false))
+	if (cu_index_build(&job->ix, &unit, WALK_OUTSIDE))
 		return false;
 	for (uint32_t k = 0; k < job->count; k++) {
 		struct inline_frame chain[INLINE_MAX_FRAMES];

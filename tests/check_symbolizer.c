@@ -1,6 +1,7 @@
 /* Unit tests of symbolizer/: demangling, symbol tables, and lookups in a
  * real ELF file (this test's own). */
 #include <check.h>
+#include <dwarf.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <limits.h>
@@ -8,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "symbolizer/die_reader.h"
 #include "symbolizer/dwarf_image.h"
+#include "symbolizer/line_table.h"
 #include "symbolizer/symbolizer-internal.h"
 
 struct demangle_case {
@@ -258,6 +261,202 @@ START_TEST(test_dwarf_image)
 }
 END_TEST
 
+/* The bytes of a section of elf, as libdw has it (inflated). */
+static const uint8_t *section_bytes(Elf *elf, const char *want, size_t *size)
+{
+	size_t shstrndx;
+	*size = 0;
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		if (gelf_getshdr(scn, &sh) && strcmp(elf_strptr(elf, shstrndx, sh.sh_name), want) == 0 &&
+		    !(sh.sh_flags & SHF_COMPRESSED) && (d = elf_getdata(scn, NULL))) {
+			*size = d->d_size;
+			return d->d_buf;
+		}
+	}
+	return NULL;
+}
+
+/* Every DIE of the unit of cu, walked depth first by die_reader and by libdw
+ * side by side: the same offsets and tags, and the same code range where
+ * die_reader reads one.  Returns how many DIEs. */
+static long compare_die_walks(Dwarf_Die *cu, const struct die_sections *ds)
+{
+	struct die_unit u;
+	ck_assert_int_eq(die_unit_open(&u, ds, dwarf_dieoffset(cu) - dwarf_cuoffset(cu)), 0);
+	struct die own[256], root;
+	Dwarf_Die dw[256];
+	int level = 0, dw_level = 0;
+	long dies = 0;
+	ck_assert(die_at(&u, dwarf_dieoffset(cu), &root));
+	bool more = die_child(&u, &root, &own[0]);
+	ck_assert_int_eq(more, dwarf_child(cu, &dw[0]) == 0);
+	while (more) {
+		ck_assert_uint_eq(own[level].offset, dwarf_dieoffset(&dw[dw_level]));
+		ck_assert_int_eq(level, dw_level);
+		ck_assert_int_eq((int)own[level].abbrev->tag, dwarf_tag(&dw[level]));
+		uint64_t lo, hi;
+		Dwarf_Addr base, dlo, dhi;
+		int r = die_pc_range(&u, &own[level], &lo, &hi);
+		ptrdiff_t off = dwarf_ranges(&dw[level], 0, &base, &dlo, &dhi);
+		if (r == 1) {
+			ck_assert_int_gt(off, 0);
+			ck_assert_uint_eq(lo, dlo);
+			ck_assert_uint_eq(hi, dhi);
+			ck_assert_int_eq(dwarf_ranges(&dw[level], off, &base, &dlo, &dhi), 0);
+		} else if (r == 0) {
+			ck_assert_int_eq(off, 0);
+		}
+		dies++;
+		if (die_child(&u, &own[level], &own[level + 1])) {
+			ck_assert_int_eq(dwarf_child(&dw[level], &dw[level + 1]), 0);
+			level++;
+			dw_level++;
+			continue;
+		}
+		ck_assert(!dwarf_haschildren(&dw[level]) || dwarf_child(&dw[level], &dw[level + 1]) != 0);
+		struct die next;
+		uint64_t after;
+		more = die_sibling(&u, &own[level], &next, &after) || (after && die_after(&u, after, &level, &next));
+		if (more)
+			own[level] = next;
+		/* libdw: the same climb */
+		while (dwarf_siblingof(&dw[dw_level], &dw[dw_level]) != 0 && dw_level > 0)
+			dw_level--;
+		if (!more)
+			ck_assert(dw_level == 0);
+	}
+	die_unit_release(&u);
+	return dies;
+}
+
+/* cu's line table read by line_table.c and by libdw: for every row's
+ * address, and the bytes just before, the same line and file; the same
+ * path for every file index.  Returns how many rows. */
+static long compare_line_tables(Dwarf_Die *cu, const struct line_sections *ls)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word offset;
+	uint8_t address_size;
+	Dwarf_Lines *lines;
+	Dwarf_Files *files;
+	size_t nlines, nfiles;
+	if (dwarf_formudata(dwarf_attr(cu, DW_AT_stmt_list, &a), &offset) != 0)
+		return 0;
+	ck_assert_int_eq(dwarf_cu_info(cu->cu, NULL, NULL, NULL, NULL, NULL, &address_size, NULL), 0);
+	ck_assert_int_eq(dwarf_getsrclines(cu, &lines, &nlines), 0);
+	ck_assert_int_eq(dwarf_getsrcfiles(cu, &files, &nfiles), 0);
+	struct line_table t;
+	ck_assert_int_eq(line_table_read(&t, ls, offset, address_size, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a))), 0);
+	ck_assert_uint_eq(t.nrows, nlines);
+	for (size_t i = 0; i < nfiles; i++) {
+		const char *want = dwarf_filesrc(files, i, NULL, NULL);
+		ck_assert_str_eq(line_table_path(&t, (uint32_t)i), want);
+	}
+	ck_assert_ptr_null(line_table_path(&t, (uint32_t)nfiles));
+	for (size_t i = 0; i < nlines; i++) {
+		Dwarf_Addr at;
+		dwarf_lineaddr(dwarf_onesrcline(lines, i), &at);
+		for (Dwarf_Addr addr = at - 1; addr <= at; addr++) {
+			Dwarf_Line *want = dwarf_getsrc_die(cu, addr);
+			const struct line_row *got = line_table_find(&t, addr);
+			ck_assert_int_eq(want != NULL, got != NULL);
+			if (!want)
+				continue;
+			int line;
+			dwarf_lineno(want, &line);
+			ck_assert_int_eq((int)got->line, line);
+			ck_assert_str_eq(line_table_path(&t, got->file & ~LINE_ROW_END), dwarf_linesrc(want, NULL, NULL));
+		}
+	}
+	line_table_release(&t);
+	return (long)nlines;
+}
+
+/* Both readers against libdw over every CU of the file at path (with the
+ * image of dwarf_image.c when its DWARF is compressed). */
+static void compare_readers(const char *path, long *dies, long *rows)
+{
+	elf_version(EV_CURRENT);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Dwarf *image = dwarf_image_open(elf), *dbg = image ? image : dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	ck_assert_ptr_nonnull(dbg);
+	Elf *sections = dwarf_getelf(dbg);
+	struct die_sections ds;
+	struct line_sections ls;
+	ds.info = section_bytes(sections, ".debug_info", &ds.info_size);
+	ds.abbrev = section_bytes(sections, ".debug_abbrev", &ds.abbrev_size);
+	ls.line = section_bytes(sections, ".debug_line", &ls.line_size);
+	ls.str = section_bytes(sections, ".debug_str", &ls.str_size);
+	ls.line_str = section_bytes(sections, ".debug_line_str", &ls.line_str_size);
+	ck_assert(ds.info && ds.abbrev && ls.line);
+	Dwarf_Off off = 0, next;
+	size_t header;
+	*dies = *rows = 0;
+	while (dwarf_nextcu(dbg, off, &next, &header, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu;
+		ck_assert_ptr_nonnull(dwarf_offdie(dbg, off + header, &cu));
+		*dies += compare_die_walks(&cu, &ds);
+		*rows += compare_line_tables(&cu, &ls);
+		off = next;
+	}
+	if (image)
+		dwarf_image_close(image);
+	else
+		dwarf_end(dbg);
+	elf_end(elf);
+	close(fd);
+}
+
+/* A C++ program of templates, lambdas and inlined calls, built here. */
+static const char cpp_source[] =
+	"#include <algorithm>\n#include <map>\n#include <string>\n#include <vector>\n"
+	"namespace outer { template <typename T> struct box { T v; T get() const { return v * 2; } }; }\n"
+	"static inline int twice(int x) { return x + x; }\n"
+	"int main(int argc, char **argv) {\n"
+	"\tstd::vector<int> v(argc * 100);\n\tstd::map<std::string, int> m;\n"
+	"\tfor (int i = 0; i < (int)v.size(); i++) v[i] = twice(i) ^ argc;\n"
+	"\tstd::sort(v.begin(), v.end(), [&](int a, int b) { return outer::box<int>{a}.get() < b + argc; });\n"
+	"\tm[argv[0]] = v[0];\n\treturn m.size() + v[1];\n}\n";
+
+/* die_reader.c and line_table.c read what libdw reads, DIE for DIE and row
+ * for row: this test's own DWARF 5 (C), and a C++ program built here with
+ * DWARF 4 (.debug_ranges, include_directories), DWARF 5 and compressed. */
+START_TEST(test_dwarf_readers_equal_libdw)
+{
+	char self[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	long dies, rows;
+	compare_readers(self, &dies, &rows);
+	ck_assert_int_gt(dies, 1000);
+	ck_assert_int_gt(rows, 1000);
+	static const char *const flags[] = { "-gdwarf-4", "-gdwarf-5", "-gdwarf-5 -gz" };
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		char dir[] = "/tmp/smolder-check-cpp.XXXXXX", cmd[2 * PATH_MAX + 64], src[PATH_MAX], bin[PATH_MAX];
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		snprintf(src, sizeof(src), "%s/p.cc", dir);
+		snprintf(bin, sizeof(bin), "%s/p", dir);
+		FILE *f = fopen(src, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs(cpp_source, f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "g++ -O2 %s -o '%s' '%s'", flags[i], bin, src);
+		ck_assert_int_eq(system(cmd), 0);
+		compare_readers(bin, &dies, &rows);
+		ck_assert_int_gt(dies, 1000);
+		ck_assert_int_gt(rows, 100);
+		unlink(src);
+		unlink(bin);
+		rmdir(dir);
+	}
+}
+END_TEST
+
 /* A GNU C nested function (gcc puts its DIE under its parent's abstract
  * DIE, which the first walk of a CU enters): its DWARF name and line, not
  * the ELF symbol's (nested_step.0, no line).  The DIE of a function within
@@ -363,11 +562,13 @@ int main(void)
 {
 	Suite *s = suite_create("symbolizer");
 	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 120); /* a test builds a C++ program three times */
 	tcase_add_loop_test(tc, test_demangle_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_demangle_bounds);
 	tcase_add_test(tc, test_symbol_table);
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	tcase_add_test(tc, test_dwarf_image);
+	tcase_add_test(tc, test_dwarf_readers_equal_libdw);
 	tcase_add_test(tc, test_nested_function_found);
 	tcase_add_test(tc, test_prepared_answers_equal_lookups);
 	suite_add_tcase(s, tc);

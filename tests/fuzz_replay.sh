@@ -13,9 +13,33 @@ for f in "$top_builddir/tests/workloads/libplugin.so" "$top_builddir/tests/workl
 open(sys.argv[3], "wb").write(d)' "$f" "$at" "$TMP/elf/$b.flip$at"
 	done
 done
-for target in profile folded perf_script elf; do
+# The DWARF readers' too: the sections of C and C++ builds of this tree (in
+# fuzz_dwarf.c's layout), cut short and with bytes flipped all through.
+mkdir -p "$TMP/dwarf"
+for f in "$top_builddir/tests/workloads/inline" "$top_builddir/tests/workloads/allocs"; do
+	b=$(basename "$f")
+	for s in info abbrev line str line_str; do
+		objcopy --dump-section ".debug_$s=$TMP/dwarf/$b.$s" "$f" "$TMP/dwarf/junk" 2> /dev/null || : > "$TMP/dwarf/$b.$s"
+	done
+	python3 - "$TMP/dwarf/$b" <<'PYEOF'
+import struct, sys
+base = sys.argv[1]
+parts = [open(base + "." + s, "rb").read() for s in ("info", "abbrev", "line", "str", "line_str")]
+whole = struct.pack("<5I", *map(len, parts)) + b"".join(parts)
+open(base + ".dwarf", "wb").write(whole)
+for n in (20, 100, 1000, len(whole) // 2):
+    open("%s.cut%d" % (base, n), "wb").write(whole[:n])
+for k in range(1, 40):
+    d = bytearray(whole)
+    d[20 + k * (len(whole) - 20) // 40] ^= 0xff
+    open("%s.flip%d" % (base, k), "wb").write(d)
+PYEOF
+	rm -f "$TMP/dwarf/$b".{info,abbrev,line,str,line_str} "$TMP/dwarf/junk"
+done
+for target in profile folded perf_script elf dwarf; do
 	corpus=$top_srcdir/fuzz/corpus/$target
 	[ $target = elf ] && corpus=$TMP/elf
+	[ $target = dwarf ] && corpus=$TMP/dwarf
 	if "$top_builddir/fuzz/replay_$target" "$corpus" > "$TMP/out" 2>&1; then
 		pass "$target: $(cat "$TMP/out")"
 	else

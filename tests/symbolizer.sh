@@ -71,8 +71,9 @@ else
 	fail "g++ -gsplit-dwarf wrote no .dwo file: $(ls "$TMP/split")"
 fi
 
-# A lambda's body in the DIE of the function it is written in (found only by
-# the walk of functions within functions' code).
+# Lambdas' bodies in the DIEs of the functions they are written in, a free
+# function and a member function defined in its class (found only by the
+# walk of functions within functions' code).
 "$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/lambda.smolder" -- "$WORKLOADS/lambda" 1 > /dev/null ||
 	fail "record lambda: $?"
 compare_with_addr2line "$TMP/lambda.smolder" "$WORKLOADS/lambda" "$WORKLOADS/lambda" "a lambda nested in its function's DIE"
@@ -81,6 +82,9 @@ compare_with_addr2line "$TMP/lambda.smolder" "$WORKLOADS/lambda" "$WORKLOADS/lam
 "$SMOLDER" fold "$TMP/lambda.smolder" | grep -q ';operator();spin(unsigned long, double)::{lambda(unsigned long)#1}::operator()(unsigned long) const ' &&
 	pass "the nested lambda is a frame, with the function inlined in it" ||
 	fail "nested lambda: $("$SMOLDER" fold "$TMP/lambda.smolder" | sort -k2 -n | tail -3)"
+"$SMOLDER" fold "$TMP/lambda.smolder" | grep -q ';mixer::spin(unsigned long, double)::{lambda(unsigned long)#1}::operator()(unsigned long) const;mixer::spin(unsigned long, double)::{lambda(unsigned long)#1}::operator()(unsigned long) const ' &&
+	pass "a member function's lambda is a frame, with the function inlined in it" ||
+	fail "member's lambda: $("$SMOLDER" fold "$TMP/lambda.smolder" | sort -k2 -n | tail -3)"
 "$SMOLDER" fold "$TMP/inline.smolder" > "$TMP/inline.folded"
 chain='main;unsigned long outer::inner::churn<1>(unsigned long);outer::inner::churn<1>(unsigned long)::{lambda(unsigned long)#1}::operator()(unsigned long) const;outer::inner::mix_middle(unsigned long);outer::inner::mix_leaf(unsigned long, unsigned int)'
 s=$(awk -v c="$chain" '{ n = $NF; t += n; if (index($0, c)) h += n } END { printf "%.1f", 100 * h / t }' "$TMP/inline.folded")

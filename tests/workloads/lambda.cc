@@ -1,7 +1,9 @@
-// A capturing lambda handed to a function template (not inlined there): gcc
-// puts its body's DIE in the closure type, inside the DIE of the function it
-// is written in, which the symbolizer's first walk of a CU skips; the walk
-// of functions within functions finds it, and the function inlined in it.
+// Capturing lambdas handed to a function template (not inlined there): gcc
+// puts a lambda body's DIE in its closure type, inside the DIE of the
+// function it is written in (for a member function, its declaration in the
+// class), which the symbolizer's first walk of a CU skips; the walk of types
+// finds the member function's, the walk of functions within functions' code
+// the free function's, each with the function inlined in it.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -28,8 +30,22 @@ unsigned long spin(unsigned long seed, double seconds)
 	return seed;
 }
 
+struct mixer {
+	unsigned long mul;
+	__attribute__((noinline)) unsigned long spin(unsigned long seed, double seconds)
+	{
+		auto step = [this](unsigned long x) __attribute__((noinline, noclone)) { return mix(x, mul); };
+		auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+		while (std::chrono::steady_clock::now() < end)
+			seed = apply_many(step, seed);
+		return seed;
+	}
+};
+
 int main(int argc, char **argv)
 {
-	std::printf("%lu\n", spin(1, argc > 1 ? std::atof(argv[1]) : 1));
+	double seconds = argc > 1 ? std::atof(argv[1]) : 1;
+	mixer m = { 2862933555777941757UL };
+	std::printf("%lu %lu\n", spin(1, seconds / 2), m.spin(1, seconds / 2));
 	return 0;
 }

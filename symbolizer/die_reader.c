@@ -1,0 +1,421 @@
+#include "symbolizer/die_reader.h"
+
+#include <dwarf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "symbolizer/byte_cursor.h"
+
+/* Abbreviation codes are numbered from 1, densely, by every compiler in use:
+ * a larger one is left to libdw rather than given a sparse table. */
+#define ABBREV_CODE_MAX 65536
+
+static bool push_abbrev(struct die_unit *u, uint32_t *cap, uint64_t code)
+{
+	if (code == 0 || code > ABBREV_CODE_MAX || code <= u->nabbrevs)
+		return code > 0 && code <= u->nabbrevs && u->abbrevs[code - 1].tag == 0; /* a hole: fine */
+	if (code > *cap) {
+		uint32_t n = *cap ? *cap : 64;
+		while (n < code)
+			n *= 2;
+		struct abbrev *v = realloc(u->abbrevs, n * sizeof(*v));
+		if (!v)
+			return false;
+		u->abbrevs = v;
+		*cap = n;
+	}
+	memset(u->abbrevs + u->nabbrevs, 0, (code - u->nabbrevs) * sizeof(*u->abbrevs));
+	u->nabbrevs = (uint32_t)code;
+	return true;
+}
+
+static bool push_spec(struct die_unit *u, uint32_t *count, uint32_t *cap, const struct attr_spec *spec)
+{
+	if (*count == *cap) {
+		uint32_t n = *cap ? *cap * 2 : 256;
+		struct attr_spec *v = realloc(u->specs, n * sizeof(*v));
+		if (!v)
+			return false;
+		u->specs = v;
+		*cap = n;
+	}
+	u->specs[(*count)++] = *spec;
+	return true;
+}
+
+/* The size of a form's values, if fixed; -1 if not. */
+static int form_size(uint64_t form, const struct die_unit *u)
+{
+	switch (form) {
+	case DW_FORM_flag_present:
+	case DW_FORM_implicit_const:
+		return 0;
+	case DW_FORM_data1:
+	case DW_FORM_ref1:
+	case DW_FORM_flag:
+	case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		return 1;
+	case DW_FORM_data2:
+	case DW_FORM_ref2:
+	case DW_FORM_strx2:
+	case DW_FORM_addrx2:
+		return 2;
+	case DW_FORM_strx3:
+	case DW_FORM_addrx3:
+		return 3;
+	case DW_FORM_data4:
+	case DW_FORM_ref4:
+	case DW_FORM_ref_sup4:
+	case DW_FORM_strx4:
+	case DW_FORM_addrx4:
+		return 4;
+	case DW_FORM_data8:
+	case DW_FORM_ref8:
+	case DW_FORM_ref_sig8:
+	case DW_FORM_ref_sup8:
+		return 8;
+	case DW_FORM_data16:
+		return 16;
+	case DW_FORM_addr:
+		return u->address_size;
+	case DW_FORM_ref_addr:
+		return u->version == 2 ? u->address_size : u->offset_size;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp:
+	case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup:
+	case DW_FORM_GNU_ref_alt:
+	case DW_FORM_GNU_strp_alt:
+		return u->offset_size;
+	default:
+		return -1;
+	}
+}
+
+static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint64_t offset)
+{
+	if (!s->abbrev || offset >= s->abbrev_size)
+		return false;
+	struct cursor c = { s->abbrev + offset, s->abbrev + s->abbrev_size, false };
+	uint32_t cap = 0, nspecs = 0, spec_cap = 0;
+	for (;;) {
+		uint64_t code = read_uleb(&c);
+		if (c.failed)
+			return false;
+		if (code == 0)
+			return true;
+		if (!push_abbrev(u, &cap, code))
+			return false;
+		struct abbrev *a = &u->abbrevs[code - 1];
+		uint64_t tag = read_uleb(&c);
+		a->tag = tag && tag <= UINT32_MAX ? (uint32_t)tag : UINT32_MAX;
+		a->children = read_le(&c, 1) != 0;
+		a->sibling = a->low_pc = a->high_pc = a->ranges = -1;
+		a->first_spec = nspecs;
+		a->fixed_size = 0;
+		for (;;) {
+			struct attr_spec spec = { (uint32_t)read_uleb(&c), (uint32_t)read_uleb(&c), 0 };
+			if (c.failed)
+				return false;
+			if (spec.name == 0 && spec.form == 0)
+				break;
+			if (spec.form == DW_FORM_implicit_const)
+				spec.implicit = read_sleb(&c);
+			int32_t index = (int32_t)(nspecs - a->first_spec);
+			if (spec.name == DW_AT_sibling)
+				a->sibling = index;
+			else if (spec.name == DW_AT_low_pc)
+				a->low_pc = index;
+			else if (spec.name == DW_AT_high_pc)
+				a->high_pc = index;
+			else if (spec.name == DW_AT_ranges)
+				a->ranges = index;
+			if (!push_spec(u, &nspecs, &spec_cap, &spec))
+				return false;
+			int size = form_size(spec.form, u);
+			a->fixed_size = size < 0 || a->fixed_size < 0 ? -1 : a->fixed_size + size;
+		}
+		a->nspecs = nspecs - a->first_spec;
+	}
+}
+
+int die_unit_open(struct die_unit *u, const struct die_sections *s, uint64_t unit_offset)
+{
+	memset(u, 0, sizeof(*u));
+	if (!s->info || unit_offset >= s->info_size)
+		return -1;
+	struct cursor c = { s->info + unit_offset, s->info + s->info_size, false };
+	uint64_t length = read_le(&c, 4);
+	u->offset_size = 4;
+	if (length == 0xffffffff) {
+		length = read_le(&c, 8);
+		u->offset_size = 8;
+	}
+	if (c.failed || length > (uint64_t)(c.end - c.p))
+		return -1;
+	c.end = c.p + length;
+	u->info = s->info;
+	u->end = c.end;
+	u->start = unit_offset;
+	u->version = (uint8_t)read_le(&c, 2);
+	uint64_t abbrev_offset;
+	if (u->version >= 2 && u->version <= 4) {
+		abbrev_offset = read_le(&c, u->offset_size);
+		u->address_size = (uint8_t)read_le(&c, 1);
+	} else if (u->version == 5) {
+		unsigned type = (unsigned)read_le(&c, 1);
+		u->address_size = (uint8_t)read_le(&c, 1);
+		abbrev_offset = read_le(&c, u->offset_size);
+		if (type == DW_UT_skeleton || type == DW_UT_split_compile)
+			read_le(&c, 8);
+		else if (type == DW_UT_type || type == DW_UT_split_type) {
+			read_le(&c, 8);
+			read_le(&c, u->offset_size);
+		}
+		else if (type != DW_UT_compile && type != DW_UT_partial)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (c.failed || (u->address_size != 4 && u->address_size != 8))
+		return -1;
+	u->first_die = (uint64_t)(c.p - s->info);
+	if (!read_abbrevs(u, s, abbrev_offset)) {
+		die_unit_release(u);
+		return -1;
+	}
+	return 0;
+}
+
+void die_unit_release(struct die_unit *u)
+{
+	free(u->abbrevs);
+	free(u->specs);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Moves c past one attribute value of form; false for a form unknown here. */
+static bool skip_form(const struct die_unit *u, struct cursor *c, uint64_t form, int64_t *value)
+{
+	*value = 0;
+	switch (form) {
+	case DW_FORM_flag_present:
+	case DW_FORM_implicit_const:
+		return true;
+	case DW_FORM_data1:
+	case DW_FORM_ref1:
+	case DW_FORM_flag:
+	case DW_FORM_strx1:
+	case DW_FORM_addrx1:
+		*value = (int64_t)read_le(c, 1);
+		break;
+	case DW_FORM_data2:
+	case DW_FORM_ref2:
+	case DW_FORM_strx2:
+	case DW_FORM_addrx2:
+		*value = (int64_t)read_le(c, 2);
+		break;
+	case DW_FORM_strx3:
+	case DW_FORM_addrx3:
+		*value = (int64_t)read_le(c, 3);
+		break;
+	case DW_FORM_data4:
+	case DW_FORM_ref4:
+	case DW_FORM_ref_sup4:
+	case DW_FORM_strx4:
+	case DW_FORM_addrx4:
+		*value = (int64_t)read_le(c, 4);
+		break;
+	case DW_FORM_data8:
+	case DW_FORM_ref8:
+	case DW_FORM_ref_sig8:
+	case DW_FORM_ref_sup8:
+		*value = (int64_t)read_le(c, 8);
+		break;
+	case DW_FORM_data16:
+		read_le(c, 8);
+		read_le(c, 8);
+		break;
+	case DW_FORM_sdata:
+		*value = read_sleb(c);
+		break;
+	case DW_FORM_udata:
+	case DW_FORM_ref_udata:
+	case DW_FORM_strx:
+	case DW_FORM_addrx:
+	case DW_FORM_loclistx:
+	case DW_FORM_rnglistx:
+	case DW_FORM_GNU_addr_index:
+	case DW_FORM_GNU_str_index:
+		*value = (int64_t)read_uleb(c);
+		break;
+	case DW_FORM_addr:
+		*value = (int64_t)read_le(c, u->address_size);
+		break;
+	case DW_FORM_ref_addr:
+		*value = (int64_t)read_le(c, u->version == 2 ? u->address_size : u->offset_size);
+		break;
+	case DW_FORM_strp:
+	case DW_FORM_line_strp:
+	case DW_FORM_sec_offset:
+	case DW_FORM_strp_sup:
+	case DW_FORM_GNU_ref_alt:
+	case DW_FORM_GNU_strp_alt:
+		*value = (int64_t)read_le(c, u->offset_size);
+		break;
+	case DW_FORM_string:
+		read_cstring(c);
+		break;
+	case DW_FORM_block1:
+	case DW_FORM_block2:
+	case DW_FORM_block4:
+	case DW_FORM_block:
+	case DW_FORM_exprloc: {
+		uint64_t n = form == DW_FORM_block1 ? read_le(c, 1) :
+			     form == DW_FORM_block2 ? read_le(c, 2) :
+			     form == DW_FORM_block4 ? read_le(c, 4) : read_uleb(c);
+		if (has(c, n))
+			c->p += n;
+		break;
+	}
+	case DW_FORM_indirect: {
+		uint64_t actual = read_uleb(c);
+		return actual != DW_FORM_indirect && actual != DW_FORM_implicit_const && skip_form(u, c, actual, value) &&
+		       !c->failed;
+	}
+	default:
+		return false;
+	}
+	return !c->failed;
+}
+
+/* The byte after d's attributes; NULL if malformed.  With want >= 0, reads
+ * no further than that attribute (spec index): its value in *value, its
+ * form in *form. */
+static const uint8_t *read_attrs(const struct die_unit *u, const struct die *d, int32_t want, int64_t *value,
+				 uint64_t *form)
+{
+	if (want < 0 && d->abbrev->fixed_size >= 0)
+		return d->abbrev->fixed_size <= u->end - d->attrs ? d->attrs + d->abbrev->fixed_size : NULL;
+	struct cursor c = { d->attrs, u->end, false };
+	const struct attr_spec *spec = u->specs + d->abbrev->first_spec;
+	for (uint32_t i = 0; i < d->abbrev->nspecs; i++) {
+		uint64_t f = spec[i].form;
+		const uint8_t *at = c.p;
+		int64_t v;
+		if (!skip_form(u, &c, f, &v))
+			return NULL;
+		if ((int32_t)i == want) {
+			if (f == DW_FORM_indirect) {
+				struct cursor again = { at, u->end, false };
+				f = read_uleb(&again);
+			}
+			*value = f == DW_FORM_implicit_const ? spec[i].implicit : v;
+			*form = f;
+			return c.p;
+		}
+	}
+	return c.p;
+}
+
+bool die_at(const struct die_unit *u, uint64_t offset, struct die *d)
+{
+	if (offset < u->first_die || offset >= (uint64_t)(u->end - u->info))
+		return false;
+	struct cursor c = { u->info + offset, u->end, false };
+	uint64_t code = read_uleb(&c);
+	if (c.failed || code == 0 || code > u->nabbrevs || u->abbrevs[code - 1].tag == 0)
+		return false;
+	*d = (struct die){ offset, &u->abbrevs[code - 1], c.p };
+	return true;
+}
+
+bool die_child(const struct die_unit *u, const struct die *d, struct die *child)
+{
+	int64_t v;
+	uint64_t f;
+	const uint8_t *end = d->abbrev->children ? read_attrs(u, d, -1, &v, &f) : NULL;
+	return end && die_at(u, (uint64_t)(end - u->info), child);
+}
+
+bool die_sibling(const struct die_unit *u, const struct die *d, struct die *next, uint64_t *after)
+{
+	int64_t v = 0;
+	uint64_t form = 0;
+	*after = 0;
+	const uint8_t *end;
+	if (d->abbrev->sibling >= 0 && d->abbrev->children) {
+		if (!read_attrs(u, d, d->abbrev->sibling, &v, &form))
+			return false;
+		uint64_t target = (uint64_t)v + (form == DW_FORM_ref_addr ? 0 : u->start);
+		if (target <= d->offset || target >= (uint64_t)(u->end - u->info))
+			return false;
+		end = u->info + target;
+	} else {
+		/* No DW_AT_sibling: past the subtree, entry by entry. */
+		if (!(end = read_attrs(u, d, -1, &v, &form)))
+			return false;
+		struct cursor c = { end, u->end, false };
+		for (uint64_t depth = d->abbrev->children; depth > 0;) {
+			const uint8_t *at = c.p;
+			uint64_t code = read_uleb(&c);
+			if (c.failed)
+				return false;
+			if (code == 0) {
+				depth--;
+				continue;
+			}
+			struct die in;
+			const uint8_t *past;
+			if (!die_at(u, (uint64_t)(at - u->info), &in) || !(past = read_attrs(u, &in, -1, &v, &form)))
+				return false;
+			c.p = past;
+			depth += in.abbrev->children;
+		}
+		end = c.p;
+	}
+	if (end < u->end && *end == 0) {
+		*after = (uint64_t)(end + 1 - u->info);
+		return false;
+	}
+	return die_at(u, (uint64_t)(end - u->info), next);
+}
+
+bool die_after(const struct die_unit *u, uint64_t after, int *level, struct die *next)
+{
+	while (*level > 0 && after < (uint64_t)(u->end - u->info)) {
+		--*level;
+		if (u->info[after] != 0)
+			return die_at(u, after, next);
+		after++;
+	}
+	return false;
+}
+
+int die_pc_range(const struct die_unit *u, const struct die *d, uint64_t *lo, uint64_t *hi)
+{
+	const struct abbrev *a = d->abbrev;
+	if (a->low_pc < 0 || a->high_pc < 0)
+		return a->ranges < 0 && (a->low_pc < 0) == (a->high_pc < 0) ? 0 : -1;
+	int64_t low, high;
+	uint64_t low_form, high_form;
+	if (!read_attrs(u, d, a->low_pc, &low, &low_form) || !read_attrs(u, d, a->high_pc, &high, &high_form) ||
+	    low_form != DW_FORM_addr)
+		return -1;
+	*lo = (uint64_t)low;
+	switch (high_form) {
+	case DW_FORM_addr:
+		*hi = (uint64_t)high;
+		return 1;
+	case DW_FORM_data1:
+	case DW_FORM_data2:
+	case DW_FORM_data4:
+	case DW_FORM_data8:
+	case DW_FORM_udata:
+		*hi = *lo + (uint64_t)high;
+		return 1;
+	default:
+		return -1;
+	}
+}
