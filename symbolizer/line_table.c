@@ -195,18 +195,23 @@ struct row_vec {
 	uint32_t count, cap;
 };
 
-static bool push_row(struct row_vec *v, uint64_t addr, uint64_t line, uint64_t file, bool end)
+static bool grow_rows(struct row_vec *v)
 {
-	if (v->count == v->cap) {
-		if (v->cap >= UINT32_MAX / 2)
-			return false;
-		uint32_t n = v->cap ? v->cap * 2 : 1024;
-		struct line_row *r = realloc(v->rows, (size_t)n * sizeof(*r));
-		if (!r)
-			return false;
-		v->rows = r;
-		v->cap = n;
-	}
+	if (v->cap >= UINT32_MAX / 2)
+		return false;
+	uint32_t n = v->cap ? v->cap * 2 : 1024;
+	struct line_row *r = realloc(v->rows, (size_t)n * sizeof(*r));
+	if (!r)
+		return false;
+	v->rows = r;
+	v->cap = n;
+	return true;
+}
+
+static inline bool push_row(struct row_vec *v, uint64_t addr, uint64_t line, uint64_t file, bool end)
+{
+	if (v->count == v->cap && !grow_rows(v))
+		return false;
 	v->rows[v->count++] = (struct line_row){ addr, line <= UINT32_MAX ? (uint32_t)line : 0,
 						 (file < LINE_ROW_END ? (uint32_t)file : LINE_ROW_END - 1) |
 							 (end ? LINE_ROW_END : 0) };
@@ -319,15 +324,9 @@ static bool row_before(const struct line_row *a, const struct line_row *b)
 	return (a->file & LINE_ROW_END) && !(b->file & LINE_ROW_END);
 }
 
-/* A stable natural merge sort: a CU's rows come as sequences already in
- * order, one per section of code, so this merges few runs. */
-static bool sort_rows(struct line_row *rows, uint32_t n)
+/* A stable natural merge sort, for rows in any order. */
+static bool merge_sort_rows(struct line_row *rows, uint32_t n)
 {
-	uint32_t i = 1;
-	while (i < n && !row_before(&rows[i], &rows[i - 1]))
-		i++;
-	if (i >= n)
-		return true;
 	struct line_row *tmp = malloc((size_t)n * sizeof(*tmp));
 	if (!tmp)
 		return false;
@@ -361,6 +360,96 @@ static bool sort_rows(struct line_row *rows, uint32_t n)
 		memcpy(rows, src, (size_t)n * sizeof(*rows));
 	free(tmp);
 	return true;
+}
+
+struct sequence {
+	uint32_t first, count;
+};
+
+static const struct line_row *sorting_rows;
+
+static int sequence_cmp(const void *a, const void *b)
+{
+	const struct sequence *x = a, *y = b;
+	const struct line_row *p = &sorting_rows[x->first], *q = &sorting_rows[y->first];
+	if (row_before(p, q))
+		return -1;
+	if (row_before(q, p))
+		return 1;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+static int sequence_first_cmp(const void *a, const void *b)
+{
+	const struct sequence *x = a, *y = b;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+/* Rows sorted as whole sequences (each ends with an end of sequence), as
+ * compilers write them: in order within, and a C++ CU has one for each
+ * function template instance, in its own section, in no order of address.
+ * Sequences that overlap (those of code the linker dropped, all at 0) are
+ * merged row by row, in the program's order.  False if out of memory. */
+static bool sort_sequences(struct line_row *rows, uint32_t n)
+{
+	uint32_t nseq = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if ((rows[i].file & LINE_ROW_END) || i + 1 == n)
+			nseq++;
+	struct sequence *seq = malloc(nseq * sizeof(*seq));
+	struct line_row *sorted = malloc((size_t)n * sizeof(*sorted));
+	if (!seq || !sorted) {
+		free(seq);
+		free(sorted);
+		return false;
+	}
+	nseq = 0;
+	for (uint32_t i = 0, first = 0; i < n; i++)
+		if ((rows[i].file & LINE_ROW_END) || i + 1 == n) {
+			seq[nseq++] = (struct sequence){ first, i + 1 - first };
+			first = i + 1;
+		}
+	sorting_rows = rows;
+	qsort(seq, nseq, sizeof(*seq), sequence_cmp);
+	bool ok = true;
+	for (uint32_t k = 0, o = 0; k < nseq && ok;) {
+		/* A group: the sequences that overlap the first's, and so on. */
+		const struct line_row *last = &rows[seq[k].first + seq[k].count - 1];
+		uint32_t end = k + 1, count = seq[k].count;
+		bool ordered = true;
+		for (uint32_t i = seq[k].first + 1; i < seq[k].first + seq[k].count; i++)
+			ordered &= !row_before(&rows[i], &rows[i - 1]);
+		while (end < nseq && !row_before(last, &rows[seq[end].first])) {
+			const struct line_row *l = &rows[seq[end].first + seq[end].count - 1];
+			if (row_before(last, l))
+				last = l;
+			count += seq[end++].count;
+		}
+		if (end - k > 1)
+			qsort(seq + k, end - k, sizeof(*seq), sequence_first_cmp);
+		for (uint32_t j = k, at = o; j < end; at += seq[j++].count)
+			memcpy(sorted + at, rows + seq[j].first, seq[j].count * sizeof(*rows));
+		if (end - k > 1 || !ordered)
+			ok = merge_sort_rows(sorted + o, count);
+		o += count;
+		k = end;
+	}
+	if (ok)
+		memcpy(rows, sorted, (size_t)n * sizeof(*rows));
+	free(sorted);
+	free(seq);
+	return ok;
+}
+
+/* Rows in libdw's order. */
+static bool sort_rows(struct line_row *rows, uint32_t n)
+{
+	uint32_t i = 1;
+	while (i < n && !row_before(&rows[i], &rows[i - 1]))
+		i++;
+	if (i >= n)
+		return true;
+	return sort_sequences(rows, n);
 }
 
 int line_table_read(struct line_table *t, const struct line_sections *s, uint64_t offset, uint8_t address_size,

@@ -413,6 +413,77 @@ static void compare_readers(const char *path, long *dies, long *rows)
 	close(fd);
 }
 
+static size_t put_uleb(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		p[n] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+		v >>= 7;
+		n++;
+	} while (v);
+	return n;
+}
+
+/* One sequence of a DWARF 4 line program: rows at addr, addr + step, ...
+ * with lines from line, then its end at step past the last. */
+static size_t put_sequence(uint8_t *p, uint64_t addr, uint32_t line, int rows, uint8_t step)
+{
+	size_t n = 0;
+	p[n++] = 0, p[n++] = 9, p[n++] = DW_LNE_set_address;
+	memcpy(p + n, &addr, 8);
+	n += 8;
+	p[n++] = DW_LNS_advance_line;
+	n += put_uleb(p + n, line - 1); /* small: the same in SLEB128 */
+	for (int i = 0; i < rows; i++) {
+		if (i)
+			p[n++] = DW_LNS_advance_line, p[n++] = 1;
+		p[n++] = DW_LNS_copy;
+		p[n++] = DW_LNS_advance_pc, p[n++] = step;
+	}
+	p[n++] = 0, p[n++] = 1, p[n++] = DW_LNE_end_sequence;
+	return n;
+}
+
+/* Sequences out of address order, two overlapping (as the linker leaves
+ * dropped code's): the rows libdw's order gives, whatever the order the
+ * program wrote them in; the end of a sequence only where no row follows. */
+START_TEST(test_line_table_sequences)
+{
+	static const uint8_t header[] = { 1, 1, 1, (uint8_t)-5, 14, 13, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1,
+					  'd', 'i', 'r', 0, 0, 'a', '.', 'c', 0, 1, 0, 0, 0 };
+	uint8_t buf[512];
+	size_t n = 4 + 2 + 4;
+	memcpy(buf + n, header, sizeof(header));
+	n += sizeof(header);
+	uint32_t header_length = (uint32_t)(n - 10), unit_length;
+	n += put_sequence(buf + n, 0x1000, 10, 2, 0x10); /* 0x1000: 10, 0x1010: 11, end 0x1020 */
+	n += put_sequence(buf + n, 0x1008, 20, 2, 0x4);  /* 0x1008: 20, 0x100c: 21, end 0x1010 */
+	n += put_sequence(buf + n, 0x500, 30, 1, 0x10);  /* 0x500: 30, end 0x510 */
+	unit_length = (uint32_t)(n - 4);
+	memcpy(buf, &unit_length, 4);
+	buf[4] = 4, buf[5] = 0;
+	memcpy(buf + 6, &header_length, 4);
+	struct line_sections ls = { buf, NULL, NULL, n, 0, 0 };
+	struct line_table t;
+	ck_assert_int_eq(line_table_read(&t, &ls, 0, 8, NULL), 0);
+	static const struct {
+		uint64_t addr;
+		uint32_t line; /* 0: none */
+	} want[] = { { 0x4ff, 0 },   { 0x500, 30 },  { 0x50f, 30 },  { 0x510, 0 },   { 0xfff, 0 },
+		     { 0x1004, 10 }, { 0x1008, 20 }, { 0x100c, 21 }, { 0x1010, 11 }, { 0x101f, 11 },
+		     { 0x1020, 0 } };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct line_row *r = line_table_find(&t, want[i].addr);
+		ck_assert_msg((r ? r->line : 0) == want[i].line, "%#lx: line %u, want %u", (unsigned long)want[i].addr,
+			      r ? r->line : 0, want[i].line);
+	}
+	ck_assert_str_eq(line_table_path(&t, 0), "???");
+	ck_assert_str_eq(line_table_path(&t, 1), "dir/a.c");
+	ck_assert_ptr_null(line_table_path(&t, 2));
+	line_table_release(&t);
+}
+END_TEST
+
 /* A C++ program of templates, lambdas and inlined calls, built here. */
 static const char cpp_source[] =
 	"#include <algorithm>\n#include <map>\n#include <string>\n#include <vector>\n"
@@ -569,6 +640,7 @@ int main(void)
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	tcase_add_test(tc, test_dwarf_image);
 	tcase_add_test(tc, test_dwarf_readers_equal_libdw);
+	tcase_add_test(tc, test_line_table_sequences);
 	tcase_add_test(tc, test_nested_function_found);
 	tcase_add_test(tc, test_prepared_answers_equal_lookups);
 	suite_add_tcase(s, tc);
