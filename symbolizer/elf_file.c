@@ -42,6 +42,8 @@ struct scope {
 struct function_scopes {
 	struct scope *scopes;
 	uint32_t count;
+	uint64_t *targets; /* walked only where these are (sorted); NULL: all of it */
+	uint32_t ntargets;
 };
 
 struct top_range {
@@ -63,17 +65,25 @@ struct cu_index {
 	struct vec tops;      /* struct top_range by lo */
 	struct vec functions; /* struct function_scopes */
 	enum cu_walk walked;  /* the last walk done: each adds functions */
+	const uint64_t *targets; /* the addresses being prepared (sorted), or NULL */
+	uint32_t ntargets;
 	struct line_table lines;
 	int lines_read;       /* 0: not yet; 1: in lines; -1: by libdw (see cu_lines) */
 	struct die_unit unit;
 	int unit_read;        /* 0: not yet; 1: in unit; -1: walked through libdw */
 };
 
+static void function_scopes_release(struct function_scopes *fs)
+{
+	free(fs->scopes);
+	free(fs->targets);
+}
+
 static void cu_index_release(struct cu_index *ix)
 {
 	struct function_scopes *fs = ix->functions.data;
 	for (uint32_t i = 0; i < ix->functions.count; i++)
-		free(fs[i].scopes);
+		function_scopes_release(&fs[i]);
 	vec_release(&ix->functions);
 	vec_release(&ix->tops);
 	line_table_release(&ix->lines);
@@ -164,9 +174,14 @@ static int fetch_debuginfo(Dwfl_Module *mod, char **debuginfo_file_name)
 	const unsigned char *bits;
 	GElf_Addr vaddr;
 	int n = dwfl_module_build_id(mod, &bits, &vaddr);
-	if (!urls || !*urls || n <= 0 || !debuginfod_load())
+	if (!urls || !*urls || n <= 0)
 		return -1;
-	int fd = debuginfod.find_debuginfo(debuginfod.client, bits, n, debuginfo_file_name);
+	/* One client for the process, and files are prepared on several
+	 * threads (symbolizer.c): one question at a time. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_lock(&lock);
+	int fd = debuginfod_load() ? debuginfod.find_debuginfo(debuginfod.client, bits, n, debuginfo_file_name) : -1;
+	pthread_mutex_unlock(&lock);
 	return fd >= 0 ? fd : -1;
 }
 #endif
@@ -698,6 +713,35 @@ static bool no_inlines_within(int tag)
 	}
 }
 
+/* The first of n sorted addresses at or above lo. */
+static uint32_t first_from(const uint64_t *sorted, uint32_t n, uint64_t lo)
+{
+	return lo ? upper_bound_u64(sorted, n, sizeof(*sorted), 0, lo - 1) : 0;
+}
+
+static bool has_target(const struct function_scopes *fs, uint64_t lo, uint64_t hi)
+{
+	uint32_t i = first_from(fs->targets, fs->ntargets, lo);
+	return i < fs->ntargets && fs->targets[i] < hi;
+}
+
+/* Whether a scope's subtree can hold a target: its code does (a scope
+ * without code of its own, a lexical block of declarations, may). */
+static bool holds_target(const struct function_scopes *fs, const struct die_walker *w, struct walk_die *d, int tag)
+{
+	if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block)
+		return true;
+	Dwarf_Addr lo, hi;
+	ptrdiff_t off = 0;
+	bool ranges = false;
+	while ((off = walk_ranges(w, d, off, &lo, &hi)) > 0) {
+		ranges = true;
+		if (hi > lo && has_target(fs, lo, hi))
+			return true;
+	}
+	return !ranges;
+}
+
 /* One iterative, depth-bounded walk of a function's DIE subtree for its
  * inlined instances (lexical blocks and other scopes hold them too). */
 static int function_scopes_build(struct function_scopes *fs, const struct die_walker *w, struct walk_die *fn)
@@ -735,7 +779,8 @@ static int function_scopes_build(struct function_scopes *fs, const struct die_wa
 				my_depth = (uint16_t)(depth[level] + 1);
 			}
 		}
-		if (!no_inlines_within(tag) && level + 1 < DIE_DEPTH_MAX && walk_child(w, d, &dies[level + 1])) {
+		if (!no_inlines_within(tag) && (!fs->targets || holds_target(fs, w, d, tag)) &&
+		    level + 1 < DIE_DEPTH_MAX && walk_child(w, d, &dies[level + 1])) {
 			level++;
 			parent[level] = me;
 			depth[level] = my_depth;
@@ -798,6 +843,45 @@ static struct top_range *top_at(struct cu_index *ix, Dwarf_Die *cudie, uint64_t 
 	}
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The scopes of the function whose DIE is at die: only where the addresses
+ * being prepared are (the ones in its code), when some are. */
+static int function_scopes_for(struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Off die, struct function_scopes *fs)
+{
+	*fs = (struct function_scopes){ 0 };
+	const struct top_range *tops = ix->tops.data;
+	for (uint32_t k = 0; ix->targets && k < ix->tops.count; k++) {
+		if (tops[k].die != die)
+			continue;
+		for (uint32_t i = first_from(ix->targets, ix->ntargets, tops[k].lo);
+		     i < ix->ntargets && ix->targets[i] < tops[k].hi; i++) {
+			if (!(fs->ntargets & (fs->ntargets + 1))) {
+				uint64_t *v = realloc(fs->targets, 2 * (fs->ntargets + 1) * sizeof(*v));
+				if (!v) {
+					function_scopes_release(fs);
+					return -1;
+				}
+				fs->targets = v;
+			}
+			fs->targets[fs->ntargets++] = ix->targets[i];
+		}
+	}
+	if (fs->ntargets > 1)
+		qsort(fs->targets, fs->ntargets, sizeof(*fs->targets), u64_cmp);
+	struct walk_die fn;
+	struct die_walker w = cu_walker(ix, cudie);
+	if (!walk_die_at(&w, die, &fn) || function_scopes_build(fs, &w, &fn)) {
+		function_scopes_release(fs);
+		return -1;
+	}
+	return 0;
+}
+
 /* The scopes of the function containing addr, walked on first use (for
  * each of the function's ranges), and in *at the innermost one containing
  * addr; NULL if no function does. */
@@ -807,15 +891,10 @@ static const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Di
 	if (!t)
 		return NULL;
 	if (!t->function) {
-		struct walk_die fn;
-		struct die_walker w = cu_walker(ix, cudie);
 		struct function_scopes *fs = vec_push(&ix->functions, sizeof(*fs));
-		if (!fs)
-			return NULL;
-		*fs = (struct function_scopes){ 0 };
-		if (!walk_die_at(&w, t->die, &fn) || function_scopes_build(fs, &w, &fn)) {
-			free(fs->scopes);
-			ix->functions.count--;
+		if (!fs || function_scopes_for(ix, cudie, t->die, fs)) {
+			if (fs)
+				ix->functions.count--;
 			return NULL;
 		}
 		struct top_range *tops = ix->tops.data;
@@ -823,7 +902,19 @@ static const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Di
 			if (tops[k].die == t->die)
 				tops[k].function = ix->functions.count;
 	}
-	const struct function_scopes *fs = (const struct function_scopes *)ix->functions.data + (t->function - 1);
+	struct function_scopes *fs = (struct function_scopes *)ix->functions.data + (t->function - 1);
+	if (fs->targets && !bsearch(&addr, fs->targets, fs->ntargets, sizeof(addr), u64_cmp)) {
+		/* walked for other addresses: walked again, whole */
+		struct function_scopes whole;
+		const uint64_t *targets = ix->targets;
+		ix->targets = NULL;
+		int err = function_scopes_for(ix, cudie, t->die, &whole);
+		ix->targets = targets;
+		if (err)
+			return NULL;
+		function_scopes_release(fs);
+		*fs = whole;
+	}
 	int32_t best = 0;
 	for (uint32_t k = 1; k < fs->count; k++) {
 		const struct scope *sc = &fs->scopes[k];
@@ -1160,22 +1251,32 @@ static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
 	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie))
 		return false;
 	Dwarf_Die unit = unit_die(&cudie);
-	if (cu_index_build(&job->ix, &unit, WALK_OUTSIDE))
+	uint64_t *targets = malloc(job->count * sizeof(*targets));
+	if (!targets || cu_index_build(&job->ix, &unit, WALK_OUTSIDE)) {
+		free(targets);
 		return false;
-	for (uint32_t k = 0; k < job->count; k++) {
+	}
+	for (uint32_t k = 0; k < job->count; k++)
+		targets[k] = job->first[k].addr;
+	/* The functions' scopes are walked only where these are. */
+	job->ix.targets = targets;
+	job->ix.ntargets = job->count;
+	bool ok = true;
+	for (uint32_t k = 0; k < job->count && ok; k++) {
 		struct inline_frame chain[INLINE_MAX_FRAMES];
 		Dwarf_Addr addr = job->first[k].addr;
 		int n = chain_in_cu(f, &job->ix, &cudie, addr, chain, INLINE_MAX_FRAMES);
 		n = named_chain(f, addr + f->dwarf_bias, chain, n);
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n && ok; i++) {
 			struct inline_frame *fr = vec_push(&job->frames, sizeof(*fr));
-			if (!fr)
-				return false;
-			*fr = chain[i];
+			if ((ok = fr != NULL))
+				*fr = chain[i];
 		}
 		job->counts[k] = (uint32_t)n;
 	}
-	return true;
+	job->ix.targets = NULL;
+	free(targets);
+	return ok;
 }
 
 /* Takes CUs until none is left, through dbg (this thread's own reader). */

@@ -366,12 +366,10 @@ struct sequence {
 	uint32_t first, count;
 };
 
-static const struct line_row *sorting_rows;
-
-static int sequence_cmp(const void *a, const void *b)
+static int sequence_cmp(const void *a, const void *b, void *rows)
 {
 	const struct sequence *x = a, *y = b;
-	const struct line_row *p = &sorting_rows[x->first], *q = &sorting_rows[y->first];
+	const struct line_row *p = (const struct line_row *)rows + x->first, *q = (const struct line_row *)rows + y->first;
 	if (row_before(p, q))
 		return -1;
 	if (row_before(q, p))
@@ -409,8 +407,7 @@ static bool sort_sequences(struct line_row *rows, uint32_t n)
 			seq[nseq++] = (struct sequence){ first, i + 1 - first };
 			first = i + 1;
 		}
-	sorting_rows = rows;
-	qsort(seq, nseq, sizeof(*seq), sequence_cmp);
+	qsort_r(seq, nseq, sizeof(*seq), sequence_cmp, rows);
 	bool ok = true;
 	for (uint32_t k = 0, o = 0; k < nseq && ok;) {
 		/* A group: the sequences that overlap the first's, and so on. */

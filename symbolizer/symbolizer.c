@@ -4,6 +4,8 @@
  * location looked up once; files and lookups noted while recording are done
  * then, off the path from the end of sampling to the output. */
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,22 +230,62 @@ static int noted_cmp(const void *a, const void *b)
 }
 
 /* Each file's noted addresses readied at once, on several threads. */
+struct file_work {
+	struct elf_file *f;
+	const uint64_t *vaddrs;
+	uint32_t n;
+};
+
+struct files_work {
+	struct file_work *files; /* most addresses first */
+	uint32_t count;
+	atomic_uint next;
+};
+
+static void *prepare_some_files(void *arg)
+{
+	struct files_work *w = arg;
+	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->count;)
+		elf_file_prepare(w->files[i].f, w->files[i].vaddrs, w->files[i].n);
+	return NULL;
+}
+
+static int most_addresses_first(const void *a, const void *b)
+{
+	const struct file_work *x = a, *y = b;
+	return (x->n < y->n) - (x->n > y->n);
+}
+
+/* Each file's noted addresses looked up ahead, files side by side: the small
+ * ones (the C library, the loader) while the large one waits for its DWARF
+ * to be inflated. */
 static void prepare_files(struct symbolizer *z)
 {
 	struct noted_address *a = z->noted.data;
 	uint64_t *vaddrs = z->noted.count ? malloc(z->noted.count * sizeof(*vaddrs)) : NULL;
-	if (!vaddrs)
+	struct files_work w = { vaddrs ? calloc(z->noted.count, sizeof(*w.files)) : NULL, 0, 0 };
+	if (!w.files) {
+		free(vaddrs);
 		return;
+	}
 	qsort(a, z->noted.count, sizeof(*a), noted_cmp);
-	for (uint32_t i = 0, end; i < z->noted.count; i = end) {
+	for (uint32_t i = 0, end, at = 0; i < z->noted.count; i = end) {
 		struct elf_file *f = file_opened(z, a[i].file);
 		uint32_t n = 0;
 		for (end = i; end < z->noted.count && a[end].file == a[i].file; end++)
-			if (f && elf_file_vaddr(f, a[end].offset, &vaddrs[n]))
+			if (f && elf_file_vaddr(f, a[end].offset, &vaddrs[at + n]))
 				n++;
-		if (f)
-			elf_file_prepare(f, vaddrs, n);
+		if (f && n)
+			w.files[w.count++] = (struct file_work){ f, vaddrs + at, n };
+		at += n;
 	}
+	qsort(w.files, w.count, sizeof(*w.files), most_addresses_first);
+	pthread_t helper;
+	bool helped = w.count > 1 && pthread_create(&helper, NULL, prepare_some_files, &w) == 0;
+	prepare_some_files(&w);
+	if (helped)
+		pthread_join(helper, NULL);
+	free(w.files);
 	free(vaddrs);
 }
 
