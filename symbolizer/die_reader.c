@@ -115,7 +115,8 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 		a->first_spec = nspecs;
 		a->fixed_size = 0;
 		for (;;) {
-			struct attr_spec spec = { (uint32_t)read_uleb(&c), (uint32_t)read_uleb(&c), 0 };
+			uint64_t name = read_uleb(&c), form = read_uleb(&c); /* in this order */
+			struct attr_spec spec = { (uint32_t)name, (uint32_t)form, 0, -1 };
 			if (c.failed)
 				return false;
 			if (spec.name == 0 && spec.form == 0)
@@ -131,6 +132,7 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 				a->high_pc = index;
 			else if (spec.name == DW_AT_ranges)
 				a->ranges = index;
+			spec.at = a->fixed_size;
 			if (!push_spec(u, &nspecs, &spec_cap, &spec))
 				return false;
 			int size = form_size(spec.form, u);
@@ -300,7 +302,14 @@ static const uint8_t *read_attrs(const struct die_unit *u, const struct die *d, 
 		return d->abbrev->fixed_size <= u->end - d->attrs ? d->attrs + d->abbrev->fixed_size : NULL;
 	struct cursor c = { d->attrs, u->end, false };
 	const struct attr_spec *spec = u->specs + d->abbrev->first_spec;
-	for (uint32_t i = 0; i < d->abbrev->nspecs; i++) {
+	uint32_t i = 0;
+	if (want >= 0 && spec[want].at >= 0) { /* straight to it */
+		if (spec[want].at > u->end - d->attrs)
+			return NULL;
+		c.p += spec[want].at;
+		i = (uint32_t)want;
+	}
+	for (; i < d->abbrev->nspecs; i++) {
 		uint64_t f = spec[i].form;
 		const uint8_t *at = c.p;
 		int64_t v;

@@ -19,6 +19,8 @@ struct die_sections {
 struct attr_spec {
 	uint32_t name, form;
 	int64_t implicit; /* DW_FORM_implicit_const's value */
+	int32_t at;       /* its offset in a DIE's attributes when the ones before
+			     it are of fixed size; else -1 */
 };
 
 struct abbrev {
