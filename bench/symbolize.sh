@@ -118,15 +118,21 @@ for i, (path, offs) in enumerate(sorted(by_file.items())):
             if v is not None:
                 out.write("%#x\n" % v)
 PYEOF
-a2l_total=0
+# Median of 3 rounds, as smolder's own figures are medians.
 a2l_rss=0
-for batch in "$work"/batch.*; do
-	file=$(head -1 "$batch")
-	/usr/bin/time -f "%e %M" -o "$work/t" sh -c 'tail -n +2 "$1" | addr2line -f -i -C -e "$2" > /dev/null' _ "$batch" "$file"
-	read -r t m < "$work/t"
-	a2l_total=$(awk -v a="$a2l_total" -v b="$t" 'BEGIN { printf "%.3f", a + b }')
-	[ "$m" -gt "$a2l_rss" ] && a2l_rss=$m
+a2l_totals=""
+for round in 1 2 3; do
+	total=0
+	for batch in "$work"/batch.*; do
+		file=$(head -1 "$batch")
+		/usr/bin/time -f "%e %M" -o "$work/t" sh -c 'tail -n +2 "$1" | addr2line -f -i -C -e "$2" > /dev/null' _ "$batch" "$file"
+		read -r t m < "$work/t"
+		total=$(awk -v a="$total" -v b="$t" 'BEGIN { printf "%.3f", a + b }')
+		[ "$m" -gt "$a2l_rss" ] && a2l_rss=$m
+	done
+	a2l_totals="$a2l_totals $total"
 done
+a2l_total=$(echo $a2l_totals | tr ' ' '\n' | sort -n | sed -n 2p)
 
 perf record -q -F 999 --call-graph dwarf -o "$work/perf.data" -- "${workload[@]}" > /dev/null 2>&1
 /usr/bin/time -f "%e %M" -o "$work/t" perf script -i "$work/perf.data" > "$work/p.script" 2> /dev/null
@@ -138,7 +144,7 @@ echo "| --- | ---: | ---: | ---: | ---: |"
 echo "| smolder record, symbolizing after sampling (SMOLDER_SYMBOLIZE_AHEAD=0): end of sampling to symbolized profile, median of 3 ($frames frames with inlines) | $samples | $unique | $post | $(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| smolder record, symbolizing ahead while recording (the default): end of sampling to symbolized profile, median of 3 | | | $ahead_post | $(awk -v k="$ahead_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| smolder's symbolizer alone (bench/resymbolize, median of 5): the whole work | | $unique | $rs | $(awk -v k="$rs_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
-echo "| addr2line -f -i -C, batched per binary | | $unique | $a2l_total | $(awk -v k="$a2l_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
+echo "| addr2line -f -i -C, batched per binary, median of 3 | | $unique | $a2l_total | $(awk -v k="$a2l_rss" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo "| perf script (perf record --call-graph dwarf) | $psamples | | $pt | $(awk -v k="$pm" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo
 echo "binary: $(stat -c %s "$bin") bytes, $dwarf MiB of DWARF; ratios: addr2line / smolder's whole work $(awk -v a="$a2l_total" -v b="$rs" 'BEGIN { printf "%.1f", a / b }')x (after sampling, AHEAD=0: $(awk -v a="$a2l_total" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x; default: $(awk -v a="$a2l_total" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x), perf script / smolder after sampling $(awk -v a="$pt" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x (default: $(awk -v a="$pt" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x)"
