@@ -28,6 +28,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 smolder=${SMOLDER:-$top/smolder}
 secs=${SECONDS_TO_RUN:-7}
 work=$(mktemp -d /tmp/smolder-bench.XXXXXX)
+# CPU time the hypervisor gave to others during the run: this VM's noise.
+steal_at() { awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+read -r steal0 total0 <<< "$(steal_at)"
 trap 'rm -rf "$work"' EXIT
 
 # cppcheck_built: builds cppcheck from Debian's source once, sets bin.
@@ -148,3 +151,5 @@ echo "| addr2line -f -i -C, batched per binary, median of 3 | | $unique | $a2l_t
 echo "| perf script (perf record --call-graph dwarf) | $psamples | | $pt | $(awk -v k="$pm" 'BEGIN { printf "%.1f", k / 1024 }') |"
 echo
 echo "binary: $(stat -c %s "$bin") bytes, $dwarf MiB of DWARF; ratios: addr2line / smolder's whole work $(awk -v a="$a2l_total" -v b="$rs" 'BEGIN { printf "%.1f", a / b }')x (after sampling, AHEAD=0: $(awk -v a="$a2l_total" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x; default: $(awk -v a="$a2l_total" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x), perf script / smolder after sampling $(awk -v a="$pt" -v b="$post" 'BEGIN { printf "%.1f", a / b }')x (default: $(awk -v a="$pt" -v b="$ahead_post" 'BEGIN { printf "%.1f", a / b }')x)"
+read -r steal1 total1 <<< "$(steal_at)"
+echo "CPU time stolen by the hypervisor during the run: $(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f", t ? 100 * s / t : 0 }')%"
