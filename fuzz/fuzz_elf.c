@@ -15,7 +15,7 @@ static void dwarf_image_walk(int fd)
 {
 	elf_version(EV_CURRENT);
 	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
-	Dwarf *dbg = elf ? dwarf_image_open(elf) : NULL;
+	Dwarf *dbg = elf ? dwarf_image_open(elf, NULL) : NULL;
 	Dwarf_Off off = 0, next;
 	size_t header;
 	while (dbg && dwarf_nextcu(dbg, off, &next, &header, NULL, NULL, NULL) == 0) {

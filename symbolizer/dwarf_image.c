@@ -39,7 +39,21 @@ struct inflation {
 	unsigned char *image;
 	atomic_uint next;   /* the next section to take, largest first */
 	atomic_bool failed;
+	const struct dwarf_image_early *early;
+	atomic_uint others_left; /* sections but .debug_info not yet in */
 };
+
+/* The early work, with every section but .debug_info. */
+static void run_early(struct inflation *job)
+{
+	struct dwarf_image_section in[sizeof(kept_sections) / sizeof(kept_sections[0])];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < job->count; i++)
+		if (strcmp(job->sections[i].name, ".debug_info") != 0)
+			in[n++] = (struct dwarf_image_section){ job->sections[i].name, job->image + job->sections[i].offset,
+								job->sections[i].size };
+	job->early->run(job->early->arg, in, n);
+}
 
 static bool is_kept(const char *name)
 {
@@ -80,6 +94,9 @@ static void *inflate_sections(void *arg)
 		}
 		else if (!inflate_zlib(d, s->src, s->src_size, out, s->size))
 			job->failed = true;
+		if (strcmp(s->name, ".debug_info") != 0 && atomic_fetch_sub(&job->others_left, 1) == 1 && job->early &&
+		    !job->failed)
+			run_early(job);
 	}
 	libdeflate_free_decompressor(d);
 	return NULL;
@@ -199,9 +216,11 @@ unsigned dwarf_image_threads(void)
 
 /* Inflates and copies every section into the image, on this thread and up
  * to THREADS_MAX - 1 others. */
-static bool fill(struct section *s, uint32_t n, unsigned char *image)
+static bool fill(struct section *s, uint32_t n, unsigned char *image, const struct dwarf_image_early *early)
 {
-	struct inflation job = { s, n, image, 0, false };
+	struct inflation job = { s, n, image, 0, false, early, 0 };
+	for (uint32_t i = 0; i < n; i++)
+		job.others_left += strcmp(s[i].name, ".debug_info") != 0;
 	uint32_t helpers = dwarf_image_threads() - 1;
 	if (helpers > n - 1)
 		helpers = n - 1;
@@ -227,7 +246,7 @@ static unsigned char *image_alloc(uint64_t size)
 	return p;
 }
 
-Dwarf *dwarf_image_open(Elf *src)
+Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early)
 {
 	GElf_Ehdr eh;
 	struct section s[sizeof(kept_sections) / sizeof(kept_sections[0])];
@@ -243,7 +262,7 @@ Dwarf *dwarf_image_open(Elf *src)
 	if (!image)
 		return NULL;
 	write_headers(image, &eh, s, n, names_at, names_size, headers_at);
-	Elf *elf = fill(s, n, image) ? elf_memory((char *)image, size) : NULL;
+	Elf *elf = fill(s, n, image, early) ? elf_memory((char *)image, size) : NULL;
 	Dwarf *dbg = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
 	if (!dbg) {
 		if (elf)

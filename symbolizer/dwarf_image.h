@@ -10,14 +10,30 @@
 #include <elfutils/libdw.h>
 #include <gelf.h>
 
+/* A section of an image, as early work sees it. */
+struct dwarf_image_section {
+	const char *name;
+	const unsigned char *bytes;
+	uint64_t size;
+};
+
+/* Work that needs no .debug_info, done while it is being inflated (the
+ * longest section: one thread inflates it while the others are done with
+ * theirs): run once every other section is in, before dwarf_image_open
+ * returns, on one of its threads, with those sections (count of them). */
+struct dwarf_image_early {
+	void (*run)(void *arg, const struct dwarf_image_section *sections, uint32_t count);
+	void *arg;
+};
+
 /* libdw over src's DWARF, inflated into a new image that the returned Dwarf
  * reads (and dwarf_image_close frees).  NULL when the image would not help
  * (nothing compressed) or cannot be made (not a 64-bit little-endian file, a
  * relocatable one, a dwz supplementary link, an unknown compression, a
  * corrupt stream): open src with dwarf_begin_elf instead, which reports
  * what is wrong, if anything.  src must outlive nothing here: the image is
- * a copy. */
-Dwarf *dwarf_image_open(Elf *src);
+ * a copy.  early (may be NULL): see above; not run if NULL is returned. */
+Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early);
 void dwarf_image_close(Dwarf *dbg);
 
 /* Another reader of dbg's bytes, for another thread (a libdw handle is not

@@ -118,6 +118,7 @@ struct elf_file {
 	Dwarf *readers[3];     /* more readers of its DWARF, for elf_file_prepare's threads */
 	uint32_t nreaders;
 	bool readers_opened;
+	struct early_lines *early; /* line tables read while the DWARF was inflated */
 	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
 	bool cu_ranges_built;
 
@@ -329,6 +330,76 @@ struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id
 	return f;
 }
 
+/* Every line table of an image's .debug_line, read while its .debug_info
+ * is still being inflated (by one thread, while the others have nothing
+ * left to do): a CU's is taken from here, not read again. */
+struct early_lines {
+	uint32_t count;
+	struct early_table {
+		uint64_t offset;
+		struct line_table table;
+		atomic_bool taken;
+	} tables[];
+};
+
+static void early_lines_free(struct early_lines *e)
+{
+	for (uint32_t i = 0; e && i < e->count; i++)
+		if (!e->tables[i].taken)
+			line_table_release(&e->tables[i].table);
+	free(e);
+}
+
+static void read_early_lines(void *arg, const struct dwarf_image_section *sections, uint32_t count)
+{
+	struct line_sections ls = { 0 };
+	for (uint32_t i = 0; i < count; i++) {
+		if (strcmp(sections[i].name, ".debug_line") == 0)
+			ls.line = sections[i].bytes, ls.line_size = sections[i].size;
+		else if (strcmp(sections[i].name, ".debug_str") == 0)
+			ls.str = sections[i].bytes, ls.str_size = sections[i].size;
+		else if (strcmp(sections[i].name, ".debug_line_str") == 0)
+			ls.line_str = sections[i].bytes, ls.line_str_size = sections[i].size;
+	}
+	uint32_t n = 0;
+	for (uint64_t off = 0; ls.line && off < ls.line_size && (off = line_table_next(&ls, off));)
+		n++;
+	struct early_lines *e = n ? malloc(sizeof(*e) + (n + 1) * sizeof(e->tables[0])) : NULL;
+	if (!e)
+		return;
+	e->count = 0;
+	/* Images are of 64-bit files: 8-byte addresses. */
+	for (uint64_t off = 0, next; e->count <= n && off < ls.line_size; off = next) {
+		next = line_table_next(&ls, off);
+		struct early_table *t = &e->tables[e->count];
+		t->offset = off;
+		atomic_init(&t->taken, false);
+		if (line_table_read(&t->table, &ls, off, 8, NULL) == 0)
+			e->count++;
+		if (!next)
+			break;
+	}
+	*(struct early_lines **)arg = e;
+}
+
+/* The early table of the program at offset, now the caller's; false if
+ * there is none (or another CU took it). */
+static bool take_early_lines(struct early_lines *e, uint64_t offset, struct line_table *out)
+{
+	uint32_t lo = 0, hi = e ? e->count : 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (e->tables[mid].offset < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == (e ? e->count : 0) || e->tables[lo].offset != offset || atomic_exchange(&e->tables[lo].taken, true))
+		return false;
+	*out = e->tables[lo].table;
+	return true;
+}
+
 void elf_file_close(struct elf_file *f)
 {
 	if (!f)
@@ -342,6 +413,7 @@ void elf_file_close(struct elf_file *f)
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
 	vec_release(&f->cu_ranges);
+	early_lines_free(f->early);
 	free(f->loads);
 	vec_release(&f->chains);
 	id_hash_release(&f->chain_index);
@@ -427,14 +499,15 @@ static void open_dwarf_image(struct elf_file *f)
 	dwfl_module_info(f->mod, NULL, NULL, NULL, NULL, NULL, &file_name, NULL);
 	if (!main || !file_name || f->fd < 0)
 		return;
+	struct dwarf_image_early early = { read_early_lines, &f->early };
 	if (has_section(main, ".debug_info")) {
-		if ((f->dwarf = dwarf_image_open(main)))
+		if ((f->dwarf = dwarf_image_open(main, &early)))
 			f->dwarf_bias = f->bias;
 		return;
 	}
 	int fd = debug_file(f, file_name);
 	Elf *debug = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
-	if (debug && (f->dwarf = dwarf_image_open(debug)))
+	if (debug && (f->dwarf = dwarf_image_open(debug, &early)))
 		f->dwarf_bias = f->bias + first_load(main) - first_load(debug);
 	if (debug)
 		elf_end(debug); /* the image is a copy */
@@ -448,6 +521,10 @@ bool elf_file_has_dwarf(struct elf_file *f)
 		f->dwarf_looked = true;
 		open_dwarf_image(f);
 		f->dwarf_image = f->dwarf != NULL;
+		if (!f->dwarf_image) { /* read from an image that is gone */
+			early_lines_free(f->early);
+			f->early = NULL;
+		}
 		if (!f->dwarf)
 			f->dwarf = dwfl_module_getdwarf(f->mod, &f->dwarf_bias);
 	}
@@ -1033,7 +1110,7 @@ static bool cu_die_at(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
 /* The CU's line table, read on first use; NULL where libdw is to read it:
  * split DWARF (call files name the .dwo's files), or a table read here
  * not. */
-static struct line_table *cu_lines(struct cu_index *ix, Dwarf_Die *cudie)
+static struct line_table *cu_lines(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie)
 {
 	if (!ix->lines_read) {
 		ix->lines_read = -1;
@@ -1042,12 +1119,18 @@ static struct line_table *cu_lines(struct cu_index *ix, Dwarf_Die *cudie)
 		uint8_t address_size;
 		struct debug_sections ds;
 		Dwarf_Die unit = unit_die(cudie);
-		if (unit.addr == cudie->addr && dwarf_formudata(dwarf_attr(cudie, DW_AT_stmt_list, &a), &offset) == 0 &&
-		    dwarf_cu_info(cudie->cu, NULL, NULL, NULL, NULL, NULL, &address_size, NULL) == 0 &&
-		    (debug_sections_of(dwarf_cu_getdwarf(cudie->cu), &ds), true) &&
-		    line_table_read(&ix->lines, &ds.line, offset, address_size,
-				    dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a))) == 0)
+		if (unit.addr != cudie->addr || dwarf_formudata(dwarf_attr(cudie, DW_AT_stmt_list, &a), &offset) != 0 ||
+		    dwarf_cu_info(cudie->cu, NULL, NULL, NULL, NULL, NULL, &address_size, NULL) != 0)
+			return NULL;
+		const char *comp_dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a));
+		if (address_size == 8 && take_early_lines(f->early, offset, &ix->lines)) {
+			line_table_set_comp_dir(&ix->lines, comp_dir);
 			ix->lines_read = 1;
+		} else {
+			debug_sections_of(dwarf_cu_getdwarf(cudie->cu), &ds);
+			if (line_table_read(&ix->lines, &ds.line, offset, address_size, comp_dir) == 0)
+				ix->lines_read = 1;
+		}
 	}
 	return ix->lines_read > 0 ? &ix->lines : NULL;
 }
@@ -1064,7 +1147,7 @@ static int chain_in_cu(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie
 	const struct function_scopes *fs = ix ? cu_index_find(ix, &unit, addr, &at) : NULL;
 	const char *file = NULL;
 	int line = 0;
-	struct line_table *lines = ix ? cu_lines(ix, cudie) : NULL;
+	struct line_table *lines = ix ? cu_lines(f, ix, cudie) : NULL;
 	if (lines) {
 		const struct line_row *row = line_table_find(lines, addr);
 		if (row) {

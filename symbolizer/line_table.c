@@ -504,7 +504,27 @@ int line_table_read(struct line_table *t, const struct line_sections *s, uint64_
 		rows.rows[rows.count - 1].file |= LINE_ROW_END; /* as libdw marks the last */
 	t->rows = rows.rows;
 	t->nrows = rows.count;
+	t->version = (uint16_t)version;
 	return 0;
+}
+
+void line_table_set_comp_dir(struct line_table *t, const char *comp_dir)
+{
+	if (t->version < 5 && t->ndirs)
+		t->dirs[0] = comp_dir;
+}
+
+uint64_t line_table_next(const struct line_sections *s, uint64_t offset)
+{
+	if (!s->line || offset >= s->line_size)
+		return 0;
+	struct cursor c = { s->line + offset, s->line + s->line_size, false };
+	uint64_t length = read_le(&c, 4);
+	if (length == 0xffffffff)
+		length = read_le(&c, 8);
+	if (c.failed || length > (uint64_t)(c.end - c.p))
+		return 0;
+	return (uint64_t)(c.p + length - s->line);
 }
 
 void line_table_release(struct line_table *t)

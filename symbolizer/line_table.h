@@ -36,6 +36,7 @@ struct line_table {
 	uint32_t nfiles;
 	const char **dirs; /* [0]: the CU's comp_dir before DWARF 5 (may be NULL) */
 	uint32_t ndirs;
+	uint16_t version;
 };
 
 /* Decodes the program at offset of s->line for a CU with addresses of
@@ -44,6 +45,14 @@ struct line_table {
 int line_table_read(struct line_table *t, const struct line_sections *s, uint64_t offset, uint8_t address_size,
 		    const char *comp_dir);
 void line_table_release(struct line_table *t);
+
+/* The CU's comp_dir, for a table read without it (before any path of it is
+ * joined): directory 0 before DWARF 5. */
+void line_table_set_comp_dir(struct line_table *t, const char *comp_dir);
+
+/* The offset of the program after the one at offset of s->line; 0 at the
+ * end, or if malformed. */
+uint64_t line_table_next(const struct line_sections *s, uint64_t offset);
 
 /* The row covering addr; NULL if none does. */
 const struct line_row *line_table_find(const struct line_table *t, uint64_t addr);

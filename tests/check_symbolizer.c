@@ -220,13 +220,13 @@ START_TEST(test_dwarf_image)
 
 	int plain_fd = open(self, O_RDONLY);
 	Elf *plain = elf_begin(plain_fd, ELF_C_READ_MMAP, NULL);
-	ck_assert_ptr_null(dwarf_image_open(plain));
+	ck_assert_ptr_null(dwarf_image_open(plain, NULL));
 	Dwarf *want = dwarf_begin_elf(plain, DWARF_C_READ, NULL);
 	ck_assert_ptr_nonnull(want);
 
 	fd = open(gz, O_RDONLY);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf *got = dwarf_image_open(elf);
+	Dwarf *got = dwarf_image_open(elf, NULL);
 	ck_assert_ptr_nonnull(got);
 	const char *a[64], *b[64];
 	int na = cu_names(want, a, 64), nb = cu_names(got, b, 64);
@@ -251,7 +251,7 @@ START_TEST(test_dwarf_image)
 	memset(junk, 0x5a, sizeof(junk));
 	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)sh.sh_offset + 40), (ssize_t)sizeof(junk));
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ck_assert_ptr_null(dwarf_image_open(elf));
+	ck_assert_ptr_null(dwarf_image_open(elf, NULL));
 	elf_end(elf);
 	close(fd);
 	unlink(gz);
@@ -384,7 +384,7 @@ static void compare_readers(const char *path, long *dies, long *rows)
 	int fd = open(path, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf *image = dwarf_image_open(elf), *dbg = image ? image : dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	Dwarf *image = dwarf_image_open(elf, NULL), *dbg = image ? image : dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	ck_assert_ptr_nonnull(dbg);
 	Elf *sections = dwarf_getelf(dbg);
 	struct die_sections ds;

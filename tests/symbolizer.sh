@@ -122,6 +122,17 @@ objcopy --compress-debug-sections=zlib "$TMP/link/inline.debug" "$TMP/gz/inline.
 objcopy --remove-section=.gnu_debuglink --add-gnu-debuglink="$TMP/gz/inline.debug" "$TMP/gz/stripped"
 "$SMOLDER" record -q -F 999 -o "$TMP/gzlink.smolder" -- "$TMP/gz/stripped" 2 > /dev/null
 compare_with_addr2line "$TMP/gzlink.smolder" "$TMP/gz/stripped" "$bin" "stripped, compressed debug file by debuglink"
+# DWARF 4, compressed, built from a relative path: the line tables smolder
+# reads while the DWARF is inflated name files in the CU's DW_AT_comp_dir
+# (directory 0 before DWARF 5), joined when the CU takes its table.
+mkdir -p "$TMP/gz4/src"
+cp "$top_srcdir/tests/workloads/inline.cc" "$TMP/gz4/src/"
+(cd "$TMP/gz4/src" && g++ -O2 -g -gdwarf-4 -gz -o ../inline inline.cc) || fail "g++ -gdwarf-4 -gz"
+"$SMOLDER" record -q -F 999 -o "$TMP/gz4.smolder" -- "$TMP/gz4/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/gz4.smolder" "$TMP/gz4/inline" "$TMP/gz4/inline" "DWARF 4, compressed"
+"$SMOLDER" info --locations "$TMP/gz4.smolder" | grep -q " $TMP/gz4/src/inline.cc:[0-9]" &&
+	pass "DWARF 4 file names joined with the CU's directory" ||
+	fail "DWARF 4 file names: $("$SMOLDER" info --locations "$TMP/gz4.smolder" | grep -m3 'inline.cc')"
 
 # debuginfod: the debug file only on a server (debuginfod -F over a directory,
 # on loopback), fetched by build-id when DEBUGINFOD_URLS names it.
