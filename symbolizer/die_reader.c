@@ -197,48 +197,22 @@ void die_unit_release(struct die_unit *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* Moves c past one attribute value of form; false for a form unknown here. */
+/* Moves c past one attribute value of form (its value, if a number, in
+ * *value); false for a form unknown here. */
 static bool skip_form(const struct die_unit *u, struct cursor *c, uint64_t form, int64_t *value)
 {
 	*value = 0;
+	int size = form_size(form, u);
+	if (size > 8) {
+		if (has(c, (size_t)size))
+			c->p += size;
+		return !c->failed;
+	}
+	if (size >= 0) {
+		*value = size ? (int64_t)read_le(c, (unsigned)size) : 0;
+		return !c->failed;
+	}
 	switch (form) {
-	case DW_FORM_flag_present:
-	case DW_FORM_implicit_const:
-		return true;
-	case DW_FORM_data1:
-	case DW_FORM_ref1:
-	case DW_FORM_flag:
-	case DW_FORM_strx1:
-	case DW_FORM_addrx1:
-		*value = (int64_t)read_le(c, 1);
-		break;
-	case DW_FORM_data2:
-	case DW_FORM_ref2:
-	case DW_FORM_strx2:
-	case DW_FORM_addrx2:
-		*value = (int64_t)read_le(c, 2);
-		break;
-	case DW_FORM_strx3:
-	case DW_FORM_addrx3:
-		*value = (int64_t)read_le(c, 3);
-		break;
-	case DW_FORM_data4:
-	case DW_FORM_ref4:
-	case DW_FORM_ref_sup4:
-	case DW_FORM_strx4:
-	case DW_FORM_addrx4:
-		*value = (int64_t)read_le(c, 4);
-		break;
-	case DW_FORM_data8:
-	case DW_FORM_ref8:
-	case DW_FORM_ref_sig8:
-	case DW_FORM_ref_sup8:
-		*value = (int64_t)read_le(c, 8);
-		break;
-	case DW_FORM_data16:
-		read_le(c, 8);
-		read_le(c, 8);
-		break;
 	case DW_FORM_sdata:
 		*value = read_sleb(c);
 		break;
@@ -251,20 +225,6 @@ static bool skip_form(const struct die_unit *u, struct cursor *c, uint64_t form,
 	case DW_FORM_GNU_addr_index:
 	case DW_FORM_GNU_str_index:
 		*value = (int64_t)read_uleb(c);
-		break;
-	case DW_FORM_addr:
-		*value = (int64_t)read_le(c, u->address_size);
-		break;
-	case DW_FORM_ref_addr:
-		*value = (int64_t)read_le(c, u->version == 2 ? u->address_size : u->offset_size);
-		break;
-	case DW_FORM_strp:
-	case DW_FORM_line_strp:
-	case DW_FORM_sec_offset:
-	case DW_FORM_strp_sup:
-	case DW_FORM_GNU_ref_alt:
-	case DW_FORM_GNU_strp_alt:
-		*value = (int64_t)read_le(c, u->offset_size);
 		break;
 	case DW_FORM_string:
 		read_cstring(c);
