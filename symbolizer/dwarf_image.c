@@ -41,6 +41,7 @@ struct inflation {
 	atomic_bool failed;
 	const struct dwarf_image_early *early;
 	atomic_uint others_left; /* sections but .debug_info not yet in */
+	atomic_bool info_in;
 };
 
 /* The early work, with every section but .debug_info. */
@@ -52,7 +53,7 @@ static void run_early(struct inflation *job)
 		if (strcmp(job->sections[i].name, ".debug_info") != 0)
 			in[n++] = (struct dwarf_image_section){ job->sections[i].name, job->image + job->sections[i].offset,
 								job->sections[i].size };
-	job->early->run(job->early->arg, in, n);
+	job->early->run(job->early->arg, in, n, &job->info_in);
 }
 
 static bool is_kept(const char *name)
@@ -94,8 +95,9 @@ static void *inflate_sections(void *arg)
 		}
 		else if (!inflate_zlib(d, s->src, s->src_size, out, s->size))
 			job->failed = true;
-		if (strcmp(s->name, ".debug_info") != 0 && atomic_fetch_sub(&job->others_left, 1) == 1 && job->early &&
-		    !job->failed)
+		if (strcmp(s->name, ".debug_info") == 0)
+			job->info_in = true;
+		else if (atomic_fetch_sub(&job->others_left, 1) == 1 && job->early && !job->failed && !job->info_in)
 			run_early(job);
 	}
 	libdeflate_free_decompressor(d);
@@ -218,7 +220,7 @@ unsigned dwarf_image_threads(void)
  * to THREADS_MAX - 1 others. */
 static bool fill(struct section *s, uint32_t n, unsigned char *image, const struct dwarf_image_early *early)
 {
-	struct inflation job = { s, n, image, 0, false, early, 0 };
+	struct inflation job = { s, n, image, 0, false, early, 0, false };
 	for (uint32_t i = 0; i < n; i++)
 		job.others_left += strcmp(s[i].name, ".debug_info") != 0;
 	uint32_t helpers = dwarf_image_threads() - 1;

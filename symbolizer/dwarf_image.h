@@ -9,6 +9,7 @@
 
 #include <elfutils/libdw.h>
 #include <gelf.h>
+#include <stdatomic.h>
 
 /* A section of an image, as early work sees it. */
 struct dwarf_image_section {
@@ -20,9 +21,10 @@ struct dwarf_image_section {
 /* Work that needs no .debug_info, done while it is being inflated (the
  * longest section: one thread inflates it while the others are done with
  * theirs): run once every other section is in, before dwarf_image_open
- * returns, on one of its threads, with those sections (count of them). */
+ * returns, on one of its threads, with those sections (count of them).  It
+ * is to stop when *info_in turns true: then there is no time to gain. */
 struct dwarf_image_early {
-	void (*run)(void *arg, const struct dwarf_image_section *sections, uint32_t count);
+	void (*run)(void *arg, const struct dwarf_image_section *sections, uint32_t count, const atomic_bool *info_in);
 	void *arg;
 };
 

@@ -330,9 +330,10 @@ struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id
 	return f;
 }
 
-/* Every line table of an image's .debug_line, read while its .debug_info
+/* The line tables of an image's .debug_line, read while its .debug_info
  * is still being inflated (by one thread, while the others have nothing
- * left to do): a CU's is taken from here, not read again. */
+ * left to do), as many as there is time for: a CU's is taken from here,
+ * not read again. */
 struct early_lines {
 	uint32_t count;
 	struct early_table {
@@ -350,7 +351,8 @@ static void early_lines_free(struct early_lines *e)
 	free(e);
 }
 
-static void read_early_lines(void *arg, const struct dwarf_image_section *sections, uint32_t count)
+static void read_early_lines(void *arg, const struct dwarf_image_section *sections, uint32_t count,
+			     const atomic_bool *info_in)
 {
 	struct line_sections ls = { 0 };
 	for (uint32_t i = 0; i < count; i++) {
@@ -369,7 +371,9 @@ static void read_early_lines(void *arg, const struct dwarf_image_section *sectio
 		return;
 	e->count = 0;
 	/* Images are of 64-bit files: 8-byte addresses. */
-	for (uint64_t off = 0, next; e->count <= n && off < ls.line_size; off = next) {
+	/* Until .debug_info is in: a C library's debug file has some 1,500
+	 * programs, to be read only for the CUs looked into. */
+	for (uint64_t off = 0, next; e->count <= n && off < ls.line_size && !*info_in; off = next) {
 		next = line_table_next(&ls, off);
 		struct early_table *t = &e->tables[e->count];
 		t->offset = off;
