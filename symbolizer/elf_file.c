@@ -371,7 +371,7 @@ static void read_early_lines(void *arg, const struct dwarf_image_section *sectio
 		return;
 	e->count = 0;
 	/* Images are of 64-bit files: 8-byte addresses. */
-	/* Until .debug_info is in: a C library's debug file has some 1,500
+	/* Until .debug_info is in: a C library's debug file has some 2,000
 	 * programs, to be read only for the CUs looked into. */
 	for (uint64_t off = 0, next; e->count <= n && off < ls.line_size && !*info_in; off = next) {
 		next = line_table_next(&ls, off);
