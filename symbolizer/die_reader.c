@@ -10,10 +10,14 @@
  * a larger one is left to libdw rather than given a sparse table. */
 #define ABBREV_CODE_MAX 65536
 
+/* Makes code's slot, zeroing those up to it (tag 0: a free slot); false if
+ * the code is out of range or taken, or on no memory. */
 static bool push_abbrev(struct die_unit *u, uint32_t *cap, uint64_t code)
 {
-	if (code == 0 || code > ABBREV_CODE_MAX || code <= u->nabbrevs)
-		return code > 0 && code <= u->nabbrevs && u->abbrevs[code - 1].tag == 0; /* a hole: fine */
+	if (code == 0 || code > ABBREV_CODE_MAX)
+		return false;
+	if (code <= u->nabbrevs)
+		return u->abbrevs[code - 1].tag == 0; /* a slot a larger code skipped */
 	if (code > *cap) {
 		uint32_t n = *cap ? *cap : 64;
 		while (n < code)
