@@ -119,6 +119,7 @@ struct elf_file {
 	uint32_t nreaders;
 	bool readers_opened;
 	struct early_lines *early; /* line tables read while the DWARF was inflated */
+	uint32_t addresses_ahead;  /* how many the first preparing is for (0: none) */
 	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
 	bool cu_ranges_built;
 
@@ -363,16 +364,20 @@ static void read_early_lines(void *arg, const struct dwarf_image_section *sectio
 		else if (strcmp(sections[i].name, ".debug_line_str") == 0)
 			ls.line_str = sections[i].bytes, ls.line_str_size = sections[i].size;
 	}
+	struct elf_file *f = arg;
 	uint32_t n = 0;
 	for (uint64_t off = 0; ls.line && off < ls.line_size && (off = line_table_next(&ls, off));)
 		n++;
+	/* Worth it only when most programs will be used: not for the C
+	 * library's 2,063 and the few hundred addresses a program has in it. */
+	if (n > f->addresses_ahead)
+		return;
 	struct early_lines *e = n ? malloc(sizeof(*e) + (n + 1) * sizeof(e->tables[0])) : NULL;
 	if (!e)
 		return;
 	e->count = 0;
-	/* Images are of 64-bit files: 8-byte addresses. */
-	/* Until .debug_info is in: a C library's debug file has some 2,000
-	 * programs, to be read only for the CUs looked into. */
+	/* Until .debug_info is in (then a CU reads its own, when it needs it);
+	 * 8-byte addresses: images are of 64-bit files. */
 	for (uint64_t off = 0, next; e->count <= n && off < ls.line_size && !*info_in; off = next) {
 		next = line_table_next(&ls, off);
 		struct early_table *t = &e->tables[e->count];
@@ -383,7 +388,7 @@ static void read_early_lines(void *arg, const struct dwarf_image_section *sectio
 		if (!next)
 			break;
 	}
-	*(struct early_lines **)arg = e;
+	f->early = e;
 }
 
 /* The early table of the program at offset, now the caller's; false if
@@ -503,7 +508,7 @@ static void open_dwarf_image(struct elf_file *f)
 	dwfl_module_info(f->mod, NULL, NULL, NULL, NULL, NULL, &file_name, NULL);
 	if (!main || !file_name || f->fd < 0)
 		return;
-	struct dwarf_image_early early = { read_early_lines, &f->early };
+	struct dwarf_image_early early = { read_early_lines, f };
 	if (has_section(main, ".debug_info")) {
 		if ((f->dwarf = dwarf_image_open(main, &early)))
 			f->dwarf_bias = f->bias;
@@ -1450,6 +1455,8 @@ static uint32_t prepare_readers(struct elf_file *f, uint32_t wanted)
 
 void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 {
+	if (!f->dwarf_looked)
+		f->addresses_ahead = n;
 	if (n < 2 || !elf_file_has_dwarf(f))
 		return;
 	struct cu_address *addrs = malloc(n * sizeof(*addrs));
