@@ -39,12 +39,13 @@ static void read_lines(const struct line_sections *ls, uint64_t offset)
 	struct line_table t;
 	if (line_table_read(&t, ls, offset, 8, "/comp/dir") != 0)
 		return;
-	for (uint32_t i = 0; i < t.nrows && i < 64; i++) {
-		const struct line_row *r = line_table_find(&t, t.rows[i].addr);
+	const struct line_row *rows = t.rows.data;
+	for (uint32_t i = 0; i < t.rows.count && i < 64; i++) {
+		const struct line_row *r = line_table_find(&t, rows[i].addr);
 		if (r)
 			(void)line_table_path(&t, r->file & ~LINE_ROW_END);
 	}
-	for (uint32_t f = 0; f < t.nfiles + 2; f++)
+	for (uint32_t f = 0; f < t.files.count + 2; f++)
 		(void)line_table_path(&t, f);
 	line_table_release(&t);
 }

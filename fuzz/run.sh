@@ -15,8 +15,7 @@ if [ "$target" = elf ]; then # the profiler's ELF readers
 	libs="$(pkg-config --libs libelf libdw libdeflate) -lpthread"
 fi
 if [ "$target" = dwarf ]; then # the symbolizer's own DWARF readers
-	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c"
-	libs=""
+	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c $top/profile/model.c"
 fi
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $libs

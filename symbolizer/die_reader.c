@@ -33,20 +33,6 @@ static bool push_abbrev(struct die_unit *u, uint32_t *cap, uint64_t code)
 	return true;
 }
 
-static bool push_spec(struct die_unit *u, uint32_t *count, uint32_t *cap, const struct attr_spec *spec)
-{
-	if (*count == *cap) {
-		uint32_t n = *cap ? *cap * 2 : 256;
-		struct attr_spec *v = realloc(u->specs, n * sizeof(*v));
-		if (!v)
-			return false;
-		u->specs = v;
-		*cap = n;
-	}
-	u->specs[(*count)++] = *spec;
-	return true;
-}
-
 /* The size of a form's values, if fixed; -1 if not. */
 static int form_size(uint64_t form, const struct die_unit *u)
 {
@@ -102,7 +88,7 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 	if (!s->abbrev || offset >= s->abbrev_size)
 		return false;
 	struct cursor c = { s->abbrev + offset, s->abbrev + s->abbrev_size, false };
-	uint32_t cap = 0, nspecs = 0, spec_cap = 0;
+	uint32_t cap = 0;
 	for (;;) {
 		uint64_t code = read_uleb(&c);
 		if (c.failed)
@@ -116,7 +102,7 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 		a->tag = tag && tag <= UINT32_MAX ? (uint32_t)tag : UINT32_MAX;
 		a->children = read_le(&c, 1) != 0;
 		a->sibling = a->low_pc = a->high_pc = a->ranges = -1;
-		a->first_spec = nspecs;
+		a->first_spec = u->specs.count;
 		a->fixed_size = 0;
 		for (;;) {
 			uint64_t name = read_uleb(&c), form = read_uleb(&c); /* in this order */
@@ -127,7 +113,7 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 				break;
 			if (spec.form == DW_FORM_implicit_const)
 				spec.implicit = read_sleb(&c);
-			int32_t index = (int32_t)(nspecs - a->first_spec);
+			int32_t index = (int32_t)(u->specs.count - a->first_spec);
 			if (spec.name == DW_AT_sibling)
 				a->sibling = index;
 			else if (spec.name == DW_AT_low_pc)
@@ -137,12 +123,14 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 			else if (spec.name == DW_AT_ranges)
 				a->ranges = index;
 			spec.at = a->fixed_size;
-			if (!push_spec(u, &nspecs, &spec_cap, &spec))
+			struct attr_spec *slot = vec_push(&u->specs, sizeof(*slot));
+			if (!slot)
 				return false;
+			*slot = spec;
 			int size = form_size(spec.form, u);
 			a->fixed_size = size < 0 || a->fixed_size < 0 ? -1 : a->fixed_size + size;
 		}
-		a->nspecs = nspecs - a->first_spec;
+		a->nspecs = u->specs.count - a->first_spec;
 	}
 }
 
@@ -197,7 +185,7 @@ int die_unit_open(struct die_unit *u, const struct die_sections *s, uint64_t uni
 void die_unit_release(struct die_unit *u)
 {
 	free(u->abbrevs);
-	free(u->specs);
+	vec_release(&u->specs);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -265,7 +253,7 @@ static const uint8_t *read_attrs(const struct die_unit *u, const struct die *d, 
 	if (want < 0 && d->abbrev->fixed_size >= 0)
 		return d->abbrev->fixed_size <= u->end - d->attrs ? d->attrs + d->abbrev->fixed_size : NULL;
 	struct cursor c = { d->attrs, u->end, false };
-	const struct attr_spec *spec = u->specs + d->abbrev->first_spec;
+	const struct attr_spec *spec = (const struct attr_spec *)u->specs.data + d->abbrev->first_spec;
 	uint32_t i = 0;
 	if (want >= 0 && spec[want].at >= 0) { /* straight to it */
 		if (spec[want].at > u->end - d->attrs)

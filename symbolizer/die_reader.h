@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/profile.h"
+
 struct die_sections {
 	const uint8_t *info, *abbrev;
 	size_t info_size, abbrev_size;
@@ -38,7 +40,7 @@ struct die_unit {
 	uint8_t version, address_size, offset_size;
 	struct abbrev *abbrevs;    /* by code - 1 */
 	uint32_t nabbrevs;
-	struct attr_spec *specs;
+	struct vec specs;          /* struct attr_spec, the abbreviations' in turn */
 };
 
 struct die {

@@ -52,6 +52,19 @@ struct top_range {
 	uint32_t function; /* index + 1 in cu_index.functions; 0 = not walked yet */
 };
 
+/* An address of elf_file_prepare, with the CU it is in. */
+struct cu_address {
+	Dwarf_Off cu;
+	uint64_t addr; /* DWARF address */
+};
+
+/* The first of n elements sorted by a 64-bit key (at key_offset) whose key
+ * is lo or above. */
+static uint32_t first_from(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t lo)
+{
+	return lo ? upper_bound_u64(base, n, stride, key_offset, lo - 1) : 0;
+}
+
 /* A CU's functions with code are found in up to three walks, each done only
  * when an address matched none of the functions found so far: those
  * outside types and other functions (most of the code, in few of the DIEs:
@@ -65,7 +78,7 @@ struct cu_index {
 	struct vec tops;      /* struct top_range by lo */
 	struct vec functions; /* struct function_scopes */
 	enum cu_walk walked;  /* the last walk done: each adds functions */
-	const uint64_t *targets; /* the addresses being prepared (sorted), or NULL */
+	const struct cu_address *targets; /* the addresses being prepared (by address), or NULL */
 	uint32_t ntargets;
 	struct line_table lines;
 	int lines_read;       /* 0: not yet; 1: in lines; -1: by libdw (see cu_lines) */
@@ -395,17 +408,12 @@ static void read_early_lines(void *arg, const struct dwarf_image_section *sectio
  * there is none (or another CU took it). */
 static bool take_early_lines(struct early_lines *e, uint64_t offset, struct line_table *out)
 {
-	uint32_t lo = 0, hi = e ? e->count : 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (e->tables[mid].offset < offset)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == (e ? e->count : 0) || e->tables[lo].offset != offset || atomic_exchange(&e->tables[lo].taken, true))
+	if (!e)
 		return false;
-	*out = e->tables[lo].table;
+	uint32_t i = first_from(e->tables, e->count, sizeof(e->tables[0]), offsetof(struct early_table, offset), offset);
+	if (i == e->count || e->tables[i].offset != offset || atomic_exchange(&e->tables[i].taken, true))
+		return false;
+	*out = e->tables[i].table;
 	return true;
 }
 
@@ -799,24 +807,16 @@ static bool no_inlines_within(int tag)
 	}
 }
 
-/* The first of n sorted addresses at or above lo. */
-static uint32_t first_from(const uint64_t *sorted, uint32_t n, uint64_t lo)
-{
-	return lo ? upper_bound_u64(sorted, n, sizeof(*sorted), 0, lo - 1) : 0;
-}
-
 static bool has_target(const struct function_scopes *fs, uint64_t lo, uint64_t hi)
 {
-	uint32_t i = first_from(fs->targets, fs->ntargets, lo);
+	uint32_t i = first_from(fs->targets, fs->ntargets, sizeof(*fs->targets), 0, lo);
 	return i < fs->ntargets && fs->targets[i] < hi;
 }
 
-/* Whether a scope's subtree can hold a target: its code does (a scope
- * without code of its own, a lexical block of declarations, may). */
-static bool holds_target(const struct function_scopes *fs, const struct die_walker *w, struct walk_die *d, int tag)
+/* Whether a lexical block's subtree can hold a target: its code does (a
+ * block without code of its own, of declarations only, may). */
+static bool block_holds_target(const struct function_scopes *fs, const struct die_walker *w, struct walk_die *d)
 {
-	if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block)
-		return true;
 	Dwarf_Addr lo, hi;
 	ptrdiff_t off = 0;
 	bool ranges = false;
@@ -848,10 +848,14 @@ static int function_scopes_build(struct function_scopes *fs, const struct die_wa
 		int tag = walk_tag(w, d);
 		int32_t me = parent[level];
 		uint16_t my_depth = depth[level];
+		/* Where targets are given, only the scopes whose code holds one
+		 * are entered. */
+		bool enter = !no_inlines_within(tag);
 		if (tag == DW_TAG_inlined_subroutine) {
 			Dwarf_Addr lo, hi;
 			ptrdiff_t off = 0;
 			int32_t first = -1;
+			bool holds = !fs->targets;
 			while ((off = walk_ranges(w, d, off, &lo, &hi)) > 0) {
 				if (hi <= lo)
 					continue;
@@ -859,14 +863,17 @@ static int function_scopes_build(struct function_scopes *fs, const struct die_wa
 					return -1;
 				if (first < 0)
 					first = (int32_t)fs->count - 1;
+				holds = holds || has_target(fs, lo, hi);
 			}
 			if (first >= 0) {
 				me = first;
 				my_depth = (uint16_t)(depth[level] + 1);
 			}
+			enter = holds || first < 0;
+		} else if (tag == DW_TAG_lexical_block && fs->targets) {
+			enter = block_holds_target(fs, w, d);
 		}
-		if (!no_inlines_within(tag) && (!fs->targets || holds_target(fs, w, d, tag)) &&
-		    level + 1 < DIE_DEPTH_MAX && walk_child(w, d, &dies[level + 1])) {
+		if (enter && level + 1 < DIE_DEPTH_MAX && walk_child(w, d, &dies[level + 1])) {
 			level++;
 			parent[level] = me;
 			depth[level] = my_depth;
@@ -941,21 +948,19 @@ static int function_scopes_for(struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Off 
 {
 	*fs = (struct function_scopes){ 0 };
 	const struct top_range *tops = ix->tops.data;
-	for (uint32_t k = 0; ix->targets && k < ix->tops.count; k++) {
-		if (tops[k].die != die)
-			continue;
-		for (uint32_t i = first_from(ix->targets, ix->ntargets, tops[k].lo);
-		     i < ix->ntargets && ix->targets[i] < tops[k].hi; i++) {
-			if (!(fs->ntargets & (fs->ntargets + 1))) {
-				uint64_t *v = realloc(fs->targets, 2 * (fs->ntargets + 1) * sizeof(*v));
-				if (!v) {
-					function_scopes_release(fs);
-					return -1;
-				}
-				fs->targets = v;
-			}
-			fs->targets[fs->ntargets++] = ix->targets[i];
-		}
+	const struct cu_address *t = ix->targets;
+	/* Twice over the function's ranges: count, then copy. */
+	for (int copy = 0; t && copy < 2; copy++) {
+		if (copy && !(fs->targets = malloc((fs->ntargets ? fs->ntargets : 1) * sizeof(*fs->targets))))
+			return -1;
+		uint32_t n = 0;
+		for (uint32_t k = 0; k < ix->tops.count; k++)
+			for (uint32_t i = tops[k].die != die ? ix->ntargets :
+				     first_from(t, ix->ntargets, sizeof(*t), offsetof(struct cu_address, addr), tops[k].lo);
+			     i < ix->ntargets && t[i].addr < tops[k].hi; i++, n++)
+				if (copy)
+					fs->targets[n] = t[i].addr;
+		fs->ntargets = n;
 	}
 	if (fs->ntargets > 1)
 		qsort(fs->targets, fs->ntargets, sizeof(*fs->targets), u64_cmp);
@@ -992,7 +997,7 @@ static const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Di
 	if (fs->targets && !bsearch(&addr, fs->targets, fs->ntargets, sizeof(addr), u64_cmp)) {
 		/* walked for other addresses: walked again, whole */
 		struct function_scopes whole;
-		const uint64_t *targets = ix->targets;
+		const struct cu_address *targets = ix->targets;
 		ix->targets = NULL;
 		int err = function_scopes_for(ix, cudie, t->die, &whole);
 		ix->targets = targets;
@@ -1035,9 +1040,6 @@ static bool unmangled_language(int lang)
 	}
 }
 
-/* The function symbol containing a module address, from the file's (or its
- * debug file's) symbol tables, sorted once: dwfl_module_addrinfo scans them
- * all on every call. */
 /* How far an unsized function symbol (such as _init) reaches: to the end of
  * its section, not into the next one (the PLT is nobody's body); 0 (up to
  * the next symbol) if the section is unknown. */
@@ -1050,6 +1052,9 @@ static uint64_t section_rest(Elf *elf, GElf_Word shndx, GElf_Addr value)
 	return sh.sh_addr + sh.sh_size - value;
 }
 
+/* The function symbol containing a module address, from the file's (or its
+ * debug file's) symbol tables, sorted once: dwfl_module_addrinfo scans them
+ * all on every call. */
 static const char *symbol_at(struct elf_file *f, Dwarf_Addr addr)
 {
 	if (!f->symbols_loaded) {
@@ -1302,12 +1307,6 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 	return n;
 }
 
-/* An address of elf_file_prepare, with the CU it is in. */
-struct cu_address {
-	Dwarf_Off cu;
-	uint64_t addr; /* DWARF address */
-};
-
 /* One CU's share of elf_file_prepare: its index, and its addresses' chains
  * (frames[first[k]..] for address k, counts[k] of them). */
 struct cu_job {
@@ -1343,15 +1342,10 @@ static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
 	if (!job->counts || !dwarf_offdie(dbg, job->ix.cu, &cudie))
 		return false;
 	Dwarf_Die unit = unit_die(&cudie);
-	uint64_t *targets = malloc(job->count * sizeof(*targets));
-	if (!targets || cu_index_build(&job->ix, &unit, WALK_OUTSIDE)) {
-		free(targets);
+	if (cu_index_build(&job->ix, &unit, WALK_OUTSIDE))
 		return false;
-	}
-	for (uint32_t k = 0; k < job->count; k++)
-		targets[k] = job->first[k].addr;
 	/* The functions' scopes are walked only where these are. */
-	job->ix.targets = targets;
+	job->ix.targets = job->first;
 	job->ix.ntargets = job->count;
 	bool ok = true;
 	for (uint32_t k = 0; k < job->count && ok; k++) {
@@ -1367,7 +1361,6 @@ static bool cu_job_run(struct elf_file *f, struct cu_job *job, Dwarf *dbg)
 		job->counts[k] = (uint32_t)n;
 	}
 	job->ix.targets = NULL;
-	free(targets);
 	return ok;
 }
 
@@ -1409,7 +1402,7 @@ static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n
 	qsort(addrs, kept, sizeof(*addrs), cu_address_cmp);
 	for (uint32_t i = 0; i < kept; i++)
 		njobs += i == 0 || addrs[i].cu != addrs[i - 1].cu;
-	*jobs = njobs > 1 ? calloc(njobs, sizeof(**jobs)) : NULL;
+	*jobs = njobs ? calloc(njobs, sizeof(**jobs)) : NULL;
 	if (!*jobs)
 		return 0;
 	for (uint32_t i = 0, j = 0; i < kept; i++) {

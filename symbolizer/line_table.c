@@ -102,34 +102,20 @@ static bool read_entry(struct cursor *c, const struct entry_format *ef, unsigned
 /* dir: an index into t->dirs, or NO_DIR for a name kept as it is. */
 #define NO_DIR UINT32_MAX
 
-static bool push_file(struct line_table *t, uint32_t *cap, const char *name, uint64_t dir)
+static bool push_file(struct line_table *t, const char *name, uint64_t dir)
 {
-	if (dir >= t->ndirs && dir != NO_DIR)
-		return false;
-	if (t->nfiles == *cap) {
-		uint32_t n = *cap ? *cap * 2 : 64;
-		struct line_file *v = realloc(t->files, n * sizeof(*v));
-		if (!v)
-			return false;
-		t->files = v;
-		*cap = n;
-	}
-	t->files[t->nfiles++] = (struct line_file){ name, (uint32_t)dir, NULL };
-	return true;
+	struct line_file *lf = dir < t->dirs.count || dir == NO_DIR ? vec_push(&t->files, sizeof(*lf)) : NULL;
+	if (lf)
+		*lf = (struct line_file){ name, (uint32_t)dir, NULL };
+	return lf != NULL;
 }
 
-static bool push_dir(struct line_table *t, uint32_t *cap, const char *dir)
+static bool push_dir(struct line_table *t, const char *dir)
 {
-	if (t->ndirs == *cap) {
-		uint32_t n = *cap ? *cap * 2 : 16;
-		const char **v = realloc(t->dirs, n * sizeof(*v));
-		if (!v)
-			return false;
-		t->dirs = v;
-		*cap = n;
-	}
-	t->dirs[t->ndirs++] = dir;
-	return true;
+	const char **d = vec_push(&t->dirs, sizeof(*d));
+	if (d)
+		*d = dir;
+	return d != NULL;
 }
 
 /* The directories and files of the header (c just past the standard opcode
@@ -137,26 +123,25 @@ static bool push_dir(struct line_table *t, uint32_t *cap, const char *dir)
 static bool read_files(struct line_table *t, struct cursor *c, unsigned version, unsigned offset_size,
 		       const struct line_sections *sec, const char *comp_dir)
 {
-	uint32_t dir_cap = 0, file_cap = 0;
 	if (version < 5) {
 		/* Before DWARF 5, directory 0 is the CU's and file 0 does not
 		 * exist: libdw names it "???". */
-		if (!push_dir(t, &dir_cap, comp_dir))
+		if (!push_dir(t, comp_dir))
 			return false;
 		while (has(c, 1) && *c->p)
-			if (!push_dir(t, &dir_cap, read_cstring(c)) || c->failed)
+			if (!push_dir(t, read_cstring(c)) || c->failed)
 				return false;
 		if (!has(c, 1))
 			return false;
 		c->p++;
-		if (!push_file(t, &file_cap, "???", NO_DIR))
+		if (!push_file(t, "???", NO_DIR))
 			return false;
 		while (has(c, 1) && *c->p) {
 			const char *name = read_cstring(c);
 			uint64_t dir = read_uleb(c);
 			read_uleb(c); /* modification time */
 			read_uleb(c); /* length */
-			if (c->failed || !push_file(t, &file_cap, name, dir))
+			if (c->failed || !push_file(t, name, dir))
 				return false;
 		}
 		if (!has(c, 1))
@@ -173,7 +158,7 @@ static bool read_files(struct line_table *t, struct cursor *c, unsigned version,
 	for (uint64_t i = 0; i < n; i++) {
 		const char *path;
 		uint64_t ignored;
-		if (!read_entry(c, &ef, offset_size, sec, &path, &ignored) || !push_dir(t, &dir_cap, path))
+		if (!read_entry(c, &ef, offset_size, sec, &path, &ignored) || !push_dir(t, path))
 			return false;
 	}
 	if (!read_entry_format(c, &ef))
@@ -184,38 +169,21 @@ static bool read_files(struct line_table *t, struct cursor *c, unsigned version,
 	for (uint64_t i = 0; i < n; i++) {
 		const char *path;
 		uint64_t dir = UINT64_MAX;
-		if (!read_entry(c, &ef, offset_size, sec, &path, &dir) || !push_file(t, &file_cap, path, dir))
+		if (!read_entry(c, &ef, offset_size, sec, &path, &dir) || !push_file(t, path, dir))
 			return false;
 	}
 	return !c->failed;
 }
 
-struct row_vec {
-	struct line_row *rows;
-	uint32_t count, cap;
-};
-
-static bool grow_rows(struct row_vec *v)
+/* Called for every row of every program: inline but for growing. */
+static inline bool push_row(struct vec *rows, uint64_t addr, uint64_t line, uint64_t file, bool end)
 {
-	if (v->cap >= UINT32_MAX / 2)
-		return false;
-	uint32_t n = v->cap ? v->cap * 2 : 1024;
-	struct line_row *r = realloc(v->rows, (size_t)n * sizeof(*r));
-	if (!r)
-		return false;
-	v->rows = r;
-	v->cap = n;
-	return true;
-}
-
-static inline bool push_row(struct row_vec *v, uint64_t addr, uint64_t line, uint64_t file, bool end)
-{
-	if (v->count == v->cap && !grow_rows(v))
-		return false;
-	v->rows[v->count++] = (struct line_row){ addr, line <= UINT32_MAX ? (uint32_t)line : 0,
-						 (file < LINE_ROW_END ? (uint32_t)file : LINE_ROW_END - 1) |
-							 (end ? LINE_ROW_END : 0) };
-	return true;
+	struct line_row *r = rows->count < rows->cap ? (struct line_row *)rows->data + rows->count++ :
+						       vec_push(rows, sizeof(*r));
+	if (r)
+		*r = (struct line_row){ addr, line <= UINT32_MAX ? (uint32_t)line : 0,
+					(file < LINE_ROW_END ? (uint32_t)file : LINE_ROW_END - 1) | (end ? LINE_ROW_END : 0) };
+	return r != NULL;
 }
 
 struct program_header {
@@ -226,7 +194,7 @@ struct program_header {
 };
 
 /* Runs the line number program in c, each row it emits into v. */
-static bool run_program(struct cursor *c, const struct program_header *h, struct row_vec *v)
+static bool run_program(struct cursor *c, const struct program_header *h, struct vec *v)
 {
 	/* line wraps as libdw's does not: a table that overflows it is nonsense
 	 * either way, and signed overflow would be undefined. */
@@ -493,25 +461,21 @@ int line_table_read(struct line_table *t, const struct line_sections *s, uint64_
 		if (h.opcode_lengths[op - 1] != standard_lengths[op - 1])
 			return -1;
 	c.end = program.p;
-	struct row_vec rows = { 0 };
 	if (!read_files(t, &c, version, offset_size, s, comp_dir) || c.p != program.p ||
-	    !run_program(&program, &h, &rows) || !sort_rows(rows.rows, rows.count)) {
-		free(rows.rows);
+	    !run_program(&program, &h, &t->rows) || !sort_rows(t->rows.data, t->rows.count)) {
 		line_table_release(t);
 		return -1;
 	}
-	if (rows.count)
-		rows.rows[rows.count - 1].file |= LINE_ROW_END; /* as libdw marks the last */
-	t->rows = rows.rows;
-	t->nrows = rows.count;
+	if (t->rows.count) /* as libdw marks the last */
+		((struct line_row *)t->rows.data)[t->rows.count - 1].file |= LINE_ROW_END;
 	t->version = (uint16_t)version;
 	return 0;
 }
 
 void line_table_set_comp_dir(struct line_table *t, const char *comp_dir)
 {
-	if (t->version < 5 && t->ndirs)
-		t->dirs[0] = comp_dir;
+	if (t->version < 5 && t->dirs.count)
+		((const char **)t->dirs.data)[0] = comp_dir;
 }
 
 uint64_t line_table_next(const struct line_sections *s, uint64_t offset)
@@ -529,35 +493,30 @@ uint64_t line_table_next(const struct line_sections *s, uint64_t offset)
 
 void line_table_release(struct line_table *t)
 {
-	for (uint32_t i = 0; i < t->nfiles; i++)
-		free(t->files[i].path);
-	free(t->files);
-	free(t->dirs);
-	free(t->rows);
+	struct line_file *files = t->files.data;
+	for (uint32_t i = 0; i < t->files.count; i++)
+		free(files[i].path);
+	vec_release(&t->files);
+	vec_release(&t->dirs);
+	vec_release(&t->rows);
 	memset(t, 0, sizeof(*t));
 }
 
 const struct line_row *line_table_find(const struct line_table *t, uint64_t addr)
 {
-	uint32_t lo = 0, hi = t->nrows; /* the first row past addr */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (t->rows[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || (t->rows[lo - 1].file & LINE_ROW_END))
+	const struct line_row *rows = t->rows.data;
+	uint32_t past = upper_bound_u64(rows, t->rows.count, sizeof(*rows), offsetof(struct line_row, addr), addr);
+	if (past == 0 || (rows[past - 1].file & LINE_ROW_END))
 		return NULL;
-	return &t->rows[lo - 1];
+	return &rows[past - 1];
 }
 
 const char *line_table_path(struct line_table *t, uint32_t file)
 {
-	if (file >= t->nfiles)
+	if (file >= t->files.count)
 		return NULL;
-	struct line_file *lf = &t->files[file];
-	const char *dir = lf->dir == NO_DIR ? NULL : t->dirs[lf->dir];
+	struct line_file *lf = (struct line_file *)t->files.data + file;
+	const char *dir = lf->dir == NO_DIR ? NULL : ((const char **)t->dirs.data)[lf->dir];
 	if (lf->name[0] == '/' || !dir)
 		return lf->name;
 	if (!lf->path) {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "profile/profile.h"
+
 /* The sections a line program reads (a missing one: NULL, 0). */
 struct line_sections {
 	const uint8_t *line, *str, *line_str;
@@ -30,12 +32,9 @@ struct line_file {
 };
 
 struct line_table {
-	struct line_row *rows; /* sorted by address */
-	uint32_t nrows;
-	struct line_file *files;
-	uint32_t nfiles;
-	const char **dirs; /* [0]: the CU's comp_dir before DWARF 5 (may be NULL) */
-	uint32_t ndirs;
+	struct vec rows;  /* struct line_row, sorted by address */
+	struct vec files; /* struct line_file */
+	struct vec dirs;  /* const char *; [0]: the CU's comp_dir before DWARF 5 (may be NULL) */
 	uint16_t version;
 };
 

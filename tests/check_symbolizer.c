@@ -351,7 +351,7 @@ static long compare_line_tables(Dwarf_Die *cu, const struct line_sections *ls)
 	ck_assert_int_eq(dwarf_getsrcfiles(cu, &files, &nfiles), 0);
 	struct line_table t;
 	ck_assert_int_eq(line_table_read(&t, ls, offset, address_size, dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a))), 0);
-	ck_assert_uint_eq(t.nrows, nlines);
+	ck_assert_uint_eq(t.rows.count, nlines);
 	for (size_t i = 0; i < nfiles; i++) {
 		const char *want = dwarf_filesrc(files, i, NULL, NULL);
 		ck_assert_str_eq(line_table_path(&t, (uint32_t)i), want);
