@@ -7,13 +7,13 @@
 #include <sys/stat.h>
 
 #include "fuzz/fuzz.h"
-#include "profile/profile.h"
+#include "base/base.h"
 
 static int replay_file(const char *path)
 {
 	uint8_t *data;
 	size_t len;
-	if (profile_slurp(path, &data, &len)) {
+	if (read_whole_file(path, 1u << 30, &data, &len)) {
 		fprintf(stderr, "replay: cannot read %s\n", path);
 		return 1;
 	}

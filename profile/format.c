@@ -37,6 +37,7 @@ enum chunk_type {
 #define CHUNK_TARGET_RAW (1u << 20)      /* the writer starts a new chunk past this */
 #define FILE_MAX_RAW (2ull << 30)        /* all payloads of one file, decompressed */
 #define INLINE_MAX 4096                  /* lines of one location's inline chain */
+#define SLURP_MAX (4ull << 30)              /* the largest input read into memory */
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -56,93 +57,13 @@ bool profile_is_smolder(const uint8_t *buf, size_t len)
 	return len >= 8 && memcmp(buf, PROFILE_MAGIC, 8) == 0;
 }
 
-/* ---- encoding buffer ---- */
-
-struct buf {
-	uint8_t *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static void buf_reserve(struct buf *b, size_t more)
-{
-	if (b->failed || b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *data = realloc(b->data, cap);
-	if (!data) {
-		b->failed = true;
-		return;
-	}
-	b->data = data;
-	b->cap = cap;
-}
-
-static void put_uvarint(struct buf *b, uint64_t v)
-{
-	buf_reserve(b, 10);
-	if (b->failed)
-		return;
-	while (v >= 0x80) {
-		b->data[b->len++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	b->data[b->len++] = (uint8_t)v;
-}
-
-static void put_svarint(struct buf *b, int64_t v)
-{
-	put_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
-static void put_bytes(struct buf *b, const void *data, size_t len)
-{
-	buf_reserve(b, len);
-	if (b->failed)
-		return;
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-}
-
-/* ---- decoding cursor ---- */
-
-struct cursor {
-	const uint8_t *p, *end;
-	bool bad;
-};
-
-static uint64_t get_uvarint(struct cursor *c)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		if (c->p >= c->end) {
-			c->bad = true;
-			return 0;
-		}
-		uint8_t byte = *c->p++;
-		v |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80))
-			return v;
-	}
-	c->bad = true;
-	return 0;
-}
-
-static int64_t get_svarint(struct cursor *c)
-{
-	uint64_t u = get_uvarint(c);
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
 /* A count of entries, each at least min_bytes long: bounded by what is left. */
-static uint64_t get_count(struct cursor *c, size_t min_bytes)
+static uint64_t get_count(struct byte_cursor *c, size_t min_bytes)
 {
-	uint64_t n = get_uvarint(c);
+	uint64_t n = cursor_uvarint(c);
 	if (n > (uint64_t)(c->end - c->p) / min_bytes)
-		c->bad = true;
-	return c->bad ? 0 : n;
+		c->failed = true;
+	return c->failed ? 0 : n;
 }
 
 /* ---- writer ---- */
@@ -151,7 +72,7 @@ struct profile_writer {
 	int fd;
 	char *path, *temp_path;
 	ZSTD_CCtx *cctx;
-	struct buf raw, packed;
+	struct byte_buf raw, packed;
 	bool finished, header_written, value_types_written;
 	/* How much of each table is already in the file. */
 	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
@@ -184,7 +105,7 @@ static int writer_emit(struct profile_writer *w, enum chunk_type type)
 		return -PROFILE_E_NOMEM;
 	size_t bound = ZSTD_compressBound(w->raw.len);
 	w->packed.len = 0;
-	buf_reserve(&w->packed, CHUNK_HEADER_SIZE + bound);
+	byte_buf_reserve(&w->packed, CHUNK_HEADER_SIZE + bound);
 	if (w->packed.failed)
 		return -PROFILE_E_NOMEM;
 	size_t n = ZSTD_compress2(w->cctx, w->packed.data + CHUNK_HEADER_SIZE, bound, w->raw.data,
@@ -267,8 +188,8 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 {
 	while (*done < count) {
 		/* Entries are counted after the fact: reserve a fixed-width count. */
-		struct buf body = { 0 };
-		struct buf saved = w->raw;
+		struct byte_buf body = { 0 };
+		struct byte_buf saved = w->raw;
 		w->raw = body;
 		uint32_t n = 0;
 		w->chunk_first = *done;
@@ -279,8 +200,8 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 		body = w->raw;
 		w->raw = saved;
 		w->raw.len = 0;
-		put_uvarint(&w->raw, n);
-		put_bytes(&w->raw, body.data, body.len);
+		byte_buf_put_uvarint(&w->raw, n);
+		byte_buf_put(&w->raw, body.data, body.len);
 		bool failed = body.failed;
 		free(body.data);
 		if (failed)
@@ -296,24 +217,24 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 static void put_string(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
 	uint32_t len = string_table_len(&p->strings, i);
-	put_uvarint(&w->raw, len);
-	put_bytes(&w->raw, string_table_get(&p->strings, i), len);
+	byte_buf_put_uvarint(&w->raw, len);
+	byte_buf_put(&w->raw, string_table_get(&p->strings, i), len);
 }
 
 static void put_meta(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
-	put_uvarint(&w->raw, profile_meta(p, i)->key);
-	put_uvarint(&w->raw, profile_meta(p, i)->value);
+	byte_buf_put_uvarint(&w->raw, profile_meta(p, i)->key);
+	byte_buf_put_uvarint(&w->raw, profile_meta(p, i)->value);
 }
 
 static void put_mapping(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
 	const struct mapping *m = profile_mapping(p, i);
-	put_uvarint(&w->raw, m->start);
-	put_uvarint(&w->raw, m->end - m->start);
-	put_uvarint(&w->raw, m->offset);
-	put_uvarint(&w->raw, m->path);
-	put_uvarint(&w->raw, m->build_id);
+	byte_buf_put_uvarint(&w->raw, m->start);
+	byte_buf_put_uvarint(&w->raw, m->end - m->start);
+	byte_buf_put_uvarint(&w->raw, m->offset);
+	byte_buf_put_uvarint(&w->raw, m->path);
+	byte_buf_put_uvarint(&w->raw, m->build_id);
 }
 
 /* Ids that mostly rise by one are stored as deltas from the previous entry
@@ -322,30 +243,30 @@ static void put_function(struct profile_writer *w, const struct profile *p, uint
 {
 	const struct function *prev = i > w->chunk_first ? profile_function(p, i - 1) : NULL;
 	const struct function *f = profile_function(p, i);
-	put_svarint(&w->raw, (int64_t)f->name - (prev ? (int64_t)prev->name : 0));
-	put_svarint(&w->raw, (int64_t)f->file - (prev ? (int64_t)prev->file : 0));
+	byte_buf_put_svarint(&w->raw, (int64_t)f->name - (prev ? (int64_t)prev->name : 0));
+	byte_buf_put_svarint(&w->raw, (int64_t)f->file - (prev ? (int64_t)prev->file : 0));
 }
 
 static void put_location(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
 	const struct location *l = profile_location(p, i);
 	uint64_t prev = i ? profile_location(p, i - 1)->address : 0;
-	put_svarint(&w->raw, (int64_t)(l->address - prev));
-	put_uvarint(&w->raw, l->mapping == PROFILE_NONE ? 0 : (uint64_t)l->mapping + 1);
+	byte_buf_put_svarint(&w->raw, (int64_t)(l->address - prev));
+	byte_buf_put_uvarint(&w->raw, l->mapping == PROFILE_NONE ? 0 : (uint64_t)l->mapping + 1);
 }
 
 static void put_location_lines(struct profile_writer *w, const struct profile *p, uint32_t i,
 			       uint32_t *prev_location, uint32_t *prev_function)
 {
 	const struct location *l = profile_location(p, i);
-	put_uvarint(&w->raw, i - *prev_location);
+	byte_buf_put_uvarint(&w->raw, i - *prev_location);
 	*prev_location = i;
-	put_uvarint(&w->raw, l->nlines);
+	byte_buf_put_uvarint(&w->raw, l->nlines);
 	for (uint32_t k = 0; k < l->nlines; k++) {
 		uint32_t f = profile_line(p, l->lines + k)->function;
-		put_svarint(&w->raw, (int64_t)f - *prev_function);
+		byte_buf_put_svarint(&w->raw, (int64_t)f - *prev_function);
 		*prev_function = f;
-		put_uvarint(&w->raw, profile_line(p, l->lines + k)->line);
+		byte_buf_put_uvarint(&w->raw, profile_line(p, l->lines + k)->line);
 	}
 }
 
@@ -353,15 +274,15 @@ static void put_stack(struct profile_writer *w, const struct profile *p, uint32_
 {
 	const struct stack_node *s = profile_stack(p, i);
 	/* Parents are close to their children: store the distance back. */
-	put_uvarint(&w->raw, s->parent == PROFILE_NONE ? 0 : (uint64_t)(i - s->parent));
-	put_uvarint(&w->raw, s->location);
+	byte_buf_put_uvarint(&w->raw, s->parent == PROFILE_NONE ? 0 : (uint64_t)(i - s->parent));
+	byte_buf_put_uvarint(&w->raw, s->location);
 }
 
 static void put_thread(struct profile_writer *w, const struct profile *p, uint32_t i)
 {
-	put_uvarint(&w->raw, profile_thread(p, i)->tid);
-	put_uvarint(&w->raw, profile_thread(p, i)->pid);
-	put_uvarint(&w->raw, profile_thread(p, i)->comm);
+	byte_buf_put_uvarint(&w->raw, profile_thread(p, i)->tid);
+	byte_buf_put_uvarint(&w->raw, profile_thread(p, i)->pid);
+	byte_buf_put_uvarint(&w->raw, profile_thread(p, i)->comm);
 }
 
 static int writer_lines(struct profile_writer *w, const struct profile *p)
@@ -374,11 +295,11 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 	}
 	uint8_t *written = w->lines_written.data;
 	uint32_t n = 0, prev_location = 0, prev_function = 0;
-	struct buf body = { 0 };
+	struct byte_buf body = { 0 };
 	for (uint32_t i = 0; i < p->locations.count; i++) {
 		if (written[i] || profile_location(p, i)->nlines == 0)
 			continue;
-		struct buf saved = w->raw;
+		struct byte_buf saved = w->raw;
 		w->raw = body;
 		put_location_lines(w, p, i, &prev_location, &prev_function);
 		body = w->raw;
@@ -388,8 +309,8 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 		if (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count) {
 			prev_location = prev_function = 0;
 			w->raw.len = 0;
-			put_uvarint(&w->raw, n);
-			put_bytes(&w->raw, body.data, body.len);
+			byte_buf_put_uvarint(&w->raw, n);
+			byte_buf_put(&w->raw, body.data, body.len);
 			int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
 			body.len = 0;
 			n = 0;
@@ -401,8 +322,8 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 	}
 	if (n) {
 		w->raw.len = 0;
-		put_uvarint(&w->raw, n);
-		put_bytes(&w->raw, body.data, body.len);
+		byte_buf_put_uvarint(&w->raw, n);
+		byte_buf_put(&w->raw, body.data, body.len);
 		int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
 		free(body.data);
 		return err;
@@ -428,13 +349,13 @@ static int writer_build_ids(struct profile_writer *w, const struct profile *p)
 	if (!n)
 		return 0;
 	w->raw.len = 0;
-	put_uvarint(&w->raw, n);
+	byte_buf_put_uvarint(&w->raw, n);
 	for (uint32_t i = 0; i < w->mappings; i++) {
 		uint32_t id = profile_mapping(p, i)->build_id;
 		if (id == written[i])
 			continue;
-		put_uvarint(&w->raw, i);
-		put_uvarint(&w->raw, id);
+		byte_buf_put_uvarint(&w->raw, i);
+		byte_buf_put_uvarint(&w->raw, id);
 		written[i] = id;
 	}
 	return writer_emit(w, CHUNK_MAPPING_BUILD_IDS);
@@ -452,7 +373,7 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 		memset(slot, 0, sizeof(int64_t) * PROFILE_MAX_VALUES);
 	}
 	int64_t (*flushed)[PROFILE_MAX_VALUES] = w->flushed.data;
-	struct buf body = { 0 };
+	struct byte_buf body = { 0 };
 	uint32_t n = 0, prev_stack = 0;
 	int err = 0;
 	for (uint32_t i = 0; i < p->samples.count && !err; i++) {
@@ -461,15 +382,15 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 		for (uint32_t v = 0; v < nv; v++)
 			changed |= s->value[v] != flushed[i][v];
 		if (changed) {
-			struct buf saved = w->raw;
+			struct byte_buf saved = w->raw;
 			w->raw = body;
 			uint32_t stack = s->stack == PROFILE_NONE ? 0 : s->stack + 1;
-			put_svarint(&w->raw, (int64_t)stack - prev_stack);
+			byte_buf_put_svarint(&w->raw, (int64_t)stack - prev_stack);
 			prev_stack = stack;
-			put_uvarint(&w->raw, s->tid);
-			put_uvarint(&w->raw, s->time);
+			byte_buf_put_uvarint(&w->raw, s->tid);
+			byte_buf_put_uvarint(&w->raw, s->time);
 			for (uint32_t v = 0; v < nv; v++) {
-				put_svarint(&w->raw, s->value[v] - flushed[i][v]);
+				byte_buf_put_svarint(&w->raw, s->value[v] - flushed[i][v]);
 				flushed[i][v] = s->value[v];
 			}
 			body = w->raw;
@@ -478,8 +399,8 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 		}
 		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->samples.count)) {
 			w->raw.len = 0;
-			put_uvarint(&w->raw, n);
-			put_bytes(&w->raw, body.data, body.len);
+			byte_buf_put_uvarint(&w->raw, n);
+			byte_buf_put(&w->raw, body.data, body.len);
 			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_SAMPLES);
 			body.len = 0;
 			n = 0;
@@ -505,10 +426,10 @@ int profile_writer_flush(struct profile_writer *w, const struct profile *p)
 		return err;
 	if (!w->value_types_written && p->nvalues) {
 		w->raw.len = 0;
-		put_uvarint(&w->raw, p->nvalues);
+		byte_buf_put_uvarint(&w->raw, p->nvalues);
 		for (uint32_t v = 0; v < p->nvalues; v++) {
-			put_uvarint(&w->raw, p->value_types[v].type);
-			put_uvarint(&w->raw, p->value_types[v].unit);
+			byte_buf_put_uvarint(&w->raw, p->value_types[v].type);
+			byte_buf_put_uvarint(&w->raw, p->value_types[v].unit);
 		}
 		if ((err = writer_emit(w, CHUNK_VALUE_TYPES)))
 			return err;
@@ -535,7 +456,7 @@ int profile_writer_finish(struct profile_writer *w, const struct profile *p)
 	if (err)
 		return err;
 	w->raw.len = 0;
-	put_uvarint(&w->raw, p->samples.count);
+	byte_buf_put_uvarint(&w->raw, p->samples.count);
 	if ((err = writer_emit(w, CHUNK_END)))
 		return err;
 	if (fsync(w->fd) && errno != EINVAL)
@@ -594,7 +515,7 @@ struct reader {
 	struct profile *p;
 	struct id_map strings, functions, locations, stacks;
 	bool value_types_seen;
-	struct cursor c;
+	struct byte_cursor c;
 	int err;
 };
 
@@ -611,15 +532,15 @@ static uint32_t map_index(struct reader *r, const struct id_map *m, uint64_t i)
 
 static uint32_t read_string_ref(struct reader *r)
 {
-	return map_index(r, &r->strings, get_uvarint(&r->c));
+	return map_index(r, &r->strings, cursor_uvarint(&r->c));
 }
 
 static void read_strings(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint64_t len = get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		uint64_t len = cursor_uvarint(&r->c);
 		if (len > (uint64_t)(r->c.end - r->c.p)) {
-			r->c.bad = true;
+			r->c.failed = true;
 			break;
 		}
 		int64_t id = profile_string_n(r->p, (const char *)r->c.p, len);
@@ -646,7 +567,7 @@ static void read_value_types(struct reader *r)
 
 static void read_meta(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
 		uint32_t k = read_string_ref(r), v = read_string_ref(r);
 		struct meta_entry *e = vec_push(&r->p->meta, sizeof(*e));
 		if (!e)
@@ -658,12 +579,12 @@ static void read_meta(struct reader *r, uint64_t n)
 
 static void read_mappings(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
 		struct mapping m;
-		m.start = get_uvarint(&r->c);
-		uint64_t size = get_uvarint(&r->c);
+		m.start = cursor_uvarint(&r->c);
+		uint64_t size = cursor_uvarint(&r->c);
 		m.end = m.start + size;
-		m.offset = get_uvarint(&r->c);
+		m.offset = cursor_uvarint(&r->c);
 		m.path = read_string_ref(r);
 		m.build_id = read_string_ref(r);
 		if (m.end < m.start)
@@ -674,16 +595,16 @@ static void read_mappings(struct reader *r, uint64_t n)
 }
 
 /* A delta-coded file-local id: prev + delta, checked by map_index later. */
-static uint64_t get_delta(struct cursor *c, uint64_t *prev)
+static uint64_t get_delta(struct byte_cursor *c, uint64_t *prev)
 {
-	*prev += (uint64_t)get_svarint(c);
+	*prev += (uint64_t)cursor_svarint(c);
 	return *prev;
 }
 
 static void read_build_ids(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint64_t m = get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		uint64_t m = cursor_uvarint(&r->c);
 		uint32_t id = read_string_ref(r);
 		if (m >= r->p->mappings.count)
 			r->err = -PROFILE_E_BAD_INDEX;
@@ -695,7 +616,7 @@ static void read_build_ids(struct reader *r, uint64_t n)
 static void read_functions(struct reader *r, uint64_t n)
 {
 	uint64_t prev_name = 0, prev_file = 0;
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
 		uint32_t name = map_index(r, &r->strings, get_delta(&r->c, &prev_name));
 		uint32_t file = map_index(r, &r->strings, get_delta(&r->c, &prev_file));
 		if (r->err)
@@ -713,9 +634,9 @@ static void read_locations(struct reader *r, uint64_t n)
 	uint64_t address = r->locations.count
 				   ? profile_location(r->p, r->locations.id[r->locations.count - 1])->address
 				   : 0;
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		address += (uint64_t)get_svarint(&r->c);
-		uint64_t mapping = get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		address += (uint64_t)cursor_svarint(&r->c);
+		uint64_t mapping = cursor_uvarint(&r->c);
 		if (mapping > r->p->mappings.count) {
 			r->err = -PROFILE_E_BAD_INDEX;
 			break;
@@ -737,19 +658,19 @@ static void read_location_lines(struct reader *r, uint64_t n)
 		return;
 	}
 	uint64_t prev_location = 0, prev_function = 0;
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		prev_location += get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		prev_location += cursor_uvarint(&r->c);
 		uint32_t loc = map_index(r, &r->locations, prev_location);
-		uint64_t nlines = get_uvarint(&r->c);
+		uint64_t nlines = cursor_uvarint(&r->c);
 		if (nlines > INLINE_MAX) {
 			r->err = -PROFILE_E_TOO_LARGE;
 			break;
 		}
-		for (uint64_t k = 0; k < nlines && !r->c.bad; k++) {
+		for (uint64_t k = 0; k < nlines && !r->c.failed; k++) {
 			lines[k].function = map_index(r, &r->functions, get_delta(&r->c, &prev_function));
-			lines[k].line = (uint32_t)get_uvarint(&r->c);
+			lines[k].line = (uint32_t)cursor_uvarint(&r->c);
 		}
-		if (!r->err && !r->c.bad && profile_set_location_lines(r->p, loc, lines, (uint32_t)nlines))
+		if (!r->err && !r->c.failed && profile_set_location_lines(r->p, loc, lines, (uint32_t)nlines))
 			r->err = -PROFILE_E_NOMEM;
 	}
 	free(lines);
@@ -757,8 +678,8 @@ static void read_location_lines(struct reader *r, uint64_t n)
 
 static void read_stacks(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint64_t back = get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		uint64_t back = cursor_uvarint(&r->c);
 		uint32_t self = r->stacks.count;
 		uint32_t parent = PROFILE_NONE;
 		if (back == 0) {
@@ -771,7 +692,7 @@ static void read_stacks(struct reader *r, uint64_t n)
 		} else {
 			parent = r->stacks.id[self - back];
 		}
-		uint32_t loc = map_index(r, &r->locations, get_uvarint(&r->c));
+		uint32_t loc = map_index(r, &r->locations, cursor_uvarint(&r->c));
 		if (r->err)
 			break;
 		int64_t id = profile_intern_stack(r->p, parent, loc);
@@ -784,8 +705,8 @@ static void read_stacks(struct reader *r, uint64_t n)
 
 static void read_threads(struct reader *r, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
-		uint64_t tid = get_uvarint(&r->c), pid = get_uvarint(&r->c);
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		uint64_t tid = cursor_uvarint(&r->c), pid = cursor_uvarint(&r->c);
 		uint32_t comm = read_string_ref(r);
 		if (tid > UINT32_MAX || pid > UINT32_MAX)
 			r->err = -PROFILE_E_BAD_CHUNK;
@@ -802,16 +723,16 @@ static void read_samples(struct reader *r, uint64_t n)
 	}
 	int64_t values[PROFILE_MAX_VALUES];
 	uint64_t prev_stack = 0;
-	for (uint64_t i = 0; i < n && !r->c.bad && !r->err; i++) {
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
 		uint64_t stack = get_delta(&r->c, &prev_stack);
-		uint64_t tid = get_uvarint(&r->c);
-		uint64_t time = get_uvarint(&r->c);
+		uint64_t tid = cursor_uvarint(&r->c);
+		uint64_t time = cursor_uvarint(&r->c);
 		for (uint32_t v = 0; v < r->p->nvalues; v++)
-			values[v] = get_svarint(&r->c);
+			values[v] = cursor_svarint(&r->c);
 		uint32_t s = stack ? map_index(r, &r->stacks, stack - 1) : PROFILE_NONE;
 		if (tid > UINT32_MAX)
 			r->err = -PROFILE_E_BAD_CHUNK;
-		if (r->err || r->c.bad)
+		if (r->err || r->c.failed)
 			break;
 		if (profile_add_sample(r->p, s, (uint32_t)tid, time, values))
 			r->err = -PROFILE_E_NOMEM;
@@ -820,11 +741,11 @@ static void read_samples(struct reader *r, uint64_t n)
 
 static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, size_t len)
 {
-	r->c = (struct cursor){ payload, payload + len, false };
+	r->c = (struct byte_cursor){ payload, payload + len, false };
 	if (type == CHUNK_VALUE_TYPES) {
 		read_value_types(r);
 	} else if (type == CHUNK_END) {
-		get_uvarint(&r->c);
+		cursor_uvarint(&r->c);
 	} else {
 		uint64_t n = get_count(&r->c, 1);
 		switch (type) {
@@ -843,7 +764,7 @@ static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, s
 	}
 	if (r->err)
 		return r->err;
-	if (r->c.bad || r->c.p != r->c.end)
+	if (r->c.failed || r->c.p != r->c.end)
 		return -PROFILE_E_BAD_CHUNK;
 	return 0;
 }
@@ -928,68 +849,23 @@ int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
 }
 
 /* Reads a whole file (or stdin), capped: profiles and folded text are read
- * in full by every consumer. */
-int profile_slurp(const char *path, uint8_t **out, size_t *out_len)
+ * in full by every consumer.  errno is set for PROFILE_E_IO. */
+static int slurp(const char *path, uint8_t **out, size_t *out_len)
 {
-	int fd = (!path || strcmp(path, "-") == 0) ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -PROFILE_E_IO;
-	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (fd)
-			close(fd);
-		errno = EISDIR;
-		return -PROFILE_E_IO;
-	}
-	size_t cap = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-			     ? (size_t)st.st_size + 1
-			     : 65536;
-	uint8_t *data = NULL;
-	size_t len = 0;
-	int err = 0;
-	for (;;) {
-		if (cap > SLURP_MAX) {
-			err = -PROFILE_E_TOO_LARGE;
-			break;
-		}
-		uint8_t *next = realloc(data, cap + 1);
-		if (!next) {
-			err = -PROFILE_E_NOMEM;
-			break;
-		}
-		data = next;
-		ssize_t n = read(fd, data + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -PROFILE_E_IO;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap)
-			cap *= 2;
-	}
-	int saved = errno;
-	if (fd)
-		close(fd);
-	if (err) {
-		free(data);
-		errno = saved;
-		return err;
-	}
-	data[len] = '\0';
-	*out = data;
-	*out_len = len;
-	return 0;
+	int r = read_whole_file(path, SLURP_MAX, out, out_len);
+	if (r == -EFBIG)
+		return -PROFILE_E_TOO_LARGE;
+	if (r == -ENOMEM)
+		return -PROFILE_E_NOMEM;
+	errno = -r;
+	return r ? -PROFILE_E_IO : 0;
 }
 
 int profile_read_file(struct profile *p, const char *path, struct profile_read_info *info)
 {
 	uint8_t *data;
 	size_t len;
-	int err = profile_slurp(path, &data, &len);
+	int err = slurp(path, &data, &len);
 	if (err)
 		return err;
 	err = profile_read_buffer(p, data, len, info);
@@ -1002,7 +878,7 @@ int profile_load(struct profile *p, const char *path, struct profile_read_info *
 {
 	uint8_t *data;
 	size_t len;
-	int err = profile_slurp(path, &data, &len);
+	int err = slurp(path, &data, &len);
 	if (err)
 		return err;
 	struct folded_stats local;

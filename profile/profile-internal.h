@@ -4,7 +4,6 @@
 
 #include "profile/profile.h"
 
-#define VEC_MAX_COUNT (1u << 30)
 #define STRING_MAX_LEN (1u << 20) /* longer names are cut: nothing real is this long */
 
 /* The reader adds a file's locations as they are (their inline chains come

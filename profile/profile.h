@@ -6,7 +6,7 @@
  * samples (a stack, a thread, values).  Identical (stack, thread) samples are
  * aggregated as they are added, so memory grows with unique stacks, not time.
  *
- * Every other module includes this header; it includes nothing of theirs.
+ * Every module above base/ includes this header; it includes only base/.
  * All ids are dense indices from 0.  Pointers returned by the accessors stay
  * valid until the next call that adds to the same table, or profile_release().
  */
@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "base/base.h"
 
 /* One list generates the error enum and its messages (as elfutils' DWFL_ERRORS). */
 #define PROFILE_ERRORS                                                              \
@@ -124,17 +126,6 @@ struct sample {
 
 struct meta_entry {
 	uint32_t key, value; /* string ids */
-};
-
-/* A growable array with a bound on its growth; the element type is implied. */
-struct vec {
-	void *data;
-	uint32_t count, cap;
-};
-
-struct id_hash {
-	uint32_t *slots; /* id + 1, 0 = empty */
-	uint32_t nslots;
 };
 
 struct profile {
@@ -260,66 +251,5 @@ const char *profile_writer_temp_path(const struct profile_writer *w);
 
 /* Whole profile in one go. */
 int profile_write_file(const struct profile *p, const char *path);
-
-/* ---- shared primitives (used by every module) ---- */
-
-static inline uint64_t hash_u64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static inline int64_t sat_add_i64(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_add_overflow(a, b, &r))
-		return b > 0 ? INT64_MAX : INT64_MIN;
-	return r;
-}
-
-static inline int64_t sat_mul_i64(int64_t a, int64_t b)
-{
-	int64_t r;
-	if (__builtin_mul_overflow(a, b, &r))
-		return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
-	return r;
-}
-
-uint64_t hash_bytes(const void *data, size_t len);
-
-/* n bytes as lowercase hex into out (2n+1 bytes, or cut to fit), e.g. a build-id. */
-void hex_string(const uint8_t *bytes, size_t n, char *out, size_t out_len);
-
-/* In an array of n elements of `stride` bytes sorted by the uint64_t at
- * key_offset, how many have a key <= x: the last of them (index - 1) is the
- * candidate for "the range containing x". */
-uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x);
-
-/* id_hash: open addressing over the indexes of an array, keys compared by
- * the caller (the array is the caller's). */
-typedef bool (*id_hash_eq)(const void *ctx, uint32_t id, const void *key);
-typedef uint64_t (*id_hash_rehash)(const void *ctx, uint32_t id);
-
-/* Grows h so that one more id fits under a 3/4 load. */
-int id_hash_reserve(struct id_hash *h, uint32_t count, id_hash_rehash rehash, const void *ctx);
-/* The slot holding the id equal to key, or the empty slot where it goes. */
-uint32_t *id_hash_probe(struct id_hash *h, uint64_t hash, id_hash_eq eq, const void *ctx,
-			const void *key);
-void id_hash_release(struct id_hash *h);
-
-/* Appends one zeroed-or-not slot of elsize bytes; NULL when out of memory or
- * past VEC_MAX_COUNT. */
-void *vec_push(struct vec *v, size_t elsize);
-void vec_release(struct vec *v);
-
-#define SLURP_MAX (4ull << 30) /* the largest input read into memory */
-
-/* Reads all of path (or stdin for NULL or "-") into a NUL-terminated buffer
- * that the caller frees. */
-int profile_slurp(const char *path, uint8_t **out, size_t *out_len);
 
 #endif

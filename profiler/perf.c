@@ -73,16 +73,6 @@ uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handl
 	return n;
 }
 
-bool read_proc_int(const char *path, long *out)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	bool ok = fscanf(f, "%ld", out) == 1;
-	fclose(f);
-	return ok;
-}
-
 static const char *const profiler_messages[] = {
 #define PROFILER_ERROR(name, msg) [PROFILER_E_##name] = msg,
 	PROFILER_ERRORS

@@ -26,9 +26,6 @@ void ring_buffer_unmap(struct ring_buffer *rb);
 typedef void (*record_handler)(const struct perf_event_header *h, void *ctx);
 uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handler handle, void *ctx);
 
-/* Reads a small integer setting such as /proc/sys/kernel/perf_event_paranoid. */
-bool read_proc_int(const char *path, long *out);
-
 /* ---- record_queue.c: from the reader's thread to the unwinding thread ---- */
 
 struct record_queue {

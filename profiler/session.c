@@ -216,20 +216,6 @@ static struct thread_state *thread_add(struct profiler *s, pid_t tid, pid_t pid,
 	return t;
 }
 
-static bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	bool ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (ok)
-		buf[strcspn(buf, "\n")] = '\0';
-	return ok;
-}
-
 static struct process_maps *process_get(struct profiler *s, pid_t pid, bool create)
 {
 	struct process_maps *procs = s->procs.data;
@@ -1792,19 +1778,9 @@ static bool child_exited(struct profiler *s)
 /* Attach mode: are all target processes gone (or zombies)? */
 static bool targets_gone(const struct profiler *s)
 {
-	for (uint32_t i = 0; i < s->o.npids; i++) {
-		char path[64], buf[512];
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->o.pids[i]);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		const char *paren = strrchr(buf, ')');
-		if (paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X')
+	for (uint32_t i = 0; i < s->o.npids; i++)
+		if (process_alive(s->o.pids[i]))
 			return false;
-	}
 	return true;
 }
 

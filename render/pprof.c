@@ -6,61 +6,23 @@
 
 #include "render/render-internal.h"
 
-struct pb {
-	uint8_t *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static void pb_reserve(struct pb *b, size_t more)
-{
-	if (b->failed || b->len + more <= b->cap)
-		return;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	uint8_t *data = realloc(b->data, cap);
-	if (!data) {
-		b->failed = true;
-		return;
-	}
-	b->data = data;
-	b->cap = cap;
-}
-
-static void pb_varint(struct pb *b, uint64_t v)
-{
-	pb_reserve(b, 10);
-	if (b->failed)
-		return;
-	while (v >= 0x80) {
-		b->data[b->len++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	b->data[b->len++] = (uint8_t)v;
-}
-
-static void pb_uint(struct pb *b, uint32_t field, uint64_t v)
+static void pb_uint(struct byte_buf *b, uint32_t field, uint64_t v)
 {
 	if (!v)
 		return; /* proto3 default */
-	pb_varint(b, (uint64_t)field << 3);
-	pb_varint(b, v);
+	byte_buf_put_uvarint(b, (uint64_t)field << 3);
+	byte_buf_put_uvarint(b, v);
 }
 
-static void pb_bytes(struct pb *b, uint32_t field, const void *data, size_t len)
+static void pb_bytes(struct byte_buf *b, uint32_t field, const void *data, size_t len)
 {
-	pb_varint(b, (uint64_t)field << 3 | 2);
-	pb_varint(b, len);
-	pb_reserve(b, len);
-	if (b->failed)
-		return;
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
+	byte_buf_put_uvarint(b, (uint64_t)field << 3 | 2);
+	byte_buf_put_uvarint(b, len);
+	byte_buf_put(b, data, len);
 }
 
 /* Appends msg as field `field` of b and empties msg for reuse. */
-static void pb_message(struct pb *b, uint32_t field, struct pb *msg)
+static void pb_message(struct byte_buf *b, uint32_t field, struct byte_buf *msg)
 {
 	b->failed |= msg->failed;
 	pb_bytes(b, field, msg->data, msg->len);
@@ -73,7 +35,7 @@ enum { /* Profile's fields */
 	PROFILE_DURATION_NANOS = 10, PROFILE_COMMENT = 13, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 };
 
-static int pprof_encode(const struct profile *p, struct pb *out)
+static int pprof_encode(const struct profile *p, struct byte_buf *out)
 {
 	struct string_table strings; /* the profile's, plus label keys and thread names */
 	string_table_init(&strings);
@@ -85,7 +47,7 @@ static int pprof_encode(const struct profile *p, struct pb *out)
 	int64_t tid_key = string_table_intern(&strings, "tid", 3);
 	if (thread_key < 0 || tid_key < 0)
 		goto nomem;
-	struct pb msg = { 0 }, sub = { 0 };
+	struct byte_buf msg = { 0 }, sub = { 0 };
 	for (uint32_t v = 0; v < p->nvalues; v++) {
 		pb_uint(&msg, 1, p->value_types[v].type);
 		pb_uint(&msg, 2, p->value_types[v].unit);
@@ -95,10 +57,10 @@ static int pprof_encode(const struct profile *p, struct pb *out)
 		const struct sample *s = profile_sample(p, i);
 		/* packed location ids, leaf first */
 		for (uint32_t st = s->stack; st != PROFILE_NONE; st = profile_stack(p, st)->parent)
-			pb_varint(&sub, (uint64_t)profile_stack(p, st)->location + 1);
+			byte_buf_put_uvarint(&sub, (uint64_t)profile_stack(p, st)->location + 1);
 		pb_message(&msg, 1, &sub);
 		for (uint32_t v = 0; v < p->nvalues; v++)
-			pb_varint(&sub, (uint64_t)s->value[v]);
+			byte_buf_put_uvarint(&sub, (uint64_t)s->value[v]);
 		pb_message(&msg, 2, &sub);
 		const struct thread *th = profile_find_thread(p, s->tid);
 		if (th) {
@@ -165,7 +127,7 @@ nomem:
 
 int render_pprof(const struct profile *p, FILE *out)
 {
-	struct pb raw = { 0 };
+	struct byte_buf raw = { 0 };
 	int err = pprof_encode(p, &raw);
 	if (err) {
 		free(raw.data);

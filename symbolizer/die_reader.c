@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "symbolizer/byte_cursor.h"
+#include "base/base.h"
 
 /* Abbreviation codes are numbered from 1, densely, by every compiler in use:
  * a larger one is left to libdw rather than given a sparse table. */
@@ -87,10 +87,10 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 {
 	if (!s->abbrev || offset >= s->abbrev_size)
 		return false;
-	struct cursor c = { s->abbrev + offset, s->abbrev + s->abbrev_size, false };
+	struct byte_cursor c = { s->abbrev + offset, s->abbrev + s->abbrev_size, false };
 	uint32_t cap = 0;
 	for (;;) {
-		uint64_t code = read_uleb(&c);
+		uint64_t code = cursor_uleb(&c);
 		if (c.failed)
 			return false;
 		if (code == 0)
@@ -98,21 +98,21 @@ static bool read_abbrevs(struct die_unit *u, const struct die_sections *s, uint6
 		if (!push_abbrev(u, &cap, code))
 			return false;
 		struct abbrev *a = &u->abbrevs[code - 1];
-		uint64_t tag = read_uleb(&c);
+		uint64_t tag = cursor_uleb(&c);
 		a->tag = tag && tag <= UINT32_MAX ? (uint32_t)tag : UINT32_MAX;
-		a->children = read_le(&c, 1) != 0;
+		a->children = cursor_le(&c, 1) != 0;
 		a->sibling = a->low_pc = a->high_pc = a->ranges = -1;
 		a->first_spec = u->specs.count;
 		a->fixed_size = 0;
 		for (;;) {
-			uint64_t name = read_uleb(&c), form = read_uleb(&c); /* in this order */
+			uint64_t name = cursor_uleb(&c), form = cursor_uleb(&c); /* in this order */
 			struct attr_spec spec = { (uint32_t)name, (uint32_t)form, 0, -1 };
 			if (c.failed)
 				return false;
 			if (spec.name == 0 && spec.form == 0)
 				break;
 			if (spec.form == DW_FORM_implicit_const)
-				spec.implicit = read_sleb(&c);
+				spec.implicit = cursor_sleb(&c);
 			int32_t index = (int32_t)(u->specs.count - a->first_spec);
 			if (spec.name == DW_AT_sibling)
 				a->sibling = index;
@@ -139,11 +139,11 @@ int die_unit_open(struct die_unit *u, const struct die_sections *s, uint64_t uni
 	memset(u, 0, sizeof(*u));
 	if (!s->info || unit_offset >= s->info_size)
 		return -1;
-	struct cursor c = { s->info + unit_offset, s->info + s->info_size, false };
-	uint64_t length = read_le(&c, 4);
+	struct byte_cursor c = { s->info + unit_offset, s->info + s->info_size, false };
+	uint64_t length = cursor_le(&c, 4);
 	u->offset_size = 4;
 	if (length == 0xffffffff) {
-		length = read_le(&c, 8);
+		length = cursor_le(&c, 8);
 		u->offset_size = 8;
 	}
 	if (c.failed || length > (uint64_t)(c.end - c.p))
@@ -152,20 +152,20 @@ int die_unit_open(struct die_unit *u, const struct die_sections *s, uint64_t uni
 	u->info = s->info;
 	u->end = c.end;
 	u->start = unit_offset;
-	u->version = (uint8_t)read_le(&c, 2);
+	u->version = (uint8_t)cursor_le(&c, 2);
 	uint64_t abbrev_offset;
 	if (u->version >= 2 && u->version <= 4) {
-		abbrev_offset = read_le(&c, u->offset_size);
-		u->address_size = (uint8_t)read_le(&c, 1);
+		abbrev_offset = cursor_le(&c, u->offset_size);
+		u->address_size = (uint8_t)cursor_le(&c, 1);
 	} else if (u->version == 5) {
-		unsigned type = (unsigned)read_le(&c, 1);
-		u->address_size = (uint8_t)read_le(&c, 1);
-		abbrev_offset = read_le(&c, u->offset_size);
+		unsigned type = (unsigned)cursor_le(&c, 1);
+		u->address_size = (uint8_t)cursor_le(&c, 1);
+		abbrev_offset = cursor_le(&c, u->offset_size);
 		if (type == DW_UT_skeleton || type == DW_UT_split_compile)
-			read_le(&c, 8);
+			cursor_le(&c, 8);
 		else if (type == DW_UT_type || type == DW_UT_split_type) {
-			read_le(&c, 8);
-			read_le(&c, u->offset_size);
+			cursor_le(&c, 8);
+			cursor_le(&c, u->offset_size);
 		}
 		else if (type != DW_UT_compile && type != DW_UT_partial)
 			return -1;
@@ -191,22 +191,22 @@ void die_unit_release(struct die_unit *u)
 
 /* Moves c past one attribute value of form (its value, if a number, in
  * *value); false for a form unknown here. */
-static bool skip_form(const struct die_unit *u, struct cursor *c, uint64_t form, int64_t *value)
+static bool skip_form(const struct die_unit *u, struct byte_cursor *c, uint64_t form, int64_t *value)
 {
 	*value = 0;
 	int size = form_size(form, u);
 	if (size > 8) {
-		if (has(c, (size_t)size))
+		if (cursor_has(c, (size_t)size))
 			c->p += size;
 		return !c->failed;
 	}
 	if (size >= 0) {
-		*value = size ? (int64_t)read_le(c, (unsigned)size) : 0;
+		*value = size ? (int64_t)cursor_le(c, (unsigned)size) : 0;
 		return !c->failed;
 	}
 	switch (form) {
 	case DW_FORM_sdata:
-		*value = read_sleb(c);
+		*value = cursor_sleb(c);
 		break;
 	case DW_FORM_udata:
 	case DW_FORM_ref_udata:
@@ -216,25 +216,25 @@ static bool skip_form(const struct die_unit *u, struct cursor *c, uint64_t form,
 	case DW_FORM_rnglistx:
 	case DW_FORM_GNU_addr_index:
 	case DW_FORM_GNU_str_index:
-		*value = (int64_t)read_uleb(c);
+		*value = (int64_t)cursor_uleb(c);
 		break;
 	case DW_FORM_string:
-		read_cstring(c);
+		cursor_cstring(c);
 		break;
 	case DW_FORM_block1:
 	case DW_FORM_block2:
 	case DW_FORM_block4:
 	case DW_FORM_block:
 	case DW_FORM_exprloc: {
-		uint64_t n = form == DW_FORM_block1 ? read_le(c, 1) :
-			     form == DW_FORM_block2 ? read_le(c, 2) :
-			     form == DW_FORM_block4 ? read_le(c, 4) : read_uleb(c);
-		if (has(c, n))
+		uint64_t n = form == DW_FORM_block1 ? cursor_le(c, 1) :
+			     form == DW_FORM_block2 ? cursor_le(c, 2) :
+			     form == DW_FORM_block4 ? cursor_le(c, 4) : cursor_uleb(c);
+		if (cursor_has(c, n))
 			c->p += n;
 		break;
 	}
 	case DW_FORM_indirect: {
-		uint64_t actual = read_uleb(c);
+		uint64_t actual = cursor_uleb(c);
 		return actual != DW_FORM_indirect && actual != DW_FORM_implicit_const && skip_form(u, c, actual, value) &&
 		       !c->failed;
 	}
@@ -252,7 +252,7 @@ static const uint8_t *read_attrs(const struct die_unit *u, const struct die *d, 
 {
 	if (want < 0 && d->abbrev->fixed_size >= 0)
 		return d->abbrev->fixed_size <= u->end - d->attrs ? d->attrs + d->abbrev->fixed_size : NULL;
-	struct cursor c = { d->attrs, u->end, false };
+	struct byte_cursor c = { d->attrs, u->end, false };
 	const struct attr_spec *spec = (const struct attr_spec *)u->specs.data + d->abbrev->first_spec;
 	uint32_t i = 0;
 	if (want >= 0 && spec[want].at >= 0) { /* straight to it */
@@ -269,8 +269,8 @@ static const uint8_t *read_attrs(const struct die_unit *u, const struct die *d, 
 			return NULL;
 		if ((int32_t)i == want) {
 			if (f == DW_FORM_indirect) {
-				struct cursor again = { at, u->end, false };
-				f = read_uleb(&again);
+				struct byte_cursor again = { at, u->end, false };
+				f = cursor_uleb(&again);
 			}
 			*value = f == DW_FORM_implicit_const ? spec[i].implicit : v;
 			*form = f;
@@ -284,8 +284,8 @@ bool die_at(const struct die_unit *u, uint64_t offset, struct die *d)
 {
 	if (offset < u->first_die || offset >= (uint64_t)(u->end - u->info))
 		return false;
-	struct cursor c = { u->info + offset, u->end, false };
-	uint64_t code = read_uleb(&c);
+	struct byte_cursor c = { u->info + offset, u->end, false };
+	uint64_t code = cursor_uleb(&c);
 	if (c.failed || code == 0 || code > u->nabbrevs || u->abbrevs[code - 1].tag == 0)
 		return false;
 	*d = (struct die){ offset, &u->abbrevs[code - 1], c.p };
@@ -317,10 +317,10 @@ bool die_sibling(const struct die_unit *u, const struct die *d, struct die *next
 		/* No DW_AT_sibling: past the subtree, entry by entry. */
 		if (!(end = read_attrs(u, d, -1, &v, &form)))
 			return false;
-		struct cursor c = { end, u->end, false };
+		struct byte_cursor c = { end, u->end, false };
 		for (uint64_t depth = d->abbrev->children; depth > 0;) {
 			const uint8_t *at = c.p;
-			uint64_t code = read_uleb(&c);
+			uint64_t code = cursor_uleb(&c);
 			if (c.failed)
 				return false;
 			if (code == 0) {

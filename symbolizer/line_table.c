@@ -1,6 +1,6 @@
 #include "symbolizer/line_table.h"
 
-#include "symbolizer/byte_cursor.h"
+#include "base/base.h"
 
 #include <dwarf.h>
 #include <stdbool.h>
@@ -17,43 +17,43 @@ static const char *section_string(const uint8_t *bytes, size_t size, uint64_t of
 
 /* One value of a DWARF 5 directory or file entry: a string (*s) or a
  * number (*u); false for a form not read here. */
-static bool read_form(struct cursor *c, unsigned form, unsigned offset_size, const struct line_sections *sec,
+static bool read_form(struct byte_cursor *c, unsigned form, unsigned offset_size, const struct line_sections *sec,
 		      const char **s, uint64_t *u)
 {
 	*s = NULL;
 	*u = 0;
 	switch (form) {
 	case DW_FORM_string:
-		*s = read_cstring(c);
+		*s = cursor_cstring(c);
 		return *s != NULL;
 	case DW_FORM_strp:
-		*s = section_string(sec->str, sec->str_size, read_le(c, offset_size));
+		*s = section_string(sec->str, sec->str_size, cursor_le(c, offset_size));
 		return *s != NULL && !c->failed;
 	case DW_FORM_line_strp:
-		*s = section_string(sec->line_str, sec->line_str_size, read_le(c, offset_size));
+		*s = section_string(sec->line_str, sec->line_str_size, cursor_le(c, offset_size));
 		return *s != NULL && !c->failed;
 	case DW_FORM_data1:
-		*u = read_le(c, 1);
+		*u = cursor_le(c, 1);
 		break;
 	case DW_FORM_data2:
-		*u = read_le(c, 2);
+		*u = cursor_le(c, 2);
 		break;
 	case DW_FORM_data4:
-		*u = read_le(c, 4);
+		*u = cursor_le(c, 4);
 		break;
 	case DW_FORM_data8:
-		*u = read_le(c, 8);
+		*u = cursor_le(c, 8);
 		break;
 	case DW_FORM_data16:
-		if (has(c, 16))
+		if (cursor_has(c, 16))
 			c->p += 16;
 		break;
 	case DW_FORM_udata:
-		*u = read_uleb(c);
+		*u = cursor_uleb(c);
 		break;
 	case DW_FORM_block: {
-		uint64_t n = read_uleb(c);
-		if (has(c, n))
+		uint64_t n = cursor_uleb(c);
+		if (cursor_has(c, n))
 			c->p += n;
 		break;
 	}
@@ -68,21 +68,21 @@ struct entry_format {
 	unsigned count;
 };
 
-static bool read_entry_format(struct cursor *c, struct entry_format *ef)
+static bool read_entry_format(struct byte_cursor *c, struct entry_format *ef)
 {
-	ef->count = (unsigned)read_le(c, 1);
+	ef->count = (unsigned)cursor_le(c, 1);
 	if (ef->count > 32)
 		return false;
 	for (unsigned i = 0; i < ef->count; i++) {
-		ef->content[i] = read_uleb(c);
-		ef->form[i] = read_uleb(c);
+		ef->content[i] = cursor_uleb(c);
+		ef->form[i] = cursor_uleb(c);
 	}
 	return !c->failed;
 }
 
 /* One DWARF 5 entry: its path and directory index (dir stays as given if the
  * format has none). */
-static bool read_entry(struct cursor *c, const struct entry_format *ef, unsigned offset_size,
+static bool read_entry(struct byte_cursor *c, const struct entry_format *ef, unsigned offset_size,
 		       const struct line_sections *sec, const char **path, uint64_t *dir)
 {
 	*path = NULL;
@@ -120,7 +120,7 @@ static bool push_dir(struct line_table *t, const char *dir)
 
 /* The directories and files of the header (c just past the standard opcode
  * lengths). */
-static bool read_files(struct line_table *t, struct cursor *c, unsigned version, unsigned offset_size,
+static bool read_files(struct line_table *t, struct byte_cursor *c, unsigned version, unsigned offset_size,
 		       const struct line_sections *sec, const char *comp_dir)
 {
 	if (version < 5) {
@@ -128,23 +128,23 @@ static bool read_files(struct line_table *t, struct cursor *c, unsigned version,
 		 * exist: libdw names it "???". */
 		if (!push_dir(t, comp_dir))
 			return false;
-		while (has(c, 1) && *c->p)
-			if (!push_dir(t, read_cstring(c)) || c->failed)
+		while (cursor_has(c, 1) && *c->p)
+			if (!push_dir(t, cursor_cstring(c)) || c->failed)
 				return false;
-		if (!has(c, 1))
+		if (!cursor_has(c, 1))
 			return false;
 		c->p++;
 		if (!push_file(t, "???", NO_DIR))
 			return false;
-		while (has(c, 1) && *c->p) {
-			const char *name = read_cstring(c);
-			uint64_t dir = read_uleb(c);
-			read_uleb(c); /* modification time */
-			read_uleb(c); /* length */
+		while (cursor_has(c, 1) && *c->p) {
+			const char *name = cursor_cstring(c);
+			uint64_t dir = cursor_uleb(c);
+			cursor_uleb(c); /* modification time */
+			cursor_uleb(c); /* length */
 			if (c->failed || !push_file(t, name, dir))
 				return false;
 		}
-		if (!has(c, 1))
+		if (!cursor_has(c, 1))
 			return false;
 		c->p++;
 		return !c->failed;
@@ -152,7 +152,7 @@ static bool read_files(struct line_table *t, struct cursor *c, unsigned version,
 	struct entry_format ef;
 	if (!read_entry_format(c, &ef))
 		return false;
-	uint64_t n = read_uleb(c);
+	uint64_t n = cursor_uleb(c);
 	if (n > (uint64_t)(c->end - c->p))
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
@@ -163,7 +163,7 @@ static bool read_files(struct line_table *t, struct cursor *c, unsigned version,
 	}
 	if (!read_entry_format(c, &ef))
 		return false;
-	n = read_uleb(c);
+	n = cursor_uleb(c);
 	if (n > (uint64_t)(c->end - c->p))
 		return false;
 	for (uint64_t i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ struct program_header {
 };
 
 /* Runs the line number program in c, each row it emits into v. */
-static bool run_program(struct cursor *c, const struct program_header *h, struct vec *v)
+static bool run_program(struct byte_cursor *c, const struct program_header *h, struct vec *v)
 {
 	/* line wraps as libdw's does not: a table that overflows it is nonsense
 	 * either way, and signed overflow would be undefined. */
@@ -214,8 +214,8 @@ static bool run_program(struct cursor *c, const struct program_header *h, struct
 			continue;
 		}
 		if (op == 0) {
-			uint64_t len = read_uleb(c);
-			if (!len || !has(c, len))
+			uint64_t len = cursor_uleb(c);
+			if (!len || !cursor_has(c, len))
 				return false;
 			const uint8_t *next = c->p + len;
 			unsigned sub = *c->p++;
@@ -232,7 +232,7 @@ static bool run_program(struct cursor *c, const struct program_header *h, struct
 			case DW_LNE_set_address:
 				if (len - 1 != h->address_size)
 					return false;
-				addr = read_le(c, h->address_size);
+				addr = cursor_le(c, h->address_size);
 				op_index = 0;
 				break;
 			default: /* discriminators, vendors' */
@@ -247,16 +247,16 @@ static bool run_program(struct cursor *c, const struct program_header *h, struct
 				return false;
 			break;
 		case DW_LNS_advance_pc: {
-			uint64_t advance = op_index + read_uleb(c);
+			uint64_t advance = op_index + cursor_uleb(c);
 			addr += h->min_insn_length * (advance / h->max_ops);
 			op_index = advance % h->max_ops;
 			break;
 		}
 		case DW_LNS_advance_line:
-			line += (uint64_t)read_sleb(c);
+			line += (uint64_t)cursor_sleb(c);
 			break;
 		case DW_LNS_set_file:
-			file = read_uleb(c);
+			file = cursor_uleb(c);
 			break;
 		case DW_LNS_const_add_pc: {
 			if (!h->line_range)
@@ -267,14 +267,14 @@ static bool run_program(struct cursor *c, const struct program_header *h, struct
 			break;
 		}
 		case DW_LNS_fixed_advance_pc:
-			addr += read_le(c, 2);
+			addr += cursor_le(c, 2);
 			op_index = 0;
 			break;
 		default:
 			/* set_column, set_isa and opcodes unknown here: skipped by
 			 * their argument counts; the flags change no row we keep. */
 			for (unsigned i = h->opcode_lengths[op - 1]; i > 0; i--)
-				read_uleb(c);
+				cursor_uleb(c);
 			break;
 		}
 		if (c->failed)
@@ -423,34 +423,34 @@ int line_table_read(struct line_table *t, const struct line_sections *s, uint64_
 	memset(t, 0, sizeof(*t));
 	if (!s->line || offset >= s->line_size || (address_size != 4 && address_size != 8))
 		return -1;
-	struct cursor c = { s->line + offset, s->line + s->line_size, false };
-	uint64_t length = read_le(&c, 4);
+	struct byte_cursor c = { s->line + offset, s->line + s->line_size, false };
+	uint64_t length = cursor_le(&c, 4);
 	unsigned offset_size = 4;
 	if (length == 0xffffffff) {
-		length = read_le(&c, 8);
+		length = cursor_le(&c, 8);
 		offset_size = 8;
 	}
 	if (c.failed || length > (uint64_t)(c.end - c.p))
 		return -1;
 	c.end = c.p + length;
-	unsigned version = (unsigned)read_le(&c, 2);
+	unsigned version = (unsigned)cursor_le(&c, 2);
 	if (version < 2 || version > 5)
 		return -1;
-	if (version >= 5 && (read_le(&c, 1) != address_size || read_le(&c, 1) != 0))
+	if (version >= 5 && (cursor_le(&c, 1) != address_size || cursor_le(&c, 1) != 0))
 		return -1;
-	uint64_t header_length = read_le(&c, offset_size);
+	uint64_t header_length = cursor_le(&c, offset_size);
 	if (c.failed || header_length > (uint64_t)(c.end - c.p))
 		return -1;
-	struct cursor program = { c.p + header_length, c.end, false };
+	struct byte_cursor program = { c.p + header_length, c.end, false };
 	struct program_header h = { .address_size = address_size, .max_ops = 1 };
-	h.min_insn_length = (uint8_t)read_le(&c, 1);
+	h.min_insn_length = (uint8_t)cursor_le(&c, 1);
 	if (version >= 4)
-		h.max_ops = (uint8_t)read_le(&c, 1);
-	h.default_is_stmt = (uint8_t)read_le(&c, 1);
-	h.line_base = (int8_t)read_le(&c, 1);
-	h.line_range = (uint8_t)read_le(&c, 1);
-	h.opcode_base = (uint8_t)read_le(&c, 1);
-	if (c.failed || !h.max_ops || !h.opcode_base || !has(&c, h.opcode_base - 1u))
+		h.max_ops = (uint8_t)cursor_le(&c, 1);
+	h.default_is_stmt = (uint8_t)cursor_le(&c, 1);
+	h.line_base = (int8_t)cursor_le(&c, 1);
+	h.line_range = (uint8_t)cursor_le(&c, 1);
+	h.opcode_base = (uint8_t)cursor_le(&c, 1);
+	if (c.failed || !h.max_ops || !h.opcode_base || !cursor_has(&c, h.opcode_base - 1u))
 		return -1;
 	h.opcode_lengths = c.p;
 	c.p += h.opcode_base - 1;
@@ -482,10 +482,10 @@ uint64_t line_table_next(const struct line_sections *s, uint64_t offset)
 {
 	if (!s->line || offset >= s->line_size)
 		return 0;
-	struct cursor c = { s->line + offset, s->line + s->line_size, false };
-	uint64_t length = read_le(&c, 4);
+	struct byte_cursor c = { s->line + offset, s->line + s->line_size, false };
+	uint64_t length = cursor_le(&c, 4);
 	if (length == 0xffffffff)
-		length = read_le(&c, 8);
+		length = cursor_le(&c, 8);
 	if (c.failed || length > (uint64_t)(c.end - c.p))
 		return 0;
 	return (uint64_t)(c.p + length - s->line);

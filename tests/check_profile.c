@@ -163,7 +163,7 @@ END_TEST
 static uint8_t *file_bytes(const char *path, size_t *len)
 {
 	uint8_t *data;
-	ck_assert_int_eq(profile_slurp(path, &data, len), 0);
+	ck_assert_int_eq(read_whole_file(path, 1u << 30, &data, len), 0);
 	return data;
 }
 

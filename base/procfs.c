@@ -1,0 +1,100 @@
+/* /proc: small settings, thread names, liveness, and the one policy for
+ * opening the file that a process mapped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/base.h"
+
+bool read_proc_int(const char *path, long *out)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fscanf(f, "%ld", out) == 1;
+	fclose(f);
+	return ok;
+}
+
+bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+bool process_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The state follows the last ')': a name may hold one too. */
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+/* path inside pid's root, resolved as if that root were "/". */
+static int open_in_root(pid_t pid, const char *path)
+{
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	int fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof(how));
+	int e = errno;
+	close(dir);
+	/* Before Linux 5.6 there is no safe way to resolve inside a root:
+	 * refuse rather than follow a container's symlinks on the host. */
+	return fd >= 0 ? fd : -e;
+}
+
+int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, enum mapped_file_way way,
+		     char *name, size_t name_len)
+{
+	char buf[4200];
+	if (!name) {
+		name = buf;
+		name_len = sizeof(buf);
+	}
+	if (path[0] != '/')
+		return -ENOENT;
+	int fd;
+	switch (way) {
+	case MAPPED_VIA_MAP_FILES:
+		if (pid <= 0)
+			return -ENOENT;
+		snprintf(name, name_len, "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)start,
+			 (unsigned long long)end);
+		fd = open(name, O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : -errno;
+	case MAPPED_IN_ROOT:
+		if (pid <= 0)
+			return -ENOENT;
+		snprintf(name, name_len, "/proc/%d/root%s", (int)pid, path);
+		return open_in_root(pid, path);
+	case MAPPED_HOST_PATH:
+		snprintf(name, name_len, "%s", path);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd >= 0 ? fd : -errno;
+	default:
+		return -EINVAL;
+	}
+}
