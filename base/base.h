@@ -222,17 +222,18 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 bool process_alive(pid_t pid);
 
 /* The ways to reach the file that a process mapped from `path` at
- * [start, end), in the order to try them: the very inode through
- * /proc/PID/map_files (deleted or replaced files, containers); the path
- * resolved inside the process's root as if it were "/" (RESOLVE_IN_ROOT: no
- * absolute symlink or ".." leads out of a container); the path as this
- * process sees it (a chroot without a mount namespace shows host paths, and
- * a process that has exited has no root left).  Only the first two name
- * what the process itself sees: a caller that knows the build-id checks it,
- * and moves on to the next way when it differs. */
+ * [start, end), in the order to try them: the path resolved inside the
+ * process's root as if it were "/" (RESOLVE_IN_ROOT: no absolute symlink or
+ * ".." leads out of a container); the very inode through
+ * /proc/PID/map_files (deleted or replaced files; needs CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE); the path as this process sees it (a chroot
+ * without a mount namespace shows host paths, and a process that has exited
+ * has no root left).  A caller that knows the mapping's build-id checks it
+ * and moves on to the next way when it differs (a replaced file, or the
+ * host's rather than a container's). */
 enum mapped_file_way {
-	MAPPED_VIA_MAP_FILES,
 	MAPPED_IN_ROOT,
+	MAPPED_VIA_MAP_FILES,
 	MAPPED_HOST_PATH,
 	MAPPED_FILE_WAYS
 };

@@ -243,6 +243,11 @@ int cmd_record(int argc, char **argv)
 	}
 	if (optind < argc)
 		po.argv = argv + optind;
+	po.search_path = getenv("PATH");
+	/* The tests shrink the unwinding queue to see that what overflows is counted. */
+	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
+	if (queue_kb && atoi(queue_kb) > 0)
+		po.queue_bytes = (size_t)atoi(queue_kb) << 10;
 	if ((po.npids == 0) == (po.argv == NULL)) {
 		cli_error("record", po.argv ? "give either -p PID or a command, not both"
 					    : "nothing to record: give -p PID or a command (smolder record -- ./prog)");

@@ -36,10 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0)
 		return 0;
 	if (write(fd, data, size) == (ssize_t)size) {
-		struct alloc_probes ap = { 0 };
-		snprintf(ap.path, sizeof(ap.path), "/proc/self/fd/%d", fd);
+		struct alloc_probes ap = { .fd = fd };
 		char build_id[2 * BUILD_ID_MAX + 1];
-		read_build_id(ap.path, build_id, sizeof(build_id));
+		read_build_id(fd, build_id, sizeof(build_id));
 		alloc_probes_read_offsets(&ap);
 		dwarf_image_walk(fd);
 	}

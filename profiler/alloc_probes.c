@@ -1,6 +1,7 @@
 /* The alloc view's probe points: the C library a process maps, and the file
  * offsets of its allocation functions, for the uprobe PMU. */
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,22 +33,36 @@ static bool is_libc(const char *path)
 	       strncmp(base, "ld-musl-", 8) == 0;
 }
 
-static int find_mapped_libc(pid_t pid, char *path, size_t len)
+/* Opens the C library pid maps, the way every mapped file is opened (inside
+ * the target's root, so that a container's symlinks cannot point the
+ * uprobes at the host's files). */
+static int find_mapped_libc(struct alloc_probes *ap, pid_t pid)
 {
-	char maps[64], line[4096];
+	char maps[64], line[4096 + 128];
 	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
 	FILE *f = fopen(maps, "re");
 	if (!f)
 		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
 	int r = -PROFILER_E_NO_LIBC;
 	while (r && fgets(line, sizeof(line), f)) {
+		unsigned long long start, end;
 		char *file = strchr(line, '/');
-		if (!file)
+		if (!file || sscanf(line, "%llx-%llx", &start, &end) != 2)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
-		/* The path is in the target's mount namespace: reach it through its root. */
-		if (is_libc(file) && (size_t)snprintf(path, len, "/proc/%d/root%s", (int)pid, file) < len)
+		if (!is_libc(file))
+			continue;
+		snprintf(ap->path, sizeof(ap->path), "%s", file);
+		int fd = -ENOENT;
+		for (int way = 0; way < MAPPED_FILE_WAYS && fd < 0; way++)
+			fd = open_mapped_file(pid, file, start, end, (enum mapped_file_way)way, NULL, 0);
+		if (fd >= 0) {
+			ap->fd = fd;
+			snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", fd);
 			r = 0;
+		} else {
+			r = fd == -EACCES || fd == -EPERM ? -PROFILER_E_PERMISSION : -PROFILER_E_NO_LIBC;
+		}
 	}
 	fclose(f);
 	return r;
@@ -74,11 +89,9 @@ static bool vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 
 int alloc_probes_read_offsets(struct alloc_probes *ap)
 {
-	int fd;
-	errno = 0;
-	Elf *elf = elf_open_path(ap->path, &fd);
+	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
 	if (!elf)
-		return errno == EACCES || errno == EPERM ? -PROFILER_E_PERMISSION : -PROFILER_E_NO_LIBC;
+		return -PROFILER_E_NO_LIBC;
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -97,28 +110,39 @@ int alloc_probes_read_offsets(struct alloc_probes *ap)
 					vaddr_to_offset(elf, sym.st_value, &ap->offset[f]);
 		}
 	}
-	elf_close_path(elf, fd);
+	elf_end(elf);
 	/* Without malloc and free there is nothing to follow. */
 	return ap->offset[ALLOC_MALLOC] && ap->offset[ALLOC_FREE] ? 0 : -PROFILER_E_NO_LIBC;
 }
 
 int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid)
 {
-	memset(ap, 0, sizeof(*ap));
-	int r = find_mapped_libc(pid, ap->path, sizeof(ap->path));
+	alloc_probes_release(ap);
+	int r = find_mapped_libc(ap, pid);
 	return r ? r : alloc_probes_read_offsets(ap);
+}
+
+void alloc_probes_release(struct alloc_probes *ap)
+{
+	if (ap->fd >= 0)
+		close(ap->fd);
+	memset(ap, 0, sizeof(*ap));
+	ap->fd = -1;
 }
 
 /* Whether an executable asks for a dynamic loader; a script or anything
  * that is not ELF runs under an interpreter that does. */
 static bool is_static_elf(const char *exe)
 {
-	int fd;
-	Elf *elf = elf_open_path(exe, &fd);
+	int fd = open(exe, O_RDONLY | O_CLOEXEC);
+	Elf *elf = fd >= 0 ? elf_open_fd(fd) : NULL;
 	bool is_static = false;
 	size_t n;
-	if (!elf)
+	if (!elf) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	if (elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
 		is_static = true;
 		for (size_t i = 0; i < n && is_static; i++) {
@@ -127,17 +151,17 @@ static bool is_static_elf(const char *exe)
 				is_static = false;
 		}
 	}
-	elf_close_path(elf, fd);
+	elf_end(elf);
+	close(fd);
 	return is_static;
 }
 
-/* argv0 as execvp(3) finds it, or NULL. */
-static bool find_command(const char *argv0, char *out, size_t len)
+/* argv0 as execvp(3) finds it in search_path (PATH's syntax), or NULL. */
+static bool find_command(const char *argv0, const char *search_path, char *out, size_t len)
 {
 	if (strchr(argv0, '/'))
 		return (size_t)snprintf(out, len, "%s", argv0) < len;
-	const char *path = getenv("PATH");
-	for (const char *dir = path ? path : "/usr/local/bin:/usr/bin:/bin"; *dir;) {
+	for (const char *dir = search_path ? search_path : "/usr/local/bin:/usr/bin:/bin"; *dir;) {
 		size_t n = strcspn(dir, ":");
 		if ((size_t)snprintf(out, len, "%.*s/%s", (int)n, n ? dir : ".", argv0) < len &&
 		    access(out, X_OK) == 0)
@@ -147,11 +171,11 @@ static bool find_command(const char *argv0, char *out, size_t len)
 	return false;
 }
 
-int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0)
+int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const char *search_path)
 {
 	char exe[4096];
-	if (find_command(argv0, exe, sizeof(exe)) && is_static_elf(exe)) {
-		memset(ap, 0, sizeof(*ap));
+	if (find_command(argv0, search_path, exe, sizeof(exe)) && is_static_elf(exe)) {
+		alloc_probes_release(ap);
 		return -PROFILER_E_NO_LIBC;
 	}
 	/* The command is not running yet: it will map the system's C library,

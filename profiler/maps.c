@@ -82,31 +82,17 @@ void process_maps_clear(struct process_maps *m)
 	m->generation++;
 }
 
-Elf *elf_open_path(const char *path, int *fd)
+Elf *elf_open_fd(int fd)
 {
-	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return NULL;
 	elf_version(EV_CURRENT);
-	Elf *elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
-	if (!elf) {
-		close(*fd);
-		*fd = -1;
-	}
-	return elf;
-}
-
-void elf_close_path(Elf *elf, int fd)
-{
-	elf_end(elf);
-	close(fd);
+	return elf_begin(fd, ELF_C_READ_MMAP, NULL);
 }
 
 /* The NT_GNU_BUILD_ID note of an ELF file, as hex; "" if it has none. */
-void read_build_id(const char *path, char *out, size_t len)
+void read_build_id(int fd, char *out, size_t len)
 {
 	out[0] = '\0';
-	int fd;
-	Elf *elf = elf_open_path(path, &fd);
+	Elf *elf = elf_open_fd(fd);
 	size_t n;
 	if (!elf)
 		return;
@@ -128,5 +114,5 @@ void read_build_id(const char *path, char *out, size_t len)
 			break;
 		}
 	}
-	elf_close_path(elf, fd);
+	elf_end(elf);
 }

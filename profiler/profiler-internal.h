@@ -93,12 +93,11 @@ const struct map_entry *process_maps_find(const struct process_maps *m, uint64_t
 void process_maps_clear(struct process_maps *m);
 
 #define BUILD_ID_MAX 20 /* bytes; the kernel's limit too */
-/* An ELF file opened for reading with libelf; NULL (errno set by open, or
- * libelf's refusal) if it cannot be.  Close with elf_close_path. */
-Elf *elf_open_path(const char *path, int *fd);
-void elf_close_path(Elf *elf, int fd);
-/* The GNU build-id note of an ELF file, in hex ("" if none or unreadable). */
-void read_build_id(const char *path, char *out, size_t len);
+/* libelf's reader of an open file (the caller keeps fd open while it is
+ * used, and closes it after elf_end); NULL if it is no ELF file. */
+Elf *elf_open_fd(int fd);
+/* The GNU build-id note of an open ELF file, in hex ("" if none or unreadable). */
+void read_build_id(int fd, char *out, size_t len);
 
 /* ---- alloc_probes.c: where the alloc view's uprobes go ---- */
 
@@ -113,7 +112,9 @@ enum alloc_func {
 };
 
 struct alloc_probes {
-	char path[4096];              /* the C library, as this process can open it */
+	char path[4096];              /* the C library, as the target names it (messages) */
+	int fd;                       /* the C library, opened as base/'s open_mapped_file does; -1: none */
+	char probe_path[32];          /* "/proc/self/fd/N": the very file, for the uprobe PMU */
 	uint64_t offset[ALLOC_FUNCS]; /* of each function in the file; 0: not exported */
 };
 
@@ -121,11 +122,13 @@ const char *alloc_func_name(enum alloc_func f);
 /* The C library pid has mapped.  0, or -PROFILER_E_NO_LIBC (none, or
  * without malloc and free), -PROFILER_E_NO_SUCH_PROCESS, -PROFILER_E_PERMISSION. */
 int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid);
-/* The offsets of the functions in the file ap->path names (its .dynsym). */
+/* The offsets of the functions in the file ap->fd (its .dynsym). */
 int alloc_probes_read_offsets(struct alloc_probes *ap);
+/* Closes the file; ap is empty again (fd -1). */
+void alloc_probes_release(struct alloc_probes *ap);
 /* The C library a command about to be run will map: -PROFILER_E_NO_LIBC
  * for a statically linked executable. */
-int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0);
+int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const char *search_path);
 /* The uprobe PMU's type and the config bit that makes a probe a return
  * probe, from sysfs; -1 without the PMU. */
 int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit);

@@ -77,6 +77,8 @@ struct profiler_options {
 	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */
 	uint64_t io_min_latency; /* io view: keep only calls at least this slow (ns) */
 	uint32_t alloc_period;   /* alloc view: one call in this many, with its stack */
+	const char *search_path; /* where a command is looked for (PATH's syntax); NULL: the default */
+	size_t queue_bytes;      /* the unwinding queue; 0: the default (tests shrink it) */
 };
 
 /* Every call is probed whatever the period (a uprobe traps each time); the

@@ -283,10 +283,10 @@ static int process_load_maps(struct profiler *s, struct process_maps *pm)
 		/* The build-id of what is mapped (not of what the path names
 		 * now), so that a replaced file is never read for it. */
 		char build_id[2 * BUILD_ID_MAX + 1] = "";
-		if (name[0] == '/') {
-			char mapped[96];
-			snprintf(mapped, sizeof(mapped), "/proc/%d/map_files/%llx-%llx", (int)pm->pid, start, end);
-			read_build_id(mapped, build_id, sizeof(build_id));
+		int fd = open_mapped_file(pm->pid, name, start, end, MAPPED_VIA_MAP_FILES, NULL, 0);
+		if (fd >= 0) {
+			read_build_id(fd, build_id, sizeof(build_id));
+			close(fd);
 		}
 		err = process_map(s, pm, start, end, pgoff, *name ? name : "//anon", build_id);
 	}
@@ -1132,7 +1132,7 @@ static int open_kind(struct profiler *s, int k, enum alloc_func f, pid_t tid, bo
 	if (!side_records)
 		attr.mmap = attr.mmap2 = attr.comm = attr.comm_exec = attr.task = 0;
 	if (is_alloc_kind(k)) {
-		attr.config1 = (uint64_t)(uintptr_t)s->probes.path; /* uprobe_path */
+		attr.config1 = (uint64_t)(uintptr_t)s->probes.probe_path; /* uprobe_path */
 		attr.config2 = s->probes.offset[f];                  /* probe_offset */
 	}
 	for (uint32_t c = 0; c < s->ncpus; c++) {
@@ -1411,7 +1411,8 @@ static int choose_cpu_event(struct profiler *s, pid_t probe_pid, struct profiler
  * about to run). */
 static int find_probes(struct profiler *s, pid_t pid, struct profiler_error *err)
 {
-	int r = pid ? alloc_probes_for_process(&s->probes, pid) : alloc_probes_for_command(&s->probes, s->o.argv[0]);
+	int r = pid ? alloc_probes_for_process(&s->probes, pid)
+		    : alloc_probes_for_command(&s->probes, s->o.argv[0], s->o.search_path);
 	if (r == 0)
 		return 0;
 	set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : s->child,
@@ -1555,6 +1556,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	s->go_fd = -1;
 	s->exec_status_fd = -1;
 	s->kernel_mapping = PROFILE_NONE;
+	s->probes.fd = -1;
 	if (!s->o.frequency)
 		s->o.frequency = 99;
 	if (!s->o.stack_size)
@@ -1568,12 +1570,8 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	s->queue_lock_ready = true;
 	/* About half a second of DWARF samples at 999 Hz on two CPUs, on top of
 	 * the kernel's buffers: a larger queue only shows in peak RSS (64 MiB
-	 * lost more events in bench/views.sh, not fewer, and doubled the RSS).
-	 * The tests shrink it to see that what overflows is counted. */
-	size_t queue_bytes = (size_t)(s->o.unwind == UNWIND_FP ? 8 : 16) << 20;
-	const char *test_kb = getenv("SMOLDER_TEST_QUEUE_KB");
-	if (test_kb && atoi(test_kb) > 0)
-		queue_bytes = (size_t)atoi(test_kb) << 10;
+	 * lost more events in bench/views.sh, not fewer, and doubled the RSS). */
+	size_t queue_bytes = s->o.queue_bytes ? s->o.queue_bytes : (size_t)(s->o.unwind == UNWIND_FP ? 8 : 16) << 20;
 	if (record_queue_init(&s->queue, queue_bytes)) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, NULL);
 		goto fail;
@@ -2072,5 +2070,6 @@ void profiler_free(struct profiler *s)
 	vec_release(&s->mapping_pids);
 	unwinder_free(s->unwinder);
 	live_allocs_release(&s->live);
+	alloc_probes_release(&s->probes);
 	free(s);
 }

@@ -160,24 +160,22 @@ static bool elf_image_parse(struct elf_image *img)
 	return img->min_vaddr != UINT64_MAX;
 }
 
-/* The file a mapping maps: through map_files, the very inode (even if
- * deleted or replaced since, or in a container); else by its path inside
- * the process's root, then on the host. */
-static int open_mapped(pid_t pid, const struct map_entry *e, const char *path)
+/* The file a mapping maps, the way every mapped file is opened, and only
+ * if it is the one mapped (its build-id, where the mapping has one). */
+static int open_mapped(pid_t pid, const struct map_entry *e, const char *path, const char *build_id)
 {
-	char buf[4200];
-	if (path[0] != '/')
-		return -1;
-	snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)e->start,
-		 (unsigned long long)e->end);
-	int fd = open(buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-		fd = open(buf, O_RDONLY | O_CLOEXEC);
+	for (int way = 0; way < MAPPED_FILE_WAYS; way++) {
+		int fd = open_mapped_file(pid, path, e->start, e->end, (enum mapped_file_way)way, NULL, 0);
+		if (fd < 0)
+			continue;
+		char found[2 * BUILD_ID_MAX + 1] = "";
+		if (*build_id)
+			read_build_id(fd, found, sizeof(found));
+		if (!*build_id || !*found || strcmp(found, build_id) == 0)
+			return fd;
+		close(fd);
 	}
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd;
+	return -1;
 }
 
 /* Images are shared by build-id (every process mapping libc uses one), or
@@ -197,7 +195,7 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 	if (!img)
 		return NULL;
 	img->key = strdup(key);
-	int fd = open_mapped(pid, e, path);
+	int fd = open_mapped(pid, e, path, build_id);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uint64_t)st.st_size < MAX_FILE_SIZE) {

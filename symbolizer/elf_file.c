@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <gelf.h>
-#include <linux/openat2.h>
 #ifdef HAVE_LIBDEBUGINFOD
 #include <dlfcn.h>
 #include <elfutils/debuginfod.h>
@@ -18,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "symbolizer/die_reader.h"
@@ -224,25 +222,6 @@ static const Dwfl_Callbacks offline_callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
-/* Opens path inside pid's root (a container's filesystem): resolved as if
- * that root were "/", so an absolute symlink cannot lead out of it. */
-static int open_in_root(pid_t pid, const char *path)
-{
-	if (pid <= 0 || path[0] != '/')
-		return open(path, O_RDONLY | O_CLOEXEC);
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-	int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return open(path, O_RDONLY | O_CLOEXEC); /* gone: the host's view */
-	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
-	int fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		fd = openat(dir, path + 1, O_RDONLY | O_CLOEXEC);
-	close(dir);
-	return fd;
-}
-
 /* The path libdwfl will look for .gnu_debuglink targets beside. */
 static void debuglink_base(pid_t pid, const char *path, char *buf, size_t len)
 {
@@ -326,20 +305,19 @@ struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id
 	static const char deleted[] = " (deleted)";
 	size_t n = strlen(path);
 	bool gone = n > sizeof(deleted) - 1 && strcmp(path + n - (sizeof(deleted) - 1), deleted) == 0;
-	char name[4200];
 	struct elf_file *f = NULL;
-	if (!gone && path[0] == '/') {
-		debuglink_base(pid, path, name, sizeof(name));
-		f = elf_file_matching(open_in_root(pid, path), name, build_id);
-		/* A chroot without a mount namespace shows the host's paths. */
-		if (!f && pid > 0)
-			f = elf_file_matching(open(path, O_RDONLY | O_CLOEXEC), path, build_id);
-	}
-	if (!f && path[0] == '/' && pid > 0) {
-		/* What the process has mapped, even if deleted or replaced since. */
-		snprintf(name, sizeof(name), "/proc/%d/map_files/%llx-%llx", (int)pid,
-			 (unsigned long long)start, (unsigned long long)end);
-		f = elf_file_matching(open(name, O_RDONLY | O_CLOEXEC), name, build_id);
+	for (int way = 0; way < MAPPED_FILE_WAYS && !f; way++) {
+		/* A deleted file is only what the process still maps. */
+		if (gone && way != MAPPED_VIA_MAP_FILES)
+			continue;
+		char name[4200];
+		int fd = open_mapped_file(pid, path, start, end, (enum mapped_file_way)way, name, sizeof(name));
+		if (fd < 0)
+			continue;
+		/* libdwfl looks for .gnu_debuglink targets beside the name it is given. */
+		if (way == MAPPED_IN_ROOT)
+			debuglink_base(pid, path, name, sizeof(name));
+		f = elf_file_matching(fd, name, build_id);
 	}
 	return f;
 }
