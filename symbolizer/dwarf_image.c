@@ -1,6 +1,5 @@
 #include <elf.h>
 #include <libdeflate.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -8,6 +7,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "base/base.h"
 
 #include "symbolizer/dwarf_image.h"
 
@@ -18,7 +19,6 @@ static const char *const kept_sections[] = {
 	".debug_types",	  ".debug_cu_index", ".debug_tu_index",
 };
 
-#define THREADS_MAX 4
 #define IMAGE_MAX ((uint64_t)4 << 30)
 #define DEFLATE_RATIO_MAX 1032 /* the most a deflate stream can expand */
 
@@ -78,13 +78,14 @@ static bool inflate_zlib(struct libdeflate_decompressor *d, const unsigned char 
 	return libdeflate_deflate_decompress(d, src + 2, src_size - 6, out, size, NULL) == LIBDEFLATE_SUCCESS;
 }
 
-static void *inflate_sections(void *arg)
+static void inflate_sections(void *arg, unsigned share)
 {
+	(void)share;
 	struct inflation *job = arg;
 	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
 	if (!d) {
 		job->failed = true;
-		return NULL;
+		return;
 	}
 	for (uint32_t i; (i = atomic_fetch_add(&job->next, 1)) < job->count && !job->failed;) {
 		const struct section *s = &job->sections[i];
@@ -101,7 +102,6 @@ static void *inflate_sections(void *arg)
 			run_early(job);
 	}
 	libdeflate_free_decompressor(d);
-	return NULL;
 }
 
 static int larger_first(const void *a, const void *b)
@@ -210,29 +210,15 @@ static void write_headers(unsigned char *image, const GElf_Ehdr *src_eh, const s
 				  .sh_size = names_size, .sh_addralign = 1 };
 }
 
-unsigned dwarf_image_threads(void)
-{
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return (unsigned)(cores > THREADS_MAX ? THREADS_MAX : cores > 1 ? cores : 1);
-}
-
-/* Inflates and copies every section into the image, on this thread and up
- * to THREADS_MAX - 1 others. */
+/* Inflates and copies every section into the image, on this thread and
+ * others, one section at a time each. */
 static bool fill(struct section *s, uint32_t n, unsigned char *image, const struct dwarf_image_early *early)
 {
 	struct inflation job = { s, n, image, 0, false, early, 0, false };
 	for (uint32_t i = 0; i < n; i++)
 		job.others_left += strcmp(s[i].name, ".debug_info") != 0;
-	uint32_t helpers = dwarf_image_threads() - 1;
-	if (helpers > n - 1)
-		helpers = n - 1;
-	pthread_t threads[THREADS_MAX];
-	uint32_t started = 0;
-	while (started < helpers && pthread_create(&threads[started], NULL, inflate_sections, &job) == 0)
-		started++;
-	inflate_sections(&job);
-	for (uint32_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	unsigned threads = parallel_threads();
+	parallel_run(threads < n ? threads : n, inflate_sections, &job);
 	return !job.failed;
 }
 

@@ -45,7 +45,4 @@ void dwarf_image_close(Dwarf *dbg);
 Dwarf *dwarf_image_reader(Dwarf *dbg);
 void dwarf_image_reader_close(Dwarf *reader);
 
-/* How many threads to spread work over: the cores, up to four. */
-unsigned dwarf_image_threads(void);
-
 #endif

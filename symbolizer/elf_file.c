@@ -1349,17 +1349,11 @@ static void prepare_cus(struct prepare_work *w, Dwarf *dbg)
 		w->jobs[i].ok = cu_job_run(w->f, &w->jobs[i], dbg);
 }
 
-struct prepare_thread {
-	pthread_t thread;
-	struct prepare_work *work;
-	Dwarf *reader;
-};
-
-static void *prepare_thread(void *arg)
+/* Share 0 reads with the file's own handle, the others each with a reader of their own. */
+static void prepare_share(void *arg, unsigned share)
 {
-	struct prepare_thread *t = arg;
-	prepare_cus(t->work, t->reader);
-	return NULL;
+	struct prepare_work *w = arg;
+	prepare_cus(w, share ? w->f->readers[share - 1] : w->f->dwarf);
 }
 
 /* The addresses' CUs not indexed yet, one job each (addrs sorted by CU). */
@@ -1441,18 +1435,8 @@ void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 	struct cu_index *cus = w.njobs ? realloc(f->cus, (f->ncus + w.njobs) * sizeof(*cus)) : NULL;
 	if (cus) {
 		f->cus = cus;
-		struct prepare_thread threads[sizeof(f->readers) / sizeof(f->readers[0])];
-		uint32_t helpers = prepare_readers(f, dwarf_image_threads() - 1), started = 0;
-		while (started < helpers && started + 1 < w.njobs) {
-			struct prepare_thread *t = &threads[started];
-			*t = (struct prepare_thread){ .work = &w, .reader = f->readers[started] };
-			if (pthread_create(&t->thread, NULL, prepare_thread, t) != 0)
-				break;
-			started++;
-		}
-		prepare_cus(&w, f->dwarf);
-		for (uint32_t i = 0; i < started; i++)
-			pthread_join(threads[i].thread, NULL);
+		uint32_t helpers = prepare_readers(f, parallel_threads() - 1);
+		parallel_run(1 + (helpers < w.njobs - 1 ? helpers : w.njobs - 1), prepare_share, &w);
 		for (uint32_t i = 0; i < w.njobs; i++)
 			prepare_keep(f, &w.jobs[i]);
 	}

@@ -242,13 +242,13 @@ struct files_work {
 	atomic_uint next;
 };
 
-static void *prepare_some_files(void *arg)
+static void prepare_some_files(void *arg, unsigned share)
 {
+	(void)share;
 	struct files_work *w = arg;
 	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->count;)
 		elf_file_prepare(w->files[i].f, w->files[i].vaddrs, w->files[i].n);
-	return NULL;
-}
+	}
 
 static int most_addresses_first(const void *a, const void *b)
 {
@@ -280,11 +280,8 @@ static void prepare_files(struct symbolizer *z)
 		at += n;
 	}
 	qsort(w.files, w.count, sizeof(*w.files), most_addresses_first);
-	pthread_t helper;
-	bool helped = w.count > 1 && pthread_create(&helper, NULL, prepare_some_files, &w) == 0;
-	prepare_some_files(&w);
-	if (helped)
-		pthread_join(helper, NULL);
+	/* Two files at a time: each spreads its own work over the cores. */
+	parallel_run(w.count > 1 ? 2 : 1, prepare_some_files, &w);
 	free(w.files);
 	free(vaddrs);
 }
