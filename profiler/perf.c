@@ -73,6 +73,15 @@ uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handl
 	return n;
 }
 
+void profiler_set_error(struct profiler_error *err, enum profiler_errcode code, int sys_errno, pid_t pid,
+			const char *what)
+{
+	err->code = code;
+	err->sys_errno = sys_errno;
+	err->pid = pid;
+	snprintf(err->what, sizeof(err->what), "%s", what ? what : "");
+}
+
 static const char *const profiler_messages[] = {
 #define PROFILER_ERROR(name, msg) [PROFILER_E_##name] = msg,
 	PROFILER_ERRORS

@@ -26,6 +26,10 @@ void ring_buffer_unmap(struct ring_buffer *rb);
 typedef void (*record_handler)(const struct perf_event_header *h, void *ctx);
 uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handler handle, void *ctx);
 
+/* Fills *err (perf.c, beside profiler_explain, which reads it). */
+void profiler_set_error(struct profiler_error *err, enum profiler_errcode code, int sys_errno, pid_t pid,
+			const char *what);
+
 /* ---- record_queue.c: from the reader's thread to the unwinding thread ---- */
 
 struct record_queue {
@@ -151,5 +155,338 @@ int live_allocs_put(struct live_allocs *t, const struct live_alloc *a);
 /* Removes ptr's entry into *out; false if there is none. */
 bool live_allocs_take(struct live_allocs *t, uint64_t ptr, struct live_alloc *out);
 void live_allocs_release(struct live_allocs *t);
+
+/* ---- arch-x86_64.c: the machine's registers and system calls, one table each ---- */
+
+enum arch_reg {
+	ARCH_REG_IP,
+	ARCH_REG_SP,
+	ARCH_REG_RET,  /* a function's return value */
+	ARCH_REG_ARG0, /* its first three integer arguments */
+	ARCH_REG_ARG1,
+	ARCH_REG_ARG2,
+	ARCH_REGS
+};
+
+/* perf's number of a register (asm/perf_regs.h): its bit in sample_regs_user. */
+unsigned arch_perf_reg(enum arch_reg r);
+/* Every register DWARF CFI may name: the sample_regs_user of unwinding samples. */
+uint64_t arch_unwind_regs_mask(void);
+/* perf's number of libunwind's register unw_reg, or -1. */
+int arch_perf_reg_of_unwind(int unw_reg);
+
+/* A system call the io view follows. */
+struct io_syscall {
+	uint32_t nr;
+	const char *name;
+	bool moves_bytes; /* its result is a byte count (fsync's is not) */
+};
+
+/* The io view's entry for syscall nr, or NULL if it is not followed. */
+const struct io_syscall *arch_io_syscall(uint64_t nr);
+/* The raw_syscalls tracepoints' filter that selects them ("id == 0 || ..."). */
+void arch_io_filter(char *buf, size_t len);
+
+/* Index of perf register reg in a sample's register array, taken with mask
+ * (ascending bits); -1 if the mask has not got it. */
+static inline int regs_index(uint64_t mask, unsigned reg)
+{
+	if (reg >= 64 || !(mask & (1ull << reg)))
+		return -1;
+	return __builtin_popcountll(mask & ((1ull << reg) - 1));
+}
+
+/* ---- events.c: the perf events of a session, per view, thread and CPU ---- */
+
+/* The kinds of event a session opens on every thread and CPU.  The alloc
+ * view's are uprobes: entries to the allocation functions (sampled, with
+ * the stack), their returns (the address), and every free (also realloc's
+ * freeing of its old block). */
+enum event_kind {
+	KIND_CPU,
+	KIND_OFFCPU,
+	KIND_IO_ENTER,
+	KIND_IO_EXIT,
+	KIND_ALLOC,
+	KIND_ALLOC_RET,
+	KIND_MEMALIGN_RET,
+	KIND_FREE,
+	KIND_COUNT
+};
+
+static inline bool is_alloc_kind(int k)
+{
+	return k >= KIND_ALLOC && k <= KIND_FREE;
+}
+
+/* One perf event per (thread we attached to, CPU), inherited by the threads
+ * and processes it starts; all events of a CPU write into that CPU's buffer
+ * (the kernel maps inherited events only per CPU). */
+struct event {
+	int fd;
+	pid_t tid;
+	uint64_t id;          /* the kernel's id: samples name their event by it */
+	enum event_kind kind;
+	enum alloc_func func; /* alloc kinds: the function probed */
+};
+
+struct cpu_buffer {
+	int cpu;
+	int fd; /* the event whose buffer it is; -1 until the first event */
+	struct ring_buffer rb;
+};
+
+struct event_set {
+	const struct profiler_options *o; /* the session's, defaults applied */
+	struct perf_event_attr attr;      /* the cpu event's: the other kinds start from it */
+	struct perf_event_attr kinds[KIND_COUNT];
+	bool kind_on[KIND_COUNT];
+	char event_name[32];
+	struct vec events; /* struct event, sorted by id */
+	struct cpu_buffer *cpus;
+	uint32_t ncpus;
+	uint8_t *scratch; /* for records that wrap around a buffer's end */
+	size_t scratch_size;
+	uint32_t raw_id_offset, raw_ret_offset; /* in raw_syscalls records: from tracefs */
+	struct alloc_probes probes; /* of the process being attached to or launched */
+	uint32_t uprobe_type, retprobe_bit;
+	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
+	pid_t child;        /* a command being launched, for messages */
+};
+
+/* The online CPUs, nothing opened yet. */
+int event_set_init(struct event_set *es, const struct profiler_options *o, struct profiler_error *err);
+/* The cpu event: cycles where a PMU counts them on probe_pid, else cpu-clock. */
+int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct profiler_error *err);
+/* Every view's kinds of event, from the cpu event's settings. */
+int event_set_setup_views(struct event_set *es, struct profiler_error *err);
+/* The alloc view's probe points in pid's C library (0: the command's, to be launched). */
+int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error *err);
+/* Opens tid's events, one per kind and CPU: 1 if opened, 0 if tid already
+ * has them, -1 on error. */
+int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
+/* The event whose id a sample names, or NULL. */
+const struct event *event_set_find(const struct event_set *es, uint64_t id);
+/* PERF_EVENT_IOC_ENABLE or _DISABLE on every event. */
+void event_set_enable(struct event_set *es, bool on);
+/* Every CPU's buffer read once, each record handed to handle(). */
+void event_set_read(struct event_set *es, record_handler handle, void *ctx);
+void event_set_release(struct event_set *es);
+
+/* ---- sample.c: decoding perf records, pure functions of their bytes ---- */
+
+#define MAX_STACK_FRAMES 1024
+
+/* A PERF_RECORD_SAMPLE's fields, pointing into the record. */
+struct sample_view {
+	enum event_kind kind;
+	enum alloc_func func; /* alloc kinds */
+	uint64_t id;
+	uint64_t ip;
+	uint32_t raw_size;
+	const uint8_t *raw;
+	uint32_t pid, tid;
+	uint64_t time, period;
+	uint64_t nr;
+	const uint64_t *ips;
+	uint64_t abi;
+	uint64_t regs_mask;
+	const uint64_t *regs;
+	uint64_t stack_size, stack_dyn;
+	const uint8_t *stack;
+};
+
+/* Decodes a sample by the sample_type of the event it names; false if the
+ * record is shorter than its fields say. */
+bool sample_parse(const struct event_set *es, const struct perf_event_header *h, struct sample_view *v);
+/* A user register of the sample, 0 if absent. */
+uint64_t sample_reg(const struct sample_view *v, enum arch_reg r);
+/* 8 bytes of a tracepoint's raw data at offset, 0 past its end. */
+uint64_t sample_raw_u64(const struct sample_view *v, uint32_t offset);
+/* Every record's time (perf's clock): a sample's field, others' sample_id trailer. */
+uint64_t record_timestamp(const struct event_set *es, const struct perf_event_header *h);
+/* The pid and tid of a non-sample record's sample_id trailer. */
+bool record_pid_tid(const struct perf_event_header *h, uint32_t *pid, uint32_t *tid);
+
+/* A stack being built, leaf first. */
+struct frames {
+	uint64_t ip[MAX_STACK_FRAMES];
+	bool is_kernel[MAX_STACK_FRAMES];
+	uint32_t n;
+};
+
+/* The kernel's callchain into f: context markers dropped, return addresses
+ * moved into their call instruction (address - 1), so that they symbolize
+ * to the caller's line. */
+void callchain_frames(const uint64_t *ips, uint64_t nr, bool want_kernel, bool want_user, struct frames *f);
+
+/* The pieces of record h to queue, with its stack copy cut to the bytes
+ * that were stack or, when shed, left out; head and stack_size hold the
+ * rewritten fields.  Returns the number of pieces (at most 5). */
+uint32_t record_pieces(const struct event_set *es, const struct perf_event_header *h, bool shed,
+		       struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size);
+
+/* The side records, decoded. */
+struct mmap2_record {
+	uint32_t pid, tid;
+	uint64_t addr, len, pgoff;
+	uint32_t prot;
+	char path[4096];
+	char build_id[2 * BUILD_ID_MAX + 1]; /* hex, "" unless the record carries one */
+};
+struct comm_record {
+	uint32_t pid, tid;
+	char comm[16];
+	bool exec; /* the process called exec */
+	uint64_t time;
+};
+struct fork_record {
+	uint32_t pid, ppid, tid, ptid;
+	uint64_t time;
+};
+
+bool mmap2_parse(const struct perf_event_header *h, struct mmap2_record *m);
+bool comm_parse(const struct perf_event_header *h, struct comm_record *c);
+bool fork_parse(const struct perf_event_header *h, struct fork_record *f);
+/* PERF_RECORD_LOST's or PERF_RECORD_LOST_SAMPLES' count. */
+bool lost_parse(const struct perf_event_header *h, uint64_t *lost);
+
+/* ---- spans.c: a thread's spans whose start and end come in different records ---- */
+
+/* Off-CPU (switch-out with its stack, switch-in), system calls (enter with
+ * its stack, exit) and sampled allocations (entry, return).  Per thread
+ * they strictly alternate in time, but come from different CPUs' buffers,
+ * so out of order: each start pairs with the first end after it. */
+#define SPAN_PENDING 16
+struct span_start {
+	uint64_t time, arg;
+	uint64_t arg2; /* allocations: posix_memalign's memptr, else 0 */
+	uint32_t stack;
+};
+struct span_end {
+	uint64_t time, arg;
+};
+struct span_pairs {
+	struct span_start starts[SPAN_PENDING];
+	struct span_end ends[SPAN_PENDING];
+	uint8_t nstarts, nends;
+};
+
+/* Called for each pair, in the order they are matched. */
+typedef void (*span_done)(void *ctx, const struct span_start *a, const struct span_end *b);
+
+/* Adds a start or an end and reports every pair that is now certain.  A
+ * start or an end never paired is let go once SPAN_PENDING wait. */
+void span_add_start(struct span_pairs *sp, const struct span_start *start, span_done done, void *ctx);
+void span_add_end(struct span_pairs *sp, const struct span_end *end, span_done done, void *ctx);
+/* The latest start at or before time, or NULL. */
+const struct span_start *span_latest_start(const struct span_pairs *sp, uint64_t time);
+
+/* ---- aggregate.c: threads, processes, stacks and values into the profile ---- */
+
+struct thread_state {
+	pid_t tid, pid;
+	char comm[16];
+	uint64_t comm_time; /* of the record that named it: an older one never renames it */
+	uint64_t lost;
+	struct span_pairs switches, syscalls, allocs;
+};
+
+struct unwinder;
+
+/* The worker's state: everything a record changes. */
+struct aggregate {
+	struct profile *p;
+	const struct profiler_options *o;
+	const struct event_set *events;
+	struct profiler_stats *stats;
+	struct vec procs;   /* struct process_maps */
+	struct vec threads; /* struct thread_state */
+	struct id_hash thread_index; /* tid -> index in threads */
+	uint32_t kernel_mapping;
+	struct vec mapping_pids; /* pid_t per profile mapping */
+	struct unwinder *unwinder; /* NULL for frame pointers */
+	struct live_allocs live;
+	int v_samples, v_cpu, v_offcpu, v_switches; /* value indices, -1 if not recorded */
+	int v_io_bytes, v_io_latency, v_io_calls;
+	int v_alloc_bytes, v_alloc_count, v_inuse_bytes;
+	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
+	uint32_t shed_marker;    /* the location SHED_FRAME */
+	uint32_t unknown_marker; /* "[unknown]": the root of a DWARF stack that stops early */
+	int fatal;               /* a negative profile_error: stop */
+	struct frames frames;
+};
+
+/* The root of the stacks of samples kept without their stack copy. */
+#define SHED_FRAME "[stack not unwound]"
+
+/* The views' value types added to p, the unwinder made for DWARF. */
+int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler_options *o,
+		   const struct event_set *events, struct profiler_stats *stats);
+/* Handles one record, in time order. */
+void aggregate_record(struct aggregate *a, const struct perf_event_header *h);
+/* Adds or renames a thread (a name older than the one it has is ignored). */
+struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t pid, const char *comm,
+					  uint64_t time);
+/* A process's mappings, made if create; NULL when out of memory. */
+struct process_maps *aggregate_process(struct aggregate *a, pid_t pid, bool create);
+/* Reads /proc/PID/maps: the executable mappings present before we attached. */
+int aggregate_load_maps(struct aggregate *a, struct process_maps *pm);
+/* What is still allocated at the end, at the stacks that allocated it. */
+int aggregate_add_in_use(struct aggregate *a);
+void aggregate_release(struct aggregate *a);
+
+/* ---- targets.c: the processes recorded, launched or attached to ---- */
+
+struct targets {
+	pid_t child;        /* launched command, 0 if attaching */
+	int go_fd;          /* launch: written to let the child exec */
+	int exec_status_fd; /* launch: EOF once exec succeeded, else exec's errno */
+	bool child_reaped;
+};
+
+void targets_init(struct targets *t);
+/* Forks the command, held before exec until the events are open. */
+int targets_launch(struct targets *t, char *const *argv, struct profiler_error *err);
+/* Opens events on every thread of pid (again until no new thread appears)
+ * and reads its mappings. */
+int targets_attach(struct targets *t, struct event_set *es, struct aggregate *a, pid_t pid,
+		   struct profiler_error *err);
+/* Lets the launched command exec (its events enable at exec), or enables the
+ * attached threads' events. */
+int targets_start(struct targets *t, struct event_set *es, char *const *argv, struct profiler_error *err);
+/* Have all targets exited (or become zombies)?  Reaps a launched command
+ * and notes its exit status in stats. */
+bool targets_exited(struct targets *t, const struct profiler_options *o, struct profiler_stats *stats);
+/* Sampling is over: a launched command stopped early is told to end
+ * (stopped: by a signal to us) and waited for. */
+void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stats);
+/* Closes everything; a launched command still running is killed and reaped. */
+void targets_release(struct targets *t);
+
+/* ---- session.c: a recording, composed of the parts above ---- */
+
+/* Two threads: the reader (profiler_run's) copies records from the ring
+ * buffers into the queue; the worker hands them to the aggregate in time
+ * order, holding profile_lock while it changes the profile or stats. */
+struct profiler {
+	struct profiler_options o; /* defaults applied */
+	struct profile *p;
+	struct event_set events;
+	struct aggregate agg; /* the worker's */
+	struct targets targets;
+	struct profiler_stats stats;
+	uint64_t start_ns, stop_ns;
+	struct record_queue queue;
+	pthread_t worker;
+	bool worker_running;
+	pthread_mutex_t profile_lock;
+	bool lock_ready;
+};
+
+/* ---- metadata.c: what the recording was, for the profile ---- */
+
+/* Adds the recording's metadata and threads to s->p. */
+int metadata_write(const struct profiler *s);
 
 #endif

@@ -20,28 +20,8 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 #define MAX_UNWIND_STEPS 512
 #define MAX_FILE_SIZE (2ull << 30)
 
-/* perf's x86-64 register numbers (asm/perf_regs.h). */
-enum { PR_AX, PR_BX, PR_CX, PR_DX, PR_SI, PR_DI, PR_BP, PR_SP, PR_IP, PR_FLAGS, PR_CS, PR_SS,
-       PR_DS, PR_ES, PR_FS, PR_GS, PR_R8, PR_R9, PR_R10, PR_R11, PR_R12, PR_R13, PR_R14, PR_R15 };
-
-uint64_t unwind_regs_mask(void)
-{
-	uint64_t m = 0;
-	for (int r = PR_AX; r <= PR_IP; r++)
-		m |= 1ull << r;
-	for (int r = PR_R8; r <= PR_R15; r++)
-		m |= 1ull << r;
-	return m;
-}
-
-/* Index of perf register r in a sample's register array (ascending bits). */
-static int reg_index(int r)
-{
-	uint64_t m = unwind_regs_mask();
-	if (!(m & (1ull << r)))
-		return -1;
-	return __builtin_popcountll(m & ((1ull << r) - 1));
-}
+/* libunwind's register numbers that index the slot table. */
+#define UNWIND_REGS_MAX 64
 
 /* An ELF file mapped read-only, with what the unwinder needs of it. */
 struct elf_image {
@@ -106,6 +86,10 @@ struct unwinder {
 	uint32_t nimages, cap_images;
 	struct vec procs; /* struct process_modules */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
+	/* Where each register is in a sample's register array (-1: not sampled),
+	 * by libunwind's number, and the stack and instruction pointers'. */
+	int8_t slot_of[UNWIND_REGS_MAX];
+	int8_t sp_slot, ip_slot;
 };
 
 /* One unwind in progress: what the accessors read from, and what they read. */
@@ -382,17 +366,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t regnum, unw_word_t *valp
 	struct unwind_ctx *c = arg;
 	if (write)
 		return -UNW_EREADONLYREG;
-	static const int8_t perf_of[] = {
-		[UNW_X86_64_RAX] = PR_AX, [UNW_X86_64_RDX] = PR_DX, [UNW_X86_64_RCX] = PR_CX,
-		[UNW_X86_64_RBX] = PR_BX, [UNW_X86_64_RSI] = PR_SI, [UNW_X86_64_RDI] = PR_DI,
-		[UNW_X86_64_RBP] = PR_BP, [UNW_X86_64_RSP] = PR_SP, [UNW_X86_64_R8] = PR_R8,
-		[UNW_X86_64_R9] = PR_R9,  [UNW_X86_64_R10] = PR_R10, [UNW_X86_64_R11] = PR_R11,
-		[UNW_X86_64_R12] = PR_R12, [UNW_X86_64_R13] = PR_R13, [UNW_X86_64_R14] = PR_R14,
-		[UNW_X86_64_R15] = PR_R15, [UNW_X86_64_RIP] = PR_IP,
-	};
-	if (regnum < 0 || (size_t)regnum >= sizeof(perf_of))
-		return -UNW_EBADREG;
-	int i = reg_index(perf_of[regnum]);
+	int i = regnum >= 0 && regnum < UNWIND_REGS_MAX ? c->u->slot_of[regnum] : -1;
 	if (i < 0)
 		return -UNW_EBADREG;
 	*valp = c->regs[i];
@@ -459,6 +433,13 @@ struct unwinder *unwinder_new(void)
 	 * masked, around each step). */
 	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
 	u->memos = calloc(MEMO_SLOTS, sizeof(*u->memos));
+	uint64_t mask = arch_unwind_regs_mask();
+	for (int r = 0; r < UNWIND_REGS_MAX; r++) {
+		int perf = arch_perf_reg_of_unwind(r);
+		u->slot_of[r] = (int8_t)(perf < 0 ? -1 : regs_index(mask, (unsigned)perf));
+	}
+	u->sp_slot = (int8_t)regs_index(mask, arch_perf_reg(ARCH_REG_SP));
+	u->ip_slot = (int8_t)regs_index(mask, arch_perf_reg(ARCH_REG_IP));
 	return u;
 }
 
@@ -549,9 +530,9 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	if (!max || !pm)
 		return 0;
 	struct unwind_ctx c = { .u = u, .regs = regs, .stack = stack, .stack_len = stack_len };
-	c.sp = regs[reg_index(PR_SP)];
+	c.sp = regs[u->sp_slot];
 	c.pmods = modules_of(u, pm, p);
-	uint64_t ip = regs[reg_index(PR_IP)];
+	uint64_t ip = regs[u->ip_slot];
 	frames[0] = ip;
 	if (!c.pmods) {
 		r->broken = true;

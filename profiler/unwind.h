@@ -17,14 +17,12 @@ struct unwind_result {
 			 * unreadable memory, or the step bound */
 };
 
-/* The perf_event sample_regs_user mask the unwinder needs. */
-uint64_t unwind_regs_mask(void);
-
 /* Files are found through the profile's mapping paths, given with each stack. */
 struct unwinder *unwinder_new(void);
 void unwinder_free(struct unwinder *u);
 
-/* Unwinds one sample's user stack: frames[0] is the sampled IP, the others
+/* Unwinds one sample's user stack (regs: taken with arch_unwind_regs_mask):
+ * frames[0] is the sampled IP, the others
  * return addresses minus one.  Returns the number of frames written. */
 uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
 			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,

@@ -1,0 +1,518 @@
+/* The perf events of a session: which kinds each view needs and their
+ * attributes, opening them on every thread and CPU, and their buffers. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profiler/profiler-internal.h"
+
+#define set_error profiler_set_error
+
+/* Pages per ring buffer: enough for a few hundred milliseconds of samples
+ * (much more with stack copies), within perf_event_mlock_kb for non-root. */
+static size_t buffer_pages(const struct event_set *es)
+{
+	const struct profiler_options *o = es->o;
+	size_t pages = o->unwind == UNWIND_FP ? 64 : 512;
+	/* Event-driven views come in bursts (a loop of write(2)s, each with a
+	 * stack copy) that a sampling rate never makes: give them room. */
+	if (o->views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC))
+		pages *= 8;
+	if (geteuid() != 0) {
+		long mlock_kb = 516;
+		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
+		size_t budget = (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / (es->ncpus ? es->ncpus : 1);
+		while (pages > 1 && pages + 1 > budget)
+			pages /= 2;
+	}
+	return pages;
+}
+
+/* Older kernels refuse the attribute bit. */
+static bool kernel_has_mmap_build_id(void)
+{
+	struct perf_event_attr a = { .size = sizeof(a), .type = PERF_TYPE_SOFTWARE, .config = PERF_COUNT_SW_DUMMY,
+				     .disabled = 1, .mmap2 = 1, .build_id = 1, .exclude_kernel = 1, .exclude_hv = 1 };
+	int fd = perf_event_open_fd(&a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static void attr_for_cpu(struct event_set *es, bool cycles)
+{
+	const struct profiler_options *o = es->o;
+	struct perf_event_attr *a = &es->attr;
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->type = cycles ? PERF_TYPE_HARDWARE : PERF_TYPE_SOFTWARE;
+	a->config = cycles ? PERF_COUNT_HW_CPU_CYCLES : PERF_COUNT_SW_CPU_CLOCK;
+	a->freq = 1;
+	a->sample_freq = o->frequency;
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			 PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+	if (o->unwind != UNWIND_FP) {
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = arch_unwind_regs_mask();
+		a->sample_stack_user = o->stack_size;
+	}
+	a->disabled = 1;
+	a->inherit = 1;
+	a->mmap = 1;
+	a->mmap2 = 1;
+	a->build_id = es->mmap_build_id; /* MMAP2 names the build-id of what is mapped */
+	a->comm = 1;
+	a->comm_exec = 1;
+	a->task = 1;
+	a->sample_id_all = 1;
+	a->exclude_kernel = !o->kernel;
+	a->exclude_callchain_kernel = !o->kernel;
+	a->exclude_hv = 1;
+	a->exclude_guest = 1;
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(buffer_pages(es) * (size_t)sysconf(_SC_PAGESIZE) / 4);
+	a->enable_on_exec = o->argv != NULL;
+	snprintf(es->event_name, sizeof(es->event_name), "%s", cycles ? "cycles" : "cpu-clock");
+}
+
+static enum profiler_errcode classify_open_errno(int e)
+{
+	switch (e) {
+	case ESRCH: return PROFILER_E_NO_SUCH_PROCESS;
+	case EACCES:
+	case EPERM: return PROFILER_E_PERMISSION;
+	case EMFILE:
+	case ENFILE: return PROFILER_E_FD_LIMIT;
+	case ENOENT:
+	case ENODEV:
+	case EOPNOTSUPP: return PROFILER_E_NO_EVENT;
+	default: return PROFILER_E_OPEN;
+	}
+}
+
+const struct event *event_set_find(const struct event_set *es, uint64_t id)
+{
+	const struct event *events = es->events.data;
+	uint32_t i = upper_bound_u64(events, es->events.count, sizeof(*events), offsetof(struct event, id), id);
+	return i && events[i - 1].id == id ? &events[i - 1] : NULL;
+}
+
+/* Inserts e in id order (the kernel hands ids out increasing, so this is
+ * an append but for the rare race). */
+static int push_event(struct event_set *es, struct event e)
+{
+	struct event *slot = vec_push(&es->events, sizeof(e));
+	if (!slot)
+		return -1;
+	struct event *events = es->events.data;
+	uint32_t i = es->events.count - 1;
+	for (; i > 0 && events[i - 1].id > e.id; i--)
+		events[i] = events[i - 1];
+	events[i] = e;
+	return 0;
+}
+
+/* Maps the CPU's buffer on its first event; later events write into it. */
+static int attach_to_buffer(struct event_set *es, struct cpu_buffer *b, int fd, pid_t tid,
+			    struct profiler_error *err)
+{
+	if (b->fd >= 0) {
+		if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, b->fd) == 0)
+			return 0;
+		set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_OUTPUT");
+		return -1;
+	}
+	for (size_t pages = buffer_pages(es);; pages /= 2) {
+		int r = ring_buffer_map(&b->rb, fd, pages);
+		if (r == 0)
+			break;
+		if (pages == 1 || (r != -EPERM && r != -ENOMEM)) {
+			set_error(err, r == -EPERM || r == -ENOMEM ? PROFILER_E_MMAP : PROFILER_E_OPEN, -r, tid,
+				  "mmap of the perf ring buffer");
+			return -1;
+		}
+	}
+	if (b->rb.size > es->scratch_size) {
+		uint8_t *scratch = realloc(es->scratch, b->rb.size);
+		if (!scratch) {
+			set_error(err, PROFILER_E_NOMEM, 0, 0, "the ring buffers' scratch space");
+			return -1;
+		}
+		es->scratch = scratch;
+		es->scratch_size = b->rb.size;
+	}
+	b->fd = fd;
+	return 0;
+}
+
+/* Which functions each alloc kind probes: realloc is both an allocation
+ * and a free (of its old block, seen at every call). */
+static bool probes_function(enum event_kind k, enum alloc_func f)
+{
+	if (k == KIND_FREE)
+		return f == ALLOC_FREE || f == ALLOC_REALLOC;
+	if (k == KIND_ALLOC_RET)
+		return f != ALLOC_FREE && f != ALLOC_POSIX_MEMALIGN;
+	if (k == KIND_MEMALIGN_RET)
+		return f == ALLOC_POSIX_MEMALIGN;
+	return f != ALLOC_FREE;
+}
+
+/* What an event of kind k is called in errors. */
+static void describe_kind(const struct event_set *es, int k, enum alloc_func f, char *buf, size_t len)
+{
+	if (k == KIND_CPU)
+		snprintf(buf, len, "%s", es->event_name);
+	else if (k == KIND_OFFCPU)
+		snprintf(buf, len, "context-switches (the offcpu view)");
+	else if (is_alloc_kind(k))
+		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", alloc_func_name(f), es->probes.path);
+	else
+		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
+}
+
+/* Opens one kind of event on tid, one per CPU (alloc kinds: on function f). */
+static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, bool side_records,
+		     struct profiler_error *err)
+{
+	struct perf_event_attr attr = es->kinds[k];
+	if (!side_records)
+		attr.mmap = attr.mmap2 = attr.comm = attr.comm_exec = attr.task = 0;
+	if (is_alloc_kind(k)) {
+		attr.config1 = (uint64_t)(uintptr_t)es->probes.probe_path; /* uprobe_path */
+		attr.config2 = es->probes.offset[f];                       /* probe_offset */
+	}
+	char filter[512];
+	arch_io_filter(filter, sizeof(filter));
+	for (uint32_t c = 0; c < es->ncpus; c++) {
+		int fd = perf_event_open_fd(&attr, tid, es->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			char what[sizeof(err->what)];
+			describe_kind(es, k, f, what, sizeof(what));
+			enum profiler_errcode code = classify_open_errno(e);
+			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
+				code = PROFILER_E_UPROBE_DENIED;
+			set_error(err, code, e, tid, what);
+			return -1;
+		}
+		if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter)) {
+			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
+			close(fd);
+			return -1;
+		}
+		uint64_t id;
+		if (ioctl(fd, PERF_EVENT_IOC_ID, &id)) {
+			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
+			close(fd);
+			return -1;
+		}
+		if (push_event(es, (struct event){ .fd = fd, .tid = tid, .id = id, .kind = (enum event_kind)k,
+						   .func = f })) {
+			close(fd);
+			set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of events");
+			return -1;
+		}
+		if (attach_to_buffer(es, &es->cpus[c], fd, tid, err))
+			return -1;
+	}
+	return 0;
+}
+
+int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err)
+{
+	const struct event *events = es->events.data;
+	for (uint32_t i = 0; i < es->events.count; i++)
+		if (events[i].tid == tid)
+			return 0;
+	/* Mapping, name and fork records are asked of the first event only,
+	 * so that each comes once. */
+	bool side_records = true;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		if (!es->kind_on[k])
+			continue;
+		for (int f = 0; f < ALLOC_FUNCS; f++) {
+			/* Alloc kinds: one event per function probed; others: one. */
+			if (is_alloc_kind(k) ? !probes_function((enum event_kind)k, (enum alloc_func)f) ||
+						       !es->probes.offset[f]
+					     : f > 0)
+				continue;
+			if (open_kind(es, k, (enum alloc_func)f, tid, side_records, err))
+				return -1;
+			side_records = false;
+		}
+	}
+	return 1;
+}
+
+/* The online CPUs, from /sys/devices/system/cpu/online ("0-3,5"). */
+static int read_online_cpus(struct event_set *es)
+{
+	char buf[4096] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/online", "re");
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	if (!buf[0])
+		snprintf(buf, sizeof(buf), "0-%ld", sysconf(_SC_NPROCESSORS_ONLN) - 1);
+	struct vec cpus = { 0 };
+	for (char *p = buf; *p && *p != '\n';) {
+		char *end;
+		long a = strtol(p, &end, 10), b = a;
+		if (end == p)
+			break;
+		if (*end == '-')
+			b = strtol(end + 1, &end, 10);
+		for (long c = a; c <= b && c < 65536; c++) {
+			struct cpu_buffer *cb = vec_push(&cpus, sizeof(*cb));
+			if (!cb) {
+				vec_release(&cpus);
+				return -1;
+			}
+			*cb = (struct cpu_buffer){ .cpu = (int)c, .fd = -1 };
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	es->cpus = cpus.data;
+	es->ncpus = cpus.count;
+	return es->ncpus ? 0 : -1;
+}
+
+int event_set_init(struct event_set *es, const struct profiler_options *o, struct profiler_error *err)
+{
+	memset(es, 0, sizeof(*es));
+	es->o = o;
+	es->probes.fd = -1;
+	es->raw_id_offset = es->raw_ret_offset = UINT32_MAX;
+	es->mmap_build_id = kernel_has_mmap_build_id();
+	if (read_online_cpus(es)) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the views' kinds of event ---- */
+
+/* The tracefs directory of raw_syscalls (tracefs may be mounted in either place). */
+static const char *tracefs_dir(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing/events/raw_syscalls",
+					    "/sys/kernel/debug/tracing/events/raw_syscalls" };
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (access(dirs[i], R_OK) == 0)
+			return dirs[i];
+	return NULL;
+}
+
+/* A tracepoint's id, and the offset of one field of its records. */
+static bool tracepoint_info(const char *dir, const char *event, const char *field, uint64_t *id,
+			    uint32_t *offset)
+{
+	char path[256];
+	long v;
+	snprintf(path, sizeof(path), "%s/%s/id", dir, event);
+	if (!read_proc_int(path, &v))
+		return false;
+	*id = (uint64_t)v;
+	snprintf(path, sizeof(path), "%s/%s/format", dir, event);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	char line[256], want[64];
+	snprintf(want, sizeof(want), " %s;", field);
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *at = strstr(line, want), *off = strstr(line, "offset:");
+		if (at && off && strstr(line, "field:"))
+			found = sscanf(off, "offset:%u", offset) == 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static int setup_io(struct event_set *es, struct profiler_error *err)
+{
+	const char *dir = tracefs_dir();
+	uint64_t enter_id, exit_id;
+	if (!dir) {
+		set_error(err, PROFILER_E_NO_TRACEFS, ENOENT, 0, "the io view needs the raw_syscalls tracepoints");
+		return -1;
+	}
+	if (!tracepoint_info(dir, "sys_enter", "id", &enter_id, &es->raw_id_offset) ||
+	    !tracepoint_info(dir, "sys_exit", "ret", &exit_id, &es->raw_ret_offset)) {
+		set_error(err, PROFILER_E_NO_TRACEFS, errno ? errno : EACCES, 0,
+			  "the io view cannot read raw_syscalls' id and format in tracefs");
+		return -1;
+	}
+	struct perf_event_attr *in = &es->kinds[KIND_IO_ENTER], *out = &es->kinds[KIND_IO_EXIT];
+	*in = es->attr;
+	in->type = PERF_TYPE_TRACEPOINT;
+	in->config = enter_id;
+	in->freq = 0;
+	in->sample_period = 1;
+	in->sample_type |= PERF_SAMPLE_RAW;
+	in->exclude_kernel = 0; /* tracepoints fire in the kernel */
+	in->context_switch = 0;
+	*out = *in;
+	out->config = exit_id;
+	/* The exit only ends the span: no stack to copy. */
+	out->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
+	out->sample_regs_user = 0;
+	out->sample_stack_user = 0;
+	es->kind_on[KIND_IO_ENTER] = es->kind_on[KIND_IO_EXIT] = true;
+	return 0;
+}
+
+/* The alloc view: uprobes on the C library's allocation functions. */
+static int setup_alloc(struct event_set *es, struct profiler_error *err)
+{
+	if (uprobe_pmu(&es->uprobe_type, &es->retprobe_bit)) {
+		set_error(err, PROFILER_E_NO_EVENT, ENOENT, 0,
+			  "uprobe (the alloc view needs the uprobe PMU: a kernel with CONFIG_UPROBE_EVENTS)");
+		return -1;
+	}
+	struct perf_event_attr *entry = &es->kinds[KIND_ALLOC], *ret = &es->kinds[KIND_ALLOC_RET],
+			       *freed = &es->kinds[KIND_FREE];
+	*entry = es->attr;
+	entry->type = es->uprobe_type;
+	entry->config = 0;
+	entry->freq = 0;
+	entry->sample_period = es->o->alloc_period;
+	entry->context_switch = 0;
+	/* Registers for the arguments (and DWARF); at least the return
+	 * address on top of the stack for frame pointers. */
+	entry->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	/* With PERIOD in the sample, the kernel samples every hit of a
+	 * tracepoint-like event whatever the period (perf_swevent_event). */
+	entry->sample_type &= ~(uint64_t)PERF_SAMPLE_PERIOD;
+	entry->sample_regs_user = arch_unwind_regs_mask();
+	entry->sample_stack_user = es->o->unwind == UNWIND_FP ? 8 : es->o->stack_size;
+	/* Returns and frees: every one, each only a register. */
+	*ret = *entry;
+	ret->config = 1ull << es->retprobe_bit;
+	ret->sample_period = 1;
+	ret->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
+	ret->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_RET);
+	ret->sample_stack_user = 0;
+	/* posix_memalign's block is in the caller's variable: copy the stack
+	 * around it. */
+	struct perf_event_attr *memalign_ret = &es->kinds[KIND_MEMALIGN_RET];
+	*memalign_ret = *ret;
+	memalign_ret->sample_type |= PERF_SAMPLE_STACK_USER;
+	memalign_ret->sample_regs_user |= 1ull << arch_perf_reg(ARCH_REG_SP);
+	memalign_ret->sample_stack_user = 512;
+	*freed = *ret;
+	freed->config = 0;
+	freed->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0);
+	es->kind_on[KIND_ALLOC] = es->kind_on[KIND_ALLOC_RET] = es->kind_on[KIND_MEMALIGN_RET] = true;
+	es->kind_on[KIND_FREE] = true;
+	return 0;
+}
+
+/* The cpu event as chosen, and for the offcpu view context switches (each
+ * one a sample of the stack leaving the CPU, and PERF_RECORD_SWITCH
+ * records for the way back). */
+static void setup_cpu_and_offcpu(struct event_set *es)
+{
+	es->kind_on[KIND_CPU] = es->o->views & VIEW_CPU;
+	es->kind_on[KIND_OFFCPU] = es->o->views & VIEW_OFFCPU;
+	es->kinds[KIND_CPU] = es->attr;
+	struct perf_event_attr *a = &es->kinds[KIND_OFFCPU];
+	*a = es->attr;
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+	a->freq = 0;
+	a->sample_period = 1;
+	a->context_switch = 1;
+	/* The switch happens in the kernel: excluding it would exclude them all. */
+	a->exclude_kernel = 0;
+}
+
+int event_set_setup_views(struct event_set *es, struct profiler_error *err)
+{
+	setup_cpu_and_offcpu(es);
+	if ((es->o->views & VIEW_IO) && setup_io(es, err))
+		return -1;
+	if ((es->o->views & VIEW_ALLOC) && setup_alloc(es, err))
+		return -1;
+	return 0;
+}
+
+int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct profiler_error *err)
+{
+	const struct profiler_options *o = es->o;
+	if (!(o->views & VIEW_CPU)) {
+		attr_for_cpu(es, false); /* the common settings the other kinds start from */
+		return 0;
+	}
+	bool want_cycles = !o->force_event || strcmp(o->force_event, "cycles") == 0;
+	if (o->force_event && strcmp(o->force_event, "cpu-clock") == 0)
+		want_cycles = false;
+	if (want_cycles) {
+		attr_for_cpu(es, true);
+		int fd = perf_event_open_fd(&es->attr, probe_pid, es->cpus[0].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		int e = errno;
+		if (classify_open_errno(e) != PROFILER_E_NO_EVENT || (o->force_event && want_cycles)) {
+			set_error(err, classify_open_errno(e), e, probe_pid, "cycles");
+			return -1;
+		}
+	}
+	attr_for_cpu(es, false);
+	return 0;
+}
+
+int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error *err)
+{
+	const struct profiler_options *o = es->o;
+	int r = pid ? alloc_probes_for_process(&es->probes, pid)
+		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
+	if (r == 0)
+		return 0;
+	set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : es->child,
+		  o->argv ? o->argv[0] : NULL);
+	return -1;
+}
+
+void event_set_enable(struct event_set *es, bool on)
+{
+	const struct event *events = es->events.data;
+	for (uint32_t i = 0; i < es->events.count; i++)
+		ioctl(events[i].fd, on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
+}
+
+void event_set_read(struct event_set *es, record_handler handle, void *ctx)
+{
+	for (uint32_t i = 0; i < es->ncpus; i++)
+		if (es->cpus[i].fd >= 0)
+			ring_buffer_read(&es->cpus[i].rb, es->scratch, handle, ctx);
+}
+
+void event_set_release(struct event_set *es)
+{
+	for (uint32_t i = 0; i < es->ncpus; i++)
+		ring_buffer_unmap(&es->cpus[i].rb);
+	const struct event *events = es->events.data;
+	for (uint32_t i = 0; i < es->events.count; i++)
+		close(events[i].fd);
+	vec_release(&es->events);
+	free(es->cpus);
+	free(es->scratch);
+	alloc_probes_release(&es->probes);
+	es->cpus = NULL;
+	es->ncpus = 0;
+	es->scratch = NULL;
+}

@@ -1,0 +1,146 @@
+/* What a recording was (its command, host, event, rate, duration, losses)
+ * and its threads, written into the profile once sampling is over. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "profiler/profiler-internal.h"
+
+static int meta_u64(struct profile *p, const char *key, uint64_t v)
+{
+	char buf[32];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return profile_set_meta(p, key, buf);
+}
+
+/* Every event of the event views copies its stack, whatever -F says. */
+const char *profiler_keep_up_hint(const struct profiler *s)
+{
+	bool events = s->o.views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC);
+	if (!events)
+		return "lower -F to keep up";
+	if (s->o.unwind == UNWIND_FP)
+		return (s->o.views & VIEW_ALLOC) ? "raise --alloc-period to keep up"
+						 : "the events came faster than they could be read";
+	return "use --unwind fp, a smaller --stack-size or a larger --alloc-period to keep up";
+}
+
+/* The command and pid(s): the launched command's, or the command line of
+ * the first process attached to, as ps shows it. */
+static int write_target(const struct profiler *s, struct profile *p)
+{
+	char buf[4096];
+	size_t len = 0;
+	int rc = 0;
+	buf[0] = '\0';
+	if (s->o.argv) {
+		for (char *const *a = s->o.argv; *a && len < sizeof(buf) - 1; a++)
+			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", a == s->o.argv ? "" : " ", *a);
+		rc |= profile_set_meta(p, "command", buf);
+		return rc | meta_u64(p, "pid", (uint64_t)s->targets.child);
+	}
+	for (uint32_t i = 0; i < s->o.npids && len < sizeof(buf) - 1; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d", i ? "," : "", (int)s->o.pids[i]);
+	rc |= profile_set_meta(p, "pid", buf);
+	snprintf(buf, sizeof(buf), "/proc/%d/cmdline", (int)s->o.pids[0]);
+	FILE *f = fopen(buf, "re");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i + 1 < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = '\0';
+		if (n)
+			rc |= profile_set_meta(p, "command", buf);
+	}
+	return rc;
+}
+
+/* Host, kernel, start and duration. */
+static int write_when_where(const struct profiler *s, struct profile *p)
+{
+	char buf[512];
+	int rc = 0;
+	struct utsname u;
+	if (uname(&u) == 0) {
+		rc |= profile_set_meta(p, "host", u.nodename);
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
+		rc |= profile_set_meta(p, "kernel", buf);
+	}
+	time_t wall = time(NULL) - (time_t)s->stats.elapsed;
+	struct tm tm;
+	gmtime_r(&wall, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rc |= profile_set_meta(p, "start", buf);
+	rc |= meta_u64(p, "start_ns", (uint64_t)wall * 1000000000ull);
+	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
+	rc |= profile_set_meta(p, "duration", buf);
+	return rc | meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
+}
+
+/* Views, event, rate and unwinding. */
+static int write_settings(const struct profiler *s, struct profile *p)
+{
+	char buf[256];
+	int rc = 0;
+	unsigned views = s->o.views;
+	snprintf(buf, sizeof(buf), "%s%s%s%s", (views & VIEW_CPU) ? ",cpu" : "", (views & VIEW_OFFCPU) ? ",offcpu" : "",
+		 (views & VIEW_IO) ? ",io" : "", (views & VIEW_ALLOC) ? ",alloc" : "");
+	rc |= profile_set_meta(p, "view", buf + 1);
+	if (views & VIEW_ALLOC)
+		rc |= meta_u64(p, "alloc_period", s->o.alloc_period);
+	snprintf(buf, sizeof(buf), "%s%s", s->events.event_name,
+		 s->events.attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
+	rc |= profile_set_meta(p, "event", buf);
+	snprintf(buf, sizeof(buf), "%u Hz", s->o.frequency);
+	rc |= profile_set_meta(p, "frequency", buf);
+	return rc | profile_set_meta(p, "unwind", s->o.unwind == UNWIND_FP      ? "fp"
+						   : s->o.unwind == UNWIND_DWARF ? "dwarf"
+										 : "auto (dwarf)");
+}
+
+/* Samples, and what was lost or cut, with what would help. */
+static int write_counts(const struct profiler *s, struct profile *p)
+{
+	const struct profiler_stats *st = &s->stats;
+	char buf[512];
+	int rc = 0;
+	rc |= meta_u64(p, "samples", st->samples);
+	rc |= meta_u64(p, "lost", st->lost);
+	rc |= meta_u64(p, "unwind_dropped", st->unwind_dropped);
+	if (st->unwind_shed)
+		rc |= meta_u64(p, "unwind_shed", st->unwind_shed);
+	if (st->lost || st->unwind_dropped || st->unwind_shed) {
+		char lost[160] = "", shed[96] = "";
+		if (st->lost || st->unwind_dropped)
+			snprintf(lost, sizeof(lost),
+				 "%" PRIu64 " samples lost (%" PRIu64 " by the kernel, ring buffer full; %" PRIu64
+				 " not unwound in time); ",
+				 st->lost + st->unwind_dropped, st->lost, st->unwind_dropped);
+		if (st->unwind_shed)
+			snprintf(shed, sizeof(shed), "%" PRIu64 " kept without their stack (under " SHED_FRAME "); ",
+				 st->unwind_shed);
+		snprintf(buf, sizeof(buf), "%s%s%s", lost, shed, profiler_keep_up_hint(s));
+		rc |= profile_set_meta(p, "notes", buf);
+	}
+	if (st->targets_exited)
+		rc |= profile_set_meta(p, "exit", "the target exited during the recording");
+	if (st->stack_truncated)
+		rc |= meta_u64(p, "stack_truncated", st->stack_truncated);
+	return rc;
+}
+
+int metadata_write(const struct profiler *s)
+{
+	struct profile *p = s->p;
+	int rc = write_target(s, p) | write_when_where(s, p) | write_settings(s, p) | write_counts(s, p);
+	const struct thread_state *threads = s->agg.threads.data;
+	for (uint32_t i = 0; i < s->agg.threads.count && !rc; i++) {
+		int64_t comm = profile_string(p, threads[i].comm);
+		rc |= comm < 0 ||
+		      profile_set_thread(p, (uint32_t)threads[i].tid, (uint32_t)threads[i].pid, (uint32_t)comm);
+	}
+	return rc ? -PROFILE_E_NOMEM : 0;
+}
