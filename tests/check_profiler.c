@@ -1,0 +1,603 @@
+/* Unit tests of profiler/ that need no kernel: decoding hand-built perf
+ * records (whole, truncated at every byte, with sizes that lie), span
+ * pairing with records out of order, and the record queue's ordering. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profiler/profiler-internal.h"
+
+/* A record being built: header first, then fields appended. */
+struct rec {
+	uint8_t bytes[4096];
+	size_t len;
+};
+
+static void rec_start(struct rec *r, uint32_t type, uint16_t misc)
+{
+	struct perf_event_header h = { .type = type, .misc = misc, .size = 0 };
+	memcpy(r->bytes, &h, sizeof(h));
+	r->len = sizeof(h);
+}
+
+static void rec_put(struct rec *r, const void *data, size_t len)
+{
+	ck_assert_uint_le(r->len + len, sizeof(r->bytes));
+	memcpy(r->bytes + r->len, data, len);
+	r->len += len;
+}
+
+static void rec_u64(struct rec *r, uint64_t v)
+{
+	rec_put(r, &v, 8);
+}
+
+static void rec_u32(struct rec *r, uint32_t v)
+{
+	rec_put(r, &v, 4);
+}
+
+/* A heap copy of exactly the record's bytes (so that a sanitizer sees any
+ * read past them), with the header's size set to size. */
+static struct perf_event_header *rec_copy(const struct rec *r, size_t size)
+{
+	uint8_t *copy = malloc(size > sizeof(struct perf_event_header) ? size : sizeof(struct perf_event_header));
+	memcpy(copy, r->bytes, size);
+	((struct perf_event_header *)copy)->size = (uint16_t)size;
+	return (struct perf_event_header *)copy;
+}
+
+#define CPU_ID 42
+#define DWARF_ID 43
+#define IO_ID 44
+
+/* An event set as the session makes it: a cpu event with a callchain, one
+ * that copies registers and the stack, and a tracepoint with raw data. */
+static void events_for_tests(struct event_set *es)
+{
+	memset(es, 0, sizeof(*es));
+	es->kinds[KIND_CPU].sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP | PERF_SAMPLE_TID |
+					  PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+	es->kinds[KIND_OFFCPU].sample_type = es->kinds[KIND_CPU].sample_type | PERF_SAMPLE_REGS_USER |
+					     PERF_SAMPLE_STACK_USER;
+	es->kinds[KIND_OFFCPU].sample_regs_user = arch_unwind_regs_mask();
+	es->kinds[KIND_IO_ENTER].sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+					       PERF_SAMPLE_RAW;
+	const struct event events[] = { { .id = CPU_ID, .kind = KIND_CPU },
+					{ .id = DWARF_ID, .kind = KIND_OFFCPU },
+					{ .id = IO_ID, .kind = KIND_IO_ENTER } };
+	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+		*(struct event *)vec_push(&es->events, sizeof(struct event)) = events[i];
+}
+
+static void cpu_sample(struct rec *r, uint64_t nr)
+{
+	rec_start(r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(r, CPU_ID);
+	rec_u64(r, 0x401234);  /* ip */
+	rec_u32(r, 100);       /* pid */
+	rec_u32(r, 101);       /* tid */
+	rec_u64(r, 5000000);   /* time */
+	rec_u64(r, 10101);     /* period */
+	rec_u64(r, nr);
+	rec_u64(r, (uint64_t)PERF_CONTEXT_KERNEL);
+	rec_u64(r, 0xffffffff81000010ull);
+	rec_u64(r, (uint64_t)PERF_CONTEXT_USER);
+	for (uint64_t i = 3; i < nr; i++)
+		rec_u64(r, 0x401000 + 0x100 * i);
+}
+
+START_TEST(test_sample_decodes)
+{
+	struct event_set es;
+	events_for_tests(&es);
+	struct rec r;
+	cpu_sample(&r, 6);
+	struct perf_event_header *h = rec_copy(&r, r.len);
+	struct sample_view v;
+	ck_assert(sample_parse(&es, h, &v));
+	ck_assert_int_eq(v.kind, KIND_CPU);
+	ck_assert_uint_eq(v.ip, 0x401234);
+	ck_assert_uint_eq(v.pid, 100);
+	ck_assert_uint_eq(v.tid, 101);
+	ck_assert_uint_eq(v.time, 5000000);
+	ck_assert_uint_eq(v.period, 10101);
+	ck_assert_uint_eq(v.nr, 6);
+	ck_assert_uint_eq(record_timestamp(&es, h), 5000000);
+	/* The user frames only; return addresses moved into their call. */
+	struct frames f;
+	callchain_frames(v.ips, v.nr, false, true, &f);
+	ck_assert_uint_eq(f.n, 3);
+	ck_assert_uint_eq(f.ip[0], 0x401300);
+	ck_assert_uint_eq(f.ip[1], 0x401400 - 1);
+	ck_assert_uint_eq(f.ip[2], 0x401500 - 1);
+	ck_assert(!f.is_kernel[0]);
+	callchain_frames(v.ips, v.nr, true, true, &f);
+	ck_assert_uint_eq(f.n, 4);
+	ck_assert(f.is_kernel[0]);
+	ck_assert_uint_eq(f.ip[0], 0xffffffff81000010ull);
+	free(h);
+	vec_release(&es.events);
+}
+END_TEST
+
+/* Every cut of a sample short of its end is refused, never read past. */
+START_TEST(test_sample_truncated_at_every_byte)
+{
+	struct event_set es;
+	events_for_tests(&es);
+	struct rec r;
+	cpu_sample(&r, 6);
+	for (size_t size = 0; size < r.len; size++) {
+		struct perf_event_header *h = rec_copy(&r, size);
+		struct sample_view v;
+		ck_assert_msg(!sample_parse(&es, h, &v), "a sample cut to %zu of %zu bytes was accepted", size, r.len);
+		free(h);
+	}
+	vec_release(&es.events);
+}
+END_TEST
+
+/* Counts and sizes that claim more than the record holds. */
+START_TEST(test_sample_oversized_fields)
+{
+	struct event_set es;
+	events_for_tests(&es);
+	struct rec r;
+	struct sample_view v;
+	cpu_sample(&r, 6);
+	uint64_t huge = 1ull << 60;
+	memcpy(r.bytes + sizeof(struct perf_event_header) + 40, &huge, 8); /* nr */
+	struct perf_event_header *h = rec_copy(&r, r.len);
+	ck_assert(!sample_parse(&es, h, &v));
+	free(h);
+	/* A tracepoint whose raw size runs past the record. */
+	rec_start(&r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(&r, IO_ID);
+	rec_u32(&r, 1);
+	rec_u32(&r, 1);
+	rec_u64(&r, 7);
+	rec_u32(&r, 64); /* raw_size */
+	rec_u64(&r, 0);
+	h = rec_copy(&r, r.len);
+	ck_assert(!sample_parse(&es, h, &v));
+	free(h);
+	/* The same with an honest size: raw fields read within it only. */
+	rec_start(&r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(&r, IO_ID);
+	rec_u32(&r, 1);
+	rec_u32(&r, 1);
+	rec_u64(&r, 7);
+	rec_u32(&r, 12);
+	rec_u64(&r, 0x1122334455667788ull);
+	rec_u32(&r, 0);
+	h = rec_copy(&r, r.len);
+	ck_assert(sample_parse(&es, h, &v));
+	ck_assert_uint_eq(sample_raw_u64(&v, 0), 0x1122334455667788ull);
+	ck_assert_uint_eq(sample_raw_u64(&v, 8), 0); /* 4 bytes left: not 8 */
+	ck_assert_uint_eq(sample_raw_u64(&v, UINT32_MAX), 0);
+	free(h);
+	/* An unknown id decodes as the cpu event's layout, which it is not
+	 * long enough for. */
+	rec_start(&r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(&r, 999);
+	h = rec_copy(&r, r.len);
+	ck_assert(!sample_parse(&es, h, &v));
+	free(h);
+	vec_release(&es.events);
+}
+END_TEST
+
+/* A sample with registers and a stack copy of 64 bytes, 24 of them used. */
+static void dwarf_sample(struct rec *r, uint64_t stack_size, uint64_t dyn)
+{
+	rec_start(r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(r, DWARF_ID);
+	rec_u64(r, 0x401234);
+	rec_u32(r, 100);
+	rec_u32(r, 101);
+	rec_u64(r, 777);
+	rec_u64(r, 1);
+	rec_u64(r, 0); /* no callchain */
+	rec_u64(r, 2); /* abi */
+	uint64_t mask = arch_unwind_regs_mask();
+	for (unsigned reg = 0; reg < 64; reg++)
+		if (mask & (1ull << reg))
+			rec_u64(r, 0x1000 + reg); /* each register holds its number */
+	rec_u64(r, stack_size);
+	for (uint64_t i = 0; i < stack_size / 8; i++)
+		rec_u64(r, 0xabc0 + i);
+	if (stack_size)
+		rec_u64(r, dyn);
+}
+
+START_TEST(test_sample_registers_and_stack)
+{
+	struct event_set es;
+	events_for_tests(&es);
+	struct rec r;
+	dwarf_sample(&r, 64, 24);
+	struct perf_event_header *h = rec_copy(&r, r.len);
+	struct sample_view v;
+	ck_assert(sample_parse(&es, h, &v));
+	ck_assert_int_eq(v.kind, KIND_OFFCPU);
+	ck_assert_uint_eq(sample_reg(&v, ARCH_REG_SP), 0x1000 + arch_perf_reg(ARCH_REG_SP));
+	ck_assert_uint_eq(sample_reg(&v, ARCH_REG_IP), 0x1000 + arch_perf_reg(ARCH_REG_IP));
+	ck_assert_uint_eq(sample_reg(&v, ARCH_REG_ARG0), 0x1000 + arch_perf_reg(ARCH_REG_ARG0));
+	ck_assert_uint_eq(v.stack_size, 64);
+	ck_assert_uint_eq(v.stack_dyn, 24);
+
+	/* Queued, the copy is cut to what was stack: the pieces make a record
+	 * that decodes to the same registers and the used bytes. */
+	struct record_piece pieces[5];
+	struct perf_event_header head;
+	uint64_t stack_size;
+	uint32_t n = record_pieces(&es, h, false, pieces, &head, &stack_size);
+	ck_assert_uint_eq(n, 5);
+	struct rec cut = { .len = 0 };
+	for (uint32_t i = 0; i < n; i++)
+		rec_put(&cut, pieces[i].data, pieces[i].len);
+	ck_assert_uint_eq(cut.len, head.size);
+	ck_assert_uint_eq(cut.len, r.len - 40);
+	struct perf_event_header *ch = rec_copy(&cut, cut.len);
+	struct sample_view cv;
+	ck_assert(sample_parse(&es, ch, &cv));
+	ck_assert_uint_eq(cv.stack_size, 24);
+	ck_assert_uint_eq(cv.stack_dyn, 24);
+	ck_assert_mem_eq(cv.stack, v.stack, 24);
+	ck_assert_uint_eq(sample_reg(&cv, ARCH_REG_SP), sample_reg(&v, ARCH_REG_SP));
+	free(ch);
+
+	/* Shed: no stack at all, registers kept. */
+	n = record_pieces(&es, h, true, pieces, &head, &stack_size);
+	cut.len = 0;
+	for (uint32_t i = 0; i < n; i++)
+		rec_put(&cut, pieces[i].data, pieces[i].len);
+	ch = rec_copy(&cut, cut.len);
+	ck_assert(sample_parse(&es, ch, &cv));
+	ck_assert_ptr_null(cv.stack);
+	ck_assert_uint_eq(sample_reg(&cv, ARCH_REG_IP), 0x1000 + arch_perf_reg(ARCH_REG_IP));
+	free(ch);
+	free(h);
+
+	/* A dyn_size past the copy is clamped to it. */
+	dwarf_sample(&r, 16, 4096);
+	h = rec_copy(&r, r.len);
+	ck_assert(sample_parse(&es, h, &v));
+	ck_assert_uint_eq(v.stack_dyn, 16);
+	free(h);
+	vec_release(&es.events);
+}
+END_TEST
+
+START_TEST(test_side_records)
+{
+	struct rec r;
+	/* MMAP2 with a build-id and a path. */
+	rec_start(&r, PERF_RECORD_MMAP2, PERF_RECORD_MISC_MMAP_BUILD_ID);
+	rec_u32(&r, 7);
+	rec_u32(&r, 8);
+	rec_u64(&r, 0x7f0000000000ull);
+	rec_u64(&r, 0x2000);
+	rec_u64(&r, 0x1000);
+	uint8_t id[24] = { 4, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef };
+	rec_put(&r, id, sizeof(id));
+	rec_u32(&r, 5); /* prot: read, exec */
+	rec_u32(&r, 2);
+	rec_put(&r, "/lib/libx.so\0\0\0\0", 16);
+	rec_u32(&r, 7); /* sample_id: pid, tid, time, id */
+	rec_u32(&r, 8);
+	rec_u64(&r, 123456);
+	rec_u64(&r, CPU_ID);
+	struct perf_event_header *h = rec_copy(&r, r.len);
+	struct mmap2_record m;
+	ck_assert(mmap2_parse(h, &m));
+	ck_assert_uint_eq(m.pid, 7);
+	ck_assert_uint_eq(m.addr, 0x7f0000000000ull);
+	ck_assert_uint_eq(m.len, 0x2000);
+	ck_assert_uint_eq(m.prot, 5);
+	ck_assert_str_eq(m.path, "/lib/libx.so");
+	ck_assert_str_eq(m.build_id, "deadbeef");
+	uint32_t pid, tid;
+	ck_assert(record_pid_tid(h, &pid, &tid));
+	ck_assert_uint_eq(pid, 7);
+	ck_assert_uint_eq(tid, 8);
+	struct event_set es;
+	events_for_tests(&es);
+	ck_assert_uint_eq(record_timestamp(&es, h), 123456);
+	free(h);
+	/* Cut before its path: refused. */
+	h = rec_copy(&r, sizeof(struct perf_event_header) + 64);
+	ck_assert(!mmap2_parse(h, &m));
+	free(h);
+
+	/* A name with no NUL in the record ends at the record's end. */
+	rec_start(&r, PERF_RECORD_COMM, PERF_RECORD_MISC_COMM_EXEC);
+	rec_u32(&r, 7);
+	rec_u32(&r, 9);
+	rec_put(&r, "worker-thread-name-that-is-long", 31);
+	h = rec_copy(&r, r.len);
+	struct comm_record c;
+	ck_assert(comm_parse(h, &c));
+	ck_assert_str_eq(c.comm, "worker-thread-n");
+	ck_assert(c.exec);
+	ck_assert_uint_eq(c.tid, 9);
+	free(h);
+
+	rec_start(&r, PERF_RECORD_FORK, 0);
+	rec_u32(&r, 20);
+	rec_u32(&r, 10);
+	rec_u32(&r, 21);
+	rec_u32(&r, 11);
+	rec_u64(&r, 999);
+	h = rec_copy(&r, r.len);
+	struct fork_record f;
+	ck_assert(fork_parse(h, &f));
+	ck_assert_uint_eq(f.pid, 20);
+	ck_assert_uint_eq(f.ppid, 10);
+	ck_assert_uint_eq(f.tid, 21);
+	ck_assert_uint_eq(f.ptid, 11);
+	ck_assert_uint_eq(f.time, 999);
+	free(h);
+	h = rec_copy(&r, sizeof(struct perf_event_header) + 20);
+	ck_assert(!fork_parse(h, &f));
+	free(h);
+
+	uint64_t lost;
+	rec_start(&r, PERF_RECORD_LOST, 0);
+	rec_u64(&r, CPU_ID);
+	rec_u64(&r, 17);
+	h = rec_copy(&r, r.len);
+	ck_assert(lost_parse(h, &lost));
+	ck_assert_uint_eq(lost, 17);
+	free(h);
+	h = rec_copy(&r, r.len - 1);
+	ck_assert(!lost_parse(h, &lost));
+	ck_assert(!record_pid_tid(h, &pid, &tid));
+	free(h);
+	vec_release(&es.events);
+}
+END_TEST
+
+/* ---- spans ---- */
+
+struct pairs_seen {
+	uint64_t start[8], end[8];
+	int n;
+};
+
+static void note_pair(void *ctx, const struct span_start *a, const struct span_end *b)
+{
+	struct pairs_seen *p = ctx;
+	ck_assert_int_lt(p->n, 8);
+	p->start[p->n] = a->time;
+	p->end[p->n++] = b->time;
+}
+
+/* A thread's true history: off 10-15, 20-25, 30-38; each start pairs with
+ * the first end after it, whether a span's start or its end comes first.
+ * (The queue hands records over in time order, so ends never overtake one
+ * another; a late end whose start came after a later start is taken for
+ * one whose start was never seen: test_spans_unmatched.) */
+static void check_history(const char *order)
+{
+	struct span_pairs sp = { 0 };
+	struct pairs_seen seen = { 0 };
+	for (const char *o = order; *o; o++) {
+		static const uint64_t starts[] = { 10, 20, 30 }, ends[] = { 15, 25, 38 };
+		int i = o[1] - '0';
+		if (*o == 's') {
+			struct span_start s = { .time = starts[i] };
+			span_add_start(&sp, &s, note_pair, &seen);
+		} else {
+			struct span_end e = { .time = ends[i] };
+			span_add_end(&sp, &e, note_pair, &seen);
+		}
+		o++;
+	}
+	ck_assert_msg(seen.n == 3, "%s: %d pairs", order, seen.n);
+	for (int k = 0; k < seen.n; k++) {
+		bool ok = (seen.start[k] == 10 && seen.end[k] == 15) || (seen.start[k] == 20 && seen.end[k] == 25) ||
+			  (seen.start[k] == 30 && seen.end[k] == 38);
+		ck_assert_msg(ok, "%s: paired %lu with %lu", order, (unsigned long)seen.start[k],
+			      (unsigned long)seen.end[k]);
+	}
+	ck_assert_uint_eq(sp.nstarts, 0);
+	ck_assert_uint_eq(sp.nends, 0);
+}
+
+START_TEST(test_spans_out_of_order)
+{
+	check_history("s0e0s1e1s2e2"); /* in order */
+	check_history("e0s0e1s1e2s2"); /* each end before its start */
+	check_history("s0s1s2e0e1e2"); /* starts first */
+	check_history("e0e1s0s1e2s2"); /* ends first */
+	check_history("s0s1e0s2e1e2");
+	check_history("e0s0s1e1e2s2");
+}
+END_TEST
+
+START_TEST(test_spans_unmatched)
+{
+	struct span_pairs sp = { 0 };
+	struct pairs_seen seen = { 0 };
+	/* An end whose start we never saw is dropped once a later start shows it. */
+	struct span_end early = { .time = 5 };
+	span_add_end(&sp, &early, note_pair, &seen);
+	struct span_start s = { .time = 10 };
+	span_add_start(&sp, &s, note_pair, &seen);
+	ck_assert_int_eq(seen.n, 0);
+	struct span_end e = { .time = 15 };
+	span_add_end(&sp, &e, note_pair, &seen);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_uint_eq(seen.start[0], 10);
+	ck_assert_uint_eq(seen.end[0], 15);
+	/* Starts that never end are let go, bounded. */
+	for (uint64_t t = 100; t < 100 + 3 * SPAN_PENDING; t++) {
+		struct span_start st = { .time = t };
+		span_add_start(&sp, &st, note_pair, &seen);
+		ck_assert_uint_le(sp.nstarts, SPAN_PENDING);
+	}
+	ck_assert_ptr_nonnull(span_latest_start(&sp, 1000));
+	ck_assert_ptr_null(span_latest_start(&sp, 50));
+}
+END_TEST
+
+/* ---- the record queue ---- */
+
+struct drained {
+	uint64_t times[64];
+	int n;
+};
+
+static uint64_t queued_time(const struct perf_event_header *h, void *ctx)
+{
+	(void)ctx;
+	uint64_t t;
+	memcpy(&t, h + 1, 8);
+	return t;
+}
+
+static void note_record(const struct perf_event_header *h, void *ctx)
+{
+	struct drained *d = ctx;
+	ck_assert_int_lt(d->n, 64);
+	d->times[d->n++] = queued_time(h, NULL);
+}
+
+static void push_timed(struct record_queue *q, uint64_t time, uint16_t extra)
+{
+	uint8_t rec[256] = { 0 };
+	struct perf_event_header h = { .type = PERF_RECORD_SAMPLE, .size = (uint16_t)(sizeof(h) + 8 + extra) };
+	memcpy(rec, &h, sizeof(h));
+	memcpy(rec + sizeof(h), &time, 8);
+	struct record_piece piece = { rec, h.size };
+	ck_assert(record_queue_push(q, &piece, 1));
+}
+
+START_TEST(test_record_queue_orders_by_time)
+{
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	ck_assert_int_eq(record_queue_init(&q, 4096), 0);
+	struct drained d = { .n = 0 };
+	push_timed(&q, 30, 0);
+	push_timed(&q, 10, 5);
+	push_timed(&q, 20, 13);
+	push_timed(&q, 40, 0);
+	/* Only what is older than the reader's mark, in time order. */
+	record_queue_mark(&q, 25);
+	record_queue_drain(&q, note_record, queued_time, &d, &hold);
+	ck_assert_int_eq(d.n, 2);
+	ck_assert_uint_eq(d.times[0], 10);
+	ck_assert_uint_eq(d.times[1], 20);
+	/* Closed: the rest, in order, then nothing. */
+	push_timed(&q, 35, 0);
+	record_queue_close(&q);
+	ck_assert(record_queue_drain(&q, note_record, queued_time, &d, &hold));
+	ck_assert_int_eq(d.n, 5);
+	ck_assert_uint_eq(d.times[2], 30);
+	ck_assert_uint_eq(d.times[3], 35);
+	ck_assert_uint_eq(d.times[4], 40);
+	ck_assert(!record_queue_drain(&q, note_record, queued_time, &d, &hold));
+	record_queue_release(&q);
+}
+END_TEST
+
+/* Wrapping around the buffer many times with a consumer on another thread:
+ * every record arrives once, none torn. */
+struct producer {
+	struct record_queue *q;
+	int count;
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+	for (int i = 0; i < p->count; i++) {
+		push_timed(p->q, (uint64_t)i, (uint16_t)(i % 97));
+		if (i % 50 == 49)
+			record_queue_mark(p->q, (uint64_t)i);
+	}
+	record_queue_close(p->q);
+	return NULL;
+}
+
+struct counted {
+	uint64_t next;
+	bool in_order;
+};
+
+static void count_record(const struct perf_event_header *h, void *ctx)
+{
+	struct counted *c = ctx;
+	uint64_t t = queued_time(h, NULL);
+	c->in_order &= t == c->next;
+	c->next = t + 1;
+}
+
+START_TEST(test_record_queue_wraps)
+{
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	ck_assert_int_eq(record_queue_init(&q, 2048), 0);
+	struct producer p = { &q, 20000 };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, produce, &p), 0);
+	struct counted c = { 0, true };
+	while (record_queue_drain(&q, count_record, queued_time, &c, &hold))
+		;
+	pthread_join(t, NULL);
+	ck_assert(c.in_order);
+	ck_assert_uint_eq(c.next, 20000);
+	record_queue_release(&q);
+}
+END_TEST
+
+/* ---- the architecture's tables ---- */
+
+START_TEST(test_arch_tables)
+{
+	char filter[512];
+	arch_io_filter(filter, sizeof(filter));
+	ck_assert_ptr_nonnull(strstr(filter, "id == 0 || id == 1 ||"));
+	ck_assert_ptr_nonnull(strstr(filter, "id == 328"));
+	ck_assert(arch_io_syscall(0)->moves_bytes);   /* read */
+	ck_assert(!arch_io_syscall(74)->moves_bytes); /* fsync */
+	ck_assert_ptr_null(arch_io_syscall(2));       /* open: not followed */
+	uint64_t mask = arch_unwind_regs_mask();
+	for (int r = 0; r < ARCH_REGS; r++)
+		if (r != ARCH_REG_RET || (mask & (1ull << arch_perf_reg((enum arch_reg)r))))
+			ck_assert(mask & (1ull << arch_perf_reg((enum arch_reg)r)));
+	ck_assert_int_eq(__builtin_popcountll(mask), 17);
+}
+END_TEST
+
+static Suite *profiler_suite(void)
+{
+	Suite *s = suite_create("profiler");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_sample_decodes);
+	tcase_add_test(tc, test_sample_truncated_at_every_byte);
+	tcase_add_test(tc, test_sample_oversized_fields);
+	tcase_add_test(tc, test_sample_registers_and_stack);
+	tcase_add_test(tc, test_side_records);
+	tcase_add_test(tc, test_spans_out_of_order);
+	tcase_add_test(tc, test_spans_unmatched);
+	tcase_add_test(tc, test_record_queue_orders_by_time);
+	tcase_add_test(tc, test_record_queue_wraps);
+	tcase_add_test(tc, test_arch_tables);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(profiler_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
