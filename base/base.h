@@ -36,6 +36,8 @@ void vec_release(struct vec *v);
  * key_offset, how many have a key <= x: the last of them (index - 1) is the
  * candidate for "the range containing x". */
 uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x);
+/* The same array: the first element whose key is x or above (n if none). */
+uint32_t lower_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x);
 
 /* ---- id_hash: open addressing over the indexes of the caller's array ---- */
 

@@ -40,6 +40,11 @@ uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key
 	return lo;
 }
 
+uint32_t lower_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x)
+{
+	return x ? upper_bound_u64(base, n, stride, key_offset, x - 1) : 0;
+}
+
 void id_hash_release(struct id_hash *h)
 {
 	free(h->slots);

@@ -92,6 +92,47 @@ static void progress(const struct profiler_stats *st, void *arg)
 	fflush(stderr);
 }
 
+/* The files that left addresses unnamed, and why, kept in the profile
+ * for 'smolder info' ("path: reason" per line). */
+static int note_unnamed_files(const struct symbolizer *z, struct profile *p)
+{
+	struct symbolizer_file_note notes[32];
+	uint32_t n = symbolizer_file_notes(z, notes, 32);
+	char buf[8192];
+	size_t len = 0;
+	buf[0] = '\0';
+	for (uint32_t i = 0; i < n && i < 32 && len < sizeof(buf); i++) {
+		size_t at = len + (i ? 1 : 0);
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s: %s", i ? "\n" : "", notes[i].path,
+					symbolizer_strerror(notes[i].why));
+		/* A path is the profiled process's to choose: one line each, whatever it holds. */
+		for (size_t k = at; k < len && k < sizeof(buf) && k - at < strlen(notes[i].path); k++)
+			if ((unsigned char)buf[k] < 0x20)
+				buf[k] = '?';
+	}
+	if (!n || profile_set_meta(p, "unsymbolized", buf) == 0)
+		return 0;
+	cli_error("record", "out of memory");
+	return -1;
+}
+
+/* A warning per file (a few at most) whose addresses stayed unnamed, with
+ * what would name them. */
+static int warn_unnamed_files(const struct symbolizer *z)
+{
+	struct symbolizer_file_note notes[4];
+	uint32_t n = symbolizer_file_notes(z, notes, 4);
+	for (uint32_t i = 0; i < n && i < 4; i++)
+		cli_warn("record", "%s: %s%s", notes[i].path, symbolizer_strerror(notes[i].why),
+			 notes[i].why == SYMBOLIZER_E_NO_SYMBOLS
+				 ? " under /usr/lib/debug (install its -dbg or -dbgsym package, or set "
+				   "SMOLDER_DEBUGINFO_PATH or DEBUGINFOD_URLS)"
+				 : "");
+	if (n > 4)
+		cli_warn("record", "and %u more files without names (smolder info lists them)", n - 4);
+	return 0;
+}
+
 static int parse_pids(const char *arg, pid_t **pids, uint32_t *n)
 {
 	char *copy = strdup(arg);
@@ -290,7 +331,10 @@ int cmd_record(int argc, char **argv)
 		snprintf(target, sizeof(target), "pid %d%s", (int)po.pids[0], po.npids > 1 ? ",..." : "");
 	struct status st = { .tty = isatty(2), .quiet = quiet, .duration = po.duration,
 			     .target = target, .p = &p, .w = w };
-	struct symbolizer_options so = { .demangle = demangle };
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	struct symbolizer_options so = { .demangle = demangle,
+					 .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH"),
+					 .debuginfod = urls && *urls };
 	if (!(z = symbolizer_new(&so))) {
 		cli_error("record", "out of memory");
 		goto out;
@@ -318,10 +362,13 @@ int cmd_record(int argc, char **argv)
 	uint32_t npids;
 	const pid_t *mpids = profiler_mapping_pids(s, &npids);
 	struct symbolizer_stats sst;
-	if (symbolizer_run(z, &p, mpids, npids, &sst)) {
-		cli_error("record", "out of memory while symbolizing");
+	int serr = symbolizer_run(z, &p, mpids, npids, &sst);
+	if (serr) {
+		cli_error("record", "cannot symbolize: %s", symbolizer_strerror((enum symbolizer_error)-serr));
 		goto out;
 	}
+	if (note_unnamed_files(z, &p) || (!quiet && warn_unnamed_files(z)))
+		goto out;
 	if (sst.kernel_restricted && po.kernel && !quiet)
 		cli_warn("record", "kernel addresses are hidden (kernel.kptr_restrict): kernel frames stay "
 				   "unnamed; as root: sysctl kernel.kptr_restrict=0");

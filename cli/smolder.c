@@ -1,5 +1,6 @@
 /* smolder: the command table and dispatch (as perf.c and git.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -47,6 +48,11 @@ int main(int argc, char **argv)
 #endif
 		return EXIT_OK;
 	}
+#ifndef HAVE_LIBDEBUGINFOD
+	/* libdw would load libdebuginfod by itself when this is set: a build
+	 * without it promises local files only. */
+	unsetenv("DEBUGINFOD_URLS");
+#endif
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(name, commands[i].name) == 0)
 			return commands[i].run(argc - 1, argv + 1);

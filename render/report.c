@@ -175,6 +175,15 @@ int render_info(const struct profile *p, const struct profile_read_info *ri, FIL
 	print_meta(p, out, "notes:", "notes");
 	print_meta(p, out, "exit:", "exit");
 	print_meta(p, out, "truncated:", "stack_truncated");
+	const char *unnamed = profile_get_meta(p, "unsymbolized");
+	if (unnamed && *unnamed) {
+		fputs("unsymbolized: files whose addresses have no names, and why\n", out);
+		for (const char *line = unnamed; *line;) {
+			size_t n = strcspn(line, "\n");
+			fprintf(out, "  %.*s\n", (int)n, line);
+			line += n + (line[n] == '\n');
+		}
+	}
 	/* Distinct threads that have samples. */
 	uint32_t threads = 0;
 	for (uint32_t i = 0; i < p->threads.count; i++) {

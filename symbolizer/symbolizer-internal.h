@@ -3,6 +3,7 @@
 #define SMOLDER_SYMBOLIZER_INTERNAL_H
 
 #include <elfutils/libdwfl.h>
+#include <pthread.h>
 
 #include "symbolizer/symbolizer.h"
 
@@ -37,6 +38,20 @@ int kallsyms_load(struct symbol_table *t, bool *restricted);
 /* /tmp/perf-PID.map ("START SIZE name" in hex), if owned by uid or root. */
 int jit_map_load(struct symbol_table *t, pid_t pid, uid_t uid, bool *ignored);
 
+/* ---- debuginfo.c: where debug files are looked for (the symbolizer's) ---- */
+
+struct debuginfo {
+	char *path;   /* libdwfl's search path; NULL: its default */
+	bool servers; /* ask debuginfod servers */
+	Dwfl_Callbacks callbacks;
+	pthread_mutex_t lock;          /* one debuginfod question at a time */
+	bool debuginfod_tried;
+	struct debuginfod_lib *debuginfod; /* dlopened on the first question */
+};
+
+int debuginfo_init(struct debuginfo *d, const char *path, bool servers);
+void debuginfo_release(struct debuginfo *d);
+
 /* ---- elf_file.c: one mapped file, its debug info, and lookups ---- */
 
 /* One frame of an inline chain, innermost first as addr2line -i prints. */
@@ -48,16 +63,18 @@ struct inline_frame {
 
 struct elf_file;
 
-/* Opens path as process pid sees it (0: as we do), without following an
- * absolute symlink out of a container's root.  If build_id is non-empty, a
- * file whose build-id differs is refused (then /proc/PID/map_files/RANGE is
- * tried, for replaced and deleted binaries).  NULL if it cannot be used. */
-struct elf_file *elf_file_open(pid_t pid, const char *path, const char *build_id, uint64_t start,
-			       uint64_t end);
+/* Opens path as process pid sees it (0: as we do), the ways base's
+ * open_mapped_file tries.  If build_id is non-empty, a file whose build-id
+ * differs is refused.  NULL if it cannot be used, *why saying why.  d must
+ * outlive the file. */
+struct elf_file *elf_file_open(struct debuginfo *d, pid_t pid, const char *path, const char *build_id,
+			       uint64_t start, uint64_t end, enum symbolizer_error *why);
 void elf_file_close(struct elf_file *f);
 /* The file's build-id in hex ("" if none). */
 const char *elf_file_build_id(const struct elf_file *f);
 bool elf_file_has_dwarf(struct elf_file *f);
+/* Whether anything can name its addresses: DWARF or an ELF symbol table. */
+bool elf_file_has_symbols(struct elf_file *f);
 /* The virtual address of a file offset (through the load segments). */
 bool elf_file_vaddr(const struct elf_file *f, uint64_t offset, uint64_t *vaddr);
 /* The inline chain at vaddr, innermost first; from DWARF where there is

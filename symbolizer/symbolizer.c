@@ -19,6 +19,8 @@ struct open_file {
 	uint64_t start, end;       /* a mapping of it, for /proc/PID/map_files */
 	bool opened;
 	struct elf_file *f;        /* NULL: not opened yet, or could not be used */
+	enum symbolizer_error why; /* why f is NULL, or it named nothing */
+	bool unnamed;              /* a location in it stayed unnamed */
 };
 
 struct shown_name {
@@ -34,6 +36,7 @@ struct noted_address {
 
 struct symbolizer {
 	struct symbolizer_options o;
+	struct debuginfo debuginfo;
 	struct symbolizer_stats stats;
 	struct vec files;  /* struct open_file */
 	struct vec noted;  /* struct noted_address */
@@ -50,11 +53,27 @@ struct symbolizer {
 	struct profile *p; /* during symbolizer_run */
 };
 
+const char *symbolizer_strerror(enum symbolizer_error e)
+{
+	static const char *const messages[] = {
+#define SYMBOLIZER_ERROR(name, msg) [SYMBOLIZER_E_##name] = msg,
+		SYMBOLIZER_ERRORS
+#undef SYMBOLIZER_ERROR
+	};
+	return (unsigned)e < SYMBOLIZER_E_COUNT ? messages[e] : "unknown error";
+}
+
 struct symbolizer *symbolizer_new(const struct symbolizer_options *o)
 {
 	struct symbolizer *z = calloc(1, sizeof(*z));
-	if (z)
-		z->o = *o;
+	if (!z)
+		return NULL;
+	z->o = *o;
+	if (debuginfo_init(&z->debuginfo, o->debuginfo_path, o->debuginfod)) {
+		free(z);
+		return NULL;
+	}
+	z->o.debuginfo_path = NULL; /* the copy is the debuginfo's */
 	elf_version(EV_CURRENT);
 	return z;
 }
@@ -80,6 +99,7 @@ void symbolizer_free(struct symbolizer *z)
 		free(names[i].shown);
 	vec_release(&z->names);
 	id_hash_release(&z->name_index);
+	debuginfo_release(&z->debuginfo);
 	free(z);
 }
 
@@ -151,7 +171,7 @@ static int64_t file_index(struct symbolizer *z, const struct profile *p, pid_t p
 		free(build_id_copy);
 		return -1;
 	}
-	*of = (struct open_file){ pid, path_copy, build_id_copy, m->start, m->end, false, NULL };
+	*of = (struct open_file){ pid, path_copy, build_id_copy, m->start, m->end, false, NULL, SYMBOLIZER_E_OK, false };
 	return z->files.count - 1;
 }
 
@@ -160,7 +180,7 @@ static struct elf_file *file_opened(struct symbolizer *z, uint32_t i)
 	struct open_file *of = (struct open_file *)z->files.data + i;
 	if (!of->opened) {
 		of->opened = true;
-		of->f = elf_file_open(of->pid, of->path, of->build_id, of->start, of->end);
+		of->f = elf_file_open(&z->debuginfo, of->pid, of->path, of->build_id, of->start, of->end, &of->why);
 		if (of->f)
 			z->stats.files++;
 		else
@@ -198,7 +218,7 @@ int symbolizer_note_locations(struct symbolizer *z, const struct profile *p, con
 		int64_t fi = file_index(z, p, l->mapping < npids ? mapping_pids[l->mapping] : 0, m);
 		struct noted_address *a = fi < 0 ? NULL : vec_push(&z->noted, sizeof(*a));
 		if (!a)
-			return -PROFILE_E_NOMEM;
+			return -SYMBOLIZER_E_NOMEM;
 		*a = (struct noted_address){ (uint32_t)fi, l->address - m->start + m->offset };
 	}
 	return 0;
@@ -209,7 +229,7 @@ static int load_kernel(struct symbolizer *z)
 	if (z->kernel_loaded)
 		return 0;
 	z->kernel_loaded = true;
-	return kallsyms_load(&z->kernel, &z->stats.kernel_restricted) ? -PROFILE_E_NOMEM : 0;
+	return kallsyms_load(&z->kernel, &z->stats.kernel_restricted) ? -SYMBOLIZER_E_NOMEM : 0;
 }
 
 /* The inline chain at a file offset of file fi, which is opened if it was
@@ -305,7 +325,7 @@ void symbolizer_prepare_noted(struct symbolizer *z)
 static int64_t intern_name(struct symbolizer *z, const char *name)
 {
 	const char *shown = shown_name_cached(z, name);
-	return shown ? profile_string(z->p, shown) : -PROFILE_E_NOMEM;
+	return shown ? profile_string(z->p, shown) : -SYMBOLIZER_E_NOMEM;
 }
 
 /* Sets location l's inline chain from frames given innermost first. */
@@ -317,7 +337,7 @@ static int set_chain(struct symbolizer *z, uint32_t l, const struct inline_frame
 		int64_t name = intern_name(z, fr->name);
 		int64_t file = fr->file ? profile_string(z->p, fr->file) : 0;
 		if (name < 0 || file < 0)
-			return -PROFILE_E_NOMEM;
+			return -SYMBOLIZER_E_NOMEM;
 		int64_t fn = profile_intern_function(z->p, (uint32_t)name, (uint32_t)file);
 		if (fn < 0)
 			return (int)fn;
@@ -368,7 +388,7 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	struct inline_frame frames[INLINE_MAX_FRAMES];
 	if (is_kernel(path)) {
 		if (load_kernel(z))
-			return -PROFILE_E_NOMEM;
+			return -SYMBOLIZER_E_NOMEM;
 		const struct symbol *s = symbol_table_find(&z->kernel, address);
 		if (!s)
 			return 0;
@@ -385,7 +405,7 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	}
 	int64_t fi = file_index(z, z->p, pid, m);
 	if (fi < 0)
-		return -PROFILE_E_NOMEM;
+		return -SYMBOLIZER_E_NOMEM;
 	int n = file_chain(z, (uint32_t)fi, address - m->start + m->offset, frames);
 	const struct elf_file *f = ((const struct open_file *)z->files.data)[fi].f;
 	if (f && !m->build_id && *elf_file_build_id(f)) {
@@ -394,7 +414,32 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 			return (int)bid;
 		profile_mapping(z->p, mi)->build_id = (uint32_t)bid;
 	}
+	if (n <= 0)
+		((struct open_file *)z->files.data)[fi].unnamed = true;
 	return n > 0 ? set_chain(z, i, frames, n) : 0;
+}
+
+/* Why each file that left addresses unnamed did. */
+static void explain_unnamed(struct symbolizer *z)
+{
+	struct open_file *files = z->files.data;
+	for (uint32_t i = 0; i < z->files.count; i++)
+		if (files[i].unnamed && files[i].f)
+			files[i].why = elf_file_has_symbols(files[i].f) ? SYMBOLIZER_E_OK : SYMBOLIZER_E_NO_SYMBOLS;
+}
+
+uint32_t symbolizer_file_notes(const struct symbolizer *z, struct symbolizer_file_note *out, uint32_t max)
+{
+	const struct open_file *files = z->files.data;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < z->files.count; i++) {
+		if (!files[i].unnamed || files[i].why == SYMBOLIZER_E_OK)
+			continue;
+		if (n < max)
+			out[n] = (struct symbolizer_file_note){ files[i].path, files[i].why };
+		n++;
+	}
+	return n;
 }
 
 int symbolizer_run(struct symbolizer *z, struct profile *p, const pid_t *mapping_pids, uint32_t npids,
@@ -411,7 +456,8 @@ int symbolizer_run(struct symbolizer *z, struct profile *p, const pid_t *mapping
 	for (uint32_t i = 0; i < p->locations.count && !err; i++)
 		err = symbolize_location(z, i, mapping_pids, npids);
 	z->p = NULL;
+	explain_unnamed(z);
 	if (stats)
 		*stats = z->stats;
-	return err;
+	return err ? -SYMBOLIZER_E_NOMEM : 0;
 }

@@ -163,14 +163,71 @@ static uint64_t function_named(Elf *elf, Elf_Scn *scn, const char *prefix)
 	return 0;
 }
 
+/* Where debug files are looked for: the defaults (each test runs in a
+ * process of its own, which ends with it). */
+static struct debuginfo *test_debuginfo(void)
+{
+	static struct debuginfo d;
+	static bool ready;
+	if (!ready)
+		ck_assert_int_eq(debuginfo_init(&d, NULL, false), 0);
+	ready = true;
+	return &d;
+}
+
+static struct elf_file *open_path(const char *path)
+{
+	enum symbolizer_error why;
+	struct elf_file *f = elf_file_open(test_debuginfo(), 0, path, "", 0, 0, &why);
+	ck_assert_msg(f != NULL, "%s: %s", path, symbolizer_strerror(why));
+	return f;
+}
+
 /* This test's own file, opened by the symbolizer; its path in self. */
 static struct elf_file *open_self(char self[PATH_MAX])
 {
 	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
-	struct elf_file *f = elf_file_open(0, self, "", 0, 0);
-	ck_assert_ptr_nonnull(f);
-	return f;
+	return open_path(self);
 }
+
+/* A file that cannot be used says why: missing, not ELF, another file. */
+START_TEST(test_open_says_why)
+{
+	enum symbolizer_error why;
+	ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, "/nonexistent/libgone.so", "", 0, 0, &why));
+	ck_assert_int_eq(why, SYMBOLIZER_E_NO_FILE);
+	ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, "/etc/hostname", "", 0, 0, &why));
+	ck_assert_int_eq(why, SYMBOLIZER_E_NOT_ELF);
+	char self[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
+	ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, self, "00112233445566778899aabbccddeeff00112233", 0, 0,
+					 &why));
+	ck_assert_int_eq(why, SYMBOLIZER_E_OTHER_FILE);
+	ck_assert_str_eq(symbolizer_strerror(SYMBOLIZER_E_NO_SYMBOLS), "no symbols: stripped, and no debug file found");
+
+	/* Through the symbolizer: each file that left an address unnamed, with its reason. */
+	struct profile p;
+	profile_init(&p);
+	const char *paths[] = { "/nonexistent/libgone.so", "/etc/hostname", self };
+	for (int i = 0; i < 3; i++) {
+		struct mapping m = { 0x1000000 * (uint64_t)(i + 1), 0x1000000 * (uint64_t)(i + 1) + 0x1000, 0,
+				     (uint32_t)profile_string(&p, paths[i]), 0 };
+		int64_t map = profile_add_mapping(&p, &m);
+		ck_assert_int_ge(profile_intern_location(&p, m.start + 0x10, (uint32_t)map), 0);
+	}
+	struct symbolizer *z = symbolizer_new(&(struct symbolizer_options){ .demangle = true });
+	ck_assert_int_eq(symbolizer_run(z, &p, NULL, 0, NULL), 0);
+	struct symbolizer_file_note notes[4];
+	uint32_t n = symbolizer_file_notes(z, notes, 4);
+	ck_assert_uint_ge(n, 2);
+	ck_assert_str_eq(notes[0].path, "/nonexistent/libgone.so");
+	ck_assert_int_eq(notes[0].why, SYMBOLIZER_E_NO_FILE);
+	ck_assert_str_eq(notes[1].path, "/etc/hostname");
+	ck_assert_int_eq(notes[1].why, SYMBOLIZER_E_NOT_ELF);
+	symbolizer_free(z);
+	profile_release(&p);
+}
+END_TEST
 
 /* An unsized function symbol (_init, from crti) reaches the end of its
  * section, not into the PLT after it: a PLT stub is nobody's body. */
@@ -603,9 +660,7 @@ START_TEST(test_prepared_answers_equal_lookups)
 	ck_assert_uint_gt(n, 100);
 	const char *paths[] = { self, gz };
 	for (int p = 0; p < 2; p++) {
-		struct elf_file *prepared = elf_file_open(0, paths[p], "", 0, 0), *lazy = elf_file_open(0, paths[p], "", 0, 0);
-		ck_assert_ptr_nonnull(prepared);
-		ck_assert_ptr_nonnull(lazy);
+		struct elf_file *prepared = open_path(paths[p]), *lazy = open_path(paths[p]);
 		elf_file_prepare(prepared, addrs, n);
 		uint32_t named = 0;
 		for (uint32_t i = 0; i < n; i++) {
@@ -638,6 +693,7 @@ int main(void)
 	tcase_add_test(tc, test_demangle_bounds);
 	tcase_add_test(tc, test_symbol_table);
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
+	tcase_add_test(tc, test_open_says_why);
 	tcase_add_test(tc, test_dwarf_image);
 	tcase_add_test(tc, test_dwarf_readers_equal_libdw);
 	tcase_add_test(tc, test_line_table_sequences);
