@@ -101,7 +101,7 @@ int cmd_collapse(int argc, char **argv)
 			held += (size_t)n;
 			size_t used;
 			if ((err = collapse_feed(state, buf, held, &used))) {
-				cli_error("collapse", "%s", render_strerror((enum render_error)-err));
+				cli_error("collapse", "%s", profile_strerror((enum profile_error)-err));
 				break;
 			}
 			memmove(buf, buf + used, held - used);
@@ -120,7 +120,7 @@ int cmd_collapse(int argc, char **argv)
 	err = collapse_finish(state, buf, held, &r, &stats);
 	free(buf);
 	if (err) {
-		cli_error("collapse", "%s", render_strerror((enum render_error)-err));
+		cli_error("collapse", "%s", profile_strerror((enum profile_error)-err));
 		return EXIT_FAIL;
 	}
 	if (stats.unrecognized_lines)

@@ -1,5 +1,8 @@
 /* profile: smolder's data model and the .smolder file format.
  *
+ * Also the readers of other tools' stacks: folded text and `perf script`
+ * output (as stackcollapse-perf.pl reads it).
+ *
  * The model is pprof's, trimmed: a string table, mappings, functions,
  * locations (an address in a mapping, plus the inline chain that symbolizes
  * it), a stack table (a trie of locations, each node naming its parent), and
@@ -208,6 +211,41 @@ struct folded_stats {
  * Returns PROFILE_E_NO_FOLDED when no line was valid. */
 int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			 struct folded_stats *stats);
+
+/* ---- `perf script` text -> folded stacks (stackcollapse-perf.pl) ---- */
+
+struct collapse_options {
+	bool pid, tid, kernel, jit, addrs;
+	const char *event_filter; /* NULL: the first event seen */
+};
+
+struct collapse_stats {
+	uint64_t unrecognized_lines;
+	char first_unrecognized[200];
+	bool filtered_events;
+	char event[64];
+};
+
+struct collapse_result;
+struct collapse_state;
+
+/* Streaming: feed blocks of input; complete lines are used at once (memory
+ * grows with unique stacks, not with the input), *consumed says how much, and
+ * the caller passes the rest again with more input.  o must outlive the state. */
+struct collapse_state *collapse_new(const struct collapse_options *o);
+int collapse_feed(struct collapse_state *c, const char *text, size_t len, size_t *consumed);
+/* Takes a last line without a newline, returns the stacks, frees the state. */
+int collapse_finish(struct collapse_state *c, const char *tail, size_t len,
+		    struct collapse_result **out, struct collapse_stats *stats);
+void collapse_abort(struct collapse_state *c);
+/* All of it at once. */
+int collapse_perf(const char *text, size_t len, const struct collapse_options *o,
+		  struct collapse_result **out, struct collapse_stats *stats);
+/* Writes the stacks sorted bytewise, "stack count" per line. */
+int collapse_result_write(const struct collapse_result *r, FILE *out);
+/* Adds the stacks to p as folded text would. */
+int collapse_result_to_profile(const struct collapse_result *r, struct profile *p);
+void collapse_result_free(struct collapse_result *r);
 
 /* ---- the .smolder file ---- */
 

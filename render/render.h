@@ -1,8 +1,7 @@
 /* render: everything smolder draws or prints from a profile.
  *
- * Folded stacks, SVG flamegraphs (plain and differential), pprof, speedscope,
- * text reports, and the stackcollapse-perf.pl-compatible reader of `perf
- * script` output.  Depends on profile/ only.  Functions write to a FILE and
+ * Folded stacks, SVG flamegraphs (plain and differential), pprof, speedscope
+ * and text reports.  Depends on profile/ only.  Functions write to a FILE and
  * return 0 or a negative render_error; they never print diagnostics. */
 #ifndef SMOLDER_RENDER_H
 #define SMOLDER_RENDER_H
@@ -175,40 +174,5 @@ struct diff_gate {
 /* The functions whose total (then self) share moved most, both ways. */
 int render_diff_report(const struct profile *base, const struct profile *new_p,
 		       const struct diff_report_options *o, FILE *out, struct diff_gate *gate);
-
-/* ---- perf script -> folded (stackcollapse-perf.pl) ---- */
-
-struct collapse_options {
-	bool pid, tid, kernel, jit, addrs;
-	const char *event_filter; /* NULL: the first event seen */
-};
-
-struct collapse_stats {
-	uint64_t unrecognized_lines;
-	char first_unrecognized[200];
-	bool filtered_events;
-	char event[64];
-};
-
-struct collapse_result;
-struct collapse_state;
-
-/* Streaming: feed blocks of input; complete lines are used at once (memory
- * grows with unique stacks, not with the input), *consumed says how much, and
- * the caller passes the rest again with more input.  o must outlive the state. */
-struct collapse_state *collapse_new(const struct collapse_options *o);
-int collapse_feed(struct collapse_state *c, const char *text, size_t len, size_t *consumed);
-/* Takes a last line without a newline, returns the stacks, frees the state. */
-int collapse_finish(struct collapse_state *c, const char *tail, size_t len,
-		    struct collapse_result **out, struct collapse_stats *stats);
-void collapse_abort(struct collapse_state *c);
-/* All of it at once. */
-int collapse_perf(const char *text, size_t len, const struct collapse_options *o,
-		  struct collapse_result **out, struct collapse_stats *stats);
-/* Writes the stacks sorted bytewise, "stack count" per line. */
-int collapse_result_write(const struct collapse_result *r, FILE *out);
-/* Adds the stacks to p as folded text would. */
-int collapse_result_to_profile(const struct collapse_result *r, struct profile *p);
-void collapse_result_free(struct collapse_result *r);
 
 #endif

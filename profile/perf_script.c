@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render/render.h"
+#include "profile/profile.h"
 
 struct collapse_entry {
 	uint64_t hash;
@@ -35,7 +35,7 @@ static int result_grow(struct collapse_result *r)
 	uint32_t nslots = r->nslots ? r->nslots * 2 : 1024;
 	struct collapse_entry *slots = calloc(nslots, sizeof(*slots));
 	if (!slots)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	for (uint32_t i = 0; i < r->nslots; i++) {
 		if (!r->slots[i].len && !r->slots[i].count)
 			continue;
@@ -55,7 +55,7 @@ static int result_grow(struct collapse_result *r)
 static int result_add(struct collapse_result *r, const char *key, size_t len, uint64_t count)
 {
 	if ((uint64_t)(r->count + 1) * 4 >= (uint64_t)r->nslots * 3 && result_grow(r))
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	uint64_t h = hash_bytes(key, len);
 	uint32_t mask = r->nslots - 1;
 	uint32_t i = (uint32_t)h & mask;
@@ -67,14 +67,14 @@ static int result_add(struct collapse_result *r, const char *key, size_t len, ui
 		}
 	}
 	if (r->keys_len + len > UINT32_MAX)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	if (r->keys_len + len > r->keys_cap) {
 		size_t cap = r->keys_cap ? r->keys_cap * 2 : 1 << 16;
 		while (cap < r->keys_len + len)
 			cap *= 2;
 		char *keys = realloc(r->keys, cap);
 		if (!keys)
-			return -RENDER_E_NOMEM;
+			return -PROFILE_E_NOMEM;
 		r->keys = keys;
 		r->keys_cap = cap;
 	}
@@ -281,7 +281,7 @@ static int ensure(char **buf, size_t *cap, size_t need)
 		c *= 2;
 	char *b = realloc(*buf, c);
 	if (!b)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	*buf = b;
 	*cap = c;
 	return 0;
@@ -342,7 +342,7 @@ static int on_header(struct collapser *c, const char *line, size_t n, struct spa
 	struct span m_tid = has_tid ? tid : pid;
 	size_t need = comm.len + 2 + m_pid.len + m_tid.len + 1;
 	if (ensure(&c->pname, &c->pname_cap, need))
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	size_t len = 0;
 	memcpy(c->pname, comm.p, comm.len);
 	len = comm.len;
@@ -447,7 +447,7 @@ static int push_piece(struct collapser *c, uint32_t off, uint32_t len)
 		uint32_t cap = c->cap_pieces ? c->cap_pieces * 2 : 64;
 		struct piece *p = realloc(c->pieces, cap * sizeof(*p));
 		if (!p)
-			return -RENDER_E_NOMEM;
+			return -PROFILE_E_NOMEM;
 		c->pieces = p;
 		c->cap_pieces = cap;
 	}
@@ -531,7 +531,7 @@ static int on_frame(struct collapser *c, struct span pc, struct span func, struc
 								 c->o->addrs) };
 		char *dst = scratch_reserve(c, f.len + 4);
 		if (!dst)
-			return -RENDER_E_NOMEM;
+			return -PROFILE_E_NOMEM;
 		memcpy(dst, f.p, f.len);
 		size_t len = tidy_frame(dst, f.len, c->pname_java);
 		const char *suffix = NULL;
@@ -572,7 +572,7 @@ static int on_blank(struct collapser *c)
 	for (uint32_t i = 0; i < c->npieces; i++)
 		need += c->pieces[i].len + 1;
 	if (ensure(&c->key, &c->key_cap, need))
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	memcpy(c->key, c->pname, c->pname_len);
 	size_t len = c->pname_len;
 	/* Stack lines come leaf first and each is unshifted: walk the groups
@@ -692,7 +692,7 @@ int collapse_perf(const char *text, size_t len, const struct collapse_options *o
 {
 	struct collapse_state *c = collapse_new(o);
 	if (!c)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	size_t used;
 	int err = collapse_feed(c, text, len, &used);
 	if (err) {
@@ -736,13 +736,13 @@ int collapse_result_write(const struct collapse_result *r, FILE *out)
 {
 	const struct collapse_entry **v = sorted_entries(r);
 	if (!v)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	for (uint32_t i = 0; i < r->count; i++) {
 		fwrite(r->keys + v[i]->off, 1, v[i]->len, out);
 		fprintf(out, " %llu\n", (unsigned long long)v[i]->count);
 	}
 	free(v);
-	return ferror(out) ? -RENDER_E_IO : 0;
+	return ferror(out) ? -PROFILE_E_IO : 0;
 }
 
 int collapse_result_to_profile(const struct collapse_result *r, struct profile *p)
@@ -750,12 +750,12 @@ int collapse_result_to_profile(const struct collapse_result *r, struct profile *
 	/* Through the folded parser, so there is one way stacks become a profile. */
 	const struct collapse_entry **v = sorted_entries(r);
 	if (!v)
-		return -RENDER_E_NOMEM;
+		return -PROFILE_E_NOMEM;
 	size_t cap = 0;
 	for (uint32_t i = 0; i < r->count; i++)
 		cap += v[i]->len + 24;
 	char *text = malloc(cap + 1);
-	int err = text ? 0 : -RENDER_E_NOMEM;
+	int err = text ? 0 : -PROFILE_E_NOMEM;
 	size_t len = 0;
 	for (uint32_t i = 0; i < r->count && !err; i++) {
 		memcpy(text + len, r->keys + v[i]->off, v[i]->len);
@@ -763,7 +763,7 @@ int collapse_result_to_profile(const struct collapse_result *r, struct profile *
 		len += (size_t)sprintf(text + len, " %llu\n", (unsigned long long)v[i]->count);
 	}
 	if (!err && profile_parse_folded(p, text, len, NULL) == -PROFILE_E_NOMEM)
-		err = -RENDER_E_NOMEM;
+		err = -PROFILE_E_NOMEM;
 	free(text);
 	free(v);
 	return err;
