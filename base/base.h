@@ -30,6 +30,8 @@ struct vec {
 /* Appends one uninitialized slot of elsize bytes; NULL when out of memory or
  * past VEC_MAX_COUNT.  Earlier element pointers may move. */
 void *vec_push(struct vec *v, size_t elsize);
+/* Appends n slots at once; NULL as vec_push. */
+void *vec_push_n(struct vec *v, size_t elsize, uint32_t n);
 void vec_release(struct vec *v);
 
 /* In an array of n elements of `stride` bytes sorted by the uint64_t at

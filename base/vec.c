@@ -19,6 +19,27 @@ void *vec_push(struct vec *v, size_t elsize)
 	return (char *)v->data + (size_t)v->count++ * elsize;
 }
 
+void *vec_push_n(struct vec *v, size_t elsize, uint32_t n)
+{
+	if (n > VEC_MAX_COUNT - v->count)
+		return NULL;
+	if (v->count + n > v->cap) {
+		uint32_t cap = v->cap ? v->cap : 16;
+		while (cap < v->count + n)
+			cap *= 2;
+		if (cap > VEC_MAX_COUNT)
+			cap = VEC_MAX_COUNT;
+		void *data = realloc(v->data, (size_t)cap * elsize);
+		if (!data)
+			return NULL;
+		v->data = data;
+		v->cap = cap;
+	}
+	void *at = (char *)v->data + (size_t)v->count * elsize;
+	v->count += n;
+	return at;
+}
+
 void vec_release(struct vec *v)
 {
 	free(v->data);

@@ -82,8 +82,7 @@ struct unwinder {
 	 * process's modules at a time. */
 	pid_t cached_pid;
 	uint32_t cached_generation;
-	struct elf_image **images;
-	uint32_t nimages, cap_images;
+	struct vec images; /* struct elf_image *, each owned here */
 	struct vec procs; /* struct process_modules */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
 	/* Where each register is in a sample's register array (-1: not sampled),
@@ -172,9 +171,10 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 		snprintf(key, sizeof(key), "build-id:%s", build_id);
 	else
 		snprintf(key, sizeof(key), "%d:%s", (int)pid, path);
-	for (uint32_t i = 0; i < u->nimages; i++)
-		if (strcmp(u->images[i]->key, key) == 0)
-			return u->images[i];
+	struct elf_image **images = u->images.data;
+	for (uint32_t i = 0; i < u->images.count; i++)
+		if (strcmp(images[i]->key, key) == 0)
+			return images[i];
 	struct elf_image *img = calloc(1, sizeof(*img));
 	if (!img)
 		return NULL;
@@ -192,20 +192,15 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 	}
 	if (fd >= 0)
 		close(fd);
-	if (u->nimages == u->cap_images) {
-		uint32_t cap = u->cap_images ? u->cap_images * 2 : 32;
-		struct elf_image **v = realloc(u->images, cap * sizeof(*v));
-		if (!v) {
-			if (img->data)
-				munmap((void *)img->data, img->size);
-			free(img->key);
-			free(img);
-			return NULL;
-		}
-		u->images = v;
-		u->cap_images = cap;
+	struct elf_image **slot = vec_push(&u->images, sizeof(*slot));
+	if (!slot) {
+		if (img->data)
+			munmap((void *)img->data, img->size);
+		free(img->key);
+		free(img);
+		return NULL;
 	}
-	u->images[u->nimages++] = img;
+	*slot = img;
 	return img;
 }
 
@@ -448,13 +443,14 @@ void unwinder_free(struct unwinder *u)
 	if (!u)
 		return;
 	unw_destroy_addr_space(u->as);
-	for (uint32_t i = 0; i < u->nimages; i++) {
-		if (u->images[i]->data)
-			munmap((void *)u->images[i]->data, u->images[i]->size);
-		free(u->images[i]->key);
-		free(u->images[i]);
+	struct elf_image **images = u->images.data;
+	for (uint32_t i = 0; i < u->images.count; i++) {
+		if (images[i]->data)
+			munmap((void *)images[i]->data, images[i]->size);
+		free(images[i]->key);
+		free(images[i]);
 	}
-	free(u->images);
+	vec_release(&u->images);
 	struct process_modules *procs = u->procs.data;
 	for (uint32_t i = 0; i < u->procs.count; i++)
 		free(procs[i].mods);

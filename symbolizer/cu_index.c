@@ -212,17 +212,12 @@ walked:
 	return err;
 }
 
-static int scope_push(struct function_scopes *fs, uint32_t *cap, const struct scope *sc)
+static int scope_push(struct vec *scopes, const struct scope *sc)
 {
-	if (fs->count == *cap) {
-		uint32_t c = *cap ? *cap * 2 : 16;
-		struct scope *v = realloc(fs->scopes, c * sizeof(*v));
-		if (!v)
-			return -1;
-		fs->scopes = v;
-		*cap = c;
-	}
-	fs->scopes[fs->count++] = *sc;
+	struct scope *slot = vec_push(scopes, sizeof(*slot));
+	if (!slot)
+		return -1;
+	*slot = *sc;
 	return 0;
 }
 
@@ -269,11 +264,12 @@ static bool block_holds_target(const struct function_scopes *fs, const struct di
 }
 
 /* One iterative, depth-bounded walk of a function's DIE subtree for its
- * inlined instances (lexical blocks and other scopes hold them too). */
-static int function_scopes_build(struct function_scopes *fs, const struct die_walker *w, struct walk_die *fn)
+ * inlined instances (lexical blocks and other scopes hold them too), into
+ * scopes. */
+static int walk_scopes(const struct function_scopes *fs, struct vec *scopes, const struct die_walker *w,
+		       struct walk_die *fn)
 {
-	uint32_t cap = 0;
-	if (scope_push(fs, &cap, &(struct scope){ 0, 0, walk_offset(w, fn), -1, 0, false }))
+	if (scope_push(scopes, &(struct scope){ 0, 0, walk_offset(w, fn), -1, 0, false }))
 		return -1;
 	struct walk_die dies[DIE_DEPTH_MAX];
 	int32_t parent[DIE_DEPTH_MAX];
@@ -299,10 +295,10 @@ static int function_scopes_build(struct function_scopes *fs, const struct die_wa
 			while ((off = walk_ranges(w, d, off, &lo, &hi)) > 0) {
 				if (hi <= lo)
 					continue;
-				if (scope_push(fs, &cap, &(struct scope){ lo, hi, walk_offset(w, d), parent[level], depth[level], true }))
+				if (scope_push(scopes, &(struct scope){ lo, hi, walk_offset(w, d), parent[level], depth[level], true }))
 					return -1;
 				if (first < 0)
-					first = (int32_t)fs->count - 1;
+					first = (int32_t)scopes->count - 1;
 				holds = holds || has_target(fs, lo, hi);
 			}
 			if (first >= 0) {
@@ -322,6 +318,15 @@ static int function_scopes_build(struct function_scopes *fs, const struct die_wa
 		if (!next_die(w, dies, &level))
 			return 0;
 	}
+}
+
+static int function_scopes_build(struct function_scopes *fs, const struct die_walker *w, struct walk_die *fn)
+{
+	struct vec scopes = { 0 };
+	int err = walk_scopes(fs, &scopes, w, fn);
+	fs->scopes = scopes.data; /* freed by function_scopes_release, whatever err */
+	fs->count = scopes.count;
+	return err;
 }
 
 /* The DIE whose children are a CU's functions: a skeleton CU's split unit

@@ -104,8 +104,7 @@ struct elf_file {
 
 	struct vec chains; /* struct cached_chain: every address looked up */
 	struct id_hash chain_index;
-	struct inline_frame *frames;
-	uint32_t nframes, cap_frames;
+	struct vec frames; /* struct inline_frame: the cached chains' */
 	struct cu_index *cus;
 	uint32_t ncus;
 	struct symbol_table symbols; /* function symbols by address, built on first use */

@@ -138,7 +138,7 @@ void elf_file_close(struct elf_file *f)
 	free(f->loads);
 	vec_release(&f->chains);
 	id_hash_release(&f->chain_index);
-	free(f->frames);
+	vec_release(&f->frames);
 	for (uint32_t i = 0; i < f->ncus; i++)
 		cu_index_release(&f->cus[i]);
 	free(f->cus);
@@ -279,21 +279,16 @@ uint32_t *chain_cache_slot(struct elf_file *f, uint64_t vaddr)
 /* Caches an answer in its empty slot, when memory allows. */
 void chain_cache_put(struct elf_file *f, uint32_t *slot, uint64_t vaddr, const struct inline_frame *frames, int n)
 {
-	if (f->nframes + (uint32_t)n > f->cap_frames) {
-		uint32_t cap = (f->cap_frames + (uint32_t)n) * 2;
-		struct inline_frame *v = realloc(f->frames, cap * sizeof(*v));
-		if (!v)
-			return;
-		f->frames = v;
-		f->cap_frames = cap;
-	}
-	struct cached_chain *c = vec_push(&f->chains, sizeof(*c));
-	if (!c)
+	uint32_t first = f->frames.count;
+	struct inline_frame *at = n ? vec_push_n(&f->frames, sizeof(*at), (uint32_t)n) : NULL;
+	struct cached_chain *c = n && !at ? NULL : vec_push(&f->chains, sizeof(*c));
+	if (!c) {
+		f->frames.count = first;
 		return;
+	}
 	if (n)
-		memcpy(f->frames + f->nframes, frames, (size_t)n * sizeof(*frames));
-	*c = (struct cached_chain){ vaddr, f->nframes, (uint32_t)n };
-	f->nframes += (uint32_t)n;
+		memcpy(at, frames, (size_t)n * sizeof(*frames));
+	*c = (struct cached_chain){ vaddr, first, (uint32_t)n };
 	*slot = f->chains.count;
 }
 
@@ -304,7 +299,7 @@ int elf_file_lookup(struct elf_file *f, uint64_t vaddr, struct inline_frame *out
 		const struct cached_chain *c = (const struct cached_chain *)f->chains.data + (*slot - 1);
 		int n = (int)(c->count < (uint32_t)max ? c->count : (uint32_t)max);
 		if (n)
-			memcpy(out, f->frames + c->first, (size_t)n * sizeof(*out));
+			memcpy(out, (const struct inline_frame *)f->frames.data + c->first, (size_t)n * sizeof(*out));
 		return n;
 	}
 	Dwarf_Addr addr = vaddr + f->bias;

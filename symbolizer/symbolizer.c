@@ -34,6 +34,12 @@ struct noted_address {
 	uint64_t offset; /* in the file */
 };
 
+/* The JIT symbols of a process (/tmp/perf-PID.map). */
+struct jit_map {
+	pid_t pid;
+	struct symbol_table table;
+};
+
 struct symbolizer {
 	struct symbolizer_options o;
 	struct debuginfo debuginfo;
@@ -43,11 +49,7 @@ struct symbolizer {
 	bool kernel_noted;
 	struct symbol_table kernel;
 	bool kernel_loaded;
-	struct jit_map {
-		pid_t pid;
-		struct symbol_table table;
-	} *jits;
-	uint32_t njits;
+	struct vec jits; /* struct jit_map */
 	struct vec names; /* struct shown_name: shown_name_cached's */
 	struct id_hash name_index;
 	struct profile *p; /* during symbolizer_run */
@@ -90,9 +92,10 @@ void symbolizer_free(struct symbolizer *z)
 	}
 	vec_release(&z->files);
 	vec_release(&z->noted);
-	for (uint32_t i = 0; i < z->njits; i++)
-		symbol_table_release(&z->jits[i].table);
-	free(z->jits);
+	struct jit_map *jits = z->jits.data;
+	for (uint32_t i = 0; i < z->jits.count; i++)
+		symbol_table_release(&jits[i].table);
+	vec_release(&z->jits);
 	symbol_table_release(&z->kernel);
 	struct shown_name *names = z->names.data;
 	for (uint32_t i = 0; i < z->names.count; i++)
@@ -351,14 +354,13 @@ static int set_chain(struct symbolizer *z, uint32_t l, const struct inline_frame
 
 static const struct symbol_table *jit_table(struct symbolizer *z, pid_t pid)
 {
-	for (uint32_t i = 0; i < z->njits; i++)
-		if (z->jits[i].pid == pid)
-			return &z->jits[i].table;
-	struct jit_map *v = realloc(z->jits, (z->njits + 1) * sizeof(*v));
-	if (!v)
+	struct jit_map *jits = z->jits.data;
+	for (uint32_t i = 0; i < z->jits.count; i++)
+		if (jits[i].pid == pid)
+			return &jits[i].table;
+	struct jit_map *j = vec_push(&z->jits, sizeof(*j));
+	if (!j)
 		return NULL;
-	z->jits = v;
-	struct jit_map *j = &z->jits[z->njits++];
 	memset(j, 0, sizeof(*j));
 	j->pid = pid;
 	/* The target's user, from its /proc entry; root only if it is gone. */
