@@ -68,15 +68,26 @@ struct status {
 	struct profile *p;
 	struct profile_writer *w;
 	double last_flush;
+	bool write_failed; /* reported once, when it happened */
 };
 
 static void progress(const struct profiler_stats *st, void *arg)
 {
 	struct status *s = arg;
 	/* Keep the on-disk prefix fresh, so a killed recorder leaves most of it. */
-	if (s->w && st->elapsed - s->last_flush >= 1.0) {
-		profile_writer_flush(s->w, s->p);
+	if (s->w && !s->write_failed && st->elapsed - s->last_flush >= 1.0) {
+		int err = profile_writer_flush(s->w, s->p);
 		s->last_flush = st->elapsed;
+		if (err) {
+			/* Said now, not when the target exits: the recording goes on
+			 * in memory, and the end tries to write it all again. */
+			s->write_failed = true;
+			if (s->tty && !s->quiet)
+				fputs("\r\033[K", stderr);
+			cli_warn("record", "cannot write %s: %s: recording goes on in memory; free some space "
+					   "before it ends", profile_writer_temp_path(s->w),
+				 err == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-err));
+		}
 	}
 	if (!s->tty || s->quiet)
 		return;
