@@ -3,7 +3,6 @@
 #ifndef SMOLDER_CLI_H
 #define SMOLDER_CLI_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -40,6 +39,66 @@ void cli_warn(const char *cmd, const char *fmt, ...) __attribute__((format(print
 
 /* Prints usage for an unknown option and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd);
+
+/* ---- options.c: each command's options, one table for parsing and help ---- */
+
+enum cli_option_kind {
+	CLI_OPT_END,
+	CLI_OPT_BOOL,     /* bool *: set by the flag */
+	CLI_OPT_STRING,   /* const char **: the argument, as given */
+	CLI_OPT_U32,      /* uint32_t *, 0 to max (0: UINT32_MAX) */
+	CLI_OPT_U64,      /* uint64_t *, 0 to max (0: UINT64_MAX) */
+	CLI_OPT_DOUBLE,   /* double * */
+	CLI_OPT_CALLBACK, /* callback(cmd, "--name", arg, value): 0, or -1 after reporting */
+};
+
+struct cli_option {
+	enum cli_option_kind kind;
+	char short_name;      /* 0: none */
+	const char *long_name;
+	const char *arg_name; /* shown in the help: "FILE" */
+	const char *help;     /* lines after the first are indented under it */
+	void *value;
+	unsigned long long max;
+	int (*callback)(const char *cmd, const char *name, const char *arg, void *value);
+	bool hidden;          /* accepted, not shown (flamegraph.pl's options that do nothing here) */
+};
+
+#define OPT_BOOL(s, l, v, h) { CLI_OPT_BOOL, s, l, NULL, h, v, 0, NULL, false }
+#define OPT_STRING(s, l, a, v, h) { CLI_OPT_STRING, s, l, a, h, v, 0, NULL, false }
+#define OPT_U32(s, l, a, v, m, h) { CLI_OPT_U32, s, l, a, h, v, m, NULL, false }
+#define OPT_U64(s, l, a, v, m, h) { CLI_OPT_U64, s, l, a, h, v, m, NULL, false }
+#define OPT_DOUBLE(s, l, a, v, h) { CLI_OPT_DOUBLE, s, l, a, h, v, 0, NULL, false }
+#define OPT_CALLBACK(s, l, a, v, fn, h) { CLI_OPT_CALLBACK, s, l, a, h, v, 0, fn, false }
+#define OPT_HIDDEN_STRING(l, v) { CLI_OPT_STRING, 0, l, "X", "", v, 0, NULL, true }
+#define OPT_HIDDEN_BOOL(l, v) { CLI_OPT_BOOL, 0, l, NULL, "", v, 0, NULL, true }
+#define OPT_END() { CLI_OPT_END, 0, NULL, NULL, NULL, NULL, 0, NULL, false }
+
+/* What the help says besides the options, and the operands allowed. */
+struct cli_usage {
+	const char *cmd;
+	const char *synopsis;    /* one line per form, after "usage: smolder CMD " */
+	const char *description; /* paragraphs, ending with a newline */
+	const char *footer;      /* after the options (an Environment section), or NULL */
+	int min_operands, max_operands; /* max -1: any number */
+	bool stop_at_operand;    /* the first operand ends the options (a command and its arguments) */
+	const char *operands_error; /* said when the count is wrong; NULL: only the usage hint */
+};
+
+struct cli_operands {
+	char **args;
+	int count;
+};
+
+enum { CLI_PARSED = 0, CLI_HELP_SHOWN = 1, CLI_USAGE_ERROR = -1 };
+
+/* Parses argv[1..] by opts into their values and the operands; --help
+ * prints the help (CLI_HELP_SHOWN); errors are reported (CLI_USAGE_ERROR). */
+int cli_parse_options(const struct cli_usage *u, const struct cli_option *opts, int argc, char **argv,
+		      struct cli_operands *operands);
+/* The exit status for what cli_parse_options returned, when not CLI_PARSED. */
+int cli_exit_for(int parsed);
+void cli_print_help(const struct cli_usage *u, const struct cli_option *opts, FILE *out);
 
 /* Loads a profile or folded text, reporting any error once.  Returns 0 or -1. */
 int cli_load_profile(const char *cmd, const char *path, struct profile *p);

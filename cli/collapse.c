@@ -8,54 +8,40 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder collapse [options] [FILE...]\n"
-	"\n"
-	"Reads `perf script` output (FILE, or standard input) and writes folded stacks,\n"
-	"exactly as FlameGraph's stackcollapse-perf.pl does.\n"
-	"\n"
-	"  --pid               include the PID with the process name\n"
-	"  --tid               include the PID and TID with the process name\n"
-	"  --kernel            annotate kernel functions with _[k]\n"
-	"  --jit               annotate JIT functions (/tmp/perf-PID.map) with _[j]\n"
-	"  --all               all annotations (--kernel --jit)\n"
-	"  --addrs             include raw addresses where symbols cannot be found\n"
-	"  --event-filter=EV   keep only samples of event EV (default: the first event seen)\n"
-	"  -o, --output FILE   write to FILE: folded text, or a profile if it ends in .smolder,\n"
-	"                      or a flamegraph if it ends in .svg (default: standard output)\n"
-	"  -h, --help          this help\n";
+static const struct cli_usage usage = {
+	.cmd = "collapse",
+	.synopsis = "[options] [FILE...]",
+	.description = "Reads `perf script` output (FILE, or standard input) and writes folded stacks,\n"
+		       "exactly as FlameGraph's stackcollapse-perf.pl does.\n",
+	.min_operands = 0,
+	.max_operands = -1,
+};
 
 int cmd_collapse(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "pid", no_argument, NULL, 'p' },
-		{ "tid", no_argument, NULL, 't' },
-		{ "kernel", no_argument, NULL, 'k' },
-		{ "jit", no_argument, NULL, 'j' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "addrs", no_argument, NULL, 'A' },
-		{ "event-filter", required_argument, NULL, 'e' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct collapse_options o = { 0 };
 	const char *output = "-";
-	int c;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'p': o.pid = true; break;
-		case 't': o.tid = true; break;
-		case 'k': o.kernel = true; break;
-		case 'j': o.jit = true; break;
-		case 'a': o.kernel = o.jit = true; break;
-		case 'A': o.addrs = true; break;
-		case 'e': o.event_filter = optarg; break;
-		case 'o': output = optarg; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: return cli_usage_error("collapse");
-		}
-	}
+	bool all = false;
+	const struct cli_option options[] = {
+		OPT_BOOL(0, "pid", &o.pid, "include the PID with the process name"),
+		OPT_BOOL(0, "tid", &o.tid, "include the PID and TID with the process name"),
+		OPT_BOOL(0, "kernel", &o.kernel, "annotate kernel functions with _[k]"),
+		OPT_BOOL(0, "jit", &o.jit, "annotate JIT functions (/tmp/perf-PID.map) with _[j]"),
+		OPT_BOOL(0, "all", &all, "all annotations (--kernel --jit)"),
+		OPT_BOOL(0, "addrs", &o.addrs, "include raw addresses where symbols cannot be found"),
+		OPT_STRING(0, "event-filter", "EV", &o.event_filter,
+			   "keep only samples of event EV (default: the first event seen)"),
+		OPT_STRING('o', "output", "FILE", &output,
+			   "write to FILE: folded text, or a profile if it ends in .smolder,\n"
+			   "or a flamegraph if it ends in .svg (default: standard output)"),
+		OPT_END(),
+	};
+	struct cli_operands in;
+	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	if (all)
+		o.kernel = o.jit = true;
 	/* Several files are read as one stream, as Perl's <> does, a block at a
 	 * time: memory grows with the unique stacks, not with the input. */
 	struct collapse_state *state = collapse_new(&o);
@@ -67,9 +53,9 @@ int cmd_collapse(int argc, char **argv)
 		cli_error("collapse", "out of memory");
 		return EXIT_FAIL;
 	}
-	int err = 0, nfiles = argc - optind;
+	int err = 0, nfiles = in.count;
 	for (int i = 0; i < (nfiles ? nfiles : 1) && !err; i++) {
-		const char *path = nfiles ? argv[optind + i] : "-";
+		const char *path = nfiles ? in.args[i] : "-";
 		int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
 		if (fd < 0) {
 			cli_error("collapse", "cannot read %s: %s", path, strerror(errno));

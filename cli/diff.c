@@ -3,119 +3,104 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder diff [options] BASE NEW -o diff.svg\n"
-	"       smolder diff --report [options] BASE NEW\n"
-	"       smolder diff --folded [-n] BASE NEW\n"
-	"\n"
-	"Compares two profiles (or folded stacks from any tool). By default draws a\n"
-	"differential flamegraph: widths from NEW, red where a frame's share grew, blue\n"
-	"where it shrank, stronger with the change; dashed outlines mark frames only in\n"
-	"NEW. Shares are of each profile's total, so recordings of different lengths\n"
-	"compare.\n"
-	"\n"
-	"  -o, --output FILE    the SVG (default: standard output)\n"
-	"  --report             a table of the functions whose total and self shares moved most\n"
-	"  --limit N            report rows (20; 0 for all)\n"
-	"  --format FMT         report as text, tsv or json\n"
-	"  --fail-above PCT     exit 3 if any function's total share grew by more than\n"
-	"                       PCT points (a CI gate), naming them on stderr\n"
-	"  --folded             two-column folded text, as FlameGraph's difffolded.pl\n"
-	"  -n, --normalize      --folded: scale BASE's counts to NEW's total (difffolded -n)\n"
-	"  --absolute           compare raw counts instead of shares\n"
-	"  --negate             widths from BASE, to show what disappeared\n"
-	"  --min-delta PCT      frames whose share moved less than PCT points are grey\n"
-	"  --value NAME         which value to compare (samples, cpu, bytes, ns, ...)\n"
-	"  --title TEXT         the SVG's title\n"
-	"  --per-thread         a 'name-tid' frame per thread\n"
-	"  -h, --help           this help\n";
+static const struct cli_usage usage = {
+	.cmd = "diff",
+	.synopsis = "[options] BASE NEW -o diff.svg\n--report [options] BASE NEW\n--folded [-n] BASE NEW",
+	.description = "Compares two profiles (or folded stacks from any tool). By default draws a\n"
+		       "differential flamegraph: widths from NEW, red where a frame's share grew, blue\n"
+		       "where it shrank, stronger with the change; dashed outlines mark frames only in\n"
+		       "NEW. Shares are of each profile's total, so recordings of different lengths\n"
+		       "compare.\n",
+	.min_operands = 2,
+	.max_operands = 2,
+	.operands_error = "needs two inputs: BASE and NEW",
+};
+
+static int parse_format(const char *cmd, const char *name, const char *arg, void *value)
+{
+	static const char *const names[] = { [DIFF_FORMAT_TEXT] = "text", [DIFF_FORMAT_TSV] = "tsv",
+					     [DIFF_FORMAT_JSON] = "json" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(arg, names[i]) == 0) {
+			*(enum diff_format *)value = (enum diff_format)i;
+			return 0;
+		}
+	cli_error(cmd, "%s must be text, tsv or json", name);
+	return -1;
+}
+
+/* Points of a share: a number, 0 or more. */
+static int parse_points(const char *cmd, const char *name, const char *arg, void *value)
+{
+	double d;
+	if (cli_parse_double(cmd, name, arg, &d))
+		return -1;
+	if (d < 0) {
+		cli_error(cmd, "%s takes a number of percentage points, 0 or more", name);
+		return -1;
+	}
+	*(double *)value = d;
+	return 0;
+}
+
+struct diff_args {
+	const char *output;
+	bool report, folded, normalize, absolute;
+	struct diff_report_options ro;
+	struct render_select sel;
+	struct flame_options fo;
+};
+
+/* The options, parsed into a; CLI_PARSED or what to return. */
+static int parse_diff_args(struct diff_args *a, int argc, char **argv, struct cli_operands *in)
+{
+	*a = (struct diff_args){ .output = "-", .ro = { .limit = 20, .fail_above = -1 } };
+	flame_options_init(&a->fo);
+	a->fo.differential = true;
+	a->fo.title = "Differential Flame Graph";
+	const struct cli_option options[] = {
+		OPT_STRING('o', "output", "FILE", &a->output, "the SVG (default: standard output)"),
+		OPT_BOOL(0, "report", &a->report, "a table of the functions whose total and self shares moved most"),
+		OPT_U32(0, "limit", "N", &a->ro.limit, 1000000, "report rows (20; 0 for all)"),
+		OPT_CALLBACK(0, "format", "FMT", &a->ro.format, parse_format, "report as text, tsv or json"),
+		OPT_CALLBACK(0, "fail-above", "PCT", &a->ro.fail_above, parse_points,
+			     "exit 3 if any function's total share grew by more than\n"
+			     "PCT points (a CI gate), naming them on stderr"),
+		OPT_BOOL(0, "folded", &a->folded, "two-column folded text, as FlameGraph's difffolded.pl"),
+		OPT_BOOL('n', "normalize", &a->normalize, "--folded: scale BASE's counts to NEW's total (difffolded -n)"),
+		OPT_BOOL(0, "absolute", &a->absolute, "compare raw counts instead of shares"),
+		OPT_BOOL(0, "negate", &a->fo.negate, "widths from BASE, to show what disappeared"),
+		OPT_CALLBACK(0, "min-delta", "PCT", &a->fo.min_delta, parse_points,
+			     "frames whose share moved less than PCT points are grey"),
+		OPT_STRING(0, "value", "NAME", &a->sel.value, "which value to compare (samples, cpu, bytes, ns, ...)"),
+		OPT_STRING(0, "title", "TEXT", &a->fo.title, "the SVG's title"),
+		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame per thread"),
+		OPT_END(),
+	};
+	int parsed = cli_parse_options(&usage, options, argc, argv, in);
+	a->ro.value = a->sel.value;
+	a->ro.absolute = a->fo.absolute = a->absolute;
+	a->report = a->report || a->ro.fail_above >= 0;
+	return parsed;
+}
 
 int cmd_diff(int argc, char **argv)
 {
-	enum { O_REPORT = 256, O_LIMIT, O_FORMAT, O_FAIL, O_FOLDED, O_ABSOLUTE, O_NEGATE, O_MIN_DELTA,
-	       O_VALUE, O_TITLE, O_PER_THREAD };
-	static const struct option options[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "report", no_argument, NULL, O_REPORT },
-		{ "limit", required_argument, NULL, O_LIMIT },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "fail-above", required_argument, NULL, O_FAIL },
-		{ "folded", no_argument, NULL, O_FOLDED },
-		{ "normalize", no_argument, NULL, 'n' },
-		{ "absolute", no_argument, NULL, O_ABSOLUTE },
-		{ "negate", no_argument, NULL, O_NEGATE },
-		{ "min-delta", required_argument, NULL, O_MIN_DELTA },
-		{ "value", required_argument, NULL, O_VALUE },
-		{ "title", required_argument, NULL, O_TITLE },
-		{ "per-thread", no_argument, NULL, O_PER_THREAD },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct diff_report_options ro = { .limit = 20, .fail_above = -1 };
-	struct render_select sel = { 0 };
-	struct flame_options fo;
-	flame_options_init(&fo);
-	fo.differential = true;
-	fo.title = "Differential Flame Graph";
-	const char *output = "-";
-	bool report = false, folded = false, normalize = false;
-	unsigned long long n;
-	double d;
-	int c;
-	while ((c = getopt_long(argc, argv, "o:nh", options, NULL)) != -1) {
-		switch (c) {
-		case 'o': output = optarg; break;
-		case O_REPORT: report = true; break;
-		case O_LIMIT:
-			if (cli_parse_uint("diff", "--limit", optarg, 1000000, &n))
-				return EXIT_USAGE;
-			ro.limit = (uint32_t)n;
-			break;
-		case O_FORMAT:
-			if (strcmp(optarg, "text") == 0)
-				ro.format = DIFF_FORMAT_TEXT;
-			else if (strcmp(optarg, "tsv") == 0)
-				ro.format = DIFF_FORMAT_TSV;
-			else if (strcmp(optarg, "json") == 0)
-				ro.format = DIFF_FORMAT_JSON;
-			else {
-				cli_error("diff", "--format must be text, tsv or json");
-				return EXIT_USAGE;
-			}
-			break;
-		case O_FAIL:
-			if (cli_parse_double("diff", "--fail-above", optarg, &d) || d < 0) {
-				cli_error("diff", "--fail-above takes a number of percentage points, 0 or more");
-				return EXIT_USAGE;
-			}
-			ro.fail_above = d;
-			report = true;
-			break;
-		case O_FOLDED: folded = true; break;
-		case 'n': normalize = true; break;
-		case O_ABSOLUTE: ro.absolute = fo.absolute = true; break;
-		case O_NEGATE: fo.negate = true; break;
-		case O_MIN_DELTA:
-			if (cli_parse_double("diff", "--min-delta", optarg, &d) || d < 0)
-				return EXIT_USAGE;
-			fo.min_delta = d;
-			break;
-		case O_VALUE: ro.value = sel.value = optarg; break;
-		case O_TITLE: fo.title = optarg; break;
-		case O_PER_THREAD: sel.per_thread = true; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: return cli_usage_error("diff");
-		}
-	}
-	if (argc - optind != 2) {
-		cli_error("diff", "needs two inputs: BASE and NEW");
-		return EXIT_USAGE;
-	}
+	struct diff_args a;
+	struct cli_operands in;
+	int parsed = parse_diff_args(&a, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	struct diff_report_options ro = a.ro;
+	struct render_select sel = a.sel;
+	struct flame_options fo = a.fo;
+	const char *output = a.output;
+	bool report = a.report, folded = a.folded, normalize = a.normalize;
 	struct profile base, new_p;
 	profile_init(&base);
 	profile_init(&new_p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("diff", argv[optind], &base) || cli_load_profile("diff", argv[optind + 1], &new_p))
+	if (cli_load_profile("diff", in.args[0], &base) || cli_load_profile("diff", in.args[1], &new_p))
 		goto out;
 	FILE *f = cli_open_output("diff", output);
 	if (!f)

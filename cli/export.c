@@ -3,43 +3,33 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder export --format pprof|speedscope|folded FILE -o OUT\n"
-	"\n"
-	"Converts a profile (or folded text) to another tool's format: pprof\n"
-	"(gzip-compressed profile.proto, every value a sample type), speedscope's JSON\n"
-	"(one profile per value) or folded text.\n"
-	"\n"
-	"  -f, --format FMT    pprof, speedscope or folded (default: from OUT's name)\n"
-	"  -o, --output OUT    where to write ('-': standard output)\n"
-	"  --value NAME        folded: which value\n"
-	"  --per-thread        folded, speedscope: a 'name-tid' frame\n"
-	"  -h, --help          this help\n";
+static const struct cli_usage usage = {
+	.cmd = "export",
+	.synopsis = "--format pprof|speedscope|folded FILE -o OUT",
+	.description = "Converts a profile (or folded text) to another tool's format: pprof\n"
+		       "(gzip-compressed profile.proto, every value a sample type), speedscope's JSON\n"
+		       "(one profile per value) or folded text.\n",
+	.min_operands = 1,
+	.max_operands = 1,
+	.operands_error = "needs one input FILE and -o OUT",
+};
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "value", required_argument, NULL, 'v' },
-		{ "per-thread", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *format = NULL, *output = NULL;
 	struct render_select sel = { 0 };
-	int c;
-	while ((c = getopt_long(argc, argv, "f:o:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'f': format = optarg; break;
-		case 'o': output = optarg; break;
-		case 'v': sel.value = optarg; break;
-		case 't': sel.per_thread = true; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: return cli_usage_error("export");
-		}
-	}
-	if (argc - optind != 1 || !output) {
+	const struct cli_option options[] = {
+		OPT_STRING('f', "format", "FMT", &format, "pprof, speedscope or folded (default: from OUT's name)"),
+		OPT_STRING('o', "output", "OUT", &output, "where to write ('-': standard output)"),
+		OPT_STRING(0, "value", "NAME", &sel.value, "folded: which value"),
+		OPT_BOOL(0, "per-thread", &sel.per_thread, "folded, speedscope: a 'name-tid' frame"),
+		OPT_END(),
+	};
+	struct cli_operands in;
+	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	if (!output) {
 		cli_error("export", "needs one input FILE and -o OUT");
 		return cli_usage_error("export");
 	}
@@ -62,7 +52,7 @@ int cmd_export(int argc, char **argv)
 	struct profile p;
 	profile_init(&p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("export", argv[optind], &p) == 0) {
+	if (cli_load_profile("export", in.args[0], &p) == 0) {
 		FILE *out = cli_open_output("export", output);
 		int err = 0;
 		if (out) {

@@ -1,84 +1,96 @@
 /* smolder flamegraph: an SVG from a profile or folded text; takes
  * flamegraph.pl's options. */
+#include <math.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder flamegraph [options] [FILE] > graph.svg\n"
-	"\n"
-	"Draws an interactive SVG flamegraph of a profile or of folded stacks (FILE, or\n"
-	"standard input). Takes the options of FlameGraph's flamegraph.pl.\n"
-	"\n"
-	"  --title TEXT        title (default: by view, 'Flame Graph' for folded text)\n"
-	"  --subtitle TEXT     second line of the title\n"
-	"  --notes TEXT        a note under the title\n"
-	"  --width PX          image width (1200)\n"
-	"  --height PX         frame height (16)\n"
-	"  --minwidth PX       omit frames narrower than this (0.1)\n"
-	"  --fonttype FONT     font family (Verdana)\n"
-	"  --fontsize PX       font size (12)\n"
-	"  --countname NAME    what the counts are (default: the value's name)\n"
-	"  --nametype TEXT     what the names are ('Function:')\n"
-	"  --colors PALETTE    hot, mem, io, wakeup, red, green, blue, aqua, yellow, purple,\n"
-	"                      orange, java, js, perl, chain (default: by view)\n"
-	"  --hash              colour by function name, similar names alike\n"
-	"  --reverse           merge stacks by leaf\n"
-	"  --inverted          icicle graph: root at the top\n"
-	"  --value NAME        which value to draw (samples, cpu, offcpu, bytes, ns, ...)\n"
-	"  --per-thread        a 'name-tid' frame below the process name\n"
-	"  --lines             add ' (file:line)' to frames where known\n"
-	"  -o, --output FILE   write to FILE (default: standard output)\n"
-	"  -h, --help          this help\n";
+static const struct cli_usage usage = {
+	.cmd = "flamegraph",
+	.synopsis = "[options] [FILE] > graph.svg",
+	.description = "Draws an interactive SVG flamegraph of a profile or of folded stacks (FILE, or\n"
+		       "standard input). Takes the options of FlameGraph's flamegraph.pl.\n",
+	.min_operands = 0,
+	.max_operands = 1,
+};
+
+/* What was given; NULL and NaN: the view's default. */
+struct flamegraph_args {
+	const char *title, *subtitle, *notes, *font_type, *countname, *nametype, *colors, *output, *ignored;
+	double width, height, min_width, font_size;
+	bool hash, inverted, no_op;
+	struct render_select sel;
+};
+
+static int parse_flamegraph_args(struct flamegraph_args *a, int argc, char **argv, struct cli_operands *in)
+{
+	*a = (struct flamegraph_args){ .output = "-", .width = NAN, .height = NAN, .min_width = NAN,
+				       .font_size = NAN };
+	const struct cli_option options[] = {
+		OPT_STRING(0, "title", "TEXT", &a->title, "title (default: by view, 'Flame Graph' for folded text)"),
+		OPT_STRING(0, "subtitle", "TEXT", &a->subtitle, "second line of the title"),
+		OPT_STRING(0, "notes", "TEXT", &a->notes, "a note under the title"),
+		OPT_DOUBLE(0, "width", "PX", &a->width, "image width (1200)"),
+		OPT_DOUBLE(0, "height", "PX", &a->height, "frame height (16)"),
+		OPT_DOUBLE(0, "minwidth", "PX", &a->min_width, "omit frames narrower than this (0.1)"),
+		OPT_STRING(0, "fonttype", "FONT", &a->font_type, "font family (Verdana)"),
+		OPT_DOUBLE(0, "fontsize", "PX", &a->font_size, "font size (12)"),
+		OPT_STRING(0, "countname", "NAME", &a->countname, "what the counts are (default: the value's name)"),
+		OPT_STRING(0, "nametype", "TEXT", &a->nametype, "what the names are ('Function:')"),
+		OPT_STRING(0, "colors", "PALETTE", &a->colors,
+			   "hot, mem, io, wakeup, red, green, blue, aqua, yellow, purple,\n"
+			   "orange, java, js, perl, chain (default: by view)"),
+		OPT_HIDDEN_STRING("color", &a->colors),
+		OPT_BOOL(0, "hash", &a->hash, "colour by function name, similar names alike"),
+		OPT_BOOL(0, "reverse", &a->sel.reverse, "merge stacks by leaf"),
+		OPT_BOOL(0, "inverted", &a->inverted, "icicle graph: root at the top"),
+		OPT_STRING(0, "value", "NAME", &a->sel.value, "which value to draw (samples, cpu, offcpu, bytes, ns, ...)"),
+		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame below the process name"),
+		OPT_BOOL(0, "lines", &a->sel.with_lines, "add ' (file:line)' to frames where known"),
+		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output)"),
+		/* flamegraph.pl's, which change nothing here. */
+		OPT_HIDDEN_STRING("fontwidth", &a->ignored),
+		OPT_HIDDEN_BOOL("cp", &a->no_op),
+		OPT_END(),
+	};
+	return cli_parse_options(&usage, options, argc, argv, in);
+}
+
+/* The view's defaults, with what was given over them; -1 after reporting. */
+static int flame_options_from_args(struct flame_options *o, const struct flamegraph_args *a,
+				   const struct profile *p, uint32_t v)
+{
+	flame_options_for_value(o, p, v);
+	const char **texts[] = { &o->title, &o->subtitle, &o->notes, &o->font_type, &o->countname, &o->nametype };
+	const char *given[] = { a->title, a->subtitle, a->notes, a->font_type, a->countname, a->nametype };
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (given[i])
+			*texts[i] = given[i];
+	double *numbers[] = { &o->width, &o->frame_height, &o->min_width, &o->font_size };
+	const double given_numbers[] = { a->width, a->height, a->min_width, a->font_size };
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+		if (!isnan(given_numbers[i]))
+			*numbers[i] = given_numbers[i];
+	o->hash |= a->hash;
+	o->inverted |= a->inverted;
+	if (a->colors && (o->palette = flame_palette_parse(a->colors)) < 0) {
+		cli_error("flamegraph", "unknown palette '%s': use hot, mem, io, wakeup, red, green, blue, aqua, "
+					"yellow, purple, orange, java, js, perl or chain",
+			  a->colors);
+		return -1;
+	}
+	return 0;
+}
 
 int cmd_flamegraph(int argc, char **argv)
 {
-	enum { O_TITLE = 256, O_SUBTITLE, O_NOTES, O_WIDTH, O_HEIGHT, O_MINWIDTH, O_FONTTYPE,
-	       O_FONTSIZE, O_COUNTNAME, O_NAMETYPE, O_COLORS, O_HASH, O_REVERSE, O_INVERTED,
-	       O_VALUE, O_PER_THREAD, O_LINES, O_FONTWIDTH, O_IGNORED };
-	static const struct option options[] = {
-		{ "title", required_argument, NULL, O_TITLE },
-		{ "subtitle", required_argument, NULL, O_SUBTITLE },
-		{ "notes", required_argument, NULL, O_NOTES },
-		{ "width", required_argument, NULL, O_WIDTH },
-		{ "height", required_argument, NULL, O_HEIGHT },
-		{ "minwidth", required_argument, NULL, O_MINWIDTH },
-		{ "fonttype", required_argument, NULL, O_FONTTYPE },
-		{ "fontsize", required_argument, NULL, O_FONTSIZE },
-		{ "fontwidth", required_argument, NULL, O_FONTWIDTH },
-		{ "countname", required_argument, NULL, O_COUNTNAME },
-		{ "nametype", required_argument, NULL, O_NAMETYPE },
-		{ "colors", required_argument, NULL, O_COLORS },
-		{ "color", required_argument, NULL, O_COLORS },
-		{ "hash", no_argument, NULL, O_HASH },
-		{ "reverse", no_argument, NULL, O_REVERSE },
-		{ "inverted", no_argument, NULL, O_INVERTED },
-		{ "value", required_argument, NULL, O_VALUE },
-		{ "per-thread", no_argument, NULL, O_PER_THREAD },
-		{ "lines", no_argument, NULL, O_LINES },
-		{ "cp", no_argument, NULL, O_IGNORED },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	/* Options are parsed twice: once to find the input (whose view sets the
-	 * defaults), then again over those defaults. */
-	struct render_select sel = { 0 };
-	const char *output = "-";
-	int c;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		}
-		if (c == '?')
-			return cli_usage_error("flamegraph");
-		if (c == O_VALUE)
-			sel.value = optarg;
-	}
-	if (argc - optind > 1)
-		return cli_usage_error("flamegraph");
-	const char *input = optind < argc ? argv[optind] : "-";
+	struct flamegraph_args a;
+	struct cli_operands in;
+	int parsed = parse_flamegraph_args(&a, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	const char *input = in.count ? in.args[0] : "-";
+	struct render_select sel = a.sel;
 	struct profile p;
 	profile_init(&p);
 	int status = EXIT_FAIL;
@@ -91,43 +103,9 @@ int cmd_flamegraph(int argc, char **argv)
 		goto out;
 	}
 	struct flame_options o;
-	flame_options_for_value(&o, &p, (uint32_t)v);
-	optind = 1;
-	double d;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
-		switch (c) {
-		case O_TITLE: o.title = optarg; break;
-		case O_SUBTITLE: o.subtitle = optarg; break;
-		case O_NOTES: o.notes = optarg; break;
-		case O_WIDTH:
-		case O_HEIGHT:
-		case O_MINWIDTH:
-		case O_FONTSIZE:
-			if (cli_parse_double("flamegraph", argv[optind - 1], optarg, &d))
-				goto out;
-			*(c == O_WIDTH ? &o.width : c == O_HEIGHT ? &o.frame_height
-				  : c == O_MINWIDTH ? &o.min_width : &o.font_size) = d;
-			break;
-		case O_FONTTYPE: o.font_type = optarg; break;
-		case O_COUNTNAME: o.countname = optarg; break;
-		case O_NAMETYPE: o.nametype = optarg; break;
-		case O_COLORS:
-			if ((o.palette = flame_palette_parse(optarg)) < 0) {
-				cli_error("flamegraph", "unknown palette '%s': use hot, mem, io, wakeup, red, "
-						        "green, blue, aqua, yellow, purple, orange, java, js, perl or chain",
-					  optarg);
-				goto out;
-			}
-			break;
-		case O_HASH: o.hash = true; break;
-		case O_REVERSE: sel.reverse = true; break;
-		case O_INVERTED: o.inverted = true; break;
-		case O_PER_THREAD: sel.per_thread = true; break;
-		case O_LINES: sel.with_lines = true; break;
-		case 'o': output = optarg; break;
-		default: break;
-		}
-	}
+	if (flame_options_from_args(&o, &a, &p, (uint32_t)v))
+		goto out;
+	const char *output = a.output;
 	if (!(o.width >= 100 && o.width <= 1e6) || !(o.frame_height >= 1 && o.frame_height <= 1000) ||
 	    !(o.font_size >= 1 && o.font_size <= 200) || !(o.min_width >= 0)) {
 		cli_error("flamegraph", "--width must be 100 to 1000000, --height 1 to 1000, "

@@ -3,40 +3,29 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder info FILE\n"
-	"\n"
-	"Prints a profile's metadata: command, pid, host, kernel, start, duration, view,\n"
-	"event, rate, samples, lost samples, threads, mappings and build-ids.  Reads what\n"
-	"a recording that did not finish left (FILE.partial), with a warning.\n"
-	"\n"
-	"  --locations         list every address with its inline chain, innermost first\n"
-	"                      (as addr2line -f -i), and file:line\n"
-	"  -h, --help          this help\n";
+static const struct cli_usage usage = {
+	.cmd = "info",
+	.synopsis = "FILE",
+	.description = "Prints a profile's metadata: command, pid, host, kernel, start, duration, view,\n"
+		       "event, rate, samples, lost samples, threads, mappings and build-ids.  Reads what\n"
+		       "a recording that did not finish left (FILE.partial), with a warning.\n",
+	.min_operands = 1,
+	.max_operands = 1,
+};
 
 int cmd_info(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "locations", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	bool locations = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-		if (c == 'l') {
-			locations = true;
-			continue;
-		}
-		if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		}
-		return cli_usage_error("info");
-	}
-	if (argc - optind != 1)
-		return cli_usage_error("info");
-	const char *path = argv[optind];
+	const struct cli_option options[] = {
+		OPT_BOOL(0, "locations", &locations, "list every address with its inline chain, innermost first\n"
+						     "(as addr2line -f -i), and file:line"),
+		OPT_END(),
+	};
+	struct cli_operands in;
+	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	const char *path = in.args[0];
 	struct profile p;
 	profile_init(&p);
 	struct profile_read_info ri;

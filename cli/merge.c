@@ -3,34 +3,30 @@
 
 #include "cli/cli.h"
 
-static const char usage[] =
-	"usage: smolder merge A B... -o OUT\n"
-	"\n"
-	"Adds up profiles (shards of a CI run, several hosts, repeated runs) or folded\n"
-	"stacks into one; they must have the same values. OUT's extension picks the\n"
-	"format (.smolder, .svg, .folded, .pb.gz, .speedscope.json). 'smolder info'\n"
-	"lists the sources.\n"
-	"\n"
-	"  -o, --output OUT     where to write\n"
-	"  -h, --help           this help\n";
+static const struct cli_usage usage = {
+	.cmd = "merge",
+	.synopsis = "A B... -o OUT",
+	.description = "Adds up profiles (shards of a CI run, several hosts, repeated runs) or folded\n"
+		       "stacks into one; they must have the same values. OUT's extension picks the\n"
+		       "format (.smolder, .svg, .folded, .pb.gz, .speedscope.json). 'smolder info'\n"
+		       "lists the sources.\n",
+	.min_operands = 1,
+	.max_operands = -1,
+	.operands_error = "needs inputs and -o OUT",
+};
 
 int cmd_merge(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const char *output = NULL;
-	int c;
-	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
-		switch (c) {
-		case 'o': output = optarg; break;
-		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: return cli_usage_error("merge");
-		}
-	}
-	if (!output || argc - optind < 1) {
+	const struct cli_option options[] = {
+		OPT_STRING('o', "output", "OUT", &output, "where to write"),
+		OPT_END(),
+	};
+	struct cli_operands in;
+	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return cli_exit_for(parsed);
+	if (!output) {
 		cli_error("merge", "needs inputs and -o OUT");
 		return cli_usage_error("merge");
 	}
@@ -39,21 +35,21 @@ int cmd_merge(int argc, char **argv)
 	int status = EXIT_FAIL;
 	char sources[4096] = "";
 	size_t len = 0;
-	for (int i = optind; i < argc; i++) {
+	for (int i = 0; i < in.count; i++) {
 		struct profile p;
 		profile_init(&p);
-		if (cli_load_profile("merge", argv[i], &p)) {
+		if (cli_load_profile("merge", in.args[i], &p)) {
 			profile_release(&p);
 			goto out;
 		}
 		int err = profile_merge(&merged, &p);
 		if (err == -PROFILE_E_VALUES) {
-			cli_error("merge", "%s has other values than %s: merge profiles of the same view", argv[i],
-				  argv[optind]);
+			cli_error("merge", "%s has other values than %s: merge profiles of the same view", in.args[i],
+				  in.args[0]);
 		} else if (err) {
 			cli_error("merge", "%s", profile_strerror((enum profile_error)-err));
 		}
-		if (!err && i == optind)
+		if (!err && i == 0)
 			for (uint32_t k = 0; k < p.meta.count; k++) {
 				const struct meta_entry *e = profile_meta(&p, k);
 				const char *key = string_table_get(&p.strings, e->key);
@@ -65,7 +61,7 @@ int cmd_merge(int argc, char **argv)
 		if (err)
 			goto out;
 		if (len < sizeof(sources))
-			len += (size_t)snprintf(sources + len, sizeof(sources) - len, "%s%s", len ? ", " : "", argv[i]);
+			len += (size_t)snprintf(sources + len, sizeof(sources) - len, "%s%s", len ? ", " : "", in.args[i]);
 	}
 	if (profile_set_meta(&merged, "sources", sources)) {
 		cli_error("merge", "out of memory");

@@ -13,45 +13,26 @@
 #include "profiler/profiler.h"
 #include "symbolizer/symbolizer.h"
 
-static const char usage[] =
-	"usage: smolder record [options] -p PID[,PID...]\n"
-	"       smolder record [options] [--] COMMAND [ARGS...]\n"
-	"\n"
-	"Samples the stacks of running processes (all their threads, including those\n"
-	"started later) or of a command it launches, and writes a flamegraph or a\n"
-	"profile. The target is never stopped or changed. Stops after -d seconds, on\n"
-	"Ctrl-C or SIGTERM, or when the targets exit; the output is complete either way.\n"
-	"With a command, exits with the command's exit status.\n"
-	"\n"
-	"  -p, --pid PID[,PID]  attach to these running processes\n"
-	"  -d, --duration SECS  stop after SECS seconds (default: until Ctrl-C or exit)\n"
-	"  -F, --frequency HZ   samples per second per thread (99)\n"
-	"  --view VIEWS         cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
-	"                       latency and calls of reads, writes, sends, receives, fsyncs,\n"
-	"                       by stack), alloc (bytes and calls of malloc, calloc,\n"
-	"                       realloc, posix_memalign, aligned_alloc, and bytes still in\n"
-	"                       use at the end), or several: cpu,alloc (default: cpu)\n"
-	"  --io-min-latency NS  io: keep only calls at least this slow\n"
-	"  --alloc-period N     alloc: the stack of one call in N, values scaled by N (61)\n"
-	"  --unwind MODE        auto (DWARF for user frames), fp (frame pointers) or dwarf\n"
-	"  --stack-size BYTES   user stack copied per sample for DWARF unwinding (16384)\n"
-	"  --kernel             include kernel frames (root, or perf_event_paranoid <= 1)\n"
-	"  --event EVENT        cycles or cpu-clock (default: cycles where a PMU exists)\n"
-	"  -o, --output FILE    .smolder profile, .svg flamegraph, .folded/.txt folded,\n"
-	"                       .pb.gz pprof, .speedscope.json (default: smolder.svg)\n"
-	"  --per-thread         flamegraph and folded output: a 'name-tid' frame per thread\n"
-	"  --no-demangle        keep C++ and Rust names as the binary has them\n"
-	"  -q, --quiet          no status line or summary\n"
-	"  -h, --help           this help\n"
-	"\n"
-	"Environment:\n"
-	"  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
-	"                           here (when built with libdebuginfod)\n"
-	"  SMOLDER_DEBUGINFO_PATH   where separate debug files are looked for\n"
-	"                           (default :.debug:/usr/lib/debug)\n"
-	"  SMOLDER_SYMBOLIZE_AHEAD  0: symbolize only once sampling ends, to measure the\n"
-	"                           symbolizer (default: files are opened and addresses\n"
-	"                           looked up while recording)\n";
+static const struct cli_usage usage = {
+	.cmd = "record",
+	.synopsis = "[options] -p PID[,PID...]\n[options] [--] COMMAND [ARGS...]",
+	.description = "Samples the stacks of running processes (all their threads, including those\n"
+		       "started later) or of a command it launches, and writes a flamegraph or a\n"
+		       "profile. The target is never stopped or changed. Stops after -d seconds, on\n"
+		       "Ctrl-C or SIGTERM, or when the targets exit; the output is complete either way.\n"
+		       "With a command, exits with the command's exit status.\n",
+	.footer = "Environment:\n"
+		  "  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
+		  "                           here (when built with libdebuginfod)\n"
+		  "  SMOLDER_DEBUGINFO_PATH   where separate debug files are looked for\n"
+		  "                           (default :.debug:/usr/lib/debug)\n"
+		  "  SMOLDER_SYMBOLIZE_AHEAD  0: symbolize only once sampling ends, to measure the\n"
+		  "                           symbolizer (default: files are opened and addresses\n"
+		  "                           looked up while recording)\n",
+	.min_operands = 0,
+	.max_operands = -1,
+	.stop_at_operand = true,
+};
 
 static volatile bool stop_requested;
 
@@ -129,7 +110,7 @@ static int note_unnamed_files(const struct symbolizer *z, struct profile *p)
 
 /* A warning per file (a few at most) whose addresses stayed unnamed, with
  * what would name them. */
-static int warn_unnamed_files(const struct symbolizer *z)
+static void warn_unnamed_files(const struct symbolizer *z)
 {
 	struct symbolizer_file_note notes[4];
 	uint32_t n = symbolizer_file_notes(z, notes, 4);
@@ -141,283 +122,370 @@ static int warn_unnamed_files(const struct symbolizer *z)
 				 : "");
 	if (n > 4)
 		cli_warn("record", "and %u more files without names (smolder info lists them)", n - 4);
-	return 0;
 }
 
-static int parse_pids(const char *arg, pid_t **pids, uint32_t *n)
+/* What the command line asked for. */
+struct record_args {
+	struct profiler_options po;
+	struct render_select sel;
+	const char *output;
+	bool quiet, no_demangle;
+	pid_t *pids; /* owned: free with record_args_release */
+};
+
+static void record_args_release(struct record_args *a)
 {
-	char *copy = strdup(arg);
-	if (!copy)
-		return -1;
+	free(a->pids);
+	a->pids = NULL;
+}
+
+static int parse_pid_list(const char *cmd, const char *name, const char *arg, void *value)
+{
+	(void)name;
+	struct record_args *a = value;
 	uint32_t cap = 1;
 	for (const char *c = arg; *c; c++)
 		cap += *c == ',';
-	*pids = calloc(cap, sizeof(**pids));
-	*n = 0;
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok && *pids; tok = strtok_r(NULL, ",", &save)) {
-		char *end;
+	pid_t *pids = calloc(cap, sizeof(*pids));
+	uint32_t n = 0;
+	for (const char *tok = arg; pids && *tok;) {
+		size_t len = strcspn(tok, ",");
+		char buf[32], *end;
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) - 1 ? len : sizeof(buf) - 1), tok);
 		errno = 0;
-		long v = strtol(tok, &end, 10);
-		if (errno || *end || v <= 0 || v > 0x3fffffff) {
-			cli_error("record", "invalid pid '%s': expected a positive number", tok);
-			free(copy);
-			free(*pids);
-			*pids = NULL;
+		long v = strtol(buf, &end, 10);
+		if (errno || *end || !*buf || v <= 0 || v > 0x3fffffff || len >= sizeof(buf)) {
+			cli_error(cmd, "invalid pid '%.*s': expected a positive number", (int)len, tok);
+			free(pids);
 			return -1;
 		}
-		(*pids)[(*n)++] = (pid_t)v;
+		pids[n++] = (pid_t)v;
+		tok += len + (tok[len] == ',');
 	}
-	free(copy);
-	return *pids && *n ? 0 : -1;
+	if (!pids || !n) {
+		free(pids);
+		cli_error(cmd, "invalid pid list '%s'", arg);
+		return -1;
+	}
+	free(a->pids);
+	a->pids = pids;
+	a->po.pids = pids;
+	a->po.npids = n;
+	return 0;
+}
+
+static int parse_duration(const char *cmd, const char *name, const char *arg, void *value)
+{
+	double d;
+	if (cli_parse_double(cmd, name, arg, &d) || d <= 0 || d > 1e7) {
+		cli_error(cmd, "--duration must be a positive number of seconds");
+		return -1;
+	}
+	*(double *)value = d;
+	return 0;
+}
+
+/* An unsigned number from lo to hi, or the error message. */
+static int parse_range(const char *cmd, const char *name, const char *arg, unsigned long long lo,
+		       unsigned long long hi, const char *message, uint32_t *out)
+{
+	unsigned long long n;
+	if (cli_parse_uint(cmd, name, arg, hi, &n) || n < lo) {
+		cli_error(cmd, "%s", message);
+		return -1;
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int parse_frequency(const char *cmd, const char *name, const char *arg, void *value)
+{
+	return parse_range(cmd, name, arg, 1, 100000, "--frequency must be 1 to 100000 Hz", value);
+}
+
+static int parse_stack_size(const char *cmd, const char *name, const char *arg, void *value)
+{
+	return parse_range(cmd, name, arg, 64, 65528, "--stack-size must be 64 to 65528 bytes (the kernel's limit)",
+			   value);
+}
+
+static int parse_alloc_period(const char *cmd, const char *name, const char *arg, void *value)
+{
+	return parse_range(cmd, name, arg, 1, 1u << 30, "--alloc-period must be 1 to 1073741824 calls", value);
+}
+
+static int parse_views(const char *cmd, const char *name, const char *arg, void *value)
+{
+	(void)name;
+	static const struct {
+		const char *name;
+		unsigned view;
+	} views[] = { { "cpu", VIEW_CPU }, { "offcpu", VIEW_OFFCPU }, { "io", VIEW_IO }, { "alloc", VIEW_ALLOC } };
+	unsigned *out = value;
+	*out = 0;
+	for (const char *v = arg; *v;) {
+		size_t len = strcspn(v, ","), i = 0;
+		while (i < sizeof(views) / sizeof(views[0]) &&
+		       (strlen(views[i].name) != len || strncmp(v, views[i].name, len) != 0))
+			i++;
+		if (i == sizeof(views) / sizeof(views[0])) {
+			cli_error(cmd, "unknown view '%.*s': use cpu, offcpu, io or alloc, or several separated by commas",
+				  (int)len, v);
+			return -1;
+		}
+		*out |= views[i].view;
+		v += len + (v[len] == ',');
+	}
+	return 0;
+}
+
+static int parse_unwind(const char *cmd, const char *name, const char *arg, void *value)
+{
+	static const char *const modes[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp", [UNWIND_DWARF] = "dwarf" };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(arg, modes[i]) == 0) {
+			*(enum unwind_mode *)value = (enum unwind_mode)i;
+			return 0;
+		}
+	cli_error(cmd, "%s must be auto, fp or dwarf", name);
+	return -1;
+}
+
+static int parse_event(const char *cmd, const char *name, const char *arg, void *value)
+{
+	if (strcmp(arg, "cycles") && strcmp(arg, "cpu-clock")) {
+		cli_error(cmd, "%s must be cycles or cpu-clock", name);
+		return -1;
+	}
+	*(const char **)value = arg;
+	return 0;
+}
+
+/* The command line into a; CLI_PARSED, or what cli_parse_options returned. */
+static int parse_record_args(struct record_args *a, int argc, char **argv)
+{
+	*a = (struct record_args){ .po = { .frequency = 99, .stack_size = 16384, .views = VIEW_CPU },
+				   .output = "smolder.svg" };
+	struct profiler_options *po = &a->po;
+	const struct cli_option options[] = {
+		OPT_CALLBACK('p', "pid", "PID[,PID]", a, parse_pid_list, "attach to these running processes"),
+		OPT_CALLBACK('d', "duration", "SECS", &po->duration, parse_duration,
+			     "stop after SECS seconds (default: until Ctrl-C or exit)"),
+		OPT_CALLBACK('F', "frequency", "HZ", &po->frequency, parse_frequency,
+			     "samples per second per thread (99)"),
+		OPT_CALLBACK(0, "view", "VIEWS", &po->views, parse_views,
+			     "cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
+			     "latency and calls of reads, writes, sends, receives, fsyncs,\n"
+			     "by stack), alloc (bytes and calls of malloc, calloc,\n"
+			     "realloc, posix_memalign, aligned_alloc, and bytes still in\n"
+			     "use at the end), or several: cpu,alloc (default: cpu)"),
+		OPT_U64(0, "io-min-latency", "NS", &po->io_min_latency, UINT64_MAX / 2,
+			"io: keep only calls at least this slow"),
+		OPT_CALLBACK(0, "alloc-period", "N", &po->alloc_period, parse_alloc_period,
+			     "alloc: the stack of one call in N, values scaled by N (61)"),
+		OPT_CALLBACK(0, "unwind", "MODE", &po->unwind, parse_unwind,
+			     "auto (DWARF for user frames), fp (frame pointers) or dwarf"),
+		OPT_CALLBACK(0, "stack-size", "BYTES", &po->stack_size, parse_stack_size,
+			     "user stack copied per sample for DWARF unwinding (16384)"),
+		OPT_BOOL(0, "kernel", &po->kernel, "include kernel frames (root, or perf_event_paranoid <= 1)"),
+		OPT_CALLBACK(0, "event", "EVENT", &po->force_event, parse_event,
+			     "cycles or cpu-clock (default: cycles where a PMU exists)"),
+		OPT_STRING('o', "output", "FILE", &a->output,
+			   ".smolder profile, .svg flamegraph, .folded/.txt folded,\n"
+			   ".pb.gz pprof, .speedscope.json (default: smolder.svg)"),
+		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "flamegraph and folded output: a 'name-tid' frame per thread"),
+		OPT_BOOL(0, "no-demangle", &a->no_demangle, "keep C++ and Rust names as the binary has them"),
+		OPT_BOOL('q', "quiet", &a->quiet, "no status line or summary"),
+		OPT_END(),
+	};
+	struct cli_operands in;
+	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
+	if (parsed != CLI_PARSED)
+		return parsed;
+	if (in.count) {
+		in.args[in.count] = NULL; /* argv's own terminator, moved up */
+		po->argv = in.args;
+	}
+	po->search_path = getenv("PATH");
+	/* The tests shrink the unwinding queue to see that what overflows is counted. */
+	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
+	if (queue_kb && atoi(queue_kb) > 0)
+		po->queue_bytes = (size_t)atoi(queue_kb) << 10;
+	if ((po->npids == 0) == (po->argv == NULL)) {
+		cli_error("record", po->argv ? "give either -p PID or a command, not both"
+					     : "nothing to record: give -p PID or a command (smolder record -- ./prog)");
+		return CLI_USAGE_ERROR;
+	}
+	return CLI_PARSED;
+}
+
+/* What one recording holds, from opening the events to the output. */
+struct recording {
+	const struct record_args *a;
+	struct profile p;
+	struct profiler *s;
+	struct profile_writer *w;
+	struct symbolizer *z;
+};
+
+/* The events, then (only now that they are open) the profile's file. */
+static int recording_open(struct recording *r)
+{
+	struct profiler_error err;
+	char msg[1024];
+	if (profiler_open(&r->s, &r->a->po, &r->p, &err)) {
+		profiler_explain(&err, msg, sizeof(msg));
+		cli_error("record", "%s", msg);
+		return -1;
+	}
+	if (cli_format_for_path(r->a->output) == OUTPUT_SMOLDER) {
+		int e = profile_writer_open(&r->w, r->a->output);
+		if (e) {
+			cli_error("record", "cannot write %s.partial: %s", r->a->output,
+				  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
+			return -1;
+		}
+	}
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	struct symbolizer_options so = { .demangle = !r->a->no_demangle,
+					 .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH"),
+					 .debuginfod = urls && *urls };
+	if (!(r->z = symbolizer_new(&so))) {
+		cli_error("record", "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Samples until the end, symbolizing ahead on another thread; the exit
+ * status for a failure (127: the command could not be run), or 0. */
+static int recording_sample(struct recording *r)
+{
+	const struct profiler_options *po = &r->a->po;
+	char target[64];
+	if (po->argv)
+		snprintf(target, sizeof(target), "%s", po->argv[0]);
+	else
+		snprintf(target, sizeof(target), "pid %d%s", (int)po->pids[0], po->npids > 1 ? ",..." : "");
+	struct status st = { .tty = isatty(2), .quiet = r->a->quiet, .duration = po->duration, .target = target,
+			     .p = &r->p, .w = r->w };
+	struct symbolize_ahead ahead;
+	const char *ahead_env = getenv("SMOLDER_SYMBOLIZE_AHEAD");
+	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && symbolize_ahead_start(&ahead, r->s, r->z);
+	struct profiler_error err;
+	int run = profiler_run(r->s, &stop_requested, progress, &st, &err);
+	if (ahead_running)
+		symbolize_ahead_stop(&ahead);
+	if (st.tty && !r->a->quiet)
+		fputs("\r\033[K", stderr);
+	if (run) {
+		char msg[1024];
+		profiler_explain(&err, msg, sizeof(msg));
+		cli_error("record", "%s", msg);
+		return err.code == PROFILER_E_LAUNCH ? 127 : EXIT_FAIL;
+	}
+	if (profiler_finish(r->s, &err)) {
+		cli_error("record", "out of memory");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+/* Names the addresses, and says what could not be named. */
+static int recording_symbolize(struct recording *r)
+{
+	uint32_t npids;
+	const pid_t *mpids = profiler_mapping_pids(r->s, &npids);
+	struct symbolizer_stats sst;
+	int err = symbolizer_run(r->z, &r->p, mpids, npids, &sst);
+	if (err) {
+		cli_error("record", "cannot symbolize: %s", symbolizer_strerror((enum symbolizer_error)-err));
+		return -1;
+	}
+	if (note_unnamed_files(r->z, &r->p))
+		return -1;
+	if (r->a->quiet)
+		return 0;
+	warn_unnamed_files(r->z);
+	if (sst.kernel_restricted && r->a->po.kernel)
+		cli_warn("record", "kernel addresses are hidden (kernel.kptr_restrict): kernel frames stay "
+				   "unnamed; as root: sysctl kernel.kptr_restrict=0");
+	return 0;
+}
+
+static int recording_write(struct recording *r)
+{
+	if (!r->w)
+		return cli_write_output("record", &r->p, r->a->output, &r->a->sel, NULL);
+	int e = profile_writer_finish(r->w, &r->p);
+	if (e)
+		cli_error("record", "cannot write %s: %s", r->a->output,
+			  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
+	return e ? -1 : 0;
+}
+
+/* The warnings about what was recorded, and the one-line summary. */
+static void recording_summary(const struct recording *r)
+{
+	const struct profiler_stats *ps = profiler_stats(r->s);
+	const struct record_args *a = r->a;
+	if (ps->samples == 0)
+		cli_warn("record", "no samples were recorded: the target did not run on a CPU while "
+				   "recording (idle, or exited at once)");
+	if (ps->stack_truncated)
+		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were cut short by the stack copy: "
+				   "raise --stack-size (now %u)", ps->stack_truncated, ps->samples, a->po.stack_size);
+	fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
+		ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
+		ps->targets_exited && !a->po.argv ? ", target exited" : "", a->output);
+	if (ps->lost || ps->unwind_dropped)
+		cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %" PRIu64
+				   " not unwound in time; %s", ps->lost + ps->unwind_dropped, ps->lost,
+			 ps->unwind_dropped, profiler_keep_up_hint(r->s));
+	if (ps->unwind_shed)
+		cli_warn("record", "%" PRIu64 " of %" PRIu64 " samples kept without their stack (their values "
+				   "under '[stack not unwound]'): unwinding fell behind; %s",
+			 ps->unwind_shed, ps->samples, profiler_keep_up_hint(r->s));
+}
+
+static int record(const struct record_args *a)
+{
+	struct recording r = { .a = a };
+	profile_init(&r.p);
+	int status = EXIT_FAIL;
+	if (recording_open(&r) || (status = recording_sample(&r)) != 0) {
+		status = status ? status : EXIT_FAIL;
+		goto out;
+	}
+	status = EXIT_FAIL;
+	if (recording_symbolize(&r) || recording_write(&r))
+		goto out;
+	if (!a->quiet)
+		recording_summary(&r);
+	const struct profiler_stats *ps = profiler_stats(r.s);
+	status = a->po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
+out:
+	symbolizer_free(r.z);
+	profile_writer_free(r.w);
+	profiler_free(r.s);
+	profile_release(&r.p);
+	return status;
 }
 
 int cmd_record(int argc, char **argv)
 {
-	static const struct option options[] = {
-		{ "pid", required_argument, NULL, 'p' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "frequency", required_argument, NULL, 'F' },
-		{ "view", required_argument, NULL, 'V' },
-		{ "unwind", required_argument, NULL, 'u' },
-		{ "stack-size", required_argument, NULL, 's' },
-		{ "kernel", no_argument, NULL, 'k' },
-		{ "event", required_argument, NULL, 'e' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "per-thread", no_argument, NULL, 't' },
-		{ "no-demangle", no_argument, NULL, 'M' },
-		{ "io-min-latency", required_argument, NULL, 'L' },
-		{ "alloc-period", required_argument, NULL, 'A' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct profiler_options po = { .frequency = 99, .stack_size = 16384, .views = VIEW_CPU };
-	struct render_select sel = { 0 };
-	const char *output = "smolder.svg";
-	bool quiet = false, demangle = true;
-	pid_t *pids = NULL;
-	unsigned long long n;
-	double d;
-	int c;
-	/* '+': options end at the command's name, so its own options stay its own. */
-	while ((c = getopt_long(argc, argv, "+p:d:F:o:qh", options, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			free(pids);
-			if (parse_pids(optarg, &pids, &po.npids))
-				return EXIT_USAGE;
-			po.pids = pids;
-			break;
-		case 'd':
-			if (cli_parse_double("record", "--duration", optarg, &d) || d <= 0 || d > 1e7) {
-				cli_error("record", "--duration must be a positive number of seconds");
-				return EXIT_USAGE;
-			}
-			po.duration = d;
-			break;
-		case 'F':
-			if (cli_parse_uint("record", "--frequency", optarg, 100000, &n) || n == 0) {
-				cli_error("record", "--frequency must be 1 to 100000 Hz");
-				return EXIT_USAGE;
-			}
-			po.frequency = (uint32_t)n;
-			break;
-		case 'V': {
-			po.views = 0;
-			char *list = strdup(optarg), *save = NULL;
-			for (char *v = list ? strtok_r(list, ",", &save) : NULL; v; v = strtok_r(NULL, ",", &save)) {
-				if (strcmp(v, "cpu") == 0) {
-					po.views |= VIEW_CPU;
-				} else if (strcmp(v, "offcpu") == 0) {
-					po.views |= VIEW_OFFCPU;
-				} else if (strcmp(v, "io") == 0) {
-					po.views |= VIEW_IO;
-				} else if (strcmp(v, "alloc") == 0) {
-					po.views |= VIEW_ALLOC;
-				} else {
-					cli_error("record", "unknown view '%s': use cpu, offcpu, io or alloc, or several "
-							    "separated by commas", v);
-					free(list);
-					free(pids);
-					return EXIT_USAGE;
-				}
-			}
-			free(list);
-			break;
-		}
-		case 'u':
-			if (strcmp(optarg, "auto") == 0)
-				po.unwind = UNWIND_AUTO;
-			else if (strcmp(optarg, "fp") == 0)
-				po.unwind = UNWIND_FP;
-			else if (strcmp(optarg, "dwarf") == 0)
-				po.unwind = UNWIND_DWARF;
-			else {
-				cli_error("record", "--unwind must be auto, fp or dwarf");
-				return EXIT_USAGE;
-			}
-			break;
-		case 's':
-			if (cli_parse_uint("record", "--stack-size", optarg, 65528, &n) || n < 64) {
-				cli_error("record", "--stack-size must be 64 to 65528 bytes (the kernel's limit)");
-				return EXIT_USAGE;
-			}
-			po.stack_size = (uint32_t)n;
-			break;
-		case 'k': po.kernel = true; break;
-		case 'e':
-			if (strcmp(optarg, "cycles") && strcmp(optarg, "cpu-clock")) {
-				cli_error("record", "--event must be cycles or cpu-clock");
-				return EXIT_USAGE;
-			}
-			po.force_event = optarg;
-			break;
-		case 'o': output = optarg; break;
-		case 't': sel.per_thread = true; break;
-		case 'M': demangle = false; break;
-		case 'A':
-			if (cli_parse_uint("record", "--alloc-period", optarg, 1u << 30, &n) || n == 0) {
-				cli_error("record", "--alloc-period must be 1 to %u calls", 1u << 30);
-				return EXIT_USAGE;
-			}
-			po.alloc_period = (uint32_t)n;
-			break;
-		case 'L':
-			if (cli_parse_uint("record", "--io-min-latency", optarg, UINT64_MAX / 2, &n))
-				return EXIT_USAGE;
-			po.io_min_latency = n;
-			break;
-		case 'q': quiet = true; break;
-		case 'h': fputs(usage, stdout); free(pids); return EXIT_OK;
-		default: free(pids); return cli_usage_error("record");
-		}
+	struct record_args a;
+	int parsed = parse_record_args(&a, argc, argv);
+	if (parsed != CLI_PARSED) {
+		record_args_release(&a);
+		return cli_exit_for(parsed);
 	}
-	if (optind < argc)
-		po.argv = argv + optind;
-	po.search_path = getenv("PATH");
-	/* The tests shrink the unwinding queue to see that what overflows is counted. */
-	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
-	if (queue_kb && atoi(queue_kb) > 0)
-		po.queue_bytes = (size_t)atoi(queue_kb) << 10;
-	if ((po.npids == 0) == (po.argv == NULL)) {
-		cli_error("record", po.argv ? "give either -p PID or a command, not both"
-					    : "nothing to record: give -p PID or a command (smolder record -- ./prog)");
-		free(pids);
-		return EXIT_USAGE;
-	}
-
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-
-	struct profile p;
-	profile_init(&p);
-	struct profiler *s = NULL;
-	struct profiler_error err;
-	struct profile_writer *w = NULL;
-	struct symbolizer *z = NULL;
-	int status = EXIT_FAIL;
-	char msg[1024];
-	if (profiler_open(&s, &po, &p, &err)) {
-		profiler_explain(&err, msg, sizeof(msg));
-		cli_error("record", "%s", msg);
-		goto out;
-	}
-	/* Only now, with the events open, does any file appear. */
-	if (cli_format_for_path(output) == OUTPUT_SMOLDER) {
-		int e = profile_writer_open(&w, output);
-		if (e) {
-			cli_error("record", "cannot write %s.partial: %s", output,
-				  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
-			goto out;
-		}
-	}
-	char target[64];
-	if (po.argv)
-		snprintf(target, sizeof(target), "%s", po.argv[0]);
-	else
-		snprintf(target, sizeof(target), "pid %d%s", (int)po.pids[0], po.npids > 1 ? ",..." : "");
-	struct status st = { .tty = isatty(2), .quiet = quiet, .duration = po.duration,
-			     .target = target, .p = &p, .w = w };
-	const char *urls = getenv("DEBUGINFOD_URLS");
-	struct symbolizer_options so = { .demangle = demangle,
-					 .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH"),
-					 .debuginfod = urls && *urls };
-	if (!(z = symbolizer_new(&so))) {
-		cli_error("record", "out of memory");
-		goto out;
-	}
-	struct symbolize_ahead ahead;
-	const char *ahead_env = getenv("SMOLDER_SYMBOLIZE_AHEAD");
-	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && symbolize_ahead_start(&ahead, s, z);
-	int run = profiler_run(s, &stop_requested, progress, &st, &err);
-	if (ahead_running)
-		symbolize_ahead_stop(&ahead);
-	if (st.tty && !quiet)
-		fputs("\r\033[K", stderr);
-	const struct profiler_stats *ps = profiler_stats(s);
-	if (run) {
-		profiler_explain(&err, msg, sizeof(msg));
-		cli_error("record", "%s", msg);
-		if (err.code == PROFILER_E_LAUNCH)
-			status = 127;
-		goto out;
-	}
-	if (profiler_finish(s, &err)) {
-		cli_error("record", "out of memory");
-		goto out;
-	}
-	uint32_t npids;
-	const pid_t *mpids = profiler_mapping_pids(s, &npids);
-	struct symbolizer_stats sst;
-	int serr = symbolizer_run(z, &p, mpids, npids, &sst);
-	if (serr) {
-		cli_error("record", "cannot symbolize: %s", symbolizer_strerror((enum symbolizer_error)-serr));
-		goto out;
-	}
-	if (note_unnamed_files(z, &p) || (!quiet && warn_unnamed_files(z)))
-		goto out;
-	if (sst.kernel_restricted && po.kernel && !quiet)
-		cli_warn("record", "kernel addresses are hidden (kernel.kptr_restrict): kernel frames stay "
-				   "unnamed; as root: sysctl kernel.kptr_restrict=0");
-	if (ps->samples == 0 && !quiet)
-		cli_warn("record", "no samples were recorded: the target did not run on a CPU while "
-				   "recording (idle, or exited at once)");
-	if (ps->stack_truncated && !quiet)
-		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were cut short by the stack copy: "
-				   "raise --stack-size (now %u)", ps->stack_truncated, ps->samples, po.stack_size);
-	if (w) {
-		int e = profile_writer_finish(w, &p);
-		if (e) {
-			cli_error("record", "cannot write %s: %s", output,
-				  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
-			goto out;
-		}
-	} else if (cli_write_output("record", &p, output, &sel, NULL)) {
-		goto out;
-	}
-	if (!quiet) {
-		fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
-			ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
-			ps->targets_exited && !po.argv ? ", target exited" : "", output);
-		if (ps->lost || ps->unwind_dropped)
-			cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %"
-					   PRIu64 " not unwound in time; %s", ps->lost + ps->unwind_dropped, ps->lost,
-				 ps->unwind_dropped, profiler_keep_up_hint(s));
-		if (ps->unwind_shed)
-			cli_warn("record", "%" PRIu64 " of %" PRIu64 " samples kept without their stack (their values "
-					   "under '[stack not unwound]'): unwinding fell behind; %s",
-				 ps->unwind_shed, ps->samples, profiler_keep_up_hint(s));
-	}
-	status = po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
-out:
-	symbolizer_free(z);
-	profile_writer_free(w);
-	profiler_free(s);
-	profile_release(&p);
-	free(pids);
+	int status = record(&a);
+	record_args_release(&a);
 	return status;
 }
