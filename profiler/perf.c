@@ -148,8 +148,10 @@ void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 			 e->what, sys, paranoid);
 		break;
 	default:
+		/* "out of memory for the thread table: ..." */
 		snprintf(buf, len, "%s%s%s%s%s", profiler_messages[e->code < PROFILER_E_COUNT ? e->code : 0],
-			 e->what[0] ? " " : "", e->what, sys[0] ? ": " : "", sys);
+			 e->what[0] ? (e->code == PROFILER_E_NOMEM ? " for " : ": ") : "", e->what, sys[0] ? ": " : "",
+			 sys);
 		break;
 	}
 }
