@@ -6,8 +6,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <pthread.h>
+
 #include "profile/profile.h"
+#include "profiler/profiler.h"
 #include "render/render.h"
+#include "symbolizer/symbolizer.h"
 
 /* Exit statuses shared by every command. */
 enum {
@@ -128,5 +132,29 @@ int cli_close_output(const char *cmd, const char *path, FILE *f);
 int cli_parse_double(const char *cmd, const char *opt, const char *arg, double *out);
 int cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned long long max,
 		   unsigned long long *out);
+
+/* ---- symbolize_ahead.c ---- */
+
+/* Symbolizing while recording: opening files and their debug info is the
+ * slow part of symbolizing (libdw inflates a compressed debug file whole when
+ * it opens it), and would otherwise come after sampling ends.  A thread
+ * notes the recording's new locations every 200 ms and has the symbolizer
+ * open their files and look them up; symbolizer_run then finds most of its
+ * work done.  It also reads a program's files while the program runs, which
+ * an exited program's deleted binary needs. */
+struct symbolize_ahead {
+	struct profiler *s;
+	struct symbolizer *z;
+	uint32_t cursor; /* locations noted so far */
+	bool stop;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+};
+
+/* Starts the thread, for the length of profiler_run; false if it could not. */
+bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z);
+/* Waits for the lookups under way, if any (the rest is symbolizer_run's). */
+void symbolize_ahead_stop(struct symbolize_ahead *a);
 
 #endif

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/symbolize_ahead.h"
 #include "profiler/profiler.h"
 #include "symbolizer/symbolizer.h"
 

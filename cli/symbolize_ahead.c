@@ -1,6 +1,7 @@
+/* Symbolizing while recording (cli.h says why). */
 #include <time.h>
 
-#include "cli/symbolize_ahead.h"
+#include "cli/cli.h"
 
 #define AHEAD_INTERVAL_NS 200000000L
 
