@@ -100,6 +100,8 @@ enum { CLI_PARSED = 0, CLI_HELP_SHOWN = 1, CLI_USAGE_ERROR = -1 };
  * prints the help (CLI_HELP_SHOWN); errors are reported (CLI_USAGE_ERROR). */
 int cli_parse_options(const struct cli_usage *u, const struct cli_option *opts, int argc, char **argv,
 		      struct cli_operands *operands);
+/* The index of arg among names[0..n) (NULL entries skipped), or -1. */
+int cli_choice(const char *arg, const char *const *names, size_t n);
 /* The exit status for what cli_parse_options returned, when not CLI_PARSED. */
 int cli_exit_for(int parsed);
 void cli_print_help(const struct cli_usage *u, const struct cli_option *opts, FILE *out);

@@ -20,13 +20,13 @@ static int parse_format(const char *cmd, const char *name, const char *arg, void
 {
 	static const char *const names[] = { [DIFF_FORMAT_TEXT] = "text", [DIFF_FORMAT_TSV] = "tsv",
 					     [DIFF_FORMAT_JSON] = "json" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(arg, names[i]) == 0) {
-			*(enum diff_format *)value = (enum diff_format)i;
-			return 0;
-		}
-	cli_error(cmd, "%s must be text, tsv or json", name);
-	return -1;
+	int i = cli_choice(arg, names, sizeof(names) / sizeof(names[0]));
+	if (i < 0) {
+		cli_error(cmd, "%s must be text, tsv or json", name);
+		return -1;
+	}
+	*(enum diff_format *)value = (enum diff_format)i;
+	return 0;
 }
 
 /* Points of a share: a number, 0 or more. */

@@ -224,6 +224,14 @@ int cli_parse_options(const struct cli_usage *u, const struct cli_option *opts, 
 	return CLI_PARSED;
 }
 
+int cli_choice(const char *arg, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strcmp(arg, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 int cli_exit_for(int parsed)
 {
 	return parsed == CLI_HELP_SHOWN ? EXIT_OK : EXIT_USAGE;

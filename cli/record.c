@@ -241,13 +241,13 @@ static int parse_views(const char *cmd, const char *name, const char *arg, void 
 static int parse_unwind(const char *cmd, const char *name, const char *arg, void *value)
 {
 	static const char *const modes[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp", [UNWIND_DWARF] = "dwarf" };
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-		if (strcmp(arg, modes[i]) == 0) {
-			*(enum unwind_mode *)value = (enum unwind_mode)i;
-			return 0;
-		}
-	cli_error(cmd, "%s must be auto, fp or dwarf", name);
-	return -1;
+	int i = cli_choice(arg, modes, sizeof(modes) / sizeof(modes[0]));
+	if (i < 0) {
+		cli_error(cmd, "%s must be auto, fp or dwarf", name);
+		return -1;
+	}
+	*(enum unwind_mode *)value = (enum unwind_mode)i;
+	return 0;
 }
 
 static int parse_event(const char *cmd, const char *name, const char *arg, void *value)

@@ -139,6 +139,17 @@ START_TEST(test_sample_truncated_at_every_byte)
 }
 END_TEST
 
+/* A raw_syscalls sample up to its raw size field. */
+static void io_sample_head(struct rec *r, uint32_t raw_size)
+{
+	rec_start(r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(r, IO_ID);
+	rec_u32(r, 1); /* pid */
+	rec_u32(r, 1); /* tid */
+	rec_u64(r, 7); /* time */
+	rec_u32(r, raw_size);
+}
+
 /* Counts and sizes that claim more than the record holds. */
 START_TEST(test_sample_oversized_fields)
 {
@@ -153,23 +164,13 @@ START_TEST(test_sample_oversized_fields)
 	ck_assert(!sample_parse(&es, h, &v));
 	free(h);
 	/* A tracepoint whose raw size runs past the record. */
-	rec_start(&r, PERF_RECORD_SAMPLE, 0);
-	rec_u64(&r, IO_ID);
-	rec_u32(&r, 1);
-	rec_u32(&r, 1);
-	rec_u64(&r, 7);
-	rec_u32(&r, 64); /* raw_size */
+	io_sample_head(&r, 64);
 	rec_u64(&r, 0);
 	h = rec_copy(&r, r.len);
 	ck_assert(!sample_parse(&es, h, &v));
 	free(h);
 	/* The same with an honest size: raw fields read within it only. */
-	rec_start(&r, PERF_RECORD_SAMPLE, 0);
-	rec_u64(&r, IO_ID);
-	rec_u32(&r, 1);
-	rec_u32(&r, 1);
-	rec_u64(&r, 7);
-	rec_u32(&r, 12);
+	io_sample_head(&r, 12);
 	rec_u64(&r, 0x1122334455667788ull);
 	rec_u32(&r, 0);
 	h = rec_copy(&r, r.len);
