@@ -217,6 +217,32 @@ int read_whole_file(const char *path, size_t max, uint8_t **out, size_t *out_len
 /* A small decimal setting such as /proc/sys/kernel/perf_event_paranoid. */
 bool read_proc_int(const char *path, long *out);
 
+/* ---- output files ---- */
+
+/* An output being written.  A regular file (or a name not taken yet) is
+ * written to a temporary file beside it, created exclusively and never
+ * through a symlink, as PATH.partial (PATH.partial.2, .3... when that is
+ * taken: another recording's, or one a killed recorder left), and renamed
+ * over PATH at the end; a device, a fifo or any other non-regular file is
+ * written straight through and never replaced.  Strings are owned. */
+struct output_file {
+	int fd;     /* -1 once handed over or closed */
+	char *path; /* the name asked for */
+	char *temp; /* where it is being written; NULL: straight through */
+};
+
+/* 0, or -errno (-EISDIR for a directory). */
+int output_file_open(struct output_file *o, const char *path);
+/* Where the bytes go now: the temporary name, or path itself. */
+const char *output_file_name(const struct output_file *o);
+/* Puts the output in place: syncs and closes fd (if still ours), renames
+ * the temporary file over path.  0 or -errno; on failure the temporary file
+ * is left for output_file_release to remove or keep. */
+int output_file_commit(struct output_file *o);
+/* Closes what is open and frees the names; the temporary file is removed
+ * unless keep (a readable prefix worth more than nothing). */
+void output_file_release(struct output_file *o, bool keep);
+
 /* ---- procfs: what a process is and what it mapped ---- */
 
 /* A thread's name (comm) from /proc; false if it is gone. */

@@ -125,6 +125,14 @@ enum output_format cli_format_for_path(const char *path);
 int cli_write_output(const char *cmd, const struct profile *p, const char *path,
 		     const struct render_select *sel, const struct flame_options *fo);
 
+/* Opens an output before any work is done, so that one that cannot be
+ * written is said at once ("-": standard output).  0, or -1 after reporting. */
+int cli_output_open(const char *cmd, const char *path, struct output_file *o);
+/* Renders p into o in the format path's extension names, puts it in place
+ * and releases o.  0, or -1 after reporting. */
+int cli_output_render(const char *cmd, const struct profile *p, struct output_file *o, const char *path,
+		      const struct render_select *sel, const struct flame_options *fo);
+
 /* Opens path for writing ("-" or NULL: stdout).  Reports and returns NULL on error. */
 FILE *cli_open_output(const char *cmd, const char *path);
 /* Closes what cli_open_output opened, reporting write errors; returns 0 or -1. */

@@ -119,89 +119,95 @@ int cli_close_output(const char *cmd, const char *path, FILE *f)
 	return 0;
 }
 
+int cli_output_open(const char *cmd, const char *path, struct output_file *o)
+{
+	int err;
+	if (strcmp(path, "-") == 0) {
+		*o = (struct output_file){ .fd = dup(STDOUT_FILENO), .path = strdup("standard output") };
+		err = o->fd < 0 ? -errno : !o->path ? -ENOMEM : 0;
+		if (err)
+			output_file_release(o, false);
+	} else {
+		err = output_file_open(o, path);
+	}
+	if (err)
+		cli_error(cmd, "cannot write %s: %s", path, strerror(-err));
+	return err ? -1 : 0;
+}
+
+/* Renders p in the format path's extension names into f. */
+static int render_by_format(enum output_format format, const struct profile *p, const struct render_select *sel,
+			    const struct flame_options *fo, FILE *f)
+{
+	int v = render_value_index(p, sel->value);
+	if (format == OUTPUT_FOLDED)
+		return render_folded(p, sel, f);
+	if (format == OUTPUT_PPROF)
+		return render_pprof(p, f);
+	if (format == OUTPUT_SPEEDSCOPE)
+		return render_speedscope(p, sel, f);
+	if (v < 0)
+		return v;
+	struct flame_options o;
+	if (fo)
+		o = *fo;
+	else
+		flame_options_for_value(&o, p, (uint32_t)v);
+	struct flame_tree t;
+	int err = flame_tree_init(&t);
+	if (!err)
+		err = flame_tree_add_profile(&t, p, (uint32_t)v, sel, false);
+	if (!err)
+		err = render_flamegraph(&t, &o, f);
+	flame_tree_release(&t);
+	return err;
+}
+
+int cli_output_render(const char *cmd, const struct profile *p, struct output_file *o, const char *path,
+		      const struct render_select *sel, const struct flame_options *fo)
+{
+	struct render_select default_sel = { 0 };
+	FILE *f = fdopen(o->fd, "w");
+	if (!f) {
+		cli_error(cmd, "cannot write %s: %s", path, strerror(errno));
+		output_file_release(o, false);
+		return -1;
+	}
+	int fd = o->fd;
+	o->fd = -1; /* f's now */
+	int err = render_by_format(cli_format_for_path(path), p, sel ? sel : &default_sel, fo, f);
+	bool write_failed = !err && (fflush(f) || ferror(f) || (fsync(fd) && errno != EINVAL && errno != EROFS));
+	int saved = errno;
+	write_failed |= fclose(f) != 0 && !err;
+	if (err == -RENDER_E_NO_VALUE)
+		cli_error(cmd, "the profile has no value '%s'", sel && sel->value ? sel->value : "(default)");
+	else if (err)
+		cli_error(cmd, "cannot render %s: %s", path, render_strerror((enum render_error)-err));
+	else if (write_failed)
+		cli_error(cmd, "cannot write %s: %s", path, strerror(saved ? saved : EIO));
+	int commit = err || write_failed ? 0 : output_file_commit(o);
+	if (commit)
+		cli_error(cmd, "cannot write %s: %s", path, strerror(-commit));
+	output_file_release(o, false);
+	return err || write_failed || commit ? -1 : 0;
+}
+
 int cli_write_output(const char *cmd, const struct profile *p, const char *path,
 		     const struct render_select *sel, const struct flame_options *fo)
 {
-	struct render_select default_sel = { 0 };
-	if (!sel)
-		sel = &default_sel;
-	enum output_format format = cli_format_for_path(path);
-	if (format == OUTPUT_SMOLDER) {
+	if (cli_format_for_path(path) == OUTPUT_SMOLDER) {
 		int err = profile_write_file(p, path);
-		if (err == -PROFILE_E_IO) {
-			cli_error(cmd, "cannot write %s: %s", path, strerror(errno));
-			return -1;
-		}
-		if (err) {
-			cli_error(cmd, "cannot write %s: %s", path, profile_strerror((enum profile_error)-err));
-			return -1;
-		}
-		return 0;
+		if (err)
+			cli_error(cmd, "cannot write %s: %s", path,
+				  err == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-err));
+		return err ? -1 : 0;
 	}
-	/* Everything else is rendered to a temporary file and renamed, so that
-	 * a failure never leaves a half-written output under the real name. */
-	char *tmp = NULL;
-	bool to_stdout = strcmp(path, "-") == 0;
-	if (!to_stdout && asprintf(&tmp, "%s.partial", path) < 0) {
-		cli_error(cmd, "out of memory");
+	/* Rendered under a temporary name and renamed: a failure never leaves
+	 * a half-written output under the real name. */
+	struct output_file o;
+	if (cli_output_open(cmd, path, &o))
 		return -1;
-	}
-	FILE *f = cli_open_output(cmd, to_stdout ? "-" : tmp);
-	if (!f) {
-		free(tmp);
-		return -1;
-	}
-	int err = 0;
-	int v = render_value_index(p, sel->value);
-	switch (format) {
-	case OUTPUT_SVG: {
-		if (v < 0) {
-			err = v;
-			break;
-		}
-		struct flame_options o;
-		if (fo)
-			o = *fo;
-		else
-			flame_options_for_value(&o, p, (uint32_t)v);
-		struct flame_tree t;
-		err = flame_tree_init(&t);
-		if (!err)
-			err = flame_tree_add_profile(&t, p, (uint32_t)v, sel, false);
-		if (!err)
-			err = render_flamegraph(&t, &o, f);
-		flame_tree_release(&t);
-		break;
-	}
-	case OUTPUT_FOLDED: err = render_folded(p, sel, f); break;
-	case OUTPUT_PPROF: err = render_pprof(p, f); break;
-	case OUTPUT_SPEEDSCOPE: err = render_speedscope(p, sel, f); break;
-	case OUTPUT_SMOLDER: break;
-	}
-	if (err) {
-		if (f != stdout)
-			fclose(f);
-		if (tmp)
-			unlink(tmp);
-		free(tmp);
-		if (err == -RENDER_E_NO_VALUE)
-			cli_error(cmd, "the profile has no value '%s'", sel->value);
-		else
-			cli_error(cmd, "cannot render %s: %s", path, render_strerror((enum render_error)-err));
-		return -1;
-	}
-	if (cli_close_output(cmd, to_stdout ? "-" : tmp, f)) {
-		free(tmp);
-		return -1;
-	}
-	if (tmp && rename(tmp, path)) {
-		cli_error(cmd, "cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	return cli_output_render(cmd, p, &o, path, sel, fo);
 }
 
 int cli_parse_double(const char *cmd, const char *opt, const char *arg, double *out)

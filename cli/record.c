@@ -323,7 +323,8 @@ struct recording {
 	const struct record_args *a;
 	struct profile p;
 	struct profiler *s;
-	struct profile_writer *w;
+	struct profile_writer *w; /* a .smolder output, flushed while recording */
+	struct output_file out;   /* any other output, rendered at the end */
 	struct symbolizer *z;
 };
 
@@ -337,13 +338,17 @@ static int recording_open(struct recording *r)
 		cli_error("record", "%s", msg);
 		return -1;
 	}
+	/* Every output is made now, before the first sample: one that cannot
+	 * be written is said at once, not after the recording. */
 	if (cli_format_for_path(r->a->output) == OUTPUT_SMOLDER) {
 		int e = profile_writer_open(&r->w, r->a->output);
 		if (e) {
-			cli_error("record", "cannot write %s.partial: %s", r->a->output,
+			cli_error("record", "cannot write %s: %s", r->a->output,
 				  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
 			return -1;
 		}
+	} else if (cli_output_open("record", r->a->output, &r->out)) {
+		return -1;
 	}
 	const char *urls = getenv("DEBUGINFOD_URLS");
 	struct symbolizer_options so = { .demangle = !r->a->no_demangle,
@@ -415,12 +420,17 @@ static int recording_symbolize(struct recording *r)
 static int recording_write(struct recording *r)
 {
 	if (!r->w)
-		return cli_write_output("record", &r->p, r->a->output, &r->a->sel, NULL);
+		return cli_output_render("record", &r->p, &r->out, r->a->output, &r->a->sel, NULL);
 	int e = profile_writer_finish(r->w, &r->p);
-	if (e)
-		cli_error("record", "cannot write %s: %s", r->a->output,
-			  e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e));
-	return e ? -1 : 0;
+	if (!e)
+		return 0;
+	const char *why = e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e);
+	if (profile_writer_kept(r->w))
+		cli_error("record", "cannot write %s: %s: what was written until then is in %s (smolder info "
+				    "and fold read it)", r->a->output, why, profile_writer_temp_path(r->w));
+	else
+		cli_error("record", "cannot write %s: %s", r->a->output, why);
+	return -1;
 }
 
 /* The warnings about what was recorded, and the one-line summary. */
@@ -449,7 +459,7 @@ static void recording_summary(const struct recording *r)
 
 static int record(const struct record_args *a)
 {
-	struct recording r = { .a = a };
+	struct recording r = { .a = a, .out = { .fd = -1 } };
 	profile_init(&r.p);
 	int status = EXIT_FAIL;
 	if (recording_open(&r) || (status = recording_sample(&r)) != 0) {
@@ -466,6 +476,7 @@ static int record(const struct record_args *a)
 out:
 	symbolizer_free(r.z);
 	profile_writer_free(r.w);
+	output_file_release(&r.out, false);
 	profiler_free(r.s);
 	profile_release(&r.p);
 	return status;

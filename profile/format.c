@@ -69,11 +69,12 @@ static uint64_t get_count(struct byte_cursor *c, size_t min_bytes)
 /* ---- writer ---- */
 
 struct profile_writer {
-	int fd;
-	char *path, *temp_path;
+	struct output_file out;
 	ZSTD_CCtx *cctx;
 	struct byte_buf raw, packed;
 	bool finished, header_written, value_types_written;
+	uint32_t chunks_written; /* a failed recording keeps its readable prefix when it has some */
+	uint64_t good_bytes;     /* the file up to the end of its last complete chunk */
 	/* How much of each table is already in the file. */
 	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
 	uint32_t chunk_first;     /* first entry of the chunk being encoded: deltas restart there */
@@ -95,6 +96,23 @@ static int write_all(int fd, const void *data, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+/* Appends whole bytes, or none: a write cut short (a full disk) is taken
+ * back, so that the file stays a readable prefix whatever comes later. */
+static int writer_append(struct profile_writer *w, const void *data, size_t len, bool chunk)
+{
+	int err = write_all(w->out.fd, data, len);
+	if (err) {
+		int saved = errno;
+		if (ftruncate(w->out.fd, (off_t)w->good_bytes) == 0)
+			lseek(w->out.fd, (off_t)w->good_bytes, SEEK_SET);
+		errno = saved;
+		return err;
+	}
+	w->good_bytes += len;
+	w->chunks_written += chunk;
 	return 0;
 }
 
@@ -120,7 +138,7 @@ static int writer_emit(struct profile_writer *w, enum chunk_type type)
 	crc = crc32(crc, h + CHUNK_HEADER_SIZE, (uInt)n);
 	put_le32(h + 12, (uint32_t)crc);
 	w->raw.len = 0;
-	return write_all(w->fd, h, CHUNK_HEADER_SIZE + n);
+	return writer_append(w, h, CHUNK_HEADER_SIZE + n, true);
 }
 
 int profile_writer_open(struct profile_writer **out, const char *path)
@@ -133,22 +151,18 @@ int profile_writer_open_level(struct profile_writer **out, const char *path, int
 	struct profile_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -PROFILE_E_NOMEM;
-	w->fd = -1;
-	w->path = strdup(path);
-	if (w->path && asprintf(&w->temp_path, "%s.partial", path) < 0)
-		w->temp_path = NULL;
+	w->out.fd = -1;
 	w->cctx = ZSTD_createCCtx();
-	if (!w->path || !w->temp_path || !w->cctx) {
+	if (!w->cctx) {
 		profile_writer_free(w);
 		return -PROFILE_E_NOMEM;
 	}
 	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
-	w->fd = open(w->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
-		int saved = errno;
+	int err = output_file_open(&w->out, path);
+	if (err) {
 		profile_writer_free(w);
-		errno = saved;
-		return -PROFILE_E_IO;
+		errno = -err;
+		return err == -ENOMEM ? -PROFILE_E_NOMEM : -PROFILE_E_IO;
 	}
 	*out = w;
 	return 0;
@@ -156,26 +170,25 @@ int profile_writer_open_level(struct profile_writer **out, const char *path, int
 
 const char *profile_writer_temp_path(const struct profile_writer *w)
 {
-	return w->temp_path;
+	return output_file_name(&w->out);
+}
+
+bool profile_writer_kept(const struct profile_writer *w)
+{
+	return !w->finished && w->chunks_written > 0 && w->out.temp;
 }
 
 void profile_writer_free(struct profile_writer *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0) {
-		close(w->fd);
-		if (!w->finished)
-			unlink(w->temp_path);
-	}
+	output_file_release(&w->out, profile_writer_kept(w));
 	ZSTD_freeCCtx(w->cctx);
 	free(w->raw.data);
 	free(w->packed.data);
 	vec_release(&w->lines_written);
 	vec_release(&w->build_ids_written);
 	vec_release(&w->flushed);
-	free(w->path);
-	free(w->temp_path);
 	free(w);
 }
 
@@ -418,7 +431,7 @@ int profile_writer_flush(struct profile_writer *w, const struct profile *p)
 		uint8_t header[FILE_HEADER_SIZE] = { 0 };
 		memcpy(header, PROFILE_MAGIC, 8);
 		put_le32(header + 8, PROFILE_VERSION);
-		if ((err = write_all(w->fd, header, sizeof(header))))
+		if ((err = writer_append(w, header, sizeof(header), false)))
 			return err;
 		w->header_written = true;
 	}
@@ -459,15 +472,8 @@ int profile_writer_finish(struct profile_writer *w, const struct profile *p)
 	byte_buf_put_uvarint(&w->raw, p->samples.count);
 	if ((err = writer_emit(w, CHUNK_END)))
 		return err;
-	if (fsync(w->fd) && errno != EINVAL)
-		return -PROFILE_E_IO;
-	if (close(w->fd)) {
-		w->fd = -1;
-		return -PROFILE_E_IO;
-	}
-	w->fd = -1;
-	if (rename(w->temp_path, w->path)) {
-		unlink(w->temp_path);
+	if ((err = output_file_commit(&w->out))) {
+		errno = -err;
 		return -PROFILE_E_IO;
 	}
 	w->finished = true;

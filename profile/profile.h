@@ -273,8 +273,9 @@ int profile_load(struct profile *p, const char *path, struct profile_read_info *
 
 /* Incremental writer: profile_writer_flush() appends whatever was added to p
  * since the last flush as new chunks, so a recorder killed at any moment
- * leaves a readable prefix.  The file is written under a temporary name beside
- * `path` and renamed to `path` by profile_writer_finish(). */
+ * leaves a readable prefix.  The file is written as base's output_file does
+ * (a temporary name beside `path`, created exclusively, renamed by
+ * profile_writer_finish(); a device or fifo straight through). */
 struct profile_writer;
 
 int profile_writer_open(struct profile_writer **w, const char *path);
@@ -286,6 +287,10 @@ int profile_writer_finish(struct profile_writer *w, const struct profile *p);
 void profile_writer_free(struct profile_writer *w);
 /* Temporary path being written (for messages). */
 const char *profile_writer_temp_path(const struct profile_writer *w);
+/* Whether profile_writer_free will leave the temporary file: it was not
+ * finished and holds complete chunks (a full disk: every byte written
+ * stays readable). */
+bool profile_writer_kept(const struct profile_writer *w);
 
 /* Whole profile in one go. */
 int profile_write_file(const struct profile *p, const char *path);
