@@ -257,8 +257,8 @@ struct collapser {
 	struct collapse_stats *stats;
 	char *scratch;
 	size_t scratch_len, scratch_cap;
-	struct piece *pieces;
-	uint32_t npieces, cap_pieces, ngroups;
+	struct vec pieces; /* struct piece */
+	uint32_t ngroups;
 	char *key;
 	size_t key_cap;
 	bool have_pname;
@@ -443,15 +443,10 @@ static size_t tidy_frame(char *f, size_t n, bool java)
 
 static int push_piece(struct collapser *c, uint32_t off, uint32_t len)
 {
-	if (c->npieces == c->cap_pieces) {
-		uint32_t cap = c->cap_pieces ? c->cap_pieces * 2 : 64;
-		struct piece *p = realloc(c->pieces, cap * sizeof(*p));
-		if (!p)
-			return -PROFILE_E_NOMEM;
-		c->pieces = p;
-		c->cap_pieces = cap;
-	}
-	c->pieces[c->npieces++] = (struct piece){ off, len, c->ngroups };
+	struct piece *p = vec_push(&c->pieces, sizeof(*p));
+	if (!p)
+		return -PROFILE_E_NOMEM;
+	*p = (struct piece){ off, len, c->ngroups };
 	return 0;
 }
 
@@ -569,28 +564,29 @@ static int on_blank(struct collapser *c)
 	if (!c->have_pname || (c->pname_len == 1 && c->pname[0] == '0') || c->pname_len == 0)
 		return 0;
 	size_t need = c->pname_len + 1;
-	for (uint32_t i = 0; i < c->npieces; i++)
-		need += c->pieces[i].len + 1;
+	const struct piece *pieces = c->pieces.data;
+	for (uint32_t i = 0; i < c->pieces.count; i++)
+		need += pieces[i].len + 1;
 	if (ensure(&c->key, &c->key_cap, need))
 		return -PROFILE_E_NOMEM;
 	memcpy(c->key, c->pname, c->pname_len);
 	size_t len = c->pname_len;
 	/* Stack lines come leaf first and each is unshifted: walk the groups
 	 * backwards, each group's pieces forwards. */
-	uint32_t end = c->npieces;
+	uint32_t end = c->pieces.count;
 	while (end > 0) {
-		uint32_t g = c->pieces[end - 1].group, begin = end;
-		while (begin > 0 && c->pieces[begin - 1].group == g)
+		uint32_t g = pieces[end - 1].group, begin = end;
+		while (begin > 0 && pieces[begin - 1].group == g)
 			begin--;
 		for (uint32_t i = begin; i < end; i++) {
 			c->key[len++] = ';';
-			memcpy(c->key + len, c->scratch + c->pieces[i].off, c->pieces[i].len);
-			len += c->pieces[i].len;
+			memcpy(c->key + len, c->scratch + pieces[i].off, pieces[i].len);
+			len += pieces[i].len;
 		}
 		end = begin;
 	}
 	int err = result_add(c->r, c->key, len, c->period);
-	c->npieces = 0;
+	c->pieces.count = 0;
 	c->ngroups = 0;
 	c->scratch_len = 0;
 	c->have_pname = false;
@@ -681,7 +677,7 @@ void collapse_abort(struct collapse_state *state)
 		return;
 	collapse_result_free(c->r);
 	free(c->scratch);
-	free(c->pieces);
+	vec_release(&c->pieces);
 	free(c->key);
 	free(c->pname);
 	free(c);

@@ -180,9 +180,7 @@ int render_diff_report(const struct profile *base, const struct profile *new_p,
 			fputs("function\tbase_total_pct\tnew_total_pct\tdelta_total_pts\tbase_self_pct\tnew_self_pct\tdelta_self_pts\n", out);
 			for (uint32_t i = 0; i < limit; i++) {
 				const struct diff_row *r = &rows[i];
-				/* a name's tabs and newlines would break the row */
-				for (const char *c = r->name; *c; c++)
-					fputc(*c == '\t' || *c == '\n' ? ' ' : *c, out);
+				text_name(out, r->name); /* no tab or newline to break the row */
 				fprintf(out, "\t%.4f\t%.4f\t%+.4f\t%.4f\t%.4f\t%+.4f\n", r->base_total, r->new_total,
 					r->new_total - r->base_total, r->base_self, r->new_self, r->new_self - r->base_self);
 			}
@@ -193,9 +191,11 @@ int render_diff_report(const struct profile *base, const struct profile *new_p,
 				"delta", "function");
 			for (uint32_t i = 0; i < limit; i++) {
 				const struct diff_row *r = &rows[i];
-				fprintf(out, "%8.2f%% %8.2f%% %+8.2f  %8.2f%% %8.2f%% %+8.2f  %s\n", r->base_total,
+				fprintf(out, "%8.2f%% %8.2f%% %+8.2f  %8.2f%% %8.2f%% %+8.2f  ", r->base_total,
 					r->new_total, r->new_total - r->base_total, r->base_self, r->new_self,
-					r->new_self - r->base_self, r->name);
+					r->new_self - r->base_self);
+				text_name(out, r->name);
+				fputc('\n', out);
 			}
 		}
 	}

@@ -1,5 +1,6 @@
 /* Escaping, one function per output context: XML (text and attribute values
- * alike) and JSON strings.  Names come from binaries and input files, so any
+ * alike), JSON strings, and names in line-oriented text (folded stacks,
+ * reports).  Names come from binaries and input files, so any
  * byte may appear; the output stays well-formed whatever they hold. */
 #include <string.h>
 
@@ -145,4 +146,28 @@ void json_escape(FILE *out, const char *s, size_t len)
 		i += k;
 	}
 	fwrite(s + len - run, 1, run, out);
+}
+
+/* What a name's byte becomes in line-oriented text: a control (a newline
+ * would start a forged line) is '?', and in a folded frame ';' is ':', as
+ * stackcollapse-perf.pl makes it. */
+static char text_byte(unsigned char c, bool folded)
+{
+	if (c < 0x20 || c == 0x7f)
+		return '?';
+	if (folded && c == ';')
+		return ':';
+	return (char)c;
+}
+
+void folded_frame_copy(char *dst, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		dst[i] = text_byte((unsigned char)s[i], true);
+}
+
+void text_name(FILE *out, const char *s)
+{
+	for (; *s; s++)
+		fputc(text_byte((unsigned char)*s, false), out);
 }

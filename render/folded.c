@@ -56,7 +56,7 @@ static int walk_node(struct folded_walk *w, uint32_t id, uint32_t *path)
 	for (uint32_t k = depth; k-- > 0;) {
 		uint32_t name = flame_node_at(w->t, path[k])->name;
 		uint32_t len = string_table_len(&w->t->names, name);
-		memcpy(w->text + w->len, string_table_get(&w->t->names, name), len);
+		folded_frame_copy(w->text + w->len, string_table_get(&w->t->names, name), len);
 		w->len += len;
 		if (k)
 			w->text[w->len++] = ';';

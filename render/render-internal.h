@@ -77,6 +77,13 @@ void xml_escape(FILE *out, const char *s, size_t len);
 /* Writes s escaped as the body of a JSON string (without quotes). */
 void json_escape(FILE *out, const char *s, size_t len);
 
+/* A frame's name into folded text (len bytes, as many as it had): a name
+ * may hold neither ';' nor a line break, which would change the stacks
+ * and counts a reader sees. */
+void folded_frame_copy(char *dst, const char *s, size_t len);
+/* A name for a line of text (a report row): controls written as '?'. */
+void text_name(FILE *out, const char *s);
+
 /* Bytes of the first max_chars UTF-8 characters of s (an invalid byte counts
  * as one character). */
 size_t utf8_truncate(const char *s, size_t len, size_t max_chars);

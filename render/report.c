@@ -85,8 +85,9 @@ static void print_table(FILE *out, const struct string_table *names, struct fn_t
 		int64_t v = self ? t[i].self : t[i].total;
 		if (v == 0)
 			break;
-		fprintf(out, "  %7.2f%% %16" PRId64 "  %s\n", total ? 100.0 * v / total : 0.0, v,
-			string_table_get(names, t[i].name));
+		fprintf(out, "  %7.2f%% %16" PRId64 "  ", total ? 100.0 * v / total : 0.0, v);
+		text_name(out, string_table_get(names, t[i].name));
+		fputc('\n', out);
 	}
 }
 
