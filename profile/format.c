@@ -775,78 +775,145 @@ static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, s
 	return 0;
 }
 
-int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
-			struct profile_read_info *info)
+/* Where a file's bytes come from: a buffer, then a descriptor (a file, a
+ * pipe, standard input), so that nothing is read before it is wanted and
+ * no more than the limits allow is held. */
+struct chunk_source {
+	const uint8_t *buf;
+	size_t len, off;
+	int fd; /* -1: the buffer is all */
+	uint64_t consumed;
+};
+
+/* Up to n bytes into dst: how many (fewer at the end), or -PROFILE_E_IO. */
+static int64_t source_read(struct chunk_source *s, void *dst, size_t n)
+{
+	size_t got = 0;
+	if (s->off < s->len) {
+		got = s->len - s->off < n ? s->len - s->off : n;
+		memcpy(dst, s->buf + s->off, got);
+		s->off += got;
+	}
+	while (got < n && s->fd >= 0) {
+		ssize_t r = read(s->fd, (uint8_t *)dst + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -PROFILE_E_IO;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	s->consumed += got;
+	return (int64_t)got;
+}
+
+/* A chunk whose payload ends early: cut short (a recorder killed while
+ * writing it), or a size field that lies, which a complete zstd frame in
+ * the bytes that are there gives away. */
+static int short_payload(const uint8_t *payload, size_t got)
+{
+	size_t frame = ZSTD_findFrameCompressedSize(payload, got);
+	return !ZSTD_isError(frame) && frame <= got ? -PROFILE_E_CHUNK_SIZE : 0;
+}
+
+/* Reads and checks one chunk's payload into *raw (decompressed). 1: a
+ * chunk was read; 0: the file ended before it (a prefix); or an error. */
+static int read_one_chunk(struct chunk_source *src, ZSTD_DCtx *dctx, struct byte_buf *packed, uint8_t **raw,
+			  uint64_t *total_raw, uint32_t *type, uint32_t *raw_size)
+{
+	uint8_t h[CHUNK_HEADER_SIZE];
+	int64_t got = source_read(src, h, sizeof(h));
+	if (got < 0)
+		return (int)got;
+	if (got < (int64_t)sizeof(h))
+		return 0; /* a prefix: stop at the last complete chunk */
+	*type = get_le32(h);
+	uint32_t stored = get_le32(h + 4);
+	*raw_size = get_le32(h + 8);
+	if (*raw_size > CHUNK_MAX_RAW || stored > ZSTD_compressBound(CHUNK_MAX_RAW) ||
+	    *total_raw + *raw_size > FILE_MAX_RAW)
+		return -PROFILE_E_TOO_LARGE;
+	packed->len = 0;
+	byte_buf_reserve(packed, stored ? stored : 1);
+	if (packed->failed)
+		return -PROFILE_E_NOMEM;
+	if ((got = source_read(src, packed->data, stored)) < 0)
+		return (int)got;
+	if (got < (int64_t)stored)
+		return short_payload(packed->data, (size_t)got);
+	uLong crc = crc32(crc32(0, h, 12), packed->data, stored);
+	if ((uint32_t)crc != get_le32(h + 12))
+		return -PROFILE_E_CHECKSUM;
+	if (ZSTD_getFrameContentSize(packed->data, stored) != *raw_size)
+		return -PROFILE_E_DECOMPRESS;
+	uint8_t *next = realloc(*raw, *raw_size ? *raw_size : 1);
+	if (!next)
+		return -PROFILE_E_NOMEM;
+	*raw = next;
+	size_t n = ZSTD_decompressDCtx(dctx, *raw, *raw_size, packed->data, stored);
+	if (ZSTD_isError(n) || n != *raw_size)
+		return -PROFILE_E_DECOMPRESS;
+	*total_raw += *raw_size;
+	return 1;
+}
+
+/* The chunks after the file header, until END (then nothing may follow). */
+static int read_chunks(struct reader *r, struct chunk_source *src, struct profile_read_info *info)
+{
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
+	struct byte_buf packed = { 0 };
+	uint8_t *raw = NULL;
+	uint64_t total_raw = 0;
+	int err = dctx ? 0 : -PROFILE_E_NOMEM;
+	bool ended = false;
+	while (!err && !ended) {
+		uint32_t type = 0, raw_size = 0;
+		int got = read_one_chunk(src, dctx, &packed, &raw, &total_raw, &type, &raw_size);
+		if (got <= 0) {
+			err = got;
+			break;
+		}
+		err = read_chunk(r, type, raw, raw_size);
+		info->chunks++;
+		ended = type == CHUNK_END;
+	}
+	uint8_t extra;
+	if (!err && ended && source_read(src, &extra, 1) == 1)
+		err = -PROFILE_E_TRAILING;
+	info->truncated = !ended;
+	free(raw);
+	byte_buf_release(&packed);
+	ZSTD_freeDCtx(dctx);
+	return err;
+}
+
+/* A profile from src, whose first bytes are the file header. */
+static int read_profile(struct profile *p, struct chunk_source *src, struct profile_read_info *info)
 {
 	struct profile_read_info local;
 	if (!info)
 		info = &local;
 	memset(info, 0, sizeof(*info));
-	info->file_bytes = len;
-	if (len < FILE_HEADER_SIZE)
-		return profile_is_smolder(buf, len) || len == 0 ? -PROFILE_E_TRUNCATED
-								: -PROFILE_E_NOT_PROFILE;
-	if (!profile_is_smolder(buf, len))
+	uint8_t header[FILE_HEADER_SIZE];
+	int64_t got = source_read(src, header, sizeof(header));
+	if (got < 0)
+		return (int)got;
+	info->file_bytes = src->consumed;
+	if (got < FILE_HEADER_SIZE)
+		return profile_is_smolder(header, (size_t)got) || got == 0 ? -PROFILE_E_TRUNCATED
+									    : -PROFILE_E_NOT_PROFILE;
+	if (!profile_is_smolder(header, sizeof(header)))
 		return -PROFILE_E_NOT_PROFILE;
-	if (get_le32(buf + 8) != PROFILE_VERSION)
+	if (get_le32(header + 8) != PROFILE_VERSION)
 		return -PROFILE_E_VERSION;
-
 	struct reader r = { .p = p };
-	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	uint8_t *raw = NULL;
-	int err = dctx ? 0 : -PROFILE_E_NOMEM;
-	uint64_t total_raw = 0;
-	size_t off = FILE_HEADER_SIZE;
-	bool ended = false;
-	/* The file's own string 0 is always "": seed the map so that a file whose
-	 * strings chunk is lost still reads with empty names. */
-	while (!err && !ended) {
-		if (len - off < CHUNK_HEADER_SIZE)
-			break; /* a prefix: stop at the last complete chunk */
-		const uint8_t *h = buf + off;
-		uint32_t type = get_le32(h), stored = get_le32(h + 4), raw_size = get_le32(h + 8);
-		if (raw_size > CHUNK_MAX_RAW || stored > ZSTD_compressBound(CHUNK_MAX_RAW) ||
-		    total_raw + raw_size > FILE_MAX_RAW) {
-			err = -PROFILE_E_TOO_LARGE;
-			break;
-		}
-		if (len - off - CHUNK_HEADER_SIZE < stored)
-			break;
-		const uint8_t *payload = h + CHUNK_HEADER_SIZE;
-		uLong crc = crc32(crc32(0, h, 12), payload, stored);
-		if ((uint32_t)crc != get_le32(h + 12)) {
-			err = -PROFILE_E_CHECKSUM;
-			break;
-		}
-		unsigned long long content = ZSTD_getFrameContentSize(payload, stored);
-		if (content != raw_size) {
-			err = -PROFILE_E_DECOMPRESS;
-			break;
-		}
-		uint8_t *next = realloc(raw, raw_size ? raw_size : 1);
-		if (!next) {
-			err = -PROFILE_E_NOMEM;
-			break;
-		}
-		raw = next;
-		size_t n = ZSTD_decompressDCtx(dctx, raw, raw_size, payload, stored);
-		if (ZSTD_isError(n) || n != raw_size) {
-			err = -PROFILE_E_DECOMPRESS;
-			break;
-		}
-		total_raw += raw_size;
-		err = read_chunk(&r, type, raw, raw_size);
-		off += CHUNK_HEADER_SIZE + stored;
-		info->chunks++;
-		ended = type == CHUNK_END;
-	}
-	info->truncated = !ended;
+	int err = read_chunks(&r, src, info);
+	info->file_bytes = src->consumed;
 	if (!err)
 		err = profile_reindex_locations(p);
 	if (!err && !r.value_types_seen)
 		err = info->truncated ? -PROFILE_E_TRUNCATED : -PROFILE_E_BAD_CHUNK;
-	free(raw);
-	ZSTD_freeDCtx(dctx);
 	free(r.strings.id);
 	free(r.functions.id);
 	free(r.locations.id);
@@ -854,49 +921,123 @@ int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len,
 	return err;
 }
 
-/* Reads a whole file (or stdin), capped: profiles and folded text are read
- * in full by every consumer.  errno is set for PROFILE_E_IO. */
-static int slurp(const char *path, uint8_t **out, size_t *out_len)
+int profile_read_buffer(struct profile *p, const uint8_t *buf, size_t len, struct profile_read_info *info)
 {
-	int r = read_whole_file(path, SLURP_MAX, out, out_len);
-	if (r == -EFBIG)
-		return -PROFILE_E_TOO_LARGE;
-	if (r == -ENOMEM)
-		return -PROFILE_E_NOMEM;
-	errno = -r;
-	return r ? -PROFILE_E_IO : 0;
+	struct chunk_source src = { .buf = buf, .len = len, .fd = -1 };
+	return read_profile(p, &src, info);
+}
+
+/* path, or standard input for NULL or "-"; -PROFILE_E_IO with errno. */
+static int open_input(const char *path)
+{
+	if (!path || strcmp(path, "-") == 0)
+		return STDIN_FILENO;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		return -PROFILE_E_IO;
+	}
+	return fd >= 0 ? fd : -PROFILE_E_IO;
+}
+
+static void close_input(int fd)
+{
+	if (fd != STDIN_FILENO) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
 }
 
 int profile_read_file(struct profile *p, const char *path, struct profile_read_info *info)
 {
-	uint8_t *data;
-	size_t len;
-	int err = slurp(path, &data, &len);
-	if (err)
-		return err;
-	err = profile_read_buffer(p, data, len, info);
-	free(data);
+	int fd = open_input(path);
+	if (fd < 0)
+		return fd;
+	struct chunk_source src = { .fd = fd };
+	int err = read_profile(p, &src, info);
+	close_input(fd);
+	return err;
+}
+
+/* A block of nothing but NUL bytes: /dev/zero, a sparse file's hole, not
+ * text (a name in folded text may hold a NUL, a block of them is no text). */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return n > 0;
+}
+
+/* Folded text after its first bytes: the rest read whole (the parser wants
+ * it so), within SLURP_MAX. */
+static int load_folded(struct profile *p, int fd, const uint8_t *head, size_t head_len, struct folded_stats *stats)
+{
+	size_t cap = head_len + (1u << 20), len = head_len;
+	uint8_t *text = malloc(cap + 1);
+	if (!text)
+		return -PROFILE_E_NOMEM;
+	memcpy(text, head, head_len);
+	for (;;) {
+		if (len == cap) {
+			uint8_t *bigger = cap * 2 <= SLURP_MAX ? realloc(text, cap * 2 + 1) : NULL;
+			if (!bigger) {
+				free(text);
+				return cap * 2 > SLURP_MAX ? -PROFILE_E_TOO_LARGE : -PROFILE_E_NOMEM;
+			}
+			text = bigger;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, text + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(text);
+			return -PROFILE_E_IO;
+		}
+		if (n == 0)
+			break;
+		if (all_zero(text + len, (size_t)n)) {
+			free(text);
+			return -PROFILE_E_NOT_TEXT; /* as soon as it shows, not after gigabytes */
+		}
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	int err = profile_parse_folded(p, (const char *)text, len, stats);
+	free(text);
 	return err;
 }
 
 int profile_load(struct profile *p, const char *path, struct profile_read_info *info,
 		 struct folded_stats *stats)
 {
-	uint8_t *data;
-	size_t len;
-	int err = slurp(path, &data, &len);
-	if (err)
-		return err;
 	struct folded_stats local;
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof(*stats));
 	if (info)
 		memset(info, 0, sizeof(*info));
-	if (profile_is_smolder(data, len))
-		err = profile_read_buffer(p, data, len, info);
+	int fd = open_input(path);
+	if (fd < 0)
+		return fd;
+	/* The first bytes say which it is: nothing more is read before that. */
+	uint8_t head[FILE_HEADER_SIZE];
+	struct chunk_source peek = { .fd = fd };
+	int64_t got = source_read(&peek, head, sizeof(head));
+	int err;
+	if (got < 0)
+		err = (int)got;
+	else if (profile_is_smolder(head, (size_t)got)) {
+		struct chunk_source src = { .buf = head, .len = (size_t)got, .fd = fd };
+		err = read_profile(p, &src, info);
+	} else if (all_zero(head, (size_t)got))
+		err = -PROFILE_E_NOT_TEXT;
 	else
-		err = profile_parse_folded(p, (const char *)data, len, stats);
-	free(data);
+		err = load_folded(p, fd, head, (size_t)got, stats);
+	close_input(fd);
 	return err;
 }

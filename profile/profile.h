@@ -39,7 +39,10 @@
 	PROFILE_ERROR(STACK_CYCLE, "stack table has a cycle (file is corrupted)")   \
 	PROFILE_ERROR(VALUES, "profiles have different value types")                \
 	PROFILE_ERROR(EMPTY, "no samples")                                          \
-	PROFILE_ERROR(NO_FOLDED, "no valid folded stack lines")
+	PROFILE_ERROR(NO_FOLDED, "no valid folded stack lines")                     \
+	PROFILE_ERROR(CHUNK_SIZE, "a chunk's size does not match its contents (file is corrupted, not cut short)") \
+	PROFILE_ERROR(TRAILING, "data after the profile's end: two files joined? ('smolder merge' adds profiles up)") \
+	PROFILE_ERROR(NOT_TEXT, "neither a smolder profile nor folded text (binary data)")
 
 enum profile_error {
 #define PROFILE_ERROR(name, msg) PROFILE_E_##name,

@@ -226,6 +226,64 @@ START_TEST(test_bit_flips)
 }
 END_TEST
 
+/* Two profiles joined are refused, not read as the first. */
+START_TEST(test_trailing_data)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("twice.smolder")), 0);
+	size_t len;
+	uint8_t *data = file_bytes(tmp_path("twice.smolder"), &len);
+	uint8_t *twice = malloc(2 * len);
+	memcpy(twice, data, len);
+	memcpy(twice + len, data, len);
+	struct profile q;
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_buffer(&q, twice, 2 * len, NULL), -PROFILE_E_TRAILING);
+	profile_release(&q);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_buffer(&q, twice, len + 1, NULL), -PROFILE_E_TRAILING);
+	profile_release(&q);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_buffer(&q, twice, len, NULL), 0);
+	profile_release(&q);
+	free(twice);
+	free(data);
+	profile_release(&p);
+}
+END_TEST
+
+/* A chunk whose stored size was made larger than its payload, in a file
+ * that goes on after it: corruption, said as such, not a truncated file;
+ * the same file cut inside that chunk is a truncated one. */
+START_TEST(test_chunk_size_lie)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_write_file(&p, tmp_path("lie.smolder")), 0);
+	size_t len;
+	uint8_t *data = file_bytes(tmp_path("lie.smolder"), &len);
+	/* The first chunk's header is at 16; its stored size at 20. */
+	uint32_t stored;
+	memcpy(&stored, data + 20, 4);
+	ck_assert_uint_lt(16 + 16 + stored, len);
+	uint32_t lie = (uint32_t)len;
+	memcpy(data + 20, &lie, 4);
+	struct profile q;
+	profile_init(&q);
+	struct profile_read_info info;
+	ck_assert_int_eq(profile_read_buffer(&q, data, len, &info), -PROFILE_E_CHUNK_SIZE);
+	profile_release(&q);
+	memcpy(data + 20, &stored, 4);
+	profile_init(&q);
+	int err = profile_read_buffer(&q, data, 16 + 16 + stored - 3, &info);
+	ck_assert(err == -PROFILE_E_TRUNCATED || (err == 0 && info.truncated));
+	profile_release(&q);
+	free(data);
+	profile_release(&p);
+}
+END_TEST
+
 START_TEST(test_not_a_profile)
 {
 	struct profile q;
@@ -326,6 +384,8 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_incremental_flushes);
 	tcase_add_test(tc, test_every_prefix);
 	tcase_add_test(tc, test_bit_flips);
+	tcase_add_test(tc, test_trailing_data);
+	tcase_add_test(tc, test_chunk_size_lie);
 	tcase_add_test(tc, test_not_a_profile);
 	tcase_add_test(tc, test_folded_parse);
 	tcase_add_test(tc, test_folded_round_trip);
