@@ -188,8 +188,12 @@ static int parse_duration(const char *cmd, const char *name, const char *arg, vo
 static int parse_range(const char *cmd, const char *name, const char *arg, unsigned long long lo,
 		       unsigned long long hi, const char *message, uint32_t *out)
 {
-	unsigned long long n;
-	if (cli_parse_uint(cmd, name, arg, hi, &n) || n < lo) {
+	(void)name;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(arg, &end, 10);
+	/* One message, the range's, whatever is wrong with the number. */
+	if (errno || end == arg || *end || arg[0] == '-' || n < lo || n > hi) {
 		cli_error(cmd, "%s", message);
 		return -1;
 	}
@@ -263,7 +267,7 @@ static int parse_event(const char *cmd, const char *name, const char *arg, void 
 /* The command line into a; CLI_PARSED, or what cli_parse_options returned. */
 static int parse_record_args(struct record_args *a, int argc, char **argv)
 {
-	*a = (struct record_args){ .po = { .frequency = 99, .stack_size = 16384, .views = VIEW_CPU },
+	*a = (struct record_args){ .po = { .frequency = 99, .views = VIEW_CPU },
 				   .output = "smolder.svg" };
 	struct profiler_options *po = &a->po;
 	const struct cli_option options[] = {
@@ -275,7 +279,8 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		OPT_CALLBACK(0, "view", "VIEWS", &po->views, parse_views,
 			     "cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
 			     "latency and calls of reads, writes, sends, receives, fsyncs,\n"
-			     "by stack), alloc (bytes and calls of malloc, calloc,\n"
+			     "sendfile, splice, copy_file_range, by stack; io_uring\n"
+			     "requests are not seen), alloc (bytes and calls of malloc, calloc,\n"
 			     "realloc, posix_memalign, aligned_alloc, and bytes still in\n"
 			     "use at the end), or several: cpu,alloc (default: cpu)"),
 		OPT_U64(0, "io-min-latency", "NS", &po->io_min_latency, UINT64_MAX / 2,
@@ -285,7 +290,8 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		OPT_CALLBACK(0, "unwind", "MODE", &po->unwind, parse_unwind,
 			     "auto (DWARF for user frames), fp (frame pointers) or dwarf"),
 		OPT_CALLBACK(0, "stack-size", "BYTES", &po->stack_size, parse_stack_size,
-			     "user stack copied per sample for DWARF unwinding (16384)"),
+			     "user stack copied per sample for DWARF unwinding (16384;\n"
+			     "8192 for each event of the offcpu, io and alloc views)"),
 		OPT_BOOL(0, "kernel", &po->kernel, "include kernel frames (root, or perf_event_paranoid <= 1)"),
 		OPT_CALLBACK(0, "event", "EVENT", &po->force_event, parse_event,
 			     "cycles or cpu-clock (default: cycles where a PMU exists)"),
@@ -441,9 +447,17 @@ static void recording_summary(const struct recording *r)
 	if (ps->samples == 0)
 		cli_warn("record", "no samples were recorded: the target did not run on a CPU while "
 				   "recording (idle, or exited at once)");
-	if (ps->stack_truncated)
+	if (ps->stack_truncated && a->po.stack_size >= 65528)
+		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were deeper than the largest stack copy the "
+				   "kernel makes (65528 bytes): their outer frames are [unknown]; --unwind fp reaches "
+				   "further where the code keeps frame pointers", ps->stack_truncated, ps->samples);
+	else if (ps->stack_truncated && a->po.stack_size)
 		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were cut short by the stack copy: "
 				   "raise --stack-size (now %u)", ps->stack_truncated, ps->samples, a->po.stack_size);
+	else if (ps->stack_truncated)
+		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were cut short by the stack copy: "
+				   "raise --stack-size (now 16384 for cpu samples, 8192 for events)",
+			 ps->stack_truncated, ps->samples);
 	fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
 		ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
 		ps->targets_exited && !a->po.argv ? ", target exited" : "", a->output);

@@ -49,14 +49,17 @@ int arch_perf_reg_of_unwind(int unw_reg)
 	return -1;
 }
 
-/* The read, write, send, recv and fsync families. */
+/* The read, write, send, recv and fsync families, and the copies that
+ * move bytes without them passing through the program (cp's
+ * copy_file_range, servers' sendfile, splice and its kin). */
 static const struct io_syscall io_syscalls[] = {
 	{ 0, "read", true },       { 1, "write", true },      { 17, "pread64", true },
 	{ 18, "pwrite64", true },  { 19, "readv", true },     { 20, "writev", true },
-	{ 44, "sendto", true },    { 45, "recvfrom", true },  { 46, "sendmsg", true },
-	{ 47, "recvmsg", true },   { 74, "fsync", false },    { 75, "fdatasync", false },
-	{ 295, "preadv", true },   { 296, "pwritev", true },  { 327, "preadv2", true },
-	{ 328, "pwritev2", true },
+	{ 40, "sendfile", true },  { 44, "sendto", true },    { 45, "recvfrom", true },
+	{ 46, "sendmsg", true },   { 47, "recvmsg", true },   { 74, "fsync", false },
+	{ 75, "fdatasync", false }, { 275, "splice", true },  { 276, "tee", true },
+	{ 278, "vmsplice", true }, { 295, "preadv", true },   { 296, "pwritev", true },
+	{ 326, "copy_file_range", true }, { 327, "preadv2", true }, { 328, "pwritev2", true },
 };
 
 const struct io_syscall *arch_io_syscall(uint64_t nr)

@@ -5,12 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
 
 #define set_error profiler_set_error
+
+/* Whether pid runs as this process's user: then a refusal is the kernel's
+ * settings' doing (perf_event_paranoid), not the other user's. */
+static bool process_owned(pid_t pid)
+{
+	char path[32];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return stat(path, &st) == 0 && st.st_uid == geteuid();
+}
 
 /* Pages per ring buffer: enough for a few hundred milliseconds of samples
  * (much more with stack copies), within perf_event_mlock_kb for non-root. */
@@ -201,6 +212,7 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
 				code = PROFILER_E_UPROBE_DENIED;
 			set_error(err, code, e, tid, what);
+			err->own = tid == es->child || process_owned(tid);
 			return -1;
 		}
 		if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter)) {
@@ -363,6 +375,8 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 	in->sample_type |= PERF_SAMPLE_RAW;
 	in->exclude_kernel = 0; /* tracepoints fire in the kernel */
 	in->context_switch = 0;
+	if (in->sample_stack_user)
+		in->sample_stack_user = es->o->event_stack_size;
 	*out = *in;
 	out->config = exit_id;
 	/* The exit only ends the span: no stack to copy. */
@@ -396,7 +410,7 @@ static int setup_alloc(struct event_set *es, struct profiler_error *err)
 	 * tracepoint-like event whatever the period (perf_swevent_event). */
 	entry->sample_type &= ~(uint64_t)PERF_SAMPLE_PERIOD;
 	entry->sample_regs_user = arch_unwind_regs_mask();
-	entry->sample_stack_user = es->o->unwind == UNWIND_FP ? 8 : es->o->stack_size;
+	entry->sample_stack_user = es->o->unwind == UNWIND_FP ? 8 : es->o->event_stack_size;
 	/* Returns and frees: every one, each only a register. */
 	*ret = *entry;
 	ret->config = 1ull << es->retprobe_bit;
@@ -436,6 +450,8 @@ static void setup_cpu_and_offcpu(struct event_set *es)
 	a->context_switch = 1;
 	/* The switch happens in the kernel: excluding it would exclude them all. */
 	a->exclude_kernel = 0;
+	if (a->sample_stack_user)
+		a->sample_stack_user = es->o->event_stack_size;
 }
 
 int event_set_setup_views(struct event_set *es, struct profiler_error *err)
@@ -467,7 +483,8 @@ int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct pro
 		}
 		int e = errno;
 		if (classify_open_errno(e) != PROFILER_E_NO_EVENT || (o->force_event && want_cycles)) {
-			set_error(err, classify_open_errno(e), e, probe_pid, "cycles");
+			set_error(err, classify_open_errno(e), e, probe_pid, o->kernel ? "cycles with kernel frames (--kernel)" : "cycles");
+			err->own = probe_pid == es->child || process_owned(probe_pid);
 			return -1;
 		}
 	}

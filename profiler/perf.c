@@ -99,7 +99,14 @@ void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 		snprintf(buf, len, "no process with pid %d: check the pid (ps -p %d)", (int)e->pid, (int)e->pid);
 		break;
 	case PROFILER_E_PERMISSION:
-		if (e->pid)
+		if (e->pid && e->own)
+			/* One's own process: not whose it is, but what the event needs. */
+			snprintf(buf, len,
+				 "cannot open %s on pid %d: %s: kernel.perf_event_paranoid is %ld, and kernel "
+				 "frames, context switches and tracepoints need it at 1 or less (as root: sysctl "
+				 "kernel.perf_event_paranoid=1), or root or CAP_PERFMON",
+				 e->what[0] ? e->what : "perf events", (int)e->pid, sys, paranoid);
+		else if (e->pid)
 			snprintf(buf, len,
 				 "cannot attach to pid %d: %s: only root (or CAP_PERFMON) may profile other "
 				 "users' processes; kernel.perf_event_paranoid is %ld%s",

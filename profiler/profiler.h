@@ -43,6 +43,7 @@ struct profiler_error {
 	enum profiler_errcode code;
 	int sys_errno;   /* errno of the failing call, 0 if none */
 	pid_t pid;       /* the process concerned, 0 if none */
+	bool own;        /* it runs as our user: a refusal is the kernel settings', not its owner's */
 	char what[256];  /* the object: a command, a path, an event name */
 };
 
@@ -71,7 +72,8 @@ struct profiler_options {
 	double duration;   /* seconds; 0: until stopped or the targets exit */
 	uint32_t frequency;
 	enum unwind_mode unwind;
-	uint32_t stack_size; /* bytes of user stack copied per sample (DWARF) */
+	uint32_t stack_size; /* bytes of user stack copied per cpu sample (DWARF); 0: 16384 */
+	uint32_t event_stack_size; /* per offcpu, io or alloc event; 0: stack_size if given, else 8192 */
 	bool kernel;         /* kernel frames too */
 	unsigned views;      /* enum profiler_view bits */
 	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */

@@ -86,9 +86,13 @@ static void apply_defaults(struct profiler_options *o)
 {
 	if (!o->frequency)
 		o->frequency = 99;
+	/* Events come in bursts a sampling rate never makes: each copies less. */
+	if (!o->event_stack_size)
+		o->event_stack_size = o->stack_size ? o->stack_size : 8192;
 	if (!o->stack_size)
 		o->stack_size = 16384;
 	o->stack_size &= ~7u;
+	o->event_stack_size &= ~7u;
 	if (!o->views)
 		o->views = VIEW_CPU;
 	if (!o->alloc_period)

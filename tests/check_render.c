@@ -97,6 +97,24 @@ START_TEST(test_utf8_counting)
 }
 END_TEST
 
+/* A sample with an empty stack (the format allows it) renders everywhere. */
+START_TEST(test_empty_stack_renders)
+{
+	struct profile p;
+	profile_init(&p);
+	ck_assert_int_eq(profile_add_value_type(&p, "samples", "count"), 0);
+	int64_t values[PROFILE_MAX_VALUES] = { 3 };
+	ck_assert_int_eq(profile_add_sample(&p, PROFILE_NONE, 1, 0, values), 0);
+	FILE *out = fopen("/dev/null", "w");
+	ck_assert_int_eq(render_pprof(&p, out), 0);
+	struct render_select sel = { 0 };
+	ck_assert_int_eq(render_speedscope(&p, &sel, out), 0);
+	ck_assert_int_eq(render_folded(&p, &sel, out), 0);
+	fclose(out);
+	profile_release(&p);
+}
+END_TEST
+
 static Suite *render_suite(void)
 {
 	Suite *s = suite_create("render");
@@ -106,6 +124,7 @@ static Suite *render_suite(void)
 	tcase_add_loop_test(tc, test_json_escape, 0, (int)n);
 	tcase_add_test(tc, test_every_byte_is_inert);
 	tcase_add_test(tc, test_utf8_counting);
+	tcase_add_test(tc, test_empty_stack_renders);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,6 +42,11 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null && id nobody > /dev/null
 		one_error "unprivileged attach" "cannot attach to pid $victim: .*perf_event_paranoid is 2" any -- \
 			setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record -p "$victim" -o "$outdir/x.svg"
 		[ -z "$(ls -A "$outdir")" ] || fail "unprivileged attach left a file: $(ls "$outdir")"
+		# Their own command: the cause is the paranoid level, not another user.
+		one_error "unprivileged --kernel" "cannot open .* on pid [0-9]+: .*perf_event_paranoid is 2, and kernel frames" any -- \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record --kernel -o "$outdir/k.svg" -- sleep 1
+		one_error "unprivileged offcpu" "cannot open context-switches .* on pid [0-9]+: .*perf_event_paranoid is 2" any -- \
+			setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record --view offcpu -o "$outdir/o.svg" -- sleep 1
 		kill "$victim"
 		rm -rf "$outdir"
 		echo "$saved" > /proc/sys/kernel/perf_event_paranoid

@@ -59,6 +59,25 @@ awk -v a="$a" -v b="$b" 'BEGIN { exit !(b > 0 && a / b > 2.7 && a / b < 3.3) }' 
 	pass "attach: write_a / write_b bytes = $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')" ||
 	fail "attach: write_a $a, write_b $b"
 
+# Zero-copy I/O: cp copies with copy_file_range, servers send with sendfile.
+# The bytes counted are the file's (a call's result counts as it moved).
+head -c 5000000 /dev/urandom > "$TMP/big"
+"$SMOLDER" record -q --view io -o "$TMP/cp.smolder" -- cp "$TMP/big" "$TMP/big.copy" || fail "record cp: status $?"
+copied=$(value_under "$TMP/cp.smolder" io_bytes '.')
+[ "$copied" -ge 5000000 ] && [ "$copied" -le 5100000 ] && pass "cp (copy_file_range): $copied bytes of 5000000" ||
+	fail "cp: $copied bytes counted for a 5000000-byte file"
+"$SMOLDER" record -q --view io -o "$TMP/sendfile.smolder" -- python3 -c '
+import os, sys
+src = os.open(sys.argv[1], os.O_RDONLY)
+dst = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o644)
+left = os.fstat(src).st_size
+while left:
+    left -= os.sendfile(dst, src, None, left)
+' "$TMP/big" "$TMP/big.sent" || fail "record sendfile: status $?"
+sent=$("$SMOLDER" fold --value io_bytes "$TMP/sendfile.smolder" | awk '/sendfile/ { t += $NF } END { printf "%.0f", t }')
+[ "$sent" = 5000000 ] && pass "sendfile: $sent bytes, under a sendfile frame" ||
+	fail "sendfile: $sent bytes under a sendfile frame (want 5000000): $("$SMOLDER" fold --value io_bytes "$TMP/sendfile.smolder" | sort -k2 -n | tail -2)"
+
 # Only slow calls: a floor of 10 s keeps nothing.
 "$SMOLDER" record -q --view io --io-min-latency 10000000000 -o "$TMP/slow.smolder" -- "$WORKLOADS/io" "$TMP/data3" 1 > /dev/null
 [ "$(value_under "$TMP/slow.smolder" io_calls '.')" = 0 ] && pass "--io-min-latency drops fast calls" ||
