@@ -64,7 +64,7 @@ int cli_load_profile(const char *cmd, const char *path, struct profile *p)
 	}
 	if (info.truncated)
 		cli_warn(cmd, "%s is truncated after %u chunks (the recorder did not finish): "
-			      "showing the %u samples it holds", name, info.chunks, p->samples.count);
+			      "showing the %u distinct stacks it holds", name, info.chunks, p->samples.count);
 	if (stats.bad_lines)
 		cli_warn(cmd, "ignored %llu of %llu lines of %s with invalid format",
 			 (unsigned long long)stats.bad_lines, (unsigned long long)stats.lines, name);

@@ -64,6 +64,7 @@ struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t 
 	}
 	t->pid = pid;
 	if (!t->comm[0] || time >= t->comm_time) {
+		t->published = t->published && strcmp(t->comm, comm) == 0;
 		snprintf(t->comm, sizeof(t->comm), "%s", comm);
 		t->comm_time = time;
 	}
@@ -652,6 +653,21 @@ int aggregate_add_in_use(struct aggregate *a)
 		values[a->v_inuse_bytes] = (int64_t)la->bytes;
 		if (profile_add_sample(a->p, la->stack, la->tid, 0, values))
 			return -1;
+	}
+	return 0;
+}
+
+int aggregate_publish_threads(struct aggregate *a)
+{
+	struct thread_state *threads = a->threads.data;
+	for (uint32_t i = 0; i < a->threads.count; i++) {
+		if (threads[i].published)
+			continue;
+		int64_t comm = profile_string(a->p, threads[i].comm);
+		if (comm < 0 ||
+		    profile_set_thread(a->p, (uint32_t)threads[i].tid, (uint32_t)threads[i].pid, (uint32_t)comm))
+			return -PROFILE_E_NOMEM;
+		threads[i].published = true;
 	}
 	return 0;
 }

@@ -58,8 +58,8 @@ static int write_target(const struct profiler *s, struct profile *p)
 	return rc;
 }
 
-/* Host, kernel, start and duration. */
-static int write_when_where(const struct profiler *s, struct profile *p)
+/* Host, kernel, start and (once known) duration. */
+static int write_when_where(const struct profiler *s, struct profile *p, bool ended)
 {
 	char buf[512];
 	int rc = 0;
@@ -75,6 +75,8 @@ static int write_when_where(const struct profiler *s, struct profile *p)
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	rc |= profile_set_meta(p, "start", buf);
 	rc |= meta_u64(p, "start_ns", (uint64_t)wall * 1000000000ull);
+	if (!ended)
+		return rc;
 	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
 	rc |= profile_set_meta(p, "duration", buf);
 	return rc | meta_u64(p, "duration_ns", s->stop_ns - s->start_ns);
@@ -132,15 +134,14 @@ static int write_counts(const struct profiler *s, struct profile *p)
 	return rc;
 }
 
-int metadata_write(const struct profiler *s)
+int metadata_write_start(const struct profiler *s)
+{
+	return write_target(s, s->p) | write_when_where(s, s->p, false) | write_settings(s, s->p) ? -PROFILE_E_NOMEM : 0;
+}
+
+int metadata_write(struct profiler *s)
 {
 	struct profile *p = s->p;
-	int rc = write_target(s, p) | write_when_where(s, p) | write_settings(s, p) | write_counts(s, p);
-	const struct thread_state *threads = s->agg.threads.data;
-	for (uint32_t i = 0; i < s->agg.threads.count && !rc; i++) {
-		int64_t comm = profile_string(p, threads[i].comm);
-		rc |= comm < 0 ||
-		      profile_set_thread(p, (uint32_t)threads[i].tid, (uint32_t)threads[i].pid, (uint32_t)comm);
-	}
-	return rc ? -PROFILE_E_NOMEM : 0;
+	int rc = write_target(s, p) | write_when_where(s, p, true) | write_settings(s, p) | write_counts(s, p);
+	return rc || aggregate_publish_threads(&s->agg) ? -PROFILE_E_NOMEM : 0;
 }

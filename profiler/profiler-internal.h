@@ -389,6 +389,7 @@ struct thread_state {
 	char comm[16];
 	uint64_t comm_time; /* of the record that named it: an older one never renames it */
 	uint64_t lost;
+	bool published; /* its name is in the profile as it is now */
 	struct span_pairs switches, syscalls, allocs;
 };
 
@@ -434,6 +435,9 @@ struct process_maps *aggregate_process(struct aggregate *a, pid_t pid, bool crea
 int aggregate_load_maps(struct aggregate *a, struct process_maps *pm);
 /* What is still allocated at the end, at the stacks that allocated it. */
 int aggregate_add_in_use(struct aggregate *a);
+/* Puts the threads that are new or renamed since the last call into the
+ * profile, so that a file flushed while recording names them. */
+int aggregate_publish_threads(struct aggregate *a);
 void aggregate_release(struct aggregate *a);
 
 /* ---- targets.c: the processes recorded, launched or attached to ---- */
@@ -487,6 +491,9 @@ struct profiler {
 /* ---- metadata.c: what the recording was, for the profile ---- */
 
 /* Adds the recording's metadata and threads to s->p. */
-int metadata_write(const struct profiler *s);
+int metadata_write(struct profiler *s);
+/* What is known before sampling (command, host, event, rate), so that a
+ * file flushed while recording says it; metadata_write overrides it. */
+int metadata_write_start(const struct profiler *s);
 
 #endif

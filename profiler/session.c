@@ -234,8 +234,13 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 			/* The worker is between batches while we hold this: the
 			 * profile and the stats are consistent. */
 			pthread_mutex_lock(&s->profile_lock);
+			int published = aggregate_publish_threads(&s->agg);
 			progress(&s->stats, arg);
 			pthread_mutex_unlock(&s->profile_lock);
+			if (published) {
+				__atomic_store_n(&s->agg.fatal, published, __ATOMIC_RELAXED);
+				break;
+			}
 			next_progress = t + 100000000ull;
 		}
 		if (__atomic_load_n(&s->agg.fatal, __ATOMIC_RELAXED))
@@ -250,6 +255,10 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	s->start_ns = now_ns();
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
+	if (metadata_write_start(s)) {
+		set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
+		return -1;
+	}
 	uint32_t npidfds;
 	int *pidfds = open_pidfds(s, &npidfds);
 	struct pollfd *pfd = calloc(s->events.ncpus + npidfds, sizeof(*pfd));

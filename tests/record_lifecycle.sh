@@ -45,7 +45,14 @@ status=$?
 [ "$status" = 0 ] && grep -q 'truncated' "$TMP/kill.err" && [ "$(total "$TMP/kill.folded")" -gt 50 ] &&
 	pass "SIGKILL: prefix reads with a warning ($(total "$TMP/kill.folded") samples)" ||
 	fail "SIGKILL: prefix unreadable (status $status): $(cat "$TMP/kill.err")"
-"$SMOLDER" info "$TMP/kill.smolder.partial" > /dev/null 2>&1 || fail "info on the prefix failed"
+"$SMOLDER" info "$TMP/kill.smolder.partial" > "$TMP/kill.info" 2>&1 || fail "info on the prefix failed"
+# What is known before the end is in the prefix: the command, the event, and
+# the threads' names (shares_fp's process is named after it).
+grep -q "^command: .*shares_fp" "$TMP/kill.info" && grep -q '^event:' "$TMP/kill.info" &&
+	grep -q '^threads: *[1-9]' "$TMP/kill.info" ||
+	fail "SIGKILL: the prefix has no metadata or threads: $(cat "$TMP/kill.info")"
+"$SMOLDER" fold --per-thread "$TMP/kill.smolder.partial" 2> /dev/null | grep -q '^shares_fp;shares_fp-[0-9]' ||
+	fail "SIGKILL: the prefix does not name the thread: $("$SMOLDER" fold --per-thread "$TMP/kill.smolder.partial" 2>/dev/null | head -1)"
 
 # Launch mode exits with the command's status, or 128+N for signal N.
 "$SMOLDER" record -q -o "$TMP/sh.smolder" -- sh -c 'exit 3'
