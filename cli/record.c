@@ -444,7 +444,12 @@ static void recording_summary(const struct recording *r)
 {
 	const struct profiler_stats *ps = profiler_stats(r->s);
 	const struct record_args *a = r->a;
-	if (ps->samples == 0)
+	uint32_t hz = a->po.frequency ? a->po.frequency : 99;
+	if (ps->samples == 0 && ps->target_cpu * hz >= 2)
+		cli_warn("record", "no samples were recorded, though the command used %.2f s of CPU: each of "
+				   "its threads ran for less than a sampling period (1/%u s); raise -F (now %u, "
+				   "up to 100000)", ps->target_cpu, hz, hz);
+	else if (ps->samples == 0)
 		cli_warn("record", "no samples were recorded: the target did not run on a CPU while "
 				   "recording (idle, or exited at once)");
 	if (ps->stack_truncated && a->po.stack_size >= 65528)

@@ -101,6 +101,7 @@ struct profiler_stats {
 	bool targets_exited;
 	bool has_exit_status;
 	int exit_status;        /* launched command: as a shell reports it */
+	double target_cpu;      /* launched command: CPU seconds it and its waited-for children used */
 };
 
 struct profiler;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,10 +162,12 @@ int targets_start(struct targets *t, struct event_set *es, char *const *argv, st
 	return 0;
 }
 
-/* The exit status as a shell reports it. */
-static void note_exit(struct targets *t, int status, struct profiler_stats *stats)
+/* The exit status as a shell reports it, and the CPU the command used. */
+static void note_exit(struct targets *t, int status, const struct rusage *ru, struct profiler_stats *stats)
 {
 	t->child_reaped = true;
+	stats->target_cpu = (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+			    (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
 	stats->has_exit_status = true;
 	stats->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
 }
@@ -180,9 +183,10 @@ bool targets_exited(struct targets *t, const struct profiler_options *o, struct 
 	if (t->child_reaped)
 		return true;
 	int status;
-	if (waitpid(t->child, &status, WNOHANG) != t->child)
+	struct rusage ru;
+	if (wait4(t->child, &status, WNOHANG, &ru) != t->child)
 		return false;
-	note_exit(t, status, stats);
+	note_exit(t, status, &ru, stats);
 	return true;
 }
 
@@ -195,8 +199,9 @@ void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stat
 	if (stopped)
 		kill(t->child, SIGTERM);
 	int status;
-	if (waitpid(t->child, &status, 0) == t->child)
-		note_exit(t, status, stats);
+	struct rusage ru;
+	if (wait4(t->child, &status, 0, &ru) == t->child)
+		note_exit(t, status, &ru, stats);
 }
 
 void targets_release(struct targets *t)

@@ -13,4 +13,16 @@ done
 s=$(share "$TMP/t.folded" '^threads;late-[0-9]+;.*late_loop')
 awk -v s="$s" 'BEGIN { exit !(s > 1) }' && pass "thread started after attach: $s% in late_loop" ||
 	fail "thread started after attach missing ($s%)"
+
+# Threads each shorter than a sampling period: if none is sampled, the
+# warning says so (and what to change), not that the target was idle.
+"$SMOLDER" record -F 10 -o "$TMP/short.folded" -- "$WORKLOADS/shortthreads" > /dev/null 2> "$TMP/short.err" ||
+	fail "short threads: status $?"
+if grep -q 'no samples were recorded' "$TMP/short.err"; then
+	grep -q 'each of its threads ran for less than a sampling period (1/10 s); raise -F' "$TMP/short.err" &&
+		pass "short threads: $(grep 'no samples' "$TMP/short.err" | cut -c1-90)..." ||
+		fail "short threads: $(cat "$TMP/short.err")"
+else
+	pass "short threads: sampled at 10 Hz after all ($(awk '{ t += $NF } END { print t }' "$TMP/short.folded") samples)"
+fi
 finish
