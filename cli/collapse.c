@@ -112,6 +112,9 @@ int cmd_collapse(int argc, char **argv)
 	if (stats.unrecognized_lines)
 		cli_warn("collapse", "%llu unrecognized lines, the first: '%s'",
 			 (unsigned long long)stats.unrecognized_lines, stats.first_unrecognized);
+	if (stats.clamped)
+		cli_warn("collapse", "%llu counts above 9223372036854775807 (the largest a profile holds) were held "
+				     "at it", (unsigned long long)stats.clamped);
 	if (stats.filtered_events)
 		cli_warn("collapse", "several event types: kept only '%s' (choose with --event-filter)",
 			 stats.event);

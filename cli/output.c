@@ -65,6 +65,9 @@ int cli_load_profile(const char *cmd, const char *path, struct profile *p)
 	if (info.truncated)
 		cli_warn(cmd, "%s is truncated after %u chunks (the recorder did not finish): "
 			      "showing the %u distinct stacks it holds", name, info.chunks, p->samples.count);
+	if (stats.clamped)
+		cli_warn(cmd, "%llu counts in %s above 9223372036854775807 (the largest a profile holds) were "
+			      "held at it", (unsigned long long)stats.clamped, name);
 	if (stats.bad_lines)
 		cli_warn(cmd, "ignored %llu of %llu lines of %s with invalid format",
 			 (unsigned long long)stats.bad_lines, (unsigned long long)stats.lines, name);

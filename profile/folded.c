@@ -9,7 +9,7 @@
 
 /* Parses the trailing count of a line: digits, optionally a fraction, as
  * flamegraph.pl's /\s+(\d+(?:\.\d*)?)$/.  Returns the count's start, or NULL. */
-static const char *parse_count(const char *line, const char *end, int64_t *count)
+static const char *parse_count(const char *line, const char *end, int64_t *count, bool *clamped)
 {
 	const char *p = end;
 	while (p > line && (p[-1] >= '0' && p[-1] <= '9'))
@@ -29,9 +29,11 @@ static const char *parse_count(const char *line, const char *end, int64_t *count
 	if (p == end || p == line || !(p[-1] == ' ' || p[-1] == '\t'))
 		return NULL;
 	int64_t v = 0;
+	*clamped = false;
 	for (const char *d = p; d < digits_end; d++) {
 		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *d - '0', &v)) {
 			v = INT64_MAX;
+			*clamped = true;
 			break;
 		}
 	}
@@ -92,7 +94,8 @@ int profile_parse_folded(struct profile *p, const char *text, size_t len,
 		}
 		stats->lines++;
 		int64_t count;
-		const char *count_start = parse_count(line, line_end, &count);
+		bool clamped;
+		const char *count_start = parse_count(line, line_end, &count, &clamped);
 		if (!count_start) {
 			stats->bad_lines++;
 			line = next;
@@ -127,6 +130,7 @@ int profile_parse_folded(struct profile *p, const char *text, size_t len,
 				break;
 			f = semi + 1; /* a trailing ';' adds no frame, as Perl's split */
 		}
+		stats->clamped += clamped;
 		values[0] = count;
 		if ((err = profile_add_sample(p, parent, 0, 0, values)))
 			goto out;

@@ -52,7 +52,10 @@ static int result_grow(struct collapse_result *r)
 
 /* Keys are never empty (they start with the process name), so an entry with
  * len 0 and count 0 is free. */
-static int result_add(struct collapse_result *r, const char *key, size_t len, uint64_t count)
+/* Counts stop at what a profile (and folded text read back) can hold. */
+#define COUNT_MAX ((uint64_t)INT64_MAX)
+
+static int result_add(struct collapse_result *r, const char *key, size_t len, uint64_t count, uint64_t *clamped)
 {
 	if ((uint64_t)(r->count + 1) * 4 >= (uint64_t)r->nslots * 3 && result_grow(r))
 		return -PROFILE_E_NOMEM;
@@ -62,7 +65,10 @@ static int result_add(struct collapse_result *r, const char *key, size_t len, ui
 	for (; r->slots[i].len || r->slots[i].count; i = (i + 1) & mask) {
 		struct collapse_entry *e = &r->slots[i];
 		if (e->hash == h && e->len == len && memcmp(r->keys + e->off, key, len) == 0) {
-			e->count = e->count + count < e->count ? UINT64_MAX : e->count + count;
+			uint64_t sum = e->count + count < e->count || e->count + count > COUNT_MAX ? COUNT_MAX
+													    : e->count + count;
+			*clamped += sum == COUNT_MAX && e->count != COUNT_MAX;
+			e->count = sum;
 			return 0;
 		}
 	}
@@ -306,8 +312,8 @@ static uint64_t parse_u64(struct span s)
 	uint64_t v = 0;
 	for (size_t i = 0; i < s.len; i++) {
 		uint64_t next = v * 10 + (uint64_t)(s.p[i] - '0');
-		if (next / 10 != v)
-			return UINT64_MAX;
+		if (next / 10 != v || next > COUNT_MAX)
+			return COUNT_MAX;
 		v = next;
 	}
 	return v;
@@ -585,7 +591,8 @@ static int on_blank(struct collapser *c)
 		}
 		end = begin;
 	}
-	int err = result_add(c->r, c->key, len, c->period);
+	c->stats->clamped += c->period == COUNT_MAX;
+	int err = result_add(c->r, c->key, len, c->period, &c->stats->clamped);
 	c->pieces.count = 0;
 	c->ngroups = 0;
 	c->scratch_len = 0;

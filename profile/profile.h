@@ -207,6 +207,7 @@ int profile_merge(struct profile *dst, const struct profile *src);
 
 struct folded_stats {
 	uint64_t lines, bad_lines;
+	uint64_t clamped; /* counts above 2^63-1 (the largest a profile holds), held at it */
 };
 
 /* Parses folded text into p (which must be empty or hold folded stacks) with
@@ -224,6 +225,7 @@ struct collapse_options {
 
 struct collapse_stats {
 	uint64_t unrecognized_lines;
+	uint64_t clamped; /* stack totals above 2^63-1 (the largest a profile holds), held at it */
 	char first_unrecognized[200];
 	bool filtered_events;
 	char event[64];

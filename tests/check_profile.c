@@ -284,6 +284,36 @@ START_TEST(test_chunk_size_lie)
 }
 END_TEST
 
+/* Counts past what a profile holds are held at 2^63-1 and counted, in
+ * folded text and in perf script's periods alike. */
+START_TEST(test_counts_clamped)
+{
+	struct profile p;
+	profile_init(&p);
+	struct folded_stats fs = { 0 };
+	const char text[] = "a;b 99999999999999999999999\na;c 9223372036854775807\n";
+	ck_assert_int_eq(profile_parse_folded(&p, text, sizeof(text) - 1, &fs), 0);
+	ck_assert_uint_eq(fs.clamped, 1);
+	ck_assert_int_eq(profile_total(&p, 0), INT64_MAX); /* saturated, not wrapped */
+	profile_release(&p);
+	const char script[] = "prog 1 [000] 1: 99999999999999999999 cpu-clock:\n\tffff work (/bin/x)\n\n"
+			      "prog 1 [000] 2: 5 cpu-clock:\n\tffff work (/bin/x)\n\n";
+	struct collapse_options o = { 0 };
+	struct collapse_result *r;
+	struct collapse_stats cs;
+	ck_assert_int_eq(collapse_perf(script, sizeof(script) - 1, &o, &r, &cs), 0);
+	ck_assert_uint_eq(cs.clamped, 1);
+	char *out = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&out, &size);
+	ck_assert_int_eq(collapse_result_write(r, f), 0);
+	fclose(f);
+	ck_assert_str_eq(out, "prog;work 9223372036854775807\n");
+	free(out);
+	collapse_result_free(r);
+}
+END_TEST
+
 START_TEST(test_not_a_profile)
 {
 	struct profile q;
@@ -385,6 +415,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_every_prefix);
 	tcase_add_test(tc, test_bit_flips);
 	tcase_add_test(tc, test_trailing_data);
+	tcase_add_test(tc, test_counts_clamped);
 	tcase_add_test(tc, test_chunk_size_lie);
 	tcase_add_test(tc, test_not_a_profile);
 	tcase_add_test(tc, test_folded_parse);
