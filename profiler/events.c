@@ -352,10 +352,29 @@ static bool tracepoint_info(const char *dir, const char *event, const char *fiel
 	return found;
 }
 
+/* Where tracefs is mounted but this user may not read it. */
+static const char *tracefs_denied(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct stat st;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		char events[64];
+		snprintf(events, sizeof(events), "%s/events", dirs[i]);
+		if ((stat(events, &st) == 0 || errno == EACCES) && access(events, R_OK | X_OK) != 0)
+			return dirs[i];
+	}
+	return NULL;
+}
+
 static int setup_io(struct event_set *es, struct profiler_error *err)
 {
 	const char *dir = tracefs_dir();
 	uint64_t enter_id, exit_id;
+	const char *denied = dir ? NULL : tracefs_denied();
+	if (denied) {
+		set_error(err, PROFILER_E_TRACEFS_DENIED, EACCES, 0, denied);
+		return -1;
+	}
 	if (!dir) {
 		set_error(err, PROFILER_E_NO_TRACEFS, ENOENT, 0, "the io view needs the raw_syscalls tracepoints");
 		return -1;

@@ -137,6 +137,11 @@ void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 	case PROFILER_E_LAUNCH:
 		snprintf(buf, len, "cannot run '%s': %s", e->what, sys);
 		break;
+	case PROFILER_E_TRACEFS_DENIED:
+		snprintf(buf, len, "the io view reads the raw_syscalls tracepoints in tracefs, which is mounted at "
+				   "%s but readable by root only: run as root (or mount it with -o mode=755)",
+			 e->what);
+		break;
 	case PROFILER_E_NO_TRACEFS:
 		snprintf(buf, len, "%s: tracefs is not mounted: mount it (mount -t tracefs nodev "
 				   "/sys/kernel/tracing) and run as root", e->what);

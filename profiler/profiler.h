@@ -27,6 +27,7 @@
 	PROFILER_ERROR(LAUNCH, "cannot launch the command")                               \
 	PROFILER_ERROR(OPEN, "perf_event_open failed")                                    \
 	PROFILER_ERROR(NO_TRACEFS, "tracefs is not mounted")                              \
+	PROFILER_ERROR(TRACEFS_DENIED, "tracefs is not readable")                         \
 	PROFILER_ERROR(NO_LIBC, "the target has no C library mapped")                     \
 	PROFILER_ERROR(UPROBE_DENIED, "not permitted to place uprobes")                   \
 	PROFILER_ERROR(PROFILE, "cannot write the profile")

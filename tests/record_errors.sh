@@ -45,6 +45,10 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null && id nobody > /dev/null
 		# Their own command: the cause is the paranoid level, not another user.
 		one_error "unprivileged --kernel" "cannot open .* on pid [0-9]+: .*perf_event_paranoid is 2, and kernel frames" any -- \
 			setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record --kernel -o "$outdir/k.svg" -- sleep 1
+		if ! setpriv --reuid=nobody --regid=nogroup --clear-groups test -r /sys/kernel/tracing/events/raw_syscalls; then
+			one_error "unprivileged io" "tracefs, which is mounted at .* but readable by root only" any -- \
+				setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record --view io -o "$outdir/i.svg" -- true
+		fi
 		one_error "unprivileged offcpu" "cannot open context-switches .* on pid [0-9]+: .*perf_event_paranoid is 2" any -- \
 			setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record --view offcpu -o "$outdir/o.svg" -- sleep 1
 		kill "$victim"
