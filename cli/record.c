@@ -116,8 +116,9 @@ static void warn_unnamed_files(const struct symbolizer *z)
 	for (uint32_t i = 0; i < n && i < 4; i++)
 		cli_warn("record", "%s: %s%s", notes[i].path, symbolizer_strerror(notes[i].why),
 			 notes[i].why == SYMBOLIZER_E_NO_SYMBOLS
-				 ? " under /usr/lib/debug (install its -dbg or -dbgsym package, or set "
-				   "SMOLDER_DEBUGINFO_PATH or DEBUGINFOD_URLS)"
+				 ? " under /usr/lib/debug: its functions are named by their .eh_frame entries "
+				   "('file+0x... (inferred)'); install its -dbg or -dbgsym package, or set "
+				   "SMOLDER_DEBUGINFO_PATH or DEBUGINFOD_URLS"
 				 : "");
 	if (n > 4)
 		cli_warn("record", "and %u more files without names (smolder info lists them)", n - 4);

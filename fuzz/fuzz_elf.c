@@ -1,8 +1,9 @@
 /* The ELF readers on hostile files, read from files a target (or a
  * container) controls: the profiler's (the build-id note of a mapped file,
- * the allocation functions of a C library) and the symbolizer's image of
- * inflated DWARF sections (walked CU by CU, as lookups walk it). */
-#define _GNU_SOURCE
+ * the allocation functions of a C library), the symbolizer's image of
+ * inflated DWARF sections (walked CU by CU, as lookups walk it), and its
+ * names inferred from .eh_frame_hdr for files without symbols. */
+
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -10,6 +11,22 @@
 #include "fuzz/fuzz.h"
 #include "profiler/profiler-internal.h"
 #include "symbolizer/dwarf_image.h"
+#include "symbolizer/elf_file-internal.h"
+
+static void inferred_names(int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	struct debuginfo d;
+	if (debuginfo_init(&d, "/nonexistent", false))
+		return;
+	enum symbolizer_error why;
+	struct elf_file *f = elf_file_open(&d, 0, path, "", 0, 0, &why);
+	for (uint64_t addr = 0; f && addr < 0x10000; addr += 0x1000)
+		(void)elf_file_inferred_name(f, addr);
+	elf_file_close(f);
+	debuginfo_release(&d);
+}
 
 static void dwarf_image_walk(int fd)
 {
@@ -41,6 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		read_build_id(fd, build_id, sizeof(build_id));
 		alloc_probes_read_offsets(&ap);
 		dwarf_image_walk(fd);
+		inferred_names(fd);
 	}
 	close(fd);
 	return 0;

@@ -7,15 +7,17 @@ seconds=${2:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-/tmp/smolder-fuzz}
 mkdir -p "$out"
-flags="-DPACKAGE_VERSION=\"fuzz\" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top $(pkg-config --cflags libzstd zlib)"
-srcs=$(ls "$top"/profile/*.c "$top"/render/*.c)
-libs="$(pkg-config --libs libzstd zlib) -lm"
-if [ "$target" = elf ]; then # the profiler's ELF readers
-	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c $top/symbolizer/dwarf_image.c"
-	libs="$(pkg-config --libs libelf libdw libdeflate) -lpthread"
+flags="-D_GNU_SOURCE -DPACKAGE_VERSION=\"fuzz\" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I$top $(pkg-config --cflags libzstd zlib)"
+base=$(ls "$top"/base/*.c)
+srcs="$(ls "$top"/profile/*.c "$top"/render/*.c) $base"
+libs="$(pkg-config --libs libzstd zlib) -lm -lpthread"
+if [ "$target" = elf ]; then # the profiler's ELF readers and the symbolizer's file handling
+	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c
+		$(ls "$top"/symbolizer/*.c) $base"
+	libs="$(pkg-config --libs libelf libdw libdeflate) -liberty -ldl -lpthread"
 fi
 if [ "$target" = dwarf ]; then # the symbolizer's own DWARF readers
-	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c $top/profile/model.c"
+	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c $top/profile/model.c $base"
 fi
 # shellcheck disable=SC2086
 clang $flags -o "$out/fuzz_$target" "$top/fuzz/fuzz_$target.c" $srcs $libs

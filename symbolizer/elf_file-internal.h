@@ -108,6 +108,9 @@ struct elf_file {
 	struct cu_index *cus;
 	uint32_t ncus;
 	struct symbol_table symbols; /* function symbols by address, built on first use */
+	struct symbol_table inferred; /* .eh_frame's function starts, for what has no symbol */
+	bool inferred_built;
+	char display_name[256];      /* the mapped file's base name, for inferred names */
 	bool symbols_loaded;
 };
 
@@ -143,6 +146,12 @@ int cu_chain(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Ad
 	     int max);
 /* The inline chain at a module address from DWARF. */
 int elf_file_dwarf_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inline_frame *out, int max);
+
+/* ---- inferred_names.c ---- */
+
+/* "file+0xOFFSET (inferred)": the start of the .eh_frame entry holding a
+ * module address, for code without symbols; NULL if none. */
+const char *elf_file_inferred_name(struct elf_file *f, Dwarf_Addr addr);
 
 /* ---- elf_file.c ---- */
 

@@ -117,6 +117,11 @@ struct elf_file *elf_file_open(struct debuginfo *d, pid_t pid, const char *path,
 		enum symbolizer_error this_way;
 		f = elf_file_matching(d, fd, name, build_id, &this_way);
 		*why = f ? SYMBOLIZER_E_OK : worse(*why, this_way);
+		if (f) {
+			const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+			size_t len = strlen(base) - (gone ? sizeof(deleted) - 1 : 0);
+			snprintf(f->display_name, sizeof(f->display_name), "%.*s", (int)len, base);
+		}
 	}
 	return f;
 }
@@ -143,6 +148,7 @@ void elf_file_close(struct elf_file *f)
 		cu_index_release(&f->cus[i]);
 	free(f->cus);
 	symbol_table_release(&f->symbols);
+	symbol_table_release(&f->inferred);
 	free(f);
 }
 
@@ -259,6 +265,8 @@ int elf_file_named_chain(struct elf_file *f, Dwarf_Addr module_addr, struct inli
 	if (n > 0 && out[0].name)
 		return n;
 	const char *name = elf_file_symbol_at(f, module_addr);
+	if (!name && n == 0)
+		name = elf_file_inferred_name(f, module_addr);
 	if (!name)
 		return 0;
 	if (n == 0)

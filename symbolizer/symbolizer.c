@@ -409,15 +409,17 @@ static int symbolize_location(struct symbolizer *z, uint32_t i, const pid_t *map
 	if (fi < 0)
 		return -SYMBOLIZER_E_NOMEM;
 	int n = file_chain(z, (uint32_t)fi, address - m->start + m->offset, frames);
-	const struct elf_file *f = ((const struct open_file *)z->files.data)[fi].f;
+	struct elf_file *f = ((struct open_file *)z->files.data)[fi].f;
 	if (f && !m->build_id && *elf_file_build_id(f)) {
 		int64_t bid = profile_string(z->p, elf_file_build_id(f));
 		if (bid < 0)
 			return (int)bid;
 		profile_mapping(z->p, mi)->build_id = (uint32_t)bid;
 	}
-	if (n <= 0)
-		((struct open_file *)z->files.data)[fi].unnamed = true;
+	struct open_file *of = (struct open_file *)z->files.data + fi;
+	/* No symbols: named at best by inference, which the notes say too. */
+	if (n <= 0 || (of->f && !elf_file_has_symbols(of->f)))
+		of->unnamed = true;
 	return n > 0 ? set_chain(z, i, frames, n) : 0;
 }
 

@@ -85,4 +85,22 @@ else
 	kill "$pid"
 fi
 wait "$ct_shell" 2> /dev/null
+
+# A stripped program with no debug file: its functions are named by their
+# .eh_frame entries, so the known 20/30/50 split survives as three frames
+# (one per function, not one per sampled address), and the warning says
+# which file had no symbols and how to get them.
+cp "$WORKLOADS/shares_fp" "$TMP/stripped_shares"
+strip -s "$TMP/stripped_shares"
+"$SMOLDER" record -F 499 -o "$TMP/stripped.folded" -- "$TMP/stripped_shares" 2 > /dev/null 2> "$TMP/stripped.err" ||
+	fail "record stripped: status $?"
+grep -q "stripped_shares: no symbols: stripped, and no debug file found.*-dbgsym" "$TMP/stripped.err" ||
+	fail "stripped: no warning naming the file: $(cat "$TMP/stripped.err")"
+leaves=$(awk '{ n = $NF; sub(/ [0-9]+$/, ""); k = split($0, f, ";"); t[f[k]] += n; all += n }
+	END { for (l in t) if (t[l] > all / 20) printf "%.0f %s\n", 100 * t[l] / all, l }' "$TMP/stripped.folded" | sort -n)
+echo "$leaves" | grep -c '(inferred)$' | grep -qx 3 || fail "stripped: not three inferred leaves: $leaves"
+read -r a b c < <(echo "$leaves" | awk '{ printf "%s ", $1 }')
+awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { exit !(a >= 15 && a <= 25 && b >= 25 && b <= 35 && c >= 45 && c <= 55) }' &&
+	pass "stripped: functions named from .eh_frame keep their shares ($a/$b/$c% vs 20/30/50)" ||
+	fail "stripped: leaf shares $a/$b/$c% (want 20/30/50): $leaves"
 finish
