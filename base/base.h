@@ -260,7 +260,9 @@ bool process_alive(pid_t pid);
  * without a mount namespace shows host paths, and a process that has exited
  * has no root left).  A caller that knows the mapping's build-id checks it
  * and moves on to the next way when it differs (a replaced file, or the
- * host's rather than a container's). */
+ * host's rather than a container's).  "[vdso]", which has no file, opens
+ * (the first way) as a copy of this process's vDSO: the kernel maps the
+ * same image into every process. */
 enum mapped_file_way {
 	MAPPED_IN_ROOT,
 	MAPPED_VIA_MAP_FILES,

@@ -1,10 +1,13 @@
 /* /proc: small settings, thread names, liveness, and the one policy for
  * opening the file that a process mapped. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -66,6 +69,33 @@ static int open_in_root(pid_t pid, const char *path)
 	return fd >= 0 ? fd : -e;
 }
 
+/* The vDSO has no file: a copy of this process's (the kernel maps the same
+ * image into every process of an architecture) in a memfd.  The fd, or
+ * -errno. */
+static int open_vdso(void)
+{
+	const uint8_t *image = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
+	if (!image)
+		return -ENOENT;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)image;
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return -ENOEXEC;
+	/* The whole image, section headers (at its end) included, lies in the
+	 * mapping: a few pages. */
+	size_t size = (size_t)eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	if (size < sizeof(*eh) || size > (1u << 20))
+		return -ENOEXEC;
+	int fd = memfd_create("vdso", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, image, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0) {
+		int e = errno ? errno : EIO;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, enum mapped_file_way way,
 		     char *name, size_t name_len)
 {
@@ -73,6 +103,10 @@ int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, 
 	if (!name) {
 		name = buf;
 		name_len = sizeof(buf);
+	}
+	if (strcmp(path, "[vdso]") == 0) {
+		snprintf(name, name_len, "%s", path);
+		return way == MAPPED_IN_ROOT ? open_vdso() : -ENOENT;
 	}
 	if (path[0] != '/')
 		return -ENOENT;

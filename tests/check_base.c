@@ -1,6 +1,6 @@
 /* Unit tests of base/: the varint writer against its reader, the bounded
  * cursor, the id index, parallel_run, and open_mapped_file's refusal of a
- * symlink that leads out of a container's root. */
+ * symlink that leads out of a container's root (and its copy of the vDSO). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -214,9 +214,18 @@ START_TEST(test_open_mapped_file_stays_in_root)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_str_eq(name, host);
 	close(fd);
-	/* No way applies to a path that is not absolute. */
+	/* No way applies to a path that is not absolute... */
 	for (int way = 0; way < MAPPED_FILE_WAYS; way++)
-		ck_assert_int_eq(open_mapped_file(pid, "[vdso]", 0, 0, (enum mapped_file_way)way, NULL, 0), -ENOENT);
+		ck_assert_int_eq(open_mapped_file(pid, "[heap]", 0, 0, (enum mapped_file_way)way, NULL, 0), -ENOENT);
+	/* ...but the vDSO, which opens as a copy of ours: an ELF image. */
+	fd = open_mapped_file(pid, "[vdso]", 0, 0, MAPPED_IN_ROOT, name, sizeof(name));
+	ck_assert_int_ge(fd, 0);
+	char magic[4];
+	ck_assert_int_eq(read(fd, magic, 4), 4);
+	ck_assert_mem_eq(magic, "\177ELF", 4);
+	ck_assert_str_eq(name, "[vdso]");
+	close(fd);
+	ck_assert_int_eq(open_mapped_file(pid, "[vdso]", 0, 0, MAPPED_HOST_PATH, NULL, 0), -ENOENT);
 	stop(pid);
 
 	snprintf(path, sizeof(path), "%s/lib/host", root);
