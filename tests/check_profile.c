@@ -167,15 +167,21 @@ static uint8_t *file_bytes(const char *path, size_t *len)
 	return data;
 }
 
+/* The sample profile in p, and the bytes of its file (the caller frees). */
+static uint8_t *sample_profile_bytes(struct profile *p, const char *name, size_t *len)
+{
+	build_sample_profile(p);
+	ck_assert_int_eq(profile_write_file(p, tmp_path(name)), 0);
+	return file_bytes(tmp_path(name), len);
+}
+
 /* Every prefix of a file either reads (a prefix of complete chunks) or fails
  * cleanly; a prefix never yields more samples than the whole. */
 START_TEST(test_every_prefix)
 {
 	struct profile p;
-	build_sample_profile(&p);
-	ck_assert_int_eq(profile_write_file(&p, tmp_path("prefix.smolder")), 0);
 	size_t len;
-	uint8_t *data = file_bytes(tmp_path("prefix.smolder"), &len);
+	uint8_t *data = sample_profile_bytes(&p, "prefix.smolder", &len);
 	uint32_t ok = 0;
 	for (size_t n = 0; n < len; n++) {
 		struct profile q;
@@ -203,10 +209,8 @@ END_TEST
 START_TEST(test_bit_flips)
 {
 	struct profile p;
-	build_sample_profile(&p);
-	ck_assert_int_eq(profile_write_file(&p, tmp_path("flip.smolder")), 0);
 	size_t len;
-	uint8_t *data = file_bytes(tmp_path("flip.smolder"), &len);
+	uint8_t *data = sample_profile_bytes(&p, "flip.smolder", &len);
 	for (size_t i = 0; i < len; i++) {
 		for (int bit = 0; bit < 8; bit += 3) {
 			data[i] ^= (uint8_t)(1 << bit);
@@ -230,10 +234,8 @@ END_TEST
 START_TEST(test_trailing_data)
 {
 	struct profile p;
-	build_sample_profile(&p);
-	ck_assert_int_eq(profile_write_file(&p, tmp_path("twice.smolder")), 0);
 	size_t len;
-	uint8_t *data = file_bytes(tmp_path("twice.smolder"), &len);
+	uint8_t *data = sample_profile_bytes(&p, "twice.smolder", &len);
 	uint8_t *twice = malloc(2 * len);
 	memcpy(twice, data, len);
 	memcpy(twice + len, data, len);
@@ -259,10 +261,8 @@ END_TEST
 START_TEST(test_chunk_size_lie)
 {
 	struct profile p;
-	build_sample_profile(&p);
-	ck_assert_int_eq(profile_write_file(&p, tmp_path("lie.smolder")), 0);
 	size_t len;
-	uint8_t *data = file_bytes(tmp_path("lie.smolder"), &len);
+	uint8_t *data = sample_profile_bytes(&p, "lie.smolder", &len);
 	/* The first chunk's header is at 16; its stored size at 20. */
 	uint32_t stored;
 	memcpy(&stored, data + 20, 4);
