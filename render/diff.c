@@ -153,6 +153,10 @@ int render_diff_report(const struct profile *base, const struct profile *new_p,
 				if (gate->exceeded < DIFF_GATE_MAX) {
 					struct diff_gate_hit *h = &gate->hits[gate->exceeded];
 					snprintf(h->name, sizeof(h->name), "%s", rows[i].name);
+					/* One line on stderr, whatever the name holds. */
+					for (char *c = h->name; *c; c++)
+						if ((unsigned char)*c < 0x20 || *c == 0x7f)
+							*c = '?';
 					h->before = rows[i].base_total;
 					h->after = rows[i].new_total;
 				}

@@ -166,7 +166,7 @@ struct diff_report_options {
 struct diff_gate {
 	uint32_t exceeded; /* functions whose total share grew by more than fail_above */
 	struct diff_gate_hit {
-		char name[256];
+		char name[256]; /* controls written as '?' */
 		double before, after;
 	} hits[DIFF_GATE_MAX];
 };
