@@ -39,8 +39,11 @@ int output_file_open(struct output_file *o, const char *path)
 		return -ENOMEM;
 	struct stat st;
 	int err = 0;
-	/* lstat: a symlink at path is a name to replace, not a way to its target. */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+	/* What path names, through a symlink too (/dev/stdout is one): a device,
+	 * fifo or socket is written into; a regular file (or nothing yet) is
+	 * replaced by a rename, which replaces a symlink itself, never its
+	 * target. */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode))
 			err = -EISDIR;
 		else if ((o->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC)) < 0)
