@@ -52,11 +52,30 @@ static const uint8_t *fde_table(Elf *elf, GElf_Phdr *hdr, uint32_t *count)
 	return NULL;
 }
 
+/* A file stripped of its symbol table (.dynsym may remain: a program's
+ * imports, a library's exports). */
+static bool stripped(Elf *elf)
+{
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_SYMTAB)
+			return false;
+	}
+	return true;
+}
+
 static void build_inferred(struct elf_file *f)
 {
 	f->inferred_built = true;
 	GElf_Addr bias;
 	Elf *elf = dwfl_module_getelf(f->mod, &bias);
+	/* Only where nothing better names code: a file with a symbol table or
+	 * debug info leaves what they do not cover (a PLT stub) unnamed, as
+	 * addr2line does. */
+	if (!elf || !stripped(elf) || elf_file_has_dwarf(f)) {
+		symbol_table_finish(&f->inferred);
+		return;
+	}
 	GElf_Phdr hdr;
 	uint32_t count = 0;
 	const uint8_t *table = elf ? fde_table(elf, &hdr, &count) : NULL;
