@@ -255,7 +255,11 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	s->start_ns = now_ns();
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
-	if (metadata_write_start(s)) {
+	/* Another thread may be reading the profile (profiler_with_profile). */
+	pthread_mutex_lock(&s->profile_lock);
+	int meta = metadata_write_start(s);
+	pthread_mutex_unlock(&s->profile_lock);
+	if (meta) {
 		set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
 		return -1;
 	}
