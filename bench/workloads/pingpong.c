@@ -44,10 +44,11 @@ static void *server(void *arg)
 FRAME static void ask(void)
 {
 	char c = 'x';
-	for (long i = 0; i < rounds; i++)
+	for (long i = 0; i < rounds; i++) {
 		if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
 			exit(1);
 		work();
+	}
 }
 
 static double seconds(void)
