@@ -10,8 +10,8 @@
 #   alloc:  smolder --view alloc    vs heaptrack (launched, and attached with -p)
 #           on alloc_heavy.c: a malloc (or calloc) and a free per call, ~0.1 us
 #           of work each
-# For each: target slowdown (its own timed work over an unprofiled run, median
-# of REPEAT), the profiler's CPU seconds (its command's user+sys minus the
+# For each: target slowdown (its own timed work over an unprofiled run: the
+# median of REPEAT, and their range), the profiler's CPU seconds (its command's user+sys minus the
 # workload's own), peak RSS (the largest process of the command: the
 # profiler, as the workloads stay small), output bytes, and the totals it
 # reports against the truth the workload prints.  Run as root.
@@ -72,12 +72,17 @@ run() {
 		cpus+=("$prof_cpu")
 		rsss+=("$rss_mib")
 	done
-	slowdown=$(printf '%s\n' "${slows[@]}" | median)
+	slowdown=$(spread "${slows[@]}")
 	prof_cpu=$(printf '%s\n' "${cpus[@]}" | median)
 	rss_mib=$(printf '%s\n' "${rsss[@]}" | median)
 }
 
-row() { printf '| %s | %s | %sx | %s | %s | %s | %s |\n' "$@"; }
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@"; }
+# spread VALUE...: "MEDIANx (MIN-MAX)"
+spread() {
+	printf '%s\n' "$@" | sort -n | awk -v m="$(printf '%s\n' "$@" | median)" \
+		'NR == 1 { lo = $1 } { hi = $1 } END { printf "%sx (%s-%s)", m, lo, hi }'
+}
 kib() { awk -v b="$1" 'BEGIN { printf "%.0f KiB", b / 1024 }'; }
 
 echo "| view | profiler | target slowdown | profiler CPU (s) | peak RSS (MiB) | output | totals (truth) |"
@@ -210,7 +215,7 @@ attach() { # LABEL OUTFILE -- COMMAND (with PID where the pid goes)
 		wait "$prof" || true
 		slows+=("$(awk -v a="$(field wall "$work/wl")" -v b="$alone" 'BEGIN { printf "%.2f", a / b }')")
 	done
-	slowdown=$(printf '%s\n' "${slows[@]}" | median)
+	slowdown=$(spread "${slows[@]}")
 	local size
 	size=$(stat -c %s "$out" 2> /dev/null || echo 0)
 	if [ "$size" -lt 1024 ] && ! "$smolder" info "$out" > /dev/null 2>&1; then

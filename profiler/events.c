@@ -83,6 +83,9 @@ static void attr_for_cpu(struct event_set *es, bool cycles)
 	a->sample_id_all = 1;
 	a->exclude_kernel = !o->kernel;
 	a->exclude_callchain_kernel = !o->kernel;
+	/* With a stack copy, user frames come from unwinding it: the kernel's
+	 * own walk of them would cost every event and be thrown away. */
+	a->exclude_callchain_user = o->unwind != UNWIND_FP;
 	a->exclude_hv = 1;
 	a->exclude_guest = 1;
 	a->use_clockid = 1;
