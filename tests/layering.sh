@@ -1,7 +1,8 @@
 #!/bin/bash
 # The modules' arrows (docs/architecture.md): cli -> profiler, symbolizer,
 # render -> profile -> base.  A file may include its own module's headers,
-# and only the public header (MODULE/MODULE.h) of a module below it.
+# and only the public header (MODULE/MODULE.h) of a module below it.  And
+# sizes a reader can hold: no file over 900 lines, no function over 150.
 . "$(dirname "$0")/lib.sh"
 allowed() { # module -> the modules it may include
 	case "$1" in
@@ -25,4 +26,15 @@ for module in base profile profiler symbolizer render cli; do
 	done
 done
 [ "$failures" = 0 ] && pass "every include follows the arrows and uses public headers only"
+
+sizes_failed=$failures
+for file in "$top_srcdir"/{base,profile,profiler,symbolizer,render,cli}/*.[ch]; do
+	# A function's body: from a "{" alone in column 0 to the next "}" there.
+	while read -r what; do
+		fail "${file#"$top_srcdir"/}: $what"
+	done < <(awk 'NR == 1 { n = 0 } /^\{$/ { start = FNR; head = prev } /^\}/ && start {
+			if (FNR - start > 150) printf "%s: %d lines (at most 150)\n", head, FNR - start; start = 0 }
+		{ prev = $0 } END { if (FNR > 900) printf "%d lines (at most 900)\n", FNR }' "$file")
+done
+[ "$failures" = "$sizes_failed" ] && pass "no file over 900 lines, no function over 150"
 finish
