@@ -3,6 +3,7 @@
 # render -> profile -> base.  A file may include its own module's headers,
 # and only the public header (MODULE/MODULE.h) of a module below it.  And
 # sizes a reader can hold: no file over 900 lines, no function over 150.
+# The environment is read by cli/ alone: knobs reach the rest in options.
 . "$(dirname "$0")/lib.sh"
 allowed() { # module -> the modules it may include
 	case "$1" in
@@ -37,4 +38,7 @@ for file in "$top_srcdir"/{base,profile,profiler,symbolizer,render,cli}/*.[ch]; 
 		{ prev = $0 } END { if (FNR > 900) printf "%d lines (at most 900)\n", FNR }' "$file")
 done
 [ "$failures" = "$sizes_failed" ] && pass "no file over 900 lines, no function over 150"
+env_users=$(grep -lE '\b(secure_)?getenv\(|\b(set|unset|put)env\(' "$top_srcdir"/{base,profile,profiler,symbolizer,render}/*.[ch] || true)
+[ -z "$env_users" ] && pass "no environment read or written below cli/" ||
+	fail "the environment used below cli/ (pass an option instead): $env_users"
 finish
