@@ -66,17 +66,19 @@ struct cli_option {
 	unsigned long long max;
 	int (*callback)(const char *cmd, const char *name, const char *arg, void *value);
 	bool hidden;          /* accepted, not shown (flamegraph.pl's options that do nothing here) */
+	bool required;        /* a string that must be given: missing, it is a usage error */
 };
 
-#define OPT_BOOL(s, l, v, h) { CLI_OPT_BOOL, s, l, NULL, h, v, 0, NULL, false }
-#define OPT_STRING(s, l, a, v, h) { CLI_OPT_STRING, s, l, a, h, v, 0, NULL, false }
-#define OPT_U32(s, l, a, v, m, h) { CLI_OPT_U32, s, l, a, h, v, m, NULL, false }
-#define OPT_U64(s, l, a, v, m, h) { CLI_OPT_U64, s, l, a, h, v, m, NULL, false }
-#define OPT_DOUBLE(s, l, a, v, h) { CLI_OPT_DOUBLE, s, l, a, h, v, 0, NULL, false }
-#define OPT_CALLBACK(s, l, a, v, fn, h) { CLI_OPT_CALLBACK, s, l, a, h, v, 0, fn, false }
-#define OPT_HIDDEN_STRING(l, v) { CLI_OPT_STRING, 0, l, "X", "", v, 0, NULL, true }
-#define OPT_HIDDEN_BOOL(l, v) { CLI_OPT_BOOL, 0, l, NULL, "", v, 0, NULL, true }
-#define OPT_END() { CLI_OPT_END, 0, NULL, NULL, NULL, NULL, 0, NULL, false }
+#define OPT_BOOL(s, l, v, h) { CLI_OPT_BOOL, s, l, NULL, h, v, 0, NULL, false, false }
+#define OPT_STRING(s, l, a, v, h) { CLI_OPT_STRING, s, l, a, h, v, 0, NULL, false, false }
+#define OPT_U32(s, l, a, v, m, h) { CLI_OPT_U32, s, l, a, h, v, m, NULL, false, false }
+#define OPT_U64(s, l, a, v, m, h) { CLI_OPT_U64, s, l, a, h, v, m, NULL, false, false }
+#define OPT_DOUBLE(s, l, a, v, h) { CLI_OPT_DOUBLE, s, l, a, h, v, 0, NULL, false, false }
+#define OPT_CALLBACK(s, l, a, v, fn, h) { CLI_OPT_CALLBACK, s, l, a, h, v, 0, fn, false, false }
+#define OPT_REQUIRED_STRING(s, l, a, v, h) { CLI_OPT_STRING, s, l, a, h, v, 0, NULL, false, true }
+#define OPT_HIDDEN_STRING(l, v) { CLI_OPT_STRING, 0, l, "X", "", v, 0, NULL, true, false }
+#define OPT_HIDDEN_BOOL(l, v) { CLI_OPT_BOOL, 0, l, NULL, "", v, 0, NULL, true, false }
+#define OPT_END() { CLI_OPT_END, 0, NULL, NULL, NULL, NULL, 0, NULL, false, false }
 
 /* What the help says besides the options, and the operands allowed. */
 struct cli_usage {

@@ -20,7 +20,7 @@ int cmd_export(int argc, char **argv)
 	struct render_select sel = { 0 };
 	const struct cli_option options[] = {
 		OPT_STRING('f', "format", "FMT", &format, "pprof, speedscope or folded (default: from OUT's name)"),
-		OPT_STRING('o', "output", "OUT", &output, "where to write ('-': standard output)"),
+		OPT_REQUIRED_STRING('o', "output", "OUT", &output, "where to write ('-': standard output)"),
 		OPT_STRING(0, "value", "NAME", &sel.value, "folded: which value"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "folded, speedscope: a 'name-tid' frame"),
 		OPT_END(),
@@ -29,10 +29,6 @@ int cmd_export(int argc, char **argv)
 	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
 	if (parsed != CLI_PARSED)
 		return cli_exit_for(parsed);
-	if (!output) {
-		cli_error("export", "needs one input FILE and -o OUT");
-		return cli_usage_error("export");
-	}
 	enum output_format f = cli_format_for_path(output);
 	if (format) {
 		if (strcmp(format, "pprof") == 0)

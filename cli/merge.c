@@ -19,17 +19,13 @@ int cmd_merge(int argc, char **argv)
 {
 	const char *output = NULL;
 	const struct cli_option options[] = {
-		OPT_STRING('o', "output", "OUT", &output, "where to write"),
+		OPT_REQUIRED_STRING('o', "output", "OUT", &output, "where to write"),
 		OPT_END(),
 	};
 	struct cli_operands in;
 	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
 	if (parsed != CLI_PARSED)
 		return cli_exit_for(parsed);
-	if (!output) {
-		cli_error("merge", "needs inputs and -o OUT");
-		return cli_usage_error("merge");
-	}
 	struct profile merged;
 	profile_init(&merged);
 	int status = EXIT_FAIL;

@@ -174,6 +174,14 @@ static int parse_short(const struct cli_usage *u, const struct cli_option *opts,
 	return 0;
 }
 
+static bool required_given(const struct cli_option *opts)
+{
+	for (const struct cli_option *o = opts; o->kind != CLI_OPT_END; o++)
+		if (o->required && !*(const char **)o->value)
+			return false;
+	return true;
+}
+
 int cli_parse_options(const struct cli_usage *u, const struct cli_option *opts, int argc, char **argv,
 		      struct cli_operands *operands)
 {
@@ -215,7 +223,7 @@ int cli_parse_options(const struct cli_usage *u, const struct cli_option *opts, 
 	}
 	operands->args = kept;
 	operands->count = n;
-	if (n < u->min_operands || (u->max_operands >= 0 && n > u->max_operands)) {
+	if (n < u->min_operands || (u->max_operands >= 0 && n > u->max_operands) || !required_given(opts)) {
 		if (u->operands_error)
 			cli_error(u->cmd, "%s", u->operands_error);
 		cli_usage_error(u->cmd);

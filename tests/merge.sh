@@ -15,4 +15,9 @@ printf 'x 1\n' > "$TMP/x.folded"
 "$SMOLDER" merge "$TMP/x.folded" /nonexistent -o "$TMP/bad.smolder" 2> "$TMP/err"
 [ $? = 1 ] && [ ! -e "$TMP/bad.smolder" ] && grep -q 'cannot read /nonexistent' "$TMP/err" &&
 	pass "missing input: clean error, no output" || fail "missing input: $(cat "$TMP/err")"
+for cmd in merge export; do
+	"$SMOLDER" $cmd "$TMP/x.folded" 2> "$TMP/err"
+	[ $? = 2 ] && grep -q "^smolder: $cmd: needs .*-o OUT" "$TMP/err" && pass "$cmd without -o: usage error naming it" ||
+		fail "$cmd without -o: $(cat "$TMP/err")"
+done
 finish
