@@ -102,9 +102,9 @@ lost() {
 		END { printf "%d lost%s", l + u, s ? sprintf(", %d without their stack", s) : "" }'
 }
 
-# smolder_rows VIEW: the view on the workload with DWARF at the default
-# 16 KiB stack copy, at perf's 8 KiB, and with frame pointers; totals_VIEW
-# says what each profile found.
+# smolder_rows VIEW: the view on the workload with DWARF at its default stack
+# copy (8 KiB for event views), with --stack-size 8192 said outright (perf's
+# default), and with frame pointers; totals_VIEW says what each profile found.
 smolder_rows() {
 	local view=$1 unwind f opts label
 	for unwind in dwarf dwarf,8192 fp; do
