@@ -271,7 +271,7 @@ static void prepare_some_files(void *arg, unsigned share)
 	struct files_work *w = arg;
 	for (uint32_t i; (i = atomic_fetch_add(&w->next, 1)) < w->count;)
 		elf_file_prepare(w->files[i].f, w->files[i].vaddrs, w->files[i].n);
-	}
+}
 
 static int most_addresses_first(const void *a, const void *b)
 {
