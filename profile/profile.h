@@ -29,7 +29,7 @@
 	PROFILE_ERROR(NOMEM, "out of memory")                                       \
 	PROFILE_ERROR(IO, "input/output error")                                     \
 	PROFILE_ERROR(NOT_PROFILE, "not a smolder profile (bad magic number)")      \
-	PROFILE_ERROR(VERSION, "unsupported profile format version")                \
+	PROFILE_ERROR(VERSION, "a profile format version this smolder does not read (a newer smolder wrote it: read it with that one)") \
 	PROFILE_ERROR(TRUNCATED, "file is truncated")                               \
 	PROFILE_ERROR(CHECKSUM, "chunk checksum mismatch (file is corrupted)")      \
 	PROFILE_ERROR(TOO_LARGE, "declared size exceeds the limit (file is corrupted or hostile)") \

@@ -36,4 +36,17 @@ for cut in $(seq 0 "$size"); do
 done
 [ "$readable" -gt 1 ] && pass "truncation sweep: $((size + 1)) prefixes, $readable readable, none crashed" ||
 	fail "truncation sweep: only $readable readable prefixes"
+
+# A newer format is refused, naming the cause; what the last landed smolder
+# (faedf0f) wrote, a whole recording and one SIGKILLed, reads as it did then.
+"$SMOLDER" info "$top_srcdir/tests/data/bad/bad-version.smolder" 2>&1 | grep -q 'a newer smolder wrote it' &&
+	pass "a newer format version: refused, saying a newer smolder wrote it" || fail "bad version: no cause named"
+compat=$top_srcdir/tests/data/compat
+"$SMOLDER" fold "$compat/cpu-faedf0f.smolder" | sort > "$TMP/compat.folded"
+cmp -s "$TMP/compat.folded" "$compat/cpu-faedf0f.folded" && pass "a faedf0f recording folds as it did then" ||
+	fail "a faedf0f recording reads differently: $(diff "$TMP/compat.folded" "$compat/cpu-faedf0f.folded" | head -3)"
+"$SMOLDER" fold "$compat/killed-faedf0f.smolder.partial" 2> "$TMP/err" | sort > "$TMP/compat.folded"
+cmp -s "$TMP/compat.folded" "$compat/killed-faedf0f.folded" && grep -q truncated "$TMP/err" &&
+	pass "a faedf0f .partial folds as it did then, with the truncation warning" ||
+	fail "a faedf0f .partial reads differently: $(head -2 "$TMP/err")"
 finish
