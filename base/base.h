@@ -251,6 +251,9 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* True while pid exists and is not a zombie. */
 bool process_alive(pid_t pid);
 
+/* The user pid runs as (its /proc entry's owner); false if it is gone. */
+bool process_owner(pid_t pid, uid_t *uid);
+
 /* The ways to reach the file that a process mapped from `path` at
  * [start, end), in the order to try them: the path resolved inside the
  * process's root as if it were "/" (RESOLVE_IN_ROOT: no absolute symlink or

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +51,17 @@ bool process_alive(pid_t pid)
 	/* The state follows the last ')': a name may hold one too. */
 	const char *paren = strrchr(buf, ')');
 	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+bool process_owner(pid_t pid, uid_t *uid)
+{
+	char path[32];
+	struct stat st;
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st) != 0)
+		return false;
+	*uid = st.st_uid;
+	return true;
 }
 
 /* path inside pid's root, resolved as if that root were "/". */

@@ -17,10 +17,8 @@
  * settings' doing (perf_event_paranoid), not the other user's. */
 static bool process_owned(pid_t pid)
 {
-	char path[32];
-	struct stat st;
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	return stat(path, &st) == 0 && st.st_uid == geteuid();
+	uid_t uid;
+	return process_owner(pid, &uid) && uid == geteuid();
 }
 
 /* Pages per ring buffer: enough for a few hundred milliseconds of samples

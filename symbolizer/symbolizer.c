@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "symbolizer/symbolizer-internal.h"
 
@@ -364,10 +363,8 @@ static const struct symbol_table *jit_table(struct symbolizer *z, pid_t pid)
 	memset(j, 0, sizeof(*j));
 	j->pid = pid;
 	/* The target's user, from its /proc entry; root only if it is gone. */
-	char proc[32];
-	struct stat st;
-	snprintf(proc, sizeof(proc), "/proc/%d", (int)pid);
-	uid_t uid = stat(proc, &st) == 0 ? st.st_uid : 0;
+	uid_t uid = 0;
+	process_owner(pid, &uid);
 	bool ignored;
 	if (jit_map_load(&j->table, pid, uid, &ignored))
 		return NULL;
