@@ -275,7 +275,7 @@ enum mapped_file_way {
 
 /* Opens (O_RDONLY | O_CLOEXEC) the mapped file one way; the fd, or -errno
  * (-ENOENT where that way does not apply: an anonymous path, pid 0 for the
- * first two).  name, if not NULL, receives a path that names the same
+ * first two, a path maps shows as " (deleted)" for all but map_files).  name, if not NULL, receives a path that names the same
  * file for messages and for tools that take paths. */
 int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, enum mapped_file_way way,
 		     char *name, size_t name_len);

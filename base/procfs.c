@@ -122,6 +122,12 @@ int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, 
 	}
 	if (path[0] != '/')
 		return -ENOENT;
+	/* A deleted file is only what the process still maps: its path now
+	 * names nothing, or something else. */
+	static const char deleted[] = " (deleted)";
+	size_t n = strlen(path), d = sizeof(deleted) - 1;
+	if (way != MAPPED_VIA_MAP_FILES && n > d && strcmp(path + n - d, deleted) == 0)
+		return -ENOENT;
 	int fd;
 	switch (way) {
 	case MAPPED_VIA_MAP_FILES:

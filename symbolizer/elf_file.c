@@ -102,9 +102,6 @@ struct elf_file *elf_file_open(struct debuginfo *d, pid_t pid, const char *path,
 	struct elf_file *f = NULL;
 	*why = SYMBOLIZER_E_NO_FILE;
 	for (int way = 0; way < MAPPED_FILE_WAYS && !f; way++) {
-		/* A deleted file is only what the process still maps. */
-		if (gone && way != MAPPED_VIA_MAP_FILES)
-			continue;
 		char name[4200];
 		int fd = open_mapped_file(pid, path, start, end, (enum mapped_file_way)way, name, sizeof(name));
 		if (fd < 0) {

@@ -262,6 +262,19 @@ START_TEST(test_open_mapped_file_map_files)
 	ck_assert_int_eq(read(got, buf, 6), 6);
 	ck_assert_str_eq(buf, "mapped");
 	close(got);
+	/* As maps names it, " (deleted)": reached through map_files only, never
+	 * through a file planted under that name. */
+	char planted[sizeof(file) + 16];
+	snprintf(planted, sizeof(planted), "%s (deleted)", file);
+	int decoy = open(planted, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(decoy, 0);
+	close(decoy);
+	ck_assert_int_eq(open_mapped_file(getpid(), planted, start, start + 4096, MAPPED_HOST_PATH, NULL, 0), -ENOENT);
+	ck_assert_int_eq(open_mapped_file(getpid(), planted, start, start + 4096, MAPPED_IN_ROOT, NULL, 0), -ENOENT);
+	got = open_mapped_file(getpid(), planted, start, start + 4096, MAPPED_VIA_MAP_FILES, NULL, 0);
+	ck_assert_int_ge(got, 0);
+	close(got);
+	unlink(planted);
 	munmap(map, 4096);
 }
 END_TEST
