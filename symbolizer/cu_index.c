@@ -343,23 +343,27 @@ Dwarf_Die cu_unit_die(Dwarf_Die *cudie)
 
 /* The index of a CU (cudie: as found by address, a skeleton for split
  * DWARF), built on first use. */
+struct cu_index *cu_index_built(struct elf_file *f, Dwarf_Off cu)
+{
+	struct cu_index *cus = f->cus.data;
+	for (uint32_t i = 0; i < f->cus.count; i++)
+		if (cus[i].cu == cu)
+			return &cus[i];
+	return NULL;
+}
+
 struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie)
 {
 	Dwarf_Off cu = dwarf_dieoffset(cudie);
-	for (uint32_t i = 0; i < f->ncus; i++)
-		if (f->cus[i].cu == cu)
-			return &f->cus[i];
-	struct cu_index *v = realloc(f->cus, (f->ncus + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	f->cus = v;
-	struct cu_index *ix = &f->cus[f->ncus++];
+	struct cu_index *ix = cu_index_built(f, cu);
+	if (ix || !(ix = vec_push(&f->cus, sizeof(*ix))))
+		return ix;
 	memset(ix, 0, sizeof(*ix));
 	ix->cu = cu;
 	Dwarf_Die unit = cu_unit_die(cudie);
 	if (cu_index_build(ix, &unit, WALK_OUTSIDE)) {
 		cu_index_release(ix);
-		f->ncus--;
+		f->cus.count--;
 		return NULL;
 	}
 	return ix;

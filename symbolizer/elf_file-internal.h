@@ -105,8 +105,7 @@ struct elf_file {
 	struct vec chains; /* struct cached_chain: every address looked up */
 	struct id_hash chain_index;
 	struct vec frames; /* struct inline_frame: the cached chains' */
-	struct cu_index *cus;
-	uint32_t ncus;
+	struct vec cus; /* struct cu_index: the CUs indexed so far */
 	struct symbol_table symbols; /* function symbols by address, built on first use */
 	struct symbol_table inferred; /* .eh_frame's function starts, for what has no symbol */
 	bool inferred_built;
@@ -129,6 +128,8 @@ void cu_index_release(struct cu_index *ix);
 int cu_index_build(struct cu_index *ix, Dwarf_Die *unitdie, enum cu_walk walk);
 /* The index of cudie's CU, made on first use and kept with f; NULL if it cannot be. */
 struct cu_index *cu_index_for(struct elf_file *f, Dwarf_Die *cudie);
+/* The index of the CU at that offset, if built; NULL if not. */
+struct cu_index *cu_index_built(struct elf_file *f, Dwarf_Off cu);
 /* The scopes of the function holding addr, *at the innermost scope holding it. */
 const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Die *cudie, uint64_t addr, int32_t *at);
 /* The unit DIE of a CU (the skeleton's split unit, for split DWARF). */

@@ -141,9 +141,10 @@ void elf_file_close(struct elf_file *f)
 	vec_release(&f->chains);
 	id_hash_release(&f->chain_index);
 	vec_release(&f->frames);
-	for (uint32_t i = 0; i < f->ncus; i++)
-		cu_index_release(&f->cus[i]);
-	free(f->cus);
+	struct cu_index *cus = f->cus.data;
+	for (uint32_t i = 0; i < f->cus.count; i++)
+		cu_index_release(&cus[i]);
+	vec_release(&f->cus);
 	symbol_table_release(&f->symbols);
 	symbol_table_release(&f->inferred);
 	free(f);

@@ -161,10 +161,7 @@ static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n
 		if (!elf_file_cu_die(f, addrs[i].addr, &cudie))
 			continue;
 		Dwarf_Off cu = dwarf_dieoffset(&cudie);
-		bool indexed = false;
-		for (uint32_t k = 0; k < f->ncus && !indexed; k++)
-			indexed = f->cus[k].cu == cu;
-		if (!indexed)
+		if (!cu_index_built(f, cu))
 			addrs[kept++] = (struct cu_address){ cu, addrs[i].addr };
 	}
 	qsort(addrs, kept, sizeof(*addrs), cu_address_cmp);
@@ -186,11 +183,12 @@ static uint32_t cu_jobs(struct elf_file *f, struct cu_address *addrs, uint32_t n
 /* The jobs' indices and chains, kept for the lookups to come. */
 static void prepare_keep(struct elf_file *f, struct cu_job *job)
 {
-	if (!job->ok) {
+	struct cu_index *kept = job->ok ? vec_push(&f->cus, sizeof(*kept)) : NULL;
+	if (!kept) {
 		cu_index_release(&job->ix);
 		return;
 	}
-	f->cus[f->ncus++] = job->ix;
+	*kept = job->ix;
 	const struct inline_frame *frames = job->frames.data;
 	for (uint32_t k = 0, at = 0; k < job->count; at += job->counts[k++]) {
 		uint64_t vaddr = job->first[k].addr + f->dwarf_bias - f->bias;
@@ -228,9 +226,7 @@ void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 	elf_file_symbol_at(f, 0); /* loaded now: the threads only read the symbol table */
 	struct prepare_work w = { f, NULL, 0, 0 };
 	w.njobs = cu_jobs(f, addrs, n, &w.jobs);
-	struct cu_index *cus = w.njobs ? realloc(f->cus, (f->ncus + w.njobs) * sizeof(*cus)) : NULL;
-	if (cus) {
-		f->cus = cus;
+	if (w.njobs) {
 		uint32_t helpers = prepare_readers(f, parallel_threads() - 1);
 		parallel_run(1 + (helpers < w.njobs - 1 ? helpers : w.njobs - 1), prepare_share, &w);
 		for (uint32_t i = 0; i < w.njobs; i++)
