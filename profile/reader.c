@@ -28,45 +28,39 @@ static uint64_t get_count(struct byte_cursor *c, size_t min_bytes)
 }
 
 /* File-local ids are translated to the reader's own ids, since the reader
- * interns (a hostile file may repeat entries). */
-struct id_map {
-	uint32_t *id;
-	uint32_t count, cap;
-};
-
-static int id_map_push(struct id_map *m, uint32_t id)
+ * interns (a hostile file may repeat entries): one struct vec of uint32_t
+ * per table, indexed by file-local id. */
+static int id_map_push(struct vec *m, uint32_t id)
 {
-	if (m->count == m->cap) {
-		uint32_t cap = m->cap ? m->cap * 2 : 256;
-		if (cap > VEC_MAX_COUNT)
-			return -PROFILE_E_TOO_LARGE;
-		uint32_t *ids = realloc(m->id, cap * sizeof(*ids));
-		if (!ids)
-			return -PROFILE_E_NOMEM;
-		m->id = ids;
-		m->cap = cap;
-	}
-	m->id[m->count++] = id;
+	uint32_t *slot = vec_push(m, sizeof(*slot));
+	if (!slot)
+		return m->count >= VEC_MAX_COUNT ? -PROFILE_E_TOO_LARGE : -PROFILE_E_NOMEM;
+	*slot = id;
 	return 0;
+}
+
+static uint32_t id_map_at(const struct vec *m, uint32_t i)
+{
+	return ((const uint32_t *)m->data)[i];
 }
 
 struct reader {
 	struct profile *p;
-	struct id_map strings, functions, locations, stacks;
+	struct vec strings, functions, locations, stacks; /* id maps */
 	bool value_types_seen;
 	struct byte_cursor c;
 	int err;
 };
 
 /* Translates file index i through m, flagging a bad index. */
-static uint32_t map_index(struct reader *r, const struct id_map *m, uint64_t i)
+static uint32_t map_index(struct reader *r, const struct vec *m, uint64_t i)
 {
 	if (i >= m->count) {
 		if (!r->err)
 			r->err = -PROFILE_E_BAD_INDEX;
 		return 0;
 	}
-	return m->id[i];
+	return id_map_at(m, (uint32_t)i);
 }
 
 static uint32_t read_string_ref(struct reader *r)
@@ -171,7 +165,7 @@ static void read_functions(struct reader *r, uint64_t n)
 static void read_locations(struct reader *r, uint64_t n)
 {
 	uint64_t address = r->locations.count
-				   ? profile_location(r->p, r->locations.id[r->locations.count - 1])->address
+				   ? profile_location(r->p, id_map_at(&r->locations, r->locations.count - 1))->address
 				   : 0;
 	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
 		address += (uint64_t)cursor_svarint(&r->c);
@@ -229,7 +223,7 @@ static void read_stacks(struct reader *r, uint64_t n)
 			r->err = -PROFILE_E_STACK_CYCLE;
 			break;
 		} else {
-			parent = r->stacks.id[self - back];
+			parent = id_map_at(&r->stacks, self - back);
 		}
 		uint32_t loc = map_index(r, &r->locations, cursor_uvarint(&r->c));
 		if (r->err)
@@ -447,10 +441,10 @@ static int read_profile(struct profile *p, struct chunk_source *src, struct prof
 		err = profile_reindex_locations(p);
 	if (!err && !r.value_types_seen)
 		err = info->truncated ? -PROFILE_E_TRUNCATED : -PROFILE_E_BAD_CHUNK;
-	free(r.strings.id);
-	free(r.functions.id);
-	free(r.locations.id);
-	free(r.stacks.id);
+	vec_release(&r.strings);
+	vec_release(&r.functions);
+	vec_release(&r.locations);
+	vec_release(&r.stacks);
 	return err;
 }
 
