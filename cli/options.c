@@ -65,7 +65,9 @@ static void option_name(const struct cli_option *o, bool as_long, char *buf, siz
 		snprintf(buf, len, "-%c", o->short_name);
 }
 
-static int store(const char *cmd, const struct cli_option *o, const char *name, const char *arg)
+/* Stores arg (NULL for flags) where the option says; -2 after reporting a
+ * bad value. */
+static int apply(const char *cmd, const struct cli_option *o, const char *name, const char *arg)
 {
 	unsigned long long u;
 	switch (o->kind) {
@@ -77,28 +79,21 @@ static int store(const char *cmd, const struct cli_option *o, const char *name, 
 		return 0;
 	case CLI_OPT_U32:
 		if (cli_parse_uint(cmd, name, arg, o->max ? o->max : UINT32_MAX, &u))
-			return -1;
+			return -2;
 		*(uint32_t *)o->value = (uint32_t)u;
 		return 0;
 	case CLI_OPT_U64:
 		if (cli_parse_uint(cmd, name, arg, o->max ? o->max : UINT64_MAX, &u))
-			return -1;
+			return -2;
 		*(uint64_t *)o->value = u;
 		return 0;
 	case CLI_OPT_DOUBLE:
-		return cli_parse_double(cmd, name, arg, (double *)o->value);
+		return cli_parse_double(cmd, name, arg, (double *)o->value) ? -2 : 0;
 	case CLI_OPT_CALLBACK:
-		return o->callback(cmd, name, arg, o->value);
+		return o->callback(cmd, name, arg, o->value) ? -2 : 0;
 	default:
-		return -1;
+		return -2;
 	}
-}
-
-/* Stores arg (NULL for flags) where the option says; -2 after reporting a
- * bad value. */
-static int apply(const char *cmd, const struct cli_option *o, const char *name, const char *arg)
-{
-	return store(cmd, o, name, arg) ? -2 : 0;
 }
 
 static const struct cli_option *find_long(const struct cli_option *opts, const char *name, size_t len)
@@ -160,8 +155,7 @@ static int parse_short(const struct cli_usage *u, const struct cli_option *opts,
 		char shown[64];
 		option_name(o, false, shown, sizeof(shown));
 		if (!takes_arg(o)) {
-			if (apply(u->cmd, o, shown, NULL))
-				return -1;
+			apply(u->cmd, o, shown, NULL); /* a flag cannot fail */
 			continue;
 		}
 		const char *arg = c[1] ? c + 1 : *i + 1 < argc ? argv[++*i] : NULL;
