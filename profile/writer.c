@@ -243,6 +243,10 @@ static void put_thread(struct profile_writer *w, const struct profile *p, uint32
 	byte_buf_put_uvarint(&w->raw, profile_thread(p, i)->comm);
 }
 
+/* What is marked written (lines, build-ids, sample values) is marked only
+ * once its chunk is on disk: a chunk taken back (a full disk) is written
+ * again by the next flush. */
+
 static int writer_lines(struct profile_writer *w, const struct profile *p)
 {
 	while (w->lines_written.count < p->locations.count) {
@@ -252,42 +256,32 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 		*flag = 0;
 	}
 	uint8_t *written = w->lines_written.data;
-	uint32_t n = 0, prev_location = 0, prev_function = 0;
+	uint32_t n = 0, from = 0, prev_location = 0, prev_function = 0;
 	struct byte_buf body = { 0 };
-	for (uint32_t i = 0; i < p->locations.count; i++) {
-		if (written[i] || profile_location(p, i)->nlines == 0)
-			continue;
-		struct byte_buf saved = w->raw;
-		w->raw = body;
-		put_location_lines(w, p, i, &prev_location, &prev_function);
-		body = w->raw;
-		w->raw = saved;
-		written[i] = 1;
-		n++;
-		if (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count) {
-			prev_location = prev_function = 0;
+	int err = 0;
+	for (uint32_t i = 0; i < p->locations.count && !err; i++) {
+		if (!written[i] && profile_location(p, i)->nlines) {
+			struct byte_buf saved = w->raw;
+			w->raw = body;
+			put_location_lines(w, p, i, &prev_location, &prev_function);
+			body = w->raw;
+			w->raw = saved;
+			n++;
+		}
+		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count)) {
 			w->raw.len = 0;
 			byte_buf_put_uvarint(&w->raw, n);
 			byte_buf_put(&w->raw, body.data, body.len);
-			int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
+			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
+			for (uint32_t k = from; !err && k <= i; k++)
+				written[k] |= profile_location(p, k)->nlines != 0;
+			from = i + 1;
 			body.len = 0;
-			n = 0;
-			if (err) {
-				free(body.data);
-				return err;
-			}
+			n = prev_location = prev_function = 0;
 		}
 	}
-	if (n) {
-		w->raw.len = 0;
-		byte_buf_put_uvarint(&w->raw, n);
-		byte_buf_put(&w->raw, body.data, body.len);
-		int err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
-		free(body.data);
-		return err;
-	}
 	free(body.data);
-	return 0;
+	return err;
 }
 
 /* Mappings are written as soon as they appear, before the symbolizer reads
@@ -314,9 +308,11 @@ static int writer_build_ids(struct profile_writer *w, const struct profile *p)
 			continue;
 		byte_buf_put_uvarint(&w->raw, i);
 		byte_buf_put_uvarint(&w->raw, id);
-		written[i] = id;
 	}
-	return writer_emit(w, CHUNK_MAPPING_BUILD_IDS);
+	int err = writer_emit(w, CHUNK_MAPPING_BUILD_IDS);
+	for (uint32_t i = 0; !err && i < w->mappings; i++)
+		written[i] = profile_mapping(p, i)->build_id;
+	return err;
 }
 
 /* Samples are written as deltas from what the file already holds: the
@@ -332,7 +328,7 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 	}
 	int64_t (*flushed)[PROFILE_MAX_VALUES] = w->flushed.data;
 	struct byte_buf body = { 0 };
-	uint32_t n = 0, prev_stack = 0;
+	uint32_t n = 0, from = 0, prev_stack = 0;
 	int err = 0;
 	for (uint32_t i = 0; i < p->samples.count && !err; i++) {
 		const struct sample *s = profile_sample(p, i);
@@ -347,10 +343,8 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 			prev_stack = stack;
 			byte_buf_put_uvarint(&w->raw, s->tid);
 			byte_buf_put_uvarint(&w->raw, s->time);
-			for (uint32_t v = 0; v < nv; v++) {
+			for (uint32_t v = 0; v < nv; v++)
 				byte_buf_put_svarint(&w->raw, s->value[v] - flushed[i][v]);
-				flushed[i][v] = s->value[v];
-			}
 			body = w->raw;
 			w->raw = saved;
 			n++;
@@ -360,6 +354,9 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 			byte_buf_put_uvarint(&w->raw, n);
 			byte_buf_put(&w->raw, body.data, body.len);
 			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_SAMPLES);
+			for (uint32_t k = from; !err && k <= i; k++)
+				memcpy(flushed[k], profile_sample(p, k)->value, nv * sizeof(int64_t));
+			from = i + 1;
 			body.len = 0;
 			n = 0;
 			prev_stack = 0;

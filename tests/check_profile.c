@@ -1,5 +1,8 @@
 /* Unit tests of profile/: the model, folded text, and the .smolder format. */
 #include <check.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -155,6 +158,49 @@ START_TEST(test_incremental_flushes)
 	ck_assert_int_eq(profile_read_file(&q, tmp_path("inc.smolder"), &info), 0);
 	ck_assert(!info.truncated);
 	assert_same_profile(&p, &q);
+	profile_release(&p);
+	profile_release(&q);
+}
+END_TEST
+
+/* Flushes w with the file capped at its present size (as a full disk
+ * would), which must fail, then lifts the cap. */
+static void flush_into_full_disk(struct profile_writer *w, const struct profile *p)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(profile_writer_temp_path(w), &st), 0);
+	struct rlimit full = { (rlim_t)st.st_size + 1, RLIM_INFINITY }, free_again = { RLIM_INFINITY, RLIM_INFINITY };
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &full), 0);
+	ck_assert_int_ne(profile_writer_flush(w, p), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &free_again), 0);
+}
+
+/* A chunk that a full disk cut short is written again once there is room:
+ * new sample values, lines and build-ids each get lost in one. */
+START_TEST(test_flush_after_full_disk)
+{
+	struct profile p, q;
+	build_sample_profile(&p);
+	struct profile_writer *w;
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("full.smolder")), 0);
+	ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+	int64_t more[2] = { 10, 10000 };
+	ck_assert_int_eq(profile_add_sample(&p, profile_sample(&p, 0)->stack, 42, 9, more), 0);
+	flush_into_full_disk(w, &p);
+	struct line raw_line = { profile_line(&p, profile_location(&p, 0)->lines)->function, 99 };
+	ck_assert_int_eq(profile_set_location_lines(&p, 2, &raw_line, 1), 0);
+	flush_into_full_disk(w, &p);
+	profile_mapping(&p, 0)->build_id = profile_function(&p, 0)->name;
+	flush_into_full_disk(w, &p);
+	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	profile_writer_free(w);
+	profile_init(&q);
+	struct profile_read_info info;
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("full.smolder"), &info), 0);
+	assert_same_profile(&p, &q);
+	ck_assert_int_eq(profile_total(&q, 0), 16);
+	ck_assert_str_eq(string_table_get(&q.strings, profile_mapping(&q, 0)->build_id), "main");
 	profile_release(&p);
 	profile_release(&q);
 }
@@ -412,6 +458,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_samples_aggregate);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_incremental_flushes);
+	tcase_add_test(tc, test_flush_after_full_disk);
 	tcase_add_test(tc, test_every_prefix);
 	tcase_add_test(tc, test_bit_flips);
 	tcase_add_test(tc, test_trailing_data);
