@@ -170,7 +170,7 @@ int aggregate_load_maps(struct aggregate *a, struct process_maps *pm)
 static void reload_maps_on_miss(struct aggregate *a, pid_t pid, uint64_t ip)
 {
 	struct process_maps *pm = aggregate_process(a, pid, true);
-	if (!pm || !ip || ip >= (1ull << 47) || process_maps_find(pm, ip))
+	if (!pm || !arch_user_address(ip) || process_maps_find(pm, ip))
 		return;
 	uint64_t t = now_ns();
 	if (t - pm->reloaded_ns > 10000000ull) {

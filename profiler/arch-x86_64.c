@@ -62,6 +62,11 @@ static const struct io_syscall io_syscalls[] = {
 	{ 326, "copy_file_range", true }, { 327, "preadv2", true }, { 328, "pwritev2", true },
 };
 
+bool arch_user_address(uint64_t addr)
+{
+	return addr && addr < (1ull << 47); /* 4-level paging's user half; 5-level's is larger */
+}
+
 const struct io_syscall *arch_io_syscall(uint64_t nr)
 {
 	for (size_t i = 0; i < sizeof(io_syscalls) / sizeof(io_syscalls[0]); i++)

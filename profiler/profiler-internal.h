@@ -174,6 +174,8 @@ unsigned arch_perf_reg(enum arch_reg r);
 uint64_t arch_unwind_regs_mask(void);
 /* perf's number of libunwind's register unw_reg, or -1. */
 int arch_perf_reg_of_unwind(int unw_reg);
+/* Whether addr can be a user-space code address (below the kernel's half). */
+bool arch_user_address(uint64_t addr);
 
 /* A system call the io view follows. */
 struct io_syscall {

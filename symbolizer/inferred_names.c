@@ -78,7 +78,7 @@ static void build_inferred(struct elf_file *f)
 	}
 	GElf_Phdr hdr;
 	uint32_t count = 0;
-	const uint8_t *table = elf ? fde_table(elf, &hdr, &count) : NULL;
+	const uint8_t *table = fde_table(elf, &hdr, &count);
 	for (uint32_t i = 0; table && i < count; i++) {
 		int32_t rel, next_rel;
 		memcpy(&rel, table + 8 * (size_t)i, 4);
