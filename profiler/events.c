@@ -316,14 +316,19 @@ int event_set_init(struct event_set *es, const struct profiler_options *o, struc
 
 /* ---- the views' kinds of event ---- */
 
-/* The tracefs directory of raw_syscalls (tracefs may be mounted in either place). */
-static const char *tracefs_dir(void)
+/* Where tracefs may be mounted. */
+static const char *const tracefs_mounts[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+#define TRACEFS_MOUNTS (sizeof(tracefs_mounts) / sizeof(tracefs_mounts[0]))
+
+/* The raw_syscalls events directory of the first readable mount, in buf;
+ * NULL if there is none. */
+static const char *tracefs_dir(char *buf, size_t len)
 {
-	static const char *const dirs[] = { "/sys/kernel/tracing/events/raw_syscalls",
-					    "/sys/kernel/debug/tracing/events/raw_syscalls" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (access(dirs[i], R_OK) == 0)
-			return dirs[i];
+	for (size_t i = 0; i < TRACEFS_MOUNTS; i++) {
+		snprintf(buf, len, "%s/events/raw_syscalls", tracefs_mounts[i]);
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
 	return NULL;
 }
 
@@ -356,20 +361,20 @@ static bool tracepoint_info(const char *dir, const char *event, const char *fiel
 /* Where tracefs is mounted but this user may not read it. */
 static const char *tracefs_denied(void)
 {
-	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 	struct stat st;
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+	for (size_t i = 0; i < TRACEFS_MOUNTS; i++) {
 		char events[64];
-		snprintf(events, sizeof(events), "%s/events", dirs[i]);
+		snprintf(events, sizeof(events), "%s/events", tracefs_mounts[i]);
 		if ((stat(events, &st) == 0 || errno == EACCES) && access(events, R_OK | X_OK) != 0)
-			return dirs[i];
+			return tracefs_mounts[i];
 	}
 	return NULL;
 }
 
 static int setup_io(struct event_set *es, struct profiler_error *err)
 {
-	const char *dir = tracefs_dir();
+	char dir_buf[96];
+	const char *dir = tracefs_dir(dir_buf, sizeof(dir_buf));
 	uint64_t enter_id, exit_id;
 	const char *denied = dir ? NULL : tracefs_denied();
 	if (denied) {
