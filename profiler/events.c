@@ -11,7 +11,6 @@
 
 #include "profiler/profiler-internal.h"
 
-#define set_error profiler_set_error
 
 /* Whether pid runs as this process's user: then a refusal is the kernel's
  * settings' doing (perf_event_paranoid), not the other user's. */
@@ -138,7 +137,7 @@ static int attach_to_buffer(struct event_set *es, struct cpu_buffer *b, int fd, 
 	if (b->fd >= 0) {
 		if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, b->fd) == 0)
 			return 0;
-		set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_OUTPUT");
+		profiler_set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_OUTPUT");
 		return -1;
 	}
 	for (size_t pages = buffer_pages(es);; pages /= 2) {
@@ -146,7 +145,7 @@ static int attach_to_buffer(struct event_set *es, struct cpu_buffer *b, int fd, 
 		if (r == 0)
 			break;
 		if (pages == 1 || (r != -EPERM && r != -ENOMEM)) {
-			set_error(err, r == -EPERM || r == -ENOMEM ? PROFILER_E_MMAP : PROFILER_E_OPEN, -r, tid,
+			profiler_set_error(err, r == -EPERM || r == -ENOMEM ? PROFILER_E_MMAP : PROFILER_E_OPEN, -r, tid,
 				  "mmap of the perf ring buffer");
 			return -1;
 		}
@@ -154,7 +153,7 @@ static int attach_to_buffer(struct event_set *es, struct cpu_buffer *b, int fd, 
 	if (b->rb.size > es->scratch_size) {
 		uint8_t *scratch = realloc(es->scratch, b->rb.size);
 		if (!scratch) {
-			set_error(err, PROFILER_E_NOMEM, 0, 0, "the ring buffers' scratch space");
+			profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the ring buffers' scratch space");
 			return -1;
 		}
 		es->scratch = scratch;
@@ -212,25 +211,25 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 			enum profiler_errcode code = classify_open_errno(e);
 			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
 				code = PROFILER_E_UPROBE_DENIED;
-			set_error(err, code, e, tid, what);
+			profiler_set_error(err, code, e, tid, what);
 			err->own = tid == es->child || process_owned(tid);
 			return -1;
 		}
 		if ((k == KIND_IO_ENTER || k == KIND_IO_EXIT) && ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter)) {
-			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
+			profiler_set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_SET_FILTER");
 			close(fd);
 			return -1;
 		}
 		uint64_t id;
 		if (ioctl(fd, PERF_EVENT_IOC_ID, &id)) {
-			set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
+			profiler_set_error(err, PROFILER_E_OPEN, errno, tid, "PERF_EVENT_IOC_ID");
 			close(fd);
 			return -1;
 		}
 		if (push_event(es, (struct event){ .fd = fd, .tid = tid, .id = id, .kind = (enum event_kind)k,
 						   .func = f })) {
 			close(fd);
-			set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of events");
+			profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of events");
 			return -1;
 		}
 		if (attach_to_buffer(es, &es->cpus[c], fd, tid, err))
@@ -308,7 +307,7 @@ int event_set_init(struct event_set *es, const struct profiler_options *o, struc
 	es->raw_id_offset = es->raw_ret_offset = UINT32_MAX;
 	es->mmap_build_id = kernel_has_mmap_build_id();
 	if (read_online_cpus(es)) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the list of online CPUs");
 		return -1;
 	}
 	return 0;
@@ -378,16 +377,16 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 	uint64_t enter_id, exit_id;
 	const char *denied = dir ? NULL : tracefs_denied();
 	if (denied) {
-		set_error(err, PROFILER_E_TRACEFS_DENIED, EACCES, 0, denied);
+		profiler_set_error(err, PROFILER_E_TRACEFS_DENIED, EACCES, 0, denied);
 		return -1;
 	}
 	if (!dir) {
-		set_error(err, PROFILER_E_NO_TRACEFS, ENOENT, 0, "the io view needs the raw_syscalls tracepoints");
+		profiler_set_error(err, PROFILER_E_NO_TRACEFS, ENOENT, 0, "the io view needs the raw_syscalls tracepoints");
 		return -1;
 	}
 	if (!tracepoint_info(dir, "sys_enter", "id", &enter_id, &es->raw_id_offset) ||
 	    !tracepoint_info(dir, "sys_exit", "ret", &exit_id, &es->raw_ret_offset)) {
-		set_error(err, PROFILER_E_NO_TRACEFS, errno ? errno : EACCES, 0,
+		profiler_set_error(err, PROFILER_E_NO_TRACEFS, errno ? errno : EACCES, 0,
 			  "the io view cannot read raw_syscalls' id and format in tracefs");
 		return -1;
 	}
@@ -416,7 +415,7 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 static int setup_alloc(struct event_set *es, struct profiler_error *err)
 {
 	if (uprobe_pmu(&es->uprobe_type, &es->retprobe_bit)) {
-		set_error(err, PROFILER_E_NO_EVENT, ENOENT, 0,
+		profiler_set_error(err, PROFILER_E_NO_EVENT, ENOENT, 0,
 			  "uprobe (the alloc view needs the uprobe PMU: a kernel with CONFIG_UPROBE_EVENTS)");
 		return -1;
 	}
@@ -508,7 +507,8 @@ int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct pro
 		}
 		int e = errno;
 		if (classify_open_errno(e) != PROFILER_E_NO_EVENT || (o->force_event && want_cycles)) {
-			set_error(err, classify_open_errno(e), e, probe_pid, o->kernel ? "cycles with kernel frames (--kernel)" : "cycles");
+			profiler_set_error(err, classify_open_errno(e), e, probe_pid,
+					   o->kernel ? "cycles with kernel frames (--kernel)" : "cycles");
 			err->own = probe_pid == es->child || process_owned(probe_pid);
 			return -1;
 		}
@@ -524,7 +524,7 @@ int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error
 		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
 	if (r == 0)
 		return 0;
-	set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : es->child,
+	profiler_set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : es->child,
 		  o->argv ? o->argv[0] : NULL);
 	return -1;
 }

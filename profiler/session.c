@@ -12,7 +12,6 @@
 
 #include "profiler/profiler-internal.h"
 
-#define set_error profiler_set_error
 
 static uint64_t now_ns(void)
 {
@@ -120,7 +119,7 @@ static int open_launch(struct profiler *s, struct profiler_error *err)
 	struct process_maps *pm;
 	if (!aggregate_thread_add(&s->agg, s->targets.child, s->targets.child, comm, 0) ||
 	    !(pm = aggregate_process(&s->agg, s->targets.child, true))) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the thread table");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the thread table");
 		return -1;
 	}
 	pm->loaded = true; /* its maps come with exec */
@@ -132,7 +131,7 @@ static int open_attach(struct profiler *s, struct profiler_error *err)
 {
 	for (uint32_t i = 0; i < s->o.npids; i++) {
 		if (kill(s->o.pids[i], 0) && errno == ESRCH) {
-			set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, s->o.pids[i], NULL);
+			profiler_set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, s->o.pids[i], NULL);
 			return -1;
 		}
 	}
@@ -151,7 +150,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	memset(err, 0, sizeof(*err));
 	struct profiler *s = calloc(1, sizeof(*s));
 	if (!s) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the session");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the session");
 		return -1;
 	}
 	s->o = *o;
@@ -163,11 +162,11 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (event_set_init(&s->events, &s->o, err))
 		goto fail;
 	if (aggregate_init(&s->agg, p, &s->o, &s->events, &s->stats)) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's value types and the unwinder");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's value types and the unwinder");
 		goto fail;
 	}
 	if (record_queue_init(&s->queue, s->o.queue_bytes)) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding queue");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding queue");
 		goto fail;
 	}
 	if (s->o.argv ? open_launch(s, err) : open_attach(s, err))
@@ -260,7 +259,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	int meta = metadata_write_start(s);
 	pthread_mutex_unlock(&s->profile_lock);
 	if (meta) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
 		return -1;
 	}
 	uint32_t npidfds;
@@ -269,7 +268,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	if (!pidfds || !pfd || pthread_create(&s->worker, NULL, worker_main, s)) {
 		free(pfd);
 		close_pidfds(pidfds, npidfds);
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");
 		return -1;
 	}
 	s->worker_running = true;
@@ -285,7 +284,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	if (progress)
 		progress(&s->stats, arg);
 	if (s->agg.fatal) {
-		set_error(err, PROFILER_E_PROFILE, 0, 0, profile_strerror((enum profile_error)-s->agg.fatal));
+		profiler_set_error(err, PROFILER_E_PROFILE, 0, 0, profile_strerror((enum profile_error)-s->agg.fatal));
 		return -1;
 	}
 	return 0;
@@ -294,7 +293,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 int profiler_finish(struct profiler *s, struct profiler_error *err)
 {
 	if (((s->o.views & VIEW_ALLOC) && aggregate_add_in_use(&s->agg)) || metadata_write(s)) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's metadata");
 		return -1;
 	}
 	return 0;

@@ -13,7 +13,6 @@
 
 #include "profiler/profiler-internal.h"
 
-#define set_error profiler_set_error
 
 void targets_init(struct targets *t)
 {
@@ -30,17 +29,17 @@ int targets_launch(struct targets *t, char *const *argv, struct profiler_error *
 {
 	int go[2], status[2];
 	if (pipe2(go, O_CLOEXEC)) {
-		set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
+		profiler_set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
 		return -1;
 	}
 	if (pipe2(status, O_CLOEXEC)) {
-		set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
+		profiler_set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
 		close_pipe(go);
 		return -1;
 	}
 	pid_t child = fork();
 	if (child < 0) {
-		set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
+		profiler_set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
 		close_pipe(go);
 		close_pipe(status);
 		return -1;
@@ -76,7 +75,7 @@ static int attach_threads(struct event_set *es, struct aggregate *a, pid_t pid, 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	DIR *d = opendir(path);
 	if (!d) {
-		set_error(err, errno == ENOENT ? PROFILER_E_NO_SUCH_PROCESS : PROFILER_E_PERMISSION, errno, pid, NULL);
+		profiler_set_error(err, errno == ENOENT ? PROFILER_E_NO_SUCH_PROCESS : PROFILER_E_PERMISSION, errno, pid, NULL);
 		return -1;
 	}
 	int opened = 0, threads = 0;
@@ -102,14 +101,14 @@ static int attach_threads(struct event_set *es, struct aggregate *a, pid_t pid, 
 			read_comm(pid, tid, comm, sizeof(comm));
 			if (!aggregate_thread_add(a, tid, pid, comm, 0)) {
 				closedir(d);
-				set_error(err, PROFILER_E_NOMEM, 0, 0, "the thread table");
+				profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the thread table");
 				return -1;
 			}
 		}
 	}
 	closedir(d);
 	if (threads == 0) {
-		set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, pid, NULL);
+		profiler_set_error(err, PROFILER_E_NO_SUCH_PROCESS, ESRCH, pid, NULL);
 		return -1;
 	}
 	return opened;
@@ -130,7 +129,7 @@ int targets_attach(struct targets *t, struct event_set *es, struct aggregate *a,
 	}
 	struct process_maps *pm = aggregate_process(a, pid, true);
 	if (!pm || aggregate_load_maps(a, pm)) {
-		set_error(err, PROFILER_E_NOMEM, 0, 0, "the mappings of the target");
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the mappings of the target");
 		return -1;
 	}
 	return 0;
@@ -144,7 +143,7 @@ int targets_start(struct targets *t, struct event_set *es, char *const *argv, st
 	}
 	/* Let it exec; EOF on the pipe then means exec succeeded. */
 	if (write(t->go_fd, "g", 1) != 1) {
-		set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
+		profiler_set_error(err, PROFILER_E_LAUNCH, errno, 0, argv[0]);
 		return -1;
 	}
 	close(t->go_fd);
@@ -156,7 +155,7 @@ int targets_start(struct targets *t, struct event_set *es, char *const *argv, st
 	close(t->exec_status_fd);
 	t->exec_status_fd = -1;
 	if (n == sizeof(e)) {
-		set_error(err, PROFILER_E_LAUNCH, e, 0, argv[0]);
+		profiler_set_error(err, PROFILER_E_LAUNCH, e, 0, argv[0]);
 		return -1;
 	}
 	return 0;
