@@ -280,6 +280,11 @@ enum mapped_file_way {
 int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, enum mapped_file_way way,
 		     char *name, size_t name_len);
 
+/* ---- clock ---- */
+
+/* CLOCK_MONOTONIC in nanoseconds (the clock perf's events are told to use). */
+uint64_t monotonic_ns(void);
+
 /* ---- parallel: the one place that decides how many threads work ---- */
 
 #define PARALLEL_MAX 4

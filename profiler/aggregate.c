@@ -6,18 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
 #include "profiler/unwind.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- threads ---- */
 
@@ -172,7 +164,7 @@ static void reload_maps_on_miss(struct aggregate *a, pid_t pid, uint64_t ip)
 	struct process_maps *pm = aggregate_process(a, pid, true);
 	if (!pm || !arch_user_address(ip) || process_maps_find(pm, ip))
 		return;
-	uint64_t t = now_ns();
+	uint64_t t = monotonic_ns();
 	if (t - pm->reloaded_ns > 10000000ull) {
 		pm->reloaded_ns = t;
 		process_maps_clear(pm);

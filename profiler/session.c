@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
-
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the reader ---- */
 
@@ -44,7 +35,7 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
  * without fear of an older one coming later from another CPU. */
 static void read_all(struct profiler *s)
 {
-	uint64_t start = now_ns();
+	uint64_t start = monotonic_ns();
 	event_set_read(&s->events, enqueue_record, s);
 	record_queue_mark(&s->queue, start - 1000000ull);
 }
@@ -221,7 +212,7 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 		if (poll(pfd, n, 50) < 0 && errno != EINTR)
 			break;
 		read_all(s);
-		uint64_t t = now_ns();
+		uint64_t t = monotonic_ns();
 		s->stats.elapsed = (double)(t - s->start_ns) / 1e9;
 		if (deadline && t >= deadline)
 			break;
@@ -251,7 +242,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 		 void *arg, struct profiler_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	s->start_ns = now_ns();
+	s->start_ns = monotonic_ns();
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
 	/* Another thread may be reading the profile (profiler_with_profile). */
@@ -275,7 +266,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	read_loop(s, pfd, pidfds, npidfds, stop, progress, arg);
 	free(pfd);
 	close_pidfds(pidfds, npidfds);
-	s->stop_ns = now_ns();
+	s->stop_ns = monotonic_ns();
 	event_set_enable(&s->events, false);
 	read_all(s); /* drain what is left */
 	worker_stop(s);
