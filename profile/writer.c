@@ -137,6 +137,18 @@ void profile_writer_free(struct profile_writer *w)
 	free(w);
 }
 
+/* Emits a chunk of n entries, encoded in body (emptied for the next):
+ * entries are counted after the fact, so the count goes in front here. */
+static int writer_emit_counted(struct profile_writer *w, enum chunk_type type, uint32_t n, struct byte_buf *body)
+{
+	w->raw.len = 0;
+	byte_buf_put_uvarint(&w->raw, n);
+	byte_buf_put(&w->raw, body->data, body->len);
+	int err = body->failed ? -PROFILE_E_NOMEM : writer_emit(w, type);
+	body->len = 0;
+	return err;
+}
+
 /* Emits the table's entries from *done to count in chunks of about
  * CHUNK_TARGET_RAW; put() encodes entry i into w->raw. */
 typedef void (*put_entry)(struct profile_writer *w, const struct profile *p, uint32_t i);
@@ -145,7 +157,6 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 			uint32_t *done, uint32_t count, put_entry put)
 {
 	while (*done < count) {
-		/* Entries are counted after the fact: reserve a fixed-width count. */
 		struct byte_buf body = { 0 };
 		struct byte_buf saved = w->raw;
 		w->raw = body;
@@ -157,14 +168,8 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 		}
 		body = w->raw;
 		w->raw = saved;
-		w->raw.len = 0;
-		byte_buf_put_uvarint(&w->raw, n);
-		byte_buf_put(&w->raw, body.data, body.len);
-		bool failed = body.failed;
+		int err = writer_emit_counted(w, type, n, &body);
 		free(body.data);
-		if (failed)
-			return -PROFILE_E_NOMEM;
-		int err = writer_emit(w, type);
 		if (err)
 			return err;
 		*done += n;
@@ -269,14 +274,10 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 			n++;
 		}
 		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count)) {
-			w->raw.len = 0;
-			byte_buf_put_uvarint(&w->raw, n);
-			byte_buf_put(&w->raw, body.data, body.len);
-			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_LOCATION_LINES);
+			err = writer_emit_counted(w, CHUNK_LOCATION_LINES, n, &body);
 			for (uint32_t k = from; !err && k <= i; k++)
 				written[k] |= profile_location(p, k)->nlines != 0;
 			from = i + 1;
-			body.len = 0;
 			n = prev_location = prev_function = 0;
 		}
 	}
@@ -350,16 +351,11 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 			n++;
 		}
 		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->samples.count)) {
-			w->raw.len = 0;
-			byte_buf_put_uvarint(&w->raw, n);
-			byte_buf_put(&w->raw, body.data, body.len);
-			err = body.failed ? -PROFILE_E_NOMEM : writer_emit(w, CHUNK_SAMPLES);
+			err = writer_emit_counted(w, CHUNK_SAMPLES, n, &body);
 			for (uint32_t k = from; !err && k <= i; k++)
 				memcpy(flushed[k], profile_sample(p, k)->value, nv * sizeof(int64_t));
 			from = i + 1;
-			body.len = 0;
-			n = 0;
-			prev_stack = 0;
+			n = prev_stack = 0;
 		}
 	}
 	free(body.data);
