@@ -8,8 +8,11 @@
 
 #include <pthread.h>
 
+#include <sys/resource.h>
+
 #include "profile/profile.h"
 #include "profiler/profiler.h"
+#include "push/push.h"
 #include "render/render.h"
 #include "symbolizer/symbolizer.h"
 
@@ -157,6 +160,8 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned l
 struct symbolize_ahead {
 	struct profiler *s;
 	struct symbolizer *z;
+	void (*tick)(void *arg); /* called after each round, on the thread (NULL: none) */
+	void *tick_arg;
 	uint32_t cursor; /* locations noted so far */
 	bool stop;
 	pthread_mutex_t lock;
@@ -164,9 +169,60 @@ struct symbolize_ahead {
 	pthread_t thread;
 };
 
-/* Starts the thread, for the length of profiler_run; false if it could not. */
-bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z);
+/* Starts the thread, for the length of profiler_run; false if it could not.
+ * tick (may be NULL) runs on it after each round: it may use z. */
+bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z,
+			   void (*tick)(void *arg), void *tick_arg);
 /* Waits for the lookups under way, if any (the rest is symbolizer_run's). */
 void symbolize_ahead_stop(struct symbolize_ahead *a);
+
+/* ---- continuous.c: record --every and --push ---- */
+
+struct continuous_args {
+	double every;       /* seconds an interval; 0: one profile, the whole recording */
+	const char *dir;    /* each interval written here (-o DIR/); NULL: not written */
+	uint32_t keep;      /* the last N interval files; 0: all */
+	const char *push_url;
+	enum push_format push_format;
+	struct vec headers; /* const char *: "Name: value" */
+	struct vec tags;    /* struct push_label, keys owned */
+	const char *app_name;
+	const char *spool_dir;
+	double spool_max_mb;
+	double push_timeout;
+	bool quiet;
+};
+
+#define CONTINUOUS_OPTIONS 10
+/* The options above, into out[CONTINUOUS_OPTIONS] of record's table. */
+void continuous_options(struct continuous_args *c, struct cli_option *out);
+void continuous_args_release(struct continuous_args *c);
+
+#define CONTINUOUS_MAX_LABELS 34
+struct continuous {
+	const struct continuous_args *a;
+	struct profiler *s;
+	struct symbolizer *z; /* the symbolize_ahead thread's while recording */
+	struct pusher *pu;    /* NULL without --push */
+	struct rusage usage;  /* at the last interval: the profiler's CPU */
+	uint64_t next_cut_ns;
+	uint32_t count;
+	bool tty, rejection_said;
+	uint64_t failure_said, dropped_said;
+	char hostname[256], pid[16], app_name[256];
+	struct push_label labels[CONTINUOUS_MAX_LABELS];
+	char last_path[4096];
+};
+
+/* Makes the directory and starts the pusher; 0, or -1 after reporting. */
+int continuous_open(struct continuous *c, const struct continuous_args *a, const struct profiler_options *po,
+		    struct profiler *s, struct symbolizer *z);
+/* symbolize_ahead's tick: cuts an interval when one is due, says what the
+ * pusher could not do. */
+void continuous_tick(void *arg);
+/* Once sampling is over: the last interval, and the pushes waited for
+ * (--push-timeout).  -1 if the server refused any (said already). */
+int continuous_finish(struct continuous *c);
+void continuous_release(struct continuous *c);
 
 #endif

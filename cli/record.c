@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,12 +132,18 @@ struct record_args {
 	const char *output;
 	bool quiet, no_demangle;
 	pid_t *pids; /* owned: free with record_args_release */
+	struct continuous_args c;
+	bool continuous; /* --every or --push */
+	char *dir_buf;   /* owned: the directory of -o DIR/ */
 };
 
 static void record_args_release(struct record_args *a)
 {
 	free(a->pids);
 	a->pids = NULL;
+	free(a->dir_buf);
+	a->dir_buf = NULL;
+	continuous_args_release(&a->c);
 }
 
 static int parse_pid_list(const char *cmd, const char *name, const char *arg, void *value)
@@ -265,13 +272,58 @@ static int parse_event(const char *cmd, const char *name, const char *arg, void 
 	return 0;
 }
 
+/* -o, --every and --push together: intervals go into a directory, to a
+ * server, or both; 0, or -1 after reporting. */
+static int check_continuous(struct record_args *a)
+{
+	struct continuous_args *c = &a->c;
+	a->continuous = c->every > 0 || c->push_url;
+	c->quiet = a->quiet;
+	if (!a->continuous) {
+		const char *alone = c->keep ? "--keep" : c->spool_dir ? "--spool" : c->spool_max_mb ? "--spool-max"
+				  : c->headers.count ? "--push-header" : c->tags.count ? "--tag"
+				  : c->push_timeout > 0 ? "--push-timeout" : NULL;
+		if (alone)
+			cli_error("record", "%s goes with --every or --push", alone);
+		if (!a->output)
+			a->output = "smolder.svg";
+		return alone ? -1 : 0;
+	}
+	struct stat st;
+	size_t n = a->output ? strlen(a->output) : 0;
+	if (a->output && ((n && a->output[n - 1] == '/') || (stat(a->output, &st) == 0 && S_ISDIR(st.st_mode)))) {
+		while (n > 1 && a->output[n - 1] == '/')
+			n--;
+		if (!(a->dir_buf = strndup(a->output, n))) {
+			cli_error("record", "out of memory");
+			return -1;
+		}
+		c->dir = a->dir_buf;
+	} else if (a->output) {
+		cli_error("record", "with --every or --push, -o names a directory for the intervals: -o %s/", a->output);
+		return -1;
+	} else if (!c->push_url) {
+		cli_error("record", "--every needs somewhere to put the intervals: -o DIR/ or --push URL");
+		return -1;
+	}
+	if (c->keep && !c->dir) {
+		cli_error("record", "--keep goes with -o DIR/");
+		return -1;
+	}
+	if ((c->spool_dir || c->headers.count || c->tags.count) && !c->push_url) {
+		cli_error("record", "%s goes with --push", c->spool_dir ? "--spool" : c->headers.count ? "--push-header" : "--tag");
+		return -1;
+	}
+	a->output = c->dir ? c->dir : c->push_url;
+	return 0;
+}
+
 /* The command line into a; CLI_PARSED, or what cli_parse_options returned. */
 static int parse_record_args(struct record_args *a, int argc, char **argv)
 {
-	*a = (struct record_args){ .po = { .frequency = 99, .views = VIEW_CPU },
-				   .output = "smolder.svg" };
+	*a = (struct record_args){ .po = { .frequency = 99, .views = VIEW_CPU } };
 	struct profiler_options *po = &a->po;
-	const struct cli_option options[] = {
+	const struct cli_option own[] = {
 		OPT_CALLBACK('p', "pid", "PID[,PID]", a, parse_pid_list, "attach to these running processes"),
 		OPT_CALLBACK('d', "duration", "SECS", &po->duration, parse_duration,
 			     "stop after SECS seconds (default: until Ctrl-C or exit)"),
@@ -302,8 +354,13 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "flamegraph and folded output: a 'name-tid' frame per thread"),
 		OPT_BOOL(0, "no-demangle", &a->no_demangle, "keep C++ and Rust names as the binary has them"),
 		OPT_BOOL('q', "quiet", &a->quiet, "no status line or summary"),
-		OPT_END(),
 	};
+	/* Record's own options, then continuous profiling's. */
+	enum { OWN = sizeof(own) / sizeof(own[0]) };
+	struct cli_option options[OWN + CONTINUOUS_OPTIONS + 1];
+	memcpy(options, own, sizeof(own));
+	continuous_options(&a->c, options + OWN);
+	options[OWN + CONTINUOUS_OPTIONS] = (struct cli_option)OPT_END();
 	struct cli_operands in;
 	int parsed = cli_parse_options(&usage, options, argc, argv, &in);
 	if (parsed != CLI_PARSED)
@@ -322,7 +379,7 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 					     : "nothing to record: give -p PID or a command (smolder record -- ./prog)");
 		return CLI_USAGE_ERROR;
 	}
-	return CLI_PARSED;
+	return check_continuous(a) ? CLI_USAGE_ERROR : CLI_PARSED;
 }
 
 /* What one recording holds, from opening the events to the output. */
@@ -333,6 +390,7 @@ struct recording {
 	struct profile_writer *w; /* a .smolder output, flushed while recording */
 	struct output_file out;   /* any other output, rendered at the end */
 	struct symbolizer *z;
+	struct continuous c;      /* --every or --push */
 };
 
 /* The events, then (only now that they are open) the profile's file. */
@@ -347,7 +405,9 @@ static int recording_open(struct recording *r)
 	}
 	/* Every output is made now, before the first sample: one that cannot
 	 * be written is said at once, not after the recording. */
-	if (cli_format_for_path(r->a->output) == OUTPUT_SMOLDER) {
+	if (r->a->continuous) {
+		/* continuous_open, once the symbolizer is there */
+	} else if (cli_format_for_path(r->a->output) == OUTPUT_SMOLDER) {
 		int e = profile_writer_open(&r->w, r->a->output);
 		if (e) {
 			cli_error("record", "cannot write %s: %s", r->a->output,
@@ -365,7 +425,7 @@ static int recording_open(struct recording *r)
 		cli_error("record", "out of memory");
 		return -1;
 	}
-	return 0;
+	return r->a->continuous ? continuous_open(&r->c, &r->a->c, &r->a->po, r->s, r->z) : 0;
 }
 
 /* Samples until the end, symbolizing ahead on another thread; the exit
@@ -382,7 +442,13 @@ static int recording_sample(struct recording *r)
 			     .p = &r->p, .w = r->w };
 	struct symbolize_ahead ahead;
 	const char *ahead_env = getenv("SMOLDER_SYMBOLIZE_AHEAD");
-	bool ahead_running = !(ahead_env && strcmp(ahead_env, "0") == 0) && symbolize_ahead_start(&ahead, r->s, r->z);
+	/* Intervals are cut on that thread, which owns the symbolizer meanwhile. */
+	bool ahead_running = (r->a->continuous || !(ahead_env && strcmp(ahead_env, "0") == 0)) &&
+			     symbolize_ahead_start(&ahead, r->s, r->z, r->a->continuous ? continuous_tick : NULL, &r->c);
+	if (r->a->continuous && !ahead_running) {
+		cli_error("record", "cannot start the thread that cuts the intervals");
+		return EXIT_FAIL;
+	}
 	struct profiler_error err;
 	int run = profiler_run(r->s, &stop_requested, progress, &st, &err);
 	if (ahead_running)
@@ -395,6 +461,8 @@ static int recording_sample(struct recording *r)
 		cli_error("record", "%s", msg);
 		return err.code == PROFILER_E_LAUNCH ? 127 : EXIT_FAIL;
 	}
+	if (r->a->continuous) /* the last interval is cut by continuous_finish */
+		return 0;
 	if (profiler_finish(r->s, &err)) {
 		cli_error("record", "out of memory");
 		return EXIT_FAIL;
@@ -487,13 +555,14 @@ static int record(const struct record_args *a)
 		goto out;
 	}
 	status = EXIT_FAIL;
-	if (recording_symbolize(&r) || recording_write(&r))
+	if (a->continuous ? continuous_finish(&r.c) : recording_symbolize(&r) || recording_write(&r))
 		goto out;
 	if (!a->quiet)
 		recording_summary(&r);
 	const struct profiler_stats *ps = profiler_stats(r.s);
 	status = a->po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:
+	continuous_release(&r.c);
 	symbolizer_free(r.z);
 	profile_writer_free(r.w);
 	output_file_release(&r.out, false);

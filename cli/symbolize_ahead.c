@@ -30,15 +30,18 @@ static void *ahead_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		profiler_with_profile(a->s, note_new_locations, a);
 		symbolizer_prepare_noted(a->z);
+		if (a->tick)
+			a->tick(a->tick_arg);
 		pthread_mutex_lock(&a->lock);
 	}
 	pthread_mutex_unlock(&a->lock);
 	return NULL;
 }
 
-bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z)
+bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z,
+			   void (*tick)(void *arg), void *tick_arg)
 {
-	*a = (struct symbolize_ahead){ .s = s, .z = z };
+	*a = (struct symbolize_ahead){ .s = s, .z = z, .tick = tick, .tick_arg = tick_arg };
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -203,6 +203,14 @@ uint32_t profile_stack_depth(const struct profile *p, uint32_t stack);
  * strings, mappings, functions, locations and stacks. */
 int profile_merge(struct profile *dst, const struct profile *src);
 
+/* Moves src's samples into dst (empty): dst gets src's value types and
+ * metadata, and only the strings, mappings, functions, locations, stacks and
+ * threads the samples use; src keeps its tables and has no samples left, so
+ * that a recording can go on adding to it.  mapping_of (room for
+ * src->mappings.count) gets, for each mapping of dst, the one of src it
+ * copies.  On failure src is unchanged. */
+int profile_take_samples(struct profile *dst, struct profile *src, uint32_t *mapping_of);
+
 /* ---- folded text ("frame;frame;frame count") ---- */
 
 struct folded_stats {

@@ -134,6 +134,32 @@ static int write_counts(const struct profiler *s, struct profile *p)
 	return rc;
 }
 
+/* An interval's own start, length and counts: the recording's metadata,
+ * which dst has, says when the recording began. */
+int metadata_write_interval(const struct profiler *s, struct profile *dst, uint64_t from_ns, uint64_t to_ns,
+			    const struct profiler_stats *before)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	uint64_t wall_to = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec - (monotonic_ns() - to_ns);
+	uint64_t wall_from = wall_to - (to_ns - from_ns);
+	char buf[64];
+	time_t secs = (time_t)(wall_from / 1000000000ull);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int rc = profile_set_meta(dst, "start", buf) | meta_u64(dst, "start_ns", wall_from);
+	snprintf(buf, sizeof(buf), "%.3f s", (double)(to_ns - from_ns) / 1e9);
+	rc |= profile_set_meta(dst, "duration", buf) | meta_u64(dst, "duration_ns", to_ns - from_ns);
+	const struct profiler_stats *st = &s->stats;
+	rc |= meta_u64(dst, "samples", st->samples - before->samples);
+	rc |= meta_u64(dst, "lost", st->lost - before->lost);
+	rc |= meta_u64(dst, "unwind_dropped", st->unwind_dropped - before->unwind_dropped);
+	if (st->targets_exited)
+		rc |= profile_set_meta(dst, "exit", "the target exited during the recording");
+	return rc ? -PROFILE_E_NOMEM : 0;
+}
+
 int metadata_write_start(const struct profiler *s)
 {
 	return write_target(s, s->p) | write_when_where(s, s->p, false) | write_settings(s, s->p) ? -PROFILE_E_NOMEM : 0;

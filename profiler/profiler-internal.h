@@ -488,6 +488,8 @@ struct profiler {
 	bool worker_running;
 	pthread_mutex_t profile_lock;
 	bool lock_ready;
+	uint64_t cut_ns;                /* the end of the last interval cut (start_ns before the first) */
+	struct profiler_stats cut_stats; /* the counters then */
 };
 
 /* ---- metadata.c: what the recording was, for the profile ---- */
@@ -497,5 +499,9 @@ int metadata_write(struct profiler *s);
 /* What is known before sampling (command, host, event, rate), so that a
  * file flushed while recording says it; metadata_write overrides it. */
 int metadata_write_start(const struct profiler *s);
+/* An interval's start, duration and counts (the counters' change since
+ * `before`) into dst; from and to on the monotonic clock. */
+int metadata_write_interval(const struct profiler *s, struct profile *dst, uint64_t from_ns, uint64_t to_ns,
+			    const struct profiler_stats *before);
 
 #endif

@@ -140,6 +140,17 @@ void profiler_with_profile(struct profiler *s,
 				      void *arg),
 			   void *arg);
 
+/* Continuous profiling: moves what was recorded since the last cut (or the
+ * start) into dst (initialized, empty) as a profile of its own, with its
+ * start, duration and counts, while the recording goes on; its names are
+ * not lost to the next interval, and the recording's memory no longer
+ * grows with time (only with stacks never seen before).  The alloc view
+ * adds what is in use at the cut.  *mapping_pids (malloc'd, one per mapping
+ * of dst) is for symbolizer_run.  Call it during profiler_run from another
+ * thread, or after it (the last interval), never with profiler_finish.
+ * 0, or -1 with *err filled (out of memory: nothing was moved). */
+int profiler_cut(struct profiler *s, struct profile *dst, pid_t **mapping_pids, struct profiler_error *err);
+
 /* Closes everything; a launched command still running is killed and reaped. */
 void profiler_free(struct profiler *s);
 

@@ -242,7 +242,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 		 void *arg, struct profiler_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	s->start_ns = monotonic_ns();
+	s->start_ns = s->cut_ns = monotonic_ns();
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
 	/* Another thread may be reading the profile (profiler_with_profile). */
@@ -288,6 +288,41 @@ int profiler_finish(struct profiler *s, struct profiler_error *err)
 		return -1;
 	}
 	return 0;
+}
+
+/* profiler_cut's work, with the profile held still. */
+static int cut_locked(struct profiler *s, struct profile *dst, pid_t **mapping_pids)
+{
+	uint64_t now = s->worker_running ? monotonic_ns() : s->stop_ns;
+	uint32_t *mapping_of = malloc(((size_t)s->p->mappings.count + 1) * sizeof(*mapping_of));
+	if (!mapping_of || aggregate_publish_threads(&s->agg) ||
+	    ((s->o.views & VIEW_ALLOC) && aggregate_add_in_use(&s->agg)) || profile_take_samples(dst, s->p, mapping_of)) {
+		free(mapping_of);
+		return -1;
+	}
+	int rc = metadata_write_interval(s, dst, s->cut_ns, now, &s->cut_stats);
+	pid_t *pids = calloc((size_t)dst->mappings.count + 1, sizeof(*pids));
+	const pid_t *all = s->agg.mapping_pids.data;
+	for (uint32_t i = 0; pids && i < dst->mappings.count; i++)
+		pids[i] = mapping_of[i] < s->agg.mapping_pids.count ? all[mapping_of[i]] : 0;
+	free(mapping_of);
+	/* The interval is cut whatever else fails: its samples are in dst. */
+	s->cut_ns = now;
+	s->cut_stats = s->stats;
+	*mapping_pids = pids;
+	return rc || !pids ? -1 : 0;
+}
+
+int profiler_cut(struct profiler *s, struct profile *dst, pid_t **mapping_pids, struct profiler_error *err)
+{
+	memset(err, 0, sizeof(*err));
+	*mapping_pids = NULL;
+	pthread_mutex_lock(&s->profile_lock);
+	int rc = cut_locked(s, dst, mapping_pids);
+	pthread_mutex_unlock(&s->profile_lock);
+	if (rc)
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "an interval of the recording");
+	return rc;
 }
 
 const struct profiler_stats *profiler_stats(const struct profiler *s)

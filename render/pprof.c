@@ -32,10 +32,32 @@ static void pb_message(struct byte_buf *b, uint32_t field, struct byte_buf *msg)
 enum { /* Profile's fields */
 	PROFILE_SAMPLE_TYPE = 1, PROFILE_SAMPLE = 2, PROFILE_MAPPING = 3, PROFILE_LOCATION = 4,
 	PROFILE_FUNCTION = 5, PROFILE_STRING_TABLE = 6, PROFILE_TIME_NANOS = 9,
-	PROFILE_DURATION_NANOS = 10, PROFILE_COMMENT = 13, PROFILE_DEFAULT_SAMPLE_TYPE = 14,
+	PROFILE_DURATION_NANOS = 10, PROFILE_PERIOD_TYPE = 11, PROFILE_PERIOD = 12, PROFILE_COMMENT = 13,
+	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 };
 
-static int pprof_encode(const struct profile *p, struct byte_buf *out)
+/* A sampled recording's period, as Go's CPU profiles give it (cpu
+ * nanoseconds between samples), for readers that scale counts by it. */
+static int pprof_period(const struct profile *p, struct string_table *strings, struct byte_buf *out)
+{
+	const char *hz = profile_get_meta(p, "frequency");
+	unsigned long long n = hz ? strtoull(hz, NULL, 10) : 0;
+	if (!n || profile_find_value(p, "samples") < 0)
+		return 0;
+	int64_t cpu = string_table_intern(strings, "cpu", 3), ns = string_table_intern(strings, "nanoseconds", 11);
+	if (cpu < 0 || ns < 0)
+		return -RENDER_E_NOMEM;
+	struct byte_buf msg = { 0 };
+	pb_uint(&msg, 1, (uint64_t)cpu);
+	pb_uint(&msg, 2, (uint64_t)ns);
+	pb_message(out, PROFILE_PERIOD_TYPE, &msg);
+	free(msg.data);
+	pb_uint(out, PROFILE_PERIOD, 1000000000ull / n);
+	return msg.failed ? -RENDER_E_NOMEM : 0;
+}
+
+/* values: a bit per value type to write (samples with none of them are left out). */
+static int pprof_encode(const struct profile *p, uint32_t values, struct byte_buf *out)
 {
 	struct string_table strings; /* the profile's, plus label keys and thread names */
 	string_table_init(&strings);
@@ -48,19 +70,28 @@ static int pprof_encode(const struct profile *p, struct byte_buf *out)
 	if (thread_key < 0 || tid_key < 0)
 		goto nomem;
 	struct byte_buf msg = { 0 }, sub = { 0 };
+	values &= (1u << p->nvalues) - 1;
 	for (uint32_t v = 0; v < p->nvalues; v++) {
+		if (!(values & 1u << v))
+			continue;
 		pb_uint(&msg, 1, p->value_types[v].type);
 		pb_uint(&msg, 2, p->value_types[v].unit);
 		pb_message(out, PROFILE_SAMPLE_TYPE, &msg);
 	}
 	for (uint32_t i = 0; i < p->samples.count; i++) {
 		const struct sample *s = profile_sample(p, i);
+		bool any = false;
+		for (uint32_t v = 0; v < p->nvalues; v++)
+			any |= (values & 1u << v) && s->value[v];
+		if (!any)
+			continue;
 		/* packed location ids, leaf first */
 		for (uint32_t st = s->stack; st != PROFILE_NONE; st = profile_stack(p, st)->parent)
 			byte_buf_put_uvarint(&sub, (uint64_t)profile_stack(p, st)->location + 1);
 		pb_message(&msg, 1, &sub);
 		for (uint32_t v = 0; v < p->nvalues; v++)
-			byte_buf_put_uvarint(&sub, (uint64_t)s->value[v]);
+			if (values & 1u << v)
+				byte_buf_put_uvarint(&sub, (uint64_t)s->value[v]);
 		pb_message(&msg, 2, &sub);
 		const struct thread *th = profile_find_thread(p, s->tid);
 		if (th) {
@@ -105,6 +136,8 @@ static int pprof_encode(const struct profile *p, struct byte_buf *out)
 		pb_uint(&msg, 4, f->file);
 		pb_message(out, PROFILE_FUNCTION, &msg);
 	}
+	if (pprof_period(p, &strings, out))
+		out->failed = true;
 	for (uint32_t i = 0; i < strings.count; i++)
 		pb_bytes(out, PROFILE_STRING_TABLE, string_table_get(&strings, i),
 			 string_table_len(&strings, i));
@@ -114,8 +147,8 @@ static int pprof_encode(const struct profile *p, struct byte_buf *out)
 	const char *duration = profile_get_meta(p, "duration_ns");
 	if (duration)
 		pb_uint(out, PROFILE_DURATION_NANOS, strtoull(duration, NULL, 10));
-	if (p->nvalues)
-		pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, p->value_types[0].type);
+	if (values)
+		pb_uint(out, PROFILE_DEFAULT_SAMPLE_TYPE, p->value_types[__builtin_ctz(values)].type);
 	free(msg.data);
 	free(sub.data);
 	string_table_release(&strings);
@@ -127,8 +160,15 @@ nomem:
 
 int render_pprof(const struct profile *p, FILE *out)
 {
+	return render_pprof_values(p, UINT32_MAX, out);
+}
+
+int render_pprof_values(const struct profile *p, uint32_t values, FILE *out)
+{
+	if (!(values & ((1u << p->nvalues) - 1)) && p->nvalues)
+		return -RENDER_E_NO_VALUE;
 	struct byte_buf raw = { 0 };
-	int err = pprof_encode(p, &raw);
+	int err = pprof_encode(p, values, &raw);
 	if (err) {
 		free(raw.data);
 		return err;

@@ -124,6 +124,9 @@ int render_flamegraph(const struct flame_tree *t, const struct flame_options *o,
 
 /* gzip-compressed pprof profile.proto with every value type. */
 int render_pprof(const struct profile *p, FILE *out);
+/* The same with the value types whose bits are set in `values` (bit v for
+ * value v), for servers that take a few types a request. */
+int render_pprof_values(const struct profile *p, uint32_t values, FILE *out);
 /* speedscope's JSON file format: one sampled profile per value type. */
 int render_speedscope(const struct profile *p, const struct render_select *sel, FILE *out);
 

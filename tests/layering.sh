@@ -1,6 +1,6 @@
 #!/bin/bash
-# The modules' arrows (docs/architecture.md): cli -> profiler, symbolizer,
-# render -> profile -> base.  A file may include its own module's headers,
+# The modules' arrows (docs/architecture.md): cli -> push -> render; cli ->
+# profiler, symbolizer, render -> profile -> base.  A file may include its own module's headers,
 # and only the public header (MODULE/MODULE.h) of a module below it.  And
 # sizes a reader can hold: no file over 900 lines, no function over 150.
 # The environment is read by cli/ alone: knobs reach the rest in options.
@@ -10,10 +10,11 @@ allowed() { # module -> the modules it may include
 	base) echo "" ;;
 	profile) echo "base" ;;
 	profiler | symbolizer | render) echo "profile base" ;;
-	cli) echo "profiler symbolizer render profile base" ;;
+	push) echo "render profile base" ;;
+	cli) echo "push profiler symbolizer render profile base" ;;
 	esac
 }
-for module in base profile profiler symbolizer render cli; do
+for module in base profile profiler symbolizer render push cli; do
 	for file in "$top_srcdir/$module"/*.[ch]; do
 		while read -r inc; do
 			target=${inc%%/*}
@@ -29,7 +30,7 @@ done
 [ "$failures" = 0 ] && pass "every include follows the arrows and uses public headers only"
 
 sizes_failed=$failures
-for file in "$top_srcdir"/{base,profile,profiler,symbolizer,render,cli}/*.[ch]; do
+for file in "$top_srcdir"/{base,profile,profiler,symbolizer,render,push,cli}/*.[ch]; do
 	# A function's body: from a "{" alone in column 0 to the next "}" there.
 	while read -r what; do
 		fail "${file#"$top_srcdir"/}: $what"
@@ -38,7 +39,7 @@ for file in "$top_srcdir"/{base,profile,profiler,symbolizer,render,cli}/*.[ch]; 
 		{ prev = $0 } END { if (FNR > 900) printf "%d lines (at most 900)\n", FNR }' "$file")
 done
 [ "$failures" = "$sizes_failed" ] && pass "no file over 900 lines, no function over 150"
-env_users=$(grep -lE '\b(secure_)?getenv\(|\b(set|unset|put)env\(' "$top_srcdir"/{base,profile,profiler,symbolizer,render}/*.[ch] || true)
+env_users=$(grep -lE '\b(secure_)?getenv\(|\b(set|unset|put)env\(' "$top_srcdir"/{base,profile,profiler,symbolizer,render,push}/*.[ch] || true)
 [ -z "$env_users" ] && pass "no environment read or written below cli/" ||
 	fail "the environment used below cli/ (pass an option instead): $env_users"
 finish
