@@ -15,7 +15,10 @@ COMMANDS = ["record", "flamegraph", "fold", "collapse", "diff", "report", "expor
 EXAMPLES = {
     "record": ["smolder record -p 4242 -d 30 -o cpu.svg",
                "smolder record -F 999 -o bench.smolder -- ./bench --iters 1000",
-               "smolder record --unwind fp --kernel -p 4242,4243 -o cpu.folded"],
+               "smolder record --unwind fp --kernel -p 4242,4243 -o cpu.folded",
+               "smolder record -p 4242 --every 10 -o /var/tmp/profiles/ --keep 360",
+               "smolder record -p 4242 --every 10 --push http://pyroscope:4040 --tag env=prod --spool /var/lib/smolder",
+               "smolder record -p 4242 --every 10 --push http://parca:7070 --push-format parca"],
     "flamegraph": ["smolder flamegraph cpu.smolder -o cpu.svg",
                    "perf script | smolder collapse | smolder flamegraph --title perf > perf.svg",
                    "smolder flamegraph --colors mem --countname bytes alloc.folded > alloc.svg"],
@@ -30,9 +33,39 @@ EXAMPLES = {
     "merge": ["smolder merge shard-1.smolder shard-2.smolder -o all.smolder"],
     "info": ["smolder info cpu.smolder", "smolder info cpu.smolder.partial"],
 }
+SECTIONS = {
+    "record": [("CONTINUOUS PROFILING", [
+        "With --every SECS the recording is cut into intervals while it goes on: each is a profile of its "
+        "own, with its start and duration, symbolized at once; the samples move out of the recorder at each "
+        "cut and what it learned (stacks, names, debug info) stays, so its memory does not grow with time. "
+        "With -o DIR/ each interval is written there as NAME-START.smolder (UTC, to the millisecond); "
+        "--keep N keeps the last N.",
+        "With --push URL each interval (or, without --every, the whole recording at its end) is sent to a "
+        "profile server by a thread of its own: recording never waits for the network. The default format "
+        "follows Grafana Pyroscope's HTTP ingest API (Pyroscope 1.x, POST /ingest with format=pprof, the "
+        "gzip-compressed pprof in the form field profile and a sample_type_config): one request per value "
+        "type, the cpu view's samples shown by Pyroscope as APP.cpu. --push-format parca follows Parca's "
+        "ProfileStoreService.WriteRaw (parca.profilestore.v1alpha1) through its HTTP gateway, POST "
+        "/profiles/writeraw, one series per view named process_cpu (cpu) or smolder_VIEW. Labels: "
+        "hostname, pid (with one -p), view, and every --tag. URL is the server's base "
+        "(http://pyroscope:4040, http://parca:7070, https://USER:TOKEN@host for basic auth); "
+        "--push-header adds headers (Authorization, X-Scope-OrgID); libcurl reads http_proxy, "
+        "https_proxy and no_proxy.",
+        "Delivery: a request that fails to connect, times out, or is answered 5xx, 408 or 429 is sent "
+        "again with exponential backoff (0.5 s doubling to 30 s), in order; meanwhile intervals wait, in "
+        "memory or, with --spool DIR, on disk (each written before it is sent, removed once accepted), "
+        "at most --spool-max MB, the oldest dropped first with a warning and a count. A 4xx other than "
+        "408 and 429 is said once with the server's message and the request dropped; record then exits 1. "
+        "At exit (-d, a signal, the target's exit) the last interval is cut and the pushes waited for up to "
+        "--push-timeout seconds; what is left stays in the spool, and the next run with the same --spool "
+        "sends it first. A request can be sent twice only if smolder dies between the server's answer "
+        "and the removal of its spool file.",
+        "Running as a service: docs/smolder-agent.service is a systemd unit for it."])],
+}
 EXIT = {
     "record": "With a command: the command's exit status (128+N if signal N killed it), or 127 "
-              "if it could not be run. With -p: 0. On errors 1, on usage errors 2.",
+              "if it could not be run. With -p: 0. On errors 1 (with --push: also when the server "
+              "refused a profile), on usage errors 2.",
     "diff": "0 on success; 3 when --fail-above tripped; 1 on errors; 2 on usage errors.",
 }
 DEFAULT_EXIT = ("0 on success; 1 on errors (one line on standard error: "
@@ -100,6 +133,12 @@ def page(cmd, summary):
         lines.append(".SH ENVIRONMENT")
         for var, text in env:
             lines += [".TP", "\\fB%s\\fR" % esc(var), esc(text)]
+    for title, paragraphs in SECTIONS.get(cmd, []):
+        lines.append(".SH " + title)
+        for i, p in enumerate(paragraphs):
+            if i:
+                lines.append(".PP")
+            lines.append(esc(p))
     lines += [".SH EXAMPLES", ".nf"] + [esc(e) for e in EXAMPLES.get(cmd, [])] + [".fi"]
     lines += [".SH EXIT STATUS", esc(EXIT.get(cmd, DEFAULT_EXIT))]
     lines += [".SH SEE ALSO", "\\fBsmolder\\fR(1), docs/format.md, docs/ci.md"]

@@ -427,6 +427,50 @@ START_TEST(test_folded_round_trip)
 }
 END_TEST
 
+/* Two intervals cut from a recording that goes on: each holds its own
+ * samples only, with names; the recording keeps its tables. */
+START_TEST(test_take_samples)
+{
+	struct profile live, first, second;
+	build_sample_profile(&live);
+	/* An unused location and mapping, which an interval must not carry. */
+	struct mapping other = { 0x700000, 0x710000, 0, (uint32_t)profile_string(&live, "/lib/unused.so"), 0 };
+	uint32_t unused_map = (uint32_t)profile_add_mapping(&live, &other);
+	profile_intern_location(&live, 0x701000, unused_map);
+	uint32_t stacks = live.stacks.count, locations = live.locations.count;
+	int64_t total = profile_total(&live, 1);
+	profile_init(&first);
+	uint32_t mapping_of[4];
+	ck_assert_int_eq(profile_take_samples(&first, &live, mapping_of), 0);
+	ck_assert_uint_eq(live.samples.count, 0);
+	ck_assert_uint_eq(live.stacks.count, stacks);
+	ck_assert_uint_eq(live.locations.count, locations);
+	ck_assert_int_eq(profile_total(&first, 1), total);
+	ck_assert_uint_eq(first.mappings.count, 1);
+	ck_assert_uint_eq(mapping_of[0], 0);
+	ck_assert_uint_eq(first.locations.count, 3);
+	ck_assert_str_eq(profile_get_meta(&first, "command"), "./demo --fast");
+	ck_assert_ptr_nonnull(profile_find_thread(&first, 43));
+
+	/* The recording goes on with the same ids; the next interval has only what came since. */
+	int64_t v[2] = { 5, 5000 };
+	ck_assert_int_eq(profile_add_sample(&live, 1, 42, 9, v), 0);
+	profile_init(&second);
+	ck_assert_int_eq(profile_take_samples(&second, &live, mapping_of), 0);
+	ck_assert_uint_eq(second.samples.count, 1);
+	ck_assert_int_eq(profile_total(&second, 1), 5000);
+	ck_assert_uint_eq(profile_stack_depth(&second, profile_sample(&second, 0)->stack), 2);
+	const struct location *leaf = profile_location(&second, profile_stack(&second, profile_sample(&second, 0)->stack)->location);
+	ck_assert_uint_eq(leaf->nlines, 2);
+	ck_assert_str_eq(string_table_get(&second.strings, profile_function(&second, profile_line(&second, leaf->lines + 1)->function)->name),
+			 "inlined");
+	ck_assert_ptr_null(profile_find_thread(&second, 43));
+	profile_release(&live);
+	profile_release(&first);
+	profile_release(&second);
+}
+END_TEST
+
 START_TEST(test_merge)
 {
 	struct profile a, b, m;
@@ -468,6 +512,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_folded_parse);
 	tcase_add_test(tc, test_folded_round_trip);
 	tcase_add_test(tc, test_merge);
+	tcase_add_test(tc, test_take_samples);
 	suite_add_tcase(s, tc);
 	return s;
 }

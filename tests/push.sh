@@ -168,6 +168,21 @@ stop_receiver
 [ "$status" = 1 ] && [ "$(grep -c 'refused the profile: HTTP 401: invalid token: authentication required' "$TMP/denied.err")" = 1 ] &&
 	pass "401: said once with the server's message, exit 1" || fail "401: exit $status: $(cat "$TMP/denied.err")"
 
+# ---- SIGTERM: the last interval cut and delivered before exit ----
+port=$(free_port)
+start_receiver "$TMP/term" "$port"
+"$SMOLDER" record -p "$WL_PID" --every 1 --push "http://127.0.0.1:$port" 2> "$TMP/term.err" &
+rec=$!
+sleep 1.6
+kill -TERM "$rec"
+wait "$rec"
+status=$?
+stop_receiver
+n=$(intervals "$TMP/term.err")
+[ "$status" = 0 ] && [ "$n" = 2 ] && [ "$(requests "$TMP/term")" = 2 ] &&
+	pass "SIGTERM: the interval under way cut and pushed before exit (2 of 2)" ||
+	fail "SIGTERM: exit $status, $(requests "$TMP/term") of $n pushed: $(cat "$TMP/term.err")"
+
 # ---- -o DIR/ --keep: interval files, the last N kept ----
 "$SMOLDER" record -q -p "$WL_PID" -d 2 --every 0.4 --keep 2 -o "$TMP/iv/" 2> "$TMP/iv.err"
 files=$(find "$TMP/iv" -name 'shares_fp-*Z.smolder' | sort)
