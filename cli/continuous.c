@@ -148,8 +148,11 @@ void continuous_args_release(struct continuous_args *c)
 /* An application name from a process name: what push_name_ok takes. */
 static void default_app_name(const struct profiler_options *po, char *buf, size_t len)
 {
-	char comm[64] = "";
-	if (po->argv) {
+	char comm[80] = "";
+	struct utsname u;
+	if (po->all_cpus && uname(&u) == 0) {
+		snprintf(comm, sizeof(comm), "%s", u.nodename);
+	} else if (po->argv) {
 		const char *base = strrchr(po->argv[0], '/');
 		snprintf(comm, sizeof(comm), "%s", base ? base + 1 : po->argv[0]);
 	} else if (!read_comm(po->pids[0], po->pids[0], comm, sizeof(comm))) {

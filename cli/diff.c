@@ -74,6 +74,7 @@ static int parse_diff_args(struct diff_args *a, int argc, char **argv, struct cl
 			     "frames whose share moved less than PCT points are grey"),
 		OPT_STRING(0, "value", "NAME", &a->sel.value, "which value to compare (samples, cpu, bytes, ns, ...)"),
 		OPT_STRING(0, "title", "TEXT", &a->fo.title, "the SVG's title"),
+		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame per thread"),
 		OPT_END(),
 	};

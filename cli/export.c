@@ -22,6 +22,7 @@ int cmd_export(int argc, char **argv)
 		OPT_STRING('f', "format", "FMT", &format, "pprof, speedscope or folded (default: from OUT's name)"),
 		OPT_REQUIRED_STRING('o', "output", "OUT", &output, "where to write ('-': standard output)"),
 		OPT_STRING(0, "value", "NAME", &sel.value, "folded: which value"),
+		OPT_BOOL(0, "per-process", &sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "folded, speedscope: a 'name-tid' frame"),
 		OPT_END(),
 	};

@@ -45,6 +45,7 @@ static int parse_flamegraph_args(struct flamegraph_args *a, int argc, char **arg
 		OPT_BOOL(0, "reverse", &a->sel.reverse, "merge stacks by leaf"),
 		OPT_BOOL(0, "inverted", &a->inverted, "icicle graph: root at the top"),
 		OPT_STRING(0, "value", "NAME", &a->sel.value, "which value to draw (samples, cpu, offcpu, bytes, ns, ...)"),
+		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "lines", &a->sel.with_lines, "add ' (file:line)' to frames where known"),
 		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output)"),

@@ -16,6 +16,7 @@ int cmd_fold(int argc, char **argv)
 	const char *output = "-";
 	const struct cli_option options[] = {
 		OPT_STRING(0, "value", "NAME", &sel.value, "which value to count (samples, cpu, offcpu, bytes, ns, ...)"),
+		OPT_BOOL(0, "per-process", &sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "reverse", &sel.reverse, "stacks leaf first"),
 		OPT_BOOL(0, "lines", &sel.with_lines, "add ' (file:line)' to frames where known"),

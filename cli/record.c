@@ -15,7 +15,7 @@
 
 static const struct cli_usage usage = {
 	.cmd = "record",
-	.synopsis = "[options] -p PID[,PID...]\n[options] [--] COMMAND [ARGS...]",
+	.synopsis = "[options] -p PID[,PID...]\n[options] [--] COMMAND [ARGS...]\n[options] -a [--cgroup PATH] [[--] COMMAND [ARGS...]]",
 	.description = "Samples the stacks of running processes (all their threads, including those\n"
 		       "started later) or of a command it launches, and writes a flamegraph or a\n"
 		       "profile. The target is never stopped or changed. Stops after -d seconds, on\n"
@@ -325,6 +325,12 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 	struct profiler_options *po = &a->po;
 	const struct cli_option own[] = {
 		OPT_CALLBACK('p', "pid", "PID[,PID]", a, parse_pid_list, "attach to these running processes"),
+		OPT_BOOL('a', "all-cpus", &po->all_cpus,
+			 "every process on every CPU (with a command: while it runs);\n"
+			 "root, CAP_PERFMON or kernel.perf_event_paranoid <= 0"),
+		OPT_STRING(0, "cgroup", "PATH", &po->cgroup,
+			   "-a for the processes of one cgroup v2 only, as /proc/PID/cgroup\n"
+			   "names it (system.slice/nginx.service)"),
 		OPT_CALLBACK('d', "duration", "SECS", &po->duration, parse_duration,
 			     "stop after SECS seconds (default: until Ctrl-C or exit)"),
 		OPT_CALLBACK('F', "frequency", "HZ", &po->frequency, parse_frequency,
@@ -351,6 +357,7 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		OPT_STRING('o', "output", "FILE", &a->output,
 			   ".smolder profile, .svg flamegraph, .folded/.txt folded,\n"
 			   ".pb.gz pprof, .speedscope.json (default: smolder.svg)"),
+		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "flamegraph and folded output: a 'name-tid' frame per thread"),
 		OPT_BOOL(0, "no-demangle", &a->no_demangle, "keep C++ and Rust names as the binary has them"),
 		OPT_BOOL('q', "quiet", &a->quiet, "no status line or summary"),
@@ -374,9 +381,14 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
 	if (queue_kb && atoi(queue_kb) > 0)
 		po->queue_bytes = (size_t)atoi(queue_kb) << 10;
-	if ((po->npids == 0) == (po->argv == NULL)) {
+	po->all_cpus |= po->cgroup != NULL;
+	if (po->all_cpus && po->npids) {
+		cli_error("record", "give -a or -p PID, not both (-a already takes every process)");
+		return CLI_USAGE_ERROR;
+	}
+	if (!po->all_cpus && (po->npids == 0) == (po->argv == NULL)) {
 		cli_error("record", po->argv ? "give either -p PID or a command, not both"
-					     : "nothing to record: give -p PID or a command (smolder record -- ./prog)");
+					     : "nothing to record: give -p PID, -a or a command (smolder record -- ./prog)");
 		return CLI_USAGE_ERROR;
 	}
 	return check_continuous(a) ? CLI_USAGE_ERROR : CLI_PARSED;
@@ -434,7 +446,9 @@ static int recording_sample(struct recording *r)
 {
 	const struct profiler_options *po = &r->a->po;
 	char target[64];
-	if (po->argv)
+	if (po->all_cpus)
+		snprintf(target, sizeof(target), "%s", po->cgroup ? "the cgroup" : "all CPUs");
+	else if (po->argv)
 		snprintf(target, sizeof(target), "%s", po->argv[0]);
 	else
 		snprintf(target, sizeof(target), "pid %d%s", (int)po->pids[0], po->npids > 1 ? ",..." : "");

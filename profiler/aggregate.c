@@ -64,15 +64,24 @@ struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t 
 }
 
 /* A thread first seen in a sample or a switch (its FORK record is still in
- * another CPU's buffer, or was lost): named from /proc. */
+ * another CPU's buffer, was lost, or came before we began, as with -a):
+ * named from /proc, and its process too, whose name is the stack's root.
+ * A thread gone already is named after its process if that is still there. */
 static struct thread_state *thread_found(struct aggregate *a, pid_t tid, pid_t pid)
 {
 	struct thread_state *t = thread_get(a, tid);
 	if (t)
 		return t;
-	char comm[16] = "";
-	if (!read_comm(pid, tid, comm, sizeof(comm)))
-		snprintf(comm, sizeof(comm), "%s", "[unknown]");
+	char comm[16] = "", process[16] = "";
+	bool named = read_comm(pid, tid, comm, sizeof(comm));
+	if (tid != pid && !thread_get(a, pid) && read_comm(pid, pid, process, sizeof(process)) &&
+	    !aggregate_thread_add(a, pid, pid, process, 0)) {
+		a->fatal = -PROFILE_E_NOMEM;
+		return NULL;
+	}
+	if (!named)
+		/* pid 0 is the idle task (-a --kernel), which perf calls swapper. */
+		snprintf(comm, sizeof(comm), "%s", process[0] ? process : pid == 0 ? "swapper" : "[unknown]");
 	if (!(t = aggregate_thread_add(a, tid, pid, comm, 0)))
 		a->fatal = -PROFILE_E_NOMEM;
 	return t;
@@ -544,7 +553,7 @@ static void on_lost(struct aggregate *a, const struct perf_event_header *h)
 static void on_switch(struct aggregate *a, const struct perf_event_header *h)
 {
 	uint32_t pid, tid;
-	if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) || !record_pid_tid(h, &pid, &tid))
+	if ((h->misc & PERF_RECORD_MISC_SWITCH_OUT) || !record_pid_tid(h, &pid, &tid) || tid == 0)
 		return;
 	struct thread_state *t = thread_get(a, (pid_t)tid);
 	if (!t) {
@@ -572,7 +581,8 @@ void aggregate_record(struct aggregate *a, const struct perf_event_header *h)
 	case PERF_RECORD_FORK: on_fork(a, h); break;
 	case PERF_RECORD_LOST:
 	case PERF_RECORD_LOST_SAMPLES: on_lost(a, h); break;
-	case PERF_RECORD_SWITCH: on_switch(a, h); break;
+	case PERF_RECORD_SWITCH:
+	case PERF_RECORD_SWITCH_CPU_WIDE: on_switch(a, h); break; /* -a: the task switched in is the trailer's */
 	case PERF_RECORD_THROTTLE: a->stats->throttled++; break;
 	default: break;
 	}

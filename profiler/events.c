@@ -1,6 +1,7 @@
 /* The perf events of a session: which kinds each view needs and their
  * attributes, opening them on every thread and CPU, and their buffers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ static void attr_for_cpu(struct event_set *es, bool cycles)
 		a->sample_stack_user = o->stack_size;
 	}
 	a->disabled = 1;
-	a->inherit = 1;
+	a->inherit = !o->all_cpus; /* CPU-wide events see every task anyway */
 	a->mmap = 1;
 	a->mmap2 = 1;
 	a->build_id = es->mmap_build_id; /* MMAP2 names the build-id of what is mapped */
@@ -89,7 +90,7 @@ static void attr_for_cpu(struct event_set *es, bool cycles)
 	a->clockid = CLOCK_MONOTONIC;
 	a->watermark = 1;
 	a->wakeup_watermark = (uint32_t)(buffer_pages(es) * (size_t)sysconf(_SC_PAGESIZE) / 4);
-	a->enable_on_exec = o->argv != NULL;
+	a->enable_on_exec = o->argv != NULL && !o->all_cpus;
 	snprintf(es->event_name, sizeof(es->event_name), "%s", cycles ? "cycles" : "cpu-clock");
 }
 
@@ -202,8 +203,12 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 	}
 	char filter[512];
 	arch_io_filter(filter, sizeof(filter));
+	/* The whole host, or one cgroup's processes, on each CPU. */
+	bool cgroup = tid == -1 && es->cgroup_fd >= 0;
+	pid_t target = cgroup ? es->cgroup_fd : tid;
+	unsigned long flags = PERF_FLAG_FD_CLOEXEC | (cgroup ? PERF_FLAG_PID_CGROUP : 0);
 	for (uint32_t c = 0; c < es->ncpus; c++) {
-		int fd = perf_event_open_fd(&attr, tid, es->cpus[c].cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		int fd = perf_event_open_fd(&attr, target, es->cpus[c].cpu, -1, flags);
 		if (fd < 0) {
 			int e = errno;
 			char what[sizeof(err->what)];
@@ -211,6 +216,8 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 			enum profiler_errcode code = classify_open_errno(e);
 			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
 				code = PROFILER_E_UPROBE_DENIED;
+			if (code == PROFILER_E_PERMISSION && tid == -1)
+				code = PROFILER_E_HOST_DENIED;
 			profiler_set_error(err, code, e, tid, what);
 			err->own = tid == es->child || process_owned(tid);
 			return -1;
@@ -299,10 +306,46 @@ static int read_online_cpus(struct event_set *es)
 	return es->ncpus ? 0 : -1;
 }
 
+/* Where the cgroup v2 tree is mounted: /sys/fs/cgroup, or
+ * /sys/fs/cgroup/unified on a hybrid system. */
+static void cgroup2_root(char *buf, size_t len)
+{
+	snprintf(buf, len, "/sys/fs/cgroup");
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096], dir[4096], type[64];
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %4095s %63s", dir, type) == 2 && strcmp(type, "cgroup2") == 0) {
+			snprintf(buf, len, "%s", dir);
+			break;
+		}
+	if (f)
+		fclose(f);
+}
+
+int event_set_open_cgroup(struct event_set *es, const char *path, struct profiler_error *err)
+{
+	/* A path of the tree as /proc/PID/cgroup shows it ("/system.slice/x.service"
+	 * or without the slash), or the directory itself. */
+	char root[4096], full[8200];
+	cgroup2_root(root, sizeof(root));
+	struct stat st;
+	if (path[0] == '/' && strncmp(path, root, strlen(root)) == 0 && stat(path, &st) == 0)
+		snprintf(full, sizeof(full), "%s", path);
+	else
+		snprintf(full, sizeof(full), "%s%s%s", root, path[0] == '/' ? "" : "/", path);
+	es->cgroup_fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (es->cgroup_fd < 0) {
+		profiler_set_error(err, PROFILER_E_CGROUP, errno, 0, full);
+		return -1;
+	}
+	return 0;
+}
+
 int event_set_init(struct event_set *es, const struct profiler_options *o, struct profiler_error *err)
 {
 	memset(es, 0, sizeof(*es));
 	es->o = o;
+	es->cgroup_fd = -1;
 	es->probes.fd = -1;
 	es->raw_id_offset = es->raw_ret_offset = UINT32_MAX;
 	es->mmap_build_id = kernel_has_mmap_build_id();
@@ -554,6 +597,9 @@ void event_set_release(struct event_set *es)
 	free(es->cpus);
 	free(es->scratch);
 	alloc_probes_release(&es->probes);
+	if (es->cgroup_fd >= 0)
+		close(es->cgroup_fd);
+	es->cgroup_fd = -1;
 	es->cpus = NULL;
 	es->ncpus = 0;
 	es->scratch = NULL;

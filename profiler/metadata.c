@@ -34,6 +34,13 @@ static int write_target(const struct profiler *s, struct profile *p)
 	size_t len = 0;
 	int rc = 0;
 	buf[0] = '\0';
+	if (s->o.all_cpus) {
+		snprintf(buf, sizeof(buf), "%s%s", s->o.cgroup ? "the processes of cgroup " : "every process (-a)",
+			 s->o.cgroup ? s->o.cgroup : "");
+		rc |= profile_set_meta(p, "target", buf);
+		if (!s->o.argv)
+			return rc;
+	}
 	if (s->o.argv) {
 		for (char *const *a = s->o.argv; *a && len < sizeof(buf) - 1; a++)
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", a == s->o.argv ? "" : " ", *a);

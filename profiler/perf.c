@@ -120,6 +120,21 @@ void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 				 e->what[0] ? e->what : "perf events", sys, paranoid,
 				 have_paranoid ? "" : " (perf events may be disabled in this kernel)");
 		break;
+	case PROFILER_E_HOST_DENIED:
+		snprintf(buf, len,
+			 "cannot open %s on every CPU (-a): %s: profiling the whole host needs root or CAP_PERFMON, "
+			 "or kernel.perf_event_paranoid at 0 or less; it is %ld (as root: sysctl "
+			 "kernel.perf_event_paranoid=0)", e->what[0] ? e->what : "perf events", sys, paranoid);
+		break;
+	case PROFILER_E_HOST_VIEW:
+		snprintf(buf, len, "the alloc view places uprobes in one program's C library: give -p PID or a "
+				   "command instead of -a, or choose --view cpu, offcpu or io");
+		break;
+	case PROFILER_E_CGROUP:
+		snprintf(buf, len, "cannot open the cgroup %s: %s: give a cgroup v2 directory, as "
+				   "/proc/PID/cgroup names it (system.slice/ssh.service) or under /sys/fs/cgroup",
+			 e->what, sys);
+		break;
 	case PROFILER_E_NO_EVENT:
 		snprintf(buf, len, "event %s is not supported here: %s", e->what, sys);
 		break;

@@ -254,6 +254,7 @@ struct event_set {
 	uint32_t uprobe_type, retprobe_bit;
 	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
 	pid_t child;        /* a command being launched, for messages */
+	int cgroup_fd;      /* -a --cgroup: the cgroup's directory; -1: none */
 };
 
 /* The online CPUs, nothing opened yet. */
@@ -264,8 +265,12 @@ int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct pro
 int event_set_setup_views(struct event_set *es, struct profiler_error *err);
 /* The alloc view's probe points in pid's C library (0: the command's, to be launched). */
 int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error *err);
-/* Opens tid's events, one per kind and CPU: 1 if opened, 0 if tid already
- * has them, -1 on error. */
+/* Opens the cgroup (a path under /sys/fs/cgroup, or absolute) whose
+ * processes -a --cgroup follows. */
+int event_set_open_cgroup(struct event_set *es, const char *path, struct profiler_error *err);
+/* Opens tid's events, one per kind and CPU (tid -1: every process, or the
+ * cgroup's, on each CPU): 1 if opened, 0 if tid already has them, -1 on
+ * error. */
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
 /* The event whose id a sample names, or NULL. */
 const struct event *event_set_find(const struct event_set *es, uint64_t id);

@@ -30,6 +30,9 @@
 	PROFILER_ERROR(TRACEFS_DENIED, "tracefs is not readable")                         \
 	PROFILER_ERROR(NO_LIBC, "the target has no C library mapped")                     \
 	PROFILER_ERROR(UPROBE_DENIED, "not permitted to place uprobes")                   \
+	PROFILER_ERROR(HOST_DENIED, "not permitted to profile the whole host")            \
+	PROFILER_ERROR(HOST_VIEW, "the alloc view follows one program, not the host")     \
+	PROFILER_ERROR(CGROUP, "cannot open the cgroup")                                  \
 	PROFILER_ERROR(PROFILE, "cannot write the profile")
 
 enum profiler_errcode {
@@ -69,7 +72,9 @@ enum profiler_view {
 struct profiler_options {
 	const pid_t *pids; /* attach to these processes ... */
 	uint32_t npids;
-	char *const *argv; /* ... or launch this command */
+	char *const *argv; /* ... or launch this command (with all_cpus: for as long as it runs) */
+	bool all_cpus;     /* every process on every CPU (perf's -a) ... */
+	const char *cgroup; /* ... or only those of this cgroup v2 (a path in /sys/fs/cgroup, or under it) */
 	double duration;   /* seconds; 0: until stopped or the targets exit */
 	uint32_t frequency;
 	enum unwind_mode unwind;

@@ -135,6 +135,24 @@ static int open_attach(struct profiler *s, struct profiler_error *err)
 	return 0;
 }
 
+/* The whole host (or a cgroup): CPU-wide events; with a command, launched
+ * and held before exec, for as long as it runs. */
+static int open_host(struct profiler *s, struct profiler_error *err)
+{
+	if (s->o.views & VIEW_ALLOC) {
+		profiler_set_error(err, PROFILER_E_HOST_VIEW, 0, 0, NULL);
+		return -1;
+	}
+	if (s->o.argv && targets_launch(&s->targets, s->o.argv, err))
+		return -1;
+	s->events.child = s->targets.child;
+	return (s->o.cgroup && event_set_open_cgroup(&s->events, s->o.cgroup, err)) ||
+			       event_set_choose_cpu_event(&s->events, -1, err) || event_set_setup_views(&s->events, err) ||
+			       event_set_open_thread(&s->events, -1, err) < 0
+		       ? -1
+		       : 0;
+}
+
 int profiler_open(struct profiler **out, const struct profiler_options *o, struct profile *p,
 		  struct profiler_error *err)
 {
@@ -160,7 +178,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding queue");
 		goto fail;
 	}
-	if (s->o.argv ? open_launch(s, err) : open_attach(s, err))
+	if (s->o.all_cpus ? open_host(s, err) : s->o.argv ? open_launch(s, err) : open_attach(s, err))
 		goto fail;
 	/* A hardware counter's period is cycles: charge the time it stands for. */
 	s->agg.sample_ns = s->events.attr.type == PERF_TYPE_HARDWARE ? 1000000000ull / s->o.frequency : 0;
@@ -243,6 +261,8 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 {
 	memset(err, 0, sizeof(*err));
 	s->start_ns = s->cut_ns = monotonic_ns();
+	if (s->o.all_cpus)
+		event_set_enable(&s->events, true); /* CPU-wide events do not enable at a command's exec */
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
 	/* Another thread may be reading the profile (profiler_with_profile). */

@@ -173,6 +173,8 @@ static void note_exit(struct targets *t, int status, const struct rusage *ru, st
 
 bool targets_exited(struct targets *t, const struct profiler_options *o, struct profiler_stats *stats)
 {
+	if (!t->child && o->all_cpus)
+		return false; /* the host does not exit */
 	if (!t->child) {
 		for (uint32_t i = 0; i < o->npids; i++)
 			if (process_alive(o->pids[i]))

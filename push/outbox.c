@@ -83,7 +83,8 @@ int outbox_open(struct outbox *ob, const char *dir, uint64_t max_bytes, uint64_t
 			ob->next_seq = seq + 1;
 	}
 	closedir(d);
-	qsort(ob->entries.data, ob->entries.count, sizeof(struct outbox_entry), by_seq);
+	if (ob->entries.count)
+		qsort(ob->entries.data, ob->entries.count, sizeof(struct outbox_entry), by_seq);
 	*found = ob->entries.count;
 	return err;
 }

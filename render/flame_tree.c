@@ -373,6 +373,13 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 		int64_t id = string_table_intern(names, process, strlen(process));
 		if (id < 0 || (err = path_push(w, (uint32_t)id, 0)))
 			return -RENDER_E_NOMEM;
+		if (w->sel->per_process) {
+			char buf[300];
+			int n = snprintf(buf, sizeof(buf), "%.256s-%u", process, th->pid ? th->pid : s->tid);
+			id = string_table_intern(names, buf, (size_t)n);
+			if (id < 0 || (err = path_push(w, (uint32_t)id, 0)))
+				return -RENDER_E_NOMEM;
+		}
 		if (w->sel->per_thread) {
 			char buf[300];
 			int n = snprintf(buf, sizeof(buf), "%.256s-%u", comm, s->tid);

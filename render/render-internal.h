@@ -30,7 +30,7 @@ struct thread_map {
 };
 
 /* Walks samples to their frame names, root first: the process name, the
- * thread (with per_thread), then each location's inline chain. */
+ * process (with per_process), thread (with per_thread), then each location's inline chain. */
 struct sample_walker {
 	const struct render_select *sel;
 	struct frame_namer namer;

@@ -33,7 +33,8 @@ const char *render_strerror(enum render_error err);
 
 struct render_select {
 	const char *value; /* value type name ("samples", "bytes", ...); NULL: the view's default */
-	bool per_thread;   /* a "comm-tid" frame below the process name */
+	bool per_process;  /* a "name-pid" frame below the process name */
+	bool per_thread;   /* a "comm-tid" frame below the process name (and pid) */
 	bool reverse;      /* merge by leaf: stacks are drawn leaf first */
 	bool with_lines;   /* frame names carry " (file:line)" where known */
 };

@@ -1,0 +1,91 @@
+#!/bin/bash
+# record -a: every process on every CPU, each under its own name, with its
+# hot function; processes that start or exit during the recording; --cgroup;
+# --per-process; and the refusal a user without the right gets.
+. "$(dirname "$0")/lib.sh"
+require_perf
+[ "$(id -u)" = 0 ] || skip "record -a needs root here (kernel.perf_event_paranoid is $(cat /proc/sys/kernel/perf_event_paranoid))"
+DUTY=$WORKLOADS/duty
+
+# ---- 100% against 50%: shares near 2:1 under their names ----
+start_workload "$DUTY" 100 || finish
+full=$WL_PID
+start_workload "$DUTY" 50 || finish
+half=$WL_PID
+"$SMOLDER" record -a -d 3 --per-process -o "$TMP/host.folded" 2> "$TMP/host.err" ||
+	fail "record -a: $(cat "$TMP/host.err")"
+kill "$full" "$half"
+wait "$full" "$half" 2> /dev/null
+a=$(awk -v re="^duty;duty-$full;.*burn_duty" '$1 ~ re { t += $NF } END { print t + 0 }' "$TMP/host.folded")
+b=$(awk -v re="^duty;duty-$half;.*burn_duty" '$1 ~ re { t += $NF } END { print t + 0 }' "$TMP/host.folded")
+ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+awk -v r="$ratio" 'BEGIN { exit !(r >= 1.6 && r <= 2.5) }' &&
+	pass "100% vs 50% of a CPU: $a and $b samples in burn_duty under duty-PID frames, ratio $ratio (2:1)" ||
+	fail "100% vs 50%: $a and $b samples (ratio $ratio): $(head -20 "$TMP/host.folded")"
+grep -q '^\[unknown\]\|^swapper\|^kworker' "$TMP/host.folded" &&
+	fail "idle, kernel threads or unnamed processes without --kernel: $(grep '^\[unknown\]\|^swapper\|^kworker' "$TMP/host.folded" | head -3)" ||
+	pass "no idle, no kernel threads and no unnamed process without --kernel"
+
+# ---- started after the recording began, exited before it ended: named and symbolized ----
+"$SMOLDER" record -a -d 3 -o "$TMP/late.folded" 2> "$TMP/late.err" &
+rec=$!
+sleep 0.8
+cp "$DUTY" "$TMP/latecomer"
+"$TMP/latecomer" 100 1 > /dev/null
+wait "$rec" || fail "record -a: $(cat "$TMP/late.err")"
+n=$(awk '$1 ~ /^latecomer;.*main;burn_duty(;|$)/ { t += $NF } END { print t + 0 }' "$TMP/late.folded")
+[ "$n" -ge 60 ] && pass "a process started during the recording and gone before its end: $n samples as latecomer;...;main;burn_duty" ||
+	fail "latecomer: $n samples: $(grep -v '^smolder' "$TMP/late.folded" | sort -t' ' -k2 -nr | head -5)"
+
+# ---- a command with -a: the whole host while it runs ----
+start_workload "$DUTY" 100 || finish
+"$SMOLDER" record -a -o "$TMP/cmd.folded" -- sleep 1.5 2> "$TMP/cmd.err"
+status=$?
+stop_workload
+n=$(awk '$1 ~ /^duty;.*main;burn_duty(;|$)/ { t += $NF } END { print t + 0 }' "$TMP/cmd.folded")
+[ "$status" = 0 ] && [ "$n" -ge 100 ] && pass "-a -- sleep 1.5: the host for as long as the command ran ($n samples of another process)" ||
+	fail "-a with a command: exit $status, $n samples: $(cat "$TMP/cmd.err")"
+
+# ---- --cgroup: only the processes of one cgroup ----
+root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+group="smolder-test-$$"
+if [ -n "$root" ] && mkdir "$root/$group" 2> /dev/null; then
+	start_workload "$DUTY" 100 || finish
+	inside=$WL_PID
+	echo "$inside" > "$root/$group/cgroup.procs"
+	cp "$DUTY" "$TMP/outsider"
+	"$TMP/outsider" 100 > /dev/null &
+	outside=$!
+	"$SMOLDER" record --cgroup "$group" -d 2 -o "$TMP/cg.folded" 2> "$TMP/cg.err" || fail "--cgroup: $(cat "$TMP/cg.err")"
+	kill "$inside" "$outside"
+	wait "$inside" "$outside" 2> /dev/null
+	sleep 0.2
+	rmdir "$root/$group"
+	roots=$(awk '{ split($1, f, ";"); print f[1] }' "$TMP/cg.folded" | sort -u | tr '\n' ' ')
+	[ "$roots" = "duty " ] && pass "--cgroup $group: only its process (duty), not the one outside" ||
+		fail "--cgroup: processes seen: $roots"
+	"$SMOLDER" record --cgroup "no-such-group-$$" -d 1 -o "$TMP/x.folded" 2> "$TMP/nocg.err"
+	[ $? = 1 ] && grep -q "cannot open the cgroup .*no-such-group-$$: No such file or directory: give a cgroup v2" "$TMP/nocg.err" &&
+		pass "--cgroup that does not exist: one line" || fail "--cgroup missing: $(cat "$TMP/nocg.err")"
+else
+	fail "cannot make a cgroup v2 group under '$root'"
+fi
+
+# ---- not root, kernel.perf_event_paranoid above 0: the knob and its value ----
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid)
+if [ "$paranoid" -gt 0 ]; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$SMOLDER" record -a -d 1 -o /dev/null 2> "$TMP/user.err"
+	status=$?
+	[ "$status" = 1 ] && [ "$(wc -l < "$TMP/user.err")" = 1 ] &&
+		grep -q "kernel.perf_event_paranoid at 0 or less; it is $paranoid" "$TMP/user.err" &&
+		pass "not root: one line naming kernel.perf_event_paranoid and its value ($paranoid)" ||
+		fail "not root: exit $status: $(cat "$TMP/user.err")"
+fi
+
+# ---- what -a does not take ----
+"$SMOLDER" record -a -p $$ -d 1 2> "$TMP/ap.err"
+[ $? = 2 ] && grep -q "give -a or -p PID, not both" "$TMP/ap.err" && pass "-a with -p: a usage error" || fail "-a -p: $(cat "$TMP/ap.err")"
+"$SMOLDER" record -a --view alloc -d 1 -o /dev/null 2> "$TMP/aa.err"
+[ $? = 1 ] && grep -q "the alloc view places uprobes in one program" "$TMP/aa.err" && pass "-a --view alloc: refused with the reason" ||
+	fail "-a alloc: $(cat "$TMP/aa.err")"
+finish
