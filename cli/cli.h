@@ -39,6 +39,7 @@ int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* "smolder: <cmd>: <message>" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -147,6 +148,25 @@ int cli_close_output(const char *cmd, const char *path, FILE *f);
 int cli_parse_double(const char *cmd, const char *opt, const char *arg, double *out);
 int cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned long long max,
 		   unsigned long long *out);
+
+/* ---- profiler_options.c: what record and top share ---- */
+
+struct cli_pids {
+	pid_t *pids; /* owned */
+	uint32_t count;
+};
+
+/* Option callbacks (struct cli_option's): "1,2,3" into struct cli_pids;
+ * seconds; Hz; stack bytes; calls; "cpu,io" into enum profiler_view bits;
+ * enum unwind_mode; "cycles" or "cpu-clock". */
+int cli_parse_pids(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_duration(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_frequency(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_stack_size(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_alloc_period(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_views(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_unwind(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_event(const char *cmd, const char *name, const char *arg, void *value);
 
 /* ---- symbolize_ahead.c ---- */
 

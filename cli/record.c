@@ -131,7 +131,7 @@ struct record_args {
 	struct render_select sel;
 	const char *output;
 	bool quiet, no_demangle;
-	pid_t *pids; /* owned: free with record_args_release */
+	struct cli_pids pids; /* owned: free with record_args_release */
 	struct continuous_args c;
 	bool continuous; /* --every or --push */
 	char *dir_buf;   /* owned: the directory of -o DIR/ */
@@ -139,137 +139,11 @@ struct record_args {
 
 static void record_args_release(struct record_args *a)
 {
-	free(a->pids);
-	a->pids = NULL;
+	free(a->pids.pids);
+	a->pids.pids = NULL;
 	free(a->dir_buf);
 	a->dir_buf = NULL;
 	continuous_args_release(&a->c);
-}
-
-static int parse_pid_list(const char *cmd, const char *name, const char *arg, void *value)
-{
-	(void)name;
-	struct record_args *a = value;
-	uint32_t cap = 1;
-	for (const char *c = arg; *c; c++)
-		cap += *c == ',';
-	pid_t *pids = calloc(cap, sizeof(*pids));
-	uint32_t n = 0;
-	for (const char *tok = arg; pids && *tok;) {
-		size_t len = strcspn(tok, ",");
-		char buf[32], *end;
-		snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) - 1 ? len : sizeof(buf) - 1), tok);
-		errno = 0;
-		long v = strtol(buf, &end, 10);
-		if (errno || *end || !*buf || v <= 0 || v > 0x3fffffff || len >= sizeof(buf)) {
-			cli_error(cmd, "invalid pid '%.*s': expected a positive number", (int)len, tok);
-			free(pids);
-			return -1;
-		}
-		pids[n++] = (pid_t)v;
-		tok += len + (tok[len] == ',');
-	}
-	if (!pids || !n) {
-		free(pids);
-		cli_error(cmd, "invalid pid list '%s'", arg);
-		return -1;
-	}
-	free(a->pids);
-	a->pids = pids;
-	a->po.pids = pids;
-	a->po.npids = n;
-	return 0;
-}
-
-static int parse_duration(const char *cmd, const char *name, const char *arg, void *value)
-{
-	double d;
-	if (cli_parse_double(cmd, name, arg, &d) || d <= 0 || d > 1e7) {
-		cli_error(cmd, "--duration must be a positive number of seconds");
-		return -1;
-	}
-	*(double *)value = d;
-	return 0;
-}
-
-/* An unsigned number from lo to hi, or the error message. */
-static int parse_range(const char *cmd, const char *name, const char *arg, unsigned long long lo,
-		       unsigned long long hi, const char *message, uint32_t *out)
-{
-	(void)name;
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(arg, &end, 10);
-	/* One message, the range's, whatever is wrong with the number. */
-	if (errno || end == arg || *end || arg[0] == '-' || n < lo || n > hi) {
-		cli_error(cmd, "%s", message);
-		return -1;
-	}
-	*out = (uint32_t)n;
-	return 0;
-}
-
-static int parse_frequency(const char *cmd, const char *name, const char *arg, void *value)
-{
-	return parse_range(cmd, name, arg, 1, 100000, "--frequency must be 1 to 100000 Hz", value);
-}
-
-static int parse_stack_size(const char *cmd, const char *name, const char *arg, void *value)
-{
-	return parse_range(cmd, name, arg, 64, 65528, "--stack-size must be 64 to 65528 bytes (the kernel's limit)",
-			   value);
-}
-
-static int parse_alloc_period(const char *cmd, const char *name, const char *arg, void *value)
-{
-	return parse_range(cmd, name, arg, 1, 1u << 30, "--alloc-period must be 1 to 1073741824 calls", value);
-}
-
-static int parse_views(const char *cmd, const char *name, const char *arg, void *value)
-{
-	(void)name;
-	static const struct {
-		const char *name;
-		unsigned view;
-	} views[] = { { "cpu", VIEW_CPU }, { "offcpu", VIEW_OFFCPU }, { "io", VIEW_IO }, { "alloc", VIEW_ALLOC } };
-	unsigned *out = value;
-	*out = 0;
-	for (const char *v = arg; *v;) {
-		size_t len = strcspn(v, ","), i = 0;
-		while (i < sizeof(views) / sizeof(views[0]) &&
-		       (strlen(views[i].name) != len || strncmp(v, views[i].name, len) != 0))
-			i++;
-		if (i == sizeof(views) / sizeof(views[0])) {
-			cli_error(cmd, "unknown view '%.*s': use cpu, offcpu, io or alloc, or several separated by commas",
-				  (int)len, v);
-			return -1;
-		}
-		*out |= views[i].view;
-		v += len + (v[len] == ',');
-	}
-	return 0;
-}
-
-static int parse_unwind(const char *cmd, const char *name, const char *arg, void *value)
-{
-	static const char *const modes[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp", [UNWIND_DWARF] = "dwarf" };
-	int i = cli_choice(arg, modes, sizeof(modes) / sizeof(modes[0]));
-	if (i < 0) {
-		cli_error(cmd, "%s must be auto, fp or dwarf", name);
-		return -1;
-	}
-	*(enum unwind_mode *)value = (enum unwind_mode)i;
-	return 0;
-}
-
-static int parse_event(const char *cmd, const char *name, const char *arg, void *value)
-{
-	if (strcmp(arg, "cycles") && strcmp(arg, "cpu-clock")) {
-		cli_error(cmd, "%s must be cycles or cpu-clock", name);
-		return -1;
-	}
-	*(const char **)value = arg;
-	return 0;
 }
 
 /* -o, --every and --push together: intervals go into a directory, to a
@@ -324,18 +198,18 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 	*a = (struct record_args){ .po = { .frequency = 99, .views = VIEW_CPU } };
 	struct profiler_options *po = &a->po;
 	const struct cli_option own[] = {
-		OPT_CALLBACK('p', "pid", "PID[,PID]", a, parse_pid_list, "attach to these running processes"),
+		OPT_CALLBACK('p', "pid", "PID[,PID]", &a->pids, cli_parse_pids, "attach to these running processes"),
 		OPT_BOOL('a', "all-cpus", &po->all_cpus,
 			 "every process on every CPU (with a command: while it runs);\n"
 			 "root, CAP_PERFMON or kernel.perf_event_paranoid <= 0"),
 		OPT_STRING(0, "cgroup", "PATH", &po->cgroup,
 			   "-a for the processes of one cgroup v2 only, as /proc/PID/cgroup\n"
 			   "names it (system.slice/nginx.service)"),
-		OPT_CALLBACK('d', "duration", "SECS", &po->duration, parse_duration,
+		OPT_CALLBACK('d', "duration", "SECS", &po->duration, cli_parse_duration,
 			     "stop after SECS seconds (default: until Ctrl-C or exit)"),
-		OPT_CALLBACK('F', "frequency", "HZ", &po->frequency, parse_frequency,
+		OPT_CALLBACK('F', "frequency", "HZ", &po->frequency, cli_parse_frequency,
 			     "samples per second per thread (99)"),
-		OPT_CALLBACK(0, "view", "VIEWS", &po->views, parse_views,
+		OPT_CALLBACK(0, "view", "VIEWS", &po->views, cli_parse_views,
 			     "cpu, offcpu (time blocked or waiting, by stack), io (bytes,\n"
 			     "latency and calls of reads, writes, sends, receives, fsyncs,\n"
 			     "sendfile, splice, copy_file_range, by stack; io_uring\n"
@@ -344,15 +218,15 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 			     "use at the end), or several: cpu,alloc (default: cpu)"),
 		OPT_U64(0, "io-min-latency", "NS", &po->io_min_latency, UINT64_MAX / 2,
 			"io: keep only calls at least this slow"),
-		OPT_CALLBACK(0, "alloc-period", "N", &po->alloc_period, parse_alloc_period,
+		OPT_CALLBACK(0, "alloc-period", "N", &po->alloc_period, cli_parse_alloc_period,
 			     "alloc: the stack of one call in N, values scaled by N (61)"),
-		OPT_CALLBACK(0, "unwind", "MODE", &po->unwind, parse_unwind,
+		OPT_CALLBACK(0, "unwind", "MODE", &po->unwind, cli_parse_unwind,
 			     "auto (DWARF for user frames), fp (frame pointers) or dwarf"),
-		OPT_CALLBACK(0, "stack-size", "BYTES", &po->stack_size, parse_stack_size,
+		OPT_CALLBACK(0, "stack-size", "BYTES", &po->stack_size, cli_parse_stack_size,
 			     "user stack copied per sample for DWARF unwinding (16384;\n"
 			     "8192 for each event of the offcpu, io and alloc views)"),
 		OPT_BOOL(0, "kernel", &po->kernel, "include kernel frames (root, or perf_event_paranoid <= 1)"),
-		OPT_CALLBACK(0, "event", "EVENT", &po->force_event, parse_event,
+		OPT_CALLBACK(0, "event", "EVENT", &po->force_event, cli_parse_event,
 			     "cycles or cpu-clock (default: cycles where a PMU exists)"),
 		OPT_STRING('o', "output", "FILE", &a->output,
 			   ".smolder profile, .svg flamegraph, .folded/.txt folded,\n"
@@ -381,6 +255,8 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
 	if (queue_kb && atoi(queue_kb) > 0)
 		po->queue_bytes = (size_t)atoi(queue_kb) << 10;
+	po->pids = a->pids.pids;
+	po->npids = a->pids.count;
 	po->all_cpus |= po->cgroup != NULL;
 	if (po->all_cpus && po->npids) {
 		cli_error("record", "give -a or -p PID, not both (-a already takes every process)");

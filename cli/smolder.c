@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "export", cmd_export, "pprof, speedscope or folded from a profile" },
 	{ "merge", cmd_merge, "one profile from many" },
 	{ "info", cmd_info, "a profile's metadata" },
+	{ "top", cmd_top, "a live table of the hottest functions, refreshed" },
 };
 
 static void usage(FILE *out)

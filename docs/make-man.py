@@ -10,12 +10,14 @@ import sys
 SMOLDER = sys.argv[1] if len(sys.argv) > 1 else "./smolder"
 OUT = sys.argv[2] if len(sys.argv) > 2 else os.path.dirname(os.path.abspath(__file__))
 DATE = "2026-11"
-COMMANDS = ["record", "flamegraph", "fold", "collapse", "diff", "report", "export", "merge", "info"]
+COMMANDS = ["record", "top", "flamegraph", "fold", "collapse", "diff", "report", "export", "merge", "info"]
 
 EXAMPLES = {
     "record": ["smolder record -p 4242 -d 30 -o cpu.svg",
                "smolder record -F 999 -o bench.smolder -- ./bench --iters 1000",
                "smolder record --unwind fp --kernel -p 4242,4243 -o cpu.folded",
+               "smolder record -a -d 10 --per-process -o host.svg",
+               "smolder record --cgroup system.slice/nginx.service -d 30 -o nginx.svg",
                "smolder record -p 4242 --every 10 -o /var/tmp/profiles/ --keep 360",
                "smolder record -p 4242 --every 10 --push http://pyroscope:4040 --tag env=prod --spool /var/lib/smolder",
                "smolder record -p 4242 --every 10 --push http://parca:7070 --push-format parca"],
@@ -32,9 +34,21 @@ EXAMPLES = {
                "go tool pprof -top cpu.pb.gz"],
     "merge": ["smolder merge shard-1.smolder shard-2.smolder -o all.smolder"],
     "info": ["smolder info cpu.smolder", "smolder info cpu.smolder.partial"],
+    "top": ["smolder top -a", "smolder top -p 4242 --delay 2 --view offcpu", "smolder top -a -d 10 | tee top.log"],
 }
 SECTIONS = {
-    "record": [("CONTINUOUS PROFILING", [
+    "record": [("THE WHOLE HOST", [
+        "-a opens one event per CPU for every process (perf's record -a): each stack's root is its "
+        "process's name (--per-process adds a name-pid frame, --per-thread a name-tid one). Processes "
+        "that start during the recording are named from their exec and mapped from their mmap records; "
+        "those that were running are named and mapped from /proc when first sampled; those that exit "
+        "keep their names, and their files are read through /proc/PID/root while they run or at their "
+        "path afterwards. Idle and kernel threads are not sampled unless --kernel. --cgroup PATH keeps "
+        "the processes of one cgroup v2 (PERF_FLAG_PID_CGROUP), named as /proc/PID/cgroup names it. With "
+        "a command, -a records the whole host for as long as the command runs. The views cpu, offcpu and "
+        "io work host-wide; alloc does not (its uprobes are per program). It needs root, CAP_PERFMON, or "
+        "kernel.perf_event_paranoid at 0 or less."]),
+        ("CONTINUOUS PROFILING", [
         "With --every SECS the recording is cut into intervals while it goes on: each is a profile of its "
         "own, with its start and duration, symbolized at once; the samples move out of the recorder at each "
         "cut and what it learned (stacks, names, debug info) stays, so its memory does not grow with time. "

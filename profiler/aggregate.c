@@ -523,7 +523,12 @@ static void on_fork(struct aggregate *a, const struct perf_event_header *h)
 		return;
 	struct thread_state *parent = thread_get(a, (pid_t)f.ptid);
 	char comm[16];
-	snprintf(comm, sizeof(comm), "%s", parent ? parent->comm : "[unknown]");
+	/* A parent we never met (-a: it started before us): /proc knows it. */
+	if (parent)
+		snprintf(comm, sizeof(comm), "%s", parent->comm);
+	else if (!read_comm((pid_t)f.pid, (pid_t)f.tid, comm, sizeof(comm)) &&
+		 !read_comm((pid_t)f.ppid, (pid_t)f.ptid, comm, sizeof(comm)))
+		snprintf(comm, sizeof(comm), "%s", "[unknown]");
 	if (!aggregate_thread_add(a, (pid_t)f.tid, (pid_t)f.pid, comm, f.time))
 		a->fatal = -PROFILE_E_NOMEM;
 	if (f.pid == f.ppid)

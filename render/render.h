@@ -139,6 +139,15 @@ struct report_options {
 };
 /* Top functions by self and total, for each value. */
 int render_report(const struct profile *p, const struct report_options *o, FILE *out);
+struct top_options {
+	const char *value; /* NULL: the view's default */
+	uint32_t limit;    /* rows */
+	bool by_process;   /* "function  [process]": the same function in two processes is two rows */
+};
+/* `smolder top`'s table: the functions with the most self value over the
+ * last interval, with their self and total shares there and since the start. */
+int render_top(const struct profile *last, const struct profile *all, const struct top_options *o, FILE *out);
+
 /* The metadata of `smolder info`. */
 int render_info(const struct profile *p, const struct profile_read_info *ri, FILE *out);
 /* Every location: "MODULE 0xFILE_OFFSET" then its frames innermost first as

@@ -82,6 +82,31 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	return fd;
 }
 
+/* One debuginfo_open: the finder's module points here instead of at d. */
+struct debuginfo_call {
+	struct debuginfo *d;
+	int fd; /* what the finder found, for the caller; -1: nothing */
+};
+
+/* The finder as libdwfl asks it, the descriptor taken for debuginfo_open's
+ * caller: the module is told nothing was found, so that it never holds (and
+ * closes, in dwfl_end) a descriptor, and its own is -1, not the 0 that
+ * libdwfl leaves in a module whose finder it never ran (dwfl_end closed
+ * the process's standard input). */
+static int take_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	(void)debuginfo_file_name;
+	struct debuginfo_call *call = *userdata;
+	void *d = call->d;
+	char *name = NULL;
+	if (call->fd < 0)
+		call->fd = find_debuginfo(mod, &d, modname, base, file_name, debuglink_file, debuglink_crc, &name);
+	free(name);
+	return -1;
+}
+
 int debuginfo_init(struct debuginfo *d, const char *path, bool servers)
 {
 	memset(d, 0, sizeof(*d));
@@ -94,6 +119,8 @@ int debuginfo_init(struct debuginfo *d, const char *path, bool servers)
 		.section_address = dwfl_offline_section_address,
 		.debuginfo_path = &d->path,
 	};
+	d->taking_callbacks = d->callbacks;
+	d->taking_callbacks.find_debuginfo = take_debuginfo;
 	pthread_mutex_init(&d->lock, NULL);
 	return 0;
 }
@@ -129,27 +156,21 @@ void debuginfo_attach(struct debuginfo *d, Dwfl_Module *mod)
  * it is given, which would then not load its DWARF again. */
 int debuginfo_open(struct debuginfo *d, int main_fd, const char *file_name)
 {
-	int fd = -1, dup_fd = fcntl(main_fd, F_DUPFD_CLOEXEC, 0);
-	Dwfl *scratch = dup_fd >= 0 ? dwfl_begin(&d->callbacks) : NULL;
+	struct debuginfo_call call = { d, -1 };
+	int dup_fd = fcntl(main_fd, F_DUPFD_CLOEXEC, 0);
+	Dwfl *scratch = dup_fd >= 0 ? dwfl_begin(&d->taking_callbacks) : NULL;
 	Dwfl_Module *mod = scratch ? dwfl_report_offline(scratch, "", file_name, dup_fd) : NULL;
 	if (!mod && dup_fd >= 0)
 		close(dup_fd); /* libdwfl owns it only once reported */
 	if (scratch)
 		dwfl_report_end(scratch, NULL, NULL);
-	GElf_Addr bias;
-	Elf *main = mod ? dwfl_module_getelf(mod, &bias) : NULL;
-	if (main) {
-		void **userdata;
-		Dwarf_Addr start;
-		const char *modname = dwfl_module_info(mod, &userdata, &start, NULL, NULL, NULL, NULL, NULL);
-		*userdata = d;
-		GElf_Word crc = 0;
-		const char *link = dwelf_elf_gnu_debuglink(main, &crc);
-		char *debug_name = NULL;
-		fd = find_debuginfo(mod, userdata, modname, start, file_name, link, crc, &debug_name);
-		free(debug_name);
+	void **userdata;
+	if (mod && dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL)) {
+		*userdata = &call;
+		GElf_Addr bias;
+		dwfl_module_getdwarf(mod, &bias); /* runs take_debuginfo */
 	}
 	if (scratch)
 		dwfl_end(scratch);
-	return fd;
+	return call.fd;
 }

@@ -44,6 +44,7 @@ struct debuginfo {
 	char *path;   /* libdwfl's search path; NULL: its default */
 	bool servers; /* ask debuginfod servers */
 	Dwfl_Callbacks callbacks;
+	Dwfl_Callbacks taking_callbacks; /* debuginfo_open's: the file found is the caller's */
 	pthread_mutex_t lock;          /* one debuginfod question at a time */
 	bool debuginfod_tried;
 	struct debuginfod_lib *debuginfod; /* dlopened on the first question */
