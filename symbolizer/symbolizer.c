@@ -154,6 +154,20 @@ static const char *shown_name_cached(struct symbolizer *z, const char *name)
 	return shown;
 }
 
+/* Whether files[i] is mapping m's file as pid sees it.  A build-id names
+ * the bytes, wherever and by whoever they are mapped: one libc for every
+ * process of a host (-a), opened once; one that some other process could
+ * not open is tried again for this one.  Without a build-id, a file is
+ * pid's path. */
+static bool same_file(const struct open_file *of, pid_t pid, const char *path, const char *build_id)
+{
+	if (*build_id)
+		return (strcmp(of->build_id, build_id) == 0 ||
+			(of->f && strcmp(elf_file_build_id(of->f), build_id) == 0)) && /* learned from the file */
+		       (of->f || !of->opened || of->pid == pid);
+	return of->pid == pid && strcmp(of->path, path) == 0 && !*of->build_id;
+}
+
 /* The index in z->files of mapping m's file as pid sees it (added, not yet
  * opened, if new); -1 when out of memory. */
 static int64_t file_index(struct symbolizer *z, const struct profile *p, pid_t pid, const struct mapping *m)
@@ -162,10 +176,8 @@ static int64_t file_index(struct symbolizer *z, const struct profile *p, pid_t p
 	const char *build_id = string_table_get(&p->strings, m->build_id);
 	struct open_file *files = z->files.data;
 	for (uint32_t i = 0; i < z->files.count; i++)
-		if (files[i].pid == pid && strcmp(files[i].path, path) == 0 &&
-		    (strcmp(files[i].build_id, build_id) == 0 ||
-		     (files[i].f && strcmp(elf_file_build_id(files[i].f), build_id) == 0)))
-			return i; /* the second: a build-id learned from the file itself */
+		if (same_file(&files[i], pid, path, build_id))
+			return i;
 	char *path_copy = strdup(path), *build_id_copy = strdup(build_id);
 	struct open_file *of = path_copy && build_id_copy ? vec_push(&z->files, sizeof(*of)) : NULL;
 	if (!of) {
