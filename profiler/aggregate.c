@@ -543,6 +543,25 @@ static void on_fork(struct aggregate *a, const struct perf_event_header *h)
 		pc->loaded = true;
 }
 
+/* A process exited: records come in time order, so none of its samples
+ * follows, and what we kept of its mappings goes; a host where processes
+ * come and go (-a) keeps those alive only.  Its names stay in the profile. */
+static void on_exit_record(struct aggregate *a, const struct perf_event_header *h)
+{
+	struct fork_record f; /* PERF_RECORD_EXIT has FORK's layout */
+	if (!fork_parse(h, &f) || f.pid != f.tid)
+		return;
+	struct process_maps *procs = a->procs.data;
+	for (uint32_t i = 0; i < a->procs.count; i++)
+		if (procs[i].pid == (pid_t)f.pid) {
+			free(procs[i].entries);
+			procs[i] = procs[--a->procs.count];
+			break;
+		}
+	if (a->unwinder)
+		unwind_drop_process(a->unwinder, (pid_t)f.pid);
+}
+
 static void on_lost(struct aggregate *a, const struct perf_event_header *h)
 {
 	uint64_t lost;
@@ -584,6 +603,7 @@ void aggregate_record(struct aggregate *a, const struct perf_event_header *h)
 	case PERF_RECORD_MMAP2: on_mmap2(a, h); break;
 	case PERF_RECORD_COMM: on_comm(a, h); break;
 	case PERF_RECORD_FORK: on_fork(a, h); break;
+	case PERF_RECORD_EXIT: on_exit_record(a, h); break;
 	case PERF_RECORD_LOST:
 	case PERF_RECORD_LOST_SAMPLES: on_lost(a, h); break;
 	case PERF_RECORD_SWITCH:

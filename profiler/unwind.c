@@ -467,6 +467,23 @@ void unwind_forget_process(struct unwinder *u, pid_t pid)
 			procs[i].generation--; /* rebuilt from the new mappings */
 }
 
+void unwind_drop_process(struct unwinder *u, pid_t pid)
+{
+	struct process_modules *procs = u->procs.data;
+	for (uint32_t i = 0; i < u->procs.count; i++)
+		if (procs[i].pid == pid) {
+			free(procs[i].mods);
+			procs[i] = procs[--u->procs.count];
+			break;
+		}
+	/* A new process may come with that pid, and its first generations. */
+	if (u->cached_pid == pid)
+		u->cached_pid = 0;
+	for (uint32_t i = 0; u->memos && i < MEMO_SLOTS; i++)
+		if (u->memos[i].pid == pid)
+			u->memos[i].valid = false;
+}
+
 static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c, uint64_t ip)
 {
 	if (!m->valid || m->pid != c->pmods->pid || m->generation != c->pmods->generation || m->ip != ip ||

@@ -30,5 +30,7 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 
 /* Drops what is cached of a process (it called exec). */
 void unwind_forget_process(struct unwinder *u, pid_t pid);
+/* pid exited: its modules go (the images stay, shared by build-id). */
+void unwind_drop_process(struct unwinder *u, pid_t pid);
 
 #endif
