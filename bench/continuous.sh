@@ -37,8 +37,7 @@ echo "output in $out"
 awk 'NR > 1 && $1 >= 60 && !first { first = $3 } NR > 1 { last = $3 }
 	END { printf "peak RSS after the first minute %d KiB, at the end %d KiB: %+.1f%%\n", first, last, 100 * (last - first) / first }' "$out/rss.txt"
 sed -n 's/^smolder: record: interval [0-9]*: \([0-9.]*\) s, .* profiler CPU \([0-9.]*\) s.*/\1 \2/p' "$out/record.err" |
-	sort -k2 -n | awk '{ d[NR] = $1; c[NR] = $2 } END {
-		m = c[int((NR + 1) / 2)]; printf "%d intervals; profiler CPU per %.0f s interval: median %.3f s (%.2f%% of a core), max %.3f s (%.2f%%)\n",
-			NR, d[1], m, 100 * m / d[1], c[NR], 100 * c[NR] / d[1] }'
+	awk '$1 > 0 { print 100 * $2 / $1, $2 }' | sort -n | awk '{ p[NR] = $1 } END {
+		printf "%d intervals; profiler CPU per interval: median %.2f%% of a core, max %.2f%%\n", NR, p[int((NR + 1) / 2)], p[NR] }'
 echo "pushes received: $(find "$out/rx" -name '*.json' | wc -l)"
 tail -3 "$out/record.err"
