@@ -38,6 +38,6 @@ awk 'NR > 1 && $1 >= 60 && !first { first = $3 } NR > 1 { last = $3 }
 	END { printf "peak RSS after the first minute %d KiB, at the end %d KiB: %+.1f%%\n", first, last, 100 * (last - first) / first }' "$out/rss.txt"
 sed -n 's/^smolder: record: interval [0-9]*: \([0-9.]*\) s, .* profiler CPU \([0-9.]*\) s.*/\1 \2/p' "$out/record.err" |
 	awk '$1 > 0 { print 100 * $2 / $1, $2 }' | sort -n | awk '{ p[NR] = $1 } END {
-		printf "%d intervals; profiler CPU per interval: median %.2f%% of a core, max %.2f%%\n", NR, p[int((NR + 1) / 2)], p[NR] }'
+		printf "%d intervals; profiler CPU per interval: median %.2f%% of a core, p90 %.2f%%, max %.2f%%\n", NR, p[int((NR + 1) / 2)], p[int(NR * 0.9 + 0.5)], p[NR] }'
 echo "pushes received: $(find "$out/rx" -name '*.json' | wc -l)"
 tail -3 "$out/record.err"

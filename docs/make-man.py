@@ -74,7 +74,7 @@ SECTIONS = {
         "--push-timeout seconds; what is left stays in the spool, and the next run with the same --spool "
         "sends it first. A request can be sent twice only if smolder dies between the server's answer "
         "and the removal of its spool file.",
-        "Running as a service: docs/smolder-agent.service is a systemd unit for it."])],
+        "Running as a service: docs/smolder-agent.service is a systemd unit running record -a --every 60 --push URL --spool (add --cgroup system.slice/NAME.service to follow one service)."])],
 }
 EXIT = {
     "record": "With a command: the command's exit status (128+N if signal N killed it), or 127 "

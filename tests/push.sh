@@ -108,6 +108,30 @@ if not ok:
 sys.exit(0 if ok else 1)
 EOF
 
+# ---- The whole host, as docs/smolder-agent.service runs it ----
+if [ "$(id -u)" = 0 ]; then
+	port=$(free_port)
+	start_receiver "$TMP/host" "$port"
+	"$SMOLDER" record -a -d 2.2 --every 1 --push "http://127.0.0.1:$port" 2> "$TMP/host.err"
+	status=$?
+	stop_receiver
+	n=$(intervals "$TMP/host.err")
+	for f in "$TMP"/host/*.pb.gz; do $SUMMARY "$f"; done > "$TMP/host.summary" 2> "$TMP/host.decode" ||
+		fail "-a: a pushed pprof does not decode: $(cat "$TMP/host.decode")"
+	python3 - "$TMP/host" "$TMP/host.summary" "$HOST" "$n" << 'EOF' && pass "-a --every --push: named after the host, no pid label, the attached workload's burn_c in every interval" || fail "-a --push: exit $status: $(cat "$TMP/host.err")"
+import glob, json, re, sys
+rx, summaries, host, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+reqs = [json.load(open(f)) for f in sorted(glob.glob(rx + "/*.json"))]
+sums = [json.loads(l) for l in open(summaries)]
+app = re.sub(r"[^A-Za-z0-9_.-]", "_", host)
+ok = n >= 2 and len(reqs) == n and all(r["query"]["name"] == ["%s{hostname=%s,view=cpu}" % (app, host)] for r in reqs)
+ok = ok and all(s["anywhere"].get("burn_c", 0) > 0 for s in sums) and sum(s["anywhere"].get("burn_c", 0) for s in sums) > 50
+if not ok:
+    print(json.dumps(reqs, indent=1)[:2000], sums, file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+fi
+
 # ---- The server down for the first intervals, then up: all delivered, in order ----
 port=$(free_port)
 "$SMOLDER" record -p "$WL_PID" -d 4 --every 0.5 --spool "$TMP/spool" --push "http://127.0.0.1:$port" \
