@@ -164,6 +164,18 @@ int cli_parse_duration(const char *cmd, const char *name, const char *arg, void 
 int cli_parse_frequency(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_stack_size(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_alloc_period(const char *cmd, const char *name, const char *arg, void *value);
+int cli_parse_alloc_mode(const char *cmd, const char *name, const char *arg, void *value);
+
+/* The sampled alloc view's agent: where it is, and for a command the
+ * environment that preloads it (owned). */
+struct cli_agent {
+	char path[4096];
+	char **envp;
+};
+/* Fills po->agent_path (and po->envp for a command) when po samples
+ * allocations with the agent; 0, or -1 said. */
+int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_agent *agent);
+void cli_agent_release(struct cli_agent *agent);
 int cli_parse_views(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_unwind(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_event(const char *cmd, const char *name, const char *arg, void *value);

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "agent/agent.h"
 #include "cli/cli.h"
 
 int cli_parse_pids(const char *cmd, const char *name, const char *arg, void *value)
@@ -82,6 +84,102 @@ int cli_parse_stack_size(const char *cmd, const char *name, const char *arg, voi
 int cli_parse_alloc_period(const char *cmd, const char *name, const char *arg, void *value)
 {
 	return parse_range(cmd, name, arg, 1, 1u << 30, "--alloc-period must be 1 to 1073741824 calls", value);
+}
+
+int cli_parse_alloc_mode(const char *cmd, const char *name, const char *arg, void *value)
+{
+	(void)name;
+	enum alloc_mode *mode = value;
+	if (strcmp(arg, "sampled") == 0)
+		*mode = ALLOC_SAMPLED;
+	else if (strcmp(arg, "exact") == 0)
+		*mode = ALLOC_EXACT;
+	else {
+		cli_error(cmd, "--alloc-mode must be sampled (the agent, by bytes) or exact (uprobes on every call)");
+		return -1;
+	}
+	return 0;
+}
+
+/* The agent next to the binary (an uninstalled build), else where make
+ * install put it. */
+static void find_agent(char *path, size_t len)
+{
+	char exe[3072];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(path, len, "%s/agent/" AGENT_FILE_NAME, exe);
+			if (access(path, R_OK) == 0)
+				return;
+		}
+	}
+	snprintf(path, len, "%s/" AGENT_FILE_NAME, PKGLIBDIR);
+}
+
+/* Our environment with the agent appended to LD_PRELOAD and its rate set. */
+static char **preloading_environment(const char *agent, uint64_t rate)
+{
+	extern char **environ;
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 3, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	const char *preload = "";
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
+			preload = environ[i] + 11;
+		else if (strncmp(environ[i], AGENT_RATE_ENV "=", sizeof(AGENT_RATE_ENV)) != 0)
+			env[k++] = environ[i];
+	}
+	char *ld = NULL, *r = NULL;
+	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", preload, *preload ? ":" : "", agent) < 0 ||
+	    asprintf(&r, AGENT_RATE_ENV "=%llu", (unsigned long long)rate) < 0) {
+		free(ld);
+		free(env);
+		return NULL;
+	}
+	env[k++] = ld;
+	env[k++] = r;
+	env[k] = NULL;
+	return env;
+}
+
+int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_agent *agent)
+{
+	memset(agent, 0, sizeof(*agent));
+	if (!(po->views & VIEW_ALLOC) || po->alloc_mode != ALLOC_SAMPLED)
+		return 0;
+	find_agent(agent->path, sizeof(agent->path));
+	po->agent_path = agent->path;
+	if (!po->argv)
+		return 0;
+	if (!(agent->envp = preloading_environment(agent->path, po->alloc_rate ? po->alloc_rate : AGENT_DEFAULT_RATE))) {
+		cli_error(cmd, "out of memory");
+		return -1;
+	}
+	po->envp = agent->envp;
+	return 0;
+}
+
+void cli_agent_release(struct cli_agent *agent)
+{
+	if (agent->envp) {
+		/* The two strings it added are its last. */
+		size_t n = 0;
+		while (agent->envp[n])
+			n++;
+		free(agent->envp[n - 1]);
+		free(agent->envp[n - 2]);
+		free(agent->envp);
+	}
+	agent->envp = NULL;
 }
 
 int cli_parse_views(const char *cmd, const char *name, const char *arg, void *value)

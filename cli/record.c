@@ -135,6 +135,7 @@ struct record_args {
 	struct continuous_args c;
 	bool continuous; /* --every or --push */
 	char *dir_buf;   /* owned: the directory of -o DIR/ */
+	struct cli_agent agent; /* owned: the sampled alloc view's */
 };
 
 static void record_args_release(struct record_args *a)
@@ -142,6 +143,7 @@ static void record_args_release(struct record_args *a)
 	free(a->pids.pids);
 	a->pids.pids = NULL;
 	free(a->dir_buf);
+	cli_agent_release(&a->agent);
 	a->dir_buf = NULL;
 	continuous_args_release(&a->c);
 }
@@ -218,8 +220,13 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 			     "use at the end), or several: cpu,alloc (default: cpu)"),
 		OPT_U64(0, "io-min-latency", "NS", &po->io_min_latency, UINT64_MAX / 2,
 			"io: keep only calls at least this slow"),
+		OPT_CALLBACK(0, "alloc-mode", "MODE", &po->alloc_mode, cli_parse_alloc_mode,
+			     "alloc: sampled (default: an agent inside the process samples\n"
+			     "by bytes, at little cost) or exact (uprobes on every call: slow)"),
+		OPT_U64(0, "alloc-rate", "BYTES", &po->alloc_rate, 1ull << 40,
+			"alloc, sampled: a sample every BYTES allocated on average (524288)"),
 		OPT_CALLBACK(0, "alloc-period", "N", &po->alloc_period, cli_parse_alloc_period,
-			     "alloc: the stack of one call in N, values scaled by N (61)"),
+			     "alloc, exact: the stack of one call in N, values scaled by N (61)"),
 		OPT_CALLBACK(0, "unwind", "MODE", &po->unwind, cli_parse_unwind,
 			     "auto (DWARF for user frames), fp (frame pointers) or dwarf"),
 		OPT_CALLBACK(0, "stack-size", "BYTES", &po->stack_size, cli_parse_stack_size,
@@ -267,7 +274,9 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 					     : "nothing to record: give -p PID, -a or a command (smolder record -- ./prog)");
 		return CLI_USAGE_ERROR;
 	}
-	return check_continuous(a) ? CLI_USAGE_ERROR : CLI_PARSED;
+	if (check_continuous(a))
+		return CLI_USAGE_ERROR;
+	return cli_prepare_agent("record", po, &a->agent) ? CLI_USAGE_ERROR : CLI_PARSED;
 }
 
 /* What one recording holds, from opening the events to the output. */

@@ -8,6 +8,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "profiler/profiler-internal.h"
 #include "profiler/unwind.h"
 
@@ -390,7 +391,8 @@ static bool on_stackless_sample(struct aggregate *a, const struct sample_view *v
 			span_add_end(&t->syscalls, &e, io_done, &ctx);
 		}
 		return true;
-	case KIND_FREE: {
+	case KIND_FREE:
+	case KIND_AGENT_FREE: {
 		struct live_alloc gone;
 		live_allocs_take(&a->live, sample_reg(v, ARCH_REG_ARG0), &gone);
 		return true;
@@ -438,9 +440,55 @@ static uint32_t sample_frames(struct aggregate *a, const struct sample_view *v)
 		/* The stack above is not known. */
 		return r.truncated || r.broken ? a->unknown_marker : PROFILE_NONE;
 	}
-	if (v->kind == KIND_ALLOC)
+	if (v->kind == KIND_ALLOC || v->kind == KIND_AGENT_ALLOC)
 		add_entry_caller(f, v);
 	return PROFILE_NONE;
+}
+
+static bool in_agent(struct aggregate *a, struct process_maps *pm, uint64_t ip)
+{
+	const struct map_entry *e = pm ? process_maps_find(pm, ip) : NULL;
+	if (!e || e->mapping == PROFILE_NONE)
+		return false;
+	const char *path = string_table_get(&a->p->strings, profile_mapping(a->p, e->mapping)->path);
+	const char *base = strrchr(path, '/');
+	return base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
+}
+
+/* A sampled allocation's stack starts in the agent (its marker under its
+ * hook): those frames go, and the function the program called takes
+ * their place, as the exact view's probe on it shows it. */
+static void replace_agent_frames(struct aggregate *a, pid_t pid)
+{
+	struct frames *f = &a->frames;
+	struct process_maps *pm = aggregate_process(a, pid, true);
+	uint32_t drop = 0;
+	while (drop < f->n && !f->is_kernel[drop] && in_agent(a, pm, f->ip[drop]))
+		drop++;
+	f->n -= drop;
+	memmove(f->ip, f->ip + drop, f->n * sizeof(*f->ip));
+	memmove(f->is_kernel, f->is_kernel + drop, f->n * sizeof(*f->is_kernel));
+}
+
+/* The estimated values of a sampled allocation (the agent's arguments). */
+static void on_agent_alloc(struct aggregate *a, const struct sample_view *v, uint32_t stack, struct thread_state *t)
+{
+	uint64_t ptr = sample_reg(v, ARCH_REG_ARG0), bytes = sample_reg(v, ARCH_REG_ARG2),
+		 calls_func = sample_reg(v, ARCH_REG_ARG3);
+	uint32_t func = (uint32_t)(calls_func & 0xff);
+	if (func < AGENT_FUNCS && a->agent_leaf[func] != PROFILE_NONE) {
+		int64_t node = profile_intern_stack(a->p, stack, a->agent_leaf[func]);
+		if (node < 0) {
+			a->fatal = (int)node;
+			return;
+		}
+		stack = (uint32_t)node;
+	}
+	int64_t b = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes, calls = (int64_t)(calls_func >> 8);
+	add_values(a, stack, t->tid, v->time, a->v_alloc_bytes, b, a->v_alloc_count, calls);
+	struct live_alloc la = { ptr, (uint64_t)b, stack, (uint32_t)t->tid };
+	if (ptr && live_allocs_put(&a->live, &la))
+		a->fatal = -PROFILE_E_NOMEM;
 }
 
 static void on_sample(struct aggregate *a, const struct perf_event_header *h)
@@ -453,6 +501,8 @@ static void on_sample(struct aggregate *a, const struct perf_event_header *h)
 		return;
 	reload_maps_on_miss(a, (pid_t)v.pid, v.ip);
 	uint32_t marker = sample_frames(a, &v);
+	if (v.kind == KIND_AGENT_ALLOC)
+		replace_agent_frames(a, (pid_t)v.pid);
 	struct thread_state *t = thread_found(a, (pid_t)v.tid, (pid_t)v.pid);
 	if (!t)
 		return;
@@ -481,6 +531,9 @@ static void on_sample(struct aggregate *a, const struct perf_event_header *h)
 		span_add_start(&t->allocs, &s, alloc_done, &ctx);
 		break;
 	}
+	case KIND_AGENT_ALLOC:
+		on_agent_alloc(a, &v, stack, t);
+		break;
 	default:
 		add_values(a, stack, (pid_t)v.tid, v.time, a->v_samples, 1, a->v_cpu,
 			   (int64_t)(a->sample_ns ? a->sample_ns : v.period));
@@ -649,6 +702,26 @@ static int add_value_types(struct aggregate *a)
 	return 0;
 }
 
+/* The leaf frames of sampled allocations, named after the functions. */
+static int add_agent_leaves(struct aggregate *a)
+{
+	static const char *const names[AGENT_FUNCS] = {
+		[AGENT_MALLOC] = "malloc",
+		[AGENT_CALLOC] = "calloc",
+		[AGENT_REALLOC] = "realloc",
+		[AGENT_POSIX_MEMALIGN] = "posix_memalign",
+		[AGENT_ALIGNED_ALLOC] = "aligned_alloc",
+		[AGENT_MEMALIGN] = "memalign",
+	};
+	for (int f = 0; f < AGENT_FUNCS; f++) {
+		int64_t loc = named_location(a, names[f]);
+		if (loc < 0)
+			return -1;
+		a->agent_leaf[f] = (uint32_t)loc;
+	}
+	return 0;
+}
+
 int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler_options *o,
 		   const struct event_set *events, struct profiler_stats *stats)
 {
@@ -659,6 +732,10 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 	a->stats = stats;
 	a->kernel_mapping = PROFILE_NONE;
 	if (add_value_types(a))
+		return -PROFILE_E_NOMEM;
+	for (int f = 0; f < AGENT_FUNCS; f++)
+		a->agent_leaf[f] = PROFILE_NONE;
+	if ((o->views & VIEW_ALLOC) && o->alloc_mode == ALLOC_SAMPLED && add_agent_leaves(a))
 		return -PROFILE_E_NOMEM;
 	if (o->unwind == UNWIND_FP)
 		return 0;

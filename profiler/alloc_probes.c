@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "profiler/profiler-internal.h"
 
 static const char *const func_names[ALLOC_FUNCS] = {
@@ -24,8 +25,7 @@ const char *alloc_func_name(enum alloc_func f)
 	return func_names[f];
 }
 
-/* glibc's libc.so.6 (or an old libc-2.x.so), or musl's loader, which is its libc. */
-static bool is_libc(const char *path)
+bool alloc_is_libc(const char *path)
 {
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -50,7 +50,7 @@ static int find_mapped_libc(struct alloc_probes *ap, pid_t pid)
 		if (!file || sscanf(line, "%llx-%llx", &start, &end) != 2)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
-		if (!is_libc(file))
+		if (!alloc_is_libc(file))
 			continue;
 		snprintf(ap->path, sizeof(ap->path), "%s", file);
 		int fd = -ENOENT;
@@ -87,11 +87,10 @@ static bool vaddr_to_offset(Elf *elf, uint64_t vaddr, uint64_t *offset)
 	return false;
 }
 
-int alloc_probes_read_offsets(struct alloc_probes *ap)
+/* The functions named in elf's .dynsym: their values, or with offsets
+ * their offsets in the file. */
+static void dynsym_functions(Elf *elf, const char *const *names, uint64_t *out, size_t n, bool offsets)
 {
-	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
-	if (!elf)
-		return -PROFILER_E_NO_LIBC;
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
@@ -105,14 +104,62 @@ int alloc_probes_read_offsets(struct alloc_probes *ap)
 			    GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
 			    !(name = elf_strptr(elf, sh.sh_link, sym.st_name)))
 				continue;
-			for (int f = 0; f < ALLOC_FUNCS; f++)
-				if (!ap->offset[f] && strcmp(name, func_names[f]) == 0)
-					vaddr_to_offset(elf, sym.st_value, &ap->offset[f]);
+			for (size_t f = 0; f < n; f++) {
+				if (out[f] || strcmp(name, names[f]) != 0)
+					continue;
+				if (offsets)
+					vaddr_to_offset(elf, sym.st_value, &out[f]);
+				else
+					out[f] = sym.st_value;
+			}
 		}
 	}
+}
+
+void elf_function_values(int fd, const char *const *names, uint64_t *values, size_t n)
+{
+	memset(values, 0, n * sizeof(*values));
+	Elf *elf = elf_open_fd(fd);
+	if (elf) {
+		dynsym_functions(elf, names, values, n, false);
+		elf_end(elf);
+	}
+}
+
+int alloc_probes_read_offsets(struct alloc_probes *ap)
+{
+	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
+	if (!elf)
+		return -PROFILER_E_NO_LIBC;
+	dynsym_functions(elf, func_names, ap->offset, ALLOC_FUNCS, true);
 	elf_end(elf);
 	/* Without malloc and free there is nothing to follow. */
 	return ap->offset[ALLOC_MALLOC] && ap->offset[ALLOC_FREE] ? 0 : -PROFILER_E_NO_LIBC;
+}
+
+int agent_probes_open(struct agent_probes *ap, const char *path)
+{
+	agent_probes_release(ap);
+	ap->fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
+	if (!elf)
+		return -PROFILER_E_AGENT;
+	static const char *const markers[] = { AGENT_ALLOCATED_MARKER, AGENT_FREED_MARKER };
+	uint64_t offsets[2] = { 0, 0 };
+	dynsym_functions(elf, markers, offsets, 2, true);
+	elf_end(elf);
+	ap->allocated = offsets[0];
+	ap->freed = offsets[1];
+	snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", ap->fd);
+	return ap->allocated && ap->freed ? 0 : -PROFILER_E_AGENT;
+}
+
+void agent_probes_release(struct agent_probes *ap)
+{
+	if (ap->fd > 0)
+		close(ap->fd);
+	memset(ap, 0, sizeof(*ap));
+	ap->fd = -1;
 }
 
 int alloc_probes_for_process(struct alloc_probes *ap, pid_t pid)

@@ -11,6 +11,7 @@ static const uint8_t perf_reg_of[ARCH_REGS] = {
 	[ARCH_REG_IP] = PERF_REG_X86_IP,   [ARCH_REG_SP] = PERF_REG_X86_SP,
 	[ARCH_REG_RET] = PERF_REG_X86_AX,  [ARCH_REG_ARG0] = PERF_REG_X86_DI,
 	[ARCH_REG_ARG1] = PERF_REG_X86_SI, [ARCH_REG_ARG2] = PERF_REG_X86_DX,
+	[ARCH_REG_ARG3] = PERF_REG_X86_CX,
 };
 
 unsigned arch_perf_reg(enum arch_reg r)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "profiler/profiler-internal.h"
 
 
@@ -186,6 +187,9 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 		snprintf(buf, len, "context-switches (the offcpu view)");
 	else if (is_alloc_kind(k))
 		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", alloc_func_name(f), es->probes.path);
+	else if (is_agent_kind(k))
+		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)",
+			 k == KIND_AGENT_ALLOC ? AGENT_ALLOCATED_MARKER : AGENT_FREED_MARKER, es->o->agent_path);
 	else
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
@@ -200,6 +204,9 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 	if (is_alloc_kind(k)) {
 		attr.config1 = (uint64_t)(uintptr_t)es->probes.probe_path; /* uprobe_path */
 		attr.config2 = es->probes.offset[f];                       /* probe_offset */
+	} else if (is_agent_kind(k)) {
+		attr.config1 = (uint64_t)(uintptr_t)es->agent.probe_path;
+		attr.config2 = k == KIND_AGENT_ALLOC ? es->agent.allocated : es->agent.freed;
 	}
 	char filter[512];
 	arch_io_filter(filter, sizeof(filter));
@@ -214,7 +221,7 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 			char what[sizeof(err->what)];
 			describe_kind(es, k, f, what, sizeof(what));
 			enum profiler_errcode code = classify_open_errno(e);
-			if (code == PROFILER_E_PERMISSION && is_alloc_kind(k))
+			if (code == PROFILER_E_PERMISSION && (is_alloc_kind(k) || is_agent_kind(k)))
 				code = PROFILER_E_UPROBE_DENIED;
 			if (code == PROFILER_E_PERMISSION && tid == -1)
 				code = PROFILER_E_HOST_DENIED;
@@ -347,6 +354,7 @@ int event_set_init(struct event_set *es, const struct profiler_options *o, struc
 	es->o = o;
 	es->cgroup_fd = -1;
 	es->probes.fd = -1;
+	es->agent.fd = -1;
 	es->raw_id_offset = es->raw_ret_offset = UINT32_MAX;
 	es->mmap_build_id = kernel_has_mmap_build_id();
 	if (read_online_cpus(es)) {
@@ -454,13 +462,41 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 	return 0;
 }
 
-/* The alloc view: uprobes on the C library's allocation functions. */
+/* The sampled alloc view: uprobes on the agent's two markers, every hit;
+ * the allocation's with the stack and its four argument registers, the
+ * free's with the address alone. */
+static void setup_agent(struct event_set *es)
+{
+	struct perf_event_attr *entry = &es->kinds[KIND_AGENT_ALLOC], *freed = &es->kinds[KIND_AGENT_FREE];
+	*entry = es->attr;
+	entry->type = es->uprobe_type;
+	entry->config = 0;
+	entry->freq = 0;
+	entry->sample_period = 1;
+	entry->context_switch = 0;
+	entry->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+	entry->sample_type &= ~(uint64_t)PERF_SAMPLE_PERIOD;
+	entry->sample_regs_user = arch_unwind_regs_mask() | 1ull << arch_perf_reg(ARCH_REG_ARG3);
+	entry->sample_stack_user = es->o->unwind == UNWIND_FP ? 8 : es->o->event_stack_size;
+	*freed = *entry;
+	freed->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
+	freed->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0);
+	freed->sample_stack_user = 0;
+	es->kind_on[KIND_AGENT_ALLOC] = es->kind_on[KIND_AGENT_FREE] = true;
+}
+
+/* The alloc view: uprobes on the agent's markers, or (exact) on the C
+ * library's allocation functions. */
 static int setup_alloc(struct event_set *es, struct profiler_error *err)
 {
 	if (uprobe_pmu(&es->uprobe_type, &es->retprobe_bit)) {
 		profiler_set_error(err, PROFILER_E_NO_EVENT, ENOENT, 0,
 			  "uprobe (the alloc view needs the uprobe PMU: a kernel with CONFIG_UPROBE_EVENTS)");
 		return -1;
+	}
+	if (es->o->alloc_mode == ALLOC_SAMPLED) {
+		setup_agent(es);
+		return 0;
 	}
 	struct perf_event_attr *entry = &es->kinds[KIND_ALLOC], *ret = &es->kinds[KIND_ALLOC_RET],
 			       *freed = &es->kinds[KIND_FREE];
@@ -563,6 +599,14 @@ int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct pro
 int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error *err)
 {
 	const struct profiler_options *o = es->o;
+	if (o->alloc_mode == ALLOC_SAMPLED) {
+		if (es->agent.fd >= 0)
+			return 0;
+		if (agent_probes_open(&es->agent, o->agent_path) == 0)
+			return 0;
+		profiler_set_error(err, PROFILER_E_AGENT, errno, 0, o->agent_path);
+		return -1;
+	}
 	int r = pid ? alloc_probes_for_process(&es->probes, pid)
 		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
 	if (r == 0)
@@ -597,6 +641,7 @@ void event_set_release(struct event_set *es)
 	free(es->cpus);
 	free(es->scratch);
 	alloc_probes_release(&es->probes);
+	agent_probes_release(&es->agent);
 	if (es->cgroup_fd >= 0)
 		close(es->cgroup_fd);
 	es->cgroup_fd = -1;

@@ -88,8 +88,49 @@ static const char *const profiler_messages[] = {
 #undef PROFILER_ERROR
 };
 
+/* The sampled alloc view's failures: loading the agent into a process. */
+static bool explain_agent(const struct profiler_error *e, char *buf, size_t len)
+{
+	const char *sys = e->sys_errno ? strerror(e->sys_errno) : "";
+	long yama = -1;
+	switch (e->code) {
+	case PROFILER_E_PTRACE_DENIED:
+		if (read_proc_int("/proc/sys/kernel/yama/ptrace_scope", &yama))
+			snprintf(buf, len, "cannot load the allocation agent into pid %d: ptrace: %s: "
+					   "kernel.yama.ptrace_scope is %ld; run as root (CAP_SYS_PTRACE)%s, or use "
+					   "--alloc-mode exact", (int)e->pid, sys, yama,
+				 yama >= 3 ? " cannot help at 3: attaching is off until reboot" : "");
+		else
+			snprintf(buf, len, "cannot load the allocation agent into pid %d: ptrace: %s: another "
+					   "user's process needs root (CAP_SYS_PTRACE); or use --alloc-mode exact",
+				 (int)e->pid, sys);
+		return true;
+	case PROFILER_E_STATIC:
+		snprintf(buf, len, "pid %d is statically linked (no libc.so mapped): the allocation agent "
+				   "needs a dynamic C library to load into, and so do uprobes on malloc", (int)e->pid);
+		return true;
+	case PROFILER_E_NO_SAFE_POINT:
+		snprintf(buf, len, "no thread of pid %d stopped outside the allocator and the dynamic loader within "
+				   "2 s, so the agent was not loaded (the process is as it was); try again, or use "
+				   "--alloc-mode exact", (int)e->pid);
+		return true;
+	case PROFILER_E_AGENT:
+		if (e->pid)
+			snprintf(buf, len, "the allocation agent in pid %d: %s%s%s; or use --alloc-mode exact", (int)e->pid,
+				 e->what, sys[0] ? ": " : "", sys);
+		else
+			snprintf(buf, len, "cannot use the allocation agent %s: %s: reinstall smolder (make install), "
+					   "or use --alloc-mode exact", e->what, sys[0] ? sys : "not an agent library");
+		return true;
+	default:
+		return false;
+	}
+}
+
 void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 {
+	if (explain_agent(e, buf, len))
+		return;
 	long paranoid = -99, mlock_kb = -1;
 	bool have_paranoid = read_proc_int("/proc/sys/kernel/perf_event_paranoid", &paranoid);
 	read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);

@@ -6,6 +6,7 @@
 #include <linux/perf_event.h>
 #include <pthread.h>
 
+#include "agent/agent.h"
 #include "profiler/profiler.h"
 
 /* ---- perf.c: events and ring buffers ---- */
@@ -137,6 +138,37 @@ int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const c
  * probe, from sysfs; -1 without the PMU. */
 int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit);
 
+/* The agent's markers, for the sampled alloc view's uprobes. */
+struct agent_probes {
+	int fd;                 /* libsmolder-agent.so; -1: none */
+	char probe_path[32];    /* "/proc/self/fd/N" */
+	uint64_t allocated, freed; /* the markers' offsets in the file */
+};
+
+/* Opens the agent at path and finds its markers: 0, or -PROFILER_E_AGENT. */
+int agent_probes_open(struct agent_probes *ap, const char *path);
+void agent_probes_release(struct agent_probes *ap);
+
+/* The values (addresses in the file's own numbering) of the functions
+ * named in an open ELF file's .dynsym (0 for those it does not define). */
+void elf_function_values(int fd, const char *const *names, uint64_t *values, size_t n);
+/* glibc's libc.so.6 (or an old libc-2.x.so), or musl's loader, which is its libc. */
+bool alloc_is_libc(const char *path);
+
+/* ---- inject.c: the agent loaded into a running process, and called ---- */
+
+struct agent_call_result {
+	int value;           /* what the agent's start or stop returned */
+	uint64_t stopped_ns; /* how long the one thread stopped was held */
+};
+
+/* start: loads the agent at path into pid unless it is there, and calls
+ * its start(rate); !start: calls its stop, if it is there.  One thread is
+ * stopped at a safe point for the while, and put back as it was.  0, or -1
+ * with *err (PTRACE_DENIED, NO_SAFE_POINT, STATIC, AGENT...). */
+int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, struct agent_call_result *res,
+		      struct profiler_error *err);
+
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
 
 struct live_alloc {
@@ -162,9 +194,10 @@ enum arch_reg {
 	ARCH_REG_IP,
 	ARCH_REG_SP,
 	ARCH_REG_RET,  /* a function's return value */
-	ARCH_REG_ARG0, /* its first three integer arguments */
+	ARCH_REG_ARG0, /* its first four integer arguments */
 	ARCH_REG_ARG1,
 	ARCH_REG_ARG2,
+	ARCH_REG_ARG3,
 	ARCH_REGS
 };
 
@@ -213,12 +246,21 @@ enum event_kind {
 	KIND_ALLOC_RET,
 	KIND_MEMALIGN_RET,
 	KIND_FREE,
+	KIND_AGENT_ALLOC, /* the agent's markers: a sampled allocation, with its stack ... */
+	KIND_AGENT_FREE,  /* ... and the free of a sampled block */
 	KIND_COUNT
 };
 
+/* The exact alloc view's uprobes, on the C library's functions. */
 static inline bool is_alloc_kind(int k)
 {
 	return k >= KIND_ALLOC && k <= KIND_FREE;
+}
+
+/* The sampled alloc view's uprobes, on the agent's markers. */
+static inline bool is_agent_kind(int k)
+{
+	return k == KIND_AGENT_ALLOC || k == KIND_AGENT_FREE;
 }
 
 /* One perf event per (thread we attached to, CPU), inherited by the threads
@@ -251,6 +293,7 @@ struct event_set {
 	size_t scratch_size;
 	uint32_t raw_id_offset, raw_ret_offset; /* in raw_syscalls records: from tracefs */
 	struct alloc_probes probes; /* of the process being attached to or launched */
+	struct agent_probes agent;  /* the sampled alloc view's */
 	uint32_t uprobe_type, retprobe_bit;
 	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
 	pid_t child;        /* a command being launched, for messages */
@@ -421,6 +464,7 @@ struct aggregate {
 	uint64_t sample_ns; /* cpu ns per sample for events whose period is not time */
 	uint32_t shed_marker;    /* the location SHED_FRAME */
 	uint32_t unknown_marker; /* "[unknown]": the root of a DWARF stack that stops early */
+	uint32_t agent_leaf[AGENT_FUNCS]; /* sampled alloc view: a named location per enum agent_func */
 	int fatal;               /* a negative profile_error: stop */
 	struct frames frames;
 };
@@ -458,7 +502,7 @@ struct targets {
 
 void targets_init(struct targets *t);
 /* Forks the command, held before exec until the events are open. */
-int targets_launch(struct targets *t, char *const *argv, struct profiler_error *err);
+int targets_launch(struct targets *t, char *const *argv, char *const *envp, struct profiler_error *err);
 /* Opens events on every thread of pid (again until no new thread appears)
  * and reads its mappings. */
 int targets_attach(struct targets *t, struct event_set *es, struct aggregate *a, pid_t pid,

@@ -33,6 +33,10 @@
 	PROFILER_ERROR(HOST_DENIED, "not permitted to profile the whole host")            \
 	PROFILER_ERROR(HOST_VIEW, "the alloc view follows one program, not the host")     \
 	PROFILER_ERROR(CGROUP, "cannot open the cgroup")                                  \
+	PROFILER_ERROR(AGENT, "cannot use the allocation agent")                          \
+	PROFILER_ERROR(PTRACE_DENIED, "not permitted to load the agent into the process") \
+	PROFILER_ERROR(STATIC, "the program is statically linked")                        \
+	PROFILER_ERROR(NO_SAFE_POINT, "no thread of the process came to a safe point")    \
 	PROFILER_ERROR(PROFILE, "cannot write the profile")
 
 enum profiler_errcode {
@@ -62,6 +66,11 @@ enum unwind_mode {
 	UNWIND_DWARF,
 };
 
+enum alloc_mode {
+	ALLOC_SAMPLED, /* the agent inside the process samples by bytes */
+	ALLOC_EXACT,   /* uprobes on every call of the C library's functions */
+};
+
 enum profiler_view {
 	VIEW_CPU = 1 << 0,
 	VIEW_OFFCPU = 1 << 1,
@@ -84,7 +93,11 @@ struct profiler_options {
 	unsigned views;      /* enum profiler_view bits */
 	const char *force_event; /* "cpu-clock" or "cycles": skip the PMU probe (tests) */
 	uint64_t io_min_latency; /* io view: keep only calls at least this slow (ns) */
-	uint32_t alloc_period;   /* alloc view: one call in this many, with its stack */
+	enum alloc_mode alloc_mode;
+	uint64_t alloc_rate;     /* alloc view, sampled: a sample every this many bytes on average; 0: 512 KiB */
+	const char *agent_path;  /* alloc view, sampled: libsmolder-agent.so */
+	char *const *envp;       /* a launched command's environment; NULL: ours */
+	uint32_t alloc_period;   /* alloc view, exact: one call in this many, with its stack */
 	const char *search_path; /* where a command is looked for (PATH's syntax); NULL: the default */
 	size_t queue_bytes;      /* the unwinding queue; 0: the default (tests shrink it) */
 };
@@ -108,6 +121,9 @@ struct profiler_stats {
 	bool has_exit_status;
 	int exit_status;        /* launched command: as a shell reports it */
 	double target_cpu;      /* launched command: CPU seconds it and its waited-for children used */
+	int agent_hooks;        /* sampled alloc view, attached: GOT entries the agent changed */
+	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */
+	uint32_t agent_detach_failed; /* ... processes whose agent could not be stopped */
 };
 
 struct profiler;

@@ -147,7 +147,7 @@ void callchain_frames(const uint64_t *ips, uint64_t nr, bool want_kernel, bool w
  * reads its result from the copy). */
 static bool stack_only_unwinds(enum event_kind k)
 {
-	return k == KIND_CPU || k == KIND_OFFCPU || k == KIND_IO_ENTER || k == KIND_ALLOC;
+	return k == KIND_CPU || k == KIND_OFFCPU || k == KIND_IO_ENTER || k == KIND_ALLOC || k == KIND_AGENT_ALLOC;
 }
 
 /* A sample's stack copy is cut to the bytes that were stack (the kernel's

@@ -87,6 +87,8 @@ static void apply_defaults(struct profiler_options *o)
 		o->views = VIEW_CPU;
 	if (!o->alloc_period)
 		o->alloc_period = PROFILER_DEFAULT_ALLOC_PERIOD;
+	if (!o->alloc_rate)
+		o->alloc_rate = AGENT_DEFAULT_RATE;
 	/* About half a second of DWARF samples at 999 Hz on two CPUs, on top of
 	 * the kernel's buffers: a larger queue only shows in peak RSS (64 MiB
 	 * lost more events in bench/views.sh, not fewer, and doubled the RSS). */
@@ -97,7 +99,7 @@ static void apply_defaults(struct profiler_options *o)
 /* Launch mode: the command forked and held, its events opened on it. */
 static int open_launch(struct profiler *s, struct profiler_error *err)
 {
-	if (targets_launch(&s->targets, s->o.argv, err))
+	if (targets_launch(&s->targets, s->o.argv, s->o.envp, err))
 		return -1;
 	s->events.child = s->targets.child;
 	if (event_set_choose_cpu_event(&s->events, s->targets.child, err) ||
@@ -143,7 +145,7 @@ static int open_host(struct profiler *s, struct profiler_error *err)
 		profiler_set_error(err, PROFILER_E_HOST_VIEW, 0, 0, NULL);
 		return -1;
 	}
-	if (s->o.argv && targets_launch(&s->targets, s->o.argv, err))
+	if (s->o.argv && targets_launch(&s->targets, s->o.argv, s->o.envp, err))
 		return -1;
 	s->events.child = s->targets.child;
 	return (s->o.cgroup && event_set_open_cgroup(&s->events, s->o.cgroup, err)) ||
@@ -256,6 +258,47 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 	}
 }
 
+static bool attaches_agent(const struct profiler *s)
+{
+	return (s->o.views & VIEW_ALLOC) && s->o.alloc_mode == ALLOC_SAMPLED && !s->targets.child && !s->o.all_cpus;
+}
+
+/* The sampled alloc view of running processes: the agent loaded and
+ * started in each, once its markers' uprobes are on. */
+static int start_agents(struct profiler *s, struct profiler_error *err)
+{
+	for (uint32_t i = 0; i < s->o.npids; i++) {
+		struct agent_call_result res;
+		if (agent_inject_call(s->o.pids[i], s->o.agent_path, true, s->o.alloc_rate, &res, err))
+			return -1;
+		if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
+			s->stats.agent_stop_ms = (double)res.stopped_ns / 1e6;
+		if (res.value < 0) {
+			profiler_set_error(err, PROFILER_E_AGENT, 0, s->o.pids[i],
+					   res.value == -AGENT_NO_MALLOC ? "the process has no malloc the agent can call"
+									 : "no module of the process imports malloc or free "
+									   "(its own allocator?)");
+			return -1;
+		}
+		s->stats.agent_hooks += res.value;
+	}
+	return 0;
+}
+
+/* Puts every GOT entry back, in the processes still there. */
+static void stop_agents(struct profiler *s)
+{
+	for (uint32_t i = 0; i < s->o.npids; i++) {
+		struct agent_call_result res;
+		struct profiler_error ignored;
+		if (kill(s->o.pids[i], 0) == 0 &&
+		    agent_inject_call(s->o.pids[i], s->o.agent_path, false, 0, &res, &ignored))
+			s->stats.agent_detach_failed++;
+		else if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
+			s->stats.agent_stop_ms = (double)res.stopped_ns / 1e6;
+	}
+}
+
 int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const struct profiler_stats *, void *),
 		 void *arg, struct profiler_error *err)
 {
@@ -265,6 +308,11 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 		event_set_enable(&s->events, true); /* CPU-wide events do not enable at a command's exec */
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
+	if (attaches_agent(s) && start_agents(s, err)) {
+		event_set_enable(&s->events, false);
+		stop_agents(s);
+		return -1;
+	}
 	/* Another thread may be reading the profile (profiler_with_profile). */
 	pthread_mutex_lock(&s->profile_lock);
 	int meta = metadata_write_start(s);
@@ -288,6 +336,8 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	close_pidfds(pidfds, npidfds);
 	s->stop_ns = monotonic_ns();
 	event_set_enable(&s->events, false);
+	if (attaches_agent(s))
+		stop_agents(s);
 	read_all(s); /* drain what is left */
 	worker_stop(s);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;

@@ -25,7 +25,7 @@ static void close_pipe(int fds[2])
 	close(fds[1]);
 }
 
-int targets_launch(struct targets *t, char *const *argv, struct profiler_error *err)
+int targets_launch(struct targets *t, char *const *argv, char *const *envp, struct profiler_error *err)
 {
 	int go[2], status[2];
 	if (pipe2(go, O_CLOEXEC)) {
@@ -53,7 +53,10 @@ int targets_launch(struct targets *t, char *const *argv, struct profiler_error *
 			_exit(127);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		execvp(argv[0], argv);
+		if (envp)
+			execvpe(argv[0], argv, envp);
+		else
+			execvp(argv[0], argv);
 		int e = errno;
 		if (write(status[1], &e, sizeof(e)) < 0)
 			_exit(127);

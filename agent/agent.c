@@ -1,0 +1,539 @@
+/* libsmolder-agent.so: samples a process's allocations from inside it.
+ *
+ * This code runs in other people's processes, on every malloc and free of
+ * every thread, after the process was started and while other threads run.
+ * It must never crash them, deadlock them, or change what their calls do:
+ *   - the hot path takes no lock, allocates nothing, and touches only
+ *     thread-local state and one fixed-size table;
+ *   - the allocator is always called first, and the sampling after, outside
+ *     it, so that no allocator lock is held while the agent works;
+ *   - nothing is ever unloaded or freed: a hook reached through a stale
+ *     pointer after stop still forwards the call.
+ * Its state is process-wide by nature (a GOT entry has no context to pass),
+ * so it lives in one static struct. */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define HOT_TLS __attribute__((tls_model("initial-exec")))
+
+/* Sampled blocks not yet freed: 2^16 slots (512 KiB), enough for 32 GiB in
+ * use at the default rate.  0 is an empty slot, 1 a freed one. */
+#define LIVE_BITS 16
+#define LIVE_SLOTS (1u << LIVE_BITS)
+#define LIVE_PROBES 64
+#define TOMBSTONE ((uintptr_t)1)
+#define LIVE_FILTER_BITS 12
+
+#define MAX_PATCHES 4096
+
+typedef void *(*malloc_fn)(size_t);
+typedef void *(*calloc_fn)(size_t, size_t);
+typedef void *(*realloc_fn)(void *, size_t);
+typedef void (*free_fn)(void *);
+typedef int (*posix_memalign_fn)(void **, size_t, size_t);
+typedef void *(*aligned_fn)(size_t, size_t);
+
+struct patch {
+	void **slot;
+	void *old;
+};
+
+static struct agent_state {
+	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
+	struct {
+		malloc_fn malloc;
+		calloc_fn calloc;
+		realloc_fn realloc;
+		free_fn free;
+		posix_memalign_fn posix_memalign;
+		aligned_fn aligned_alloc, memalign;
+	} real;
+	_Atomic uintptr_t live[LIVE_SLOTS];
+	/* Sampled blocks per hash bucket of 2^LIVE_FILTER_BITS: 8 KiB that stay
+	 * in cache, so that a free of an unsampled block (nearly all) reads no
+	 * slot of the table. */
+	_Atomic uint16_t live_filter[1u << LIVE_FILTER_BITS];
+	_Atomic uint64_t live_dropped; /* sampled blocks the table had no room for */
+	pthread_mutex_t patch_lock;
+	struct patch patches[MAX_PATCHES];
+	uint32_t npatches;
+	_Atomic unsigned long long modules_seen; /* dlpi_adds at the last patching */
+} agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Per thread: bytes until the next sample, and the generator of intervals. */
+static __thread int64_t bytes_to_sample HOT_TLS;
+static __thread uint64_t draw_state HOT_TLS;
+
+/* ---- markers: what the profiler's uprobes see ---- */
+
+/* noipa: never merged with another function, inlined or dropped, so that
+ * the uprobe has one entry to hit and the arguments are in their registers. */
+EXPORT __attribute__((noipa)) void smolder_agent_allocated(uint64_t ptr, uint64_t size, uint64_t bytes,
+							    uint64_t calls_func)
+{
+	__asm__ volatile("nop" : : "r"(ptr), "r"(size), "r"(bytes), "r"(calls_func) : "memory");
+}
+
+EXPORT __attribute__((noipa)) void smolder_agent_freed(uint64_t ptr)
+{
+	__asm__ volatile("nop" : : "r"(ptr) : "memory");
+}
+
+/* ---- the numbers, without libm (the agent depends on libc only) ---- */
+
+/* Uniform in (0, 1]: xorshift64*, seeded per thread. */
+static double draw_uniform(void)
+{
+	if (!draw_state) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		draw_state = ((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&draw_state) | 1;
+	}
+	draw_state ^= draw_state >> 12;
+	draw_state ^= draw_state << 25;
+	draw_state ^= draw_state >> 27;
+	uint64_t r = draw_state * 0x2545F4914F6CDD1Dull;
+	return (double)((r >> 11) + 1) * 0x1.0p-53;
+}
+
+/* ln x for x in (0, 1], to 1e-9: x = m * 2^e with m near 1, then the atanh series. */
+static double log_of(double x)
+{
+	union {
+		double d;
+		uint64_t u;
+	} v = { x };
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	v.u = (v.u & ((1ull << 52) - 1)) | (1023ull << 52);
+	double m = v.d;
+	if (m > 1.4142135623730951) {
+		m /= 2;
+		e++;
+	}
+	double t = (m - 1) / (m + 1), t2 = t * t;
+	double s = t * (2 + t2 * (2.0 / 3 + t2 * (2.0 / 5 + t2 * (2.0 / 7 + t2 * (2.0 / 9 + t2 * (2.0 / 11))))));
+	return s + e * 0.6931471805599453;
+}
+
+/* 1 - e^-x for x >= 0, without losing the small values to cancellation. */
+static double one_minus_exp_neg(double x)
+{
+	if (x < 1e-3)
+		return x * (1 - x / 2 * (1 - x / 3));
+	if (x > 700)
+		return 1;
+	int k = (int)(x / 0.6931471805599453);
+	double r = x - k * 0.6931471805599453, term = 1, sum = 1; /* e^-r, r in [0, ln 2) */
+	for (int i = 1; i < 16; i++) {
+		term *= -r / i;
+		sum += term;
+	}
+	union {
+		double d;
+		uint64_t u;
+	} scale = { .u = (uint64_t)(1023 - k) << 52 }; /* 2^-k */
+	return 1 - sum * scale.d;
+}
+
+/* x rounded down or up at random, so that the sum of many is unbiased. */
+static uint64_t round_at_random(double x)
+{
+	uint64_t whole = (uint64_t)x;
+	return whole + (draw_uniform() < x - (double)whole);
+}
+
+static int64_t next_interval(uint64_t rate)
+{
+	double d = -log_of(draw_uniform()) * (double)rate;
+	return d < 1 ? 1 : d > 4e18 ? (int64_t)4e18 : (int64_t)d;
+}
+
+/* ---- the live set ---- */
+
+static uint32_t live_hash(uintptr_t p)
+{
+	return (uint32_t)(((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - LIVE_BITS));
+}
+
+static bool live_insert(uintptr_t p)
+{
+	uint32_t h = live_hash(p);
+	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
+		_Atomic uintptr_t *slot = &agent.live[(h + i) & (LIVE_SLOTS - 1)];
+		uintptr_t seen = atomic_load_explicit(slot, memory_order_relaxed);
+		if ((seen == 0 || seen == TOMBSTONE) &&
+		    atomic_compare_exchange_strong_explicit(slot, &seen, p, memory_order_relaxed, memory_order_relaxed)) {
+			atomic_fetch_add_explicit(&agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)], 1,
+						  memory_order_relaxed);
+			return true;
+		}
+	}
+	atomic_fetch_add_explicit(&agent.live_dropped, 1, memory_order_relaxed);
+	return false;
+}
+
+/* Whether p was a sampled block (and is no longer). */
+static bool live_remove(uintptr_t p)
+{
+	uint32_t h = live_hash(p);
+	_Atomic uint16_t *bucket = &agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)];
+	if (!atomic_load_explicit(bucket, memory_order_relaxed))
+		return false;
+	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
+		_Atomic uintptr_t *slot = &agent.live[(h + i) & (LIVE_SLOTS - 1)];
+		uintptr_t seen = atomic_load_explicit(slot, memory_order_relaxed);
+		if (seen == 0)
+			return false;
+		if (seen == p &&
+		    atomic_compare_exchange_strong_explicit(slot, &seen, TOMBSTONE, memory_order_relaxed, memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(bucket, 1, memory_order_relaxed);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- sampling ---- */
+
+static void patch_new_modules(void);
+
+/* The slow path of an allocation whose bytes ran the countdown out. */
+static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
+{
+	uint64_t rate = atomic_load_explicit(&agent.rate, memory_order_relaxed);
+	if (!rate) {
+		bytes_to_sample = 1 << 20; /* stopped: look again a MiB later */
+		return;
+	}
+	bool first = !draw_state;
+	int64_t next = next_interval(rate);
+	if (first) {
+		/* A new thread: its countdown starts now, not at zero. */
+		bytes_to_sample += next;
+		if (bytes_to_sample > 0)
+			return;
+		next = next_interval(rate);
+	}
+	bytes_to_sample = next;
+	patch_new_modules();
+	if (!p || !size)
+		return;
+	double chance = one_minus_exp_neg((double)size / (double)rate);
+	uint64_t bytes = round_at_random((double)size / chance), calls = round_at_random(1 / chance);
+	if (!live_insert((uintptr_t)p))
+		p = NULL; /* counted, but its free could not be told */
+	smolder_agent_allocated((uint64_t)(uintptr_t)p, size, bytes, calls << 8 | func);
+}
+
+static inline void count_bytes(void *p, size_t size, enum agent_func func)
+{
+	if (__builtin_expect((bytes_to_sample -= (int64_t)size) > 0, 1))
+		return;
+	sample(p, size, func);
+}
+
+static inline void forget_block(void *p)
+{
+	if (p && live_remove((uintptr_t)p))
+		smolder_agent_freed((uint64_t)(uintptr_t)p);
+}
+
+/* ---- the hooks ---- */
+
+static void *hook_malloc(size_t n)
+{
+	void *p = agent.real.malloc(n);
+	count_bytes(p, n, AGENT_MALLOC);
+	return p;
+}
+
+static void *hook_calloc(size_t count, size_t n)
+{
+	void *p = agent.real.calloc(count, n);
+	size_t total;
+	if (!__builtin_mul_overflow(count, n, &total))
+		count_bytes(p, total, AGENT_CALLOC);
+	return p;
+}
+
+static void *hook_realloc(void *old, size_t n)
+{
+	forget_block(old);
+	void *p = agent.real.realloc(old, n);
+	if (n)
+		count_bytes(p, n, AGENT_REALLOC);
+	return p;
+}
+
+static void hook_free(void *p)
+{
+	forget_block(p);
+	agent.real.free(p);
+}
+
+static int hook_posix_memalign(void **out, size_t align, size_t n)
+{
+	int r = agent.real.posix_memalign(out, align, n);
+	if (!r)
+		count_bytes(*out, n, AGENT_POSIX_MEMALIGN);
+	return r;
+}
+
+static void *hook_aligned_alloc(size_t align, size_t n)
+{
+	void *p = agent.real.aligned_alloc(align, n);
+	count_bytes(p, n, AGENT_ALIGNED_ALLOC);
+	return p;
+}
+
+static void *hook_memalign(size_t align, size_t n)
+{
+	void *p = agent.real.memalign(align, n);
+	count_bytes(p, n, AGENT_MEMALIGN);
+	return p;
+}
+
+/* C++'s operator new and delete are not hooked: libstdc++'s reach malloc
+ * and free through its own imports, which are, and hooking both would count
+ * every new twice. */
+static const struct hook {
+	const char *name;
+	void *hook;
+} hooks[] = {
+	{ "malloc", (void *)hook_malloc },
+	{ "calloc", (void *)hook_calloc },
+	{ "realloc", (void *)hook_realloc },
+	{ "free", (void *)hook_free },
+	{ "posix_memalign", (void *)hook_posix_memalign },
+	{ "aligned_alloc", (void *)hook_aligned_alloc },
+	{ "memalign", (void *)hook_memalign },
+};
+
+/* ---- rewriting the GOTs ---- */
+
+static const struct hook *hook_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(*hooks); i++)
+		if (strcmp(name, hooks[i].name) == 0)
+			return &hooks[i];
+	return NULL;
+}
+
+/* glibc relocates the pointers of a writable dynamic section; the vdso's
+ * and a read-only one's are still addresses in the file. */
+static uintptr_t dyn_address(const struct dl_phdr_info *info, uintptr_t v)
+{
+	return v < info->dlpi_addr ? v + info->dlpi_addr : v;
+}
+
+static bool in_relro(const struct dl_phdr_info *info, uintptr_t addr)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_GNU_RELRO && addr >= info->dlpi_addr + ph->p_vaddr &&
+		    addr < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
+			return true;
+	}
+	return false;
+}
+
+/* Writes a GOT entry, opening a RELRO page for the moment (its other
+ * entries are read by other threads meanwhile: the page stays readable). */
+static bool write_slot(const struct dl_phdr_info *info, void **slot, void *value)
+{
+	bool relro = in_relro(info, (uintptr_t)slot);
+	long page = sysconf(_SC_PAGESIZE);
+	void *start = (void *)((uintptr_t)slot & ~(uintptr_t)(page - 1));
+	size_t len = ((uintptr_t)slot + sizeof(void *) > (uintptr_t)start + page) ? 2 * (size_t)page : (size_t)page;
+	if (relro && mprotect(start, len, PROT_READ | PROT_WRITE))
+		return false;
+	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
+	if (relro)
+		mprotect(start, len, PROT_READ);
+	return true;
+}
+
+static void patch_relocations(struct dl_phdr_info *info, const ElfW(Rela) *rel, size_t size,
+			      const ElfW(Sym) *symtab, const char *strtab)
+{
+	for (size_t i = 0; rel && i < size / sizeof(*rel); i++) {
+		unsigned type = ELF64_R_TYPE(rel[i].r_info);
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+			continue;
+		const struct hook *h = hook_named(strtab + symtab[ELF64_R_SYM(rel[i].r_info)].st_name);
+		void **slot = (void **)(info->dlpi_addr + rel[i].r_offset);
+		if (!h || *slot == h->hook || agent.npatches == MAX_PATCHES)
+			continue;
+		void *old = *slot;
+		if (write_slot(info, slot, h->hook))
+			agent.patches[agent.npatches++] = (struct patch){ slot, old };
+	}
+}
+
+static bool is_own_or_loader(const struct dl_phdr_info *info)
+{
+	Dl_info self;
+	if (dladdr((void *)smolder_agent_freed, &self) && (uintptr_t)self.dli_fbase == info->dlpi_addr)
+		return true;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	return strstr(name, "/ld-linux") || strstr(name, "linux-vdso") || strstr(name, "/ld-musl");
+}
+
+static int patch_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (is_own_or_loader(info))
+		return 0;
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+	if (!dyn)
+		return 0;
+	const ElfW(Sym) *symtab = NULL;
+	const char *strtab = NULL;
+	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
+	size_t jmprel_size = 0, rela_size = 0;
+	bool rela_plt = true;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		switch (dyn->d_tag) {
+		case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_address(info, dyn->d_un.d_ptr); break;
+		case DT_STRTAB: strtab = (const char *)dyn_address(info, dyn->d_un.d_ptr); break;
+		case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn_address(info, dyn->d_un.d_ptr); break;
+		case DT_PLTRELSZ: jmprel_size = dyn->d_un.d_val; break;
+		case DT_PLTREL: rela_plt = dyn->d_un.d_val == DT_RELA; break;
+		case DT_RELA: rela = (const ElfW(Rela) *)dyn_address(info, dyn->d_un.d_ptr); break;
+		case DT_RELASZ: rela_size = dyn->d_un.d_val; break;
+		}
+	}
+	if (!symtab || !strtab || !rela_plt)
+		return 0;
+	patch_relocations(info, jmprel, jmprel_size, symtab, strtab);
+	patch_relocations(info, rela, rela_size, symtab, strtab);
+	return 0;
+}
+
+static int count_loads(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof(info->dlpi_adds))
+		*(unsigned long long *)arg = info->dlpi_adds;
+	return 1; /* the first module says it for all */
+}
+
+static void patch_all(void)
+{
+	unsigned long long adds = 0;
+	dl_iterate_phdr(count_loads, &adds);
+	atomic_store(&agent.modules_seen, adds);
+	dl_iterate_phdr(patch_module, NULL);
+}
+
+/* Modules loaded since the last look (a dlopen), from a sample's slow path:
+ * dlopen itself is not hooked, because glibc searches the library path of
+ * dlopen's caller, which a hook would change. */
+static void patch_new_modules(void)
+{
+	unsigned long long adds = 0;
+	dl_iterate_phdr(count_loads, &adds);
+	if (adds == atomic_load_explicit(&agent.modules_seen, memory_order_relaxed) ||
+	    pthread_mutex_trylock(&agent.patch_lock))
+		return;
+	if (atomic_load(&agent.rate))
+		patch_all();
+	pthread_mutex_unlock(&agent.patch_lock);
+}
+
+static bool resolve_real(void)
+{
+	if (agent.real.malloc)
+		return true;
+	/* What the process's own lookups find: an allocator it brings (or one
+	 * preloaded before us) included. */
+	agent.real.calloc = (calloc_fn)dlsym(RTLD_DEFAULT, "calloc");
+	agent.real.realloc = (realloc_fn)dlsym(RTLD_DEFAULT, "realloc");
+	agent.real.free = (free_fn)dlsym(RTLD_DEFAULT, "free");
+	agent.real.posix_memalign = (posix_memalign_fn)dlsym(RTLD_DEFAULT, "posix_memalign");
+	agent.real.aligned_alloc = (aligned_fn)dlsym(RTLD_DEFAULT, "aligned_alloc");
+	agent.real.memalign = (aligned_fn)dlsym(RTLD_DEFAULT, "memalign");
+	malloc_fn m = (malloc_fn)dlsym(RTLD_DEFAULT, "malloc");
+	if (!m || !agent.real.calloc || !agent.real.realloc || !agent.real.free || !agent.real.posix_memalign ||
+	    !agent.real.aligned_alloc || !agent.real.memalign)
+		return false;
+	__atomic_store_n(&agent.real.malloc, m, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* ---- control ---- */
+
+EXPORT int smolder_agent_start(uint64_t rate)
+{
+	if (!rate)
+		rate = AGENT_DEFAULT_RATE;
+	pthread_mutex_lock(&agent.patch_lock);
+	int r = -AGENT_NO_MALLOC;
+	if (resolve_real()) {
+		atomic_store(&agent.rate, rate);
+		patch_all();
+		r = agent.npatches ? (int)agent.npatches : -AGENT_NO_IMPORTS;
+		if (r < 0)
+			atomic_store(&agent.rate, 0);
+	}
+	pthread_mutex_unlock(&agent.patch_lock);
+	return r;
+}
+
+EXPORT int smolder_agent_stop(void)
+{
+	pthread_mutex_lock(&agent.patch_lock);
+	atomic_store(&agent.rate, 0);
+	int n = (int)agent.npatches;
+	/* Back in reverse order, so that a slot patched twice gets its first value. */
+	while (agent.npatches) {
+		struct patch *pt = &agent.patches[--agent.npatches];
+		Dl_info where;
+		struct dl_phdr_info info = { 0 };
+		void *extra = NULL;
+		if (!dladdr1(pt->slot, &where, &extra, RTLD_DL_LINKMAP) || !extra) {
+			__atomic_store_n(pt->slot, pt->old, __ATOMIC_RELEASE);
+			continue;
+		}
+		/* Its module's program headers, for the RELRO range. */
+		struct link_map *lm = extra;
+		info.dlpi_addr = lm->l_addr;
+		const ElfW(Ehdr) *eh = where.dli_fbase;
+		info.dlpi_phdr = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+		info.dlpi_phnum = eh->e_phnum;
+		write_slot(&info, pt->slot, pt->old);
+	}
+	/* Blocks sampled before: their frees are no longer seen, nor wanted. */
+	for (uint32_t i = 0; i < LIVE_SLOTS; i++)
+		atomic_store_explicit(&agent.live[i], 0, memory_order_relaxed);
+	for (uint32_t i = 0; i < 1u << LIVE_FILTER_BITS; i++)
+		atomic_store_explicit(&agent.live_filter[i], 0, memory_order_relaxed);
+	pthread_mutex_unlock(&agent.patch_lock);
+	return n;
+}
+
+/* A launched command: started at load, before main. */
+__attribute__((constructor)) static void start_from_environment(void)
+{
+	const char *rate = getenv(AGENT_RATE_ENV);
+	if (rate && *rate)
+		smolder_agent_start(strtoull(rate, NULL, 10));
+}

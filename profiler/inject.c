@@ -1,0 +1,354 @@
+/* Loading the allocation agent into a running process, without gdb: one
+ * thread is stopped with ptrace at a safe point, made to call dlopen (and
+ * then the agent's start or stop) on its own stack, and put back exactly as
+ * it was, registers and vector state included.  The other threads never
+ * stop.  x86-64 only, like arch-x86_64.c. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "base/base.h"
+#include "profiler/profiler-internal.h"
+
+#define XSTATE_MAX 16384
+#define SAFE_POINT_WAIT_NS 2000000000ull
+
+/* A file mapped by the target: where it starts (its offset-0 mapping). */
+struct mapped {
+	char path[4096];
+	uint64_t base;
+};
+
+/* Address ranges a thread must not be stopped in: inside the C library or
+ * the loader (which may hold their locks), libgcc's unwinder (which runs
+ * inside the loader's lock), and the agent (which holds its own). */
+struct unsafe_ranges {
+	uint64_t start[64], end[64];
+	uint32_t n;
+};
+
+struct stopped_thread {
+	pid_t tid;
+	struct user_regs_struct regs;
+	uint8_t xstate[XSTATE_MAX];
+	struct iovec xstate_iov;
+	int pending_signal; /* one that arrived while it was ours: given back at detach */
+};
+
+static bool is_loader(const char *path)
+{
+	return strstr(path, "/ld-linux") || strstr(path, "/ld-musl") || strstr(path, "/ld64.so");
+}
+
+static bool is_agent(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
+}
+
+/* The C library and the agent in pid's maps, and the unsafe ranges. */
+static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent, struct unsafe_ranges *unsafe)
+{
+	char name[64], line[4096 + 128];
+	snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(name, "re");
+	if (!f)
+		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
+	libc->path[0] = agent->path[0] = '\0';
+	unsafe->n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long start, end, off;
+		char *file = strchr(line, '/');
+		if (!file || sscanf(line, "%llx-%llx %*s %llx", &start, &end, &off) != 3)
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		struct mapped *m = alloc_is_libc(file) ? libc : is_agent(file) ? agent : NULL;
+		if (m && off == 0 && !m->path[0]) {
+			snprintf(m->path, sizeof(m->path), "%s", file);
+			m->base = start;
+		}
+		if ((m || is_loader(file) || strstr(file, "/libgcc_s")) && unsafe->n < 64) {
+			unsafe->start[unsafe->n] = start;
+			unsafe->end[unsafe->n++] = end;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* A function's address in the target: the file's symbol value plus where
+ * the file is mapped (shared objects are linked at 0). */
+static uint64_t target_function(pid_t pid, const struct mapped *m, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint64_t value = 0;
+	elf_function_values(fd, &name, &value, 1);
+	close(fd);
+	return value ? m->base + value : 0;
+}
+
+/* ---- stopping one thread ---- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits for tid's next stop: its signal (0 for a ptrace event stop), or -1
+ * if it is gone. */
+static int wait_stop(pid_t tid)
+{
+	int status;
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || !WIFSTOPPED(status))
+			return -1;
+		return status >> 16 ? 0 : WSTOPSIG(status);
+	}
+}
+
+static bool waiting_syscall(long nr)
+{
+	static const long waits[] = { 0 /* read */,  7 /* poll */,     23 /* select */,  34 /* pause */,
+				      35 /* nanosleep */, 43 /* accept */, 45 /* recvfrom */, 47 /* recvmsg */,
+				      61 /* wait4 */,     128 /* rt_sigtimedwait */, 130 /* rt_sigsuspend */,
+				      202 /* futex */,    230 /* clock_nanosleep */, 232 /* epoll_wait */,
+				      270 /* pselect6 */, 271 /* ppoll */, 281 /* epoll_pwait */, 288 /* accept4 */,
+				      441 /* epoll_pwait2 */ };
+	for (size_t i = 0; i < sizeof(waits) / sizeof(*waits); i++)
+		if (nr == waits[i])
+			return true;
+	return false;
+}
+
+/* A thread may call dlopen where it stands: blocked in a waiting system
+ * call, or running its own code, outside the libraries whose locks the call
+ * would take again. */
+static bool at_safe_point(const struct user_regs_struct *r, const struct unsafe_ranges *u)
+{
+	if ((long)r->orig_rax >= 0)
+		return waiting_syscall((long)r->orig_rax);
+	for (uint32_t i = 0; i < u->n; i++)
+		if (r->rip >= u->start[i] && r->rip < u->end[i])
+			return false;
+	return true;
+}
+
+static void release_thread(struct stopped_thread *t, bool restore)
+{
+	if (restore) {
+		ptrace(PTRACE_SETREGSET, t->tid, (void *)NT_X86_XSTATE, &t->xstate_iov);
+		ptrace(PTRACE_SETREGS, t->tid, NULL, &t->regs);
+	}
+	ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)t->pending_signal);
+}
+
+/* Seizes and stops tid; true if it stopped at a safe point (then it stays
+ * stopped, its state saved in t), else it is let go at once. */
+static int try_thread(pid_t tid, const struct unsafe_ranges *u, struct stopped_thread *t)
+{
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL))
+		return -errno;
+	t->tid = tid;
+	t->pending_signal = 0;
+	int sig;
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) || (sig = wait_stop(tid)) < 0) {
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return -ESRCH;
+	}
+	t->pending_signal = sig == SIGTRAP ? 0 : sig;
+	t->xstate_iov = (struct iovec){ t->xstate, sizeof(t->xstate) };
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &t->regs) ||
+	    ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &t->xstate_iov) || !at_safe_point(&t->regs, u)) {
+		release_thread(t, false);
+		return 0;
+	}
+	return 1;
+}
+
+/* A thread of pid stopped at a safe point, trying them all in turn for up
+ * to two seconds.  0, or -errno of ptrace, or -EAGAIN. */
+static int stop_some_thread(pid_t pid, const struct unsafe_ranges *u, struct stopped_thread *t)
+{
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	uint64_t deadline = now_ns() + SAFE_POINT_WAIT_NS;
+	do {
+		DIR *d = opendir(dir);
+		if (!d)
+			return -ESRCH;
+		struct dirent *e;
+		int r = 0;
+		while (r == 0 && (e = readdir(d)))
+			if (e->d_name[0] != '.')
+				r = try_thread((pid_t)atoi(e->d_name), u, t);
+		closedir(d);
+		if (r == 1)
+			return 0;
+		if (r == -EPERM || r == -EACCES)
+			return r;
+		usleep(1000);
+	} while (now_ns() < deadline);
+	return -EAGAIN;
+}
+
+/* ---- calling a function in it ---- */
+
+static bool poke(pid_t tid, uint64_t addr, const void *data, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t word = 0;
+		if (len - i < 8) {
+			errno = 0;
+			word = (uint64_t)ptrace(PTRACE_PEEKDATA, tid, (void *)(addr + i), NULL);
+			if (errno)
+				return false;
+		}
+		memcpy(&word, (const uint8_t *)data + i, len - i < 8 ? len - i : 8);
+		if (ptrace(PTRACE_POKEDATA, tid, (void *)(addr + i), (void *)word))
+			return false;
+	}
+	return true;
+}
+
+/* Calls fn(a0, a1) on the stopped thread, with data (if any) copied below
+ * its stack's red zone and its address as a0.  The call returns to address
+ * 0, whose fault hands the thread back.  0 with *ret, or -1. */
+static int call_in_thread(struct stopped_thread *t, uint64_t fn, uint64_t a0, uint64_t a1, const void *data,
+			  size_t len, uint64_t *ret)
+{
+	struct user_regs_struct r = t->regs;
+	uint64_t sp = (r.rsp - 256 - len) & ~15ull;
+	if (data) {
+		if (!poke(t->tid, sp, data, len))
+			return -1;
+		a0 = sp;
+	}
+	sp -= 8; /* the return address: 0; a function's entry sees sp % 16 == 8 */
+	uint64_t zero = 0;
+	if (!poke(t->tid, sp, &zero, 8))
+		return -1;
+	r.rsp = sp;
+	r.rip = fn;
+	r.rdi = a0;
+	r.rsi = a1;
+	r.rax = 0;
+	r.orig_rax = (unsigned long long)-1; /* no system call to restart under the call */
+	if (ptrace(PTRACE_SETREGS, t->tid, NULL, &r) || ptrace(PTRACE_CONT, t->tid, NULL, NULL))
+		return -1;
+	for (;;) {
+		int sig = wait_stop(t->tid);
+		if (sig < 0)
+			return -1;
+		struct user_regs_struct now;
+		if (ptrace(PTRACE_GETREGS, t->tid, NULL, &now))
+			return -1;
+		if (sig == SIGSEGV && now.rip == 0) {
+			*ret = now.rax;
+			return 0;
+		}
+		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL)
+			return -1; /* the call itself faulted: put the thread back as it was */
+		if (sig && sig != SIGTRAP && !t->pending_signal)
+			t->pending_signal = sig; /* delivered after, on its own stack */
+		if (ptrace(PTRACE_CONT, t->tid, NULL, NULL))
+			return -1;
+	}
+}
+
+/* ---- the agent's life in a process ---- */
+
+static int fail(struct profiler_error *err, enum profiler_errcode code, int e, pid_t pid, const char *what)
+{
+	profiler_set_error(err, code, e, pid, what);
+	return -1;
+}
+
+static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct stopped_thread *t,
+			       struct profiler_error *err, uint64_t *stopped_at)
+{
+	int r = stop_some_thread(pid, u, t);
+	*stopped_at = now_ns();
+	if (r == -EPERM || r == -EACCES)
+		return fail(err, PROFILER_E_PTRACE_DENIED, -r, pid, NULL);
+	if (r == -EAGAIN)
+		return fail(err, PROFILER_E_NO_SAFE_POINT, 0, pid, NULL);
+	if (r)
+		return fail(err, PROFILER_E_NO_SUCH_PROCESS, -r, pid, NULL);
+	return 0;
+}
+
+/* dlopen(path) on the stopped thread, unless the agent is there already. */
+static int load_agent(struct stopped_thread *t, pid_t pid, const char *path, struct mapped *libc,
+		      struct mapped *agent, struct unsafe_ranges *u, struct profiler_error *err)
+{
+	if (agent->path[0])
+		return 0;
+	uint64_t dlopen_at = target_function(pid, libc, "dlopen"), handle = 0;
+	if (!dlopen_at)
+		dlopen_at = target_function(pid, libc, "__libc_dlopen_mode"); /* before glibc 2.34 */
+	if (!dlopen_at)
+		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");
+	if (call_in_thread(t, dlopen_at, 0, RTLD_NOW, path, strlen(path) + 1, &handle))
+		return fail(err, PROFILER_E_AGENT, errno, pid, "calling dlopen in the process failed");
+	if (!handle || read_target_maps(pid, libc, agent, u) || !agent->path[0])
+		return fail(err, PROFILER_E_AGENT, 0, pid, "dlopen of the agent failed in the process "
+			    "(can it read the file, inside its mount namespace?)");
+	return 0;
+}
+
+int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, struct agent_call_result *res,
+		      struct profiler_error *err)
+{
+	struct mapped libc, agent;
+	struct unsafe_ranges u;
+	memset(res, 0, sizeof(*res));
+	int r = read_target_maps(pid, &libc, &agent, &u);
+	if (r)
+		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
+	if (!start && !agent.path[0])
+		return 0; /* never loaded: nothing to stop */
+	if (!libc.path[0])
+		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
+	struct stopped_thread *t = malloc(sizeof(*t));
+	if (!t)
+		return fail(err, PROFILER_E_NOMEM, 0, 0, "the injection");
+	uint64_t stopped_at, value = 0;
+	r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
+	bool held = r == 0;
+	if (!r && start)
+		r = load_agent(t, pid, path, &libc, &agent, &u, err);
+	if (!r) {
+		uint64_t fn = target_function(pid, &agent, start ? AGENT_START : AGENT_STOP);
+		if (!fn || call_in_thread(t, fn, rate, 0, NULL, 0, &value))
+			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling the agent in the process failed");
+		res->value = (int)value;
+	}
+	if (held) {
+		release_thread(t, true);
+		res->stopped_ns = now_ns() - stopped_at;
+	}
+	free(t);
+	return r;
+}
