@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -444,9 +445,9 @@ static void patch_all(void)
 	dl_iterate_phdr(patch_module, NULL);
 }
 
-/* Modules loaded since the last look (a dlopen), from a sample's slow path:
- * dlopen itself is not hooked, because glibc searches the library path of
- * dlopen's caller, which a hook would change. */
+/* Modules loaded since the last look (a dlopen), from a sample's slow path
+ * and from the watcher thread: dlopen itself is not hooked, because glibc
+ * searches the library path of dlopen's caller, which a hook would change. */
 static void patch_new_modules(void)
 {
 	unsigned long long adds = 0;
@@ -479,6 +480,43 @@ static bool resolve_real(void)
 	return true;
 }
 
+/* A library loaded later may be the only one allocating (a plugin), so
+ * that no sample comes to notice it: a thread of ours looks fifty times a
+ * second, with every signal blocked, and sleeps while sampling is off. */
+static void *watch_modules(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec pause = { 0, 20000000 };
+		nanosleep(&pause, NULL);
+		if (atomic_load_explicit(&agent.rate, memory_order_relaxed))
+			patch_new_modules();
+	}
+	return NULL;
+}
+
+static void start_watcher(void)
+{
+	static bool started;
+	if (started)
+		return;
+	pthread_attr_t attr;
+	sigset_t all, old;
+	sigfillset(&all);
+	if (pthread_attr_init(&attr))
+		return;
+	pthread_attr_setstacksize(&attr, 65536);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t t;
+	if (pthread_create(&t, &attr, watch_modules, NULL) == 0) {
+		started = true;
+		pthread_setname_np(t, "smolder-agent");
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
 /* ---- control ---- */
 
 EXPORT int smolder_agent_start(uint64_t rate)
@@ -493,6 +531,8 @@ EXPORT int smolder_agent_start(uint64_t rate)
 		r = agent.npatches ? (int)agent.npatches : -AGENT_NO_IMPORTS;
 		if (r < 0)
 			atomic_store(&agent.rate, 0);
+		else
+			start_watcher();
 	}
 	pthread_mutex_unlock(&agent.patch_lock);
 	return r;

@@ -434,6 +434,12 @@ static void recording_summary(const struct recording *r)
 	fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
 		ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
 		ps->targets_exited && !a->po.argv ? ", target exited" : "", a->output);
+	if (ps->agent_hooks)
+		fprintf(stderr, "smolder: record: agent: %d GOT entries hooked, a thread held at most %.1f ms to load, "
+				"start or stop it\n", ps->agent_hooks, ps->agent_stop_ms);
+	if (ps->agent_detach_failed)
+		cli_warn("record", "the agent could not be stopped in %u process(es): it keeps sampling into markers "
+				   "nobody reads, at the cost of a branch per call", ps->agent_detach_failed);
 	if (ps->lost || ps->unwind_dropped)
 		cli_warn("record", "%" PRIu64 " samples lost: %" PRIu64 " by the kernel (ring buffer full), %" PRIu64
 				   " not unwound in time; %s", ps->lost + ps->unwind_dropped, ps->lost,

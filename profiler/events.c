@@ -165,6 +165,10 @@ static int attach_to_buffer(struct event_set *es, struct cpu_buffer *b, int fd, 
 	return 0;
 }
 
+/* Where tracefs may be mounted. */
+static const char *const tracefs_mounts[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+#define TRACEFS_MOUNTS (sizeof(tracefs_mounts) / sizeof(tracefs_mounts[0]))
+
 /* Which functions each alloc kind probes: realloc is both an allocation
  * and a free (of its old block, seen at every call). */
 static bool probes_function(enum event_kind k, enum alloc_func f)
@@ -194,6 +198,70 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
 
+/* A uprobe defined in tracefs's uprobe_events, as perf probe does, and
+ * opened as a tracepoint: the uprobe PMU would read its path from user
+ * memory again each time the event is inherited, in the context of the
+ * thread that forks, where that address means nothing (clone fails with
+ * EFAULT in every multi-threaded target).  Defined once per kind and
+ * function; removed by event_set_release. */
+static int define_uprobe(struct event_set *es, int k, enum alloc_func f, uint64_t *id, struct profiler_error *err)
+{
+	uint64_t *known = &es->uprobe_ids[k][f];
+	if (*known) {
+		*id = *known;
+		return 0;
+	}
+	bool agent = is_agent_kind(k);
+	const char *path = agent ? es->agent.probe_path : es->probes.probe_path;
+	uint64_t offset = agent ? (k == KIND_AGENT_ALLOC ? es->agent.allocated : es->agent.freed) : es->probes.offset[f];
+	bool ret = k == KIND_ALLOC_RET || k == KIND_MEMALIGN_RET;
+	char def[256], dir[192];
+	snprintf(def, sizeof(def), "%c:smolder_%d/k%df%d %s:0x%llx\n", ret ? 'r' : 'p', (int)getpid(), k, (int)f, path,
+		 (unsigned long long)offset);
+	for (size_t i = 0; i < TRACEFS_MOUNTS; i++) {
+		snprintf(dir, sizeof(dir), "%s/uprobe_events", tracefs_mounts[i]);
+		int fd = open(dir, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = write(fd, def, strlen(def));
+		int e = errno;
+		close(fd);
+		long v;
+		snprintf(dir, sizeof(dir), "%s/events/smolder_%d/k%df%d/id", tracefs_mounts[i], (int)getpid(), k, (int)f);
+		if (n < 0 || !read_proc_int(dir, &v)) {
+			profiler_set_error(err, PROFILER_E_OPEN, n < 0 ? e : ENOENT, 0, "defining a uprobe in uprobe_events");
+			return -1;
+		}
+		es->uprobe_tracefs = tracefs_mounts[i];
+		*id = *known = (uint64_t)v;
+		return 0;
+	}
+	profiler_set_error(err, errno == EACCES ? PROFILER_E_UPROBE_DENIED : PROFILER_E_NO_TRACEFS, errno, 0,
+			   errno == EACCES ? "uprobes in tracefs's uprobe_events (the alloc view)"
+					   : "the alloc view defines its uprobes in tracefs's uprobe_events");
+	return -1;
+}
+
+/* Removes the uprobes define_uprobe made, once their events are closed. */
+static void remove_uprobes(struct event_set *es)
+{
+	if (!es->uprobe_tracefs)
+		return;
+	char path[128], def[96];
+	snprintf(path, sizeof(path), "%s/uprobe_events", es->uprobe_tracefs);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	for (int k = 0; fd >= 0 && k < KIND_COUNT; k++)
+		for (int f = 0; f < ALLOC_FUNCS; f++)
+			if (es->uprobe_ids[k][f]) {
+				snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", (int)getpid(), k, f);
+				if (write(fd, def, strlen(def)) < 0)
+					break;
+				es->uprobe_ids[k][f] = 0;
+			}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Opens one kind of event on tid, one per CPU (alloc kinds: on function f). */
 static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, bool side_records,
 		     struct profiler_error *err)
@@ -201,12 +269,11 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 	struct perf_event_attr attr = es->kinds[k];
 	if (!side_records)
 		attr.mmap = attr.mmap2 = attr.comm = attr.comm_exec = attr.task = 0;
-	if (is_alloc_kind(k)) {
-		attr.config1 = (uint64_t)(uintptr_t)es->probes.probe_path; /* uprobe_path */
-		attr.config2 = es->probes.offset[f];                       /* probe_offset */
-	} else if (is_agent_kind(k)) {
-		attr.config1 = (uint64_t)(uintptr_t)es->agent.probe_path;
-		attr.config2 = k == KIND_AGENT_ALLOC ? es->agent.allocated : es->agent.freed;
+	uint64_t tracepoint;
+	if (is_alloc_kind(k) || is_agent_kind(k)) {
+		if (define_uprobe(es, k, f, &tracepoint, err))
+			return -1;
+		attr.config = tracepoint;
 	}
 	char filter[512];
 	arch_io_filter(filter, sizeof(filter));
@@ -366,9 +433,6 @@ int event_set_init(struct event_set *es, const struct profiler_options *o, struc
 
 /* ---- the views' kinds of event ---- */
 
-/* Where tracefs may be mounted. */
-static const char *const tracefs_mounts[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-#define TRACEFS_MOUNTS (sizeof(tracefs_mounts) / sizeof(tracefs_mounts[0]))
 
 /* The raw_syscalls events directory of the first readable mount, in buf;
  * NULL if there is none. */
@@ -469,7 +533,7 @@ static void setup_agent(struct event_set *es)
 {
 	struct perf_event_attr *entry = &es->kinds[KIND_AGENT_ALLOC], *freed = &es->kinds[KIND_AGENT_FREE];
 	*entry = es->attr;
-	entry->type = es->uprobe_type;
+	entry->type = PERF_TYPE_TRACEPOINT;
 	entry->config = 0;
 	entry->freq = 0;
 	entry->sample_period = 1;
@@ -501,7 +565,7 @@ static int setup_alloc(struct event_set *es, struct profiler_error *err)
 	struct perf_event_attr *entry = &es->kinds[KIND_ALLOC], *ret = &es->kinds[KIND_ALLOC_RET],
 			       *freed = &es->kinds[KIND_FREE];
 	*entry = es->attr;
-	entry->type = es->uprobe_type;
+	entry->type = PERF_TYPE_TRACEPOINT;
 	entry->config = 0;
 	entry->freq = 0;
 	entry->sample_period = es->o->alloc_period;
@@ -516,7 +580,7 @@ static int setup_alloc(struct event_set *es, struct profiler_error *err)
 	entry->sample_stack_user = es->o->unwind == UNWIND_FP ? 8 : es->o->event_stack_size;
 	/* Returns and frees: every one, each only a register. */
 	*ret = *entry;
-	ret->config = 1ull << es->retprobe_bit;
+	ret->config = 0; /* a return probe by its definition in uprobe_events */
 	ret->sample_period = 1;
 	ret->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
 	ret->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_RET);
@@ -599,16 +663,15 @@ int event_set_choose_cpu_event(struct event_set *es, pid_t probe_pid, struct pro
 int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error *err)
 {
 	const struct profiler_options *o = es->o;
-	if (o->alloc_mode == ALLOC_SAMPLED) {
-		if (es->agent.fd >= 0)
-			return 0;
-		if (agent_probes_open(&es->agent, o->agent_path) == 0)
-			return 0;
+	/* The sampled view too needs a shared C library: the agent is loaded
+	 * by it, and takes its malloc. */
+	int r = pid ? alloc_probes_for_process(&es->probes, pid)
+		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
+	if (r == 0 && o->alloc_mode == ALLOC_SAMPLED && es->agent.fd < 0 &&
+	    agent_probes_open(&es->agent, o->agent_path)) {
 		profiler_set_error(err, PROFILER_E_AGENT, errno, 0, o->agent_path);
 		return -1;
 	}
-	int r = pid ? alloc_probes_for_process(&es->probes, pid)
-		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
 	if (r == 0)
 		return 0;
 	profiler_set_error(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : 0, pid ? pid : es->child,
@@ -638,6 +701,7 @@ void event_set_release(struct event_set *es)
 	for (uint32_t i = 0; i < es->events.count; i++)
 		close(events[i].fd);
 	vec_release(&es->events);
+	remove_uprobes(es);
 	free(es->cpus);
 	free(es->scratch);
 	alloc_probes_release(&es->probes);

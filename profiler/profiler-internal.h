@@ -294,6 +294,8 @@ struct event_set {
 	uint32_t raw_id_offset, raw_ret_offset; /* in raw_syscalls records: from tracefs */
 	struct alloc_probes probes; /* of the process being attached to or launched */
 	struct agent_probes agent;  /* the sampled alloc view's */
+	uint64_t uprobe_ids[KIND_COUNT][ALLOC_FUNCS]; /* tracepoint ids of the uprobes defined; 0: none */
+	const char *uprobe_tracefs; /* where they were defined */
 	uint32_t uprobe_type, retprobe_bit;
 	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
 	pid_t child;        /* a command being launched, for messages */

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The alloc view: bytes and calls of malloc, calloc, realloc, posix_memalign
+# The exact alloc view (--alloc-mode exact: uprobes on every call): bytes and calls of malloc, calloc, realloc, posix_memalign
 # and aligned_alloc by the stack that made them, and what is still in use at
 # the end.  The workload allocates from five known sites in varied sizes,
 # frees all but alloc_leak()'s blocks, and prints the truth per site.
@@ -38,7 +38,7 @@ check_exact() { # PROFILE OUTPUT LABEL
 }
 
 P=$TMP/fp1.smolder OUT=$TMP/fp1.out LABEL="period 1, frame pointers"
-"$SMOLDER" record -q --view alloc --alloc-period 1 --unwind fp -o "$P" -- "$WORKLOADS/allocs_fp" 20 > "$OUT" ||
+"$SMOLDER" record -q --view alloc --alloc-mode exact --alloc-period 1 --unwind fp -o "$P" -- "$WORKLOADS/allocs_fp" 20 > "$OUT" ||
 	fail "record: status $?"
 check_exact
 
@@ -46,7 +46,7 @@ check_exact
 # call's 16 KiB stack copy is more than two cores move at full speed (the
 # default period is there for that): rounds 100 ms apart.
 P=$TMP/dwarf1.smolder OUT=$TMP/dwarf1.out LABEL="period 1, DWARF"
-"$SMOLDER" record -q --view alloc --alloc-period 1 -o "$P" -- "$WORKLOADS/allocs" 5 100 > "$OUT" ||
+"$SMOLDER" record -q --view alloc --alloc-mode exact --alloc-period 1 -o "$P" -- "$WORKLOADS/allocs" 5 100 > "$OUT" ||
 	fail "record: status $?"
 lost=$("$SMOLDER" info "$P" | awk '/^lost samples:/ { print $3 }')
 [ "${lost:-0}" = 0 ] || fail "$LABEL: $lost samples lost"
@@ -60,7 +60,7 @@ realloc_frames=$("$SMOLDER" fold "$P" | grep -c ';_start;.*;main;alloc_realloc;[
 # run: 1000 rounds give each site ~1,300 samples, a standard error near 3%
 # (300 rounds gave ~5%, and a site 10.7% off once in CI).
 P=$TMP/default.smolder OUT=$TMP/default.out
-"$SMOLDER" record -q --view alloc -o "$P" -- "$WORKLOADS/allocs" 1000 > "$OUT" || fail "record: status $?"
+"$SMOLDER" record -q --view alloc --alloc-mode exact -o "$P" -- "$WORKLOADS/allocs" 1000 > "$OUT" || fail "record: status $?"
 for site in malloc calloc realloc aligned leak; do
 	got=$(value_under "$P" alloc_bytes "$(site_re $site)")
 	want=$(truth "$OUT" "$site" bytes)
@@ -85,7 +85,7 @@ within "$got" "$want" 10 && pass "default period: leak in use $got, true $want" 
 # Attach to a running process: what alloc_leak() allocates stays in use, what
 # alloc_malloc() allocates does not; both sites draw the same sizes.
 start_workload "$WORKLOADS/allocs" 0 || finish
-"$SMOLDER" record -q -p "$WL_PID" -d 2 --view alloc -o "$TMP/attach.smolder" || fail "attach: $?"
+"$SMOLDER" record -q -p "$WL_PID" -d 2 --view alloc --alloc-mode exact -o "$TMP/attach.smolder" || fail "attach: $?"
 stop_workload
 P=$TMP/attach.smolder
 leak=$(value_under "$P" alloc_bytes "$(site_re leak)")
@@ -98,17 +98,17 @@ malloc=$(value_under "$P" alloc_bytes "$(site_re malloc)")
 	fail "attach: leak $leak (in use $leak_inuse), malloc $malloc (in use $freed_inuse)"
 
 # With the cpu view in one recording.
-"$SMOLDER" record -q --view cpu,alloc -o "$TMP/both.smolder" -- "$WORKLOADS/allocs" 20 > /dev/null
+"$SMOLDER" record -q --view cpu,alloc --alloc-mode exact -o "$TMP/both.smolder" -- "$WORKLOADS/allocs" 20 > /dev/null
 "$SMOLDER" info "$TMP/both.smolder" | grep -q '^values: *samples/count, cpu/nanoseconds, alloc_bytes/bytes' &&
 	pass "cpu and alloc in one profile" || fail "cpu,alloc: $("$SMOLDER" info "$TMP/both.smolder" | grep values)"
 
 # A statically linked target has no C library to probe: one line, non-zero.
-"$SMOLDER" record -q --view alloc -o "$TMP/static.svg" -- "$WORKLOADS/allocs_static" 1 > /dev/null 2> "$TMP/err"
+"$SMOLDER" record -q --view alloc --alloc-mode exact -o "$TMP/static.svg" -- "$WORKLOADS/allocs_static" 1 > /dev/null 2> "$TMP/err"
 status=$?
 [ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q 'statically linked' "$TMP/err" && [ ! -e "$TMP/static.svg" ] &&
 	pass "static launch refused: $(cat "$TMP/err")" || fail "static launch: status $status, $(cat "$TMP/err")"
 start_workload "$WORKLOADS/allocs_static" 0 || finish
-"$SMOLDER" record -q --view alloc -p "$WL_PID" -o "$TMP/static2.svg" 2> "$TMP/err"
+"$SMOLDER" record -q --view alloc --alloc-mode exact -p "$WL_PID" -o "$TMP/static2.svg" 2> "$TMP/err"
 status=$?
 stop_workload
 [ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "pid $WL_PID has no shared C library" "$TMP/err" &&

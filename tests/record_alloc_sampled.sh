@@ -1,0 +1,125 @@
+#!/bin/bash
+# The sampled alloc view (the default): libsmolder-agent.so inside the
+# process, preloaded into a command or injected into a running process,
+# samples allocations by bytes; the estimates are checked against the
+# workloads' own printed truth, per call site.
+. "$(dirname "$0")/lib.sh"
+require_perf
+
+value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
+	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+		END { printf "%.0f", t }'
+}
+truth() { # OUTPUT SITE FIELD: from the workload's "SITE bytes N count N" lines
+	awk -v site="$2" -v field="$3" '$1 == site { for (i = 2; i < NF; i++) if ($i == field) print $(i + 1) }' "$1"
+}
+within() { # VALUE TRUTH PERCENT
+	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
+}
+agent_maps() { grep -c "r-xp .*/libsmolder-agent.so" "/proc/$1/maps"; }
+
+# ---- launched: bytes and calls per site within 5%, the leak's in-use within 10% ----
+P=$TMP/launch.smolder
+"$SMOLDER" record -q --view alloc --alloc-rate 4096 -o "$P" -- "$WORKLOADS/allocs" 300 > "$TMP/launch.out" ||
+	fail "record: status $?"
+ok=1
+for site in malloc calloc realloc aligned leak; do
+	for pair in "alloc_bytes bytes" "alloc_count count"; do
+		set -- $pair
+		got=$(value_under "$P" "$1" ";main;alloc_$site;")
+		want=$(truth "$TMP/launch.out" "$site" "$2")
+		within "$got" "$want" 5 || { fail "launched: $site $1 $got, true $want (more than 5% off)"; ok=0; }
+	done
+done
+[ $ok = 1 ] && pass "launched, --alloc-rate 4096: bytes and calls of all five sites within 5% of the truth"
+got=$(value_under "$P" inuse_bytes ';main;alloc_leak;')
+want=$(truth "$TMP/launch.out" leak inuse)
+freed=$(value_under "$P" inuse_bytes ';main;alloc_(malloc|calloc|realloc|aligned);')
+within "$got" "$want" 10 && [ "$freed" = 0 ] && pass "launched: leak in use $got, true $want; freed sites 0" ||
+	fail "launched: leak in use $got, true $want; freed sites $freed"
+"$SMOLDER" fold "$P" | grep -q ';main;alloc_realloc;realloc ' && "$SMOLDER" fold "$P" | grep -q ';main;alloc_calloc;calloc ' &&
+	! "$SMOLDER" fold "$P" | grep -q 'smolder_agent\|libsmolder-agent' &&
+	pass "stacks end in the function called (realloc, calloc), no agent frame" ||
+	fail "agent frames or leaves: $("$SMOLDER" fold "$P" | head -3)"
+
+# ---- the command's exit status passes through; LD_PRELOAD kept ----
+LD_PRELOAD=/keep.so "$SMOLDER" record -q --view alloc -o "$TMP/x.smolder" -- sh -c 'echo "$LD_PRELOAD"; exit 7' \
+	> "$TMP/env.out" 2> /dev/null
+status=$?
+[ $status = 7 ] && grep -q "^/keep.so:.*/libsmolder-agent.so$" "$TMP/env.out" &&
+	pass "exit status 7 passed through; the agent appended to an existing LD_PRELOAD" ||
+	fail "exit $status, LD_PRELOAD $(cat "$TMP/env.out")"
+
+# ---- 8 threads freeing each other's blocks ----
+P=$TMP/swap.smolder
+"$SMOLDER" record -q --view alloc --alloc-rate 262144 -o "$P" -- "$WORKLOADS/swap_threads" 8 1.5 > "$TMP/swap.out" ||
+	fail "swap_threads: status $?"
+got=$(value_under "$P" alloc_bytes ';swap_allocate;malloc$')
+[ "$got" = 0 ] && got=$(value_under "$P" alloc_bytes 'swap_allocate;malloc')
+want=$(truth "$TMP/swap.out" swap bytes)
+calls=$(value_under "$P" alloc_count 'swap_allocate;malloc')
+want_calls=$(truth "$TMP/swap.out" swap count)
+inuse=$(value_under "$P" inuse_bytes .)
+within "$got" "$want" 5 && within "$calls" "$want_calls" 5 && [ "$inuse" = 0 ] &&
+	pass "8 threads swapping blocks: bytes $got (true $want), calls $calls (true $want_calls), nothing in use at exit" ||
+	fail "8 threads: bytes $got (true $want), calls $calls (true $want_calls), in use $inuse"
+
+# ---- attached: injected once, twice, and the process runs on ----
+start_workload "$WORKLOADS/allocs" 0 || finish
+"$SMOLDER" record -p "$WL_PID" -d 1.5 --view alloc --alloc-rate 4096 -o "$TMP/attach.smolder" 2> "$TMP/attach.err" ||
+	fail "attach: $(cat "$TMP/attach.err")"
+P=$TMP/attach.smolder
+leak=$(value_under "$P" alloc_bytes ';main;alloc_leak;')
+leak_inuse=$(value_under "$P" inuse_bytes ';main;alloc_leak;')
+malloc=$(value_under "$P" alloc_bytes ';main;alloc_malloc;')
+freed_inuse=$(value_under "$P" inuse_bytes ';main;alloc_malloc;')
+[ "$leak" -gt 0 ] && within "$leak_inuse" "$leak" 10 && [ "$freed_inuse" -le $((malloc / 20)) ] &&
+	awk -v a="$malloc" -v b="$leak" 'BEGIN { exit !(a / b > 0.8 && a / b < 1.25) }' &&
+	pass "attach: leak in use $leak_inuse of $leak allocated; malloc site ($malloc) freed" ||
+	fail "attach: leak $leak (in use $leak_inuse), malloc $malloc (in use $freed_inuse): $(cat "$TMP/attach.err")"
+grep -q "agent: [0-9]* GOT entries hooked" "$TMP/attach.err" && pass "attach: $(grep -o 'agent: .*' "$TMP/attach.err")" ||
+	fail "attach: no agent line: $(cat "$TMP/attach.err")"
+"$SMOLDER" record -q -p "$WL_PID" -d 1 --view alloc -o "$TMP/attach2.smolder" 2> "$TMP/attach2.err" ||
+	fail "second attach: $(cat "$TMP/attach2.err")"
+n=$(agent_maps "$WL_PID")
+[ "$(value_under "$TMP/attach2.smolder" alloc_bytes ';main;alloc_leak;')" -gt 0 ] && [ "$n" = 1 ] &&
+	kill -0 "$WL_PID" && pass "second attach: the agent found loaded ($n mapping), samples again, the process runs on" ||
+	fail "second attach: $n agent mappings, $(cat "$TMP/attach2.err")"
+stop_workload
+
+# ---- a library loaded after the attach: its allocations are seen ----
+"$WORKLOADS/dlopen_main" "$top_builddir/tests/workloads/libplugin_alloc.so" 1.5 1 > "$TMP/dl.out" &
+dl=$!
+for _ in $(seq 50); do grep -q ready "$TMP/dl.out" && break; sleep 0.05; done
+"$SMOLDER" record -q -p "$dl" --view alloc --alloc-rate 1048576 -o "$TMP/dl.smolder" 2> "$TMP/dl.err" ||
+	fail "dlopen: $(cat "$TMP/dl.err")"
+wait "$dl"
+got=$(value_under "$TMP/dl.smolder" alloc_bytes 'plugin_allocates;malloc')
+want=$(truth "$TMP/dl.out" plugin bytes)
+within "$got" "$want" 5 && pass "a library dlopened after the attach: plugin_allocates $got bytes, true $want" ||
+	fail "dlopened library: $got bytes, true $want: $(cat "$TMP/dl.err")"
+
+# ---- refusals: one line, non-zero, the process as it was ----
+"$SMOLDER" record -q --view alloc -o "$TMP/static.svg" -- "$WORKLOADS/allocs_static" 1 > /dev/null 2> "$TMP/err"
+status=$?
+[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q 'statically linked' "$TMP/err" &&
+	pass "static launch refused: $(cat "$TMP/err")" || fail "static launch: status $status, $(cat "$TMP/err")"
+start_workload "$WORKLOADS/allocs_static" 0 || finish
+"$SMOLDER" record -q --view alloc -p "$WL_PID" -o "$TMP/static2.svg" 2> "$TMP/err"
+status=$?
+[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "pid $WL_PID" "$TMP/err" && kill -0 "$WL_PID" &&
+	pass "static attach refused: $(cat "$TMP/err")" || fail "static attach: status $status, $(cat "$TMP/err")"
+stop_workload
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	start_workload "$WORKLOADS/allocs" 0 || finish
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$SMOLDER" record -q --view alloc -p "$WL_PID" -d 1 \
+		-o /dev/null 2> "$TMP/err"
+	status=$?
+	[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && [ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+		pass "another user's process refused: $(cat "$TMP/err")" || fail "not root: status $status, $(cat "$TMP/err")"
+	stop_workload
+fi
+"$SMOLDER" record --view alloc --alloc-mode fast -- true 2> "$TMP/err"
+[ $? = 2 ] && grep -q "alloc-mode must be sampled" "$TMP/err" && pass "a bad --alloc-mode: usage error" ||
+	fail "--alloc-mode fast: $(cat "$TMP/err")"
+finish
