@@ -170,9 +170,17 @@ alloc_rows() {
 	"${workload[@]}" > "$work/truth"
 	truth="truth $(field calls "$work/truth") calls, $(field bytes "$work/truth") bytes"
 	for unwind in dwarf fp; do
-		f=$work/a-$unwind.smolder
+		f=$work/s-$unwind.smolder
 		run alloc "$f" -- "$smolder" record -q --unwind $unwind --view alloc -o "$f" -- "${workload[@]}"
-		row alloc "smolder --unwind $unwind (period 61)" "$slowdown" "$prof_cpu" "$rss_mib" "$(kib "$out_bytes")" \
+		row alloc "smolder --unwind $unwind (sampled: the agent, 512 KiB)" "$slowdown" "$prof_cpu" "$rss_mib" \
+			"$(kib "$out_bytes")" \
+			"$(sum_under "$f" alloc_count ';make_')/$(sum_under "$f" alloc_bytes ';make_') ($truth); $(lost "$f")"
+	done
+	for unwind in dwarf fp; do
+		f=$work/a-$unwind.smolder
+		run alloc "$f" -- "$smolder" record -q --unwind $unwind --view alloc --alloc-mode exact -o "$f" -- "${workload[@]}"
+		row alloc "smolder --unwind $unwind --alloc-mode exact (period 61)" "$slowdown" "$prof_cpu" "$rss_mib" \
+			"$(kib "$out_bytes")" \
 			"$(sum_under "$f" alloc_count ';make_')/$(sum_under "$f" alloc_bytes ';make_') ($truth); $(lost "$f")"
 	done
 	run alloc "$work/ht.zst" -- heaptrack -o "$work/ht" "${workload[@]}"
@@ -191,6 +199,8 @@ alloc_rows() {
 	row alloc "perf stat of the same uprobes (counting only)" "$slowdown" "$prof_cpu" "$rss_mib" "-" "$hits probe hits"
 	perf probe -q -d 'smolder_bench:*' > /dev/null 2>&1 || true
 	attach smolder "$work/aa.smolder" -- "$smolder" record -q --view alloc -p PID -o "$work/aa.smolder"
+	attach "smolder --alloc-mode exact" "$work/ae.smolder" -- "$smolder" record -q --view alloc --alloc-mode exact \
+		-p PID -o "$work/ae.smolder"
 	attach heaptrack "$work/hp.zst" -- timeout 60 heaptrack -o "$work/hp" -p PID
 }
 

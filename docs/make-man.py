@@ -37,7 +37,25 @@ EXAMPLES = {
     "top": ["smolder top -a", "smolder top -p 4242 --delay 2 --view offcpu", "smolder top -a -d 10 | tee top.log"],
 }
 SECTIONS = {
-    "record": [("THE WHOLE HOST", [
+    "record": [("THE ALLOCATION AGENT", [
+        "--view alloc samples allocations from inside the process (--alloc-mode sampled, the default). "
+        "A command gets libsmolder-agent.so through LD_PRELOAD (appended to an existing one); a running "
+        "process (-p) gets it by injection: one thread is stopped with ptrace (PTRACE_SEIZE, "
+        "PTRACE_INTERRUPT) where it is safe (blocked in a waiting system call, or running outside libc, "
+        "the loader, libgcc and the agent), made to call dlopen and the agent's start on its own stack, "
+        "and put back with its registers and vector state; the other threads never stop. The agent "
+        "rewrites the GOT entries of malloc, calloc, realloc, free, posix_memalign, aligned_alloc and "
+        "memalign in every loaded module (C++ new and delete reach them through libstdc++'s), samples "
+        "every --alloc-rate bytes on average (exponentially distributed, per thread), and calls a marker "
+        "that a uprobe sees with the stack; bytes and calls are estimated without bias (size/p and 1/p, "
+        "p = 1 - exp(-size/rate)); frees of sampled blocks are told too, for the bytes in use. At the "
+        "end smolder calls the agent's stop, which puts back every GOT entry; the library stays loaded "
+        "(unloading code other threads may be in is never safe), with an idle thread that looks for "
+        "libraries loaded later fifty times a second. A second recording finds it loaded. A statically "
+        "linked program, or one ptrace may not touch (another user's without root, "
+        "kernel.yama.ptrace_scope), is refused with the reason. --alloc-mode exact places uprobes on "
+        "every call of libc's functions instead: exact, but each call traps into the kernel."]),
+        ("THE WHOLE HOST", [
         "-a opens one event per CPU for every process (perf's record -a): each stack's root is its "
         "process's name (--per-process adds a name-pid frame, --per-thread a name-tid one). Processes "
         "that start during the recording are named from their exec and mapped from their mmap records; "
