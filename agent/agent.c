@@ -70,6 +70,7 @@ static struct agent_state {
 	 * slot of the table. */
 	_Atomic uint16_t live_filter[1u << LIVE_FILTER_BITS];
 	_Atomic uint64_t live_dropped; /* sampled blocks the table had no room for */
+	_Atomic uint64_t samples;      /* taken since load */
 	pthread_mutex_t patch_lock;
 	struct patch patches[MAX_PATCHES];
 	uint32_t npatches;
@@ -171,9 +172,26 @@ static uint32_t live_hash(uintptr_t p)
 	return (uint32_t)(((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - LIVE_BITS));
 }
 
+/* Whether p is in the set already: a sampled block freed where the agent
+ * could not see it (libc frees some of its own blocks without going through
+ * its GOT), whose address comes back. */
+static bool live_contains(uintptr_t p, uint32_t h)
+{
+	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
+		uintptr_t seen = atomic_load_explicit(&agent.live[(h + i) & (LIVE_SLOTS - 1)], memory_order_relaxed);
+		if (seen == 0)
+			return false;
+		if (seen == p)
+			return true;
+	}
+	return false;
+}
+
 static bool live_insert(uintptr_t p)
 {
 	uint32_t h = live_hash(p);
+	if (live_contains(p, h))
+		return true; /* one entry stands for the block at p, whichever */
 	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
 		_Atomic uintptr_t *slot = &agent.live[(h + i) & (LIVE_SLOTS - 1)];
 		uintptr_t seen = atomic_load_explicit(slot, memory_order_relaxed);
@@ -231,6 +249,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 		next = next_interval(rate);
 	}
 	bytes_to_sample = next;
+	atomic_fetch_add_explicit(&agent.samples, 1, memory_order_relaxed);
 	patch_new_modules();
 	if (!p || !size)
 		return;

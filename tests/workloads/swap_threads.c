@@ -1,7 +1,8 @@
 /* THREADS threads allocate blocks and swap them through a shared table, so
  * that each frees blocks another allocated.  Runs SECONDS, then frees what
- * is left and prints "swap bytes N count N" (every allocation, all threads).
- *   swap_threads THREADS SECONDS  (prints "ready" first) */
+ * is left and prints "swap bytes N count N" (every allocation, all threads);
+ * with "rate", prints "rate N" each second too (allocations in that second).
+ *   swap_threads THREADS SECONDS [rate]  (prints "ready" first) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,9 +43,10 @@ static void *run(void *arg)
 			c++;
 			free(old);
 		}
+		bytes += b;
+		count += c;
+		b = c = 0;
 	}
-	bytes += b;
-	count += c;
 	return NULL;
 }
 
@@ -57,6 +59,18 @@ int main(int argc, char **argv)
 	pthread_t t[64];
 	for (int i = 0; i < threads && i < 64; i++)
 		pthread_create(&t[i], NULL, run, (void *)(long)i);
+	if (argc > 3) {
+		unsigned long long last = 0;
+		for (double next = now() + 1; next < end; next += 1) {
+			struct timespec ts = { 0, (long)((next - now()) * 1e9) };
+			if (ts.tv_nsec > 0)
+				nanosleep(&ts, NULL);
+			unsigned long long c = count;
+			printf("rate %llu\n", c - last);
+			fflush(stdout);
+			last = c;
+		}
+	}
 	for (int i = 0; i < threads && i < 64; i++)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < SLOTS; i++)

@@ -1,0 +1,35 @@
+#!/bin/bash
+# 100 attach/detach cycles of the sampled alloc view against a running
+# 8-thread allocating process (tests/workloads/swap_threads: threads free
+# each other's blocks): it must never crash, no thread may be held more than
+# 50 ms by an injection (smolder prints the longest hold of each cycle), and
+# its throughput after the last detach must match before.  Run as root.
+#   CYCLES=100 bench/agent_cycles.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+smolder=${SMOLDER:-$top/smolder}
+cycles=${CYCLES:-100}
+work=$(mktemp -d /tmp/smolder-cycles.XXXXXX)
+"$top/tests/workloads/swap_threads" 8 $((cycles + 60)) rate > "$work/rates" &
+wl=$!
+trap 'kill $wl 2> /dev/null || true' EXIT
+sleep 6 # five whole seconds before
+before=$(grep -c '^rate' "$work/rates")
+held_max=0
+for i in $(seq "$cycles"); do
+	"$smolder" record -p "$wl" --view alloc -d 0.2 -o "$work/c.smolder" 2> "$work/c.err" ||
+		{ echo "cycle $i: $(cat "$work/c.err")"; exit 1; }
+	kill -0 "$wl" || { echo "cycle $i: the process is gone"; exit 1; }
+	held=$(sed -n 's/.*a thread held at most \([0-9.]*\) ms.*/\1/p' "$work/c.err")
+	held_max=$(awk -v a="$held_max" -v b="${held:-0}" 'BEGIN { print (b > a ? b : a) }')
+	echo "$held" >> "$work/held"
+done
+after_start=$(grep -c '^rate' "$work/rates")
+sleep 6
+kill -0 "$wl" || { echo "the process is gone after the cycles"; exit 1; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rate_before=$(grep '^rate' "$work/rates" | sed -n "2,${before}p" | awk '{ print $2 }' | median)
+rate_after=$(grep '^rate' "$work/rates" | sed -n "$((after_start + 2)),\$p" | awk '{ print $2 }' | median)
+echo "$cycles cycles; the process ran on; longest hold $held_max ms (median $(median < "$work/held") ms)"
+echo "allocations per second, median: before $rate_before, after the last detach $rate_after ($(awk -v a="$rate_after" -v b="$rate_before" 'BEGIN { printf "%.3f", a / b }'))"
+echo "agent mappings in the process: $(grep -c 'r-xp .*libsmolder-agent.so' /proc/$wl/maps)"
