@@ -84,7 +84,11 @@ static void random_call(struct block *b, unsigned *seed)
 	case 2: ck_assert_int_eq(hook_posix_memalign(&b->p, 64, n + 1), 0); n++; break;
 	case 3: b->p = hook_aligned_alloc(32, (n + 31) & ~(size_t)31); n = (n + 31) & ~(size_t)31; break;
 	case 4: b->p = hook_memalign(128, n + 1); n++; break;
-	default: ck_assert_ptr_null(hook_calloc(SIZE_MAX / 2, 4)); return; /* overflows: no block, no sample */
+	default:
+#ifndef __SANITIZE_ADDRESS__ /* ASan's calloc aborts on it */
+		ck_assert_ptr_null(hook_calloc(SIZE_MAX / 2, 4)); /* overflows: no block, no sample */
+#endif
+		return;
 	}
 	if (n)
 		ck_assert_ptr_nonnull(b->p);
@@ -151,15 +155,25 @@ START_TEST(test_stop_puts_every_entry_back)
 	uint32_t n = agent.npatches;
 	struct patch saved[MAX_PATCHES];
 	memcpy(saved, agent.patches, n * sizeof(*saved));
+	for (uint32_t i = 0; i < n; i++) {
+		bool hooked = false;
+		for (size_t h = 0; h < sizeof(hooks) / sizeof(*hooks); h++)
+			hooked |= *saved[i].slot == hooks[h].hook;
+		ck_assert(hooked);
+	}
+#ifndef __SANITIZE_ADDRESS__ /* ASan's strdup allocates without libc's GOT */
 	uint64_t before = agent.samples;
 	free(strdup("libc's strdup calls malloc through libc's own GOT"));
 	ck_assert_uint_gt(agent.samples, before);
+#endif
 	ck_assert_int_eq(smolder_agent_stop(), (int)n);
 	for (uint32_t i = 0; i < n; i++)
 		ck_assert_ptr_eq(*saved[i].slot, saved[i].old);
+#ifndef __SANITIZE_ADDRESS__
 	before = agent.samples;
 	free(strdup("and now it does not reach the agent"));
 	ck_assert_uint_eq(agent.samples, before);
+#endif
 	/* A second start finds the same entries again. */
 	ck_assert_int_eq(smolder_agent_start(1), (int)n);
 	ck_assert_int_eq(smolder_agent_stop(), (int)n);

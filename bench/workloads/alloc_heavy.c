@@ -2,8 +2,9 @@
  * tears down linked records of varied sizes, about a malloc and a free per
  * microsecond of work, from three call sites.  Waits for SIGUSR1 when given
  * -w (so that a profiler can attach first), then prints
- * "wall SECONDS cpu SECONDS calls N bytes N".
- *   alloc_heavy [-w] CALLS */
+ * "wall SECONDS cpu SECONDS calls N bytes N"; with -s, a "SITE bytes N calls N"
+ * line per call site after it (the truth the estimates are checked against).
+ *   alloc_heavy [-w] [-s] CALLS */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 
 static void *live[LIVE];
 static uint64_t bytes, calls;
+enum { SMALL, MEDIUM, ARRAY, SITES };
+static uint64_t site_bytes[SITES], site_calls[SITES];
 static uint32_t rng = 1;
 
 static uint32_t next_random(void)
@@ -35,12 +38,19 @@ static void *use(void *p, size_t n)
 	return p;
 }
 
-FRAME static void *make_small(void) { size_t n = 16 + next_random() % 112; return use(malloc(n), n); }
-FRAME static void *make_medium(void) { size_t n = 128 + next_random() % 896; return use(malloc(n), n); }
+static void *count_site(int site, void *p, size_t n)
+{
+	site_bytes[site] += n;
+	site_calls[site]++;
+	return use(p, n);
+}
+
+FRAME static void *make_small(void) { size_t n = 16 + next_random() % 112; return count_site(SMALL, malloc(n), n); }
+FRAME static void *make_medium(void) { size_t n = 128 + next_random() % 896; return count_site(MEDIUM, malloc(n), n); }
 FRAME static void *make_array(void)
 {
 	size_t n = 1 + next_random() % 64;
-	return use(calloc(n, 16), n * 16);
+	return count_site(ARRAY, calloc(n, 16), n * 16);
 }
 
 static void on_go(int sig) { (void)sig; }
@@ -54,7 +64,11 @@ static double seconds(void)
 
 int main(int argc, char **argv)
 {
-	int wait_go = argc > 2 && strcmp(argv[1], "-w") == 0;
+	int wait_go = 0, sites = 0;
+	for (int i = 1; i < argc - 1; i++) {
+		wait_go |= strcmp(argv[i], "-w") == 0;
+		sites |= strcmp(argv[i], "-s") == 0;
+	}
 	long n = atol(argv[argc - 1]);
 	if (wait_go) {
 		sigset_t set;
@@ -79,5 +93,9 @@ int main(int argc, char **argv)
 	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	printf("wall %.4f cpu %.4f calls %llu bytes %llu\n", wall, cpu, (unsigned long long)calls,
 	       (unsigned long long)bytes);
+	static const char *const names[SITES] = { "make_small", "make_medium", "make_array" };
+	for (int i = 0; sites && i < SITES; i++)
+		printf("%s bytes %llu calls %llu\n", names[i], (unsigned long long)site_bytes[i],
+		       (unsigned long long)site_calls[i]);
 	return 0;
 }

@@ -1,0 +1,109 @@
+#!/bin/bash
+# The sampled alloc view (the agent) against heaptrack, side by side in one
+# run, on bench/workloads/alloc_heavy.c (one thread, a malloc or calloc and
+# a free per call, ~5 GB/s of allocations: the worst case there is) and on
+# tests/workloads/swap_threads.c (THREADS threads freeing each other's
+# blocks), launched and attached, at the default rate.  For each: the
+# workload's throughput against an unprofiled run just before it (its own
+# wall time for a fixed number of calls, or calls per second), the
+# profiler's own CPU as a share of one core, and for smolder the estimated
+# bytes and calls per call site against the workload's printed truth.
+# REPEAT runs each; medians, with the range.  Run as root.
+#   CALLS=100000000 REPEAT=3 bench/alloc_agent.sh
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+smolder=${SMOLDER:-$top/smolder}
+calls=${CALLS:-100000000}
+repeat=${REPEAT:-3}
+threads=${THREADS:-2}
+seconds=${SECONDS_MT:-5}
+command -v heaptrack > /dev/null || { echo "needs heaptrack (apt-get install heaptrack)" >&2; exit 2; }
+work=$(mktemp -d /tmp/smolder-agent-bench.XXXXXX)
+cc -O2 -g -fno-omit-frame-pointer -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
+ah=$work/alloc_heavy
+swap=$top/tests/workloads/swap_threads
+
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
+spread() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f (%.3f-%.3f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
+cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # ticks of user+sys
+tick=$(getconf CLK_TCK)
+
+# Per call site: estimated/true bytes and calls, from a profile and the truth lines.
+site_errors() { # PROFILE TRUTHFILE
+	for site in make_small make_medium make_array; do
+		b=$("$smolder" fold --value alloc_bytes "$1" | awk -v s=";$site;" 'index($0, s) { t += $NF } END { print t + 0 }')
+		c=$("$smolder" fold --value alloc_count "$1" | awk -v s=";$site;" 'index($0, s) { t += $NF } END { print t + 0 }')
+		tb=$(awk -v s="$site" '$1 == s { print $3 }' "$2")
+		tc=$(awk -v s="$site" '$1 == s { print $5 }' "$2")
+		awk -v s="$site" -v b="$b" -v tb="$tb" -v c="$c" -v tc="$tc" \
+			'BEGIN { printf "%s bytes %+.2f%% calls %+.2f%%; ", s, 100 * (b - tb) / tb, 100 * (c - tc) / tc }'
+	done
+}
+
+# ---- one thread, launched: throughput and profiler CPU ----
+declare -a s_ratio s_cpu h_ratio h_cpu
+for ((r = 0; r < repeat; r++)); do
+	alone=$("$ah" "$calls" | awk '{ print $2 }')
+	/usr/bin/time -f "%U %S" -o "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
+	read -r u s < "$work/t"
+	s_ratio+=("$(awk -v a="$alone" -v b="$(field wall "$work/s.out")" 'BEGIN { print a / b }')")
+	s_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/s.out")" -v w="$(field wall "$work/s.out")" 'BEGIN { print 100 * (u + s - c) / w }')")
+	[ "$r" = 0 ] && errors=$(site_errors "$work/s.smolder" "$work/s.out")
+	alone=$("$ah" "$calls" | awk '{ print $2 }')
+	/usr/bin/time -f "%U %S" -o "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
+	read -r u s < "$work/t"
+	wl=$(grep '^wall' "$work/h.out")
+	h_ratio+=("$(awk -v a="$alone" -v b="$(echo "$wl" | awk '{ print $2 }')" 'BEGIN { print a / b }')")
+	h_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(echo "$wl" | awk '{ print $4 }')" -v w="$(echo "$wl" | awk '{ print $2 }')" 'BEGIN { print 100 * (u + s - c) / w }')")
+	rm -f "$work"/ht*
+done
+echo "| workload | profiler | throughput vs unprofiled | profiler CPU (% of a core) |"
+echo "| --- | --- | ---: | ---: |"
+echo "| alloc_heavy, launched | smolder --view alloc | $(spread "${s_ratio[@]}") | $(spread "${s_cpu[@]}") |"
+echo "| alloc_heavy, launched | heaptrack | $(spread "${h_ratio[@]}") | $(spread "${h_cpu[@]}") |"
+
+# ---- one thread, attached before the work starts ----
+attached() { # LABEL -- COMMAND with PID
+	local label=$1 ratios=() cpus=()
+	shift 2
+	for ((r = 0; r < repeat; r++)); do
+		alone=$("$ah" "$calls" | awk '{ print $2 }')
+		"$ah" -w "$calls" > "$work/wl" &
+		local wl=$!
+		until grep -q ready "$work/wl"; do sleep 0.05; done
+		"${@//PID/$wl}" > "$work/attach.log" 2>&1 &
+		local prof=$!
+		sleep 2
+		local c0
+		c0=$(cpu_of "$prof" 2> /dev/null || echo 0)
+		kill -USR1 "$wl"
+		wait "$wl"
+		local c1
+		c1=$(cpu_of "$prof" 2> /dev/null || echo "$c0")
+		wait "$prof" || true
+		ratios+=("$(awk -v a="$alone" -v b="$(field wall "$work/wl")" 'BEGIN { print a / b }')")
+		cpus+=("$(awk -v d="$((c1 - c0))" -v t="$tick" -v w="$(field wall "$work/wl")" 'BEGIN { print 100 * d / t / w }')")
+	done
+	echo "| alloc_heavy, attached | $label | $(spread "${ratios[@]}") | $(spread "${cpus[@]}") |"
+}
+attached "smolder --view alloc -p" -- "$smolder" record -q --view alloc -p PID -o "$work/a.smolder"
+attached "heaptrack -p" -- timeout 60 heaptrack -o "$work/hp" -p PID
+hp_size=$(stat -c %s "$work"/hp* 2> /dev/null | head -1 || echo 0)
+
+# ---- THREADS threads, launched: calls per second ----
+mt() { # LABEL -- COMMAND (prefix)
+	local label=$1 ratios=()
+	shift 2
+	for ((r = 0; r < repeat; r++)); do
+		alone=$("$swap" "$threads" "$seconds" | awk '/^swap/ { print $5 }')
+		"$@" "$swap" "$threads" "$seconds" > "$work/mt.out" 2> /dev/null
+		ratios+=("$(awk -v a="$alone" -v b="$(awk '/^swap/ { print $5 }' "$work/mt.out")" 'BEGIN { print b / a }')")
+	done
+	echo "| swap_threads $threads threads, launched | $label | $(spread "${ratios[@]}") | - |"
+}
+mt "smolder --view alloc" -- "$smolder" record -q --view alloc -o "$work/mt.smolder" --
+mt "heaptrack" -- heaptrack -o "$work/mtht"
+echo
+echo "per call site, launched, first run ($calls calls, default rate): $errors"
+echo "heaptrack -p output: $hp_size bytes ($(grep -m1 -iE 'error|fail|could' "$work/attach.log" || echo 'no message'))"
+rm -rf "$work"
