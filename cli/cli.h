@@ -176,6 +176,9 @@ struct cli_agent {
  * allocations with the agent; 0, or -1 said. */
 int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_agent *agent);
 void cli_agent_release(struct cli_agent *agent);
+
+/* SIGINT, SIGTERM and SIGHUP set the flag returned, for profiler_run's stop. */
+volatile bool *cli_catch_stop_signals(void);
 int cli_parse_views(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_unwind(const char *cmd, const char *name, const char *arg, void *value);
 int cli_parse_event(const char *cmd, const char *name, const char *arg, void *value);

@@ -2,6 +2,7 @@
  * share: each parses its argument or reports why it cannot. */
 #include <errno.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -227,4 +228,23 @@ int cli_parse_event(const char *cmd, const char *name, const char *arg, void *va
 	}
 	*(const char **)value = arg;
 	return 0;
+}
+
+/* The one flag the stop signals set: a handler has nowhere else to write. */
+static volatile bool stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = true;
+}
+
+volatile bool *cli_catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return &stop_requested;
 }

@@ -34,14 +34,6 @@ static const struct cli_usage usage = {
 	.stop_at_operand = true,
 };
 
-static volatile bool stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = true;
-}
-
 struct status {
 	bool tty, quiet;
 	double duration;
@@ -136,6 +128,7 @@ struct record_args {
 	bool continuous; /* --every or --push */
 	char *dir_buf;   /* owned: the directory of -o DIR/ */
 	struct cli_agent agent; /* owned: the sampled alloc view's */
+	volatile bool *stop;    /* set by a stop signal */
 };
 
 static void record_args_release(struct record_args *a)
@@ -349,7 +342,7 @@ static int recording_sample(struct recording *r)
 		return EXIT_FAIL;
 	}
 	struct profiler_error err;
-	int run = profiler_run(r->s, &stop_requested, progress, &st, &err);
+	int run = profiler_run(r->s, r->a->stop, progress, &st, &err);
 	if (ahead_running)
 		symbolize_ahead_stop(&ahead);
 	if (st.tty && !r->a->quiet)
@@ -484,11 +477,7 @@ int cmd_record(int argc, char **argv)
 		record_args_release(&a);
 		return cli_exit_for(parsed);
 	}
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	a.stop = cli_catch_stop_signals();
 	int status = record(&a);
 	record_args_release(&a);
 	return status;

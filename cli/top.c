@@ -26,14 +26,6 @@ static const struct cli_usage usage = {
 	.stop_at_operand = true,
 };
 
-static volatile bool stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = true;
-}
-
 struct top_args {
 	struct profiler_options po;
 	struct cli_pids pids;
@@ -53,6 +45,7 @@ struct top {
 	struct termios saved; /* the terminal's settings, given back at the end */
 	bool raw;
 	int failed; /* a render error, said at the end */
+	volatile bool *stop; /* set by a stop signal, or by q */
 };
 
 static int parse_delay(const char *cmd, const char *name, const char *arg, void *value)
@@ -181,7 +174,7 @@ static void top_tick(void *arg)
 {
 	struct top *t = arg;
 	if (quit_typed(t))
-		stop_requested = true;
+		*t->stop = true;
 	if (monotonic_ns() >= t->next_ns) {
 		t->next_ns += (uint64_t)(t->a->delay * 1e9);
 		refresh(t);
@@ -208,7 +201,7 @@ static int top_run(struct top *t)
 	t->next_ns = monotonic_ns() + (uint64_t)(t->a->delay * 1e9);
 	terminal_raw(t);
 	bool ahead_running = symbolize_ahead_start(&ahead, t->s, t->z, top_tick, t);
-	int run = ahead_running ? profiler_run(t->s, &stop_requested, NULL, NULL, &err) : -1;
+	int run = ahead_running ? profiler_run(t->s, t->stop, NULL, NULL, &err) : -1;
 	if (ahead_running)
 		symbolize_ahead_stop(&ahead);
 	if (t->raw)
@@ -253,11 +246,7 @@ int cmd_top(int argc, char **argv)
 	} else if (!(t.z = symbolizer_new(&so))) {
 		cli_error("top", "out of memory");
 	} else {
-		struct sigaction sa = { .sa_handler = on_signal };
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGHUP, &sa, NULL);
+		t.stop = cli_catch_stop_signals();
 		status = top_run(&t);
 	}
 	symbolizer_free(t.z);

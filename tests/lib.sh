@@ -88,3 +88,15 @@ expect_share() { # FOLDED REGEX EXPECTED TOLERANCE LABEL
 	s=$(share "$1" "$2")
 	if near "$s" "$3" "$4"; then pass "$5: $s% (expect $3 +- $4)"; else fail "$5: $s%, expected $3 +- $4"; fi
 }
+
+# The alloc tests' measures.
+value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
+	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+		END { printf "%.0f", t }'
+}
+truth() { # OUTPUT SITE FIELD: from a workload's "SITE bytes N count N" lines
+	awk -v site="$2" -v field="$3" '$1 == site { for (i = 2; i < NF; i++) if ($i == field) print $(i + 1) }' "$1"
+}
+within() { # VALUE TRUTH PERCENT
+	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
+}

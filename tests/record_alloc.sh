@@ -1,22 +1,11 @@
 #!/bin/bash
-# The exact alloc view (--alloc-mode exact: uprobes on every call): bytes and calls of malloc, calloc, realloc, posix_memalign
-# and aligned_alloc by the stack that made them, and what is still in use at
-# the end.  The workload allocates from five known sites in varied sizes,
+# The exact alloc view (--alloc-mode exact: uprobes on every call): bytes
+# and calls of malloc, calloc, realloc, posix_memalign and aligned_alloc by
+# the stack that made them, and what is still in use at the end.  The workload allocates from five known sites in varied sizes,
 # frees all but alloc_leak()'s blocks, and prints the truth per site.
 . "$(dirname "$0")/lib.sh"
 require_perf
-
-value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
-	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
-		END { printf "%.0f", t }'
-}
-truth() { # OUTPUT SITE FIELD: from the workload's "SITE bytes N count N" lines
-	awk -v site="$2" -v field="$3" '$1 == site { for (i = 2; i < NF; i++) if ($i == field) print $(i + 1) }' "$1"
-}
 site_re() { echo ";main;alloc_$1;"; }
-within() { # VALUE TRUTH PERCENT
-	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
-}
 
 # Every call (--alloc-period 1): bytes, counts and in-use exact per site.
 check_exact() { # PROFILE OUTPUT LABEL

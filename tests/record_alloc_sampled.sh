@@ -6,16 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 require_perf
 
-value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
-	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
-		END { printf "%.0f", t }'
-}
-truth() { # OUTPUT SITE FIELD: from the workload's "SITE bytes N count N" lines
-	awk -v site="$2" -v field="$3" '$1 == site { for (i = 2; i < NF; i++) if ($i == field) print $(i + 1) }' "$1"
-}
-within() { # VALUE TRUTH PERCENT
-	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
-}
 agent_maps() { grep -c "r-xp .*/libsmolder-agent.so" "/proc/$1/maps"; }
 
 # ---- launched: bytes and calls per site within 5%, the leak's in-use within 10% ----
