@@ -290,8 +290,21 @@ static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct 
 {
 	int r = stop_some_thread(pid, u, t);
 	*stopped_at = now_ns();
-	if (r == -EPERM || r == -EACCES)
-		return fail(err, PROFILER_E_PTRACE_DENIED, -r, pid, NULL);
+	if (r == -EPERM || r == -EACCES) {
+		/* Already traced (a debugger, strace): ptrace takes one tracer. */
+		char status[64], line[128], what[32] = "";
+		snprintf(status, sizeof(status), "/proc/%d/status", (int)pid);
+		FILE *f = fopen(status, "re");
+		int tracer = 0;
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (tracer > 0)
+			snprintf(what, sizeof(what), "%d", tracer);
+		return fail(err, PROFILER_E_PTRACE_DENIED, -r, pid, what);
+	}
 	if (r == -EAGAIN)
 		return fail(err, PROFILER_E_NO_SAFE_POINT, 0, pid, NULL);
 	if (r)

@@ -95,7 +95,11 @@ static bool explain_agent(const struct profiler_error *e, char *buf, size_t len)
 	long yama = -1;
 	switch (e->code) {
 	case PROFILER_E_PTRACE_DENIED:
-		if (read_proc_int("/proc/sys/kernel/yama/ptrace_scope", &yama))
+		if (e->what[0])
+			snprintf(buf, len, "cannot load the allocation agent into pid %d: it is being traced by pid %s "
+					   "(a debugger or strace?), and ptrace takes one tracer at a time: detach it, or "
+					   "use --alloc-mode exact", (int)e->pid, e->what);
+		else if (read_proc_int("/proc/sys/kernel/yama/ptrace_scope", &yama))
 			snprintf(buf, len, "cannot load the allocation agent into pid %d: ptrace: %s: "
 					   "kernel.yama.ptrace_scope is %ld; run as root (CAP_SYS_PTRACE)%s, or use "
 					   "--alloc-mode exact", (int)e->pid, sys, yama,

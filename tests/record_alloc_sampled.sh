@@ -109,6 +109,18 @@ if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
 		pass "another user's process refused: $(cat "$TMP/err")" || fail "not root: status $status, $(cat "$TMP/err")"
 	stop_workload
 fi
+# A process traced already (by a debugger): ptrace takes one tracer.
+"$WORKLOADS/traced" "$WORKLOADS/allocs" 0 > "$TMP/traced.out" &
+tracer=$!
+for _ in $(seq 50); do grep -q ready "$TMP/traced.out" && break; sleep 0.05; done
+tracee=$(pgrep -P "$tracer" allocs)
+"$SMOLDER" record -q --view alloc -p "$tracee" -d 1 -o /dev/null 2> "$TMP/err"
+status=$?
+[ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "being traced by pid $tracer" "$TMP/err" &&
+	[ "$(agent_maps "$tracee")" = 0 ] && kill -0 "$tracee" &&
+	pass "a process traced by another: refused, $(cat "$TMP/err")" || fail "traced: status $status, $(cat "$TMP/err")"
+kill "$tracee" 2> /dev/null
+wait "$tracer" 2> /dev/null
 "$SMOLDER" record --view alloc --alloc-mode fast -- true 2> "$TMP/err"
 [ $? = 2 ] && grep -q "alloc-mode must be sampled" "$TMP/err" && pass "a bad --alloc-mode: usage error" ||
 	fail "--alloc-mode fast: $(cat "$TMP/err")"
