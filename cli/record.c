@@ -255,6 +255,10 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 	const char *queue_kb = getenv("SMOLDER_TEST_QUEUE_KB");
 	if (queue_kb && atoi(queue_kb) > 0)
 		po->queue_bytes = (size_t)atoi(queue_kb) << 10;
+	/* ... and the unwinder's cap on mapped files, to see it evict. */
+	const char *image_cap = getenv("SMOLDER_TEST_UNWIND_FILES");
+	if (image_cap && atoi(image_cap) > 0)
+		po->unwind_image_cap = (uint32_t)atoi(image_cap);
 	po->pids = a->pids.pids;
 	po->npids = a->pids.count;
 	po->all_cpus |= po->cgroup != NULL;
@@ -427,6 +431,10 @@ static void recording_summary(const struct recording *r)
 	fprintf(stderr, "smolder: record: %.2f s, %" PRIu64 " samples (%" PRIu64 " lost), %u threads%s -> %s\n",
 		ps->elapsed, ps->samples, ps->lost + ps->unwind_dropped, ps->threads,
 		ps->targets_exited && !a->po.argv ? ", target exited" : "", a->output);
+	if (ps->unwind_evicted)
+		fprintf(stderr, "smolder: record: unwinding: %" PRIu64 " mapped files let go to stay under the cap of "
+				"%u (read again when a sample needs them)\n",
+			ps->unwind_evicted, a->po.unwind_image_cap ? a->po.unwind_image_cap : PROFILER_DEFAULT_UNWIND_FILES);
 	if (ps->agent_hooks)
 		fprintf(stderr, "smolder: record: agent: %d GOT entries hooked, a thread held at most %.1f ms to load, "
 				"start or stop it\n", ps->agent_hooks, ps->agent_stop_ms);

@@ -65,7 +65,9 @@ SECTIONS = {
         "the processes of one cgroup v2 (PERF_FLAG_PID_CGROUP), named as /proc/PID/cgroup names it. With "
         "a command, -a records the whole host for as long as the command runs. The views cpu, offcpu and "
         "io work host-wide; alloc does not (its uprobes are per program). It needs root, CAP_PERFMON, or "
-        "kernel.perf_event_paranoid at 0 or less."]),
+        "kernel.perf_event_paranoid at 0 or less. DWARF unwinding shares each file's CFI by build-id across "
+        "processes, drops a process's modules at its exit, and keeps at most 512 mapped files: the least "
+        "recently used go, to be read again when a sample needs them, and record says how many went."]),
         ("CONTINUOUS PROFILING", [
         "With --every SECS the recording is cut into intervals while it goes on: each is a profile of its "
         "own, with its start and duration, symbolized at once; the samples move out of the recorder at each "

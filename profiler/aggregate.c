@@ -437,6 +437,7 @@ static uint32_t sample_frames(struct aggregate *a, const struct sample_view *v)
 		f->n += got;
 		if (r.truncated)
 			a->stats->stack_truncated++;
+		a->stats->unwind_evicted = unwind_evicted(a->unwinder);
 		/* The stack above is not known. */
 		return r.truncated || r.broken ? a->unknown_marker : PROFILE_NONE;
 	}
@@ -740,7 +741,7 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 	if (o->unwind == UNWIND_FP)
 		return 0;
 	int64_t shed = named_location(a, SHED_FRAME), unknown = named_location(a, "[unknown]");
-	if (shed < 0 || unknown < 0 || !(a->unwinder = unwinder_new()))
+	if (shed < 0 || unknown < 0 || !(a->unwinder = unwinder_new(o->unwind_image_cap)))
 		return -PROFILE_E_NOMEM;
 	a->shed_marker = (uint32_t)shed;
 	a->unknown_marker = (uint32_t)unknown;

@@ -138,6 +138,8 @@ static int write_counts(const struct profiler *s, struct profile *p)
 		rc |= profile_set_meta(p, "exit", "the target exited during the recording");
 	if (st->stack_truncated)
 		rc |= meta_u64(p, "stack_truncated", st->stack_truncated);
+	if (st->unwind_evicted)
+		rc |= meta_u64(p, "unwind_files_evicted", st->unwind_evicted);
 	return rc;
 }
 

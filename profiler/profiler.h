@@ -100,12 +100,17 @@ struct profiler_options {
 	uint32_t alloc_period;   /* alloc view, exact: one call in this many, with its stack */
 	const char *search_path; /* where a command is looked for (PATH's syntax); NULL: the default */
 	size_t queue_bytes;      /* the unwinding queue; 0: the default (tests shrink it) */
+	uint32_t unwind_image_cap; /* DWARF: mapped files kept at most; 0: the default (tests shrink it) */
 };
 
 /* Every call is probed whatever the period (a uprobe traps each time); the
  * period bounds the stacks copied and unwound.  A prime does not fall in
  * step with the loops of a program. */
 #define PROFILER_DEFAULT_ALLOC_PERIOD 61
+
+/* DWARF: mapped files the unwinder keeps at most (the least recently used
+ * go, and are read again when a sample needs them). */
+#define PROFILER_DEFAULT_UNWIND_FILES 512
 
 /* Live counters, for the status line and the summary. */
 struct profiler_stats {
@@ -115,6 +120,7 @@ struct profiler_stats {
 	uint64_t unwind_dropped;  /* samples dropped: not even their values fit the unwinding queue */
 	uint64_t unwind_shed;     /* DWARF: samples kept without their stack, the queue being half full */
 	uint64_t stack_truncated; /* DWARF: stack copy too small to reach the root */
+	uint64_t unwind_evicted;  /* DWARF: mapped files let go to stay under the cap */
 	uint32_t threads;       /* threads seen */
 	double elapsed;         /* seconds since sampling began */
 	bool targets_exited;

@@ -89,6 +89,8 @@ static void apply_defaults(struct profiler_options *o)
 		o->alloc_period = PROFILER_DEFAULT_ALLOC_PERIOD;
 	if (!o->alloc_rate)
 		o->alloc_rate = AGENT_DEFAULT_RATE;
+	if (!o->unwind_image_cap)
+		o->unwind_image_cap = PROFILER_DEFAULT_UNWIND_FILES;
 	/* About half a second of DWARF samples at 999 Hz on two CPUs, on top of
 	 * the kernel's buffers: a larger queue only shows in peak RSS (64 MiB
 	 * lost more events in bench/views.sh, not fewer, and doubled the RSS). */

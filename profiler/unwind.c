@@ -26,6 +26,7 @@ extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip
 /* An ELF file mapped read-only, with what the unwinder needs of it. */
 struct elf_image {
 	char *key;           /* "pid:path" it was opened as */
+	uint64_t last_used;  /* the unwinder's tick when a process's modules last took it */
 	const uint8_t *data;
 	size_t size;
 	bool ok;
@@ -83,6 +84,9 @@ struct unwinder {
 	pid_t cached_pid;
 	uint32_t cached_generation;
 	struct vec images; /* struct elf_image *, each owned here */
+	uint32_t image_cap; /* at most this many: the least recently used go */
+	uint64_t tick;      /* bumped by each rebuild of a process's modules */
+	uint64_t evicted;   /* images evicted so far */
 	struct vec procs; /* struct process_modules */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
 	/* Where each register is in a sample's register array (-1: not sampled),
@@ -161,6 +165,42 @@ static int open_mapped(pid_t pid, const struct map_entry *e, const char *path, c
 	return -1;
 }
 
+static void image_free(struct elf_image *img)
+{
+	if (img->data)
+		munmap((void *)img->data, img->size);
+	free(img->key);
+	free(img);
+}
+
+/* Makes room for one image: the least recently used goes, unless the
+ * modules being built now took it; the processes whose modules point at it
+ * rebuild theirs at their next sample (and libunwind's cache, which holds
+ * CFI read from it, is flushed). */
+static void evict_image(struct unwinder *u)
+{
+	struct elf_image **images = u->images.data;
+	uint32_t oldest = UINT32_MAX;
+	for (uint32_t i = 0; i < u->images.count; i++)
+		if (images[i]->last_used < u->tick && (oldest == UINT32_MAX || images[i]->last_used < images[oldest]->last_used))
+			oldest = i;
+	if (oldest == UINT32_MAX)
+		return; /* all in use by one process: over the cap for a while */
+	struct elf_image *img = images[oldest];
+	struct process_modules *procs = u->procs.data;
+	for (uint32_t i = 0; i < u->procs.count; i++)
+		for (uint32_t m = 0; m < procs[i].count; m++)
+			if (procs[i].mods[m].img == img) {
+				procs[i].count = 0; /* no module points at it any more */
+				procs[i].generation--; /* rebuilt at the next sample */
+				break;
+			}
+	u->cached_pid = 0;
+	image_free(img);
+	images[oldest] = images[--u->images.count];
+	u->evicted++;
+}
+
 /* Images are shared by build-id (every process mapping libc uses one), or
  * else kept per process and path. */
 static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct map_entry *e, const char *path,
@@ -173,8 +213,12 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 		snprintf(key, sizeof(key), "%d:%s", (int)pid, path);
 	struct elf_image **images = u->images.data;
 	for (uint32_t i = 0; i < u->images.count; i++)
-		if (strcmp(images[i]->key, key) == 0)
+		if (strcmp(images[i]->key, key) == 0) {
+			images[i]->last_used = u->tick;
 			return images[i];
+		}
+	if (u->images.count >= u->image_cap)
+		evict_image(u);
 	struct elf_image *img = calloc(1, sizeof(*img));
 	if (!img)
 		return NULL;
@@ -201,6 +245,7 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 		return NULL;
 	}
 	*slot = img;
+	img->last_used = u->tick;
 	return img;
 }
 
@@ -221,6 +266,7 @@ static const struct process_modules *modules_of(struct unwinder *u, const struct
 	}
 	if (pmods->generation == pm->generation)
 		return pmods;
+	u->tick++;
 	free(pmods->mods);
 	pmods->mods = calloc(pm->count ? pm->count : 1, sizeof(*pmods->mods));
 	pmods->count = 0;
@@ -399,11 +445,12 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
 	return -UNW_EINVAL;
 }
 
-struct unwinder *unwinder_new(void)
+struct unwinder *unwinder_new(uint32_t image_cap)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
+	u->image_cap = image_cap;
 	/* Copied into the address space: no table outlives this call. */
 	unw_accessors_t accessors = {
 		.find_proc_info = find_proc_info,
@@ -444,12 +491,8 @@ void unwinder_free(struct unwinder *u)
 		return;
 	unw_destroy_addr_space(u->as);
 	struct elf_image **images = u->images.data;
-	for (uint32_t i = 0; i < u->images.count; i++) {
-		if (images[i]->data)
-			munmap((void *)images[i]->data, images[i]->size);
-		free(images[i]->key);
-		free(images[i]);
-	}
+	for (uint32_t i = 0; i < u->images.count; i++)
+		image_free(images[i]);
 	vec_release(&u->images);
 	struct process_modules *procs = u->procs.data;
 	for (uint32_t i = 0; i < u->procs.count; i++)
@@ -457,6 +500,11 @@ void unwinder_free(struct unwinder *u)
 	vec_release(&u->procs);
 	free(u->memos);
 	free(u);
+}
+
+uint64_t unwind_evicted(const struct unwinder *u)
+{
+	return u->evicted;
 }
 
 void unwind_forget_process(struct unwinder *u, pid_t pid)

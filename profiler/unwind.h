@@ -17,8 +17,11 @@ struct unwind_result {
 			 * unreadable memory, or the step bound */
 };
 
-/* Files are found through the profile's mapping paths, given with each stack. */
-struct unwinder *unwinder_new(void);
+/* Files are found through the profile's mapping paths, given with each
+ * stack; at most image_cap of them are kept (the least recently used go). */
+struct unwinder *unwinder_new(uint32_t image_cap);
+/* How many files were let go to stay under the cap. */
+uint64_t unwind_evicted(const struct unwinder *u);
 void unwinder_free(struct unwinder *u);
 
 /* Unwinds one sample's user stack (regs: taken with arch_unwind_regs_mask):

@@ -55,6 +55,22 @@ unknown=$(grep -c '^\[unknown\]' "$TMP/churn.folded")
 	pass "500 short-lived processes: $named samples named duty;...;burn_duty, none unnamed, peak RSS $((rss / 1024)) MiB" ||
 	fail "500 processes: exit $status, $named named, $unknown unnamed, peak RSS $rss KiB: $(tail -3 "$TMP/churn.err")"
 
+# ---- more files than the unwinder's cap: the least recently used go, counted ----
+# Copies of duty without a build-id are as many files to the unwinder.
+for i in $(seq 30); do objcopy --remove-section .note.gnu.build-id "$DUTY" "$TMP/nobid$i"; done
+SMOLDER_TEST_UNWIND_FILES=4 "$SMOLDER" record -a -d 4 -o "$TMP/cap.folded" 2> "$TMP/cap.err" &
+rec=$!
+sleep 0.5
+for i in $(seq 30); do "$TMP/nobid$i" 100 0.08 > /dev/null; done
+wait "$rec"
+status=$?
+deep=$(awk '$1 ~ /^nobid[0-9]+;.*main;burn_duty/ { t += $NF } END { print t + 0 }' "$TMP/cap.folded")
+shallow=$(awk '$1 ~ /^nobid[0-9]+;/ && $1 !~ /main;burn_duty/ { t += $NF } END { print t + 0 }' "$TMP/cap.folded")
+[ "$status" = 0 ] && grep -q "unwinding: [0-9]* mapped files let go to stay under the cap of 4" "$TMP/cap.err" &&
+	[ "$deep" -ge 100 ] && [ "$shallow" -le $((deep / 10)) ] &&
+	pass "a cap of 4 files: $(grep -o '[0-9]* mapped files let go' "$TMP/cap.err"), and $deep samples of 30 programs still unwound to main;burn_duty ($shallow not)" ||
+	fail "cap: exit $status, $deep unwound, $shallow not: $(cat "$TMP/cap.err")"
+
 # ---- a command with -a: the whole host while it runs ----
 start_workload "$DUTY" 100 || finish
 "$SMOLDER" record -a -o "$TMP/cmd.folded" -- sleep 1.5 2> "$TMP/cmd.err"
