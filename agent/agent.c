@@ -42,6 +42,11 @@
 
 #define MAX_PATCHES 4096
 
+/* Frees of sampled blocks wait in a ring and are told FREED_BATCH at a time,
+ * so that a free costs no uprobe trap of its own. */
+#define FREED_SLOTS 4096
+#define FREED_BATCH AGENT_FREED_BATCH_MAX
+
 typedef void *(*malloc_fn)(size_t);
 typedef void *(*calloc_fn)(size_t, size_t);
 typedef void *(*realloc_fn)(void *, size_t);
@@ -71,6 +76,9 @@ static struct agent_state {
 	_Atomic uint16_t live_filter[1u << LIVE_FILTER_BITS];
 	_Atomic uint64_t live_dropped; /* sampled blocks the table had no room for */
 	_Atomic uint64_t samples;      /* taken since load */
+	_Atomic uintptr_t freed[FREED_SLOTS]; /* 0: empty, or reserved and not yet written */
+	_Atomic uint64_t freed_head, freed_tail;
+	atomic_flag draining; /* one drainer at a time */
 	pthread_mutex_t patch_lock;
 	struct patch patches[MAX_PATCHES];
 	uint32_t npatches;
@@ -94,6 +102,12 @@ EXPORT __attribute__((noipa)) void smolder_agent_allocated(uint64_t ptr, uint64_
 EXPORT __attribute__((noipa)) void smolder_agent_freed(uint64_t ptr)
 {
 	__asm__ volatile("nop" : : "r"(ptr) : "memory");
+}
+
+/* n addresses at addrs, in the caller's frame: the uprobe's stack copy has them. */
+EXPORT __attribute__((noipa)) void smolder_agent_freed_batch(uint64_t n, const uint64_t *addrs)
+{
+	__asm__ volatile("nop; nop" : : "r"(n), "r"(addrs) : "memory");
 }
 
 /* ---- the numbers, without libm (the agent depends on libc only) ---- */
@@ -230,6 +244,7 @@ static bool live_remove(uintptr_t p)
 /* ---- sampling ---- */
 
 static void patch_new_modules(void);
+static void drain_frees(bool wait);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
 static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
@@ -257,6 +272,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	uint64_t bytes = round_at_random((double)size / chance), calls = round_at_random(1 / chance);
 	if (!live_insert((uintptr_t)p))
 		p = NULL; /* counted, but its free could not be told */
+	drain_frees(true);
 	smolder_agent_allocated((uint64_t)(uintptr_t)p, size, bytes, calls << 8 | func);
 }
 
@@ -267,10 +283,55 @@ static inline void count_bytes(void *p, size_t size, enum agent_func func)
 	sample(p, size, func);
 }
 
+/* A sampled block is freed: into the ring, or told at once when it is full. */
+static void queue_free(uintptr_t p)
+{
+	uint64_t h = atomic_load_explicit(&agent.freed_head, memory_order_relaxed);
+	do {
+		if (h - atomic_load_explicit(&agent.freed_tail, memory_order_acquire) >= FREED_SLOTS) {
+			smolder_agent_freed(p);
+			return;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&agent.freed_head, &h, h + 1, memory_order_relaxed,
+							memory_order_relaxed));
+	atomic_store_explicit(&agent.freed[h % FREED_SLOTS], p, memory_order_release);
+}
+
+/* Tells the frees waiting in the ring.  Before a sample's marker, so that a
+ * block's free is always told before a new block at its address: wait
+ * (briefly) for another thread draining, whose batch may hold it. */
+static __attribute__((noinline)) void drain_frees(bool wait)
+{
+	for (int spins = 0; atomic_flag_test_and_set_explicit(&agent.draining, memory_order_acquire); spins++) {
+		if (!wait || spins > 100000)
+			return;
+		__builtin_ia32_pause();
+	}
+	uint64_t batch[FREED_BATCH];
+	uint32_t n = 0;
+	uint64_t t = atomic_load_explicit(&agent.freed_tail, memory_order_relaxed);
+	for (;;) {
+		_Atomic uintptr_t *slot = &agent.freed[t % FREED_SLOTS];
+		uintptr_t p = atomic_load_explicit(slot, memory_order_acquire);
+		if (!p)
+			break;
+		atomic_store_explicit(slot, 0, memory_order_relaxed);
+		atomic_store_explicit(&agent.freed_tail, ++t, memory_order_release);
+		batch[n++] = p;
+		if (n == FREED_BATCH) {
+			smolder_agent_freed_batch(n, batch);
+			n = 0;
+		}
+	}
+	if (n)
+		smolder_agent_freed_batch(n, batch);
+	atomic_flag_clear_explicit(&agent.draining, memory_order_release);
+}
+
 static inline void forget_block(void *p)
 {
 	if (p && live_remove((uintptr_t)p))
-		smolder_agent_freed((uint64_t)(uintptr_t)p);
+		queue_free((uintptr_t)p);
 }
 
 /* ---- the hooks ---- */
@@ -508,8 +569,10 @@ static void *watch_modules(void *arg)
 	for (;;) {
 		struct timespec pause = { 0, 20000000 };
 		nanosleep(&pause, NULL);
-		if (atomic_load_explicit(&agent.rate, memory_order_relaxed))
+		if (atomic_load_explicit(&agent.rate, memory_order_relaxed)) {
 			patch_new_modules();
+			drain_frees(false);
+		}
 	}
 	return NULL;
 }
@@ -561,6 +624,7 @@ EXPORT int smolder_agent_stop(void)
 {
 	pthread_mutex_lock(&agent.patch_lock);
 	atomic_store(&agent.rate, 0);
+	drain_frees(true);
 	int n = (int)agent.npatches;
 	/* Back in reverse order, so that a slot patched twice gets its first value. */
 	while (agent.npatches) {
@@ -587,6 +651,13 @@ EXPORT int smolder_agent_stop(void)
 		atomic_store_explicit(&agent.live_filter[i], 0, memory_order_relaxed);
 	pthread_mutex_unlock(&agent.patch_lock);
 	return n;
+}
+
+/* At exit, the frees still waiting are told: what stays in use is what
+ * the program never freed. */
+__attribute__((destructor)) static void drain_at_exit(void)
+{
+	drain_frees(true);
 }
 
 /* A launched command: started at load, before main. */

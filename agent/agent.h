@@ -20,9 +20,14 @@
  *   allocated(ptr, size, bytes, calls << 8 | enum agent_func): bytes and
  *     calls are the sample's unbiased estimates (size/p and 1/p, rounded at
  *     random), p being the chance that an allocation of size was sampled;
- *   freed(ptr): a sampled block is freed (or reallocated). */
+ *   freed_batch(n, addrs): n (at most 64) sampled blocks were freed (or
+ *     reallocated), their addresses in the caller's frame at addrs, told
+ *     before the next sample's allocated() and at least every 20 ms;
+ *   freed(ptr): one was, when the batch's ring was full. */
 #define AGENT_ALLOCATED_MARKER "smolder_agent_allocated"
 #define AGENT_FREED_MARKER "smolder_agent_freed"
+#define AGENT_FREED_BATCH_MARKER "smolder_agent_freed_batch"
+#define AGENT_FREED_BATCH_MAX 64
 
 /* The control functions, called by the profiler's injection:
  *   int smolder_agent_start(uint64_t rate): hooks, then samples every rate

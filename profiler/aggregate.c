@@ -379,7 +379,21 @@ static void add_entry_caller(struct frames *f, const struct sample_view *v)
 	f->n++;
 }
 
-/* Samples that only end a span or free a block: no stack. */
+/* The agent's batch of frees: n addresses at addrs, read in the stack copy. */
+static void agent_frees(struct aggregate *a, const struct sample_view *v)
+{
+	uint64_t n = sample_reg(v, ARCH_REG_ARG0), addrs = sample_reg(v, ARCH_REG_ARG1), sp = sample_reg(v, ARCH_REG_SP);
+	for (uint64_t i = 0; v->stack && i < n && i < AGENT_FREED_BATCH_MAX; i++) {
+		uint64_t at = addrs + 8 * i, ptr;
+		if (at < sp || at - sp + 8 > v->stack_dyn)
+			break;
+		memcpy(&ptr, v->stack + (at - sp), 8);
+		struct live_alloc gone;
+		live_allocs_take(&a->live, ptr, &gone);
+	}
+}
+
+/* Samples that only end a span or free a block: no stack to unwind. */
 static bool on_stackless_sample(struct aggregate *a, const struct sample_view *v)
 {
 	struct thread_state *t;
@@ -397,6 +411,9 @@ static bool on_stackless_sample(struct aggregate *a, const struct sample_view *v
 		live_allocs_take(&a->live, sample_reg(v, ARCH_REG_ARG0), &gone);
 		return true;
 	}
+	case KIND_AGENT_FREE_BATCH:
+		agent_frees(a, v);
+		return true;
 	case KIND_ALLOC_RET:
 	case KIND_MEMALIGN_RET:
 		if ((ctx.t = t = thread_get(a, (pid_t)v->tid))) {

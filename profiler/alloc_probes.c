@@ -144,14 +144,15 @@ int agent_probes_open(struct agent_probes *ap, const char *path)
 	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
 	if (!elf)
 		return -PROFILER_E_AGENT;
-	static const char *const markers[] = { AGENT_ALLOCATED_MARKER, AGENT_FREED_MARKER };
-	uint64_t offsets[2] = { 0, 0 };
-	dynsym_functions(elf, markers, offsets, 2, true);
+	static const char *const markers[] = { AGENT_ALLOCATED_MARKER, AGENT_FREED_MARKER, AGENT_FREED_BATCH_MARKER };
+	uint64_t offsets[3] = { 0, 0, 0 };
+	dynsym_functions(elf, markers, offsets, 3, true);
 	elf_end(elf);
 	ap->allocated = offsets[0];
 	ap->freed = offsets[1];
+	ap->freed_batch = offsets[2];
 	snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", ap->fd);
-	return ap->allocated && ap->freed ? 0 : -PROFILER_E_AGENT;
+	return ap->allocated && ap->freed && ap->freed_batch ? 0 : -PROFILER_E_AGENT;
 }
 
 void agent_probes_release(struct agent_probes *ap)

@@ -193,7 +193,10 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", alloc_func_name(f), es->probes.path);
 	else if (is_agent_kind(k))
 		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)",
-			 k == KIND_AGENT_ALLOC ? AGENT_ALLOCATED_MARKER : AGENT_FREED_MARKER, es->o->agent_path);
+			 k == KIND_AGENT_ALLOC ? AGENT_ALLOCATED_MARKER
+			 : k == KIND_AGENT_FREE ? AGENT_FREED_MARKER
+						: AGENT_FREED_BATCH_MARKER,
+			 es->o->agent_path);
 	else
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
@@ -213,7 +216,10 @@ static int define_uprobe(struct event_set *es, int k, enum alloc_func f, uint64_
 	}
 	bool agent = is_agent_kind(k);
 	const char *path = agent ? es->agent.probe_path : es->probes.probe_path;
-	uint64_t offset = agent ? (k == KIND_AGENT_ALLOC ? es->agent.allocated : es->agent.freed) : es->probes.offset[f];
+	uint64_t offset = !agent			? es->probes.offset[f]
+			  : k == KIND_AGENT_ALLOC	? es->agent.allocated
+			  : k == KIND_AGENT_FREE	? es->agent.freed
+							: es->agent.freed_batch;
 	bool ret = k == KIND_ALLOC_RET || k == KIND_MEMALIGN_RET;
 	char def[256], dir[192];
 	snprintf(def, sizeof(def), "%c:smolder_%d/k%df%d %s:0x%llx\n", ret ? 'r' : 'p', (int)getpid(), k, (int)f, path,
@@ -526,9 +532,9 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 	return 0;
 }
 
-/* The sampled alloc view: uprobes on the agent's two markers, every hit;
- * the allocation's with the stack and its four argument registers, the
- * free's with the address alone. */
+/* The sampled alloc view: uprobes on the agent's markers, every hit; the
+ * allocation's with the stack and its four argument registers, a free's
+ * with the address alone, a batch's with the stack bytes holding them. */
 static void setup_agent(struct event_set *es)
 {
 	struct perf_event_attr *entry = &es->kinds[KIND_AGENT_ALLOC], *freed = &es->kinds[KIND_AGENT_FREE];
@@ -546,7 +552,15 @@ static void setup_agent(struct event_set *es)
 	freed->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_REGS_USER;
 	freed->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0);
 	freed->sample_stack_user = 0;
-	es->kind_on[KIND_AGENT_ALLOC] = es->kind_on[KIND_AGENT_FREE] = true;
+	/* A batch's addresses are in its caller's frame, within 2 KiB of the
+	 * marker's stack pointer. */
+	struct perf_event_attr *batch = &es->kinds[KIND_AGENT_FREE_BATCH];
+	*batch = *freed;
+	batch->sample_type |= PERF_SAMPLE_STACK_USER;
+	batch->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) | 1ull << arch_perf_reg(ARCH_REG_ARG1) |
+				  1ull << arch_perf_reg(ARCH_REG_SP);
+	batch->sample_stack_user = 2048;
+	es->kind_on[KIND_AGENT_ALLOC] = es->kind_on[KIND_AGENT_FREE] = es->kind_on[KIND_AGENT_FREE_BATCH] = true;
 }
 
 /* The alloc view: uprobes on the agent's markers, or (exact) on the C

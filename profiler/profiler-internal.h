@@ -142,7 +142,7 @@ int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit);
 struct agent_probes {
 	int fd;                 /* libsmolder-agent.so; -1: none */
 	char probe_path[32];    /* "/proc/self/fd/N" */
-	uint64_t allocated, freed; /* the markers' offsets in the file */
+	uint64_t allocated, freed, freed_batch; /* the markers' offsets in the file */
 };
 
 /* Opens the agent at path and finds its markers: 0, or -PROFILER_E_AGENT. */
@@ -247,7 +247,8 @@ enum event_kind {
 	KIND_MEMALIGN_RET,
 	KIND_FREE,
 	KIND_AGENT_ALLOC, /* the agent's markers: a sampled allocation, with its stack ... */
-	KIND_AGENT_FREE,  /* ... and the free of a sampled block */
+	KIND_AGENT_FREE,  /* ... the free of a sampled block (the agent's ring full) ... */
+	KIND_AGENT_FREE_BATCH, /* ... or of up to 64, their addresses in the stack copy */
 	KIND_COUNT
 };
 
@@ -260,7 +261,7 @@ static inline bool is_alloc_kind(int k)
 /* The sampled alloc view's uprobes, on the agent's markers. */
 static inline bool is_agent_kind(int k)
 {
-	return k == KIND_AGENT_ALLOC || k == KIND_AGENT_FREE;
+	return k == KIND_AGENT_ALLOC || k == KIND_AGENT_FREE || k == KIND_AGENT_FREE_BATCH;
 }
 
 /* One perf event per (thread we attached to, CPU), inherited by the threads

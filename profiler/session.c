@@ -337,9 +337,10 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	free(pfd);
 	close_pidfds(pidfds, npidfds);
 	s->stop_ns = monotonic_ns();
-	event_set_enable(&s->events, false);
+	/* The agents first, so that the frees they still hold are seen. */
 	if (attaches_agent(s))
 		stop_agents(s);
+	event_set_enable(&s->events, false);
 	read_all(s); /* drain what is left */
 	worker_stop(s);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;

@@ -144,6 +144,9 @@ START_TEST(test_fuzzed_calls_from_threads)
 		}
 	ck_assert_uint_gt(agent.samples, before + 100);
 	ck_assert_uint_eq(agent.live_dropped, 0);
+	ck_assert_uint_gt(agent.freed_head, 100); /* sampled blocks' frees went through the ring */
+	drain_frees(true);
+	ck_assert_uint_eq(agent.freed_tail, agent.freed_head);
 	assert_live_set_empty();
 	atomic_store(&agent.rate, 0);
 }
