@@ -10,10 +10,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 smolder=${SMOLDER:-$top/smolder}
 cycles=${CYCLES:-100}
 work=$(mktemp -d /tmp/smolder-cycles.XXXXXX)
-"$top/tests/workloads/swap_threads" 8 $((cycles + 60)) rate > "$work/rates" &
+"$top/tests/workloads/swap_threads" 8 $((cycles + 80)) rate > "$work/rates" &
 wl=$!
 trap 'kill $wl 2> /dev/null || true' EXIT
-sleep 6 # five whole seconds before
+sleep 11 # ten whole seconds before
 before=$(grep -c '^rate' "$work/rates")
 held_max=0
 for i in $(seq "$cycles"); do
@@ -25,7 +25,7 @@ for i in $(seq "$cycles"); do
 	echo "$held" >> "$work/held"
 done
 after_start=$(grep -c '^rate' "$work/rates")
-sleep 6
+sleep 11
 kill -0 "$wl" || { echo "the process is gone after the cycles"; exit 1; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rate_before=$(grep '^rate' "$work/rates" | sed -n "2,${before}p" | awk '{ print $2 }' | median)

@@ -51,6 +51,8 @@ static void progress(const struct profiler_stats *st, void *arg)
 	if (s->w && !s->write_failed && st->elapsed - s->last_flush >= 1.0) {
 		int err = profile_writer_flush(s->w, s->p);
 		s->last_flush = st->elapsed;
+		if (!err) /* on disk now: memory grows with stacks, not with time */
+			profile_forget_events(s->p);
 		if (err) {
 			/* Said now, not when the target exits: the recording goes on
 			 * in memory, and the end tries to write it all again. */
@@ -122,7 +124,7 @@ struct record_args {
 	struct profiler_options po;
 	struct render_select sel;
 	const char *output;
-	bool quiet, no_demangle;
+	bool quiet, no_demangle, no_times;
 	struct cli_pids pids; /* owned: free with record_args_release */
 	struct continuous_args c;
 	bool continuous; /* --every or --push */
@@ -234,6 +236,8 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "flamegraph and folded output: a 'name-tid' frame per thread"),
 		OPT_BOOL(0, "no-demangle", &a->no_demangle, "keep C++ and Rust names as the binary has them"),
+		OPT_BOOL(0, "no-times", &a->no_times, "keep no sample times (a smaller file; then no\n"
+			 "--time-range, heatmap or timeline)"),
 		OPT_BOOL('q', "quiet", &a->quiet, "no status line or summary"),
 	};
 	/* Record's own options, then continuous profiling's. */
@@ -261,6 +265,7 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 		po->unwind_image_cap = (uint32_t)atoi(image_cap);
 	po->pids = a->pids.pids;
 	po->npids = a->pids.count;
+	po->times = !a->no_times;
 	po->all_cpus |= po->cgroup != NULL;
 	if (po->all_cpus && po->npids) {
 		cli_error("record", "give -a or -p PID, not both (-a already takes every process)");
@@ -393,8 +398,14 @@ static int recording_write(struct recording *r)
 	if (!r->w)
 		return cli_output_render("record", &r->p, &r->out, r->a->output, &r->a->sel, NULL);
 	int e = profile_writer_finish(r->w, &r->p);
-	if (!e)
+	if (!e) {
+		/* The recording's file is complete: a failure here leaves it as it is. */
+		int ce = profile_compact_file(r->a->output);
+		if (ce && !r->a->quiet)
+			cli_warn("record", "%s is complete but not compacted (%s): it reads as it is", r->a->output,
+				 ce == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-ce));
 		return 0;
+	}
 	const char *why = e == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-e);
 	if (profile_writer_kept(r->w))
 		cli_error("record", "cannot write %s: %s: what was written until then is in %s (smolder info "

@@ -181,6 +181,24 @@ static int cut_samples(struct cut *c)
 	return 0;
 }
 
+/* dst's samples are src's, in the same order (dst was empty and src's
+ * (stack, thread) pairs are distinct): the events keep their indexes. */
+static int cut_events(struct cut *c)
+{
+	struct profile *dst = c->dst;
+	const struct profile *src = c->src;
+	if (!src->events.count)
+		return 0;
+	struct profile_event *e = vec_push_n(&dst->events, sizeof(*e), src->events.count);
+	int64_t *v = src->nvalues ? vec_push_n(&dst->event_values, sizeof(*v), src->event_values.count) : NULL;
+	if (!e || (src->nvalues && !v))
+		return -PROFILE_E_NOMEM;
+	memcpy(e, src->events.data, src->events.count * sizeof(*e));
+	if (v)
+		memcpy(v, src->event_values.data, src->event_values.count * sizeof(*v));
+	return 0;
+}
+
 int profile_take_samples(struct profile *dst, struct profile *src, uint32_t *mapping_of)
 {
 	struct cut c = { .dst = dst, .src = src, .mapping_of = mapping_of };
@@ -190,8 +208,10 @@ int profile_take_samples(struct profile *dst, struct profile *src, uint32_t *map
 	c.fn = memo_new(src->functions.count);
 	c.loc = memo_new(src->locations.count);
 	c.stk = memo_new(src->stacks.count);
-	if (c.str && c.map && c.fn && c.loc && c.stk && (err = cut_header(&c)) == 0 && (err = cut_samples(&c)) == 0) {
+	if (c.str && c.map && c.fn && c.loc && c.stk && (err = cut_header(&c)) == 0 && (err = cut_samples(&c)) == 0 &&
+	    (err = cut_events(&c)) == 0) {
 		src->samples.count = 0;
+		src->events.count = src->event_values.count = 0;
 		id_hash_release(&src->sample_index);
 		memset(&src->sample_index, 0, sizeof(src->sample_index));
 	}

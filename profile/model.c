@@ -124,6 +124,8 @@ void profile_release(struct profile *p)
 	vec_release(&p->stacks);
 	vec_release(&p->threads);
 	vec_release(&p->samples);
+	vec_release(&p->events);
+	vec_release(&p->event_values);
 	id_hash_release(&p->function_index);
 	id_hash_release(&p->location_index);
 	id_hash_release(&p->stack_index);
@@ -422,29 +424,60 @@ static uint64_t sample_rehash(const void *ctx, uint32_t id)
 	return pair_hash(s->stack, s->tid);
 }
 
+/* The sample of (stack, tid), created if new: its index, or -1. */
+static int64_t sample_of(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time)
+{
+	if (id_hash_reserve(&p->sample_index, p->samples.count, sample_rehash, p))
+		return -1;
+	struct pair_key key = { stack, tid };
+	uint32_t *slot = id_hash_probe(&p->sample_index, pair_hash(stack, tid), sample_eq, p, &key);
+	if (*slot)
+		return *slot - 1;
+	struct sample *s = vec_push(&p->samples, sizeof(*s));
+	if (!s)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	s->stack = stack;
+	s->tid = tid;
+	s->time = time;
+	*slot = p->samples.count;
+	return p->samples.count - 1;
+}
+
 int profile_add_sample(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time,
 		       const int64_t *values)
 {
-	if (id_hash_reserve(&p->sample_index, p->samples.count, sample_rehash, p))
+	int64_t i = sample_of(p, stack, tid, time);
+	if (i < 0)
 		return -PROFILE_E_NOMEM;
-	struct pair_key key = { stack, tid };
-	uint32_t *slot = id_hash_probe(&p->sample_index, pair_hash(stack, tid), sample_eq, p, &key);
-	struct sample *s;
-	if (*slot) {
-		s = profile_sample(p, *slot - 1);
-	} else {
-		s = vec_push(&p->samples, sizeof(*s));
-		if (!s)
-			return -PROFILE_E_NOMEM;
-		memset(s, 0, sizeof(*s));
-		s->stack = stack;
-		s->tid = tid;
-		s->time = time;
-		*slot = p->samples.count;
-	}
+	struct sample *s = profile_sample(p, (uint32_t)i);
 	for (uint32_t v = 0; v < p->nvalues; v++)
 		s->value[v] = sat_add_i64(s->value[v], values[v]);
 	return 0;
+}
+
+int profile_add_event(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time, const int64_t *values)
+{
+	int64_t i = sample_of(p, stack, tid, time);
+	struct profile_event *e = i < 0 ? NULL : vec_push(&p->events, sizeof(*e));
+	if (!e)
+		return -PROFILE_E_NOMEM;
+	*e = (struct profile_event){ time, (uint32_t)i };
+	int64_t *ev = p->nvalues ? vec_push_n(&p->event_values, sizeof(int64_t), p->nvalues) : NULL;
+	if (p->nvalues && !ev) {
+		p->events.count--;
+		return -PROFILE_E_NOMEM;
+	}
+	if (ev)
+		memcpy(ev, values, p->nvalues * sizeof(int64_t));
+	return profile_add_sample(p, stack, tid, time, values);
+}
+
+void profile_forget_events(struct profile *p)
+{
+	p->events_forgotten += p->events.count;
+	p->events.count = 0;
+	p->event_values.count = 0;
 }
 
 int64_t profile_total(const struct profile *p, uint32_t v)

@@ -26,6 +26,17 @@ enum chunk_type {
 	CHUNK_SAMPLES = 10,
 	CHUNK_END = 11,
 	CHUNK_MAPPING_BUILD_IDS = 12, /* build-ids learned after a mapping was written */
+	CHUNK_EVENTS = 13,            /* version 2: when each sample happened */
+};
+
+/* Version 2 files hold batches: a chunk of one of these types whose payload
+ * is the next part of a zstd stream, flushed at the chunk's end, and which
+ * decompresses to records (uvarint type, uvarint length, a version 1
+ * chunk's payload).  One stream keeps the compressor's history across the
+ * recording, and every flushed prefix still decodes. */
+enum batch_type {
+	BATCH_STREAM_BEGIN = 64, /* a new zstd frame starts here */
+	BATCH_STREAM = 65,       /* the frame goes on */
 };
 
 #define FILE_HEADER_SIZE 16

@@ -42,7 +42,8 @@
 	PROFILE_ERROR(NO_FOLDED, "no valid folded stack lines")                     \
 	PROFILE_ERROR(CHUNK_SIZE, "a chunk's size does not match its contents (file is corrupted, not cut short)") \
 	PROFILE_ERROR(TRAILING, "data after the profile's end: two files joined? ('smolder merge' adds profiles up)") \
-	PROFILE_ERROR(NOT_TEXT, "neither a smolder profile nor folded text (binary data)")
+	PROFILE_ERROR(NOT_TEXT, "neither a smolder profile nor folded text (binary data)") \
+	PROFILE_ERROR(NO_TIMES, "the profile holds no sample times (folded text, or recorded by a smolder before format version 2)")
 
 enum profile_error {
 #define PROFILE_ERROR(name, msg) PROFILE_E_##name,
@@ -134,6 +135,15 @@ struct meta_entry {
 	uint32_t key, value; /* string ids */
 };
 
+/* One sample (or off-CPU span, io call, allocation) as it happened: the
+ * aggregated sample it went into, when, and its values (in
+ * profile.event_values, nvalues per event).  Times are what let a profile
+ * answer "what happened during those two seconds". */
+struct profile_event {
+	uint64_t time;   /* ns, CLOCK_MONOTONIC as recorded (microsecond precision in files) */
+	uint32_t sample; /* index in profile.samples */
+};
+
 struct profile {
 	struct string_table strings;
 	uint32_t nvalues;
@@ -146,6 +156,9 @@ struct profile {
 	struct vec stacks;    /* struct stack_node */
 	struct vec threads;   /* struct thread; a later tid overrides an earlier one */
 	struct vec samples;   /* struct sample */
+	struct vec events;    /* struct profile_event, in the order added */
+	struct vec event_values; /* int64_t[nvalues] per event */
+	uint64_t events_forgotten; /* events dropped by profile_forget_events (written already) */
 	struct id_hash function_index, location_index, stack_index, sample_index;
 };
 
@@ -193,6 +206,27 @@ const struct thread *profile_find_thread(const struct profile *p, uint32_t tid);
 /* Adds values[0..nvalues) to the sample of (stack, tid), creating it if new. */
 int profile_add_sample(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time,
 		       const int64_t *values);
+
+/* The same, and an event of it at `time` (see struct profile_event). */
+int profile_add_event(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time, const int64_t *values);
+static inline const int64_t *profile_event_values(const struct profile *p, uint32_t i)
+{
+	return (const int64_t *)p->event_values.data + (size_t)i * p->nvalues;
+}
+#define profile_event(p, i) (&PROFILE_AT(p, events, struct profile_event, i))
+/* Drops the events held (a recorder does once its writer has them):
+ * memory then grows with unique stacks again, not with time. */
+void profile_forget_events(struct profile *p);
+
+/* Keeps only what happened in [from, to) (ns, the events' clock): every
+ * sample's values become the sum of its events there, samples left with
+ * nothing are dropped, and so are values that no event carries (in-use
+ * bytes, a state at the end).  PROFILE_E_NO_TIMES if p has no events. */
+int profile_keep_time_range(struct profile *p, uint64_t from, uint64_t to);
+/* The recording's start on the events' clock (metadata start_monotonic_ns,
+ * else the first event), and its end (the last event, or the start plus
+ * duration_ns if later); false if p has no events. */
+bool profile_time_span(const struct profile *p, uint64_t *start, uint64_t *end);
 
 /* Sum of value v over all samples. */
 int64_t profile_total(const struct profile *p, uint32_t v);
@@ -263,7 +297,7 @@ void collapse_result_free(struct collapse_result *r);
 /* ---- the .smolder file ---- */
 
 #define PROFILE_MAGIC "SMOLDER\x1a"
-#define PROFILE_VERSION 1
+#define PROFILE_VERSION 2 /* written; 1 is read too */
 
 struct profile_read_info {
 	bool truncated;      /* the file ended before its END chunk */
@@ -307,5 +341,10 @@ bool profile_writer_kept(const struct profile_writer *w);
 
 /* Whole profile in one go. */
 int profile_write_file(const struct profile *p, const char *path);
+/* Writes the finished file at path again as one batch, at zstd's strongest
+ * quick level (a recording's file restarts no compression, but holds a
+ * batch a second and their headers): replaced only once the new one is
+ * complete. */
+int profile_compact_file(const char *path);
 
 #endif

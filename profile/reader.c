@@ -46,7 +46,7 @@ static uint32_t id_map_at(const struct vec *m, uint32_t i)
 
 struct reader {
 	struct profile *p;
-	struct vec strings, functions, locations, stacks; /* id maps */
+	struct vec strings, functions, locations, stacks, samples; /* id maps */
 	bool value_types_seen;
 	struct byte_cursor c;
 	int err;
@@ -267,8 +267,46 @@ static void read_samples(struct reader *r, uint64_t n)
 			r->err = -PROFILE_E_BAD_CHUNK;
 		if (r->err || r->c.failed)
 			break;
+		/* A (stack, thread) not seen before gets the next file-local
+		 * sample id, as it did in the writer. */
+		uint32_t before = r->p->samples.count;
 		if (profile_add_sample(r->p, s, (uint32_t)tid, time, values))
 			r->err = -PROFILE_E_NOMEM;
+		else if (r->p->samples.count > before)
+			r->err = id_map_push(&r->samples, before);
+	}
+}
+
+/* Events copy what the samples already sum: they are kept, not added. */
+static void read_events(struct reader *r, uint64_t n)
+{
+	struct profile *p = r->p;
+	if (!r->value_types_seen) {
+		r->err = -PROFILE_E_BAD_CHUNK;
+		return;
+	}
+	uint64_t sample = 0, us = 0;
+	int64_t values[PROFILE_MAX_VALUES] = { 0 };
+	for (uint64_t i = 0; i < n && !r->c.failed && !r->err; i++) {
+		uint32_t s = map_index(r, &r->samples, get_delta(&r->c, &sample));
+		us += (uint64_t)cursor_svarint(&r->c);
+		for (uint32_t v = 0; v < p->nvalues; v++)
+			values[v] = (int64_t)((uint64_t)values[v] + (uint64_t)cursor_svarint(&r->c));
+		if (r->err || r->c.failed)
+			break;
+		if (us > UINT64_MAX / 1000) {
+			r->err = -PROFILE_E_BAD_CHUNK;
+			break;
+		}
+		struct profile_event *e = vec_push(&p->events, sizeof(*e));
+		int64_t *ev = e && p->nvalues ? vec_push_n(&p->event_values, sizeof(*ev), p->nvalues) : NULL;
+		if (!e || (p->nvalues && !ev)) {
+			r->err = p->events.count >= VEC_MAX_COUNT ? -PROFILE_E_TOO_LARGE : -PROFILE_E_NOMEM;
+			break;
+		}
+		*e = (struct profile_event){ us * 1000, s };
+		if (ev)
+			memcpy(ev, values, p->nvalues * sizeof(*ev));
 	}
 }
 
@@ -292,6 +330,7 @@ static int read_chunk(struct reader *r, uint32_t type, const uint8_t *payload, s
 		case CHUNK_STACKS: read_stacks(r, n); break;
 		case CHUNK_THREADS: read_threads(r, n); break;
 		case CHUNK_SAMPLES: read_samples(r, n); break;
+		case CHUNK_EVENTS: read_events(r, n); break;
 		default: break; /* unknown chunk types are skipped, for forward compatibility */
 		}
 	}
@@ -335,19 +374,22 @@ static int64_t source_read(struct chunk_source *s, void *dst, size_t n)
 	return (int64_t)got;
 }
 
-/* A chunk whose payload ends early: cut short (a recorder killed while
- * writing it), or a size field that lies, which a complete zstd frame in
- * the bytes that are there gives away. */
+/* A version 1 chunk whose payload ends early: cut short (a recorder killed
+ * while writing it), or a size field that lies, which a complete zstd frame
+ * in the bytes that are there gives away. */
 static int short_payload(const uint8_t *payload, size_t got)
 {
 	size_t frame = ZSTD_findFrameCompressedSize(payload, got);
 	return !ZSTD_isError(frame) && frame <= got ? -PROFILE_E_CHUNK_SIZE : 0;
 }
 
-/* Reads and checks one chunk's payload into *raw (decompressed). 1: a
- * chunk was read; 0: the file ended before it (a prefix); or an error. */
-static int read_one_chunk(struct chunk_source *src, ZSTD_DCtx *dctx, struct byte_buf *packed, uint8_t **raw,
-			  uint64_t *total_raw, uint32_t *type, uint32_t *raw_size)
+enum { CHUNK_SHORT = 2 }; /* a version 2 chunk that ends early */
+
+/* Reads one chunk and checks its sizes and checksum, its payload into
+ * *packed. 1: a chunk was read; 0: the file ended before it (a prefix); or
+ * an error. */
+static int read_one_chunk(struct chunk_source *src, struct byte_buf *packed, uint64_t total_raw, uint32_t *type,
+			  uint32_t *raw_size, uint32_t version)
 {
 	uint8_t h[CHUNK_HEADER_SIZE];
 	int64_t got = source_read(src, h, sizeof(h));
@@ -358,8 +400,8 @@ static int read_one_chunk(struct chunk_source *src, ZSTD_DCtx *dctx, struct byte
 	*type = get_le32(h);
 	uint32_t stored = get_le32(h + 4);
 	*raw_size = get_le32(h + 8);
-	if (*raw_size > CHUNK_MAX_RAW || stored > ZSTD_compressBound(CHUNK_MAX_RAW) ||
-	    *total_raw + *raw_size > FILE_MAX_RAW)
+	if (*raw_size > CHUNK_MAX_RAW || stored > ZSTD_compressBound(CHUNK_MAX_RAW) + 64 ||
+	    total_raw + *raw_size > FILE_MAX_RAW)
 		return -PROFILE_E_TOO_LARGE;
 	packed->len = 0;
 	byte_buf_reserve(packed, stored ? stored : 1);
@@ -367,43 +409,130 @@ static int read_one_chunk(struct chunk_source *src, ZSTD_DCtx *dctx, struct byte
 		return -PROFILE_E_NOMEM;
 	if ((got = source_read(src, packed->data, stored)) < 0)
 		return (int)got;
+	packed->len = (size_t)got;
 	if (got < (int64_t)stored)
-		return short_payload(packed->data, (size_t)got);
+		return version == 1 ? short_payload(packed->data, (size_t)got) : CHUNK_SHORT;
 	uLong crc = crc32(crc32(0, h, 12), packed->data, stored);
 	if ((uint32_t)crc != get_le32(h + 12))
 		return -PROFILE_E_CHECKSUM;
-	if (ZSTD_getFrameContentSize(packed->data, stored) != *raw_size)
-		return -PROFILE_E_DECOMPRESS;
-	uint8_t *next = realloc(*raw, *raw_size ? *raw_size : 1);
-	if (!next)
-		return -PROFILE_E_NOMEM;
-	*raw = next;
-	size_t n = ZSTD_decompressDCtx(dctx, *raw, *raw_size, packed->data, stored);
-	if (ZSTD_isError(n) || n != *raw_size)
-		return -PROFILE_E_DECOMPRESS;
-	*total_raw += *raw_size;
 	return 1;
 }
 
+/* Version 1: the payload is one whole zstd frame. */
+static int decompress_frame(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size)
+{
+	if (ZSTD_getFrameContentSize(packed->data, packed->len) != raw_size)
+		return -PROFILE_E_DECOMPRESS;
+	size_t n = ZSTD_decompressDCtx(dctx, raw, raw_size, packed->data, packed->len);
+	return ZSTD_isError(n) || n != raw_size ? -PROFILE_E_DECOMPRESS : 0;
+}
+
+/* Version 2: the payload is the stream's next part, all of which must
+ * decompress to exactly raw_size bytes. */
+static int decompress_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size,
+			     bool begin)
+{
+	if (begin)
+		ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+	ZSTD_inBuffer in = { packed->data, packed->len, 0 };
+	ZSTD_outBuffer out = { raw, raw_size, 0 };
+	while (in.pos < in.size) {
+		size_t before_in = in.pos, before_out = out.pos;
+		size_t rc = ZSTD_decompressStream(dctx, &out, &in);
+		if (ZSTD_isError(rc) || (in.pos == before_in && out.pos == before_out))
+			return -PROFILE_E_DECOMPRESS;
+	}
+	/* What the flush wrote is all there: nothing may be held back. */
+	uint8_t extra;
+	ZSTD_outBuffer more = { &extra, 1, 0 };
+	size_t rc = ZSTD_decompressStream(dctx, &more, &in);
+	return ZSTD_isError(rc) || more.pos || out.pos != raw_size ? -PROFILE_E_DECOMPRESS : 0;
+}
+
+/* A version 2 chunk that ends early: cut short, or a size field that
+ * lies, which the stream gives away when its part decompresses whole with a
+ * chunk's worth of bytes to spare (the chunks after it). */
+static int short_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size, bool begin)
+{
+	if (begin)
+		ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
+	ZSTD_inBuffer in = { packed->data, packed->len, 0 };
+	ZSTD_outBuffer out = { raw, raw_size, 0 };
+	while (in.pos < in.size && out.pos < out.size) {
+		size_t before_in = in.pos, before_out = out.pos;
+		size_t rc = ZSTD_decompressStream(dctx, &out, &in);
+		if (ZSTD_isError(rc) || (in.pos == before_in && out.pos == before_out))
+			return 0;
+	}
+	return out.pos == raw_size && in.pos + CHUNK_HEADER_SIZE <= in.size ? -PROFILE_E_CHUNK_SIZE : 0;
+}
+
+/* Reads the records of a version 2 batch. */
+static int read_batch(struct reader *r, const uint8_t *raw, uint32_t len, bool *ended)
+{
+	struct byte_cursor c = { raw, raw + len, false };
+	while (c.p < c.end) {
+		if (*ended)
+			return -PROFILE_E_TRAILING;
+		uint64_t type = cursor_uvarint(&c), n = cursor_uvarint(&c);
+		if (c.failed || n > (uint64_t)(c.end - c.p))
+			return -PROFILE_E_BAD_CHUNK;
+		int err = type > UINT32_MAX ? 0 : read_chunk(r, (uint32_t)type, c.p, (size_t)n);
+		if (err)
+			return err;
+		c.p += n;
+		*ended = type == CHUNK_END;
+	}
+	return 0;
+}
+
 /* The chunks after the file header, until END (then nothing may follow). */
-static int read_chunks(struct reader *r, struct chunk_source *src, struct profile_read_info *info)
+static int read_chunks(struct reader *r, struct chunk_source *src, struct profile_read_info *info, uint32_t version)
 {
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 	struct byte_buf packed = { 0 };
 	uint8_t *raw = NULL;
 	uint64_t total_raw = 0;
 	int err = dctx ? 0 : -PROFILE_E_NOMEM;
+	if (dctx) /* a hostile stream may not ask for a larger window than ours */
+		ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 24);
 	bool ended = false;
 	while (!err && !ended) {
 		uint32_t type = 0, raw_size = 0;
-		int got = read_one_chunk(src, dctx, &packed, &raw, &total_raw, &type, &raw_size);
+		int got = read_one_chunk(src, &packed, total_raw, &type, &raw_size, version);
+		bool batch = version >= 2 && (type == BATCH_STREAM_BEGIN || type == BATCH_STREAM);
+		if (got == CHUNK_SHORT) {
+			uint8_t *room = batch ? realloc(raw, raw_size ? raw_size : 1) : raw;
+			if (room) {
+				raw = room;
+				err = batch ? short_stream(dctx, &packed, raw, raw_size, type == BATCH_STREAM_BEGIN) : 0;
+			}
+			break;
+		}
 		if (got <= 0) {
 			err = got;
 			break;
 		}
-		err = read_chunk(r, type, raw, raw_size);
+		if (version >= 2 && !batch)
+			continue; /* unknown chunk types are skipped, for forward compatibility */
+		uint8_t *next = realloc(raw, raw_size ? raw_size : 1);
+		if (!next) {
+			err = -PROFILE_E_NOMEM;
+			break;
+		}
+		raw = next;
+		total_raw += raw_size;
+		if (batch) {
+			err = decompress_stream(dctx, &packed, raw, raw_size, type == BATCH_STREAM_BEGIN);
+			if (!err)
+				err = read_batch(r, raw, raw_size, &ended);
+		} else {
+			err = decompress_frame(dctx, &packed, raw, raw_size);
+			if (!err)
+				err = read_chunk(r, type, raw, raw_size);
+			ended = type == CHUNK_END;
+		}
 		info->chunks++;
-		ended = type == CHUNK_END;
 	}
 	uint8_t extra;
 	if (!err && ended && source_read(src, &extra, 1) == 1)
@@ -432,10 +561,11 @@ static int read_profile(struct profile *p, struct chunk_source *src, struct prof
 									    : -PROFILE_E_NOT_PROFILE;
 	if (!profile_is_smolder(header, sizeof(header)))
 		return -PROFILE_E_NOT_PROFILE;
-	if (get_le32(header + 8) != PROFILE_VERSION)
+	uint32_t version = get_le32(header + 8);
+	if (version < 1 || version > PROFILE_VERSION)
 		return -PROFILE_E_VERSION;
 	struct reader r = { .p = p };
-	int err = read_chunks(&r, src, info);
+	int err = read_chunks(&r, src, info, version);
 	info->file_bytes = src->consumed;
 	if (!err)
 		err = profile_reindex_locations(p);
@@ -445,6 +575,7 @@ static int read_profile(struct profile *p, struct chunk_source *src, struct prof
 	vec_release(&r.functions);
 	vec_release(&r.locations);
 	vec_release(&r.stacks);
+	vec_release(&r.samples);
 	return err;
 }
 

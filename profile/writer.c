@@ -1,7 +1,8 @@
-/* Writing the .smolder file: a header, then self-contained chunks.  Every
- * chunk appends entries to one table, so the writer can flush whatever is
- * new at any moment, and any prefix of complete chunks is a consistent (if
- * partial) profile. */
+/* Writing the .smolder file: a header, then batches.  Every record of a
+ * batch appends entries to one table, so the writer can flush whatever is
+ * new at any moment, and any prefix of complete batches is a consistent (if
+ * partial) profile.  The batches are the parts of one zstd stream, flushed
+ * at each batch's end: the compressor keeps its history across them. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,16 +14,34 @@
 
 #include "profile/profile-internal.h"
 
+/* How much of each table the file holds. */
+struct written {
+	uint32_t strings, meta, mappings, functions, locations, stacks, threads;
+	uint32_t samples; /* samples with a file-local id: every one is written once created */
+	uint64_t events;  /* counted from the profile's first event, forgotten ones included */
+	bool value_types;
+};
+
+/* A mark set for what is in the batch being built, taken back if the batch
+ * does not reach the disk. */
+struct undo {
+	enum { UNDO_LINES, UNDO_BUILD_ID, UNDO_SAMPLE } kind;
+	uint32_t index;
+	int64_t old[PROFILE_MAX_VALUES];
+};
+
 struct profile_writer {
 	struct output_file out;
 	ZSTD_CCtx *cctx;
-	struct byte_buf raw, packed;
-	bool finished, header_written, value_types_written;
+	struct byte_buf raw, batch, packed;
+	bool finished, header_written;
+	bool stream_open;        /* a zstd frame is under way: the next batch goes on with it */
 	uint32_t chunks_written; /* a failed recording keeps its readable prefix when it has some */
-	uint64_t good_bytes;     /* the file up to the end of its last complete chunk */
-	/* How much of each table is already in the file. */
-	uint32_t strings, meta, mappings, functions, locations, stacks, threads, samples;
-	uint32_t chunk_first;     /* first entry of the chunk being encoded: deltas restart there */
+	uint64_t good_bytes;     /* the file up to the end of its last complete batch */
+	struct written done;     /* in the file or in the batch */
+	struct written on_disk;  /* in the file */
+	struct vec undo;         /* struct undo: marks of the batch being built */
+	uint32_t chunk_first;     /* first entry of the record being encoded: deltas restart there */
 	struct vec lines_written; /* uint8_t per location */
 	struct vec build_ids_written; /* uint32_t per mapping: the build_id string written */
 	struct vec flushed;       /* int64_t[nvalues] per sample: values already written */
@@ -61,29 +80,100 @@ static int writer_append(struct profile_writer *w, const void *data, size_t len,
 	return 0;
 }
 
-/* Compresses w->raw into one chunk of the given type and writes it. */
+static int log_undo(struct profile_writer *w, int kind, uint32_t index, const int64_t *old, uint32_t n)
+{
+	struct undo *u = vec_push(&w->undo, sizeof(*u));
+	if (!u)
+		return -PROFILE_E_NOMEM;
+	u->kind = kind;
+	u->index = index;
+	memcpy(u->old, old, n * sizeof(*old));
+	return 0;
+}
+
+/* The batch did not reach the disk: what it held is written again by the
+ * next flush, in a new zstd frame (the compressor's history holds it). */
+static void batch_lost(struct profile_writer *w)
+{
+	const struct undo *u = w->undo.data;
+	for (uint32_t i = w->undo.count; i-- > 0;) {
+		if (u[i].kind == UNDO_LINES)
+			((uint8_t *)w->lines_written.data)[u[i].index] = (uint8_t)u[i].old[0];
+		else if (u[i].kind == UNDO_BUILD_ID)
+			((uint32_t *)w->build_ids_written.data)[u[i].index] = (uint32_t)u[i].old[0];
+		else
+			memcpy((int64_t *)w->flushed.data + (size_t)u[i].index * PROFILE_MAX_VALUES, u[i].old,
+			       sizeof(u[i].old));
+	}
+	w->undo.count = 0;
+	w->done = w->on_disk;
+	w->batch.len = 0;
+	w->stream_open = false;
+	ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+}
+
+/* Compresses the batch as the stream's next part, flushed (ended with
+ * `end`), and writes it as one chunk. */
+static int writer_write_batch(struct profile_writer *w, bool end)
+{
+	if (!w->batch.len && !end)
+		return 0;
+	int err = w->batch.failed ? -PROFILE_E_NOMEM : 0;
+	ZSTD_inBuffer in = { w->batch.data, w->batch.len, 0 };
+	size_t room = ZSTD_compressBound(w->batch.len) + 64, left = 1;
+	w->packed.len = CHUNK_HEADER_SIZE;
+	while (!err && left) {
+		byte_buf_reserve(&w->packed, w->packed.len + room);
+		if (w->packed.failed) {
+			err = -PROFILE_E_NOMEM;
+			break;
+		}
+		ZSTD_outBuffer out = { w->packed.data + w->packed.len, room, 0 };
+		left = ZSTD_compressStream2(w->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_flush);
+		w->packed.len += out.pos;
+		if (ZSTD_isError(left))
+			err = -PROFILE_E_NOMEM;
+	}
+	if (!err) {
+		uint8_t *h = w->packed.data;
+		uint32_t stored = (uint32_t)(w->packed.len - CHUNK_HEADER_SIZE);
+		put_le32(h, w->stream_open ? BATCH_STREAM : BATCH_STREAM_BEGIN);
+		put_le32(h + 4, stored);
+		put_le32(h + 8, (uint32_t)w->batch.len);
+		put_le32(h + 12, (uint32_t)crc32(crc32(0, h, 12), h + CHUNK_HEADER_SIZE, stored));
+		err = writer_append(w, h, w->packed.len, true);
+	}
+	if (err) {
+		batch_lost(w);
+		return err;
+	}
+	w->undo.count = 0;
+	w->on_disk = w->done;
+	w->batch.len = 0;
+	w->stream_open = !end;
+	return 0;
+}
+
+/* Appends w->raw to the batch as one record of the given type. */
 static int writer_emit(struct profile_writer *w, enum chunk_type type)
 {
-	if (w->raw.failed)
-		return -PROFILE_E_NOMEM;
-	size_t bound = ZSTD_compressBound(w->raw.len);
-	w->packed.len = 0;
-	byte_buf_reserve(&w->packed, CHUNK_HEADER_SIZE + bound);
-	if (w->packed.failed)
-		return -PROFILE_E_NOMEM;
-	size_t n = ZSTD_compress2(w->cctx, w->packed.data + CHUNK_HEADER_SIZE, bound, w->raw.data,
-				  w->raw.len);
-	if (ZSTD_isError(n))
-		return -PROFILE_E_NOMEM;
-	uint8_t *h = w->packed.data;
-	put_le32(h, type);
-	put_le32(h + 4, (uint32_t)n);
-	put_le32(h + 8, (uint32_t)w->raw.len);
-	uLong crc = crc32(0, h, 12);
-	crc = crc32(crc, h + CHUNK_HEADER_SIZE, (uInt)n);
-	put_le32(h + 12, (uint32_t)crc);
+	byte_buf_put_uvarint(&w->batch, type);
+	byte_buf_put_uvarint(&w->batch, w->raw.len);
+	byte_buf_put(&w->batch, w->raw.data, w->raw.len);
+	bool failed = w->raw.failed || w->batch.failed;
 	w->raw.len = 0;
-	return writer_append(w, h, CHUNK_HEADER_SIZE + n, true);
+	if (failed) {
+		batch_lost(w);
+		return -PROFILE_E_NOMEM;
+	}
+	return 0;
+}
+
+/* Called once the marks of what was emitted are set, so that a batch on
+ * disk is never marked unwritten. */
+static int writer_batch_point(struct profile_writer *w)
+{
+	return w->batch.len >= CHUNK_TARGET_RAW ? writer_write_batch(w, false) : 0;
 }
 
 int profile_writer_open(struct profile_writer **out, const char *path)
@@ -130,7 +220,9 @@ void profile_writer_free(struct profile_writer *w)
 	output_file_release(&w->out, profile_writer_kept(w));
 	ZSTD_freeCCtx(w->cctx);
 	free(w->raw.data);
+	free(w->batch.data);
 	free(w->packed.data);
+	vec_release(&w->undo);
 	vec_release(&w->lines_written);
 	vec_release(&w->build_ids_written);
 	vec_release(&w->flushed);
@@ -173,6 +265,8 @@ static int writer_table(struct profile_writer *w, const struct profile *p, enum 
 		if (err)
 			return err;
 		*done += n;
+		if ((err = writer_batch_point(w)))
+			return err;
 	}
 	return 0;
 }
@@ -275,8 +369,16 @@ static int writer_lines(struct profile_writer *w, const struct profile *p)
 		}
 		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->locations.count)) {
 			err = writer_emit_counted(w, CHUNK_LOCATION_LINES, n, &body);
-			for (uint32_t k = from; !err && k <= i; k++)
-				written[k] |= profile_location(p, k)->nlines != 0;
+			for (uint32_t k = from; !err && k <= i; k++) {
+				if (written[k] || !profile_location(p, k)->nlines)
+					continue;
+				int64_t was = 0;
+				err = log_undo(w, UNDO_LINES, k, &was, 1);
+				written[k] = 1;
+			}
+			if (!err)
+				err = writer_batch_point(w);
+			written = w->lines_written.data;
 			from = i + 1;
 			n = prev_location = prev_function = 0;
 		}
@@ -297,13 +399,13 @@ static int writer_build_ids(struct profile_writer *w, const struct profile *p)
 	}
 	uint32_t *written = w->build_ids_written.data;
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < w->mappings; i++)
+	for (uint32_t i = 0; i < w->done.mappings; i++)
 		n += profile_mapping(p, i)->build_id != written[i];
 	if (!n)
 		return 0;
 	w->raw.len = 0;
 	byte_buf_put_uvarint(&w->raw, n);
-	for (uint32_t i = 0; i < w->mappings; i++) {
+	for (uint32_t i = 0; i < w->done.mappings; i++) {
 		uint32_t id = profile_mapping(p, i)->build_id;
 		if (id == written[i])
 			continue;
@@ -311,9 +413,14 @@ static int writer_build_ids(struct profile_writer *w, const struct profile *p)
 		byte_buf_put_uvarint(&w->raw, id);
 	}
 	int err = writer_emit(w, CHUNK_MAPPING_BUILD_IDS);
-	for (uint32_t i = 0; !err && i < w->mappings; i++)
+	for (uint32_t i = 0; !err && i < w->done.mappings; i++) {
+		if (written[i] == profile_mapping(p, i)->build_id)
+			continue;
+		int64_t was = written[i];
+		err = log_undo(w, UNDO_BUILD_ID, i, &was, 1);
 		written[i] = profile_mapping(p, i)->build_id;
-	return err;
+	}
+	return err ? err : writer_batch_point(w);
 }
 
 /* Samples are written as deltas from what the file already holds: the
@@ -333,7 +440,7 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 	int err = 0;
 	for (uint32_t i = 0; i < p->samples.count && !err; i++) {
 		const struct sample *s = profile_sample(p, i);
-		bool changed = false;
+		bool changed = i >= w->done.samples; /* a new one: events may name it */
 		for (uint32_t v = 0; v < nv; v++)
 			changed |= s->value[v] != flushed[i][v];
 		if (changed) {
@@ -343,7 +450,8 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 			byte_buf_put_svarint(&w->raw, (int64_t)stack - prev_stack);
 			prev_stack = stack;
 			byte_buf_put_uvarint(&w->raw, s->tid);
-			byte_buf_put_uvarint(&w->raw, s->time);
+			/* The first occurrence's time, once: the reader keeps that one. */
+			byte_buf_put_uvarint(&w->raw, i >= w->done.samples ? s->time : 0);
 			for (uint32_t v = 0; v < nv; v++)
 				byte_buf_put_svarint(&w->raw, s->value[v] - flushed[i][v]);
 			body = w->raw;
@@ -352,8 +460,17 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 		}
 		if (n && (body.len >= CHUNK_TARGET_RAW || i + 1 == p->samples.count)) {
 			err = writer_emit_counted(w, CHUNK_SAMPLES, n, &body);
-			for (uint32_t k = from; !err && k <= i; k++)
+			for (uint32_t k = from; !err && k <= i; k++) {
+				if (!memcmp(flushed[k], profile_sample(p, k)->value, nv * sizeof(int64_t)))
+					continue;
+				err = log_undo(w, UNDO_SAMPLE, k, flushed[k], PROFILE_MAX_VALUES);
 				memcpy(flushed[k], profile_sample(p, k)->value, nv * sizeof(int64_t));
+			}
+			if (!err && i + 1 > w->done.samples)
+				w->done.samples = i + 1;
+			if (!err)
+				err = writer_batch_point(w);
+			flushed = w->flushed.data;
 			from = i + 1;
 			n = prev_stack = 0;
 		}
@@ -362,53 +479,147 @@ static int writer_samples(struct profile_writer *w, const struct profile *p)
 	return err;
 }
 
+/* Events sorted by thread, then time: a thread's samples follow each
+ * other closely, in stack and in time, and compress best side by side. */
+struct event_order {
+	uint32_t tid, index;
+	uint64_t time;
+};
+
+static int event_order_cmp(const void *a, const void *b)
+{
+	const struct event_order *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* One EVENTS record of the events [from, to) of p->events: sample ids,
+ * times (in microseconds) and values, each a delta from the event before. */
+static int writer_events_record(struct profile_writer *w, const struct profile *p, struct event_order *order,
+				uint32_t from, uint32_t to)
+{
+	for (uint32_t i = from; i < to; i++) {
+		const struct profile_event *e = profile_event(p, i);
+		order[i - from] = (struct event_order){ profile_sample(p, e->sample)->tid, i, e->time };
+	}
+	qsort(order, to - from, sizeof(*order), event_order_cmp);
+	uint32_t nv = p->nvalues;
+	int64_t prev_sample = 0, prev_us = 0, prev_values[PROFILE_MAX_VALUES] = { 0 };
+	w->raw.len = 0;
+	byte_buf_put_uvarint(&w->raw, to - from);
+	for (uint32_t k = 0; k < to - from; k++) {
+		uint32_t i = order[k].index;
+		const struct profile_event *e = profile_event(p, i);
+		int64_t us = (int64_t)(e->time / 1000);
+		byte_buf_put_svarint(&w->raw, (int64_t)e->sample - prev_sample);
+		byte_buf_put_svarint(&w->raw, us - prev_us);
+		const int64_t *values = profile_event_values(p, i);
+		for (uint32_t v = 0; v < nv; v++) {
+			byte_buf_put_svarint(&w->raw, (int64_t)((uint64_t)values[v] - (uint64_t)prev_values[v]));
+			prev_values[v] = values[v];
+		}
+		prev_sample = e->sample;
+		prev_us = us;
+	}
+	return writer_emit(w, CHUNK_EVENTS);
+}
+
+/* The events added since the last flush (those forgotten unwritten are
+ * gone: the caller forgets only after a flush). */
+static int writer_events(struct profile_writer *w, const struct profile *p)
+{
+	uint64_t first = w->done.events > p->events_forgotten ? w->done.events - p->events_forgotten : 0;
+	if (first >= p->events.count)
+		return 0;
+	/* About CHUNK_TARGET_RAW a record, at a few bytes an event. */
+	uint32_t per_record = CHUNK_TARGET_RAW / 8, from = (uint32_t)first;
+	struct event_order *order = malloc(sizeof(*order) * per_record);
+	int err = order ? 0 : -PROFILE_E_NOMEM;
+	while (!err && from < p->events.count) {
+		uint32_t to = p->events.count - from > per_record ? from + per_record : p->events.count;
+		err = writer_events_record(w, p, order, from, to);
+		if (!err) {
+			w->done.events = p->events_forgotten + to;
+			err = writer_batch_point(w);
+		}
+		from = to;
+	}
+	free(order);
+	return err;
+}
+
+static int writer_header(struct profile_writer *w)
+{
+	uint8_t header[FILE_HEADER_SIZE] = { 0 };
+	memcpy(header, PROFILE_MAGIC, 8);
+	put_le32(header + 8, PROFILE_VERSION);
+	int err = writer_append(w, header, sizeof(header), false);
+	w->header_written = !err;
+	return err;
+}
+
+static int writer_value_types(struct profile_writer *w, const struct profile *p)
+{
+	if (w->done.value_types || !p->nvalues)
+		return 0;
+	w->raw.len = 0;
+	byte_buf_put_uvarint(&w->raw, p->nvalues);
+	for (uint32_t v = 0; v < p->nvalues; v++) {
+		byte_buf_put_uvarint(&w->raw, p->value_types[v].type);
+		byte_buf_put_uvarint(&w->raw, p->value_types[v].unit);
+	}
+	int err = writer_emit(w, CHUNK_VALUE_TYPES);
+	w->done.value_types = !err;
+	return err;
+}
+
+/* Everything new, into the batch (written whenever it grows past
+ * CHUNK_TARGET_RAW); `end` adds the END record. */
+static int writer_tables(struct profile_writer *w, const struct profile *p, bool end)
+{
+	struct written *d = &w->done;
+	int err;
+	if ((err = writer_table(w, p, CHUNK_STRINGS, &d->strings, p->strings.count, put_string)) ||
+	    (err = writer_value_types(w, p)) ||
+	    (err = writer_table(w, p, CHUNK_META, &d->meta, p->meta.count, put_meta)) ||
+	    (err = writer_build_ids(w, p)) ||
+	    (err = writer_table(w, p, CHUNK_MAPPINGS, &d->mappings, p->mappings.count, put_mapping)) ||
+	    (err = writer_table(w, p, CHUNK_FUNCTIONS, &d->functions, p->functions.count, put_function)) ||
+	    (err = writer_table(w, p, CHUNK_LOCATIONS, &d->locations, p->locations.count, put_location)) ||
+	    (err = writer_lines(w, p)) ||
+	    (err = writer_table(w, p, CHUNK_STACKS, &d->stacks, p->stacks.count, put_stack)) ||
+	    (err = writer_table(w, p, CHUNK_THREADS, &d->threads, p->threads.count, put_thread)) ||
+	    (err = writer_samples(w, p)) || (err = writer_events(w, p)))
+		return err;
+	if (end) {
+		w->raw.len = 0;
+		byte_buf_put_uvarint(&w->raw, p->samples.count);
+		if ((err = writer_emit(w, CHUNK_END)))
+			return err;
+	}
+	return writer_write_batch(w, end);
+}
+
+static int writer_flush(struct profile_writer *w, const struct profile *p, bool end)
+{
+	int err = w->header_written ? 0 : writer_header(w);
+	if (!err && (err = writer_tables(w, p, end)))
+		batch_lost(w); /* whatever failed, the marks go back to the disk's */
+	return err;
+}
+
 int profile_writer_flush(struct profile_writer *w, const struct profile *p)
 {
-	int err;
-	if (!w->header_written) {
-		uint8_t header[FILE_HEADER_SIZE] = { 0 };
-		memcpy(header, PROFILE_MAGIC, 8);
-		put_le32(header + 8, PROFILE_VERSION);
-		if ((err = writer_append(w, header, sizeof(header), false)))
-			return err;
-		w->header_written = true;
-	}
-	if ((err = writer_table(w, p, CHUNK_STRINGS, &w->strings, p->strings.count, put_string)))
-		return err;
-	if (!w->value_types_written && p->nvalues) {
-		w->raw.len = 0;
-		byte_buf_put_uvarint(&w->raw, p->nvalues);
-		for (uint32_t v = 0; v < p->nvalues; v++) {
-			byte_buf_put_uvarint(&w->raw, p->value_types[v].type);
-			byte_buf_put_uvarint(&w->raw, p->value_types[v].unit);
-		}
-		if ((err = writer_emit(w, CHUNK_VALUE_TYPES)))
-			return err;
-		w->value_types_written = true;
-	}
-	if ((err = writer_table(w, p, CHUNK_META, &w->meta, p->meta.count, put_meta)) ||
-	    (err = writer_build_ids(w, p)) ||
-	    (err = writer_table(w, p, CHUNK_MAPPINGS, &w->mappings, p->mappings.count, put_mapping)) ||
-	    (err = writer_table(w, p, CHUNK_FUNCTIONS, &w->functions, p->functions.count,
-				put_function)) ||
-	    (err = writer_table(w, p, CHUNK_LOCATIONS, &w->locations, p->locations.count,
-				put_location)) ||
-	    (err = writer_lines(w, p)) ||
-	    (err = writer_table(w, p, CHUNK_STACKS, &w->stacks, p->stacks.count, put_stack)) ||
-	    (err = writer_table(w, p, CHUNK_THREADS, &w->threads, p->threads.count, put_thread)) ||
-	    (err = writer_samples(w, p)))
-		return err;
-	return 0;
+	return writer_flush(w, p, false);
 }
 
 int profile_writer_finish(struct profile_writer *w, const struct profile *p)
 {
-	int err = profile_writer_flush(w, p);
+	int err = writer_flush(w, p, true);
 	if (err)
-		return err;
-	w->raw.len = 0;
-	byte_buf_put_uvarint(&w->raw, p->samples.count);
-	if ((err = writer_emit(w, CHUNK_END)))
 		return err;
 	if ((err = output_file_commit(&w->out))) {
 		errno = -err;
@@ -427,5 +638,27 @@ int profile_write_file(const struct profile *p, const char *path)
 		return err;
 	err = profile_writer_finish(w, p);
 	profile_writer_free(w);
+	return err;
+}
+
+int profile_compact_file(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) || !S_ISREG(st.st_mode))
+		return 0; /* a device or a pipe was written straight through */
+	struct profile p;
+	profile_init(&p);
+	struct profile_read_info info;
+	int err = profile_read_file(&p, path, &info);
+	if (!err && !info.truncated) {
+		/* The strongest level while it stays quick (a few MB a second). */
+		struct profile_writer *w;
+		err = profile_writer_open_level(&w, path, st.st_size < (8 << 20) ? 19 : 9);
+		if (!err) {
+			err = profile_writer_finish(w, &p);
+			profile_writer_free(w);
+		}
+	}
+	profile_release(&p);
 	return err;
 }

@@ -242,6 +242,13 @@ static uint32_t build_stack(struct aggregate *a, pid_t pid, uint32_t root)
 	return parent;
 }
 
+/* A sample's values, and its time when the profile keeps times. */
+static int add_event(struct aggregate *a, uint32_t stack, uint32_t tid, uint64_t time, const int64_t *values)
+{
+	return a->o->times ? profile_add_event(a->p, stack, tid, time, values)
+			   : profile_add_sample(a->p, stack, tid, time, values);
+}
+
 static void add_values(struct aggregate *a, uint32_t stack, pid_t tid, uint64_t time, int v1, int64_t x1, int v2,
 		       int64_t x2)
 {
@@ -250,7 +257,7 @@ static void add_values(struct aggregate *a, uint32_t stack, pid_t tid, uint64_t 
 		values[v1] = x1;
 	if (v2 >= 0)
 		values[v2] = x2;
-	if (profile_add_sample(a->p, stack, (uint32_t)tid, time, values))
+	if (add_event(a, stack, (uint32_t)tid, time, values))
 		a->fatal = -PROFILE_E_NOMEM;
 }
 
@@ -291,7 +298,7 @@ static void io_done(void *ctx, const struct span_start *s, const struct span_end
 	values[a->v_io_bytes] = ret > 0 && call && call->moves_bytes ? ret : 0;
 	values[a->v_io_latency] = (int64_t)latency;
 	values[a->v_io_calls] = 1;
-	if (profile_add_sample(a->p, s->stack, (uint32_t)c->t->tid, s->time, values))
+	if (add_event(a, s->stack, (uint32_t)c->t->tid, s->time, values))
 		a->fatal = -PROFILE_E_NOMEM;
 }
 

@@ -82,6 +82,7 @@ static int write_when_where(const struct profiler *s, struct profile *p, bool en
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	rc |= profile_set_meta(p, "start", buf);
 	rc |= meta_u64(p, "start_ns", (uint64_t)wall * 1000000000ull);
+	rc |= meta_u64(p, "start_monotonic_ns", s->start_ns); /* the events' clock */
 	if (!ended)
 		return rc;
 	snprintf(buf, sizeof(buf), "%.3f s", s->stats.elapsed);
@@ -157,7 +158,8 @@ int metadata_write_interval(const struct profiler *s, struct profile *dst, uint6
 	struct tm tm;
 	gmtime_r(&secs, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	int rc = profile_set_meta(dst, "start", buf) | meta_u64(dst, "start_ns", wall_from);
+	int rc = profile_set_meta(dst, "start", buf) | meta_u64(dst, "start_ns", wall_from) |
+		 meta_u64(dst, "start_monotonic_ns", from_ns);
 	snprintf(buf, sizeof(buf), "%.3f s", (double)(to_ns - from_ns) / 1e9);
 	rc |= profile_set_meta(dst, "duration", buf) | meta_u64(dst, "duration_ns", to_ns - from_ns);
 	const struct profiler_stats *st = &s->stats;

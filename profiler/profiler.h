@@ -101,6 +101,8 @@ struct profiler_options {
 	const char *search_path; /* where a command is looked for (PATH's syntax); NULL: the default */
 	size_t queue_bytes;      /* the unwinding queue; 0: the default (tests shrink it) */
 	uint32_t unwind_image_cap; /* DWARF: mapped files kept at most; 0: the default (tests shrink it) */
+	bool times;              /* every sample's time, as the profile's events (the caller forgets
+				  * them once written: they grow with time, not with stacks) */
 };
 
 /* Every call is probed whatever the period (a uprobe traps each time); the

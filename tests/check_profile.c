@@ -214,12 +214,97 @@ static uint8_t *file_bytes(const char *path, size_t *len)
 }
 
 /* The sample profile in p, and the bytes of its file (the caller frees). */
+/* Written as a recorder writes: two batches, the second with events. */
 static uint8_t *sample_profile_bytes(struct profile *p, const char *name, size_t *len)
 {
 	build_sample_profile(p);
-	ck_assert_int_eq(profile_write_file(p, tmp_path(name)), 0);
+	struct profile_writer *w;
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path(name)), 0);
+	ck_assert_int_eq(profile_writer_flush(w, p), 0);
+	int64_t v[2] = { 1, 1000 };
+	for (uint32_t i = 0; i < 50; i++)
+		ck_assert_int_eq(profile_add_event(p, profile_sample(p, i % 3)->stack, profile_sample(p, i % 3)->tid,
+						   1000000000ull + i * 1001000ull, v), 0);
+	ck_assert_int_eq(profile_writer_finish(w, p), 0);
+	profile_writer_free(w);
 	return file_bytes(tmp_path(name), len);
 }
+
+/* Events come back with their samples, their times (to the microsecond)
+ * and their values, across flushes whose events were forgotten between. */
+START_TEST(test_events_round_trip)
+{
+	struct profile p, q;
+	build_sample_profile(&p);
+	struct profile_writer *w;
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("events.smolder")), 0);
+	uint64_t times[6] = { 2000000000ull, 2000999000ull, 2001998000ull, 1500000000ull, 9000000000ull, 9000000000ull };
+	int64_t values[6][2] = { { 1, 1001 }, { 1, 1002 }, { 1, 999 }, { 2, 5 }, { 1, 1 }, { 0, 7 } };
+	uint32_t on[6] = { 0, 0, 1, 2, 1, 0 };
+	for (uint32_t i = 0; i < 6; i++) {
+		const struct sample *s = profile_sample(&p, on[i]);
+		ck_assert_int_eq(profile_add_event(&p, s->stack, s->tid, times[i], values[i]), 0);
+		if (i == 2) {
+			ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+			profile_forget_events(&p);
+			ck_assert_uint_eq(p.events.count, 0);
+		}
+	}
+	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	profile_writer_free(w);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("events.smolder"), NULL), 0);
+	ck_assert_uint_eq(q.events.count, 6);
+	uint32_t seen = 0;
+	for (uint32_t i = 0; i < 6; i++) {
+		for (uint32_t k = 0; k < q.events.count; k++) {
+			const struct profile_event *e = profile_event(&q, k);
+			const struct sample *qs = profile_sample(&q, e->sample), *ps = profile_sample(&p, on[i]);
+			if (e->time != times[i] || qs->stack != ps->stack || qs->tid != ps->tid ||
+			    profile_event_values(&q, k)[0] != values[i][0] || profile_event_values(&q, k)[1] != values[i][1])
+				continue;
+			seen |= 1u << i;
+			break;
+		}
+	}
+	ck_assert_uint_eq(seen, 0x3f);
+	for (uint32_t v = 0; v < 2; v++)
+		ck_assert_int_eq(profile_total(&q, v), profile_total(&p, v));
+	profile_release(&p);
+	profile_release(&q);
+}
+END_TEST
+
+/* A time range keeps its events' values, summed per sample; a profile
+ * without times says so. */
+START_TEST(test_time_range)
+{
+	struct profile p;
+	build_sample_profile(&p);
+	ck_assert_int_eq(profile_keep_time_range(&p, 0, UINT64_MAX), -PROFILE_E_NO_TIMES);
+	const struct sample a = *profile_sample(&p, 0), b = *profile_sample(&p, 1);
+	int64_t v[2] = { 1, 1000 };
+	for (uint32_t i = 0; i < 100; i++)
+		ck_assert_int_eq(profile_add_event(&p, i < 60 ? a.stack : b.stack, i < 60 ? a.tid : b.tid,
+						   1000000000ull + i * 10000000ull, v), 0);
+	uint64_t start, end;
+	ck_assert(profile_time_span(&p, &start, &end));
+	ck_assert_uint_eq(start, 1000000000ull);
+	ck_assert_uint_eq(end, 1990000000ull);
+	/* [1.0 s, 1.5 s): events 0-49, all of a */
+	ck_assert_int_eq(profile_keep_time_range(&p, 1000000000ull, 1500000000ull), 0);
+	ck_assert_uint_eq(p.samples.count, 1);
+	ck_assert_uint_eq(profile_sample(&p, 0)->stack, a.stack);
+	ck_assert_int_eq(profile_total(&p, 0), 50);
+	ck_assert_int_eq(profile_total(&p, 1), 50000);
+	ck_assert_uint_eq(p.events.count, 50);
+	/* then [1.45 s, 2 s) of that: events 45-49 */
+	ck_assert_int_eq(profile_keep_time_range(&p, 1450000000ull, 2000000000ull), 0);
+	ck_assert_int_eq(profile_total(&p, 0), 5);
+	ck_assert_uint_eq(profile_event(&p, 4)->sample, 0);
+	profile_release(&p);
+}
+END_TEST
 
 /* Every prefix of a file either reads (a prefix of complete chunks) or fails
  * cleanly; a prefix never yields more samples than the whole. */
@@ -504,6 +589,8 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_incremental_flushes);
 	tcase_add_test(tc, test_flush_after_full_disk);
 	tcase_add_test(tc, test_every_prefix);
+	tcase_add_test(tc, test_events_round_trip);
+	tcase_add_test(tc, test_time_range);
 	tcase_add_test(tc, test_bit_flips);
 	tcase_add_test(tc, test_trailing_data);
 	tcase_add_test(tc, test_counts_clamped);
