@@ -113,6 +113,9 @@ int cli_exit_for(int parsed);
 void cli_print_help(const struct cli_usage *u, const struct cli_option *opts, FILE *out);
 
 /* Loads a profile or folded text, reporting any error once.  Returns 0 or -1. */
+/* --time-range START:END (seconds from the recording's start; NULL: all):
+ * keeps what happened then; reports and returns -1 when it cannot. */
+int cli_keep_time_range(const char *cmd, const char *range, struct profile *p);
 int cli_load_profile(const char *cmd, const char *path, struct profile *p);
 /* Reports a profile error about path, with errno for I/O errors. */
 void cli_profile_error(const char *cmd, const char *path, int err);

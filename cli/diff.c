@@ -44,7 +44,7 @@ static int parse_points(const char *cmd, const char *name, const char *arg, void
 }
 
 struct diff_args {
-	const char *output;
+	const char *output, *time_range;
 	bool report, folded, normalize, absolute;
 	struct diff_report_options ro;
 	struct render_select sel;
@@ -60,6 +60,7 @@ static int parse_diff_args(struct diff_args *a, int argc, char **argv, struct cl
 	a->fo.title = "Differential Flame Graph";
 	const struct cli_option options[] = {
 		OPT_STRING('o', "output", "FILE", &a->output, "the SVG (default: standard output)"),
+		OPT_STRING(0, "time-range", "START:END", &a->time_range, "the same range of both profiles: START:END s from each\nrecording's start (either may be empty)"),
 		OPT_BOOL(0, "report", &a->report, "a table of the functions whose total and self shares moved most"),
 		OPT_U32(0, "limit", "N", &a->ro.limit, 1000000, "report rows (20; 0 for all)"),
 		OPT_CALLBACK(0, "format", "FMT", &a->ro.format, parse_format, "report as text, tsv or json"),
@@ -101,7 +102,8 @@ int cmd_diff(int argc, char **argv)
 	profile_init(&base);
 	profile_init(&new_p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("diff", in.args[0], &base) || cli_load_profile("diff", in.args[1], &new_p))
+	if (cli_load_profile("diff", in.args[0], &base) || cli_load_profile("diff", in.args[1], &new_p) ||
+	    cli_keep_time_range("diff", a.time_range, &base) || cli_keep_time_range("diff", a.time_range, &new_p))
 		goto out;
 	FILE *f = cli_open_output("diff", output);
 	if (!f)

@@ -16,7 +16,7 @@ static const struct cli_usage usage = {
 
 int cmd_export(int argc, char **argv)
 {
-	const char *format = NULL, *output = NULL;
+	const char *format = NULL, *output = NULL, *range = NULL;
 	struct render_select sel = { 0 };
 	const struct cli_option options[] = {
 		OPT_STRING('f', "format", "FMT", &format, "pprof, speedscope or folded (default: from OUT's name)"),
@@ -24,6 +24,7 @@ int cmd_export(int argc, char **argv)
 		OPT_STRING(0, "value", "NAME", &sel.value, "folded: which value"),
 		OPT_BOOL(0, "per-process", &sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "folded, speedscope: a 'name-tid' frame"),
+		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
 		OPT_END(),
 	};
 	struct cli_operands in;
@@ -49,7 +50,7 @@ int cmd_export(int argc, char **argv)
 	struct profile p;
 	profile_init(&p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("export", in.args[0], &p) == 0) {
+	if (cli_load_profile("export", in.args[0], &p) == 0 && cli_keep_time_range("export", range, &p) == 0) {
 		FILE *out = cli_open_output("export", output);
 		int err = 0;
 		if (out) {

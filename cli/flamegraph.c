@@ -17,6 +17,7 @@ static const struct cli_usage usage = {
 /* What was given; NULL and NaN: the view's default. */
 struct flamegraph_args {
 	const char *title, *subtitle, *notes, *font_type, *countname, *nametype, *colors, *output, *ignored;
+	const char *time_range;
 	double width, height, min_width, font_size;
 	bool hash, inverted, no_op;
 	struct render_select sel;
@@ -48,6 +49,7 @@ static int parse_flamegraph_args(struct flamegraph_args *a, int argc, char **arg
 		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "lines", &a->sel.with_lines, "add ' (file:line)' to frames where known"),
+		OPT_STRING(0, "time-range", "START:END", &a->time_range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
 		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output)"),
 		/* flamegraph.pl's, which change nothing here. */
 		OPT_HIDDEN_STRING("fontwidth", &a->ignored),
@@ -96,7 +98,7 @@ int cmd_flamegraph(int argc, char **argv)
 	profile_init(&p);
 	int status = EXIT_FAIL;
 	struct flame_tree t = { 0 };
-	if (cli_load_profile("flamegraph", input, &p))
+	if (cli_load_profile("flamegraph", input, &p) || cli_keep_time_range("flamegraph", a.time_range, &p))
 		goto out;
 	int v = render_value_index(&p, sel.value);
 	if (v < 0) {

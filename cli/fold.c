@@ -13,13 +13,14 @@ static const struct cli_usage usage = {
 int cmd_fold(int argc, char **argv)
 {
 	struct render_select sel = { 0 };
-	const char *output = "-";
+	const char *output = "-", *range = NULL;
 	const struct cli_option options[] = {
 		OPT_STRING(0, "value", "NAME", &sel.value, "which value to count (samples, cpu, offcpu, bytes, ns, ...)"),
 		OPT_BOOL(0, "per-process", &sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "reverse", &sel.reverse, "stacks leaf first"),
 		OPT_BOOL(0, "lines", &sel.with_lines, "add ' (file:line)' to frames where known"),
+		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
 		OPT_STRING('o', "output", "FILE", &output, "write to FILE (default: standard output)"),
 		OPT_END(),
 	};
@@ -30,7 +31,7 @@ int cmd_fold(int argc, char **argv)
 	struct profile p;
 	profile_init(&p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("fold", in.count ? in.args[0] : "-", &p) == 0) {
+	if (cli_load_profile("fold", in.count ? in.args[0] : "-", &p) == 0 && cli_keep_time_range("fold", range, &p) == 0) {
 		FILE *f = cli_open_output("fold", output);
 		int err = f ? render_folded(&p, &sel, f) : 0;
 		if (err == -RENDER_E_NO_VALUE)

@@ -239,3 +239,45 @@ int cli_parse_uint(const char *cmd, const char *opt, const char *arg, unsigned l
 	*out = v;
 	return 0;
 }
+
+int cli_keep_time_range(const char *cmd, const char *range, struct profile *p)
+{
+	if (!range)
+		return 0;
+	const char *colon = strchr(range, ':');
+	double from = 0, to = -1;
+	char *end;
+	if (!colon) {
+		cli_error(cmd, "invalid --time-range '%s': expected START:END in seconds from the start "
+			       "(either may be empty, as in 2: or :1.5)", range);
+		return -1;
+	}
+	if (colon != range && ((from = strtod(range, &end)), end != colon || from < 0 || from != from)) {
+		cli_error(cmd, "invalid --time-range start in '%s': expected seconds, as in 2.5:4", range);
+		return -1;
+	}
+	if (colon[1] && ((to = strtod(colon + 1, &end)), *end || to < 0 || to != to)) {
+		cli_error(cmd, "invalid --time-range end in '%s': expected seconds, as in 2.5:4", range);
+		return -1;
+	}
+	uint64_t start, last;
+	if (!profile_time_span(p, &start, &last)) {
+		cli_error(cmd, "--time-range: %s: record with a smolder that keeps times (and without --no-times)",
+			  profile_strerror(PROFILE_E_NO_TIMES));
+		return -1;
+	}
+	double length = (double)(last - start) / 1e9;
+	if (to < 0)
+		to = length + 1;
+	if (from >= to || from > length) {
+		cli_error(cmd, "--time-range %s is outside the recording, which lasts %.3f s: give a range within "
+			       "0:%.3f", range, length, length);
+		return -1;
+	}
+	int err = profile_keep_time_range(p, start + (uint64_t)(from * 1e9), start + (uint64_t)(to * 1e9));
+	if (err) {
+		cli_error(cmd, "--time-range: %s", profile_strerror((enum profile_error)-err));
+		return -1;
+	}
+	return 0;
+}

@@ -13,9 +13,11 @@ static const struct cli_usage usage = {
 int cmd_report(int argc, char **argv)
 {
 	struct report_options o = { .limit = 20 };
+	const char *range = NULL;
 	const struct cli_option options[] = {
 		OPT_STRING(0, "value", "NAME", &o.value, "only this value (samples, cpu, offcpu, bytes, ns, ...)"),
 		OPT_U32(0, "limit", "N", &o.limit, 1000000, "rows per table (20)"),
+		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
 		OPT_END(),
 	};
 	struct cli_operands in;
@@ -25,7 +27,7 @@ int cmd_report(int argc, char **argv)
 	struct profile p;
 	profile_init(&p);
 	int status = EXIT_FAIL;
-	if (cli_load_profile("report", in.args[0], &p) == 0) {
+	if (cli_load_profile("report", in.args[0], &p) == 0 && cli_keep_time_range("report", range, &p) == 0) {
 		int err = render_report(&p, &o, stdout);
 		if (err == -RENDER_E_NO_VALUE)
 			cli_error("report", "the profile has no value '%s'", o.value);
