@@ -427,26 +427,37 @@ static int decompress_frame(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint
 	return ZSTD_isError(n) || n != raw_size ? -PROFILE_E_DECOMPRESS : 0;
 }
 
-/* Version 2: the payload is the stream's next part, all of which must
- * decompress to exactly raw_size bytes. */
-static int decompress_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size,
-			     bool begin)
+/* Version 2: decompresses the stream's next part into raw until either
+ * runs out; false on a stream error. */
+static bool stream_part(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size, bool begin,
+			ZSTD_inBuffer *in, ZSTD_outBuffer *out)
 {
 	if (begin)
 		ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
-	ZSTD_inBuffer in = { packed->data, packed->len, 0 };
-	ZSTD_outBuffer out = { raw, raw_size, 0 };
-	while (in.pos < in.size) {
-		size_t before_in = in.pos, before_out = out.pos;
-		size_t rc = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(rc) || (in.pos == before_in && out.pos == before_out))
-			return -PROFILE_E_DECOMPRESS;
+	*in = (ZSTD_inBuffer){ packed->data, packed->len, 0 };
+	*out = (ZSTD_outBuffer){ raw, raw_size, 0 };
+	while (in->pos < in->size && out->pos < out->size) {
+		size_t before_in = in->pos, before_out = out->pos;
+		size_t rc = ZSTD_decompressStream(dctx, out, in);
+		if (ZSTD_isError(rc) || (in->pos == before_in && out->pos == before_out))
+			return false;
 	}
-	/* What the flush wrote is all there: nothing may be held back. */
+	return true;
+}
+
+/* A whole part must decompress to exactly raw_size bytes, with nothing
+ * held back (the flush wrote it all). */
+static int decompress_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size,
+			     bool begin)
+{
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	if (!stream_part(dctx, packed, raw, raw_size, begin, &in, &out) || in.pos != in.size || out.pos != raw_size)
+		return -PROFILE_E_DECOMPRESS;
 	uint8_t extra;
 	ZSTD_outBuffer more = { &extra, 1, 0 };
 	size_t rc = ZSTD_decompressStream(dctx, &more, &in);
-	return ZSTD_isError(rc) || more.pos || out.pos != raw_size ? -PROFILE_E_DECOMPRESS : 0;
+	return ZSTD_isError(rc) || more.pos ? -PROFILE_E_DECOMPRESS : 0;
 }
 
 /* A version 2 chunk that ends early: cut short, or a size field that
@@ -454,17 +465,12 @@ static int decompress_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uin
  * chunk's worth of bytes to spare (the chunks after it). */
 static int short_stream(ZSTD_DCtx *dctx, const struct byte_buf *packed, uint8_t *raw, uint32_t raw_size, bool begin)
 {
-	if (begin)
-		ZSTD_DCtx_reset(dctx, ZSTD_reset_session_only);
-	ZSTD_inBuffer in = { packed->data, packed->len, 0 };
-	ZSTD_outBuffer out = { raw, raw_size, 0 };
-	while (in.pos < in.size && out.pos < out.size) {
-		size_t before_in = in.pos, before_out = out.pos;
-		size_t rc = ZSTD_decompressStream(dctx, &out, &in);
-		if (ZSTD_isError(rc) || (in.pos == before_in && out.pos == before_out))
-			return 0;
-	}
-	return out.pos == raw_size && in.pos + CHUNK_HEADER_SIZE <= in.size ? -PROFILE_E_CHUNK_SIZE : 0;
+	ZSTD_inBuffer in;
+	ZSTD_outBuffer out;
+	return stream_part(dctx, packed, raw, raw_size, begin, &in, &out) && out.pos == raw_size &&
+			       in.pos + CHUNK_HEADER_SIZE <= in.size
+		       ? -PROFILE_E_CHUNK_SIZE
+		       : 0;
 }
 
 /* Reads the records of a version 2 batch. */
