@@ -700,11 +700,44 @@ void event_set_enable(struct event_set *es, bool on)
 		ioctl(events[i].fd, on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
 }
 
+/* The time of cpu's next record, or UINT64_MAX at its pass's end. */
+static uint64_t peek_time(struct event_set *es, struct cpu_buffer *cpu)
+{
+	const struct perf_event_header *h = ring_cursor_peek(&cpu->rb, &cpu->cursor, es->scratch);
+	if (!h)
+		return UINT64_MAX;
+	uint64_t t = record_timestamp(es, h);
+	return t < UINT64_MAX ? t : t - 1;
+}
+
+/* The buffers are merged by time, not read one after the other: when the
+ * queue behind handle() is full, the records handled meanwhile are then
+ * older than any still in a buffer, and a thread that moved between CPUs
+ * keeps its system call's enter before its exit. */
 void event_set_read(struct event_set *es, record_handler handle, void *ctx)
 {
-	for (uint32_t i = 0; i < es->ncpus; i++)
-		if (es->cpus[i].fd >= 0)
-			ring_buffer_read(&es->cpus[i].rb, es->scratch, handle, ctx);
+	for (uint32_t i = 0; i < es->ncpus; i++) {
+		struct cpu_buffer *cpu = &es->cpus[i];
+		cpu->next_time = UINT64_MAX;
+		if (cpu->fd < 0)
+			continue;
+		ring_cursor_begin(&cpu->rb, &cpu->cursor);
+		cpu->next_time = peek_time(es, cpu);
+	}
+	for (;;) {
+		struct cpu_buffer *oldest = NULL;
+		for (uint32_t i = 0; i < es->ncpus; i++)
+			if (es->cpus[i].next_time != UINT64_MAX &&
+			    (!oldest || es->cpus[i].next_time < oldest->next_time))
+				oldest = &es->cpus[i];
+		if (!oldest)
+			return;
+		/* Peeked again: another buffer's record may have used scratch. */
+		const struct perf_event_header *h = ring_cursor_peek(&oldest->rb, &oldest->cursor, es->scratch);
+		handle(h, ctx);
+		ring_cursor_next(&oldest->rb, &oldest->cursor, h);
+		oldest->next_time = peek_time(es, oldest);
+	}
 }
 
 void event_set_release(struct event_set *es)

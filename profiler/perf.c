@@ -35,42 +35,45 @@ void ring_buffer_unmap(struct ring_buffer *rb)
 	memset(rb, 0, sizeof(*rb));
 }
 
-uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handler handle, void *ctx)
+void ring_cursor_begin(const struct ring_buffer *rb, struct ring_cursor *c)
 {
-	uint64_t head = __atomic_load_n(&rb->meta->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = rb->meta->data_tail;
-	uint64_t mask = rb->size - 1, n = 0;
-	while (tail < head) {
-		size_t off = (size_t)(tail & mask);
-		struct perf_event_header h;
-		if (off + sizeof(h) <= rb->size) {
-			memcpy(&h, rb->data + off, sizeof(h));
-		} else {
-			size_t first = rb->size - off;
-			memcpy(&h, rb->data + off, first);
-			memcpy((uint8_t *)&h + first, rb->data, sizeof(h) - first);
-		}
-		/* The kernel never writes these; if it did, resynchronize by
-		 * dropping what is buffered rather than read garbage. */
-		if (h.size < sizeof(h) || h.size > head - tail || h.size > rb->size) {
-			tail = head;
-			break;
-		}
-		const struct perf_event_header *rec;
-		if (off + h.size <= rb->size) {
-			rec = (const struct perf_event_header *)(rb->data + off);
-		} else {
-			size_t first = rb->size - off;
-			memcpy(scratch, rb->data + off, first);
-			memcpy(scratch + first, rb->data, h.size - first);
-			rec = (const struct perf_event_header *)scratch;
-		}
-		handle(rec, ctx);
-		tail += h.size;
-		n++;
+	c->head = __atomic_load_n(&rb->meta->data_head, __ATOMIC_ACQUIRE);
+	c->tail = rb->meta->data_tail;
+}
+
+const struct perf_event_header *ring_cursor_peek(const struct ring_buffer *rb, struct ring_cursor *c,
+						 uint8_t *scratch)
+{
+	if (c->tail >= c->head)
+		return NULL;
+	size_t off = (size_t)(c->tail & (rb->size - 1));
+	struct perf_event_header h;
+	if (off + sizeof(h) <= rb->size) {
+		memcpy(&h, rb->data + off, sizeof(h));
+	} else {
+		size_t first = rb->size - off;
+		memcpy(&h, rb->data + off, first);
+		memcpy((uint8_t *)&h + first, rb->data, sizeof(h) - first);
 	}
-	__atomic_store_n(&rb->meta->data_tail, tail, __ATOMIC_RELEASE);
-	return n;
+	/* The kernel never writes these; if it did, resynchronize by dropping
+	 * what is buffered rather than read garbage. */
+	if (h.size < sizeof(h) || h.size > c->head - c->tail || h.size > rb->size) {
+		c->tail = c->head;
+		__atomic_store_n(&rb->meta->data_tail, c->tail, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	if (off + h.size <= rb->size)
+		return (const struct perf_event_header *)(rb->data + off);
+	size_t first = rb->size - off;
+	memcpy(scratch, rb->data + off, first);
+	memcpy(scratch + first, rb->data, h.size - first);
+	return (const struct perf_event_header *)scratch;
+}
+
+void ring_cursor_next(const struct ring_buffer *rb, struct ring_cursor *c, const struct perf_event_header *h)
+{
+	c->tail += h->size;
+	__atomic_store_n(&rb->meta->data_tail, c->tail, __ATOMIC_RELEASE);
 }
 
 void profiler_set_error(struct profiler_error *err, enum profiler_errcode code, int sys_errno, pid_t pid,

@@ -22,10 +22,18 @@ int perf_event_open_fd(struct perf_event_attr *attr, pid_t pid, int cpu, int gro
 /* Maps `pages` data pages (a power of two) of fd's buffer; -errno on failure. */
 int ring_buffer_map(struct ring_buffer *rb, int fd, size_t pages);
 void ring_buffer_unmap(struct ring_buffer *rb);
-/* Calls handle() on each complete record, copying those that wrap into
- * scratch (at least rb->size bytes); returns the records read. */
 typedef void (*record_handler)(const struct perf_event_header *h, void *ctx);
-uint64_t ring_buffer_read(struct ring_buffer *rb, uint8_t *scratch, record_handler handle, void *ctx);
+/* A pass over a buffer: the records written before it began. */
+struct ring_cursor {
+	uint64_t head, tail;
+};
+void ring_cursor_begin(const struct ring_buffer *rb, struct ring_cursor *c);
+/* The next record, whole (copied into scratch, of at least rb->size bytes,
+ * when it wraps around the buffer's end), or NULL when the pass is over. */
+const struct perf_event_header *ring_cursor_peek(const struct ring_buffer *rb, struct ring_cursor *c,
+						 uint8_t *scratch);
+/* Past h, the record peeked, whose room the kernel may then reuse. */
+void ring_cursor_next(const struct ring_buffer *rb, struct ring_cursor *c, const struct perf_event_header *h);
 
 /* Fills *err (perf.c, beside profiler_explain, which reads it). */
 void profiler_set_error(struct profiler_error *err, enum profiler_errcode code, int sys_errno, pid_t pid,
@@ -279,6 +287,8 @@ struct cpu_buffer {
 	int cpu;
 	int fd; /* the event whose buffer it is; -1 until the first event */
 	struct ring_buffer rb;
+	struct ring_cursor cursor; /* event_set_read's */
+	uint64_t next_time;        /* of the cursor's next record; UINT64_MAX: none */
 };
 
 struct event_set {
@@ -322,7 +332,8 @@ int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error
 const struct event *event_set_find(const struct event_set *es, uint64_t id);
 /* PERF_EVENT_IOC_ENABLE or _DISABLE on every event. */
 void event_set_enable(struct event_set *es, bool on);
-/* Every CPU's buffer read once, each record handed to handle(). */
+/* Every CPU's buffer read once, each record handed to handle(), all in
+ * time order. */
 void event_set_read(struct event_set *es, record_handler handle, void *ctx);
 void event_set_release(struct event_set *es);
 

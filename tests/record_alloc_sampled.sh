@@ -9,8 +9,12 @@ require_perf
 agent_maps() { grep -c "r-xp .*/libsmolder-agent.so" "/proc/$1/maps"; }
 
 # ---- launched: bytes and calls per site within 5%, the leak's in-use within 10% ----
+# The estimates are random: at one sample per 1024 bytes over these 120,000
+# calls, the widest (calloc's count, of many small blocks) has a standard
+# deviation of 1.2%, so 5% is four of them (at 4096 it was two, and failed
+# one run in twenty).
 P=$TMP/launch.smolder
-"$SMOLDER" record -q --view alloc --alloc-rate 4096 -o "$P" -- "$WORKLOADS/allocs" 300 > "$TMP/launch.out" ||
+"$SMOLDER" record -q --view alloc --alloc-rate 1024 -o "$P" -- "$WORKLOADS/allocs" 300 > "$TMP/launch.out" ||
 	fail "record: status $?"
 ok=1
 for site in malloc calloc realloc aligned leak; do
@@ -21,7 +25,7 @@ for site in malloc calloc realloc aligned leak; do
 		within "$got" "$want" 5 || { fail "launched: $site $1 $got, true $want (more than 5% off)"; ok=0; }
 	done
 done
-[ $ok = 1 ] && pass "launched, --alloc-rate 4096: bytes and calls of all five sites within 5% of the truth"
+[ $ok = 1 ] && pass "launched, --alloc-rate 1024: bytes and calls of all five sites within 5% of the truth"
 got=$(value_under "$P" inuse_bytes ';main;alloc_leak;')
 want=$(truth "$TMP/launch.out" leak inuse)
 freed=$(value_under "$P" inuse_bytes ';main;alloc_(malloc|calloc|realloc|aligned);')

@@ -12,15 +12,17 @@ value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REG
 		END { printf "%.0f", t }'
 }
 
-"$SMOLDER" record -q --view io -o "$TMP/io.smolder" -- "$WORKLOADS/io" "$TMP/data" 2 > "$TMP/out" ||
+# Eight rounds: long enough for the moves between CPUs below.
+rounds=8
+"$SMOLDER" record -q --view io -o "$TMP/io.smolder" -- "$WORKLOADS/io" "$TMP/data" $rounds > "$TMP/out" ||
 	fail "record --view io: status $? $(cat "$TMP/out")"
 read -r _ ca _ cb _ cr < <(tail -1 "$TMP/out")
 a=$(value_under "$TMP/io.smolder" io_bytes ';main;write_a;')
 b=$(value_under "$TMP/io.smolder" io_bytes ';main;write_b;')
 r=$(value_under "$TMP/io.smolder" io_bytes ';main;read_back;')
-[ "$a" = $((2 * 3145728)) ] && [ "$b" = $((2 * 1048576)) ] && [ "$r" = $((2 * 4194304)) ] &&
+[ "$a" = $((rounds * 3145728)) ] && [ "$b" = $((rounds * 1048576)) ] && [ "$r" = $((rounds * 4194304)) ] &&
 	pass "bytes per call site exact: write_a $a, write_b $b, read_back $r" ||
-	fail "bytes: write_a $a (want $((2 * 3145728))), write_b $b (want $((2 * 1048576))), read_back $r (want $((2 * 4194304)))"
+	fail "bytes: write_a $a (want $((rounds * 3145728))), write_b $b (want $((rounds * 1048576))), read_back $r (want $((rounds * 4194304)))"
 na=$(value_under "$TMP/io.smolder" io_calls ';main;write_a;')
 nb=$(value_under "$TMP/io.smolder" io_calls ';main;write_b;')
 nr=$(value_under "$TMP/io.smolder" io_calls ';main;read_back;')
@@ -35,10 +37,26 @@ lat=$(value_under "$TMP/io.smolder" io_latency ';main;write_a;')
 
 # When DWARF unwinding falls behind (here: a queue of 40 KiB before the
 # unwinding thread), calls keep their values without their stacks: the
-# totals stay those of the run above, and the summary says how many.
+# totals stay those of the run above, and the summary says how many.  The
+# workload is moved between CPUs all along, so that a call's enter and exit
+# are in different CPUs' buffers while the full queue has records handled
+# before the mark (an exit handled before its enter was a lost call).
 total() { "$SMOLDER" fold --value "$2" "$1" | awk '{ t += $NF } END { printf "%.0f", t }'; }
+move_between_cpus() { # PATTERN: until killed
+	local n
+	n=$(nproc)
+	while :; do
+		for pid in $(pgrep -f "$1"); do
+			taskset -p -c $((RANDOM % n)) "$pid" > /dev/null 2>&1
+		done
+	done
+}
+move_between_cpus "$WORKLOADS/io $TMP/data4" &
+mover=$!
 SMOLDER_TEST_QUEUE_KB=40 "$SMOLDER" record --unwind dwarf --view io -o "$TMP/shed.smolder" -- \
-	"$WORKLOADS/io" "$TMP/data4" 2 > /dev/null 2> "$TMP/shed.err" || fail "record with a small queue: $?"
+	"$WORKLOADS/io" "$TMP/data4" $rounds > /dev/null 2> "$TMP/shed.err" || fail "record with a small queue: $?"
+kill "$mover"
+wait "$mover" 2> /dev/null
 shed=$(grep -oE '[0-9]+ of [0-9]+ samples kept without their stack' "$TMP/shed.err")
 for v in io_bytes io_calls; do
 	want=$(total "$TMP/io.smolder" $v) got=$(total "$TMP/shed.smolder" $v)
