@@ -5,7 +5,7 @@
 
 static const struct cli_usage usage = {
 	.cmd = "diff",
-	.synopsis = "[options] BASE NEW -o diff.svg\n--report [options] BASE NEW\n--folded [-n] BASE NEW",
+	.synopsis = "[options] BASE NEW -o diff.svg\n[options] BASE NEW -o diff.html\n--report [options] BASE NEW\n--folded [-n] BASE NEW",
 	.description = "Compares two profiles (or folded stacks from any tool). By default draws a\n"
 		       "differential flamegraph: widths from NEW, red where a frame's share grew, blue\n"
 		       "where it shrank, stronger with the change; dashed outlines mark frames only in\n"
@@ -59,7 +59,7 @@ static int parse_diff_args(struct diff_args *a, int argc, char **argv, struct cl
 	a->fo.differential = true;
 	a->fo.title = "Differential Flame Graph";
 	const struct cli_option options[] = {
-		OPT_STRING('o', "output", "FILE", &a->output, "the SVG (default: standard output)"),
+		OPT_STRING('o', "output", "FILE", &a->output, "the SVG (default: standard output); FILE.html: the HTML\nreport, differential, with a heatmap of each profile"),
 		OPT_STRING(0, "time-range", "START:END", &a->time_range, "the same range of both profiles: START:END s from each\nrecording's start (either may be empty)"),
 		OPT_BOOL(0, "report", &a->report, "a table of the functions whose total and self shares moved most"),
 		OPT_U32(0, "limit", "N", &a->ro.limit, 1000000, "report rows (20; 0 for all)"),
@@ -114,6 +114,9 @@ int cmd_diff(int argc, char **argv)
 		err = render_diff_folded(&base, &new_p, &sel, normalize, f);
 	} else if (report) {
 		err = render_diff_report(&base, &new_p, &ro, f, &gate);
+	} else if (cli_format_for_path(output) == OUTPUT_HTML) {
+		struct html_report_options ho = { .title = fo.title, .sel = sel };
+		err = render_html_report(&new_p, &base, &ho, f);
 	} else {
 		struct flame_tree t;
 		err = flame_tree_init(&t);
@@ -128,6 +131,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (err == -RENDER_E_NO_VALUE)
 		cli_error("diff", "a profile has no value '%s'", sel.value ? sel.value : "(default)");
+	else if (err == -RENDER_E_BAD_OPTION)
+		cli_error("diff", "the two profiles have different values: compare recordings of the same views");
 	else if (err)
 		cli_error("diff", "%s", render_strerror((enum render_error)-err));
 	if (cli_close_output("diff", output, f) || err)

@@ -7,9 +7,12 @@
 
 static const struct cli_usage usage = {
 	.cmd = "flamegraph",
-	.synopsis = "[options] [FILE] > graph.svg",
+	.synopsis = "[options] [FILE] > graph.svg\n[options] [FILE] -o report.html",
 	.description = "Draws an interactive SVG flamegraph of a profile or of folded stacks (FILE, or\n"
-		       "standard input). Takes the options of FlameGraph's flamegraph.pl.\n",
+		       "standard input). Takes the options of FlameGraph's flamegraph.pl. With -o\n"
+		       "NAME.html, writes the HTML report instead: a heatmap of the samples over time\n"
+		       "where a dragged range becomes the flamegraph, every value of the profile, and a\n"
+		       "sortable table of top functions, in one self-contained page.\n",
 	.min_operands = 0,
 	.max_operands = 1,
 };
@@ -50,7 +53,7 @@ static int parse_flamegraph_args(struct flamegraph_args *a, int argc, char **arg
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "lines", &a->sel.with_lines, "add ' (file:line)' to frames where known"),
 		OPT_STRING(0, "time-range", "START:END", &a->time_range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
-		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output)"),
+		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output); FILE.html: the\nHTML report"),
 		/* flamegraph.pl's, which change nothing here. */
 		OPT_HIDDEN_STRING("fontwidth", &a->ignored),
 		OPT_HIDDEN_BOOL("cp", &a->no_op),
@@ -126,7 +129,9 @@ int cmd_flamegraph(int argc, char **argv)
 	FILE *f = cli_open_output("flamegraph", output);
 	if (!f)
 		goto out;
-	int err = render_flamegraph(&t, &o, f);
+	struct html_report_options ho = { .title = a.title ? a.title : o.title, .sel = sel };
+	int err = cli_format_for_path(output) == OUTPUT_HTML ? render_html_report(&p, NULL, &ho, f)
+							      : render_flamegraph(&t, &o, f);
 	if (err)
 		cli_error("flamegraph", "%s", render_strerror((enum render_error)-err));
 	if (cli_close_output("flamegraph", output, f) == 0 && !err)

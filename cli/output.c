@@ -86,6 +86,8 @@ enum output_format cli_format_for_path(const char *path)
 		return OUTPUT_FOLDED;
 	if (ends_with(path, ".svg"))
 		return OUTPUT_SVG;
+	if (ends_with(path, ".html") || ends_with(path, ".htm"))
+		return OUTPUT_HTML;
 	if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof"))
 		return OUTPUT_PPROF;
 	if (ends_with(path, ".speedscope.json") || ends_with(path, ".json"))
@@ -149,6 +151,10 @@ static int render_by_format(enum output_format format, const struct profile *p, 
 		return render_pprof(p, f);
 	if (format == OUTPUT_SPEEDSCOPE)
 		return render_speedscope(p, sel, f);
+	if (format == OUTPUT_HTML) {
+		struct html_report_options ho = { .title = fo ? fo->title : NULL, .sel = *sel };
+		return render_html_report(p, NULL, &ho, f);
+	}
 	if (v < 0)
 		return v;
 	struct flame_options o;

@@ -413,6 +413,21 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s)
 	return 0;
 }
 
+int64_t flame_tree_path(struct flame_tree *t, const uint32_t *ids, const uint32_t *wheres, uint32_t n)
+{
+	uint32_t node = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		int64_t child = flame_tree_child(t, node, ids[k]);
+		if (child < 0)
+			return child;
+		node = (uint32_t)child;
+		/* The first address merged in names the frame's source line. */
+		if (wheres && !flame_node_at(t, node)->where)
+			flame_node_at(t, node)->where = wheres[k];
+	}
+	return node;
+}
+
 int flame_tree_add_profile(struct flame_tree *t, const struct profile *p, uint32_t v,
 			   const struct render_select *sel, bool base)
 {
@@ -423,21 +438,11 @@ int flame_tree_add_profile(struct flame_tree *t, const struct profile *p, uint32
 		int64_t value = s->value[v];
 		if (value == 0 || (err = sample_walker_path(&w, s)))
 			continue;
-		const uint32_t *ids = w.path.data, *wheres = w.wheres.data;
-		uint32_t node = 0;
-		for (uint32_t k = 0; k < w.path.count; k++) {
-			int64_t child = flame_tree_child(t, node, ids[k]);
-			if (child < 0) {
-				err = (int)child;
-				break;
-			}
-			node = (uint32_t)child;
-			/* The first address merged in names the frame's source line. */
-			if (!flame_node_at(t, node)->where)
-				flame_node_at(t, node)->where = wheres[k];
-		}
-		if (!err)
-			flame_tree_credit(t, node, base ? 0 : value, base ? value : 0);
+		int64_t node = flame_tree_path(t, w.path.data, w.wheres.data, w.path.count);
+		if (node < 0)
+			err = (int)node;
+		else
+			flame_tree_credit(t, (uint32_t)node, base ? 0 : value, base ? value : 0);
 	}
 	sample_walker_release(&w);
 	return err;

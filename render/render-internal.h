@@ -45,6 +45,11 @@ void sample_walker_release(struct sample_walker *w);
 /* Fills w->path for s. */
 int sample_walker_path(struct sample_walker *w, const struct sample *s);
 
+/* The node at the end of a path of name ids (in t->names) from the root,
+ * created as needed, with wheres ("file:line" ids beside, or NULL); or a
+ * negative render_error. */
+int64_t flame_tree_path(struct flame_tree *t, const uint32_t *ids, const uint32_t *wheres, uint32_t n);
+
 /* Folded stacks of a profile, sorted bytewise. */
 struct folded_line {
 	size_t off, len; /* in text */

@@ -121,6 +121,20 @@ void flame_options_for_value(struct flame_options *o, const struct profile *p, u
 /* Renders the tree as a self-contained interactive SVG. */
 int render_flamegraph(const struct flame_tree *t, const struct flame_options *o, FILE *out);
 
+/* ---- the HTML report ---- */
+
+struct html_report_options {
+	const char *title;         /* NULL: "smolder" */
+	struct render_select sel;  /* sel.value: the value shown first */
+};
+/* One self-contained page: a heatmap of the samples over time (a dragged
+ * range becomes the flamegraph), a selector of the profile's values, the
+ * flamegraph (zoom, search, icicle) and a sortable table of top functions.
+ * With base, a differential page of p against base (same value types, else
+ * RENDER_E_BAD_OPTION). */
+int render_html_report(const struct profile *p, const struct profile *base, const struct html_report_options *o,
+		       FILE *out);
+
 /* ---- interchange formats ---- */
 
 /* gzip-compressed pprof profile.proto with every value type. */

@@ -3,20 +3,12 @@
 # hovers and clicks a frame (it zooms to full width, others hide), resets, and
 # searches by regular expression (the matched share is right).
 . "$(dirname "$0")/lib.sh"
-chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$chrome" ]; then
-	[ "${SMOLDER_REQUIRE_BROWSER:-0}" = 1 ] && { echo "FAIL: no chromium (SMOLDER_REQUIRE_BROWSER=1)" >&2; exit 1; }
-	skip "no chromium: apt-get install chromium"
-fi
+require_browser
 printf 'main;run_a;burn_a 20\nmain;run_b;middle_b;burn_b 30\nmain;run_c;burn_c 50\n' > "$TMP/in.folded"
 "$SMOLDER" flamegraph "$TMP/in.folded" > "$TMP/graph.svg" || fail "flamegraph exited $?"
 
 run_browser() { # SVG QUERY
-	timeout 60 "$chrome" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--user-data-dir="$TMP/chrome" --allow-file-access-from-files --virtual-time-budget=5000 \
-		--dump-dom "file://$(cd "$top_srcdir" && pwd)/tests/browser/harness.html?svg=file://$1&$2" 2> "$TMP/chrome.err" |
-		sed -n '/<pre id="result">/,/<\/pre>/p' | sed 's/<[^>]*>//g'
+	browser_result harness.html "svg=file://$1&$2"
 }
 run_browser "$TMP/graph.svg" "zoom=run_b&hidden=run_c&search=burn_%5Bab%5D" > "$TMP/result"
 cat "$TMP/result"

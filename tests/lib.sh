@@ -100,3 +100,23 @@ truth() { # OUTPUT SITE FIELD: from a workload's "SITE bytes N count N" lines
 within() { # VALUE TRUTH PERCENT
 	awk -v v="$1" -v t="$2" -v p="$3" 'BEGIN { d = v - t; if (d < 0) d = -d; exit !(t > 0 && 100 * d / t <= p) }'
 }
+
+# Headless Chromium, or a skip (a failure under SMOLDER_REQUIRE_BROWSER=1).
+require_browser() {
+	chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+	if [ -z "$chrome" ]; then
+		[ "${SMOLDER_REQUIRE_BROWSER:-0}" = 1 ] && { echo "FAIL: no chromium (SMOLDER_REQUIRE_BROWSER=1)" >&2; exit 1; }
+		skip "no chromium: apt-get install chromium"
+	fi
+}
+# Opens tests/browser/HARNESS?QUERY and prints its #result; the browser's
+# console lines go to $TMP/console.
+browser_result() { # HARNESS QUERY
+	timeout 90 "$chrome" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir="$TMP/chrome" --allow-file-access-from-files --virtual-time-budget=5000 \
+		--enable-logging=stderr --v=0 \
+		--dump-dom "file://$(cd "$top_srcdir" && pwd)/tests/browser/$1?$2" 2> "$TMP/chrome.err" |
+		sed -n '/<pre id="result">/,/<\/pre>/p' | sed 's/<[^>]*>//g'
+	grep 'CONSOLE' "$TMP/chrome.err" > "$TMP/console" || true
+}
