@@ -128,6 +128,7 @@ enum output_format {
 	OUTPUT_PPROF,
 	OUTPUT_SPEEDSCOPE,
 	OUTPUT_HTML,
+	OUTPUT_FIREFOX,
 };
 enum output_format cli_format_for_path(const char *path);
 /* Writes p to path in the format its extension names.  sel and fo may be NULL

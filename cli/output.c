@@ -90,6 +90,8 @@ enum output_format cli_format_for_path(const char *path)
 		return OUTPUT_HTML;
 	if (ends_with(path, ".pb.gz") || ends_with(path, ".pprof"))
 		return OUTPUT_PPROF;
+	if (ends_with(path, ".firefox.json") || ends_with(path, ".gecko.json"))
+		return OUTPUT_FIREFOX;
 	if (ends_with(path, ".speedscope.json") || ends_with(path, ".json"))
 		return OUTPUT_SPEEDSCOPE;
 	if (ends_with(path, ".folded") || ends_with(path, ".txt"))
@@ -151,6 +153,8 @@ static int render_by_format(enum output_format format, const struct profile *p, 
 		return render_pprof(p, f);
 	if (format == OUTPUT_SPEEDSCOPE)
 		return render_speedscope(p, sel, f);
+	if (format == OUTPUT_FIREFOX)
+		return render_firefox(p, f);
 	if (format == OUTPUT_HTML) {
 		struct html_report_options ho = { .title = fo ? fo->title : NULL, .sel = *sel };
 		return render_html_report(p, NULL, &ho, f);

@@ -232,7 +232,7 @@ static int parse_record_args(struct record_args *a, int argc, char **argv)
 			     "cycles or cpu-clock (default: cycles where a PMU exists)"),
 		OPT_STRING('o', "output", "FILE", &a->output,
 			   ".smolder profile, .svg flamegraph, .folded/.txt folded,\n"
-			   ".pb.gz pprof, .speedscope.json (default: smolder.svg)"),
+			   ".pb.gz pprof, .speedscope.json, .html report (heatmap over\ntime, every view; default: smolder.svg)"),
 		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "flamegraph and folded output: a 'name-tid' frame per thread"),
 		OPT_BOOL(0, "no-demangle", &a->no_demangle, "keep C++ and Rust names as the binary has them"),

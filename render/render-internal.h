@@ -50,6 +50,22 @@ int sample_walker_path(struct sample_walker *w, const struct sample *s);
  * negative render_error. */
 int64_t flame_tree_path(struct flame_tree *t, const uint32_t *ids, const uint32_t *wheres, uint32_t n);
 
+/* A profile's events per thread (timeline.c): order holds event indexes by
+ * thread, then time; threads, busiest first, say where each one's run is. */
+struct timeline {
+	uint32_t *order;
+	struct timeline_thread {
+		uint32_t tid, first, count;
+	} *threads;
+	uint32_t nthreads; /* 0: the profile has no times */
+	uint64_t start, end; /* the recording's span, on the events' clock */
+};
+int timeline_build(struct timeline *tl, const struct profile *p);
+void timeline_release(struct timeline *tl);
+/* The value whose events carry time spent (nanoseconds): `wanted`'s if it is
+ * one, else the first that any event carries; -1 if none. */
+int timeline_time_value(const struct profile *p, const char *wanted);
+
 /* Folded stacks of a profile, sorted bytewise. */
 struct folded_line {
 	size_t off, len; /* in text */

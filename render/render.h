@@ -18,7 +18,8 @@
 	RENDER_ERROR(IO, "write error")                                            \
 	RENDER_ERROR(NO_VALUE, "the profile has no value of that name")            \
 	RENDER_ERROR(EMPTY, "no samples to draw (every value is zero)")            \
-	RENDER_ERROR(BAD_OPTION, "invalid option value")
+	RENDER_ERROR(BAD_OPTION, "invalid option value")                           \
+	RENDER_ERROR(NO_TIMES, "the profile has no sample times (recorded with --no-times, or by an older smolder)")
 
 enum render_error {
 #define RENDER_ERROR(name, msg) RENDER_E_##name,
@@ -142,8 +143,13 @@ int render_pprof(const struct profile *p, FILE *out);
 /* The same with the value types whose bits are set in `values` (bit v for
  * value v), for servers that take a few types a request. */
 int render_pprof_values(const struct profile *p, uint32_t values, FILE *out);
-/* speedscope's JSON file format: one sampled profile per value type. */
+/* speedscope's JSON file format: one sampled profile per value type, and
+ * per thread an evented one (its time order) of the value that carries time
+ * spent (sel->value's if that is one) when the profile kept times. */
 int render_speedscope(const struct profile *p, const struct render_select *sel, FILE *out);
+/* The Firefox Profiler's Gecko profile JSON: per thread, a sample per event
+ * at its time; RENDER_E_NO_TIMES without times. */
+int render_firefox(const struct profile *p, FILE *out);
 
 /* ---- text ---- */
 
