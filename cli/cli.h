@@ -75,6 +75,11 @@ struct cli_option {
 
 #define OPT_BOOL(s, l, v, h) { CLI_OPT_BOOL, s, l, NULL, h, v, 0, NULL, false, false }
 #define OPT_STRING(s, l, a, v, h) { CLI_OPT_STRING, s, l, a, h, v, 0, NULL, false, false }
+/* --time-range, as every command that reads a profile takes it. */
+#define OPT_TIME_RANGE(v)                                                                          \
+	OPT_STRING(0, "time-range", "START:END", v,                                                \
+		   "keep what happened from START to END s (from the recording's\n"                 \
+		   "start; either may be empty: 2: or :1.5)")
 #define OPT_U32(s, l, a, v, m, h) { CLI_OPT_U32, s, l, a, h, v, m, NULL, false, false }
 #define OPT_U64(s, l, a, v, m, h) { CLI_OPT_U64, s, l, a, h, v, m, NULL, false, false }
 #define OPT_DOUBLE(s, l, a, v, h) { CLI_OPT_DOUBLE, s, l, a, h, v, 0, NULL, false, false }

@@ -26,7 +26,7 @@ int cmd_export(int argc, char **argv)
 		OPT_STRING(0, "value", "NAME", &sel.value, "folded: which value; speedscope: which time value for\nthe threads' time order (cpu, offcpu, io_latency)"),
 		OPT_BOOL(0, "per-process", &sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "folded, speedscope: a 'name-tid' frame"),
-		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
+		OPT_TIME_RANGE(&range),
 		OPT_END(),
 	};
 	struct cli_operands in;

@@ -52,7 +52,7 @@ static int parse_flamegraph_args(struct flamegraph_args *a, int argc, char **arg
 		OPT_BOOL(0, "per-process", &a->sel.per_process, "a 'name-pid' frame per process, below its name"),
 		OPT_BOOL(0, "per-thread", &a->sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "lines", &a->sel.with_lines, "add ' (file:line)' to frames where known"),
-		OPT_STRING(0, "time-range", "START:END", &a->time_range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
+		OPT_TIME_RANGE(&a->time_range),
 		OPT_STRING('o', "output", "FILE", &a->output, "write to FILE (default: standard output); FILE.html: the\nHTML report"),
 		/* flamegraph.pl's, which change nothing here. */
 		OPT_HIDDEN_STRING("fontwidth", &a->ignored),

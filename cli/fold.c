@@ -20,7 +20,7 @@ int cmd_fold(int argc, char **argv)
 		OPT_BOOL(0, "per-thread", &sel.per_thread, "a 'name-tid' frame below the process name"),
 		OPT_BOOL(0, "reverse", &sel.reverse, "stacks leaf first"),
 		OPT_BOOL(0, "lines", &sel.with_lines, "add ' (file:line)' to frames where known"),
-		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
+		OPT_TIME_RANGE(&range),
 		OPT_STRING('o', "output", "FILE", &output, "write to FILE (default: standard output)"),
 		OPT_END(),
 	};

@@ -17,7 +17,7 @@ int cmd_report(int argc, char **argv)
 	const struct cli_option options[] = {
 		OPT_STRING(0, "value", "NAME", &o.value, "only this value (samples, cpu, offcpu, bytes, ns, ...)"),
 		OPT_U32(0, "limit", "N", &o.limit, 1000000, "rows per table (20)"),
-		OPT_STRING(0, "time-range", "START:END", &range, "keep what happened from START to END s (from the recording's\nstart; either may be empty: 2: or :1.5)"),
+		OPT_TIME_RANGE(&range),
 		OPT_END(),
 	};
 	struct cli_operands in;

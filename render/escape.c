@@ -171,3 +171,14 @@ void text_name(FILE *out, const char *s)
 	for (; *s; s++)
 		fputc(text_byte((unsigned char)*s, false), out);
 }
+
+void json_string_array(FILE *out, const struct string_table *t)
+{
+	fputc('[', out);
+	for (uint32_t i = 0; i < t->count; i++) {
+		fputs(i ? ",\"" : "\"", out);
+		json_escape(out, string_table_get(t, i), string_table_len(t, i));
+		fputc('"', out);
+	}
+	fputc(']', out);
+}

@@ -83,13 +83,8 @@ static void write_tables(FILE *out, const struct flame_tree *t)
 	      "\"implementation\":3,\"line\":4,\"column\":5,\"category\":6,\"subcategory\":7},\"data\":[", out);
 	for (uint32_t i = 0; i < t->names.count; i++)
 		fprintf(out, i ? ",[%u,false,0,null,null,null,0,0]" : "[%u,false,0,null,null,null,0,0]", i);
-	fputs("]},\"stringTable\":[", out);
-	for (uint32_t i = 0; i < t->names.count; i++) {
-		fputs(i ? ",\"" : "\"", out);
-		json_escape(out, string_table_get(&t->names, i), string_table_len(&t->names, i));
-		fputc('"', out);
-	}
-	fputc(']', out);
+	fputs("]},\"stringTable\":", out);
+	json_string_array(out, &t->names);
 }
 
 static int write_thread(FILE *out, const struct profile *p, struct frame_namer *namer, const struct timeline *tl,

@@ -45,15 +45,11 @@ static void write_json_string(FILE *out, const char *s)
 
 static void write_tree(FILE *out, const struct flame_tree *t)
 {
-	fputs("\"names\":[", out);
-	for (uint32_t i = 0; i < t->names.count; i++) {
-		fputs(i ? ",\"" : "\"", out);
-		json_escape(out, string_table_get(&t->names, i), string_table_len(&t->names, i));
-		fputc('"', out);
-	}
+	fputs("\"names\":", out);
+	json_string_array(out, &t->names);
 	/* Parent and name of each node; a parent always comes before its
 	 * children, which lets the page sum totals in one backward pass. */
-	fputs("],\"tree\":[", out);
+	fputs(",\"tree\":[", out);
 	for (uint32_t i = 0; i < t->nodes.count; i++) {
 		const struct flame_node *n = flame_node_at(t, i);
 		fprintf(out, i ? ",%d,%u" : "%d,%u", n->parent == PROFILE_NONE ? -1 : (int)n->parent, n->name);

@@ -97,6 +97,8 @@ const char *mapping_basename(const struct profile *p, uint32_t mapping);
 void xml_escape(FILE *out, const char *s, size_t len);
 /* Writes s escaped as the body of a JSON string (without quotes). */
 void json_escape(FILE *out, const char *s, size_t len);
+/* Writes every string of t, in id order, as a JSON array. */
+void json_string_array(FILE *out, const struct string_table *t);
 
 /* A frame's name into folded text (len bytes, as many as it had): a name
  * may hold neither ';' nor a line break, which would change the stacks
