@@ -705,14 +705,13 @@ int collapse_perf(const char *text, size_t len, const struct collapse_options *o
 	return collapse_finish(c, text + used, len - used, out, stats);
 }
 
-static const struct collapse_result *sort_ctx;
-
-static int entry_cmp(const void *a, const void *b)
+static int entry_cmp(const void *a, const void *b, void *ctx)
 {
+	const struct collapse_result *r = ctx;
 	const struct collapse_entry *x = *(const struct collapse_entry *const *)a;
 	const struct collapse_entry *y = *(const struct collapse_entry *const *)b;
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_ctx->keys + x->off, sort_ctx->keys + y->off, n);
+	int c = memcmp(r->keys + x->off, r->keys + y->off, n);
 	if (c)
 		return c;
 	return (x->len > y->len) - (x->len < y->len);
@@ -728,10 +727,8 @@ static const struct collapse_entry **sorted_entries(const struct collapse_result
 	for (uint32_t i = 0; i < r->nslots; i++)
 		if (r->slots[i].len || r->slots[i].count)
 			v[k++] = &r->slots[i];
-	sort_ctx = r;
 	if (k > 1)
-		qsort(v, k, sizeof(*v), entry_cmp);
-	sort_ctx = NULL;
+		qsort_r(v, k, sizeof(*v), entry_cmp, (void *)r);
 	return v;
 }
 

@@ -119,11 +119,9 @@ int flame_tree_add(struct flame_tree *t, const char *const *names, const uint32_
 	return 0;
 }
 
-static const struct flame_tree *sort_tree;
-
-static int child_cmp(const void *a, const void *b)
+static int child_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct flame_tree *t = sort_tree;
+	const struct flame_tree *t = ctx;
 	uint32_t x = flame_node_at(t, *(const uint32_t *)a)->name;
 	uint32_t y = flame_node_at(t, *(const uint32_t *)b)->name;
 	uint32_t lx = string_table_len(&t->names, x), ly = string_table_len(&t->names, y);
@@ -145,10 +143,8 @@ uint32_t *flame_tree_sorted_children(const struct flame_tree *t, uint32_t i, uin
 	for (uint32_t c = flame_node_at(t, i)->first_child; c != PROFILE_NONE;
 	     c = flame_node_at(t, c)->next_sibling)
 		v[count++] = c;
-	sort_tree = t;
 	if (count > 1)
-		qsort(v, count, sizeof(*v), child_cmp);
-	sort_tree = NULL;
+		qsort_r(v, count, sizeof(*v), child_cmp, (void *)t);
 	*n = count;
 	return v;
 }

@@ -4,13 +4,12 @@
 
 #include "render/render-internal.h"
 
-static const char *sort_text;
-
-static int line_cmp(const void *a, const void *b)
+static int line_cmp(const void *a, const void *b, void *ctx)
 {
+	const char *text = ctx;
 	const struct folded_line *x = a, *y = b;
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_text + x->off, sort_text + y->off, n);
+	int c = memcmp(text + x->off, text + y->off, n);
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
@@ -90,9 +89,7 @@ int folded_lines_build(const struct profile *p, const struct render_select *sel,
 	for (uint32_t i = 1; i < t.nodes.count && !err; i++)
 		err = walk_node(&w, i, path);
 	if (!err && w.nlines > 1) {
-		sort_text = w.text;
-		qsort(w.lines, w.nlines, sizeof(*w.lines), line_cmp);
-		sort_text = NULL;
+		qsort_r(w.lines, w.nlines, sizeof(*w.lines), line_cmp, w.text);
 	}
 	free(path);
 	flame_tree_release(&t);
