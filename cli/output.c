@@ -109,6 +109,12 @@ FILE *cli_open_output(const char *cmd, const char *path)
 	return f;
 }
 
+void cli_discard_output(const char *path)
+{
+	if (path && strcmp(path, "-") != 0)
+		unlink(path);
+}
+
 int cli_close_output(const char *cmd, const char *path, FILE *f)
 {
 	bool failed = ferror(f) != 0;
