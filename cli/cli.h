@@ -151,10 +151,10 @@ int cli_output_render(const char *cmd, const struct profile *p, struct output_fi
 
 /* Opens path for writing ("-" or NULL: stdout).  Reports and returns NULL on error. */
 FILE *cli_open_output(const char *cmd, const char *path);
-/* Closes what cli_open_output opened, reporting write errors; returns 0 or -1. */
-/* Removes an output that a failed render left half-written (not stdout). */
-void cli_discard_output(const char *path);
-int cli_close_output(const char *cmd, const char *path, FILE *f);
+/* Closes what cli_open_output opened, reporting write errors; returns 0 or
+ * -1.  A file whose render failed (!rendered) or whose writes failed is
+ * removed: no half-written output stays under its name. */
+int cli_close_output(const char *cmd, const char *path, FILE *f, bool rendered);
 
 /* Parses a double/unsigned option argument or reports and returns -1. */
 int cli_parse_double(const char *cmd, const char *opt, const char *arg, double *out);

@@ -121,7 +121,8 @@ int cmd_collapse(int argc, char **argv)
 	int status = EXIT_OK;
 	if (cli_format_for_path(output) == OUTPUT_FOLDED) {
 		FILE *f = cli_open_output("collapse", output);
-		if (!f || collapse_result_write(r, f) || cli_close_output("collapse", output, f))
+		bool written = f && collapse_result_write(r, f) == 0;
+		if (!f || cli_close_output("collapse", output, f, written) || !written)
 			status = EXIT_FAIL;
 	} else {
 		struct profile p;

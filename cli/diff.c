@@ -135,11 +135,8 @@ int cmd_diff(int argc, char **argv)
 		cli_error("diff", "the two profiles have different values: compare recordings of the same views");
 	else if (err)
 		cli_error("diff", "%s", render_strerror((enum render_error)-err));
-	if (cli_close_output("diff", output, f) || err) {
-		if (err)
-			cli_discard_output(output);
+	if (cli_close_output("diff", output, f, !err) || err)
 		goto out;
-	}
 	status = EXIT_OK;
 	if (gate.exceeded) {
 		for (uint32_t i = 0; i < gate.exceeded && i < DIFF_GATE_MAX; i++)

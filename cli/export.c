@@ -66,7 +66,7 @@ int cmd_export(int argc, char **argv)
 				cli_error("export", "the profile has no value '%s'", sel.value);
 			else if (err)
 				cli_error("export", "%s", render_strerror((enum render_error)-err));
-			if (cli_close_output("export", output, out) == 0 && !err)
+			if (cli_close_output("export", output, out, !err) == 0 && !err)
 				status = EXIT_OK;
 		}
 	}

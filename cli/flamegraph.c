@@ -134,10 +134,8 @@ int cmd_flamegraph(int argc, char **argv)
 							      : render_flamegraph(&t, &o, f);
 	if (err)
 		cli_error("flamegraph", "%s", render_strerror((enum render_error)-err));
-	if (cli_close_output("flamegraph", output, f) == 0 && !err)
+	if (cli_close_output("flamegraph", output, f, !err) == 0 && !err)
 		status = EXIT_OK;
-	else if (err)
-		cli_discard_output(output);
 out:
 	if (t.nodes.data)
 		flame_tree_release(&t);

@@ -38,7 +38,7 @@ int cmd_fold(int argc, char **argv)
 			cli_error("fold", "the profile has no value '%s'", sel.value);
 		else if (err)
 			cli_error("fold", "%s", render_strerror((enum render_error)-err));
-		if (f && cli_close_output("fold", output, f) == 0 && !err)
+		if (f && cli_close_output("fold", output, f, !err) == 0 && !err)
 			status = EXIT_OK;
 	}
 	profile_release(&p);

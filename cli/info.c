@@ -38,7 +38,7 @@ int cmd_info(int argc, char **argv)
 			cli_warn("info", "%s is truncated after %u chunks (the recorder did not finish)",
 				 path, ri.chunks);
 		int e = locations ? render_locations(&p, stdout) : render_info(&p, &ri, stdout);
-		if (e == 0 && cli_close_output("info", "-", stdout) == 0)
+		if (cli_close_output("info", "-", stdout, e == 0) == 0 && e == 0)
 			status = EXIT_OK;
 	}
 	profile_release(&p);

@@ -109,27 +109,18 @@ FILE *cli_open_output(const char *cmd, const char *path)
 	return f;
 }
 
-void cli_discard_output(const char *path)
+int cli_close_output(const char *cmd, const char *path, FILE *f, bool rendered)
 {
-	if (path && strcmp(path, "-") != 0)
-		unlink(path);
-}
-
-int cli_close_output(const char *cmd, const char *path, FILE *f)
-{
-	bool failed = ferror(f) != 0;
+	bool failed = ferror(f) != 0, to_file = path && strcmp(path, "-") != 0;
 	if (f == stdout)
 		failed |= fflush(f) != 0;
 	else
 		failed |= fclose(f) != 0;
-	if (failed) {
-		cli_error(cmd, "cannot write %s: %s", path && strcmp(path, "-") ? path : "standard output",
-			  strerror(errno ? errno : EIO));
-		if (path && strcmp(path, "-"))
-			unlink(path);
-		return -1;
-	}
-	return 0;
+	if (failed)
+		cli_error(cmd, "cannot write %s: %s", to_file ? path : "standard output", strerror(errno ? errno : EIO));
+	if ((failed || !rendered) && to_file)
+		unlink(path);
+	return failed ? -1 : 0;
 }
 
 int cli_output_open(const char *cmd, const char *path, struct output_file *o)

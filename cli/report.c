@@ -33,7 +33,7 @@ int cmd_report(int argc, char **argv)
 			cli_error("report", "the profile has no value '%s'", o.value);
 		else if (err)
 			cli_error("report", "%s", render_strerror((enum render_error)-err));
-		if (cli_close_output("report", "-", stdout) == 0 && !err)
+		if (cli_close_output("report", "-", stdout, !err) == 0 && !err)
 			status = EXIT_OK;
 	}
 	profile_release(&p);

@@ -700,14 +700,12 @@ void event_set_enable(struct event_set *es, bool on)
 		ioctl(events[i].fd, on ? PERF_EVENT_IOC_ENABLE : PERF_EVENT_IOC_DISABLE, 0);
 }
 
-/* The time of cpu's next record, or UINT64_MAX at its pass's end. */
-static uint64_t peek_time(struct event_set *es, struct cpu_buffer *cpu)
+/* Looks at cpu's next record: its time, or UINT64_MAX at its pass's end. */
+static void peek_next(struct event_set *es, struct cpu_buffer *cpu)
 {
-	const struct perf_event_header *h = ring_cursor_peek(&cpu->rb, &cpu->cursor, es->scratch);
-	if (!h)
-		return UINT64_MAX;
-	uint64_t t = record_timestamp(es, h);
-	return t < UINT64_MAX ? t : t - 1;
+	cpu->next = ring_cursor_peek(&cpu->rb, &cpu->cursor, es->scratch);
+	uint64_t t = cpu->next ? record_timestamp(es, cpu->next) : UINT64_MAX;
+	cpu->next_time = cpu->next && t == UINT64_MAX ? t - 1 : t;
 }
 
 /* The buffers are merged by time, not read one after the other: when the
@@ -722,8 +720,10 @@ void event_set_read(struct event_set *es, record_handler handle, void *ctx)
 		if (cpu->fd < 0)
 			continue;
 		ring_cursor_begin(&cpu->rb, &cpu->cursor);
-		cpu->next_time = peek_time(es, cpu);
+		peek_next(es, cpu);
 	}
+	/* The oldest is found by scanning every CPU, a compare each: little
+	 * beside the copy a record costs, even with hundreds of CPUs. */
 	for (;;) {
 		struct cpu_buffer *oldest = NULL;
 		for (uint32_t i = 0; i < es->ncpus; i++)
@@ -732,11 +732,14 @@ void event_set_read(struct event_set *es, record_handler handle, void *ctx)
 				oldest = &es->cpus[i];
 		if (!oldest)
 			return;
-		/* Peeked again: another buffer's record may have used scratch. */
-		const struct perf_event_header *h = ring_cursor_peek(&oldest->rb, &oldest->cursor, es->scratch);
+		/* A record that wraps is copied again: another buffer's may have
+		 * taken scratch since. */
+		const struct perf_event_header *h = oldest->next;
+		if ((const uint8_t *)h == es->scratch)
+			h = ring_cursor_peek(&oldest->rb, &oldest->cursor, es->scratch);
 		handle(h, ctx);
 		ring_cursor_next(&oldest->rb, &oldest->cursor, h);
-		oldest->next_time = peek_time(es, oldest);
+		peek_next(es, oldest);
 	}
 }
 

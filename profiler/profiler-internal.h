@@ -287,8 +287,9 @@ struct cpu_buffer {
 	int cpu;
 	int fd; /* the event whose buffer it is; -1 until the first event */
 	struct ring_buffer rb;
-	struct ring_cursor cursor; /* event_set_read's */
-	uint64_t next_time;        /* of the cursor's next record; UINT64_MAX: none */
+	struct ring_cursor cursor;           /* event_set_read's */
+	const struct perf_event_header *next; /* the cursor's next record (in scratch if it wraps) */
+	uint64_t next_time;                   /* its time; UINT64_MAX: none */
 };
 
 struct event_set {
