@@ -28,16 +28,21 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HOT_TLS __attribute__((tls_model("initial-exec")))
 
 /* Sampled blocks not yet freed: 2^16 slots (512 KiB), enough for 32 GiB in
- * use at the default rate.  0 is an empty slot, 1 a freed one. */
+ * use at the default rate.  0 is an empty slot, 1 a freed one.  Two counts
+ * of them per hash bucket stand before the table, so that the free of an
+ * unsampled block (nearly all) reads neither: a hint of 2^9 buckets (1 KiB,
+ * read by every free, so it stays in the L1 cache) and a filter of 2^12. */
 #define LIVE_BITS 16
 #define LIVE_SLOTS (1u << LIVE_BITS)
 #define LIVE_PROBES 64
 #define TOMBSTONE ((uintptr_t)1)
+#define LIVE_HINT_BITS 9
 #define LIVE_FILTER_BITS 12
 
 #define MAX_PATCHES 4096
@@ -60,7 +65,7 @@ struct patch {
 };
 
 static struct agent_state {
-	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
+	/* What every call reads first, together. */
 	struct {
 		malloc_fn malloc;
 		calloc_fn calloc;
@@ -69,11 +74,10 @@ static struct agent_state {
 		posix_memalign_fn posix_memalign;
 		aligned_fn aligned_alloc, memalign;
 	} real;
-	_Atomic uintptr_t live[LIVE_SLOTS];
-	/* Sampled blocks per hash bucket of 2^LIVE_FILTER_BITS: 8 KiB that stay
-	 * in cache, so that a free of an unsampled block (nearly all) reads no
-	 * slot of the table. */
+	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
+	_Atomic uint16_t live_hint[1u << LIVE_HINT_BITS] __attribute__((aligned(64)));
 	_Atomic uint16_t live_filter[1u << LIVE_FILTER_BITS];
+	_Atomic uintptr_t live[LIVE_SLOTS];
 	_Atomic uint64_t live_dropped; /* sampled blocks the table had no room for */
 	_Atomic uint64_t samples;      /* taken since load */
 	_Atomic uintptr_t freed[FREED_SLOTS]; /* 0: empty, or reserved and not yet written */
@@ -83,6 +87,7 @@ static struct agent_state {
 	struct patch patches[MAX_PATCHES];
 	uint32_t npatches;
 	_Atomic unsigned long long modules_seen; /* dlpi_adds at the last patching */
+	bool fork_handled; /* the child's handler is registered */
 } agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Per thread: bytes until the next sample, and the generator of intervals. */
@@ -213,11 +218,21 @@ static bool live_insert(uintptr_t p)
 		    atomic_compare_exchange_strong_explicit(slot, &seen, p, memory_order_relaxed, memory_order_relaxed)) {
 			atomic_fetch_add_explicit(&agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)], 1,
 						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&agent.live_hint[h >> (LIVE_BITS - LIVE_HINT_BITS)], 1,
+						  memory_order_relaxed);
 			return true;
 		}
 	}
 	atomic_fetch_add_explicit(&agent.live_dropped, 1, memory_order_relaxed);
 	return false;
+}
+
+/* Whether p may be a sampled block: false for nearly every free, from one
+ * hot cache line. */
+static inline bool live_may_contain(uintptr_t p)
+{
+	return atomic_load_explicit(&agent.live_hint[live_hash(p) >> (LIVE_BITS - LIVE_HINT_BITS)],
+				    memory_order_relaxed) != 0;
 }
 
 /* Whether p was a sampled block (and is no longer). */
@@ -235,6 +250,8 @@ static bool live_remove(uintptr_t p)
 		if (seen == p &&
 		    atomic_compare_exchange_strong_explicit(slot, &seen, TOMBSTONE, memory_order_relaxed, memory_order_relaxed)) {
 			atomic_fetch_sub_explicit(bucket, 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&agent.live_hint[h >> (LIVE_BITS - LIVE_HINT_BITS)], 1,
+						  memory_order_relaxed);
 			return true;
 		}
 	}
@@ -244,6 +261,7 @@ static bool live_remove(uintptr_t p)
 /* ---- sampling ---- */
 
 static void patch_new_modules(void);
+static bool must_drain_before(uintptr_t p);
 static void drain_frees(bool wait);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
@@ -272,15 +290,18 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	uint64_t bytes = round_at_random((double)size / chance), calls = round_at_random(1 / chance);
 	if (!live_insert((uintptr_t)p))
 		p = NULL; /* counted, but its free could not be told */
-	drain_frees(true);
-	smolder_agent_allocated((uint64_t)(uintptr_t)p, size, bytes, calls << 8 | func);
+	if (must_drain_before((uintptr_t)p))
+		drain_frees(true);
+	const uint64_t args[4] = { (uint64_t)(uintptr_t)p, size, bytes, calls << 8 | func };
+	if (!ring_write_sample(args))
+		smolder_agent_allocated(args[0], args[1], args[2], args[3]);
 }
 
-static inline void count_bytes(void *p, size_t size, enum agent_func func)
+/* Takes size off the thread's countdown: true when it ran out, and the
+ * allocation is to be sampled. */
+static inline bool countdown(size_t size)
 {
-	if (__builtin_expect((bytes_to_sample -= (int64_t)size) > 0, 1))
-		return;
-	sample(p, size, func);
+	return __builtin_expect((bytes_to_sample -= (int64_t)size) <= 0, 0);
 }
 
 /* A sampled block is freed: into the ring, or told at once when it is full. */
@@ -295,6 +316,24 @@ static void queue_free(uintptr_t p)
 	} while (!atomic_compare_exchange_weak_explicit(&agent.freed_head, &h, h + 1, memory_order_relaxed,
 							memory_order_relaxed));
 	atomic_store_explicit(&agent.freed[h % FREED_SLOTS], p, memory_order_release);
+}
+
+/* Whether the frees waiting must be told before a sample of a block at p:
+ * a full batch of them, or the free of an earlier block at p (the
+ * allocator hands a block just freed out again), which the profiler must
+ * see first.  Otherwise they wait for a full batch, or the watcher. */
+static bool must_drain_before(uintptr_t p)
+{
+	uint64_t t = atomic_load_explicit(&agent.freed_tail, memory_order_acquire),
+		 h = atomic_load_explicit(&agent.freed_head, memory_order_acquire);
+	if (h - t >= FREED_BATCH)
+		return true;
+	for (; t != h; t++) {
+		uintptr_t q = atomic_load_explicit(&agent.freed[t % FREED_SLOTS], memory_order_acquire);
+		if (q == p || q == 0) /* 0: reserved, not yet written: it may be p */
+			return true;
+	}
+	return false;
 }
 
 /* Tells the frees waiting in the ring.  Before a sample's marker, so that a
@@ -330,34 +369,42 @@ static __attribute__((noinline)) void drain_frees(bool wait)
 
 static inline void forget_block(void *p)
 {
-	if (p && live_remove((uintptr_t)p))
+	if (__builtin_expect(live_may_contain((uintptr_t)p), 0) && p && live_remove((uintptr_t)p))
 		queue_free((uintptr_t)p);
 }
 
 /* ---- the hooks ---- */
 
+/* An unsampled call is the countdown, a branch and a jump to the allocator
+ * (a tail call: no frame of ours); a sampled one calls the allocator first
+ * and samples after it returned, so that no allocator lock is held. */
+
 static void *hook_malloc(size_t n)
 {
+	if (!countdown(n))
+		return agent.real.malloc(n);
 	void *p = agent.real.malloc(n);
-	count_bytes(p, n, AGENT_MALLOC);
+	sample(p, n, AGENT_MALLOC);
 	return p;
 }
 
 static void *hook_calloc(size_t count, size_t n)
 {
-	void *p = agent.real.calloc(count, n);
 	size_t total;
-	if (!__builtin_mul_overflow(count, n, &total))
-		count_bytes(p, total, AGENT_CALLOC);
+	if (__builtin_mul_overflow(count, n, &total) || !countdown(total))
+		return agent.real.calloc(count, n);
+	void *p = agent.real.calloc(count, n);
+	sample(p, total, AGENT_CALLOC);
 	return p;
 }
 
 static void *hook_realloc(void *old, size_t n)
 {
 	forget_block(old);
+	if (!n || !countdown(n))
+		return agent.real.realloc(old, n);
 	void *p = agent.real.realloc(old, n);
-	if (n)
-		count_bytes(p, n, AGENT_REALLOC);
+	sample(p, n, AGENT_REALLOC);
 	return p;
 }
 
@@ -369,23 +416,28 @@ static void hook_free(void *p)
 
 static int hook_posix_memalign(void **out, size_t align, size_t n)
 {
+	if (!countdown(n))
+		return agent.real.posix_memalign(out, align, n);
 	int r = agent.real.posix_memalign(out, align, n);
-	if (!r)
-		count_bytes(*out, n, AGENT_POSIX_MEMALIGN);
+	sample(r ? NULL : *out, n, AGENT_POSIX_MEMALIGN);
 	return r;
 }
 
 static void *hook_aligned_alloc(size_t align, size_t n)
 {
+	if (!countdown(n))
+		return agent.real.aligned_alloc(align, n);
 	void *p = agent.real.aligned_alloc(align, n);
-	count_bytes(p, n, AGENT_ALIGNED_ALLOC);
+	sample(p, n, AGENT_ALIGNED_ALLOC);
 	return p;
 }
 
 static void *hook_memalign(size_t align, size_t n)
 {
+	if (!countdown(n))
+		return agent.real.memalign(align, n);
 	void *p = agent.real.memalign(align, n);
-	count_bytes(p, n, AGENT_MEMALIGN);
+	sample(p, n, AGENT_MEMALIGN);
 	return p;
 }
 
@@ -601,11 +653,19 @@ static void start_watcher(void)
 
 /* ---- control ---- */
 
-EXPORT int smolder_agent_start(uint64_t rate)
+static void after_fork_in_child(void)
+{
+	ring_after_fork();
+}
+
+EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 {
 	if (!rate)
 		rate = AGENT_DEFAULT_RATE;
 	pthread_mutex_lock(&agent.patch_lock);
+	if (!agent.fork_handled)
+		agent.fork_handled = pthread_atfork(NULL, NULL, after_fork_in_child) == 0;
+	ring_configure(ring_stack > AGENT_RING_STACK_MAX ? AGENT_RING_STACK_MAX : (uint32_t)ring_stack & ~7u);
 	int r = -AGENT_NO_MALLOC;
 	if (resolve_real()) {
 		atomic_store(&agent.rate, rate);
@@ -649,21 +709,24 @@ EXPORT int smolder_agent_stop(void)
 		atomic_store_explicit(&agent.live[i], 0, memory_order_relaxed);
 	for (uint32_t i = 0; i < 1u << LIVE_FILTER_BITS; i++)
 		atomic_store_explicit(&agent.live_filter[i], 0, memory_order_relaxed);
+	for (uint32_t i = 0; i < 1u << LIVE_HINT_BITS; i++)
+		atomic_store_explicit(&agent.live_hint[i], 0, memory_order_relaxed);
 	pthread_mutex_unlock(&agent.patch_lock);
 	return n;
 }
 
 /* At exit, the frees still waiting are told: what stays in use is what
- * the program never freed. */
+ * the program never freed; and the samples still in the ring are read. */
 __attribute__((destructor)) static void drain_at_exit(void)
 {
 	drain_frees(true);
+	ring_wait_read();
 }
 
 /* A launched command: started at load, before main. */
 __attribute__((constructor)) static void start_from_environment(void)
 {
-	const char *rate = getenv(AGENT_RATE_ENV);
+	const char *rate = getenv(AGENT_RATE_ENV), *ring = getenv(AGENT_RING_ENV);
 	if (rate && *rate)
-		smolder_agent_start(strtoull(rate, NULL, 10));
+		smolder_agent_start(strtoull(rate, NULL, 10), ring ? strtoull(ring, NULL, 10) : 0);
 }

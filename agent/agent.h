@@ -5,10 +5,15 @@
  * It rewrites the GOT entries of the allocation functions in every loaded
  * module, samples allocations by bytes (a per-thread countdown with
  * exponentially distributed intervals, as jemalloc and tcmalloc do) and
- * calls a marker function for each sampled allocation, and for the free of
- * a sampled block; the profiler's uprobes on the markers see the stack and
- * the arguments.  An unsampled call costs a thread-local subtraction and a
- * branch.  This header is what the profiler and the agent agree on. */
+ * writes each sampled allocation (its registers and a copy of its stack)
+ * into a ring in its own memory, which the profiler reads from outside
+ * (process_vm_readv) and unwinds as it unwinds a uprobe's sample: no trap
+ * into the kernel per sample.  Where the ring cannot serve (full, a stack
+ * the agent does not know the bounds of, frame-pointer recordings), it
+ * calls a marker function instead, which the profiler's uprobes see.  The
+ * frees of sampled blocks are told in batches through a marker.  An
+ * unsampled call costs a thread-local subtraction and a branch.  This
+ * header is what the profiler and the agent agree on. */
 #ifndef SMOLDER_AGENT_H
 #define SMOLDER_AGENT_H
 
@@ -28,18 +33,69 @@
 #define AGENT_FREED_MARKER "smolder_agent_freed"
 #define AGENT_FREED_BATCH_MARKER "smolder_agent_freed_batch"
 #define AGENT_FREED_BATCH_MAX 64
+/*   ring(addr, pid): the process pid's ring is at addr (called when it is
+ *     made, at each start, and in the child after a fork). */
+#define AGENT_RING_MARKER "smolder_agent_ring"
+
+/* The ring: a header, then nslots slots of slot_size bytes.  Threads claim
+ * a slot by taking a ticket (head); the slot's seq becomes ticket + 1 once
+ * it is written whole.  The profiler reads the written slots from tail on
+ * and then writes tail: a slot is reused only after that.  A sample that
+ * finds no free slot goes through the allocated marker (counted in full).
+ * At exit, the agent waits up to half a second while a profiler that read
+ * in the last 200 ms has slots left to read. */
+#define AGENT_RING_MAGIC 0x31676e6972646c6dull /* "mldring1" */
+#define AGENT_RING_SLOTS 256
+#define AGENT_RING_STACK_MAX 65536
+
+struct agent_ring_header {
+	uint64_t magic;
+	uint32_t nslots, slot_size;
+	uint32_t stack_size, pid; /* stack bytes a slot holds; the process writing */
+	uint64_t head;
+	uint64_t tail, read_ns; /* written by the profiler, together; read_ns: CLOCK_MONOTONIC of its last read */
+	uint64_t full;
+	uint64_t reserved;
+};
+
+/* The registers a slot holds: those DWARF unwinding starts from (the
+ * callee-saved ones, as they are in the frame that took the sample). */
+enum agent_ring_reg {
+	AGENT_REG_IP,
+	AGENT_REG_SP,
+	AGENT_REG_BP,
+	AGENT_REG_BX,
+	AGENT_REG_R12,
+	AGENT_REG_R13,
+	AGENT_REG_R14,
+	AGENT_REG_R15,
+	AGENT_RING_REGS
+};
+
+struct agent_ring_slot {
+	uint64_t seq;  /* ticket + 1 once written */
+	uint64_t time; /* CLOCK_MONOTONIC, ns */
+	uint32_t tid, reserved;
+	uint64_t args[4]; /* as the allocated marker's: ptr, size, bytes, calls << 8 | func */
+	uint64_t regs[AGENT_RING_REGS];
+	uint64_t stack_len; /* bytes of stack copied from regs[AGENT_REG_SP] */
+	/* stack_size bytes follow */
+};
 
 /* The control functions, called by the profiler's injection:
- *   int smolder_agent_start(uint64_t rate): hooks, then samples every rate
- *     bytes on average; the number of GOT entries changed, or a negative
- *     enum agent_status;
+ *   int smolder_agent_start(uint64_t rate, uint64_t ring_stack): hooks, then
+ *     samples every rate bytes on average, into a ring whose slots copy
+ *     ring_stack bytes of stack (0: no ring, markers only); the number of
+ *     GOT entries changed, or a negative enum agent_status;
  *   int smolder_agent_stop(void): stops sampling and puts back every entry
  *     it changed; the number put back. */
 #define AGENT_START "smolder_agent_start"
 #define AGENT_STOP "smolder_agent_stop"
 
-/* A launched command's agent starts at load with this rate (bytes). */
+/* A launched command's agent starts at load with this rate (bytes), and
+ * this ring_stack (bytes; absent: 0). */
 #define AGENT_RATE_ENV "SMOLDER_AGENT_RATE"
+#define AGENT_RING_ENV "SMOLDER_AGENT_RING"
 
 #define AGENT_DEFAULT_RATE 524288
 

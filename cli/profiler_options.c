@@ -121,14 +121,20 @@ static void find_agent(char *path, size_t len)
 	snprintf(path, len, "%s/" AGENT_FILE_NAME, PKGLIBDIR);
 }
 
-/* Our environment with the agent appended to LD_PRELOAD and its rate set. */
-static char **preloading_environment(const char *agent, uint64_t rate)
+static bool is_agent_setting(const char *var)
+{
+	return strncmp(var, AGENT_RATE_ENV "=", sizeof(AGENT_RATE_ENV)) == 0 ||
+	       strncmp(var, AGENT_RING_ENV "=", sizeof(AGENT_RING_ENV)) == 0;
+}
+
+/* Our environment with the agent appended to LD_PRELOAD and its settings. */
+static char **preloading_environment(const char *agent, uint64_t rate, uint32_t ring_stack)
 {
 	extern char **environ;
 	size_t n = 0;
 	while (environ[n])
 		n++;
-	char **env = calloc(n + 3, sizeof(*env));
+	char **env = calloc(n + 4, sizeof(*env));
 	if (!env)
 		return NULL;
 	size_t k = 0;
@@ -136,18 +142,21 @@ static char **preloading_environment(const char *agent, uint64_t rate)
 	for (size_t i = 0; i < n; i++) {
 		if (strncmp(environ[i], "LD_PRELOAD=", 11) == 0)
 			preload = environ[i] + 11;
-		else if (strncmp(environ[i], AGENT_RATE_ENV "=", sizeof(AGENT_RATE_ENV)) != 0)
+		else if (!is_agent_setting(environ[i]))
 			env[k++] = environ[i];
 	}
-	char *ld = NULL, *r = NULL;
+	char *ld = NULL, *r = NULL, *ring = NULL;
 	if (asprintf(&ld, "LD_PRELOAD=%s%s%s", preload, *preload ? ":" : "", agent) < 0 ||
-	    asprintf(&r, AGENT_RATE_ENV "=%llu", (unsigned long long)rate) < 0) {
+	    asprintf(&r, AGENT_RATE_ENV "=%llu", (unsigned long long)rate) < 0 ||
+	    asprintf(&ring, AGENT_RING_ENV "=%u", ring_stack) < 0) {
 		free(ld);
+		free(r);
 		free(env);
 		return NULL;
 	}
 	env[k++] = ld;
 	env[k++] = r;
+	env[k++] = ring;
 	env[k] = NULL;
 	return env;
 }
@@ -161,7 +170,8 @@ int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_a
 	po->agent_path = agent->path;
 	if (!po->argv)
 		return 0;
-	if (!(agent->envp = preloading_environment(agent->path, po->alloc_rate ? po->alloc_rate : AGENT_DEFAULT_RATE))) {
+	if (!(agent->envp = preloading_environment(agent->path, po->alloc_rate ? po->alloc_rate : AGENT_DEFAULT_RATE,
+						   profiler_agent_ring_stack(po)))) {
 		cli_error(cmd, "out of memory");
 		return -1;
 	}
@@ -172,12 +182,12 @@ int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_a
 void cli_agent_release(struct cli_agent *agent)
 {
 	if (agent->envp) {
-		/* The two strings it added are its last. */
+		/* The three strings it added are its last. */
 		size_t n = 0;
 		while (agent->envp[n])
 			n++;
-		free(agent->envp[n - 1]);
-		free(agent->envp[n - 2]);
+		for (size_t i = n - 3; i < n; i++)
+			free(agent->envp[i]);
 		free(agent->envp);
 	}
 	agent->envp = NULL;

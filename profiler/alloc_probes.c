@@ -137,6 +137,18 @@ int alloc_probes_read_offsets(struct alloc_probes *ap)
 	return ap->offset[ALLOC_MALLOC] && ap->offset[ALLOC_FREE] ? 0 : -PROFILER_E_NO_LIBC;
 }
 
+static const char *const agent_markers[AGENT_MARKERS] = {
+	[KIND_AGENT_ALLOC - KIND_AGENT_ALLOC] = AGENT_ALLOCATED_MARKER,
+	[KIND_AGENT_FREE - KIND_AGENT_ALLOC] = AGENT_FREED_MARKER,
+	[KIND_AGENT_FREE_BATCH - KIND_AGENT_ALLOC] = AGENT_FREED_BATCH_MARKER,
+	[KIND_AGENT_RING - KIND_AGENT_ALLOC] = AGENT_RING_MARKER,
+};
+
+const char *agent_marker_name(int kind)
+{
+	return is_agent_kind(kind) ? agent_markers[kind - KIND_AGENT_ALLOC] : "";
+}
+
 int agent_probes_open(struct agent_probes *ap, const char *path)
 {
 	agent_probes_release(ap);
@@ -144,15 +156,13 @@ int agent_probes_open(struct agent_probes *ap, const char *path)
 	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
 	if (!elf)
 		return -PROFILER_E_AGENT;
-	static const char *const markers[] = { AGENT_ALLOCATED_MARKER, AGENT_FREED_MARKER, AGENT_FREED_BATCH_MARKER };
-	uint64_t offsets[3] = { 0, 0, 0 };
-	dynsym_functions(elf, markers, offsets, 3, true);
+	dynsym_functions(elf, agent_markers, ap->offset, AGENT_MARKERS, true);
 	elf_end(elf);
-	ap->allocated = offsets[0];
-	ap->freed = offsets[1];
-	ap->freed_batch = offsets[2];
 	snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", ap->fd);
-	return ap->allocated && ap->freed && ap->freed_batch ? 0 : -PROFILER_E_AGENT;
+	for (int i = 0; i < AGENT_MARKERS; i++)
+		if (!ap->offset[i])
+			return -PROFILER_E_AGENT;
+	return 0;
 }
 
 void agent_probes_release(struct agent_probes *ap)

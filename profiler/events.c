@@ -192,11 +192,7 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 	else if (is_alloc_kind(k))
 		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", alloc_func_name(f), es->probes.path);
 	else if (is_agent_kind(k))
-		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)",
-			 k == KIND_AGENT_ALLOC ? AGENT_ALLOCATED_MARKER
-			 : k == KIND_AGENT_FREE ? AGENT_FREED_MARKER
-						: AGENT_FREED_BATCH_MARKER,
-			 es->o->agent_path);
+		snprintf(buf, len, "a uprobe on %s in %.160s (the alloc view)", agent_marker_name(k), es->o->agent_path);
 	else
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
@@ -216,10 +212,7 @@ static int define_uprobe(struct event_set *es, int k, enum alloc_func f, uint64_
 	}
 	bool agent = is_agent_kind(k);
 	const char *path = agent ? es->agent.probe_path : es->probes.probe_path;
-	uint64_t offset = !agent			? es->probes.offset[f]
-			  : k == KIND_AGENT_ALLOC	? es->agent.allocated
-			  : k == KIND_AGENT_FREE	? es->agent.freed
-							: es->agent.freed_batch;
+	uint64_t offset = agent ? es->agent.offset[k - KIND_AGENT_ALLOC] : es->probes.offset[f];
 	bool ret = k == KIND_ALLOC_RET || k == KIND_MEMALIGN_RET;
 	char def[256], dir[192];
 	snprintf(def, sizeof(def), "%c:smolder_%d/k%df%d %s:0x%llx\n", ret ? 'r' : 'p', (int)getpid(), k, (int)f, path,
@@ -534,7 +527,8 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 
 /* The sampled alloc view: uprobes on the agent's markers, every hit; the
  * allocation's with the stack and its four argument registers, a free's
- * with the address alone, a batch's with the stack bytes holding them. */
+ * with the address alone, a batch's with the stack bytes holding them, a
+ * ring's with its address and process. */
 static void setup_agent(struct event_set *es)
 {
 	struct perf_event_attr *entry = &es->kinds[KIND_AGENT_ALLOC], *freed = &es->kinds[KIND_AGENT_FREE];
@@ -560,7 +554,15 @@ static void setup_agent(struct event_set *es)
 	batch->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) | 1ull << arch_perf_reg(ARCH_REG_ARG1) |
 				  1ull << arch_perf_reg(ARCH_REG_SP);
 	batch->sample_stack_user = 2048;
-	es->kind_on[KIND_AGENT_ALLOC] = es->kind_on[KIND_AGENT_FREE] = es->kind_on[KIND_AGENT_FREE_BATCH] = true;
+	/* The ring's address and its process. */
+	struct perf_event_attr *ring = &es->kinds[KIND_AGENT_RING];
+	*ring = *freed;
+	ring->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) | 1ull << arch_perf_reg(ARCH_REG_ARG1);
+	/* A full ring's agent calls it to wake the reader: at once. */
+	ring->watermark = 0;
+	ring->wakeup_events = 1;
+	for (int k = KIND_AGENT_ALLOC; k <= KIND_AGENT_RING; k++)
+		es->kind_on[k] = true;
 }
 
 /* The alloc view: uprobes on the agent's markers, or (exact) on the C

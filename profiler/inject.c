@@ -331,8 +331,8 @@ static int load_agent(struct stopped_thread *t, pid_t pid, const char *path, str
 	return 0;
 }
 
-int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, struct agent_call_result *res,
-		      struct profiler_error *err)
+int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, uint64_t ring_stack,
+		      struct agent_call_result *res, struct profiler_error *err)
 {
 	struct mapped libc, agent;
 	struct unsafe_ranges u;
@@ -354,7 +354,7 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, st
 		r = load_agent(t, pid, path, &libc, &agent, &u, err);
 	if (!r) {
 		uint64_t fn = target_function(pid, &agent, start ? AGENT_START : AGENT_STOP);
-		if (!fn || call_in_thread(t, fn, rate, 0, NULL, 0, &value))
+		if (!fn || call_in_thread(t, fn, rate, ring_stack, NULL, 0, &value))
 			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling the agent in the process failed");
 		res->value = (int)value;
 	}

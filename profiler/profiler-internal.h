@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <linux/perf_event.h>
 #include <pthread.h>
+#include <sys/uio.h>
 
 #include "agent/agent.h"
 #include "profiler/profiler.h"
@@ -72,6 +73,9 @@ struct record_piece {
 bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces);
 /* Bytes queued and not yet freed by the consumer (the producer's view). */
 size_t record_queue_used(const struct record_queue *q);
+/* Past half full: the producer queues samples without their stacks, which
+ * the consumer handles in no time, so that every event keeps its values. */
+bool record_queue_crowded(const struct record_queue *q);
 /* The reader has read every buffer once since `time`: records older than
  * it are all queued, and may be handled. */
 void record_queue_mark(struct record_queue *q, uint64_t time);
@@ -147,11 +151,15 @@ int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const c
 int uprobe_pmu(uint32_t *type, uint32_t *retprobe_bit);
 
 /* The agent's markers, for the sampled alloc view's uprobes. */
+#define AGENT_MARKERS 4 /* allocated, freed, freed_batch, ring: enum event_kind's agent kinds */
 struct agent_probes {
 	int fd;                 /* libsmolder-agent.so; -1: none */
 	char probe_path[32];    /* "/proc/self/fd/N" */
-	uint64_t allocated, freed, freed_batch; /* the markers' offsets in the file */
+	uint64_t offset[AGENT_MARKERS]; /* of the marker of kind KIND_AGENT_ALLOC + i in the file */
 };
+
+/* The function an agent kind's uprobe is on. */
+const char *agent_marker_name(int kind);
 
 /* Opens the agent at path and finds its markers: 0, or -PROFILER_E_AGENT. */
 int agent_probes_open(struct agent_probes *ap, const char *path);
@@ -171,11 +179,40 @@ struct agent_call_result {
 };
 
 /* start: loads the agent at path into pid unless it is there, and calls
- * its start(rate); !start: calls its stop, if it is there.  One thread is
+ * its start(rate, ring_stack); !start: calls its stop, if it is there.  One thread is
  * stopped at a safe point for the while, and put back as it was.  0, or -1
  * with *err (PTRACE_DENIED, NO_SAFE_POINT, STATIC, AGENT...). */
-int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, struct agent_call_result *res,
-		      struct profiler_error *err);
+int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, uint64_t ring_stack,
+		      struct agent_call_result *res, struct profiler_error *err);
+
+/* ---- agent_rings.c: the agents' rings of samples, read from outside ---- */
+
+#define RING_READ_SLOTS 256 /* of a ring in one pass, at most */
+struct agent_rings {
+	const struct event_set *es;
+	struct vec rings;  /* struct agent_ring: a pid and where its ring is */
+	struct agent_ring_slot *slots; /* a pass's slots, read: RING_READ_SLOTS ... */
+	uint8_t *buf;      /* ... and their stacks, one after another */
+	struct iovec *local, *remote; /* RING_READ_SLOTS each */
+	uint8_t *record;   /* the sample made of a slot, but its stack copy */
+	uint64_t dyn_size; /* ... and the field after it */
+	uint8_t zeros[8];
+	uint64_t alloc_id; /* the allocated marker's event, which the samples name */
+	uint64_t samples;  /* read from the rings */
+	uint64_t trapped;  /* that came through the marker's uprobe instead */
+	uint64_t dropped;  /* read, but not even their values fit the queue */
+	uint32_t last_pass_most; /* slots the last pass read from one ring, at most */
+};
+
+void agent_rings_init(struct agent_rings *r, const struct event_set *es);
+/* Called with each record the reader reads: true if it was a ring's
+ * marker (learned, and not to be queued); counts the trapped samples. */
+bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h);
+/* Queues every ring's written slots as samples (without their stack when
+ * the queue is crowded), and gives the slots back; a ring whose process is
+ * gone is forgotten. */
+void agent_rings_read(struct agent_rings *r, struct record_queue *q);
+void agent_rings_release(struct agent_rings *r);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
 
@@ -213,6 +250,10 @@ enum arch_reg {
 unsigned arch_perf_reg(enum arch_reg r);
 /* Every register DWARF CFI may name: the sample_regs_user of unwinding samples. */
 uint64_t arch_unwind_regs_mask(void);
+/* The value of perf's register reg in a ring slot of the agent (its
+ * registers, and the allocated marker's arguments in theirs); 0 for the
+ * others. */
+uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg);
 /* perf's number of libunwind's register unw_reg, or -1. */
 int arch_perf_reg_of_unwind(int unw_reg);
 /* Whether addr can be a user-space code address (below the kernel's half). */
@@ -256,7 +297,8 @@ enum event_kind {
 	KIND_FREE,
 	KIND_AGENT_ALLOC, /* the agent's markers: a sampled allocation, with its stack ... */
 	KIND_AGENT_FREE,  /* ... the free of a sampled block (the agent's ring full) ... */
-	KIND_AGENT_FREE_BATCH, /* ... or of up to 64, their addresses in the stack copy */
+	KIND_AGENT_FREE_BATCH, /* ... or of up to 64, their addresses in the stack copy ... */
+	KIND_AGENT_RING,  /* ... or where a process's ring of samples is (agent_rings.c reads it) */
 	KIND_COUNT
 };
 
@@ -266,10 +308,12 @@ static inline bool is_alloc_kind(int k)
 	return k >= KIND_ALLOC && k <= KIND_FREE;
 }
 
+_Static_assert(KIND_AGENT_RING - KIND_AGENT_ALLOC + 1 == AGENT_MARKERS, "one marker an agent kind");
+
 /* The sampled alloc view's uprobes, on the agent's markers. */
 static inline bool is_agent_kind(int k)
 {
-	return k == KIND_AGENT_ALLOC || k == KIND_AGENT_FREE || k == KIND_AGENT_FREE_BATCH;
+	return k >= KIND_AGENT_ALLOC && k <= KIND_AGENT_RING;
 }
 
 /* One perf event per (thread we attached to, CPU), inherited by the threads
@@ -548,6 +592,7 @@ struct profiler {
 	struct profiler_stats stats;
 	uint64_t start_ns, stop_ns;
 	struct record_queue queue;
+	struct agent_rings rings; /* the reader's */
 	pthread_t worker;
 	bool worker_running;
 	pthread_mutex_t profile_lock;

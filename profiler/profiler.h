@@ -129,6 +129,8 @@ struct profiler_stats {
 	bool has_exit_status;
 	int exit_status;        /* launched command: as a shell reports it */
 	double target_cpu;      /* launched command: CPU seconds it and its waited-for children used */
+	uint64_t agent_ring_samples;    /* sampled alloc view: samples read from the agents' rings ... */
+	uint64_t agent_trapped_samples; /* ... and those that came through a uprobe instead */
 	int agent_hooks;        /* sampled alloc view, attached: GOT entries the agent changed */
 	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */
 	uint32_t agent_detach_failed; /* ... processes whose agent could not be stopped */
@@ -153,6 +155,12 @@ int profiler_run(struct profiler *s, volatile bool *stop,
 int profiler_finish(struct profiler *s, struct profiler_error *err);
 
 const struct profiler_stats *profiler_stats(const struct profiler *s);
+
+/* The stack bytes each sample of the agent's ring copies (its
+ * AGENT_RING_ENV for a launched command): the events' copy with DWARF
+ * unwinding; 0 (no ring: every sample through the marker's uprobe, whose
+ * kernel walks the frame pointers) with frame pointers. */
+uint32_t profiler_agent_ring_stack(const struct profiler_options *o);
 
 /* What would lose fewer samples, for a warning: "lower -F to keep up"... */
 const char *profiler_keep_up_hint(const struct profiler *s);

@@ -84,6 +84,11 @@ size_t record_queue_used(const struct record_queue *q)
 	return (size_t)(q->write - __atomic_load_n(&q->read, __ATOMIC_ACQUIRE));
 }
 
+bool record_queue_crowded(const struct record_queue *q)
+{
+	return record_queue_used(q) > q->cap / 2;
+}
+
 void record_queue_close(struct record_queue *q)
 {
 	pthread_mutex_lock(&q->lock);

@@ -13,18 +13,18 @@
 
 /* ---- the reader ---- */
 
-/* The reader's handler: copy and move on.  Past half full, the queue gets
- * samples without their stacks, which the worker handles in no time, so that
- * waiting for room is short and every event keeps its values (the kernel's
- * buffers hold what comes meanwhile). */
+/* The reader's handler: copy and move on (a crowded queue gets samples
+ * without their stacks, so that waiting for room is short; the kernel's
+ * buffers hold what comes meanwhile).  An agent's ring is learned. */
 static void enqueue_record(const struct perf_event_header *h, void *ctx)
 {
 	struct profiler *s = ctx;
+	if (agent_rings_take_marker(&s->rings, h))
+		return;
 	struct record_piece pieces[5];
 	struct perf_event_header head;
 	uint64_t stack_size;
-	bool shed = record_queue_used(&s->queue) > s->queue.cap / 2;
-	uint32_t n = record_pieces(&s->events, h, shed, pieces, &head, &stack_size);
+	uint32_t n = record_pieces(&s->events, h, record_queue_crowded(&s->queue), pieces, &head, &stack_size);
 	if (!record_queue_push(&s->queue, pieces, n))
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
@@ -37,6 +37,11 @@ static void read_all(struct profiler *s)
 {
 	uint64_t start = monotonic_ns();
 	event_set_read(&s->events, enqueue_record, s);
+	agent_rings_read(&s->rings, &s->queue);
+	s->stats.agent_ring_samples = s->rings.samples;
+	s->stats.unwind_dropped += s->rings.dropped;
+	s->rings.dropped = 0;
+	s->stats.agent_trapped_samples = s->rings.trapped;
 	record_queue_mark(&s->queue, start - 1000000ull);
 }
 
@@ -72,13 +77,22 @@ static void worker_stop(struct profiler *s)
 
 /* ---- opening ---- */
 
+/* Events come in bursts a sampling rate never makes: each copies less. */
+static uint32_t event_stack_size(const struct profiler_options *o)
+{
+	return o->event_stack_size ? o->event_stack_size : o->stack_size ? o->stack_size : 8192;
+}
+
+uint32_t profiler_agent_ring_stack(const struct profiler_options *o)
+{
+	return o->unwind == UNWIND_FP ? 0 : event_stack_size(o) & ~7u;
+}
+
 static void apply_defaults(struct profiler_options *o)
 {
 	if (!o->frequency)
 		o->frequency = 99;
-	/* Events come in bursts a sampling rate never makes: each copies less. */
-	if (!o->event_stack_size)
-		o->event_stack_size = o->stack_size ? o->stack_size : 8192;
+	o->event_stack_size = event_stack_size(o);
 	if (!o->stack_size)
 		o->stack_size = 16384;
 	o->stack_size &= ~7u;
@@ -174,6 +188,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	s->lock_ready = true;
 	if (event_set_init(&s->events, &s->o, err))
 		goto fail;
+	agent_rings_init(&s->rings, &s->events);
 	if (aggregate_init(&s->agg, p, &s->o, &s->events, &s->stats)) {
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's value types and the unwinder");
 		goto fail;
@@ -216,13 +231,25 @@ static void close_pidfds(int *pidfds, uint32_t n)
 	free(pidfds);
 }
 
+/* How soon to read again, from how full the fullest ring was: its agent
+ * waits for room when it is full, or takes its uprobe. */
+static int ring_read_interval_ms(const struct agent_rings *r)
+{
+	return r->last_pass_most >= AGENT_RING_SLOTS * 3 / 4 ? 2 : r->last_pass_most > AGENT_RING_SLOTS / 8 ? 10 : 50;
+}
+
+static bool agent_sampled(const struct profiler *s)
+{
+	return (s->o.views & VIEW_ALLOC) && s->o.alloc_mode == ALLOC_SAMPLED;
+}
+
 /* Reads until the duration ends, *stop, every target exits, or the worker
  * fails. */
 static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds, uint32_t npidfds,
 		      volatile bool *stop, void (*progress)(const struct profiler_stats *, void *), void *arg)
 {
 	uint64_t deadline = s->o.duration > 0 ? s->start_ns + (uint64_t)(s->o.duration * 1e9) : 0;
-	uint64_t next_progress = 0;
+	uint64_t next_progress = 0, next_exit_check = 0;
 	while (!*stop) {
 		nfds_t n = 0;
 		for (uint32_t i = 0; i < s->events.ncpus; i++)
@@ -230,18 +257,26 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 		for (uint32_t i = 0; i < npidfds; i++)
 			pfd[n++] = (struct pollfd){ .fd = pidfds[i], .events = POLLIN };
 		/* The watermark wakes us when a buffer is a quarter full; otherwise
-		 * read every 50 ms to keep the status line and the checks below live. */
-		if (poll(pfd, n, 50) < 0 && errno != EINTR)
+		 * read every 50 ms to keep the status line and the checks below
+		 * live, or sooner while an agent's ring fills fast. */
+		if (poll(pfd, n, ring_read_interval_ms(&s->rings)) < 0 && errno != EINTR)
 			break;
 		read_all(s);
 		uint64_t t = monotonic_ns();
 		s->stats.elapsed = (double)(t - s->start_ns) / 1e9;
 		if (deadline && t >= deadline)
 			break;
-		if (targets_exited(&s->targets, &s->o, &s->stats)) {
+		/* A target's exit wakes its pidfd; the look at /proc (which costs
+		 * the target its locks) is otherwise only every 100 ms. */
+		bool woken = false;
+		for (uint32_t i = 0; i < npidfds; i++)
+			woken |= pfd[s->events.ncpus + i].revents != 0;
+		if ((woken || t >= next_exit_check) && targets_exited(&s->targets, &s->o, &s->stats)) {
 			s->stats.targets_exited = true;
 			break;
 		}
+		if (t >= next_exit_check)
+			next_exit_check = t + 100000000ull;
 		if (progress && t >= next_progress) {
 			/* The worker is between batches while we hold this: the
 			 * profile and the stats are consistent. */
@@ -262,7 +297,7 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 
 static bool attaches_agent(const struct profiler *s)
 {
-	return (s->o.views & VIEW_ALLOC) && s->o.alloc_mode == ALLOC_SAMPLED && !s->targets.child && !s->o.all_cpus;
+	return agent_sampled(s) && !s->targets.child && !s->o.all_cpus;
 }
 
 /* The sampled alloc view of running processes: the agent loaded and
@@ -271,7 +306,8 @@ static int start_agents(struct profiler *s, struct profiler_error *err)
 {
 	for (uint32_t i = 0; i < s->o.npids; i++) {
 		struct agent_call_result res;
-		if (agent_inject_call(s->o.pids[i], s->o.agent_path, true, s->o.alloc_rate, &res, err))
+		if (agent_inject_call(s->o.pids[i], s->o.agent_path, true, s->o.alloc_rate, profiler_agent_ring_stack(&s->o),
+				      &res, err))
 			return -1;
 		if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
 			s->stats.agent_stop_ms = (double)res.stopped_ns / 1e6;
@@ -294,7 +330,7 @@ static void stop_agents(struct profiler *s)
 		struct agent_call_result res;
 		struct profiler_error ignored;
 		if (kill(s->o.pids[i], 0) == 0 &&
-		    agent_inject_call(s->o.pids[i], s->o.agent_path, false, 0, &res, &ignored))
+		    agent_inject_call(s->o.pids[i], s->o.agent_path, false, 0, 0, &res, &ignored))
 			s->stats.agent_detach_failed++;
 		else if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
 			s->stats.agent_stop_ms = (double)res.stopped_ns / 1e6;
@@ -424,6 +460,7 @@ void profiler_free(struct profiler *s)
 		return;
 	worker_stop(s);
 	record_queue_release(&s->queue);
+	agent_rings_release(&s->rings);
 	event_set_release(&s->events);
 	targets_release(&s->targets);
 	aggregate_release(&s->agg);

@@ -3,8 +3,11 @@
  * sample, and everything else (CFI tables, code) from the mapped files,
  * which are mapped into our memory once and kept. */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +19,29 @@
 /* Not in libunwind's public headers, but exported (perf uses it too). */
 extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip, unw_dyn_info_t *di,
 					      unw_proc_info_t *pi, int need_unwind_info, void *arg);
+
+/* libunwind built without its per-thread cache (Debian's) takes a lock
+ * around each use of its caches, and masks every signal while it holds it:
+ * two sigprocmask calls a frame, a system call each, which were most of
+ * the unwinding's cost (1 us each on a virtual machine).  The mask guards
+ * a signal handler that would unwind locally while the lock is held; ours
+ * never unwind, and the worker unwinds remote copies only.  So this
+ * definition, which the dynamic linker binds libunwind's calls to, skips
+ * the mask on a thread while it unwinds, and is pthread_sigmask (glibc's
+ * own sigprocmask) otherwise.  Per thread by nature: a static. */
+static __thread bool unwinding;
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (unwinding)
+		return 0;
+	int e = pthread_sigmask(how, set, old);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
 
 #define MAX_UNWIND_STEPS 512
 #define MAX_FILE_SIZE (2ull << 30)
@@ -556,8 +582,11 @@ static uint32_t unwind_steps(struct unwinder *u, struct unwind_ctx *c, uint64_t 
 	uint32_t n = 1;
 	unw_cursor_t cursor;
 	r->broken = true; /* until the outermost frame is reached */
-	if (unw_init_remote(&cursor, u->as, c) < 0)
+	unwinding = true;
+	if (unw_init_remote(&cursor, u->as, c) < 0) {
+		unwinding = false;
 		return n;
+	}
 	for (int steps = 0; steps < MAX_UNWIND_STEPS && n < max; steps++) {
 		int s = unw_step(&cursor);
 		if (s < 0) {
@@ -578,6 +607,7 @@ static uint32_t unwind_steps(struct unwinder *u, struct unwind_ctx *c, uint64_t 
 		}
 		frames[n++] = ip - 1;
 	}
+	unwinding = false;
 	if (n == max)
 		r->broken = false; /* full: as deep as a stack is kept */
 	return n;

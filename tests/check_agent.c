@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent/agent.c"
+#include "agent/ring.c"
 
 START_TEST(test_numbers_match_libm)
 {
@@ -154,7 +155,7 @@ END_TEST
 
 START_TEST(test_stop_puts_every_entry_back)
 {
-	ck_assert_int_gt(smolder_agent_start(1), 0); /* every allocation sampled */
+	ck_assert_int_gt(smolder_agent_start(1, 0), 0); /* every allocation sampled */
 	uint32_t n = agent.npatches;
 	struct patch saved[MAX_PATCHES];
 	memcpy(saved, agent.patches, n * sizeof(*saved));
@@ -178,7 +179,7 @@ START_TEST(test_stop_puts_every_entry_back)
 	ck_assert_uint_eq(agent.samples, before);
 #endif
 	/* A second start finds the same entries again. */
-	ck_assert_int_eq(smolder_agent_start(1), (int)n);
+	ck_assert_int_eq(smolder_agent_start(1, 0), (int)n);
 	ck_assert_int_eq(smolder_agent_stop(), (int)n);
 }
 END_TEST

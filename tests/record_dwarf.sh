@@ -90,14 +90,19 @@ grep -Eq '[1-9][0-9]* of [0-9]+ samples kept without their stack' "$TMP/err" &&
 
 # Time in the vDSO (clock_gettime): named from a copy of the vDSO's image,
 # and unwound through its CFI up to main (before: "[vdso]+0xb66" under
-# garbage frames, for about half of these samples).
+# garbage frames, for about half of these samples).  Some kernels (6.18 on
+# a PVM guest) read the clock in a static function of the vDSO that its
+# symbol table does not name: such a leaf may stay an address, but only
+# right under the named clock_gettime.
 "$SMOLDER" record -q -F 999 -o "$TMP/vdso.folded" -- "$WORKLOADS/vdso" 2 > /dev/null || fail "record vdso: status $?"
 read -r total clock named raw unknown < <(awk '{ n = $NF; t += n }
-	/;main;in_clock/ { c += n } /;main;in_clock;.*vdso_clock_gettime [0-9]+$/ { v += n }
-	/\[vdso\]\+0x/ { r += n } /\[unknown\]/ { u += n }
+	/;main;in_clock/ { c += n }
+	/;main;in_clock;.*vdso_clock_gettime(;\[vdso\]\+0x[0-9a-f]+( \(inferred\))?)? [0-9]+$/ { v += n }
+	/\[vdso\]\+0x/ && !/vdso_clock_gettime;\[vdso\]\+0x[0-9a-f]+( \(inferred\))? [0-9]+$/ { r += n }
+	/\[unknown\]/ { u += n }
 	END { print t + 0, c + 0, v + 0, r + 0, u + 0 }' "$TMP/vdso.folded")
 awk -v t="$total" -v c="$clock" -v v="$named" -v r="$raw" -v u="$unknown" \
 	'BEGIN { exit !(t > 0 && c / t > 0.35 && c / t < 0.65 && v / c > 0.8 && r == 0 && u / t < 0.02) }' &&
-	pass "vdso: $named of $clock samples in main;in_clock end in the vDSO's clock_gettime; none unnamed, $unknown of $total unknown" ||
-	fail "vdso: total $total, in_clock $clock, named vDSO leaf $named, '[vdso]+0x' $raw, [unknown] $unknown"
+	pass "vdso: $named of $clock samples in main;in_clock end in the vDSO's clock_gettime (or an unnamed helper right under it); $unknown of $total unknown" ||
+	fail "vdso: total $total, in_clock $clock, named vDSO leaf $named, '[vdso]+0x' elsewhere $raw, [unknown] $unknown"
 finish

@@ -1,0 +1,307 @@
+/* The ring of samples: each sampled allocation's registers and a copy of
+ * its stack, written with plain stores into the process's own memory and
+ * read by the profiler from outside, so that a sample costs a copy of a
+ * few KiB instead of a trap into the kernel (several microseconds on a
+ * virtual machine, a syscall's worth at best).
+ *
+ * The copy must never fault: it reads only from the stack pointer up to
+ * the top of a stack whose bounds the thread learned once, from
+ * /proc/self/maps, and trusts only for the main thread's stack or the
+ * mapping that holds the thread's own descriptor (glibc's threads).  Any
+ * other stack (a coroutine's, a signal handler's alternate one) goes
+ * through the marker, whose uprobe's copy the kernel makes safely. */
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/ring.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define HOT_TLS __attribute__((tls_model("initial-exec")))
+
+static struct ring_state {
+	_Atomic(struct agent_ring_header *) ring; /* this process's; NULL until its first sample */
+	_Atomic uint32_t stack_size;               /* of the slots to come; 0: no ring */
+	atomic_flag making;                        /* one thread makes the ring */
+} rings;
+
+/* Per thread: the stack the copies may read, [stack_low, stack_top), and
+ * whether it was looked up (1), or cannot be used (-1). */
+static __thread uintptr_t stack_low HOT_TLS, stack_top HOT_TLS;
+static __thread int8_t stack_state HOT_TLS;
+static __thread uint32_t thread_tid HOT_TLS;
+
+/* The marker that tells the profiler where a process's ring is. */
+EXPORT __attribute__((noipa)) void smolder_agent_ring(uint64_t addr, uint64_t pid)
+{
+	__asm__ volatile("nop" : : "r"(addr), "r"(pid) : "memory");
+}
+
+/* Fills regs with the caller's registers as they are when this returns:
+ * its instruction pointer (the return address), stack pointer, and the
+ * callee-saved registers, which are all that DWARF unwinding of the
+ * caller and its callers reads. */
+void capture_registers(uint64_t *regs);
+__asm__(".text\n"
+	".p2align 4\n"
+	".type capture_registers, @function\n"
+	"capture_registers:\n"
+	"	mov (%rsp), %rax\n"
+	"	mov %rax, 0(%rdi)\n"
+	"	lea 8(%rsp), %rax\n"
+	"	mov %rax, 8(%rdi)\n"
+	"	mov %rbp, 16(%rdi)\n"
+	"	mov %rbx, 24(%rdi)\n"
+	"	mov %r12, 32(%rdi)\n"
+	"	mov %r13, 40(%rdi)\n"
+	"	mov %r14, 48(%rdi)\n"
+	"	mov %r15, 56(%rdi)\n"
+	"	ret\n"
+	".size capture_registers, .-capture_registers\n");
+
+/* The main thread's stack pointer at the program's start (ld.so's): above
+ * it are only argv, the environment and the auxiliary vector, which the
+ * unwinding never reads.  Weak: not every C library has it. */
+extern void *__libc_stack_end __attribute__((weak));
+
+/* "start-end ..." of a maps line: the rest after the range, or NULL. */
+static const char *parse_range(const char *s, uintptr_t *lo, uintptr_t *hi)
+{
+	uintptr_t v[2] = { 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		int digits = 0;
+		for (;; s++, digits++) {
+			int d = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10 : -1;
+			if (d < 0)
+				break;
+			v[i] = v[i] << 4 | (uintptr_t)d;
+		}
+		if (!digits || *s != (i ? ' ' : '-'))
+			return NULL;
+		s++;
+	}
+	*lo = v[0];
+	*hi = v[1];
+	return s;
+}
+
+/* A maps line: whether it holds sp, and then the bounds it gives. */
+static bool stack_of_line(const char *line, uintptr_t sp, uintptr_t tp, bool *found)
+{
+	uintptr_t lo, hi;
+	const char *rest = parse_range(line, &lo, &hi);
+	if (!rest || sp < lo || sp >= hi)
+		return false;
+	if (strstr(rest, "[stack]")) { /* the main thread's: grows down, its top fixed */
+		uintptr_t start = &__libc_stack_end ? (uintptr_t)__libc_stack_end + 64 : hi;
+		stack_low = 0;
+		stack_top = start > sp && start < hi ? start : hi;
+		*found = true;
+	} else if (tp >= lo && tp < hi && sp < tp) { /* glibc's thread: the stack is below its descriptor */
+		stack_low = lo;
+		stack_top = tp;
+		*found = true;
+	}
+	return true;
+}
+
+/* Looks up the mapping holding sp in /proc/self/maps, with a buffer on the
+ * stack: no allocation.  A line longer than the buffer is judged by its
+ * start (the range; a stack's line is short). */
+static void learn_stack(uintptr_t sp)
+{
+	uintptr_t tp;
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	stack_state = -1;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[2048];
+	size_t len = 0;
+	bool found = false, done = false, skipping = false;
+	while (!done) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		char *line = buf, *nl;
+		while (!done && (nl = memchr(line, '\n', (size_t)(buf + len - line)))) {
+			*nl = '\0';
+			if (!skipping)
+				done = stack_of_line(line, sp, tp, &found);
+			skipping = false;
+			line = nl + 1;
+		}
+		len -= (size_t)(line - buf);
+		memmove(buf, line, len);
+		if (!done && len == sizeof(buf) - 1) {
+			done = !skipping && stack_of_line(buf, sp, tp, &found);
+			skipping = true;
+			len = 0;
+		}
+	}
+	close(fd);
+	if (found)
+		stack_state = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t ticket)
+{
+	return (struct agent_ring_slot *)((char *)(r + 1) + (size_t)(ticket % r->nslots) * r->slot_size);
+}
+
+static void announce(struct agent_ring_header *r)
+{
+	smolder_agent_ring((uint64_t)(uintptr_t)r, r->pid);
+}
+
+static struct agent_ring_header *make_ring(uint32_t stack_size)
+{
+	size_t slot = (sizeof(struct agent_ring_slot) + stack_size + 63) & ~(size_t)63;
+	void *m = mmap(NULL, sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	struct agent_ring_header *r = m;
+	r->nslots = AGENT_RING_SLOTS;
+	r->slot_size = (uint32_t)slot;
+	r->stack_size = stack_size;
+	r->pid = (uint32_t)getpid();
+	__atomic_store_n(&r->magic, AGENT_RING_MAGIC, __ATOMIC_RELEASE);
+	return r;
+}
+
+/* This process's ring, made at its first sample (so that a child that
+ * only execs makes none). */
+static struct agent_ring_header *current_ring(void)
+{
+	uint32_t stack_size = atomic_load_explicit(&rings.stack_size, memory_order_relaxed);
+	if (!stack_size)
+		return NULL;
+	struct agent_ring_header *r = atomic_load_explicit(&rings.ring, memory_order_acquire);
+	if (r && r->stack_size == stack_size)
+		return r;
+	if (atomic_flag_test_and_set_explicit(&rings.making, memory_order_acquire))
+		return NULL; /* another thread is making it: this sample takes the marker */
+	/* A ring of another size (an earlier session's) stays mapped: a
+	 * thread may still be writing into it. */
+	r = make_ring(stack_size);
+	if (r) {
+		atomic_store_explicit(&rings.ring, r, memory_order_release);
+		announce(r);
+	} else {
+		atomic_store_explicit(&rings.stack_size, 0, memory_order_relaxed);
+	}
+	atomic_flag_clear_explicit(&rings.making, memory_order_release);
+	return r;
+}
+
+void ring_configure(uint32_t stack_size)
+{
+	atomic_store_explicit(&rings.stack_size, stack_size, memory_order_relaxed);
+	struct agent_ring_header *r = atomic_load_explicit(&rings.ring, memory_order_acquire);
+	if (stack_size && r && r->stack_size == stack_size)
+		announce(r); /* a later session's profiler learns of it */
+}
+
+/* Whether the profiler read the ring lately: it is there, and will make
+ * room. */
+static bool reader_alive(const struct agent_ring_header *r)
+{
+	uint64_t read_ns = __atomic_load_n(&r->read_ns, __ATOMIC_ACQUIRE);
+	return read_ns && now_ns() - read_ns < 200000000ull;
+}
+
+/* A slot's ticket.  A full ring means a burst of samples, or the
+ * profiler's unwinding behind: the thread calls the ring's marker, whose
+ * uprobe wakes the profiler to read at once, and waits for room (up to
+ * 2 ms, while the profiler lives), which slows an allocation-bound program
+ * down to what the profiler keeps up with rather than taking samples whose
+ * stacks it would not unwind. */
+static bool take_ticket(struct agent_ring_header *r, uint64_t *ticket)
+{
+	uint64_t t = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	for (int waits = 0;;) {
+		if (t - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) < r->nslots) {
+			if (__atomic_compare_exchange_n(&r->head, &t, t + 1, true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				*ticket = t;
+				return true;
+			}
+			continue;
+		}
+		if (waits++ == 40 || !reader_alive(r))
+			return false;
+		if (waits == 1)
+			announce(r);
+		struct timespec pause = { 0, 50000 };
+		nanosleep(&pause, NULL);
+		t = __atomic_load_n(&r->head, __ATOMIC_RELAXED);
+	}
+}
+
+/* noinline: the registers captured are this function's, in the frame the
+ * profiler unwinds from (and drops, with its callers in the agent). */
+__attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
+{
+	struct agent_ring_header *r = current_ring();
+	if (!r)
+		return false;
+	uint64_t regs[AGENT_RING_REGS];
+	capture_registers(regs);
+	uintptr_t sp = (uintptr_t)regs[AGENT_REG_SP];
+	if (!stack_state)
+		learn_stack(sp);
+	if (stack_state < 0 || sp < stack_low || sp >= stack_top)
+		return false;
+	uint64_t ticket;
+	if (!take_ticket(r, &ticket)) {
+		__atomic_fetch_add(&r->full, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	if (!thread_tid)
+		thread_tid = (uint32_t)syscall(SYS_gettid);
+	struct agent_ring_slot *s = slot_at(r, ticket);
+	s->time = now_ns();
+	s->tid = thread_tid;
+	memcpy(s->args, args, sizeof(s->args));
+	memcpy(s->regs, regs, sizeof(s->regs));
+	size_t len = stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size;
+	s->stack_len = len;
+	memcpy(s + 1, (const void *)sp, len);
+	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+void ring_after_fork(void)
+{
+	/* The parent's ring, copied, is left as it is: nobody reads it here. */
+	atomic_store_explicit(&rings.ring, NULL, memory_order_relaxed);
+	atomic_flag_clear_explicit(&rings.making, memory_order_relaxed);
+	thread_tid = 0;
+}
+
+void ring_wait_read(void)
+{
+	struct agent_ring_header *r = atomic_load_explicit(&rings.ring, memory_order_acquire);
+	for (int i = 0; r && i < 500; i++) {
+		if (__atomic_load_n(&r->head, __ATOMIC_ACQUIRE) == __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) ||
+		    !reader_alive(r))
+			return;
+		struct timespec pause = { 0, 1000000 };
+		nanosleep(&pause, NULL);
+	}
+}

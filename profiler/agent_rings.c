@@ -1,0 +1,272 @@
+/* The agents' rings of samples (agent/agent.h): learned from the ring
+ * marker's uprobe, read on every pass of the reader with process_vm_readv,
+ * and each slot handed on as the uprobe sample of the allocated marker it
+ * stands for (the same event's id and layout), so that the queue, the
+ * unwinder and the aggregate treat both alike.  A ring is the target's
+ * memory: every field is checked before it is used. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "profiler/profiler-internal.h"
+
+#define RING_SLOT_MAX (128u << 10)
+
+struct agent_ring {
+	pid_t pid;
+	uint64_t addr;
+};
+
+void agent_rings_init(struct agent_rings *r, const struct event_set *es)
+{
+	memset(r, 0, sizeof(*r));
+	r->es = es;
+}
+
+void agent_rings_release(struct agent_rings *r)
+{
+	vec_release(&r->rings);
+	free(r->buf);
+	free(r->slots);
+	free(r->local);
+	free(r->remote);
+	free(r->record);
+	memset(r, 0, sizeof(*r));
+}
+
+/* An id of the allocated marker's events: ring samples are named by it. */
+static uint64_t alloc_event_id(const struct event_set *es)
+{
+	const struct event *events = es->events.data;
+	for (uint32_t i = 0; i < es->events.count; i++)
+		if (events[i].kind == KIND_AGENT_ALLOC)
+			return events[i].id;
+	return 0;
+}
+
+bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h)
+{
+	uint64_t id;
+	if (h->type != PERF_RECORD_SAMPLE || h->size < sizeof(*h) + 8)
+		return false;
+	memcpy(&id, h + 1, 8);
+	const struct event *e = event_set_find(r->es, id);
+	if (!e || (e->kind != KIND_AGENT_RING && e->kind != KIND_AGENT_ALLOC))
+		return false;
+	struct sample_view v;
+	if (!sample_parse(r->es, h, &v))
+		return e->kind == KIND_AGENT_RING;
+	if (e->kind == KIND_AGENT_ALLOC) {
+		r->trapped++;
+		return false;
+	}
+	uint64_t addr = sample_reg(&v, ARCH_REG_ARG0);
+	if (!addr || sample_reg(&v, ARCH_REG_ARG1) != v.pid)
+		return true;
+	/* One ring a process: the newest (a process that exec'd made another). */
+	struct agent_ring *rings = r->rings.data, *ring = NULL;
+	for (uint32_t i = 0; i < r->rings.count && !ring; i++)
+		if (rings[i].pid == (pid_t)v.pid)
+			ring = &rings[i];
+	if (!ring && !(ring = vec_push(&r->rings, sizeof(*ring))))
+		return true; /* out of memory: its samples come through the marker once it is full */
+	*ring = (struct agent_ring){ (pid_t)v.pid, addr };
+	return true;
+}
+
+/* After a failed read or write: the process exited, or its memory is no
+ * longer the ring's (it exec'd); else (a read cut short) try again. */
+static bool ring_gone(void)
+{
+	return errno == ESRCH || errno == EFAULT;
+}
+
+static bool read_remote(pid_t pid, void *to, uint64_t from, size_t len)
+{
+	struct iovec local = { to, len }, remote = { (void *)(uintptr_t)from, len };
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+static bool header_sane(const struct agent_ring_header *h, pid_t pid)
+{
+	return h->magic == AGENT_RING_MAGIC && h->pid == (uint32_t)pid && h->nslots && h->nslots <= 4096 &&
+	       h->stack_size <= AGENT_RING_STACK_MAX && h->slot_size >= sizeof(struct agent_ring_slot) + h->stack_size &&
+	       h->slot_size <= RING_SLOT_MAX && h->head - h->tail <= h->nslots;
+}
+
+static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
+{
+	return ring->addr + sizeof(*h) + (ticket % h->nslots) * (uint64_t)h->slot_size;
+}
+
+/* How many slots from tail on are written whole (their seq says so). */
+static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
+			      uint32_t n)
+{
+	uint64_t seq[RING_READ_SLOTS];
+	if (!n)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		r->local[i] = (struct iovec){ &seq[i], 8 };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), 8 };
+	}
+	if (process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) != (ssize_t)(8 * n))
+		return 0;
+	uint32_t c = 0;
+	while (c < n && seq[c] == h->tail + c + 1)
+		c++;
+	return c;
+}
+
+/* Reads n written slots: their fields into r->slots, then the stack bytes
+ * each holds (not the whole slot) one after another into r->buf. */
+static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
+		       uint32_t n)
+{
+	size_t want = n * sizeof(*r->slots);
+	for (uint32_t i = 0; i < n; i++) {
+		r->local[i] = (struct iovec){ &r->slots[i], sizeof(*r->slots) };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), sizeof(*r->slots) };
+	}
+	if (process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) != (ssize_t)want)
+		return false;
+	size_t at = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct agent_ring_slot *s = &r->slots[i];
+		if (s->stack_len > h->stack_size)
+			s->stack_len = h->stack_size;
+		r->local[i] = (struct iovec){ r->buf + at, s->stack_len };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)(slot_addr(ring, h, h->tail + i) + sizeof(*s)),
+					       s->stack_len };
+		at += s->stack_len;
+	}
+	return process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) == (ssize_t)at;
+}
+
+/* The sample the allocated marker's uprobe would have written, from a
+ * slot: the fields its event's sample_type names, in perf's order, as
+ * pieces for the queue (the stack copy is not copied again here; left out
+ * when shed).  Returns the number of pieces. */
+static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent_ring_slot *s, const uint8_t *stack,
+			    bool shed, struct record_piece *pieces)
+{
+	const struct perf_event_attr *attr = &r->es->kinds[KIND_AGENT_ALLOC];
+	uint8_t *p = r->record + sizeof(struct perf_event_header);
+#define PUT(v)                          \
+	do {                            \
+		uint64_t x_ = (v);      \
+		memcpy(p, &x_, 8);      \
+		p += 8;                 \
+	} while (0)
+	PUT(r->alloc_id);
+	if (attr->sample_type & PERF_SAMPLE_IP)
+		PUT(s->regs[AGENT_REG_IP]);
+	if (attr->sample_type & PERF_SAMPLE_TID)
+		PUT((uint64_t)s->tid << 32 | (uint32_t)pid);
+	if (attr->sample_type & PERF_SAMPLE_TIME)
+		PUT(s->time);
+	if (attr->sample_type & PERF_SAMPLE_PERIOD)
+		PUT(1);
+	if (attr->sample_type & PERF_SAMPLE_CALLCHAIN)
+		PUT(0); /* user frames come from the stack, as for the uprobe's */
+	if (attr->sample_type & PERF_SAMPLE_REGS_USER) {
+		PUT(PERF_SAMPLE_REGS_ABI_64);
+		for (unsigned reg = 0; reg < 64; reg++)
+			if (attr->sample_regs_user & (1ull << reg))
+				PUT(arch_agent_ring_reg(s, reg));
+	}
+	uint32_t n = 1;
+	size_t after = 0; /* bytes of the pieces after the first */
+	if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
+		/* The record's size is 16 bits: the copy is cut to fit.  Like the
+		 * uprobe's sample, it keeps 8 bytes at least, or (shed) none, and
+		 * then no dyn_size either. */
+		size_t room = 65528 - (size_t)(p - r->record) - 16;
+		uint64_t len = shed ? 0 : s->stack_len > room ? room & ~7ull : s->stack_len;
+		uint64_t size = shed ? 0 : len ? (len + 7) & ~7ull : 8;
+		PUT(size);
+		if (size) {
+			pieces[n++] = (struct record_piece){ stack, len };
+			pieces[n++] = (struct record_piece){ r->zeros, size - len };
+			r->dyn_size = len;
+			pieces[n++] = (struct record_piece){ &r->dyn_size, 8 };
+			after = size + 8;
+		}
+	}
+#undef PUT
+	struct perf_event_header *h = (struct perf_event_header *)r->record;
+	h->type = PERF_RECORD_SAMPLE;
+	h->misc = PERF_RECORD_MISC_USER;
+	h->size = (uint16_t)((size_t)(p - r->record) + after);
+	pieces[0] = (struct record_piece){ r->record, (size_t)(p - r->record) };
+	return n;
+}
+
+/* Reads one ring's written slots, hands them on, and gives them back to
+ * the agent; false when the ring is gone (the process exited or exec'd). */
+/* Tells the agent the slots before tail are read, and that we live. */
+static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now)
+{
+	uint64_t back[2] = { tail, now };
+	struct iovec from = { back, sizeof(back) },
+		     to = { (void *)(uintptr_t)(ring->addr + offsetof(struct agent_ring_header, tail)), sizeof(back) };
+	return process_vm_writev(ring->pid, &from, 1, &to, 1, 0) == (ssize_t)sizeof(back) || !ring_gone();
+}
+
+/* A crowded queue would take the samples without their stacks: they wait
+ * in the ring instead, whose agent then waits for room (ring.c). */
+static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t now, struct record_queue *q)
+{
+	struct agent_ring_header h;
+	errno = 0;
+	if (!read_remote(ring->pid, &h, ring->addr, sizeof(h)))
+		return !ring_gone();
+	if (!header_sane(&h, ring->pid))
+		return false;
+	if (record_queue_crowded(q))
+		return give_back(ring, h.tail, now);
+	uint32_t n = (uint32_t)(h.head - h.tail);
+	n = written_slots(r, ring, &h, n < RING_READ_SLOTS ? n : RING_READ_SLOTS);
+	if (n && !read_slots(r, ring, &h, n))
+		return !ring_gone();
+	if (n > r->last_pass_most)
+		r->last_pass_most = n;
+	const uint8_t *stack = r->buf;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct agent_ring_slot *s = &r->slots[i];
+		struct record_piece pieces[4];
+		uint32_t np = slot_pieces(r, ring->pid, s, stack, false, pieces);
+		if (!record_queue_push(q, pieces, np))
+			r->dropped++;
+		stack += s->stack_len;
+	}
+	r->samples += n;
+	return give_back(ring, h.tail + n, now);
+}
+
+void agent_rings_read(struct agent_rings *r, struct record_queue *q)
+{
+	if (!r->rings.count)
+		return;
+	if (!r->record && (!(r->record = malloc(1024)) || !(r->slots = calloc(RING_READ_SLOTS, sizeof(*r->slots))) ||
+			   !(r->local = calloc(RING_READ_SLOTS, sizeof(*r->local))) ||
+			   !(r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote))) ||
+			   !(r->buf = malloc((size_t)RING_READ_SLOTS * 65536)))) {
+		free(r->record);
+		r->record = NULL;
+		return;
+	}
+	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
+		return;
+	uint64_t now = monotonic_ns();
+	r->last_pass_most = 0;
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count;) {
+		if (read_ring(r, &rings[i], now, q)) {
+			i++;
+			continue;
+		}
+		rings[i] = rings[--r->rings.count];
+	}
+}
