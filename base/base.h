@@ -251,6 +251,11 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 /* True while pid exists and is not a zombie. */
 bool process_alive(pid_t pid);
 
+/* Where pid's main stack started at exec (/proc/PID/stat's startstack):
+ * above it are only its arguments, environment and auxiliary vector.  0 if
+ * it is gone or does not say. */
+uint64_t process_start_stack(pid_t pid);
+
 /* The user pid runs as (its /proc entry's owner); false if it is gone. */
 bool process_owner(pid_t pid, uid_t *uid);
 

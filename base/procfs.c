@@ -38,19 +38,40 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	return ok;
 }
 
-bool process_alive(pid_t pid)
+/* /proc/PID/stat's fields after the name, from the state on (a name may
+ * hold a ')' too: the last one ends it); NULL if pid is gone. */
+static const char *stat_fields(pid_t pid, char *buf, size_t len)
 {
-	char path[64], buf[512];
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		return NULL;
+	size_t n = fread(buf, 1, len - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* The state follows the last ')': a name may hold one too. */
 	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+	return paren && paren[1] == ' ' ? paren + 2 : NULL;
+}
+
+bool process_alive(pid_t pid)
+{
+	char buf[512];
+	const char *state = stat_fields(pid, buf, sizeof(buf));
+	return state && *state != 'Z' && *state != 'X';
+}
+
+uint64_t process_start_stack(pid_t pid)
+{
+	char buf[1024];
+	const char *p = stat_fields(pid, buf, sizeof(buf));
+	/* startstack is field 28; the state is field 3. */
+	for (int field = 3; p && field < 28; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
 }
 
 bool process_owner(pid_t pid, uid_t *uid)

@@ -185,6 +185,20 @@ struct agent_call_result {
 int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, uint64_t ring_stack,
 		      struct agent_call_result *res, struct profiler_error *err);
 
+/* ---- stack_tops.c: where each process's main stack starts ---- */
+
+struct stack_tops {
+	struct vec tops; /* struct stack_top */
+	struct id_hash index;
+};
+
+/* pid's main stack's start (its arguments above it), 0 if not known; read
+ * from /proc once a process. */
+uint64_t stack_tops_get(struct stack_tops *t, pid_t pid);
+/* pid exec'd or exited: read again when asked. */
+void stack_tops_forget(struct stack_tops *t, pid_t pid);
+void stack_tops_release(struct stack_tops *t);
+
 /* ---- agent_rings.c: the agents' rings of samples, read from outside ---- */
 
 #define RING_READ_SLOTS 256 /* of a ring in one pass, at most */
@@ -429,11 +443,16 @@ struct frames {
  * to the caller's line. */
 void callchain_frames(const uint64_t *ips, uint64_t nr, bool want_kernel, bool want_user, struct frames *f);
 
+/* Where a process's main stack starts (0: not known), for record_pieces. */
+typedef uint64_t (*stack_start_of)(void *ctx, uint32_t pid);
+
 /* The pieces of record h to queue, with its stack copy cut to the bytes
- * that were stack or, when shed, left out; head and stack_size hold the
+ * that were stack, and not past where the process's main stack starts
+ * (start_of tells) or, when shed, left out; head and stack_size hold the
  * rewritten fields.  Returns the number of pieces (at most 5). */
 uint32_t record_pieces(const struct event_set *es, const struct perf_event_header *h, bool shed,
-		       struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size);
+		       stack_start_of start_of, void *ctx, struct record_piece *pieces, struct perf_event_header *head,
+		       uint64_t *stack_size);
 
 /* The side records, decoded. */
 struct mmap2_record {
@@ -592,7 +611,8 @@ struct profiler {
 	struct profiler_stats stats;
 	uint64_t start_ns, stop_ns;
 	struct record_queue queue;
-	struct agent_rings rings; /* the reader's */
+	struct agent_rings rings; /* the reader's ... */
+	struct stack_tops stack_tops; /* ... too */
 	pthread_t worker;
 	bool worker_running;
 	pthread_mutex_t profile_lock;

@@ -157,7 +157,8 @@ static bool stack_only_unwinds(enum event_kind k)
  * tells the worker (the kernel writes that only when a record has no room
  * left for any stack, which is as stackless). */
 uint32_t record_pieces(const struct event_set *es, const struct perf_event_header *h, bool shed,
-		       struct record_piece *pieces, struct perf_event_header *head, uint64_t *stack_size)
+		       stack_start_of start_of, void *ctx, struct record_piece *pieces, struct perf_event_header *head,
+		       uint64_t *stack_size)
 {
 	struct sample_view v;
 	uint64_t id;
@@ -172,6 +173,11 @@ uint32_t record_pieces(const struct event_set *es, const struct perf_event_heade
 		return 1;
 	/* At least 8 kept: a zero size also drops the dyn_size field. */
 	uint64_t keep = v.stack_dyn ? (v.stack_dyn + 7) & ~7ull : 8;
+	/* The main thread's copy reaches the arguments and environment: a
+	 * margin above the start covers _start's own frame. */
+	uint64_t sp = sample_reg(&v, ARCH_REG_SP), start = sp && v.stack_dyn > 256 ? start_of(ctx, v.pid) : 0;
+	if (start > sp && start - sp + 64 < keep)
+		keep = (start - sp + 64 + 7) & ~7ull;
 	shed = shed && v.regs && stack_only_unwinds(v.kind);
 	if (shed)
 		keep = 0;

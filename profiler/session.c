@@ -13,6 +13,22 @@
 
 /* ---- the reader ---- */
 
+static uint64_t main_stack_start(void *ctx, uint32_t pid)
+{
+	return stack_tops_get(&((struct profiler *)ctx)->stack_tops, (pid_t)pid);
+}
+
+/* An exec gives a process another stack; its exit frees its pid. */
+static void forget_stack_start(struct profiler *s, const struct perf_event_header *h)
+{
+	struct comm_record c;
+	struct fork_record e; /* an exit's fields are a fork's */
+	if (h->type == PERF_RECORD_COMM && comm_parse(h, &c) && c.exec)
+		stack_tops_forget(&s->stack_tops, (pid_t)c.pid);
+	else if (h->type == PERF_RECORD_EXIT && fork_parse(h, &e) && e.pid == e.tid)
+		stack_tops_forget(&s->stack_tops, (pid_t)e.pid);
+}
+
 /* The reader's handler: copy and move on (a crowded queue gets samples
  * without their stacks, so that waiting for room is short; the kernel's
  * buffers hold what comes meanwhile).  An agent's ring is learned. */
@@ -21,10 +37,12 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
 	struct profiler *s = ctx;
 	if (agent_rings_take_marker(&s->rings, h))
 		return;
+	forget_stack_start(s, h);
 	struct record_piece pieces[5];
 	struct perf_event_header head;
 	uint64_t stack_size;
-	uint32_t n = record_pieces(&s->events, h, record_queue_crowded(&s->queue), pieces, &head, &stack_size);
+	uint32_t n = record_pieces(&s->events, h, record_queue_crowded(&s->queue), main_stack_start, s, pieces, &head,
+				   &stack_size);
 	if (!record_queue_push(&s->queue, pieces, n))
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
@@ -461,6 +479,7 @@ void profiler_free(struct profiler *s)
 	worker_stop(s);
 	record_queue_release(&s->queue);
 	agent_rings_release(&s->rings);
+	stack_tops_release(&s->stack_tops);
 	event_set_release(&s->events);
 	targets_release(&s->targets);
 	aggregate_release(&s->agg);

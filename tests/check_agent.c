@@ -153,6 +153,129 @@ START_TEST(test_fuzzed_calls_from_threads)
 }
 END_TEST
 
+/* The profiler's side of the ring, in-process: every written slot checked
+ * and given back, as smolder's reader does from outside. */
+struct ring_check {
+	_Atomic bool stop;
+	uint64_t read, bad;
+};
+
+static bool slot_sane(const struct agent_ring_header *r, const struct agent_ring_slot *s, uint64_t ticket)
+{
+	uintptr_t ip = (uintptr_t)s->regs[AGENT_REG_IP], fn = (uintptr_t)ring_write_sample;
+	return s->seq == ticket + 1 && s->tid != 0 && s->time != 0 && ip > fn && ip < fn + 4096 &&
+	       s->stack_len > 0 && s->stack_len <= r->stack_size && s->args[1] > 0 && (s->args[3] & 0xff) < AGENT_FUNCS &&
+	       s->regs[AGENT_REG_SP] != 0;
+}
+
+static void *ring_reader(void *arg)
+{
+	struct ring_check *c = arg;
+	for (;;) {
+		bool last = atomic_load(&c->stop);
+		struct agent_ring_header *r = atomic_load(&rings.ring);
+		if (r) {
+			__atomic_store_n(&r->read_ns, now_ns(), __ATOMIC_RELEASE);
+			uint64_t t = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
+			for (;; t++) {
+				struct agent_ring_slot *s = slot_at(r, t);
+				if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != t + 1)
+					break;
+				c->bad += !slot_sane(r, s, t);
+				c->read++;
+			}
+			__atomic_store_n(&r->tail, t, __ATOMIC_RELEASE);
+		}
+		if (last)
+			return NULL;
+		struct timespec pause = { 0, 1000000 };
+		nanosleep(&pause, NULL);
+	}
+}
+
+START_TEST(test_ring_takes_samples_from_threads)
+{
+	ck_assert(resolve_real());
+	unsigned long long adds = 0;
+	dl_iterate_phdr(count_loads, &adds);
+	atomic_store(&agent.modules_seen, adds);
+	ring_configure(4096);
+	atomic_store(&agent.rate, 4096);
+	struct ring_check c = { 0 };
+	pthread_t reader, t[4];
+	ck_assert_int_eq(pthread_create(&reader, NULL, ring_reader, &c), 0);
+	for (uintptr_t i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fuzz_thread, (void *)(i + 11)), 0);
+	fuzz_thread((void *)99); /* the main thread's stack too */
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&agent.rate, 0);
+	atomic_store(&c.stop, true);
+	pthread_join(reader, NULL);
+	struct agent_ring_header *r = atomic_load(&rings.ring);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->magic, AGENT_RING_MAGIC);
+	ck_assert_uint_eq(r->pid, (uint64_t)getpid());
+	ck_assert_uint_gt(c.read, 1000);
+	ck_assert_uint_eq(c.bad, 0);
+	ck_assert_uint_eq(r->head, r->tail);
+	for (int i = 0; i < BLOCKS; i++)
+		if (shared[i].p) {
+			hook_free(shared[i].p);
+			shared[i].p = NULL;
+		}
+	drain_frees(true);
+	ring_configure(0);
+}
+END_TEST
+
+START_TEST(test_full_ring_without_reader_falls_back)
+{
+	ring_configure(1024);
+	uint64_t args[4] = { 0x1000, 16, 16, 1 << 8 };
+	struct agent_ring_header *r = NULL;
+	int written = 0;
+	while (ring_write_sample(args))
+		written++;
+	r = atomic_load(&rings.ring);
+	ck_assert_ptr_nonnull(r);
+	/* No profiler read it lately: no wait, the marker takes the rest. */
+	ck_assert_int_eq(written, (int)(r->head - r->tail));
+	ck_assert_uint_eq(r->head - r->tail, r->nslots);
+	ck_assert_uint_ge(r->full, 1);
+	ck_assert(!ring_write_sample(args));
+	__atomic_store_n(&r->tail, r->head, __ATOMIC_RELEASE);
+	ring_configure(0);
+	ck_assert(!ring_write_sample(args)); /* configured off */
+}
+END_TEST
+
+START_TEST(test_stack_bounds_from_maps)
+{
+	uintptr_t lo, hi;
+	ck_assert_ptr_null(parse_range("7f00-", &lo, &hi));
+	ck_assert_ptr_null(parse_range("zz-10 rw-p", &lo, &hi));
+	ck_assert_ptr_nonnull(parse_range("1000-2000 rw-p 00000000 00:00 0", &lo, &hi));
+	ck_assert(lo == 0x1000 && hi == 0x2000);
+	bool found = false;
+	/* A mapping that is neither the main stack nor holds the thread's
+	 * descriptor (a coroutine's stack, say) is not trusted. */
+	ck_assert(stack_of_line("1000-9000 rw-p 00000000 00:00 0", 0x5000, 0x20000, &found));
+	ck_assert(!found);
+	ck_assert(stack_of_line("1000-9000 rw-p 00000000 00:00 0", 0x5000, 0x8000, &found));
+	ck_assert(found && stack_low == 0x1000 && stack_top == 0x8000);
+	found = false;
+	ck_assert(!stack_of_line("1000-9000 rw-p 00000000 00:00 0", 0x9000, 0x8000, &found));
+	/* This thread's real stack: the copy never passes the top. */
+	stack_state = 0;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	learn_stack(sp);
+	ck_assert_int_eq(stack_state, 1);
+	ck_assert(sp < stack_top);
+	stack_state = 0;
+}
+END_TEST
+
 START_TEST(test_stop_puts_every_entry_back)
 {
 	ck_assert_int_gt(smolder_agent_start(1, 0), 0); /* every allocation sampled */
@@ -192,6 +315,9 @@ int main(void)
 	tcase_add_test(tc, test_numbers_match_libm);
 	tcase_add_test(tc, test_live_set_one_entry_per_address);
 	tcase_add_test(tc, test_fuzzed_calls_from_threads);
+	tcase_add_test(tc, test_ring_takes_samples_from_threads);
+	tcase_add_test(tc, test_full_ring_without_reader_falls_back);
+	tcase_add_test(tc, test_stack_bounds_from_maps);
 	tcase_add_test(tc, test_stop_puts_every_entry_back);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -213,6 +213,20 @@ static void dwarf_sample(struct rec *r, uint64_t stack_size, uint64_t dyn)
 		rec_u64(r, dyn);
 }
 
+static uint64_t no_start(void *ctx, uint32_t pid)
+{
+	(void)ctx;
+	(void)pid;
+	return 0;
+}
+
+/* The main stack starts 100 bytes above the sample's stack pointer. */
+static uint64_t start_above_sp(void *ctx, uint32_t pid)
+{
+	(void)pid;
+	return *(const uint64_t *)ctx + 100;
+}
+
 START_TEST(test_sample_registers_and_stack)
 {
 	struct event_set es;
@@ -234,7 +248,7 @@ START_TEST(test_sample_registers_and_stack)
 	struct record_piece pieces[5];
 	struct perf_event_header head;
 	uint64_t stack_size;
-	uint32_t n = record_pieces(&es, h, false, pieces, &head, &stack_size);
+	uint32_t n = record_pieces(&es, h, false, no_start, NULL, pieces, &head, &stack_size);
 	ck_assert_uint_eq(n, 5);
 	struct rec cut = { .len = 0 };
 	for (uint32_t i = 0; i < n; i++)
@@ -251,7 +265,7 @@ START_TEST(test_sample_registers_and_stack)
 	free(ch);
 
 	/* Shed: no stack at all, registers kept. */
-	n = record_pieces(&es, h, true, pieces, &head, &stack_size);
+	n = record_pieces(&es, h, true, no_start, NULL, pieces, &head, &stack_size);
 	cut.len = 0;
 	for (uint32_t i = 0; i < n; i++)
 		rec_put(&cut, pieces[i].data, pieces[i].len);
@@ -259,6 +273,22 @@ START_TEST(test_sample_registers_and_stack)
 	ck_assert(sample_parse(&es, ch, &cv));
 	ck_assert_ptr_null(cv.stack);
 	ck_assert_uint_eq(sample_reg(&cv, ARCH_REG_IP), 0x1000 + arch_perf_reg(ARCH_REG_IP));
+	free(ch);
+	free(h);
+
+	/* The main thread's copy stops 64 bytes past where its stack started:
+	 * above are the arguments and the environment. */
+	dwarf_sample(&r, 1024, 1024);
+	h = rec_copy(&r, r.len);
+	uint64_t sp = 0x1000 + arch_perf_reg(ARCH_REG_SP);
+	n = record_pieces(&es, h, false, start_above_sp, &sp, pieces, &head, &stack_size);
+	cut.len = 0;
+	for (uint32_t i = 0; i < n; i++)
+		rec_put(&cut, pieces[i].data, pieces[i].len);
+	ch = rec_copy(&cut, cut.len);
+	ck_assert(sample_parse(&es, ch, &cv));
+	ck_assert_uint_eq(cv.stack_size, 168);
+	ck_assert_uint_eq(cv.stack_dyn, 168);
 	free(ch);
 	free(h);
 

@@ -36,6 +36,37 @@ within "$got" "$want" 10 && [ "$freed" = 0 ] && pass "launched: leak in use $got
 	pass "stacks end in the function called (realloc, calloc), no agent frame" ||
 	fail "agent frames or leaves: $("$SMOLDER" fold "$P" | head -3)"
 
+# ---- the samples come through the agent's ring, not a trap each ----
+"$SMOLDER" record --view alloc -o "$TMP/ring.smolder" -- "$WORKLOADS/allocs" 100 > /dev/null 2> "$TMP/ring.err" ||
+	fail "ring: $(cat "$TMP/ring.err")"
+read -r ring trapped < <(sed -n 's/.*agent: \([0-9]*\) samples through its ring, \([0-9]*\) through a uprobe.*/\1 \2/p' \
+	"$TMP/ring.err")
+[ "${ring:-0}" -gt 100 ] && [ "$trapped" -le $((ring / 20)) ] &&
+	pass "launched: $ring samples through the agent's ring, $trapped through its uprobe" ||
+	fail "ring: $(cat "$TMP/ring.err")"
+
+# ---- frame pointers: no ring (the kernel walks the frames at the marker) ----
+P=$TMP/fp.smolder
+"$SMOLDER" record --unwind fp --view alloc --alloc-rate 4096 -o "$P" -- "$WORKLOADS/allocs_fp" 100 > "$TMP/fp.out" \
+	2> "$TMP/fp.err" || fail "fp: $(cat "$TMP/fp.err")"
+got=$(value_under "$P" alloc_bytes ';main;alloc_malloc;')
+want=$(truth "$TMP/fp.out" malloc bytes)
+within "$got" "$want" 10 && grep -q "agent: 0 samples through its ring" "$TMP/fp.err" &&
+	pass "--unwind fp: malloc site $got bytes (true $want), every sample through the marker's uprobe" ||
+	fail "fp: malloc site $got bytes (true $want): $(cat "$TMP/fp.err")"
+
+# ---- a fork: the child makes a ring of its own, nothing counted twice ----
+P=$TMP/fork.smolder
+"$SMOLDER" record -q --view alloc --alloc-rate 16384 -o "$P" -- "$WORKLOADS/fork_allocs" 200000 > "$TMP/fork.out" ||
+	fail "fork_allocs: status $?"
+parent=$(value_under "$P" alloc_bytes ';parent_allocates;')
+child=$(value_under "$P" alloc_bytes ';child_allocates;')
+want_parent=$(truth "$TMP/fork.out" parent bytes)
+want_child=$(truth "$TMP/fork.out" child bytes)
+within "$parent" "$want_parent" 5 && within "$child" "$want_child" 5 &&
+	pass "fork: parent $parent bytes (true $want_parent), child $child (true $want_child)" ||
+	fail "fork: parent $parent bytes (true $want_parent), child $child (true $want_child)"
+
 # ---- the command's exit status passes through; LD_PRELOAD kept ----
 LD_PRELOAD=/keep.so "$SMOLDER" record -q --view alloc -o "$TMP/x.smolder" -- sh -c 'echo "$LD_PRELOAD"; exit 7' \
 	> "$TMP/env.out" 2> /dev/null
