@@ -33,8 +33,9 @@
 #define AGENT_FREED_MARKER "smolder_agent_freed"
 #define AGENT_FREED_BATCH_MARKER "smolder_agent_freed_batch"
 #define AGENT_FREED_BATCH_MAX 64
-/*   ring(addr, pid): the process pid's ring is at addr (called when it is
- *     made, at each start, and in the child after a fork). */
+/*   ring(addr, pid, fd): the process pid's ring is at addr, and is the
+ *     memfd fd (-1: anonymous memory) which the profiler maps too; called
+ *     when it is made, at each start, and when it is full. */
 #define AGENT_RING_MARKER "smolder_agent_ring"
 
 /* The ring: a header, then nslots slots of slot_size bytes.  Threads claim
@@ -55,7 +56,7 @@ struct agent_ring_header {
 	uint64_t head;
 	uint64_t tail, read_ns; /* written by the profiler, together; read_ns: CLOCK_MONOTONIC of its last read */
 	uint64_t full;
-	uint64_t reserved;
+	uint64_t self; /* addr: a file mapped from fd that says otherwise is another */
 };
 
 /* The registers a slot holds: those DWARF unwinding starts from (the

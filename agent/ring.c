@@ -29,7 +29,8 @@ static struct ring_state {
 	_Atomic(struct agent_ring_header *) ring; /* this process's; NULL until its first sample */
 	_Atomic uint32_t stack_size;               /* of the slots to come; 0: no ring */
 	atomic_flag making;                        /* one thread makes the ring */
-} rings;
+	_Atomic int fd;                            /* the ring's memfd; -1: none */
+} rings = { .fd = -1 };
 
 /* Per thread: the stack the copies may read, [stack_low, stack_top), and
  * whether it was looked up (1), or cannot be used (-1). */
@@ -38,9 +39,9 @@ static __thread int8_t stack_state HOT_TLS;
 static __thread uint32_t thread_tid HOT_TLS;
 
 /* The marker that tells the profiler where a process's ring is. */
-EXPORT __attribute__((noipa)) void smolder_agent_ring(uint64_t addr, uint64_t pid)
+EXPORT __attribute__((noipa)) void smolder_agent_ring(uint64_t addr, uint64_t pid, uint64_t fd)
 {
-	__asm__ volatile("nop" : : "r"(addr), "r"(pid) : "memory");
+	__asm__ volatile("nop" : : "r"(addr), "r"(pid), "r"(fd) : "memory");
 }
 
 /* Fills regs with the caller's registers as they are when this returns:
@@ -174,17 +175,38 @@ static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t tic
 
 static void announce(struct agent_ring_header *r)
 {
-	smolder_agent_ring((uint64_t)(uintptr_t)r, r->pid);
+	smolder_agent_ring((uint64_t)(uintptr_t)r, r->pid, (uint64_t)(int64_t)atomic_load(&rings.fd));
+}
+
+/* Shared memory the profiler maps too (reading it then costs no system
+ * call), or else private memory it reads with process_vm_readv.  The fd
+ * stays open for the profiler to open through /proc; it closes at exec. */
+static void *map_ring(size_t size)
+{
+	int fd = memfd_create("smolder-agent-ring", MFD_CLOEXEC);
+	void *m = MAP_FAILED;
+	if (fd >= 0 && ftruncate(fd, (off_t)size) == 0)
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	}
+	int old = atomic_exchange(&rings.fd, fd); /* an earlier session's ring of another size */
+	if (old >= 0)
+		close(old);
+	return m;
 }
 
 static struct agent_ring_header *make_ring(uint32_t stack_size)
 {
 	size_t slot = (sizeof(struct agent_ring_slot) + stack_size + 63) & ~(size_t)63;
-	void *m = mmap(NULL, sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot);
 	if (m == MAP_FAILED)
 		return NULL;
 	struct agent_ring_header *r = m;
+	r->self = (uint64_t)(uintptr_t)m;
 	r->nslots = AGENT_RING_SLOTS;
 	r->slot_size = (uint32_t)slot;
 	r->stack_size = stack_size;
@@ -296,8 +318,12 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 
 void ring_after_fork(void)
 {
-	/* The parent's ring, copied, is left as it is: nobody reads it here. */
+	/* The parent's ring (shared memory, or a copy) and its fd are left as
+	 * they are: this process writes into a ring of its own. */
 	atomic_store_explicit(&rings.ring, NULL, memory_order_relaxed);
+	int fd = atomic_exchange(&rings.fd, -1);
+	if (fd >= 0)
+		close(fd);
 	atomic_flag_clear_explicit(&rings.making, memory_order_relaxed);
 	thread_tid = 0;
 }

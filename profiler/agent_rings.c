@@ -1,22 +1,39 @@
 /* The agents' rings of samples (agent/agent.h): learned from the ring
- * marker's uprobe, read on every pass of the reader with process_vm_readv,
- * and each slot handed on as the uprobe sample of the allocated marker it
- * stands for (the same event's id and layout), so that the queue, the
- * unwinder and the aggregate treat both alike.  A ring is the target's
- * memory: every field is checked before it is used. */
+ * marker's uprobe, read on every pass of the reader, and each slot handed
+ * on as the uprobe sample of the allocated marker it stands for (the same
+ * event's id and layout), so that the queue, the unwinder and the
+ * aggregate treat both alike.  A ring is shared memory we map too (its
+ * memfd, opened through /proc), or else read with process_vm_readv.  It is
+ * the target's memory: every field is checked before it is used. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "profiler/profiler-internal.h"
 
 #define RING_SLOT_MAX (128u << 10)
+#define RING_MAP_MAX (64u << 20)
 
 struct agent_ring {
 	pid_t pid;
 	uint64_t addr;
+	uint8_t *map; /* the ring, mapped here too; NULL: read with process_vm_readv */
+	size_t map_len;
+	bool exited;  /* read it once more (mapped, it outlives the process), then let go */
 };
+
+static void forget_ring(struct agent_ring *ring)
+{
+	if (ring->map)
+		munmap(ring->map, ring->map_len);
+	ring->map = NULL;
+}
 
 void agent_rings_init(struct agent_rings *r, const struct event_set *es)
 {
@@ -26,6 +43,9 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es)
 
 void agent_rings_release(struct agent_rings *r)
 {
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count; i++)
+		forget_ring(&rings[i]);
 	vec_release(&r->rings);
 	free(r->buf);
 	free(r->slots);
@@ -43,6 +63,76 @@ static uint64_t alloc_event_id(const struct event_set *es)
 		if (events[i].kind == KIND_AGENT_ALLOC)
 			return events[i].id;
 	return 0;
+}
+
+/* After a failed read or write: the process exited, or its memory is no
+ * longer the ring's (it exec'd), or our mapping of it is not the ring;
+ * else (a read cut short) try again. */
+static bool ring_gone(const struct agent_ring *ring)
+{
+	return ring->map || errno == ESRCH || errno == EFAULT;
+}
+
+/* Copies n pieces of the ring, remote[i] into local[i] (total bytes in
+ * all): from our mapping of it, or with process_vm_readv.  What is read
+ * after is read after these (an acquire). */
+static bool ring_read(const struct agent_ring *ring, const struct iovec *local, const struct iovec *remote, uint32_t n,
+		      size_t total)
+{
+	if (!ring->map)
+		return process_vm_readv(ring->pid, local, n, remote, n, 0) == (ssize_t)total;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t off = (uint64_t)(uintptr_t)remote[i].iov_base - ring->addr;
+		if (off > ring->map_len || remote[i].iov_len > ring->map_len - off)
+			return false;
+		memcpy(local[i].iov_base, ring->map + off, remote[i].iov_len);
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return true;
+}
+
+static bool read_header(const struct agent_ring *ring, struct agent_ring_header *h)
+{
+	struct iovec local = { h, sizeof(*h) }, remote = { (void *)(uintptr_t)ring->addr, sizeof(*h) };
+	return ring_read(ring, &local, &remote, 1, sizeof(*h));
+}
+
+/* Maps the ring's memfd, opened through /proc, if it is the ring at addr
+ * (the process may have closed fd, and opened another file under it). */
+static void map_ring(struct agent_ring *ring, int fd)
+{
+	char path[64];
+	struct stat st;
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)ring->pid, fd);
+	int mine = open(path, O_RDWR | O_CLOEXEC);
+	if (mine < 0)
+		return;
+	if (fstat(mine, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof(struct agent_ring_header) &&
+	    st.st_size <= (off_t)RING_MAP_MAX) {
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, mine, 0);
+		if (m != MAP_FAILED) {
+			ring->map = m;
+			ring->map_len = (size_t)st.st_size;
+		}
+	}
+	close(mine);
+	struct agent_ring_header h;
+	if (ring->map && !(read_header(ring, &h) && h.self == ring->addr && h.magic == AGENT_RING_MAGIC))
+		forget_ring(ring);
+}
+
+static bool header_sane(const struct agent_ring_header *h, pid_t pid)
+{
+	return h->magic == AGENT_RING_MAGIC && h->pid == (uint32_t)pid && h->nslots && h->nslots <= 4096 &&
+	       h->stack_size <= AGENT_RING_STACK_MAX && h->slot_size >= sizeof(struct agent_ring_slot) + h->stack_size &&
+	       h->slot_size <= RING_SLOT_MAX && h->head - h->tail <= h->nslots;
+}
+
+static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
+{
+	return ring->addr + sizeof(*h) + (ticket % h->nslots) * (uint64_t)h->slot_size;
 }
 
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h)
@@ -64,40 +154,31 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
 	uint64_t addr = sample_reg(&v, ARCH_REG_ARG0);
 	if (!addr || sample_reg(&v, ARCH_REG_ARG1) != v.pid)
 		return true;
-	/* One ring a process: the newest (a process that exec'd made another). */
+	/* One ring a process: the newest (a process that exec'd made another);
+	 * a full ring's agent calls the marker again, to wake us. */
 	struct agent_ring *rings = r->rings.data, *ring = NULL;
 	for (uint32_t i = 0; i < r->rings.count && !ring; i++)
 		if (rings[i].pid == (pid_t)v.pid)
 			ring = &rings[i];
-	if (!ring && !(ring = vec_push(&r->rings, sizeof(*ring))))
+	if (ring && ring->addr == addr && !ring->exited)
+		return true;
+	if (ring)
+		forget_ring(ring);
+	else if (!(ring = vec_push(&r->rings, sizeof(*ring))))
 		return true; /* out of memory: its samples come through the marker once it is full */
-	*ring = (struct agent_ring){ (pid_t)v.pid, addr };
+	*ring = (struct agent_ring){ .pid = (pid_t)v.pid, .addr = addr };
+	map_ring(ring, (int)sample_reg(&v, ARCH_REG_ARG2));
+	r->rings_seen++;
+	r->rings_mapped += ring->map != NULL;
 	return true;
 }
 
-/* After a failed read or write: the process exited, or its memory is no
- * longer the ring's (it exec'd); else (a read cut short) try again. */
-static bool ring_gone(void)
+void agent_rings_exited(struct agent_rings *r, pid_t pid)
 {
-	return errno == ESRCH || errno == EFAULT;
-}
-
-static bool read_remote(pid_t pid, void *to, uint64_t from, size_t len)
-{
-	struct iovec local = { to, len }, remote = { (void *)(uintptr_t)from, len };
-	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
-
-static bool header_sane(const struct agent_ring_header *h, pid_t pid)
-{
-	return h->magic == AGENT_RING_MAGIC && h->pid == (uint32_t)pid && h->nslots && h->nslots <= 4096 &&
-	       h->stack_size <= AGENT_RING_STACK_MAX && h->slot_size >= sizeof(struct agent_ring_slot) + h->stack_size &&
-	       h->slot_size <= RING_SLOT_MAX && h->head - h->tail <= h->nslots;
-}
-
-static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
-{
-	return ring->addr + sizeof(*h) + (ticket % h->nslots) * (uint64_t)h->slot_size;
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count; i++)
+		if (rings[i].pid == pid)
+			rings[i].exited = true;
 }
 
 /* How many slots from tail on are written whole (their seq says so). */
@@ -111,7 +192,7 @@ static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ri
 		r->local[i] = (struct iovec){ &seq[i], 8 };
 		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), 8 };
 	}
-	if (process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) != (ssize_t)(8 * n))
+	if (!ring_read(ring, r->local, r->remote, n, 8 * (size_t)n))
 		return 0;
 	uint32_t c = 0;
 	while (c < n && seq[c] == h->tail + c + 1)
@@ -129,7 +210,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 		r->local[i] = (struct iovec){ &r->slots[i], sizeof(*r->slots) };
 		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), sizeof(*r->slots) };
 	}
-	if (process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) != (ssize_t)want)
+	if (!ring_read(ring, r->local, r->remote, n, want))
 		return false;
 	size_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -141,7 +222,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 					       s->stack_len };
 		at += s->stack_len;
 	}
-	return process_vm_readv(ring->pid, r->local, n, r->remote, n, 0) == (ssize_t)at;
+	return ring_read(ring, r->local, r->remote, n, at);
 }
 
 /* The sample the allocated marker's uprobe would have written, from a
@@ -208,10 +289,16 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 /* Tells the agent the slots before tail are read, and that we live. */
 static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now)
 {
+	if (ring->map) {
+		struct agent_ring_header *h = (struct agent_ring_header *)ring->map;
+		__atomic_store_n(&h->tail, tail, __ATOMIC_RELEASE);
+		__atomic_store_n(&h->read_ns, now, __ATOMIC_RELEASE);
+		return true;
+	}
 	uint64_t back[2] = { tail, now };
 	struct iovec from = { back, sizeof(back) },
 		     to = { (void *)(uintptr_t)(ring->addr + offsetof(struct agent_ring_header, tail)), sizeof(back) };
-	return process_vm_writev(ring->pid, &from, 1, &to, 1, 0) == (ssize_t)sizeof(back) || !ring_gone();
+	return process_vm_writev(ring->pid, &from, 1, &to, 1, 0) == (ssize_t)sizeof(back) || !ring_gone(ring);
 }
 
 /* A crowded queue would take the samples without their stacks: they wait
@@ -220,8 +307,8 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t n
 {
 	struct agent_ring_header h;
 	errno = 0;
-	if (!read_remote(ring->pid, &h, ring->addr, sizeof(h)))
-		return !ring_gone();
+	if (!read_header(ring, &h))
+		return !ring_gone(ring);
 	if (!header_sane(&h, ring->pid))
 		return false;
 	if (record_queue_crowded(q))
@@ -229,7 +316,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t n
 	uint32_t n = (uint32_t)(h.head - h.tail);
 	n = written_slots(r, ring, &h, n < RING_READ_SLOTS ? n : RING_READ_SLOTS);
 	if (n && !read_slots(r, ring, &h, n))
-		return !ring_gone();
+		return !ring_gone(ring);
 	if (n > r->last_pass_most)
 		r->last_pass_most = n;
 	const uint8_t *stack = r->buf;
@@ -242,7 +329,8 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t n
 		stack += s->stack_len;
 	}
 	r->samples += n;
-	return give_back(ring, h.tail + n, now);
+	/* A process gone: once all is read, its ring is let go. */
+	return give_back(ring, h.tail + n, now) && !(ring->exited && h.tail + n == h.head);
 }
 
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
@@ -267,6 +355,7 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 			i++;
 			continue;
 		}
+		forget_ring(&rings[i]);
 		rings[i] = rings[--r->rings.count];
 	}
 }

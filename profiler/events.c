@@ -528,7 +528,7 @@ static int setup_io(struct event_set *es, struct profiler_error *err)
 /* The sampled alloc view: uprobes on the agent's markers, every hit; the
  * allocation's with the stack and its four argument registers, a free's
  * with the address alone, a batch's with the stack bytes holding them, a
- * ring's with its address and process. */
+ * ring's with its address, process and memfd. */
 static void setup_agent(struct event_set *es)
 {
 	struct perf_event_attr *entry = &es->kinds[KIND_AGENT_ALLOC], *freed = &es->kinds[KIND_AGENT_FREE];
@@ -557,7 +557,8 @@ static void setup_agent(struct event_set *es)
 	/* The ring's address and its process. */
 	struct perf_event_attr *ring = &es->kinds[KIND_AGENT_RING];
 	*ring = *freed;
-	ring->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) | 1ull << arch_perf_reg(ARCH_REG_ARG1);
+	ring->sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) | 1ull << arch_perf_reg(ARCH_REG_ARG1) |
+				 1ull << arch_perf_reg(ARCH_REG_ARG2);
 	/* A full ring's agent calls it to wake the reader: at once. */
 	ring->watermark = 0;
 	ring->wakeup_events = 1;

@@ -212,6 +212,7 @@ struct agent_rings {
 	uint64_t dyn_size; /* ... and the field after it */
 	uint8_t zeros[8];
 	uint64_t alloc_id; /* the allocated marker's event, which the samples name */
+	uint32_t rings_seen, rings_mapped; /* rings learned, and those we map (the others: process_vm_readv) */
 	uint64_t samples;  /* read from the rings */
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
@@ -222,6 +223,9 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es);
 /* Called with each record the reader reads: true if it was a ring's
  * marker (learned, and not to be queued); counts the trapped samples. */
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h);
+/* pid exited: its ring is read once more (our mapping outlives it), then
+ * let go. */
+void agent_rings_exited(struct agent_rings *r, pid_t pid);
 /* Queues every ring's written slots as samples (without their stack when
  * the queue is crowded), and gives the slots back; a ring whose process is
  * gone is forgotten. */

@@ -18,15 +18,18 @@ static uint64_t main_stack_start(void *ctx, uint32_t pid)
 	return stack_tops_get(&((struct profiler *)ctx)->stack_tops, (pid_t)pid);
 }
 
-/* An exec gives a process another stack; its exit frees its pid. */
-static void forget_stack_start(struct profiler *s, const struct perf_event_header *h)
+/* An exec gives a process another stack; its exit frees its pid, and
+ * leaves its agent's ring to read a last time. */
+static void note_exec_or_exit(struct profiler *s, const struct perf_event_header *h)
 {
 	struct comm_record c;
 	struct fork_record e; /* an exit's fields are a fork's */
-	if (h->type == PERF_RECORD_COMM && comm_parse(h, &c) && c.exec)
+	if (h->type == PERF_RECORD_COMM && comm_parse(h, &c) && c.exec) {
 		stack_tops_forget(&s->stack_tops, (pid_t)c.pid);
-	else if (h->type == PERF_RECORD_EXIT && fork_parse(h, &e) && e.pid == e.tid)
+	} else if (h->type == PERF_RECORD_EXIT && fork_parse(h, &e) && e.pid == e.tid) {
 		stack_tops_forget(&s->stack_tops, (pid_t)e.pid);
+		agent_rings_exited(&s->rings, (pid_t)e.pid);
+	}
 }
 
 /* The reader's handler: copy and move on (a crowded queue gets samples
@@ -37,7 +40,7 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
 	struct profiler *s = ctx;
 	if (agent_rings_take_marker(&s->rings, h))
 		return;
-	forget_stack_start(s, h);
+	note_exec_or_exit(s, h);
 	struct record_piece pieces[5];
 	struct perf_event_header head;
 	uint64_t stack_size;
@@ -57,6 +60,8 @@ static void read_all(struct profiler *s)
 	event_set_read(&s->events, enqueue_record, s);
 	agent_rings_read(&s->rings, &s->queue);
 	s->stats.agent_ring_samples = s->rings.samples;
+	s->stats.agent_rings = s->rings.rings_seen;
+	s->stats.agent_rings_shared = s->rings.rings_mapped;
 	s->stats.unwind_dropped += s->rings.dropped;
 	s->rings.dropped = 0;
 	s->stats.agent_trapped_samples = s->rings.trapped;

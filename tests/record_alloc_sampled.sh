@@ -39,10 +39,11 @@ within "$got" "$want" 10 && [ "$freed" = 0 ] && pass "launched: leak in use $got
 # ---- the samples come through the agent's ring, not a trap each ----
 "$SMOLDER" record --view alloc -o "$TMP/ring.smolder" -- "$WORKLOADS/allocs" 100 > /dev/null 2> "$TMP/ring.err" ||
 	fail "ring: $(cat "$TMP/ring.err")"
-read -r ring trapped < <(sed -n 's/.*agent: \([0-9]*\) samples through its ring, \([0-9]*\) through a uprobe.*/\1 \2/p' \
+read -r ring shared trapped < <(sed -n \
+	's/.*agent: \([0-9]*\) samples through its ring (1, \([0-9]*\) in shared memory), \([0-9]*\) through a uprobe.*/\1 \2 \3/p' \
 	"$TMP/ring.err")
-[ "${ring:-0}" -gt 100 ] && [ "$trapped" -le $((ring / 20)) ] &&
-	pass "launched: $ring samples through the agent's ring, $trapped through its uprobe" ||
+[ "${ring:-0}" -gt 100 ] && [ "$shared" = 1 ] && [ "$trapped" -le $((ring / 20)) ] &&
+	pass "launched: $ring samples through the agent's ring (shared memory), $trapped through its uprobe" ||
 	fail "ring: $(cat "$TMP/ring.err")"
 
 # ---- frame pointers: no ring (the kernel walks the frames at the marker) ----
@@ -51,7 +52,7 @@ P=$TMP/fp.smolder
 	2> "$TMP/fp.err" || fail "fp: $(cat "$TMP/fp.err")"
 got=$(value_under "$P" alloc_bytes ';main;alloc_malloc;')
 want=$(truth "$TMP/fp.out" malloc bytes)
-within "$got" "$want" 10 && grep -q "agent: 0 samples through its ring" "$TMP/fp.err" &&
+within "$got" "$want" 10 && grep -q "agent: 0 samples through its ring (0, 0 in shared memory)" "$TMP/fp.err" &&
 	pass "--unwind fp: malloc site $got bytes (true $want), every sample through the marker's uprobe" ||
 	fail "fp: malloc site $got bytes (true $want): $(cat "$TMP/fp.err")"
 
