@@ -2,8 +2,8 @@
 # The sampled alloc view (the agent) against heaptrack, side by side in one
 # run, on bench/workloads/alloc_heavy.c (one thread, a malloc or calloc and
 # a free per call, ~5 GB/s of allocations: the worst case there is) and on
-# tests/workloads/swap_threads.c (THREADS threads freeing each other's
-# blocks), launched and attached, at the default rate.  For each: the
+# alloc_heavy -t THREADS (each thread its own blocks), launched and
+# (one thread) attached, at the default rate.  For each: the
 # workload's throughput against an unprofiled run just before it (its own
 # wall time for a fixed number of calls, or calls per second), the
 # profiler's own CPU as a share of one core, and for smolder the estimated
@@ -16,12 +16,10 @@ smolder=${SMOLDER:-$top/smolder}
 calls=${CALLS:-100000000}
 repeat=${REPEAT:-3}
 threads=${THREADS:-2}
-seconds=${SECONDS_MT:-5}
 command -v heaptrack > /dev/null || { echo "needs heaptrack (apt-get install heaptrack)" >&2; exit 2; }
 work=$(mktemp -d /tmp/smolder-agent-bench.XXXXXX)
-cc -O2 -g -fno-omit-frame-pointer -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
+cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
 ah=$work/alloc_heavy
-swap=$top/tests/workloads/swap_threads
 
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
 spread() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f (%.3f-%.3f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
@@ -41,17 +39,19 @@ site_errors() { # PROFILE TRUTHFILE
 }
 
 # ---- one thread, launched: throughput and profiler CPU ----
-declare -a s_ratio s_cpu h_ratio h_cpu
+declare -a s_ratio s_cpu s_rss h_ratio h_cpu h_rss
 for ((r = 0; r < repeat; r++)); do
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
-	/usr/bin/time -f "%U %S" -o "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
-	read -r u s < "$work/t"
+	/usr/bin/time -f "%U %S %M" -o "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
+	read -r u s m < "$work/t"
+	s_rss+=("$((m / 1024))")
 	s_ratio+=("$(awk -v a="$alone" -v b="$(field wall "$work/s.out")" 'BEGIN { print a / b }')")
 	s_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/s.out")" -v w="$(field wall "$work/s.out")" 'BEGIN { print 100 * (u + s - c) / w }')")
 	[ "$r" = 0 ] && errors=$(site_errors "$work/s.smolder" "$work/s.out")
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
-	/usr/bin/time -f "%U %S" -o "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
-	read -r u s < "$work/t"
+	/usr/bin/time -f "%U %S %M" -o "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
+	read -r u s m < "$work/t"
+	h_rss+=("$((m / 1024))")
 	wl=$(grep '^wall' "$work/h.out")
 	h_ratio+=("$(awk -v a="$alone" -v b="$(echo "$wl" | awk '{ print $2 }')" 'BEGIN { print a / b }')")
 	h_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(echo "$wl" | awk '{ print $4 }')" -v w="$(echo "$wl" | awk '{ print $2 }')" 'BEGIN { print 100 * (u + s - c) / w }')")
@@ -61,6 +61,8 @@ echo "| workload | profiler | throughput vs unprofiled | profiler CPU (% of a co
 echo "| --- | --- | ---: | ---: |"
 echo "| alloc_heavy, launched | smolder --view alloc | $(spread "${s_ratio[@]}") | $(spread "${s_cpu[@]}") |"
 echo "| alloc_heavy, launched | heaptrack | $(spread "${h_ratio[@]}") | $(spread "${h_cpu[@]}") |"
+echo "peak RSS, launched (MiB; the largest process of the run: the profiler's, or heaptrack's interpreter):" \
+	"smolder $(spread "${s_rss[@]}"), heaptrack $(spread "${h_rss[@]}")"
 
 # ---- one thread, attached before the work starts ----
 attached() { # LABEL -- COMMAND with PID
@@ -87,19 +89,49 @@ attached() { # LABEL -- COMMAND with PID
 	echo "| alloc_heavy, attached | $label | $(spread "${ratios[@]}") | $(spread "${cpus[@]}") |"
 }
 attached "smolder --view alloc -p" -- "$smolder" record -q --view alloc -p PID -o "$work/a.smolder"
+
+# ---- the profiler's CPU in the steady state: attached, over 10 s once the
+# work has run 3 s (the symbolizing of the libraries' debug info, done
+# once while recording, is over by then) ----
+steady() {
+	local cpus=()
+	for ((r = 0; r < repeat; r++)); do
+		"$ah" -w 2000000000 > "$work/wl" &
+		local wl=$!
+		until grep -q ready "$work/wl"; do sleep 0.05; done
+		"$smolder" record -q --view alloc -p "$wl" -o "$work/st.smolder" 2> /dev/null &
+		local prof=$!
+		sleep 2
+		kill -USR1 "$wl"
+		sleep 3
+		local c0 c1
+		c0=$(cpu_of "$prof")
+		sleep 10
+		c1=$(cpu_of "$prof")
+		kill -INT "$prof"
+		wait "$prof" || true
+		kill "$wl"
+		wait "$wl" 2> /dev/null || true
+		cpus+=("$(awk -v d="$((c1 - c0))" -v t="$tick" 'BEGIN { print 100 * d / t / 10 }')")
+	done
+	echo "| alloc_heavy, attached, steady state (10 s after 3 s) | smolder --view alloc -p | - | $(spread "${cpus[@]}") |"
+}
+steady
 attached "heaptrack -p" -- timeout 60 heaptrack -o "$work/hp" -p PID
 hp_size=$(stat -c %s "$work"/hp* 2> /dev/null | head -1 || echo 0)
 
-# ---- THREADS threads, launched: calls per second ----
+# ---- THREADS threads, launched: each its own blocks (alloc_heavy -t), so
+# that the cost per thread shows, not the contention of threads sharing
+# blocks, which a profiler that slows them can even relieve ----
 mt() { # LABEL -- COMMAND (prefix)
 	local label=$1 ratios=()
 	shift 2
 	for ((r = 0; r < repeat; r++)); do
-		alone=$("$swap" "$threads" "$seconds" | awk '/^swap/ { print $5 }')
-		"$@" "$swap" "$threads" "$seconds" > "$work/mt.out" 2> /dev/null
-		ratios+=("$(awk -v a="$alone" -v b="$(awk '/^swap/ { print $5 }' "$work/mt.out")" 'BEGIN { print b / a }')")
+		alone=$("$ah" -t "$threads" "$calls" | awk '{ print $2 }')
+		"$@" "$ah" -t "$threads" "$calls" > "$work/mt.out" 2> /dev/null
+		ratios+=("$(awk -v a="$alone" -v b="$(field wall "$work/mt.out")" 'BEGIN { print a / b }')")
 	done
-	echo "| swap_threads $threads threads, launched | $label | $(spread "${ratios[@]}") | - |"
+	echo "| alloc_heavy -t $threads ($threads threads), launched | $label | $(spread "${ratios[@]}") | - |"
 }
 mt "smolder --view alloc" -- "$smolder" record -q --view alloc -o "$work/mt.smolder" --
 mt "heaptrack" -- heaptrack -o "$work/mtht"

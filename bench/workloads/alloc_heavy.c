@@ -4,7 +4,11 @@
  * -w (so that a profiler can attach first), then prints
  * "wall SECONDS cpu SECONDS calls N bytes N"; with -s, a "SITE bytes N calls N"
  * line per call site after it (the truth the estimates are checked against).
- *   alloc_heavy [-w] [-s] CALLS */
+ * With -t THREADS, that many threads each make CALLS calls, each with its
+ * own blocks (no sharing: the multi-threaded variant measures the cost per
+ * thread, not contention).
+ *   alloc_heavy [-w] [-s] [-t THREADS] CALLS */
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,11 +21,11 @@
 #define FRAME __attribute__((noipa))
 #define LIVE 4096
 
-static void *live[LIVE];
-static uint64_t bytes, calls;
+static __thread void *live[LIVE];
+static __thread uint64_t bytes, calls;
 enum { SMALL, MEDIUM, ARRAY, SITES };
-static uint64_t site_bytes[SITES], site_calls[SITES];
-static uint32_t rng = 1;
+static __thread uint64_t site_bytes[SITES], site_calls[SITES];
+static __thread uint32_t rng = 1;
 
 static uint32_t next_random(void)
 {
@@ -53,6 +57,37 @@ FRAME static void *make_array(void)
 	return count_site(ARRAY, calloc(n, 16), n * 16);
 }
 
+struct totals {
+	uint64_t bytes, calls, site_bytes[SITES], site_calls[SITES];
+};
+
+struct work {
+	long calls;
+	struct totals *out;
+};
+
+static void *run(void *arg)
+{
+	const struct work *w = arg;
+	long n = w->calls;
+	struct totals *out = w->out;
+	rng = (uint32_t)(uintptr_t)out | 1;
+	for (long i = 0; i < n; i++) {
+		uint32_t k = next_random() % LIVE, which = next_random() % 8;
+		free(live[k]);
+		live[k] = which < 5 ? make_small() : which < 7 ? make_medium() : make_array();
+	}
+	for (int k = 0; k < LIVE; k++) {
+		free(live[k]);
+		live[k] = NULL;
+	}
+	out->bytes = bytes;
+	out->calls = calls;
+	memcpy(out->site_bytes, site_bytes, sizeof(site_bytes));
+	memcpy(out->site_calls, site_calls, sizeof(site_calls));
+	return NULL;
+}
+
 static void on_go(int sig) { (void)sig; }
 
 static double seconds(void)
@@ -64,11 +99,16 @@ static double seconds(void)
 
 int main(int argc, char **argv)
 {
-	int wait_go = 0, sites = 0;
+	int wait_go = 0, sites = 0, threads = 1;
 	for (int i = 1; i < argc - 1; i++) {
 		wait_go |= strcmp(argv[i], "-w") == 0;
 		sites |= strcmp(argv[i], "-s") == 0;
+		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc - 1)
+			threads = atoi(argv[++i]);
 	}
+	if (threads < 1 || threads > 64)
+		threads = 1;
+	uint64_t bytes_all = 0, calls_all = 0, site_bytes_all[SITES] = { 0 }, site_calls_all[SITES] = { 0 };
 	long n = atol(argv[argc - 1]);
 	if (wait_go) {
 		sigset_t set;
@@ -82,20 +122,30 @@ int main(int argc, char **argv)
 		sigwait(&set, &sig);
 	}
 	double t0 = seconds();
-	for (long i = 0; i < n; i++) {
-		uint32_t k = next_random() % LIVE, which = next_random() % 8;
-		free(live[k]);
-		live[k] = which < 5 ? make_small() : which < 7 ? make_medium() : make_array();
-	}
+	pthread_t t[64];
+	struct totals each[64];
+	for (int i = 1; i < threads; i++)
+		pthread_create(&t[i], NULL, run, &(struct work){ n, &each[i] });
+	run(&(struct work){ n, &each[0] });
+	for (int i = 1; i < threads; i++)
+		pthread_join(t[i], NULL);
 	double wall = seconds() - t0;
+	for (int i = 0; i < threads; i++) {
+		bytes_all += each[i].bytes;
+		calls_all += each[i].calls;
+		for (int s = 0; s < SITES; s++) {
+			site_bytes_all[s] += each[i].site_bytes[s];
+			site_calls_all[s] += each[i].site_calls[s];
+		}
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	printf("wall %.4f cpu %.4f calls %llu bytes %llu\n", wall, cpu, (unsigned long long)calls,
-	       (unsigned long long)bytes);
+	printf("wall %.4f cpu %.4f calls %llu bytes %llu\n", wall, cpu, (unsigned long long)calls_all,
+	       (unsigned long long)bytes_all);
 	static const char *const names[SITES] = { "make_small", "make_medium", "make_array" };
 	for (int i = 0; sites && i < SITES; i++)
-		printf("%s bytes %llu calls %llu\n", names[i], (unsigned long long)site_bytes[i],
-		       (unsigned long long)site_calls[i]);
+		printf("%s bytes %llu calls %llu\n", names[i], (unsigned long long)site_bytes_all[i],
+		       (unsigned long long)site_calls_all[i]);
 	return 0;
 }
