@@ -35,18 +35,35 @@ static void span_match(struct span_pairs *sp, span_done done, void *ctx)
 	}
 }
 
+/* The index of the oldest of n times (n > 0). */
+#define OLDEST(arr, n)                                         \
+	({                                                     \
+		uint8_t o_ = 0;                                \
+		for (uint8_t k_ = 1; k_ < (n); k_++)           \
+			if ((arr)[k_].time < (arr)[o_].time)   \
+				o_ = k_;                       \
+		o_;                                            \
+	})
+
+/* Full: the oldest goes, never paired.  (Letting slot 0 go instead kept an
+ * orphan start, the oldest, whose end was never recorded, for good where
+ * the slots shuffle: it is the earliest, so no later start ever paired.) */
 void span_add_start(struct span_pairs *sp, const struct span_start *start, span_done done, void *ctx)
 {
-	if (sp->nstarts == SPAN_PENDING)
-		sp->starts[0] = sp->starts[--sp->nstarts]; /* never paired: let it go */
+	if (sp->nstarts == SPAN_PENDING) {
+		uint8_t o = OLDEST(sp->starts, sp->nstarts);
+		sp->starts[o] = sp->starts[--sp->nstarts];
+	}
 	sp->starts[sp->nstarts++] = *start;
 	span_match(sp, done, ctx);
 }
 
 void span_add_end(struct span_pairs *sp, const struct span_end *end, span_done done, void *ctx)
 {
-	if (sp->nends == SPAN_PENDING)
-		sp->ends[0] = sp->ends[--sp->nends];
+	if (sp->nends == SPAN_PENDING) {
+		uint8_t o = OLDEST(sp->ends, sp->nends);
+		sp->ends[o] = sp->ends[--sp->nends];
+	}
 	sp->ends[sp->nends++] = *end;
 	span_match(sp, done, ctx);
 }

@@ -475,6 +475,35 @@ START_TEST(test_spans_unmatched)
 }
 END_TEST
 
+static void count_pair(void *ctx, const struct span_start *a, const struct span_end *b)
+{
+	(void)a;
+	(void)b;
+	(*(int *)ctx)++;
+}
+
+/* A start whose end was never recorded (an attach between a system call's
+ * enter and exit events being enabled) is the oldest, and goes when the
+ * slots are full: the spans after it all pair. */
+START_TEST(test_spans_orphan_start_goes)
+{
+	struct span_pairs sp = { 0 };
+	int pairs = 0;
+	struct span_start orphan = { .time = 1 };
+	span_add_start(&sp, &orphan, count_pair, &pairs);
+	for (uint64_t k = 0; k < 400; k += 2) {
+		uint64_t t = 100 + 10 * k;
+		struct span_start a = { .time = t }, b = { .time = t + 10 };
+		struct span_end ea = { .time = t + 5 }, eb = { .time = t + 15 };
+		span_add_start(&sp, &a, count_pair, &pairs);
+		span_add_start(&sp, &b, count_pair, &pairs);
+		span_add_end(&sp, &ea, count_pair, &pairs);
+		span_add_end(&sp, &eb, count_pair, &pairs);
+	}
+	ck_assert_int_ge(pairs, 380);
+}
+END_TEST
+
 /* ---- the record queue ---- */
 
 struct drained {
@@ -617,6 +646,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_side_records);
 	tcase_add_test(tc, test_spans_out_of_order);
 	tcase_add_test(tc, test_spans_unmatched);
+	tcase_add_test(tc, test_spans_orphan_start_goes);
 	tcase_add_test(tc, test_record_queue_orders_by_time);
 	tcase_add_test(tc, test_record_queue_wraps);
 	tcase_add_test(tc, test_arch_tables);
