@@ -46,7 +46,7 @@
  * At exit, the agent waits up to half a second while a profiler that read
  * in the last 200 ms has slots left to read. */
 #define AGENT_RING_MAGIC 0x31676e6972646c6dull /* "mldring1" */
-#define AGENT_RING_SLOTS 256
+#define AGENT_RING_SLOTS 512
 #define AGENT_RING_STACK_MAX 65536
 
 struct agent_ring_header {

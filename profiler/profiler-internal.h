@@ -201,7 +201,7 @@ void stack_tops_release(struct stack_tops *t);
 
 /* ---- agent_rings.c: the agents' rings of samples, read from outside ---- */
 
-#define RING_READ_SLOTS 256 /* of a ring in one pass, at most */
+#define RING_READ_SLOTS 512 /* of a ring in one pass, at most */
 struct agent_rings {
 	const struct event_set *es;
 	struct vec rings;  /* struct agent_ring: a pid and where its ring is */

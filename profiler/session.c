@@ -258,7 +258,8 @@ static void close_pidfds(int *pidfds, uint32_t n)
  * waits for room when it is full, or takes its uprobe. */
 static int ring_read_interval_ms(const struct agent_rings *r)
 {
-	return r->last_pass_most >= AGENT_RING_SLOTS * 3 / 4 ? 2 : r->last_pass_most > AGENT_RING_SLOTS / 8 ? 10 : 50;
+	uint32_t most = r->last_pass_most;
+	return most >= AGENT_RING_SLOTS * 3 / 4 ? 2 : most >= AGENT_RING_SLOTS * 3 / 8 ? 10 : most > AGENT_RING_SLOTS / 32 ? 25 : 50;
 }
 
 static bool agent_sampled(const struct profiler *s)
