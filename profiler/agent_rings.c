@@ -19,6 +19,9 @@
 
 #define RING_SLOT_MAX (128u << 10)
 #define RING_MAP_MAX (64u << 20)
+/* A sample's fields but its stack copy: header, id, ip, tid, time,
+ * period, callchain, regs (64 at most) and sizes fit. */
+#define SLOT_FIELDS_MAX (8 * (8 + 64 + 2))
 
 struct agent_ring {
 	pid_t pid;
@@ -138,7 +141,9 @@ static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h)
 {
 	uint64_t id;
-	if (h->type != PERF_RECORD_SAMPLE || h->size < sizeof(*h) + 8)
+	/* Every record comes by: those of recordings without the agent, at
+	 * the cost of a load. */
+	if (!r->es->kind_on[KIND_AGENT_RING] || h->type != PERF_RECORD_SAMPLE || h->size < sizeof(*h) + 8)
 		return false;
 	memcpy(&id, h + 1, 8);
 	const struct event *e = event_set_find(r->es, id);
@@ -212,11 +217,24 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 	}
 	if (!ring_read(ring, r->local, r->remote, n, want))
 		return false;
+	/* The lengths are the target's word: each cut to the slot's room
+	 * before the buffer is sized by their sum. */
+	size_t total = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (r->slots[i].stack_len > h->stack_size)
+			r->slots[i].stack_len = h->stack_size;
+		total += r->slots[i].stack_len;
+	}
+	if (total > r->buf_size) {
+		uint8_t *b = realloc(r->buf, total);
+		if (!b)
+			return false;
+		r->buf = b;
+		r->buf_size = total;
+	}
 	size_t at = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		struct agent_ring_slot *s = &r->slots[i];
-		if (s->stack_len > h->stack_size)
-			s->stack_len = h->stack_size;
+		const struct agent_ring_slot *s = &r->slots[i];
 		r->local[i] = (struct iovec){ r->buf + at, s->stack_len };
 		r->remote[i] = (struct iovec){ (void *)(uintptr_t)(slot_addr(ring, h, h->tail + i) + sizeof(*s)),
 					       s->stack_len };
@@ -337,10 +355,10 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 {
 	if (!r->rings.count)
 		return;
-	if (!r->record && (!(r->record = malloc(1024)) || !(r->slots = calloc(RING_READ_SLOTS, sizeof(*r->slots))) ||
+	if (!r->record && (!(r->record = malloc(SLOT_FIELDS_MAX)) ||
+			   !(r->slots = calloc(RING_READ_SLOTS, sizeof(*r->slots))) ||
 			   !(r->local = calloc(RING_READ_SLOTS, sizeof(*r->local))) ||
-			   !(r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote))) ||
-			   !(r->buf = malloc((size_t)RING_READ_SLOTS * 65536)))) {
+			   !(r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote))))) {
 		free(r->record);
 		r->record = NULL;
 		return;

@@ -207,6 +207,7 @@ struct agent_rings {
 	struct vec rings;  /* struct agent_ring: a pid and where its ring is */
 	struct agent_ring_slot *slots; /* a pass's slots, read: RING_READ_SLOTS ... */
 	uint8_t *buf;      /* ... and their stacks, one after another */
+	size_t buf_size;
 	struct iovec *local, *remote; /* RING_READ_SLOTS each */
 	uint8_t *record;   /* the sample made of a slot, but its stack copy */
 	uint64_t dyn_size; /* ... and the field after it */
