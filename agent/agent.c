@@ -82,7 +82,7 @@ static struct agent_state {
 	_Atomic uint64_t samples;      /* taken since load */
 	_Atomic uintptr_t freed[FREED_SLOTS]; /* 0: empty, or reserved and not yet written */
 	_Atomic uint64_t freed_head, freed_tail;
-	atomic_flag draining; /* one drainer at a time */
+	_Atomic bool draining; /* one drainer at a time */
 	pthread_mutex_t patch_lock;
 	struct patch patches[MAX_PATCHES];
 	uint32_t npatches;
@@ -321,12 +321,14 @@ static void queue_free(uintptr_t p)
 /* Whether the frees waiting must be told before a sample of a block at p:
  * a full batch of them, or the free of an earlier block at p (the
  * allocator hands a block just freed out again), which the profiler must
- * see first.  Otherwise they wait for a full batch, or the watcher. */
+ * see first.  Otherwise they wait for a full batch, or the watcher.  A
+ * drain under way may have taken p's free out of the ring and not told it
+ * yet: it is waited for (the flag is read after the tail it moves). */
 static bool must_drain_before(uintptr_t p)
 {
 	uint64_t t = atomic_load_explicit(&agent.freed_tail, memory_order_acquire),
 		 h = atomic_load_explicit(&agent.freed_head, memory_order_acquire);
-	if (h - t >= FREED_BATCH)
+	if (h - t >= FREED_BATCH || atomic_load_explicit(&agent.draining, memory_order_acquire))
 		return true;
 	for (; t != h; t++) {
 		uintptr_t q = atomic_load_explicit(&agent.freed[t % FREED_SLOTS], memory_order_acquire);
@@ -341,7 +343,7 @@ static bool must_drain_before(uintptr_t p)
  * (briefly) for another thread draining, whose batch may hold it. */
 static __attribute__((noinline)) void drain_frees(bool wait)
 {
-	for (int spins = 0; atomic_flag_test_and_set_explicit(&agent.draining, memory_order_acquire); spins++) {
+	for (int spins = 0; atomic_exchange_explicit(&agent.draining, true, memory_order_acquire); spins++) {
 		if (!wait || spins > 100000)
 			return;
 		__builtin_ia32_pause();
@@ -364,7 +366,7 @@ static __attribute__((noinline)) void drain_frees(bool wait)
 	}
 	if (n)
 		smolder_agent_freed_batch(n, batch);
-	atomic_flag_clear_explicit(&agent.draining, memory_order_release);
+	atomic_store_explicit(&agent.draining, false, memory_order_release);
 }
 
 static inline void forget_block(void *p)

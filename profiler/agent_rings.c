@@ -23,12 +23,22 @@
  * period, callchain, regs (64 at most) and sizes fit. */
 #define SLOT_FIELDS_MAX (8 * (8 + 64 + 2))
 
+/* A slot whose ticket was taken and which stays unwritten this long is
+ * given up: its thread left the agent midway (a signal handler's longjmp)
+ * or is stopped, and would otherwise block the ring, and the order of
+ * every record after it, for good. */
+#define RING_STUCK_NS 1000000000ull
+
 struct agent_ring {
 	pid_t pid;
 	uint64_t addr;
 	uint8_t *map; /* the ring, mapped here too; NULL: read with process_vm_readv */
 	size_t map_len;
 	bool exited;  /* read it once more (mapped, it outlives the process), then let go */
+	/* Our clock before the last read that left no slot unread: a ticket
+	 * taken since is later, and a slot's time is taken after its ticket. */
+	uint64_t settled_ns;
+	uint64_t stuck_ticket, stuck_since; /* the first unwritten slot (ticket + 1; 0: none), seen since */
 };
 
 static void forget_ring(struct agent_ring *ring)
@@ -302,8 +312,6 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 	return n;
 }
 
-/* Reads one ring's written slots, hands them on, and gives them back to
- * the agent; false when the ring is gone (the process exited or exec'd). */
 /* Tells the agent the slots before tail are read, and that we live. */
 static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now)
 {
@@ -319,20 +327,44 @@ static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now
 	return process_vm_writev(ring->pid, &from, 1, &to, 1, 0) == (ssize_t)sizeof(back) || !ring_gone(ring);
 }
 
-/* A crowded queue would take the samples without their stacks: they wait
- * in the ring instead, whose agent then waits for room (ring.c). */
-static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t now, struct record_queue *q)
+/* How many slots the queue has room for now, keeping a quarter of it for
+ * the kernel's buffers: the others wait in the ring, whose agent then
+ * waits for room (ring.c), rather than crowd the queue into shedding. */
+static uint32_t slots_with_room(const struct record_queue *q, const struct agent_ring_header *h)
+{
+	size_t used = record_queue_used(q), keep = q->cap / 4, per_slot = 8 + SLOT_FIELDS_MAX + h->slot_size;
+	if (used + keep >= q->cap)
+		return 0;
+	size_t n = (q->cap - keep - used) / per_slot;
+	return n < RING_READ_SLOTS ? (uint32_t)n : RING_READ_SLOTS;
+}
+
+/* The first unread slot, at ticket, is unwritten: true once it has been
+ * for RING_STUCK_NS (then it is skipped). */
+static bool stuck(struct agent_ring *ring, uint64_t ticket, uint64_t now)
+{
+	if (ring->stuck_ticket != ticket + 1) {
+		ring->stuck_ticket = ticket + 1;
+		ring->stuck_since = now;
+		return false;
+	}
+	return now - ring->stuck_since >= RING_STUCK_NS;
+}
+
+/* Reads one ring's written slots, hands them on, and gives them back to
+ * the agent; false when the ring is gone (the process exited or exec'd,
+ * and all it wrote is read). */
+static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct record_queue *q)
 {
 	struct agent_ring_header h;
+	uint64_t before = monotonic_ns();
 	errno = 0;
 	if (!read_header(ring, &h))
 		return !ring_gone(ring);
 	if (!header_sane(&h, ring->pid))
 		return false;
-	if (record_queue_crowded(q))
-		return give_back(ring, h.tail, now);
-	uint32_t n = (uint32_t)(h.head - h.tail);
-	n = written_slots(r, ring, &h, n < RING_READ_SLOTS ? n : RING_READ_SLOTS);
+	uint32_t want = (uint32_t)(h.head - h.tail), room = slots_with_room(q, &h);
+	uint32_t n = written_slots(r, ring, &h, want < room ? want : room);
 	if (n && !read_slots(r, ring, &h, n))
 		return !ring_gone(ring);
 	if (n > r->last_pass_most)
@@ -347,12 +379,20 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, uint64_t n
 		stack += s->stack_len;
 	}
 	r->samples += n;
-	/* A process gone: once all is read, its ring is let go. */
-	return give_back(ring, h.tail + n, now) && !(ring->exited && h.tail + n == h.head);
+	uint64_t tail = h.tail + n;
+	if (!n && want && room && stuck(ring, tail, before)) {
+		tail++; /* its writer, if it ever comes back, writes a slot we no longer read */
+		r->dropped++;
+	}
+	if (tail == h.head)
+		ring->settled_ns = before;
+	/* A process gone writes no more: what is unwritten now never will be. */
+	return give_back(ring, tail, before) && !(ring->exited && (tail == h.head || n < room));
 }
 
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 {
+	r->settled_ns = UINT64_MAX;
 	if (!r->rings.count)
 		return;
 	if (!r->record && (!(r->record = malloc(SLOT_FIELDS_MAX)) ||
@@ -365,11 +405,12 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 	}
 	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
 		return;
-	uint64_t now = monotonic_ns();
 	r->last_pass_most = 0;
 	struct agent_ring *rings = r->rings.data;
 	for (uint32_t i = 0; i < r->rings.count;) {
-		if (read_ring(r, &rings[i], now, q)) {
+		if (read_ring(r, &rings[i], q)) {
+			if (rings[i].settled_ns < r->settled_ns)
+				r->settled_ns = rings[i].settled_ns;
 			i++;
 			continue;
 		}

@@ -218,6 +218,7 @@ struct agent_rings {
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
 	uint32_t last_pass_most; /* slots the last pass read from one ring, at most */
+	uint64_t settled_ns; /* no slot still unread is older (CLOCK_MONOTONIC); UINT64_MAX: no ring */
 };
 
 void agent_rings_init(struct agent_rings *r, const struct event_set *es);
@@ -227,9 +228,9 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
 /* pid exited: its ring is read once more (our mapping outlives it), then
  * let go. */
 void agent_rings_exited(struct agent_rings *r, pid_t pid);
-/* Queues every ring's written slots as samples (without their stack when
- * the queue is crowded), and gives the slots back; a ring whose process is
- * gone is forgotten. */
+/* Queues every ring's written slots as samples (as many as the queue has
+ * room for), gives the slots back, and sets settled_ns; a ring whose
+ * process is gone is forgotten. */
 void agent_rings_read(struct agent_rings *r, struct record_queue *q);
 void agent_rings_release(struct agent_rings *r);
 

@@ -53,7 +53,10 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
 /* One pass over every CPU's buffer.  A record is in its buffer within
  * microseconds of its time: all those older than the pass's start (with a
  * millisecond to spare) are then queued, and the worker may order them
- * without fear of an older one coming later from another CPU. */
+ * without fear of an older one coming later from another CPU.  An agent's
+ * ring may still hold older samples (a slot its thread has not finished
+ * writing, or no room to read it into): the mark waits for them, or the
+ * free of a block could be handled before its allocation. */
 static void read_all(struct profiler *s)
 {
 	uint64_t start = monotonic_ns();
@@ -65,7 +68,8 @@ static void read_all(struct profiler *s)
 	s->stats.unwind_dropped += s->rings.dropped;
 	s->rings.dropped = 0;
 	s->stats.agent_trapped_samples = s->rings.trapped;
-	record_queue_mark(&s->queue, start - 1000000ull);
+	uint64_t settled = s->rings.settled_ns < start ? s->rings.settled_ns : start;
+	record_queue_mark(&s->queue, settled > 1000000ull ? settled - 1000000ull : 0);
 }
 
 /* ---- the worker ---- */

@@ -1,10 +1,13 @@
 /* Unit tests of profiler/ that need no kernel: decoding hand-built perf
  * records (whole, truncated at every byte, with sizes that lie), span
- * pairing with records out of order, and the record queue's ordering. */
+ * pairing with records out of order, the record queue's ordering, and
+ * an agent's ring read from outside (this process's own). */
 #include <check.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "profiler/profiler-internal.h"
 
@@ -617,6 +620,153 @@ END_TEST
 
 /* ---- the architecture's tables ---- */
 
+/* ---- an agent's ring, read from outside (here: this process's own) ---- */
+
+#define RING_ID 45
+#define AGENT_ALLOC_ID 46
+#define TEST_RING_SLOTS 8
+#define TEST_RING_STACK 64
+
+struct test_ring {
+	struct agent_ring_header h;
+	uint8_t slots[TEST_RING_SLOTS][(sizeof(struct agent_ring_slot) + TEST_RING_STACK + 63) & ~63];
+};
+
+static struct agent_ring_slot *test_slot(struct test_ring *ring, uint64_t ticket)
+{
+	return (struct agent_ring_slot *)(void *)ring->slots[ticket % TEST_RING_SLOTS];
+}
+
+/* A slot's ticket taken (head moves); its seq is written by write_slot. */
+static void write_slot(struct test_ring *ring, uint64_t ticket, uint64_t time)
+{
+	struct agent_ring_slot *s = test_slot(ring, ticket);
+	s->time = time;
+	s->tid = 7;
+	s->stack_len = 0;
+	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);
+}
+
+/* The ring marker's sample: its address, pid and fd (-1: not shared, so
+ * it is read with process_vm_readv) in DX, SI, DI's bit order. */
+static void ring_marker(struct rec *r, struct test_ring *ring)
+{
+	rec_start(r, PERF_RECORD_SAMPLE, 0);
+	rec_u64(r, RING_ID);
+	rec_u32(r, (uint32_t)getpid());
+	rec_u32(r, (uint32_t)getpid());
+	rec_u64(r, 1);
+	rec_u64(r, PERF_SAMPLE_REGS_ABI_64);
+	rec_u64(r, (uint64_t)-1);
+	rec_u64(r, (uint64_t)getpid());
+	rec_u64(r, (uint64_t)(uintptr_t)ring);
+}
+
+static void ring_events(struct event_set *es)
+{
+	memset(es, 0, sizeof(*es));
+	es->kinds[KIND_AGENT_RING].sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+						 PERF_SAMPLE_REGS_USER;
+	es->kinds[KIND_AGENT_RING].sample_regs_user = 1ull << arch_perf_reg(ARCH_REG_ARG0) |
+						      1ull << arch_perf_reg(ARCH_REG_ARG1) |
+						      1ull << arch_perf_reg(ARCH_REG_ARG2);
+	es->kinds[KIND_AGENT_ALLOC].sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_TIME;
+	es->kind_on[KIND_AGENT_RING] = es->kind_on[KIND_AGENT_ALLOC] = true;
+	*(struct event *)vec_push(&es->events, sizeof(struct event)) = (struct event){ .id = RING_ID,
+										      .kind = KIND_AGENT_RING };
+	*(struct event *)vec_push(&es->events, sizeof(struct event)) = (struct event){ .id = AGENT_ALLOC_ID,
+										      .kind = KIND_AGENT_ALLOC };
+}
+
+/* A slot's record as queued: header, id, time. */
+static uint64_t slot_record_time(const struct perf_event_header *h, void *ctx)
+{
+	(void)ctx;
+	uint64_t t;
+	memcpy(&t, (const uint8_t *)(h + 1) + 8, 8);
+	return t;
+}
+
+static void note_slot_record(const struct perf_event_header *h, void *ctx)
+{
+	struct drained *d = ctx;
+	ck_assert_int_lt(d->n, 64);
+	d->times[d->n++] = slot_record_time(h, NULL);
+}
+
+/* A slot whose thread took its ticket and has not written it yet holds
+ * the reader's mark back (its sample may be older than a free the kernel's
+ * buffers already hold); one never written is given up after a second. */
+START_TEST(test_agent_ring_settles)
+{
+	static struct test_ring ring;
+	ring.h = (struct agent_ring_header){ .magic = AGENT_RING_MAGIC, .nslots = TEST_RING_SLOTS,
+					     .slot_size = sizeof(ring.slots[0]), .stack_size = TEST_RING_STACK,
+					     .pid = (uint32_t)getpid(), .self = (uint64_t)(uintptr_t)&ring };
+	struct event_set es;
+	ring_events(&es);
+	struct agent_rings rings;
+	agent_rings_init(&rings, &es);
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	ck_assert_int_eq(record_queue_init(&q, 1 << 20), 0);
+	struct rec r;
+	ring_marker(&r, &ring);
+	struct perf_event_header *marker = rec_copy(&r, r.len);
+	ck_assert(agent_rings_take_marker(&rings, marker));
+	free(marker);
+
+	/* Tickets 0-2 taken; 1 not yet written. */
+	ring.h.head = 3;
+	write_slot(&ring, 0, 100);
+	write_slot(&ring, 2, 300);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.samples, 1);
+	ck_assert_uint_eq(ring.h.tail, 1);
+	ck_assert_uint_eq(rings.settled_ns, 0); /* never read to the head: nothing is settled */
+
+	/* Written: read to the head, settled at the pass's start. */
+	write_slot(&ring, 1, 200);
+	uint64_t before = monotonic_ns();
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.samples, 3);
+	ck_assert_uint_eq(ring.h.tail, 3);
+	ck_assert_uint_ge(rings.settled_ns, before);
+	ck_assert_uint_le(rings.settled_ns, monotonic_ns());
+	uint64_t settled = rings.settled_ns;
+
+	/* Ticket 3 never written, 4 is: the mark stays, until 3 is given up. */
+	ring.h.head = 5;
+	write_slot(&ring, 4, 500);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring.h.tail, 3);
+	ck_assert_uint_eq(rings.settled_ns, settled);
+	struct timespec second = { 1, 10000000 };
+	nanosleep(&second, NULL);
+	agent_rings_read(&rings, &q); /* 3 skipped */
+	ck_assert_uint_eq(ring.h.tail, 4);
+	ck_assert_uint_eq(rings.dropped, 1);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring.h.tail, 5);
+	ck_assert_uint_eq(rings.samples, 4);
+	ck_assert_uint_gt(rings.settled_ns, settled);
+
+	record_queue_close(&q);
+	struct drained d = { .n = 0 };
+	while (record_queue_drain(&q, note_slot_record, slot_record_time, &d, &hold))
+		;
+	ck_assert_int_eq(d.n, 4);
+	ck_assert_uint_eq(d.times[0], 100);
+	ck_assert_uint_eq(d.times[1], 200);
+	ck_assert_uint_eq(d.times[2], 300);
+	ck_assert_uint_eq(d.times[3], 500);
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	vec_release(&es.events);
+}
+END_TEST
+
+
 START_TEST(test_arch_tables)
 {
 	char filter[512];
@@ -649,6 +799,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_spans_orphan_start_goes);
 	tcase_add_test(tc, test_record_queue_orders_by_time);
 	tcase_add_test(tc, test_record_queue_wraps);
+	tcase_add_test(tc, test_agent_ring_settles);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;

@@ -77,9 +77,17 @@ status=$?
 	fail "exit $status, LD_PRELOAD $(cat "$TMP/env.out")"
 
 # ---- 8 threads freeing each other's blocks ----
+# Two busy loops compete for the CPUs, so that threads are preempted between
+# taking a ring slot and writing it: a block's free must still come after
+# its allocation (before the reader's mark waited for such slots, 7 runs in
+# 20 ended with blocks in use).
 P=$TMP/swap.smolder
+timeout 60 sh -c 'while :; do :; done' & spinner1=$!
+timeout 60 sh -c 'while :; do :; done' & spinner2=$!
 "$SMOLDER" record -q --view alloc --alloc-rate 262144 -o "$P" -- "$WORKLOADS/swap_threads" 8 1.5 > "$TMP/swap.out" ||
 	fail "swap_threads: status $?"
+kill $spinner1 $spinner2
+wait $spinner1 $spinner2 2> /dev/null
 got=$(value_under "$P" alloc_bytes ';swap_allocate;malloc$')
 [ "$got" = 0 ] && got=$(value_under "$P" alloc_bytes 'swap_allocate;malloc')
 want=$(truth "$TMP/swap.out" swap bytes)
