@@ -191,6 +191,13 @@ static uint32_t live_hash(uintptr_t p)
 	return (uint32_t)(((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - LIVE_BITS));
 }
 
+/* The hint's bucket: the address's low bits as they are (blocks are 16
+ * bytes apart at least), no multiply on the path of every free. */
+static inline uint32_t hint_index(uintptr_t p)
+{
+	return (uint32_t)(p >> 4) & ((1u << LIVE_HINT_BITS) - 1);
+}
+
 /* Whether p is in the set already: a sampled block freed where the agent
  * could not see it (libc frees some of its own blocks without going through
  * its GOT), whose address comes back. */
@@ -218,7 +225,7 @@ static bool live_insert(uintptr_t p)
 		    atomic_compare_exchange_strong_explicit(slot, &seen, p, memory_order_relaxed, memory_order_relaxed)) {
 			atomic_fetch_add_explicit(&agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)], 1,
 						  memory_order_relaxed);
-			atomic_fetch_add_explicit(&agent.live_hint[h >> (LIVE_BITS - LIVE_HINT_BITS)], 1,
+			atomic_fetch_add_explicit(&agent.live_hint[hint_index(p)], 1,
 						  memory_order_relaxed);
 			return true;
 		}
@@ -231,7 +238,7 @@ static bool live_insert(uintptr_t p)
  * hot cache line. */
 static inline bool live_may_contain(uintptr_t p)
 {
-	return atomic_load_explicit(&agent.live_hint[live_hash(p) >> (LIVE_BITS - LIVE_HINT_BITS)],
+	return atomic_load_explicit(&agent.live_hint[hint_index(p)],
 				    memory_order_relaxed) != 0;
 }
 
@@ -250,7 +257,7 @@ static bool live_remove(uintptr_t p)
 		if (seen == p &&
 		    atomic_compare_exchange_strong_explicit(slot, &seen, TOMBSTONE, memory_order_relaxed, memory_order_relaxed)) {
 			atomic_fetch_sub_explicit(bucket, 1, memory_order_relaxed);
-			atomic_fetch_sub_explicit(&agent.live_hint[h >> (LIVE_BITS - LIVE_HINT_BITS)], 1,
+			atomic_fetch_sub_explicit(&agent.live_hint[hint_index(p)], 1,
 						  memory_order_relaxed);
 			return true;
 		}

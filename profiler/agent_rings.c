@@ -215,8 +215,9 @@ static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ri
 	return c;
 }
 
-/* Reads n written slots: their fields into r->slots, then the stack bytes
- * each holds (not the whole slot) one after another into r->buf. */
+/* Reads n written slots: their fields into r->slots, then (a ring we do
+ * not map) the stack bytes each holds, not the whole slot, one after
+ * another into r->buf. */
 static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
 		       uint32_t n)
 {
@@ -235,6 +236,8 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 			r->slots[i].stack_len = h->stack_size;
 		total += r->slots[i].stack_len;
 	}
+	if (ring->map)
+		return true;
 	if (total > r->buf_size) {
 		uint8_t *b = realloc(r->buf, total);
 		if (!b)
@@ -251,6 +254,20 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 		at += s->stack_len;
 	}
 	return ring_read(ring, r->local, r->remote, n, at);
+}
+
+/* Where slot i's stack bytes are: in our mapping of the ring, read from
+ * there once, by the queue's copy (the slot is the agent's again only once
+ * tail moves past it, and a target that writes it meanwhile changes only
+ * the bytes, not how many are read); NULL if the ring's word puts them
+ * outside it. */
+static const uint8_t *mapped_stack(const struct agent_rings *r, const struct agent_ring *ring,
+				   const struct agent_ring_header *h, uint32_t i)
+{
+	uint64_t off = slot_addr(ring, h, h->tail + i) - ring->addr + sizeof(struct agent_ring_slot);
+	if (off > ring->map_len || r->slots[i].stack_len > ring->map_len - off)
+		return NULL;
+	return ring->map + off;
 }
 
 /* The sample the allocated marker's uprobe would have written, from a
@@ -369,14 +386,15 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		return !ring_gone(ring);
 	if (n > r->last_pass_most)
 		r->last_pass_most = n;
-	const uint8_t *stack = r->buf;
+	const uint8_t *copied = r->buf;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
+		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : copied;
 		struct record_piece pieces[4];
-		uint32_t np = slot_pieces(r, ring->pid, s, stack, false, pieces);
+		uint32_t np = slot_pieces(r, ring->pid, s, stack, !stack, pieces);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
-		stack += s->stack_len;
+		copied += ring->map ? 0 : s->stack_len;
 	}
 	r->samples += n;
 	uint64_t tail = h.tail + n;
