@@ -153,12 +153,36 @@ static void learn_stack(uintptr_t sp)
 		stack_state = 1;
 }
 
-/* The stack's bytes, whole frames of other functions: a plain string copy,
- * which no sanitizer instruments (their redzones are part of what is
- * copied, and are read, not used). */
+/* The stack's bytes (n a multiple of 8; to 16-byte aligned), whole frames
+ * of other functions, copied in asm, which no sanitizer instruments (their
+ * redzones are part of what is copied, and are read, not used).  The
+ * stores are non-temporal: a copy (5.7 KiB a sample on alloc_heavy, whose
+ * main has a 4 KiB frame) is read next by the profiler, from another
+ * core, and would otherwise evict as much of the program's own data from
+ * its caches (throughput with smolder 0.937 against 0.930 with rep movsb,
+ * medians of 21). */
 static void copy_stack(void *to, const void *from, size_t n)
 {
-	__asm__ volatile("rep movsb" : "+D"(to), "+S"(from), "+c"(n) : : "memory");
+	size_t blocks = n / 16;
+	__asm__ volatile("	test %2, %2\n"
+			 "	jz 2f\n"
+			 "1:	movdqu (%1), %%xmm0\n"
+			 "	movntdq %%xmm0, (%0)\n"
+			 "	add $16, %1\n"
+			 "	add $16, %0\n"
+			 "	dec %2\n"
+			 "	jnz 1b\n"
+			 "2:\n"
+			 : "+r"(to), "+r"(from), "+r"(blocks)
+			 :
+			 : "xmm0", "memory", "cc");
+	if (n & 8)
+		__asm__ volatile("	mov (%1), %%rax\n"
+				 "	movnti %%rax, (%0)\n"
+				 :
+				 : "r"(to), "r"(from)
+				 : "rax", "memory");
+	__asm__ volatile("sfence" ::: "memory"); /* before the seq that publishes them */
 }
 
 static uint64_t now_ns(void)
@@ -167,6 +191,9 @@ static uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+_Static_assert(sizeof(struct agent_ring_header) % 64 == 0 && sizeof(struct agent_ring_slot) % 16 == 0,
+	       "slots are 64-byte aligned, so that the stack copy after the fields is 16");
 
 static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t ticket)
 {
@@ -309,7 +336,7 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	s->tid = thread_tid;
 	memcpy(s->args, args, sizeof(s->args));
 	memcpy(s->regs, regs, sizeof(s->regs));
-	size_t len = stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size;
+	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	s->stack_len = len;
 	copy_stack(s + 1, (const void *)sp, len);
 	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);
