@@ -1,8 +1,8 @@
 #!/bin/bash
 # Fuzzes one target with libFuzzer (clang), ASan and UBSan, growing its corpus.
-#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded, perf_script, elf or dwarf
+#   fuzz/run.sh TARGET [SECONDS]     TARGET: profile, folded, perf_script, elf, dwarf or agent_ring
 set -eu
-target=${1:?usage: fuzz/run.sh profile|folded|perf_script|elf|dwarf [seconds]}
+target=${1:?usage: fuzz/run.sh profile|folded|perf_script|elf|dwarf|agent_ring [seconds]}
 seconds=${2:-60}
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${FUZZ_OUT:-/tmp/smolder-fuzz}
@@ -15,6 +15,10 @@ if [ "$target" = elf ]; then # the profiler's ELF readers and the symbolizer's f
 	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c
 		$(ls "$top"/symbolizer/*.c) $base"
 	libs="$(pkg-config --libs libelf libdw libdeflate) -liberty -ldl -lpthread"
+fi
+if [ "$target" = agent_ring ]; then # the profiler's reader of an agent's ring
+	srcs="$(ls "$top"/profiler/*.c) $(ls "$top"/symbolizer/*.c) $(ls "$top"/profile/*.c) $base"
+	libs="$(pkg-config --libs libunwind-generic libelf libdw libdeflate libzstd zlib) -liberty -ldl -lpthread -lm"
 fi
 if [ "$target" = dwarf ]; then # the symbolizer's own DWARF readers
 	srcs="$top/symbolizer/die_reader.c $top/symbolizer/line_table.c $top/profile/model.c $base"

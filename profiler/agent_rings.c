@@ -236,7 +236,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 			r->slots[i].stack_len = h->stack_size;
 		total += r->slots[i].stack_len;
 	}
-	if (ring->map)
+	if (ring->map || !total)
 		return true;
 	if (total > r->buf_size) {
 		uint8_t *b = realloc(r->buf, total);
@@ -386,12 +386,13 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		return !ring_gone(ring);
 	if (n > r->last_pass_most)
 		r->last_pass_most = n;
-	const uint8_t *copied = r->buf;
+	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
-		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : copied;
+		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : r->buf ? r->buf + copied : NULL;
+		bool shed = !stack && s->stack_len; /* outside the ring, as its header tells */
 		struct record_piece pieces[4];
-		uint32_t np = slot_pieces(r, ring->pid, s, stack, !stack, pieces);
+		uint32_t np = slot_pieces(r, ring->pid, s, stack ? stack : r->zeros, shed, pieces);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
 		copied += ring->map ? 0 : s->stack_len;

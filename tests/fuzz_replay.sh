@@ -36,7 +36,7 @@ for k in range(1, 40):
 PYEOF
 	rm -f "$TMP/dwarf/$b".{info,abbrev,line,str,line_str} "$TMP/dwarf/junk"
 done
-for target in profile folded perf_script elf dwarf; do
+for target in profile folded perf_script elf dwarf agent_ring; do
 	corpus=$top_srcdir/fuzz/corpus/$target
 	[ $target = elf ] && corpus=$TMP/elf
 	[ $target = dwarf ] && corpus=$TMP/dwarf
