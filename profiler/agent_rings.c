@@ -236,7 +236,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 			r->slots[i].stack_len = h->stack_size;
 		total += r->slots[i].stack_len;
 	}
-	if (ring->map || !total)
+	if (ring->map)
 		return true;
 	if (total > r->buf_size) {
 		uint8_t *b = realloc(r->buf, total);
@@ -389,13 +389,13 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
-		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : r->buf ? r->buf + copied : NULL;
-		bool shed = !stack && s->stack_len; /* outside the ring, as its header tells */
+		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : r->buf + copied;
 		struct record_piece pieces[4];
-		uint32_t np = slot_pieces(r, ring->pid, s, stack ? stack : r->zeros, shed, pieces);
+		/* No stack: outside the ring, as its header tells. */
+		uint32_t np = slot_pieces(r, ring->pid, s, stack, !stack, pieces);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
-		copied += ring->map ? 0 : s->stack_len;
+		copied += s->stack_len;
 	}
 	r->samples += n;
 	uint64_t tail = h.tail + n;
@@ -414,13 +414,25 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 	r->settled_ns = UINT64_MAX;
 	if (!r->rings.count)
 		return;
-	if (!r->record && (!(r->record = malloc(SLOT_FIELDS_MAX)) ||
-			   !(r->slots = calloc(RING_READ_SLOTS, sizeof(*r->slots))) ||
-			   !(r->local = calloc(RING_READ_SLOTS, sizeof(*r->local))) ||
-			   !(r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote))))) {
-		free(r->record);
-		r->record = NULL;
-		return;
+	if (!r->record) {
+		/* The stack buffer starts at one slot's most, and grows. */
+		r->record = malloc(SLOT_FIELDS_MAX);
+		r->slots = calloc(RING_READ_SLOTS, sizeof(*r->slots));
+		r->local = calloc(RING_READ_SLOTS, sizeof(*r->local));
+		r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote));
+		r->buf = malloc(r->buf_size = AGENT_RING_STACK_MAX);
+		if (!r->record || !r->slots || !r->local || !r->remote || !r->buf) {
+			free(r->record);
+			free(r->slots);
+			free(r->local);
+			free(r->remote);
+			free(r->buf);
+			r->record = r->buf = NULL;
+			r->slots = NULL;
+			r->local = r->remote = NULL;
+			r->buf_size = 0;
+			return;
+		}
 	}
 	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
 		return;
