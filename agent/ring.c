@@ -11,6 +11,7 @@
  * other stack (a coroutine's, a signal handler's alternate one) goes
  * through the marker, whose uprobe's copy the kernel makes safely. */
 #include <fcntl.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -112,6 +113,33 @@ static bool stack_of_line(const char *line, uintptr_t sp, uintptr_t tp, bool *fo
 	return true;
 }
 
+struct tls_floor {
+	uintptr_t low, floor;
+};
+
+static int lower_tls_floor(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct tls_floor *f = arg;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_tls_data) + sizeof(info->dlpi_tls_data)) {
+		uintptr_t block = (uintptr_t)info->dlpi_tls_data;
+		if (block >= f->low && block < f->floor)
+			f->floor = block;
+	}
+	return 0;
+}
+
+/* The top of a glibc thread's frames: its static TLS blocks (the modules'
+ * __thread variables, 32 KiB of them in alloc_heavy) lie between its stack
+ * and its descriptor at tp, and copying them with every sample would be
+ * most of the copy.  dl_iterate_phdr takes only the loader's (recursive)
+ * list lock, held briefly by dlopen and never around an allocation. */
+static uintptr_t thread_frames_top(uintptr_t sp, uintptr_t tp)
+{
+	struct tls_floor f = { sp, tp };
+	dl_iterate_phdr(lower_tls_floor, &f);
+	return f.floor;
+}
+
 /* Looks up the mapping holding sp in /proc/self/maps, with a buffer on the
  * stack: no allocation.  A line longer than the buffer is judged by its
  * start (the range; a stack's line is short). */
@@ -149,6 +177,8 @@ static void learn_stack(uintptr_t sp)
 		}
 	}
 	close(fd);
+	if (found && stack_low)
+		stack_top = thread_frames_top(sp, stack_top);
 	if (found)
 		stack_state = 1;
 }

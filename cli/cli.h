@@ -203,7 +203,9 @@ int cli_parse_event(const char *cmd, const char *name, const char *arg, void *va
  * notes the recording's new locations every 200 ms and has the symbolizer
  * open their files and look them up; symbolizer_run then finds most of its
  * work done.  It also reads a program's files while the program runs, which
- * an exited program's deleted binary needs. */
+ * an exited program's deleted binary needs.  The opening and looking up run
+ * at a lower priority where this process may take it back (see
+ * symbolize_ahead.c). */
 struct symbolize_ahead {
 	struct profiler *s;
 	struct symbolizer *z;
@@ -211,6 +213,8 @@ struct symbolize_ahead {
 	void *tick_arg;
 	uint32_t cursor; /* locations noted so far */
 	bool stop;
+	bool lowered;    /* the slow part runs at AHEAD_NICE */
+	pid_t tid;       /* the thread's */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t thread;

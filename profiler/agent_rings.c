@@ -28,6 +28,8 @@
  * or is stopped, and would otherwise block the ring, and the order of
  * every record after it, for good. */
 #define RING_STUCK_NS 1000000000ull
+/* An idle ring is read at least this often (its pace backs off to it). */
+#define RING_IDLE_READ_NS 50000000ull
 
 struct agent_ring {
 	pid_t pid;
@@ -39,6 +41,8 @@ struct agent_ring {
 	 * taken since is later, and a slot's time is taken after its ticket. */
 	uint64_t settled_ns;
 	uint64_t stuck_ticket, stuck_since; /* the first unwritten slot (ticket + 1; 0: none), seen since */
+	uint64_t read_ns;      /* our clock at the last read (0: none yet) */
+	uint64_t half_full_ns; /* how soon it fills half, at its last pace */
 };
 
 static void forget_ring(struct agent_ring *ring)
@@ -52,6 +56,7 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es)
 {
 	memset(r, 0, sizeof(*r));
 	r->es = es;
+	r->half_full_ns = UINT64_MAX;
 }
 
 void agent_rings_release(struct agent_rings *r)
@@ -384,8 +389,17 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	uint32_t n = written_slots(r, ring, &h, want < room ? want : room);
 	if (n && !read_slots(r, ring, &h, n))
 		return !ring_gone(ring);
-	if (n > r->last_pass_most)
-		r->last_pass_most = n;
+	if (!ring->read_ns)
+		ring->half_full_ns = 0; /* a new ring, its pace not known yet: soon again */
+	else if (want) { /* at the pace since the last read, slowing at most by half in a pass */
+		uint64_t pace = (before - ring->read_ns) * (h.nslots / 2) / want,
+			 most = ring->half_full_ns ? 2 * ring->half_full_ns : RING_IDLE_READ_NS;
+		ring->half_full_ns = pace < most ? pace : most;
+	} else if (ring->half_full_ns < RING_IDLE_READ_NS) /* idle: back off */
+		ring->half_full_ns = ring->half_full_ns ? 2 * ring->half_full_ns : 1000000;
+	if (ring->half_full_ns < r->half_full_ns)
+		r->half_full_ns = ring->half_full_ns;
+	ring->read_ns = before;
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
@@ -412,6 +426,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 {
 	r->settled_ns = UINT64_MAX;
+	r->half_full_ns = UINT64_MAX;
 	if (!r->rings.count)
 		return;
 	if (!r->record) {
@@ -436,7 +451,6 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 	}
 	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
 		return;
-	r->last_pass_most = 0;
 	struct agent_ring *rings = r->rings.data;
 	for (uint32_t i = 0; i < r->rings.count;) {
 		if (read_ring(r, &rings[i], q)) {

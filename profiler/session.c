@@ -258,12 +258,13 @@ static void close_pidfds(int *pidfds, uint32_t n)
 	free(pidfds);
 }
 
-/* How soon to read again, from how full the fullest ring was: its agent
- * waits for room when it is full, or takes its uprobe. */
+/* How soon to read again: before the fastest-filling agent's ring is half
+ * full (a full ring makes its agent wait for room, or take its uprobe),
+ * between 2 and 50 ms. */
 static int ring_read_interval_ms(const struct agent_rings *r)
 {
-	uint32_t most = r->last_pass_most;
-	return most >= AGENT_RING_SLOTS * 3 / 4 ? 2 : most >= AGENT_RING_SLOTS * 3 / 8 ? 10 : most > AGENT_RING_SLOTS / 32 ? 25 : 50;
+	uint64_t ms = r->half_full_ns / 1000000;
+	return ms < 2 ? 2 : ms > 50 ? 50 : (int)ms;
 }
 
 static bool agent_sampled(const struct profiler *s)

@@ -276,6 +276,38 @@ START_TEST(test_stack_bounds_from_maps)
 }
 END_TEST
 
+/* A module's __thread variables, 32 KiB of them, as alloc_heavy has. */
+static __thread char big_tls[32768];
+
+static void *learn_in_thread(void *arg)
+{
+	uintptr_t *got = arg;
+	big_tls[0] = 1;
+	stack_state = 0;
+	got[0] = (uintptr_t)__builtin_frame_address(0);
+	learn_stack(got[0]);
+	got[1] = (uintptr_t)stack_state;
+	got[2] = stack_top;
+	got[3] = (uintptr_t)big_tls;
+	__asm__("mov %%fs:0, %0" : "=r"(got[4]));
+	return NULL;
+}
+
+START_TEST(test_thread_stack_ends_below_its_tls)
+{
+	/* glibc puts a thread's static TLS between its stack and its
+	 * descriptor: the copy, which may run to the top, stops below it. */
+	uintptr_t got[5];
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, learn_in_thread, got), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq((int)got[1], 1);
+	ck_assert(got[0] < got[2]);
+	ck_assert(got[2] <= got[3]);
+	ck_assert_uint_ge(got[4] - got[2], sizeof(big_tls));
+}
+END_TEST
+
 START_TEST(test_stop_puts_every_entry_back)
 {
 	ck_assert_int_gt(smolder_agent_start(1, 0), 0); /* every allocation sampled */
@@ -318,6 +350,7 @@ int main(void)
 	tcase_add_test(tc, test_ring_takes_samples_from_threads);
 	tcase_add_test(tc, test_full_ring_without_reader_falls_back);
 	tcase_add_test(tc, test_stack_bounds_from_maps);
+	tcase_add_test(tc, test_thread_stack_ends_below_its_tls);
 	tcase_add_test(tc, test_stop_puts_every_entry_back);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -697,24 +697,32 @@ static void note_slot_record(const struct perf_event_header *h, void *ctx)
 /* A slot whose thread took its ticket and has not written it yet holds
  * the reader's mark back (its sample may be older than a free the kernel's
  * buffers already hold); one never written is given up after a second. */
+/* A ring in our own memory, learned by rings from its marker, read into q. */
+static void open_test_ring(struct test_ring *ring, struct event_set *es, struct agent_rings *rings,
+			   struct record_queue *q)
+{
+	memset(ring, 0, sizeof(*ring));
+	ring->h = (struct agent_ring_header){ .magic = AGENT_RING_MAGIC, .nslots = TEST_RING_SLOTS,
+					      .slot_size = sizeof(ring->slots[0]), .stack_size = TEST_RING_STACK,
+					      .pid = (uint32_t)getpid(), .self = (uint64_t)(uintptr_t)ring };
+	ring_events(es);
+	agent_rings_init(rings, es);
+	ck_assert_int_eq(record_queue_init(q, 1 << 20), 0);
+	struct rec r;
+	ring_marker(&r, ring);
+	struct perf_event_header *marker = rec_copy(&r, r.len);
+	ck_assert(agent_rings_take_marker(rings, marker));
+	free(marker);
+}
+
 START_TEST(test_agent_ring_settles)
 {
 	static struct test_ring ring;
-	ring.h = (struct agent_ring_header){ .magic = AGENT_RING_MAGIC, .nslots = TEST_RING_SLOTS,
-					     .slot_size = sizeof(ring.slots[0]), .stack_size = TEST_RING_STACK,
-					     .pid = (uint32_t)getpid(), .self = (uint64_t)(uintptr_t)&ring };
 	struct event_set es;
-	ring_events(&es);
 	struct agent_rings rings;
-	agent_rings_init(&rings, &es);
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
-	ck_assert_int_eq(record_queue_init(&q, 1 << 20), 0);
-	struct rec r;
-	ring_marker(&r, &ring);
-	struct perf_event_header *marker = rec_copy(&r, r.len);
-	ck_assert(agent_rings_take_marker(&rings, marker));
-	free(marker);
+	open_test_ring(&ring, &es, &rings, &q);
 
 	/* Tickets 0-2 taken; 1 not yet written. */
 	ring.h.head = 3;
@@ -766,6 +774,47 @@ START_TEST(test_agent_ring_settles)
 }
 END_TEST
 
+START_TEST(test_agent_ring_read_pace)
+{
+	static struct test_ring ring;
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	open_test_ring(&ring, &es, &rings, &q);
+	ck_assert_uint_eq(rings.half_full_ns, UINT64_MAX); /* no pass yet: no hurry */
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.half_full_ns, 0); /* a new ring: soon again */
+
+	/* 2 slots in 5 ms: half of 8 in 10 ms. */
+	struct timespec pause = { 0, 5000000 };
+	nanosleep(&pause, NULL);
+	ring.h.head = 2;
+	write_slot(&ring, 0, 100);
+	write_slot(&ring, 1, 200);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring.h.tail, 2);
+	ck_assert_uint_ge(rings.half_full_ns, 10000000);
+	ck_assert_uint_lt(rings.half_full_ns, 1000000000);
+
+	/* Idle: it backs off, doubling, until it is 50 ms or more. */
+	for (int pass = 0; pass < 4; pass++) {
+		uint64_t pace = rings.half_full_ns;
+		agent_rings_read(&rings, &q);
+		ck_assert_uint_eq(rings.half_full_ns, pace < 50000000 ? 2 * pace : pace);
+	}
+	ck_assert_uint_ge(rings.half_full_ns, 50000000);
+
+	/* A burst: 4 slots at once, read at once: the pace quickens at once. */
+	ring.h.head = 6;
+	for (uint64_t t = 2; t < 6; t++)
+		write_slot(&ring, t, 100 * t + 100);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_lt(rings.half_full_ns, 10000000);
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	vec_release(&es.events);
+}
+END_TEST
 
 START_TEST(test_arch_tables)
 {
@@ -800,6 +849,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_record_queue_orders_by_time);
 	tcase_add_test(tc, test_record_queue_wraps);
 	tcase_add_test(tc, test_agent_ring_settles);
+	tcase_add_test(tc, test_agent_ring_read_pace);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;
