@@ -28,7 +28,8 @@ static const struct cli_usage usage = {
 		  "                           (default :.debug:/usr/lib/debug)\n"
 		  "  SMOLDER_SYMBOLIZE_AHEAD  0: symbolize only once sampling ends, to measure the\n"
 		  "                           symbolizer (default: files are opened and addresses\n"
-		  "                           looked up while recording)\n",
+		  "                           looked up while recording, at nice 10 where smolder\n"
+		  "                           may take its priority back: as root)\n",
 	.min_operands = 0,
 	.max_operands = -1,
 	.stop_at_operand = true,

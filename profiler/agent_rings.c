@@ -42,7 +42,7 @@ struct agent_ring {
 	uint64_t settled_ns;
 	uint64_t stuck_ticket, stuck_since; /* the first unwritten slot (ticket + 1; 0: none), seen since */
 	uint64_t read_ns;      /* our clock at the last read (0: none yet) */
-	uint64_t half_full_ns; /* how soon it fills half, at its last pace */
+	uint64_t read_due_ns; /* how soon it fills three quarters, at its last pace */
 };
 
 static void forget_ring(struct agent_ring *ring)
@@ -56,7 +56,7 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es)
 {
 	memset(r, 0, sizeof(*r));
 	r->es = es;
-	r->half_full_ns = UINT64_MAX;
+	r->read_due_ns = UINT64_MAX;
 }
 
 void agent_rings_release(struct agent_rings *r)
@@ -390,15 +390,15 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	if (n && !read_slots(r, ring, &h, n))
 		return !ring_gone(ring);
 	if (!ring->read_ns)
-		ring->half_full_ns = 0; /* a new ring, its pace not known yet: soon again */
+		ring->read_due_ns = 0; /* a new ring, its pace not known yet: soon again */
 	else if (want) { /* at the pace since the last read, slowing at most by half in a pass */
-		uint64_t pace = (before - ring->read_ns) * (h.nslots / 2) / want,
-			 most = ring->half_full_ns ? 2 * ring->half_full_ns : RING_IDLE_READ_NS;
-		ring->half_full_ns = pace < most ? pace : most;
-	} else if (ring->half_full_ns < RING_IDLE_READ_NS) /* idle: back off */
-		ring->half_full_ns = ring->half_full_ns ? 2 * ring->half_full_ns : 1000000;
-	if (ring->half_full_ns < r->half_full_ns)
-		r->half_full_ns = ring->half_full_ns;
+		uint64_t pace = (before - ring->read_ns) * (h.nslots * 3 / 4) / want,
+			 most = ring->read_due_ns ? 2 * ring->read_due_ns : RING_IDLE_READ_NS;
+		ring->read_due_ns = pace < most ? pace : most;
+	} else if (ring->read_due_ns < RING_IDLE_READ_NS) /* idle: back off */
+		ring->read_due_ns = ring->read_due_ns ? 2 * ring->read_due_ns : 1000000;
+	if (ring->read_due_ns < r->read_due_ns)
+		r->read_due_ns = ring->read_due_ns;
 	ring->read_ns = before;
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
@@ -426,7 +426,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 {
 	r->settled_ns = UINT64_MAX;
-	r->half_full_ns = UINT64_MAX;
+	r->read_due_ns = UINT64_MAX;
 	if (!r->rings.count)
 		return;
 	if (!r->record) {

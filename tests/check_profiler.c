@@ -781,11 +781,11 @@ START_TEST(test_agent_ring_read_pace)
 	struct agent_rings rings;
 	struct record_queue q;
 	open_test_ring(&ring, &es, &rings, &q);
-	ck_assert_uint_eq(rings.half_full_ns, UINT64_MAX); /* no pass yet: no hurry */
+	ck_assert_uint_eq(rings.read_due_ns, UINT64_MAX); /* no pass yet: no hurry */
 	agent_rings_read(&rings, &q);
-	ck_assert_uint_eq(rings.half_full_ns, 0); /* a new ring: soon again */
+	ck_assert_uint_eq(rings.read_due_ns, 0); /* a new ring: soon again */
 
-	/* 2 slots in 5 ms: half of 8 in 10 ms. */
+	/* 2 slots in 5 ms: three quarters of 8 in 15 ms. */
 	struct timespec pause = { 0, 5000000 };
 	nanosleep(&pause, NULL);
 	ring.h.head = 2;
@@ -793,23 +793,23 @@ START_TEST(test_agent_ring_read_pace)
 	write_slot(&ring, 1, 200);
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_eq(ring.h.tail, 2);
-	ck_assert_uint_ge(rings.half_full_ns, 10000000);
-	ck_assert_uint_lt(rings.half_full_ns, 1000000000);
+	ck_assert_uint_ge(rings.read_due_ns, 15000000);
+	ck_assert_uint_lt(rings.read_due_ns, 1000000000);
 
 	/* Idle: it backs off, doubling, until it is 50 ms or more. */
 	for (int pass = 0; pass < 4; pass++) {
-		uint64_t pace = rings.half_full_ns;
+		uint64_t pace = rings.read_due_ns;
 		agent_rings_read(&rings, &q);
-		ck_assert_uint_eq(rings.half_full_ns, pace < 50000000 ? 2 * pace : pace);
+		ck_assert_uint_eq(rings.read_due_ns, pace < 50000000 ? 2 * pace : pace);
 	}
-	ck_assert_uint_ge(rings.half_full_ns, 50000000);
+	ck_assert_uint_ge(rings.read_due_ns, 50000000);
 
 	/* A burst: 4 slots at once, read at once: the pace quickens at once. */
 	ring.h.head = 6;
 	for (uint64_t t = 2; t < 6; t++)
 		write_slot(&ring, t, 100 * t + 100);
 	agent_rings_read(&rings, &q);
-	ck_assert_uint_lt(rings.half_full_ns, 10000000);
+	ck_assert_uint_lt(rings.read_due_ns, 10000000);
 	record_queue_release(&q);
 	agent_rings_release(&rings);
 	vec_release(&es.events);
