@@ -392,9 +392,9 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	if (!ring->read_ns)
 		ring->read_due_ns = 0; /* a new ring, its pace not known yet: soon again */
 	else if (want) { /* at the pace since the last read, slowing at most by half in a pass */
-		uint64_t pace = (before - ring->read_ns) * (h.nslots * 3 / 4) / want,
-			 most = ring->read_due_ns ? 2 * ring->read_due_ns : RING_IDLE_READ_NS;
-		ring->read_due_ns = pace < most ? pace : most;
+		uint64_t due = (before - ring->read_ns) * (h.nslots * 3 / 4) / want,
+			 latest = ring->read_due_ns ? 2 * ring->read_due_ns : RING_IDLE_READ_NS;
+		ring->read_due_ns = due < latest ? due : latest;
 	} else if (ring->read_due_ns < RING_IDLE_READ_NS) /* idle: back off */
 		ring->read_due_ns = ring->read_due_ns ? 2 * ring->read_due_ns : 1000000;
 	if (ring->read_due_ns < r->read_due_ns)
