@@ -60,7 +60,9 @@ SECTIONS = {
         "reads) for the samples still in the ring. At the "
         "end smolder calls the agent's stop, which puts back every GOT entry; the library stays loaded "
         "(unloading code other threads may be in is never safe), with an idle thread that looks for "
-        "libraries loaded later fifty times a second. A second recording finds it loaded. A statically "
+        "libraries loaded later fifty times a second. A second recording finds it loaded; one whose agent "
+        "is another build's (an upgrade's older file, whose markers its uprobes would miss) is refused "
+        "with that reason. A statically "
         "linked program, or one ptrace may not touch (another user's without root, "
         "kernel.yama.ptrace_scope), is refused with the reason. --alloc-mode exact places uprobes on "
         "every call of libc's functions instead: exact, but each call traps into the kernel."]),

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -30,6 +32,8 @@
 struct mapped {
 	char path[4096];
 	uint64_t base;
+	unsigned dev_major, dev_minor; /* of the file mapped, as maps gives them */
+	uint64_t inode;
 };
 
 /* Address ranges a thread must not be stopped in: inside the C library or
@@ -70,15 +74,19 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
 	libc->path[0] = agent->path[0] = '\0';
 	unsafe->n = 0;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long long start, end, off;
+		unsigned long long start, end, off, inode;
+		unsigned major, minor;
 		char *file = strchr(line, '/');
-		if (!file || sscanf(line, "%llx-%llx %*s %llx", &start, &end, &off) != 3)
+		if (!file || sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off, &major, &minor, &inode) != 6)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
 		struct mapped *m = alloc_is_libc(file) ? libc : is_agent(file) ? agent : NULL;
 		if (m && off == 0 && !m->path[0]) {
 			snprintf(m->path, sizeof(m->path), "%s", file);
 			m->base = start;
+			m->dev_major = major;
+			m->dev_minor = minor;
+			m->inode = inode;
 		}
 		if ((m || is_loader(file) || strstr(file, "/libgcc_s")) && unsafe->n < 64) {
 			unsafe->start[unsafe->n] = start;
@@ -312,6 +320,15 @@ static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct 
 	return 0;
 }
 
+/* Whether the agent mapped is our file (the uprobes are on its inode): not
+ * when another build's was loaded, or ours replaced since (make install). */
+static bool same_file(const struct mapped *m, const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor &&
+	       st.st_ino == m->inode;
+}
+
 /* dlopen(path) on the stopped thread, unless the agent is there already. */
 static int load_agent(struct stopped_thread *t, pid_t pid, const char *path, struct mapped *libc,
 		      struct mapped *agent, struct unsafe_ranges *u, struct profiler_error *err)
@@ -342,6 +359,12 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
 	if (!start && !agent.path[0])
 		return 0; /* never loaded: nothing to stop */
+	if (start && agent.path[0] && !same_file(&agent, path)) {
+		char what[sizeof(err->what)];
+		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
+			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
+		return fail(err, PROFILER_E_AGENT, 0, pid, what);
+	}
 	if (!libc.path[0])
 		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
 	struct stopped_thread *t = malloc(sizeof(*t));

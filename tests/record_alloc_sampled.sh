@@ -119,6 +119,19 @@ n=$(agent_maps "$WL_PID")
 [ "$(value_under "$TMP/attach2.smolder" alloc_bytes ';main;alloc_leak;')" -gt 0 ] && [ "$n" = 1 ] &&
 	kill -0 "$WL_PID" && pass "second attach: the agent found loaded ($n mapping), samples again, the process runs on" ||
 	fail "second attach: $n agent mappings, $(cat "$TMP/attach2.err")"
+# Another build's agent (a copy of this one elsewhere, as an upgrade leaves
+# it): its markers are another file's, which this smolder's uprobes miss.
+mkdir -p "$TMP/other/agent"
+cp "$SMOLDER" "$TMP/other/smolder"
+cp "$top_builddir/agent/libsmolder-agent.so" "$TMP/other/agent/"
+start_workload "$WORKLOADS/allocs" 0 || finish
+"$TMP/other/smolder" record -q -p "$WL_PID" -d 0.5 --view alloc -o "$TMP/other.smolder" 2> "$TMP/other.err" ||
+	fail "attach with another build: $(cat "$TMP/other.err")"
+"$SMOLDER" record -q -p "$WL_PID" -d 0.5 --view alloc -o "$TMP/mixed.smolder" 2> "$TMP/mixed.err"
+status=$?
+[ "$status" != 0 ] && [ "$(wc -l < "$TMP/mixed.err")" = 1 ] && grep -q "another build's agent ($TMP/other/agent/" "$TMP/mixed.err" &&
+	kill -0 "$WL_PID" && pass "another build's agent loaded: refused in one line ($(cat "$TMP/mixed.err")), the process runs on" ||
+	fail "another build's agent: exit $status, $(cat "$TMP/mixed.err")"
 stop_workload
 
 # ---- a library loaded after the attach: its allocations are seen ----
