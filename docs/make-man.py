@@ -51,7 +51,7 @@ SECTIONS = {
         "thread-local storage) into a ring of 512 slots in shared memory (a "
         "memfd of 4 MiB, about 2.6 MiB of it resident, that smolder maps through /proc; process_vm_readv where it cannot), read "
         "and unwound by smolder as it unwinds a uprobe's sample: no trap into the kernel per sample; "
-        "smolder reads a ring before it is three quarters full at the pace it fills. A "
+        "smolder reads a ring each time a quarter of it is written, at the pace it fills. A "
         "full ring wakes smolder and waits up to 2 ms for room; a stack whose bounds the agent does not "
         "know (not the main thread's, nor a glibc thread's), a ring that stays full, and --unwind fp "
         "take a marker function that a uprobe sees with the stack instead. Bytes and calls are estimated "

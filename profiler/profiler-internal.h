@@ -217,7 +217,7 @@ struct agent_rings {
 	uint64_t samples;  /* read from the rings */
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
-	uint64_t read_due_ns; /* the soonest a ring fills three quarters, at its last pace */
+	uint64_t read_due_ns; /* the soonest a ring is due to be read, at its last pace */
 	uint64_t settled_ns; /* no slot still unread is older (CLOCK_MONOTONIC); UINT64_MAX: no ring */
 };
 

@@ -258,9 +258,8 @@ static void close_pidfds(int *pidfds, uint32_t n)
 	free(pidfds);
 }
 
-/* How soon to read again: before the fastest-filling agent's ring is three
- * quarters full (a full ring makes its agent wait for room, or take its
- * uprobe; each pass costs CPU of its own), between 2 and 50 ms. */
+/* How soon to read again: when the fastest-filling agent's ring is due
+ * (agent_rings.c), between 2 and 50 ms. */
 static int ring_read_interval_ms(const struct agent_rings *r)
 {
 	uint64_t ms = r->read_due_ns / 1000000;
