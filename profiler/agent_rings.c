@@ -64,17 +64,26 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es)
 	r->read_due_ns = UINT64_MAX;
 }
 
+static void free_read_buffers(struct agent_rings *r)
+{
+	free(r->buf);
+	free(r->slots);
+	free(r->local);
+	free(r->remote);
+	free(r->record);
+	r->record = r->buf = NULL;
+	r->slots = NULL;
+	r->local = r->remote = NULL;
+	r->buf_size = 0;
+}
+
 void agent_rings_release(struct agent_rings *r)
 {
 	struct agent_ring *rings = r->rings.data;
 	for (uint32_t i = 0; i < r->rings.count; i++)
 		forget_ring(&rings[i]);
 	vec_release(&r->rings);
-	free(r->buf);
-	free(r->slots);
-	free(r->local);
-	free(r->remote);
-	free(r->record);
+	free_read_buffers(r);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -378,6 +387,21 @@ static bool stuck(struct agent_ring *ring, uint64_t ticket, uint64_t now)
 	return now - ring->stuck_since >= RING_STUCK_NS;
 }
 
+/* How soon ring is due again, having found want slots written at now
+ * (nslots checked by header_sane: the product cannot overflow). */
+static uint64_t next_read_due(const struct agent_ring *ring, uint64_t now, uint32_t want, uint32_t nslots)
+{
+	uint64_t last = ring->read_due_ns;
+	if (!ring->read_ns)
+		return 0; /* a new ring, its pace not known yet: soon again */
+	if (!want) /* idle: back off, doubling, to RING_IDLE_READ_NS */
+		return last >= RING_IDLE_READ_NS ? last : last ? 2 * last : 1000000;
+	/* At the pace since the last read, slowing at most by half in a pass. */
+	uint64_t due = (now - ring->read_ns) * (nslots / RING_READ_FILL) / want,
+		 latest = last ? 2 * last : RING_IDLE_READ_NS;
+	return due < latest ? due : latest;
+}
+
 /* Reads one ring's written slots, hands them on, and gives them back to
  * the agent; false when the ring is gone (the process exited or exec'd,
  * and all it wrote is read). */
@@ -394,14 +418,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	uint32_t n = written_slots(r, ring, &h, want < room ? want : room);
 	if (n && !read_slots(r, ring, &h, n))
 		return !ring_gone(ring);
-	if (!ring->read_ns)
-		ring->read_due_ns = 0; /* a new ring, its pace not known yet: soon again */
-	else if (want) { /* at the pace since the last read, slowing at most by half in a pass */
-		uint64_t due = (before - ring->read_ns) * (h.nslots / RING_READ_FILL) / want,
-			 latest = ring->read_due_ns ? 2 * ring->read_due_ns : RING_IDLE_READ_NS;
-		ring->read_due_ns = due < latest ? due : latest;
-	} else if (ring->read_due_ns < RING_IDLE_READ_NS) /* idle: back off */
-		ring->read_due_ns = ring->read_due_ns ? 2 * ring->read_due_ns : 1000000;
+	ring->read_due_ns = next_read_due(ring, before, want, h.nslots);
 	if (ring->read_due_ns < r->read_due_ns)
 		r->read_due_ns = ring->read_due_ns;
 	ring->read_ns = before;
@@ -442,15 +459,7 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 		r->remote = calloc(RING_READ_SLOTS, sizeof(*r->remote));
 		r->buf = malloc(r->buf_size = AGENT_RING_STACK_MAX);
 		if (!r->record || !r->slots || !r->local || !r->remote || !r->buf) {
-			free(r->record);
-			free(r->slots);
-			free(r->local);
-			free(r->remote);
-			free(r->buf);
-			r->record = r->buf = NULL;
-			r->slots = NULL;
-			r->local = r->remote = NULL;
-			r->buf_size = 0;
+			free_read_buffers(r);
 			return;
 		}
 	}

@@ -321,7 +321,9 @@ static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct 
 }
 
 /* Whether the agent mapped is our file (the uprobes are on its inode): not
- * when another build's was loaded, or ours replaced since (make install). */
+ * when another build's was loaded.  (A mapped file since deleted, as an
+ * install that replaces ours leaves it, is named "... (deleted)" in maps,
+ * is not taken for an agent, and ours is loaded beside it.) */
 static bool same_file(const struct mapped *m, const char *path)
 {
 	struct stat st;
