@@ -73,7 +73,9 @@ static void *ahead_main(void *arg)
 bool symbolize_ahead_start(struct symbolize_ahead *a, struct profiler *s, struct symbolizer *z,
 			   void (*tick)(void *arg), void *tick_arg)
 {
-	*a = (struct symbolize_ahead){ .s = s, .z = z, .tick = tick, .tick_arg = tick_arg, .lowered = may_renice() };
+	*a = (struct symbolize_ahead){ .s = s, .z = z, .tick = tick, .tick_arg = tick_arg,
+				     /* The tick cuts --every's intervals: never behind a lowered round. */
+				     .lowered = !tick && may_renice() };
 	pthread_condattr_t attr;
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
