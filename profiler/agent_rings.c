@@ -4,7 +4,13 @@
  * event's id and layout), so that the queue, the unwinder and the
  * aggregate treat both alike.  A ring is shared memory we map too (its
  * memfd, opened through /proc), or else read with process_vm_readv.  It is
- * the target's memory: every field is checked before it is used. */
+ * the target's memory: every field is checked before it is used.
+ *
+ * A mapped ring's stack copies are not copied again: its samples name
+ * them in place (SAMPLE_MISC_STACK_AT), and its slots go back to the agent
+ * only once the worker has handled them.  Copying them into the queue was
+ * a third of the reader's CPU, all of it cache misses (the agent writes
+ * them past the cache), for bytes the unwinder mostly never reads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,21 +26,27 @@
 #define RING_SLOT_MAX (128u << 10)
 #define RING_MAP_MAX (64u << 20)
 /* A sample's fields but its stack copy: header, id, ip, tid, time,
- * period, callchain, regs (64 at most) and sizes fit. */
-#define SLOT_FIELDS_MAX (8 * (8 + 64 + 2))
+ * period, callchain, regs (64 at most), sizes and a stack's place fit. */
+#define SLOT_FIELDS_MAX (8 * (8 + 64 + 4))
 
 /* A slot whose ticket was taken and which stays unwritten this long is
  * given up: its thread left the agent midway (a signal handler's longjmp)
  * or is stopped, and would otherwise block the ring, and the order of
  * every record after it, for good. */
 #define RING_STUCK_NS 1000000000ull
-/* A ring is read when this share of it is written, at its last pace:
- * reading a quarter at a time, the target ran 3.5% faster than reading
- * three quarters (alloc_heavy, 9 of 9 paired runs), for no more of our CPU
- * (why, not measured: perhaps fewer, larger reads evict more at once). */
-#define RING_READ_FILL 4
+/* A ring is read when this share of it is written, at its last pace.  A
+ * mapped ring's slots go back a pass after they were read (lent, above),
+ * so about twice this share is the agent's to wait on: at a quarter, a
+ * 2 s run of alloc_heavy had 4-29 full-ring waits (none when the slots
+ * went back at once, as they were copied); at an eighth, 0-1.  (Reading
+ * each quarter had been 3.5% faster for the target than each three
+ * quarters, in 9 of 9 pairs.) */
+#define RING_READ_FILL 8
 /* An idle ring is read at least this often (its pace backs off to it). */
 #define RING_IDLE_READ_NS 50000000ull
+/* Passes whose slots a mapped ring may have lent to the worker at once
+ * (the worker is a pass or two behind): a ring with this many waits. */
+#define RING_LENT_PASSES 8
 
 struct agent_ring {
 	pid_t pid;
@@ -48,6 +60,21 @@ struct agent_ring {
 	uint64_t stuck_ticket, stuck_since; /* the first unwritten slot (ticket + 1; 0: none), seen since */
 	uint64_t read_ns;      /* our clock at the last read (0: none yet) */
 	uint64_t read_due_ns; /* how soon it fills 1/RING_READ_FILL, at its last pace */
+	uint64_t read_to;     /* the ticket after the last slot handed on */
+	/* A mapped ring's passes whose slots are lent: given back once the
+	 * queue is consumed to queued_to, oldest first. */
+	struct lent_slots {
+		uint64_t queued_to, tail;
+	} lent[RING_LENT_PASSES];
+	uint32_t nlent;
+	uint64_t queued_to; /* the queue's position after the ring's last record */
+};
+
+/* A mapping let go while samples that name their stacks in it are queued. */
+struct retired_ring {
+	uint8_t *map;
+	size_t len;
+	uint64_t queued_to;
 };
 
 static void forget_ring(struct agent_ring *ring)
@@ -55,6 +82,34 @@ static void forget_ring(struct agent_ring *ring)
 	if (ring->map)
 		munmap(ring->map, ring->map_len);
 	ring->map = NULL;
+}
+
+/* Forgets a ring whose samples may still be queued: its mapping stays
+ * until the worker has handled them. */
+static void retire_ring(struct agent_rings *r, struct agent_ring *ring)
+{
+	if (ring->map && ring->nlent) {
+		struct retired_ring *t = vec_push(&r->retired, sizeof(*t));
+		if (t) /* else (out of memory) mapped for good, rather than pulled from under the worker */
+			*t = (struct retired_ring){ ring->map, ring->map_len, ring->queued_to };
+		ring->map = NULL;
+	}
+	forget_ring(ring);
+}
+
+/* Unmaps the retired rings whose samples are all handled (all: consumed
+ * is UINT64_MAX). */
+static void release_retired(struct agent_rings *r, uint64_t consumed)
+{
+	struct retired_ring *t = r->retired.data;
+	for (uint32_t i = 0; i < r->retired.count;) {
+		if (t[i].queued_to > consumed) {
+			i++;
+			continue;
+		}
+		munmap(t[i].map, t[i].len);
+		t[i] = t[--r->retired.count];
+	}
 }
 
 void agent_rings_init(struct agent_rings *r, const struct event_set *es)
@@ -83,6 +138,8 @@ void agent_rings_release(struct agent_rings *r)
 	for (uint32_t i = 0; i < r->rings.count; i++)
 		forget_ring(&rings[i]);
 	vec_release(&r->rings);
+	release_retired(r, UINT64_MAX);
+	vec_release(&r->retired);
 	free_read_buffers(r);
 	memset(r, 0, sizeof(*r));
 }
@@ -197,7 +254,7 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
 	if (ring && ring->addr == addr && !ring->exited)
 		return true;
 	if (ring)
-		forget_ring(ring);
+		retire_ring(r, ring);
 	else if (!(ring = vec_push(&r->rings, sizeof(*ring))))
 		return true; /* out of memory: its samples come through the marker once it is full */
 	*ring = (struct agent_ring){ .pid = (pid_t)v.pid, .addr = addr };
@@ -215,35 +272,35 @@ void agent_rings_exited(struct agent_rings *r, pid_t pid)
 			rings[i].exited = true;
 }
 
-/* How many slots from tail on are written whole (their seq says so). */
+/* How many slots from ticket `from` on are written whole (their seq says so). */
 static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
-			      uint32_t n)
+			      uint64_t from, uint32_t n)
 {
 	uint64_t seq[RING_READ_SLOTS];
 	if (!n)
 		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		r->local[i] = (struct iovec){ &seq[i], 8 };
-		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), 8 };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), 8 };
 	}
 	if (!ring_read(ring, r->local, r->remote, n, 8 * (size_t)n))
 		return 0;
 	uint32_t c = 0;
-	while (c < n && seq[c] == h->tail + c + 1)
+	while (c < n && seq[c] == from + c + 1)
 		c++;
 	return c;
 }
 
-/* Reads n written slots: their fields into r->slots, then (a ring we do
- * not map) the stack bytes each holds, not the whole slot, one after
- * another into r->buf. */
+/* Reads n written slots from ticket `from` on: their fields into
+ * r->slots, then (a ring we do not map) the stack bytes each holds, not
+ * the whole slot, one after another into r->buf. */
 static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
-		       uint32_t n)
+		       uint64_t from, uint32_t n)
 {
 	size_t want = n * sizeof(*r->slots);
 	for (uint32_t i = 0; i < n; i++) {
 		r->local[i] = (struct iovec){ &r->slots[i], sizeof(*r->slots) };
-		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, h->tail + i), sizeof(*r->slots) };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), sizeof(*r->slots) };
 	}
 	if (!ring_read(ring, r->local, r->remote, n, want))
 		return false;
@@ -268,22 +325,22 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
 		r->local[i] = (struct iovec){ r->buf + at, s->stack_len };
-		r->remote[i] = (struct iovec){ (void *)(uintptr_t)(slot_addr(ring, h, h->tail + i) + sizeof(*s)),
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)(slot_addr(ring, h, from + i) + sizeof(*s)),
 					       s->stack_len };
 		at += s->stack_len;
 	}
 	return ring_read(ring, r->local, r->remote, n, at);
 }
 
-/* Where slot i's stack bytes are: in our mapping of the ring, read from
- * there once, by the queue's copy (the slot is the agent's again only once
- * tail moves past it, and a target that writes it meanwhile changes only
- * the bytes, not how many are read); NULL if the ring's word puts them
- * outside it. */
+/* Where the stack bytes of the slot read i-th from ticket `from` are: in
+ * our mapping of the ring, where the worker reads them (the slot is the
+ * agent's again only once tail moves past it, and a target that writes it
+ * meanwhile changes only the bytes, not how many are read); NULL if the
+ * ring's word puts them outside it. */
 static const uint8_t *mapped_stack(const struct agent_rings *r, const struct agent_ring *ring,
-				   const struct agent_ring_header *h, uint32_t i)
+				   const struct agent_ring_header *h, uint64_t from, uint32_t i)
 {
-	uint64_t off = slot_addr(ring, h, h->tail + i) - ring->addr + sizeof(struct agent_ring_slot);
+	uint64_t off = slot_addr(ring, h, from + i) - ring->addr + sizeof(struct agent_ring_slot);
 	if (off > ring->map_len || r->slots[i].stack_len > ring->map_len - off)
 		return NULL;
 	return ring->map + off;
@@ -292,9 +349,10 @@ static const uint8_t *mapped_stack(const struct agent_rings *r, const struct age
 /* The sample the allocated marker's uprobe would have written, from a
  * slot: the fields its event's sample_type names, in perf's order, as
  * pieces for the queue (the stack copy is not copied again here; left out
- * when shed).  Returns the number of pieces. */
+ * when NULL; named, not copied, when in_place).  Returns the number of
+ * pieces. */
 static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent_ring_slot *s, const uint8_t *stack,
-			    bool shed, struct record_piece *pieces)
+			    bool in_place, struct record_piece *pieces)
 {
 	const struct perf_event_attr *attr = &r->es->kinds[KIND_AGENT_ALLOC];
 	uint8_t *p = r->record + sizeof(struct perf_event_header);
@@ -323,7 +381,13 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 	}
 	uint32_t n = 1;
 	size_t after = 0; /* bytes of the pieces after the first */
-	if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
+	bool shed = !stack, at = stack && in_place && (attr->sample_type & PERF_SAMPLE_STACK_USER);
+	if (at) {
+		PUT(16);
+		PUT((uint64_t)(uintptr_t)stack);
+		PUT(s->stack_len);
+		PUT(s->stack_len);
+	} else if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
 		/* The record's size is 16 bits: the copy is cut to fit.  Like the
 		 * uprobe's sample, it keeps 8 bytes at least, or (shed) none, and
 		 * then no dyn_size either. */
@@ -342,7 +406,7 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 #undef PUT
 	struct perf_event_header *h = (struct perf_event_header *)r->record;
 	h->type = PERF_RECORD_SAMPLE;
-	h->misc = PERF_RECORD_MISC_USER;
+	h->misc = PERF_RECORD_MISC_USER | (at ? SAMPLE_MISC_STACK_AT : 0);
 	h->size = (uint16_t)((size_t)(p - r->record) + after);
 	pieces[0] = (struct record_piece){ r->record, (size_t)(p - r->record) };
 	return n;
@@ -366,9 +430,13 @@ static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now
 /* How many slots the queue has room for now, keeping a quarter of it for
  * the kernel's buffers: the others wait in the ring, whose agent then
  * waits for room (ring.c), rather than crowd the queue into shedding. */
-static uint32_t slots_with_room(const struct record_queue *q, const struct agent_ring_header *h)
+static uint32_t slots_with_room(const struct record_queue *q, const struct agent_ring *ring,
+				const struct agent_ring_header *h)
 {
-	size_t used = record_queue_used(q), keep = q->cap / 4, per_slot = 8 + SLOT_FIELDS_MAX + h->slot_size;
+	if (ring->nlent == RING_LENT_PASSES)
+		return 0;
+	size_t used = record_queue_used(q), keep = q->cap / 4,
+	       per_slot = 8 + SLOT_FIELDS_MAX + (ring->map ? 0 : h->slot_size);
 	if (used + keep >= q->cap)
 		return 0;
 	size_t n = (q->cap - keep - used) / per_slot;
@@ -402,9 +470,21 @@ static uint64_t next_read_due(const struct agent_ring *ring, uint64_t now, uint3
 	return due < latest ? due : latest;
 }
 
-/* Reads one ring's written slots, hands them on, and gives them back to
- * the agent; false when the ring is gone (the process exited or exec'd,
- * and all it wrote is read). */
+/* The tail to give the agent: past the slots of every pass whose records
+ * the worker has handled (the queue is consumed to `consumed`). */
+static uint64_t handled_tail(struct agent_ring *ring, uint64_t consumed, uint64_t tail)
+{
+	uint32_t done = 0;
+	while (done < ring->nlent && ring->lent[done].queued_to <= consumed)
+		tail = ring->lent[done++].tail;
+	memmove(ring->lent, ring->lent + done, (ring->nlent - done) * sizeof(*ring->lent));
+	ring->nlent -= done;
+	return tail;
+}
+
+/* Reads one ring's written slots, hands them on, and gives back those
+ * handled (a ring we do not map: all, its stacks copied); false when the
+ * ring is gone (the process exited or exec'd, and all it wrote is read). */
 static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct record_queue *q)
 {
 	struct agent_ring_header h;
@@ -414,9 +494,14 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		return !ring_gone(ring);
 	if (!header_sane(&h, ring->pid))
 		return false;
-	uint32_t want = (uint32_t)(h.head - h.tail), room = slots_with_room(q, &h);
-	uint32_t n = written_slots(r, ring, &h, want < room ? want : room);
-	if (n && !read_slots(r, ring, &h, n))
+	/* Read on from where we are, unless the ring's tail says otherwise (a
+	 * ring new to us, read by an earlier recording, or a hostile target). */
+	if (ring->read_to - h.tail > h.head - h.tail)
+		ring->read_to = h.tail;
+	uint64_t from = ring->read_to;
+	uint32_t want = (uint32_t)(h.head - from), room = slots_with_room(q, ring, &h);
+	uint32_t n = written_slots(r, ring, &h, from, want < room ? want : room);
+	if (n && !read_slots(r, ring, &h, from, n))
 		return !ring_gone(ring);
 	ring->read_due_ns = next_read_due(ring, before, want, h.nslots);
 	if (ring->read_due_ns < r->read_due_ns)
@@ -425,30 +510,39 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
-		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, i) : r->buf + copied;
+		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, from, i) : r->buf + copied;
 		struct record_piece pieces[4];
 		/* No stack: outside the ring, as its header tells. */
-		uint32_t np = slot_pieces(r, ring->pid, s, stack, !stack, pieces);
+		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, pieces);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
 		copied += s->stack_len;
 	}
 	r->samples += n;
-	uint64_t tail = h.tail + n;
-	if (!n && want && room && stuck(ring, tail, before)) {
-		tail++; /* its writer, if it ever comes back, writes a slot we no longer read */
+	ring->read_to += n;
+	if (!n && want && room && stuck(ring, ring->read_to, before)) {
+		ring->read_to++; /* its writer, if it ever comes back, writes a slot we no longer read */
 		r->dropped++;
 	}
-	if (tail == h.head)
+	if (ring->read_to == h.head)
 		ring->settled_ns = before;
+	uint64_t tail = ring->read_to;
+	if (ring->map) {
+		if (ring->read_to != from && ring->nlent < RING_LENT_PASSES) {
+			ring->queued_to = record_queue_written(q);
+			ring->lent[ring->nlent++] = (struct lent_slots){ ring->queued_to, ring->read_to };
+		}
+		tail = handled_tail(ring, record_queue_consumed(q), h.tail);
+	}
 	/* A process gone writes no more: what is unwritten now never will be. */
-	return give_back(ring, tail, before) && !(ring->exited && (tail == h.head || n < room));
+	return give_back(ring, tail, before) && !(ring->exited && (ring->read_to == h.head || n < room));
 }
 
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 {
 	r->settled_ns = UINT64_MAX;
 	r->read_due_ns = UINT64_MAX;
+	release_retired(r, record_queue_consumed(q));
 	if (!r->rings.count)
 		return;
 	if (!r->record) {
@@ -473,7 +567,7 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 			i++;
 			continue;
 		}
-		forget_ring(&rings[i]);
+		retire_ring(r, &rings[i]);
 		rings[i] = rings[--r->rings.count];
 	}
 }

@@ -73,6 +73,11 @@ struct record_piece {
 bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces);
 /* Bytes queued and not yet freed by the consumer (the producer's view). */
 size_t record_queue_used(const struct record_queue *q);
+/* Where the next record will be queued, and how far the consumer has
+ * handled every record (both count bytes from the start, never wrapping):
+ * a record queued below the second is handled, and its memory unused. */
+uint64_t record_queue_written(const struct record_queue *q);
+uint64_t record_queue_consumed(const struct record_queue *q);
 /* Past half full: the producer queues samples without their stacks, which
  * the consumer handles in no time, so that every event keeps its values. */
 bool record_queue_crowded(const struct record_queue *q);
@@ -212,6 +217,7 @@ struct agent_rings {
 	uint8_t *record;   /* the sample made of a slot, but its stack copy */
 	uint64_t dyn_size; /* ... and the field after it */
 	uint8_t zeros[8];
+	struct vec retired; /* struct retired_ring: mappings of rings let go, which queued samples still read */
 	uint64_t alloc_id; /* the allocated marker's event, which the samples name */
 	uint32_t rings_seen, rings_mapped; /* rings learned, and those we map (the others: process_vm_readv) */
 	uint64_t samples;  /* read from the rings */
@@ -229,9 +235,12 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
  * let go. */
 void agent_rings_exited(struct agent_rings *r, pid_t pid);
 /* Queues every ring's written slots as samples (as many as the queue has
- * room for), gives the slots back, and sets settled_ns; a ring whose
- * process is gone is forgotten. */
+ * room for), gives back those the queue's consumer has handled, and sets
+ * settled_ns; a ring whose process is gone is forgotten.  A mapped ring's
+ * samples name their stacks in the mapping (SAMPLE_MISC_STACK_AT), which
+ * stays until they are handled. */
 void agent_rings_read(struct agent_rings *r, struct record_queue *q);
+/* Once the queue's consumer has stopped: every mapping is let go. */
 void agent_rings_release(struct agent_rings *r);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
@@ -406,7 +415,15 @@ void event_set_release(struct event_set *es);
 
 #define MAX_STACK_FRAMES 1024
 
-/* A PERF_RECORD_SAMPLE's fields, pointing into the record. */
+/* A sample of ours whose stack copy is not in the record: its 16 bytes are
+ * the copy's address in our memory and its length (an agent's ring, read
+ * in place: agent_rings.c keeps it there until the record is handled).
+ * The kernel leaves this bit of misc unused; records are never read from
+ * a file. */
+#define SAMPLE_MISC_STACK_AT (1u << 10)
+
+/* A PERF_RECORD_SAMPLE's fields, pointing into the record (the stack
+ * copy: where SAMPLE_MISC_STACK_AT says). */
 struct sample_view {
 	enum event_kind kind;
 	enum alloc_func func; /* alloc kinds */

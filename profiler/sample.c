@@ -1,9 +1,23 @@
 /* Decoding perf records: pure functions of their bytes (and of the events'
- * sample_type), which never read past a record's size. */
+ * sample_type), which never read past a record's size (but to a stack
+ * copy a record of ours says is elsewhere: SAMPLE_MISC_STACK_AT). */
 #include <stdio.h>
 #include <string.h>
 
 #include "profiler/profiler-internal.h"
+
+/* The stack of a SAMPLE_MISC_STACK_AT sample: where its 16 bytes say. */
+static bool stack_elsewhere(struct sample_view *v)
+{
+	uint64_t at, len;
+	if (v->stack_size != 16)
+		return false;
+	memcpy(&at, v->stack, 8);
+	memcpy(&len, v->stack + 8, 8);
+	v->stack = (const uint8_t *)(uintptr_t)at;
+	v->stack_size = len;
+	return true;
+}
 
 bool sample_parse(const struct event_set *es, const struct perf_event_header *h, struct sample_view *v)
 {
@@ -69,6 +83,8 @@ bool sample_parse(const struct event_set *es, const struct perf_event_header *h,
 			v->stack = p;
 			p += v->stack_size;
 			TAKE(&v->stack_dyn, 8);
+			if ((h->misc & SAMPLE_MISC_STACK_AT) && !stack_elsewhere(v))
+				return false;
 			/* What was really copied: never past the copy itself. */
 			if (v->stack_dyn > v->stack_size)
 				v->stack_dyn = v->stack_size;

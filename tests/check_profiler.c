@@ -4,6 +4,7 @@
  * an agent's ring read from outside (this process's own). */
 #include <check.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -649,7 +650,7 @@ static void write_slot(struct test_ring *ring, uint64_t ticket, uint64_t time)
 
 /* The ring marker's sample: its address, pid and fd (-1: not shared, so
  * it is read with process_vm_readv) in DX, SI, DI's bit order. */
-static void ring_marker(struct rec *r, struct test_ring *ring)
+static void ring_marker(struct rec *r, struct test_ring *ring, int fd)
 {
 	rec_start(r, PERF_RECORD_SAMPLE, 0);
 	rec_u64(r, RING_ID);
@@ -657,7 +658,7 @@ static void ring_marker(struct rec *r, struct test_ring *ring)
 	rec_u32(r, (uint32_t)getpid());
 	rec_u64(r, 1);
 	rec_u64(r, PERF_SAMPLE_REGS_ABI_64);
-	rec_u64(r, (uint64_t)-1);
+	rec_u64(r, (uint64_t)(int64_t)fd);
 	rec_u64(r, (uint64_t)getpid());
 	rec_u64(r, (uint64_t)(uintptr_t)ring);
 }
@@ -697,8 +698,9 @@ static void note_slot_record(const struct perf_event_header *h, void *ctx)
 /* A slot whose thread took its ticket and has not written it yet holds
  * the reader's mark back (its sample may be older than a free the kernel's
  * buffers already hold); one never written is given up after a second. */
-/* A ring in our own memory, learned by rings from its marker, read into q. */
-static void open_test_ring(struct test_ring *ring, struct event_set *es, struct agent_rings *rings,
+/* A ring in our own memory, learned by rings from its marker, read into
+ * q: with process_vm_readv, or (fd >= 0: ring is fd's mapping) mapped. */
+static void open_test_ring(struct test_ring *ring, int fd, struct event_set *es, struct agent_rings *rings,
 			   struct record_queue *q)
 {
 	memset(ring, 0, sizeof(*ring));
@@ -709,7 +711,7 @@ static void open_test_ring(struct test_ring *ring, struct event_set *es, struct 
 	agent_rings_init(rings, es);
 	ck_assert_int_eq(record_queue_init(q, 1 << 20), 0);
 	struct rec r;
-	ring_marker(&r, ring);
+	ring_marker(&r, ring, fd);
 	struct perf_event_header *marker = rec_copy(&r, r.len);
 	ck_assert(agent_rings_take_marker(rings, marker));
 	free(marker);
@@ -722,7 +724,7 @@ START_TEST(test_agent_ring_settles)
 	struct agent_rings rings;
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
-	open_test_ring(&ring, &es, &rings, &q);
+	open_test_ring(&ring, -1, &es, &rings, &q);
 
 	/* Tickets 0-2 taken; 1 not yet written. */
 	ring.h.head = 3;
@@ -780,12 +782,12 @@ START_TEST(test_agent_ring_read_pace)
 	struct event_set es;
 	struct agent_rings rings;
 	struct record_queue q;
-	open_test_ring(&ring, &es, &rings, &q);
+	open_test_ring(&ring, -1, &es, &rings, &q);
 	ck_assert_uint_eq(rings.read_due_ns, UINT64_MAX); /* no pass yet: no hurry */
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_eq(rings.read_due_ns, 0); /* a new ring: soon again */
 
-	/* 2 slots in 5 ms: a quarter of 8 in 5 ms. */
+	/* 2 slots in 5 ms: an eighth of 8 in 2.5 ms. */
 	struct timespec pause = { 0, 5000000 };
 	nanosleep(&pause, NULL);
 	ring.h.head = 2;
@@ -793,11 +795,11 @@ START_TEST(test_agent_ring_read_pace)
 	write_slot(&ring, 1, 200);
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_eq(ring.h.tail, 2);
-	ck_assert_uint_ge(rings.read_due_ns, 5000000);
+	ck_assert_uint_ge(rings.read_due_ns, 2500000);
 	ck_assert_uint_lt(rings.read_due_ns, 1000000000);
 
 	/* Idle: it backs off, doubling, until it is 50 ms or more. */
-	for (int pass = 0; pass < 4; pass++) {
+	for (int pass = 0; pass < 5; pass++) {
 		uint64_t pace = rings.read_due_ns;
 		agent_rings_read(&rings, &q);
 		ck_assert_uint_eq(rings.read_due_ns, pace < 50000000 ? 2 * pace : pace);
@@ -810,6 +812,86 @@ START_TEST(test_agent_ring_read_pace)
 		write_slot(&ring, t, 100 * t + 100);
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_lt(rings.read_due_ns, 10000000);
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	vec_release(&es.events);
+}
+END_TEST
+
+/* The stacks a mapped ring's samples carry, as the worker reads them. */
+struct lent_stacks {
+	struct event_set *es;
+	uint8_t first[64];
+	int n;
+};
+
+static void note_lent_stack(const struct perf_event_header *h, void *ctx)
+{
+	struct lent_stacks *l = ctx;
+	struct sample_view v;
+	ck_assert(sample_parse(l->es, h, &v));
+	ck_assert(h->misc & SAMPLE_MISC_STACK_AT);
+	ck_assert_uint_eq(v.stack_size, TEST_RING_STACK);
+	ck_assert_uint_eq(v.stack_dyn, TEST_RING_STACK);
+	if (l->n++ == 0)
+		memcpy(l->first, v.stack, sizeof(l->first));
+}
+
+/* A mapped ring's slots are not copied: the samples name their stacks in
+ * our mapping, the slots go back to the agent only once the samples are
+ * handled, and the mapping of a ring let go stays until then. */
+START_TEST(test_agent_ring_lends_mapped_slots)
+{
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	int fd = memfd_create("test-ring", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, sizeof(struct test_ring)), 0);
+	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(ring, MAP_FAILED);
+	open_test_ring(ring, fd, &es, &rings, &q);
+	es.kinds[KIND_AGENT_ALLOC].sample_type |= PERF_SAMPLE_STACK_USER;
+	ck_assert_uint_eq(rings.rings_mapped, 1);
+
+	struct lent_stacks l = { .es = &es };
+	for (uint64_t t = 0; t < 3; t++) {
+		struct agent_ring_slot *s = test_slot(ring, t);
+		memset(s + 1, 0xa0 + (int)t, TEST_RING_STACK);
+		write_slot(ring, t, 100 + t);
+		s->stack_len = TEST_RING_STACK;
+	}
+	ring->h.head = 2;
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.samples, 2);
+	ck_assert_uint_eq(ring->h.tail, 0); /* lent: queued, not handled */
+	record_queue_mark(&q, 1000);
+	ck_assert(record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold));
+	ck_assert_int_eq(l.n, 2);
+	for (size_t i = 0; i < sizeof(l.first); i++)
+		ck_assert_uint_eq(l.first[i], 0xa0);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring->h.tail, 2); /* handled: given back */
+
+	/* Its process gone: read once more, let go, its mapping kept while
+	 * its last sample waits. */
+	ring->h.head = 3;
+	agent_rings_exited(&rings, getpid());
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.samples, 3);
+	ck_assert_uint_eq(rings.rings.count, 0);
+	ck_assert_uint_eq(rings.retired.count, 1);
+	ck_assert_int_eq(munmap(ring, sizeof(*ring)), 0); /* the reader's mapping is the last */
+	close(fd);
+	record_queue_close(&q);
+	l.n = 0;
+	while (record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold))
+		;
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_uint_eq(l.first[0], 0xa2);
+	agent_rings_read(&rings, &q); /* handled: the mapping goes */
+	ck_assert_uint_eq(rings.retired.count, 0);
 	record_queue_release(&q);
 	agent_rings_release(&rings);
 	vec_release(&es.events);
@@ -850,6 +932,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_record_queue_wraps);
 	tcase_add_test(tc, test_agent_ring_settles);
 	tcase_add_test(tc, test_agent_ring_read_pace);
+	tcase_add_test(tc, test_agent_ring_lends_mapped_slots);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;
