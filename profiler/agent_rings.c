@@ -470,10 +470,19 @@ static uint64_t next_read_due(const struct agent_ring *ring, uint64_t now, uint3
 	return due < latest ? due : latest;
 }
 
-/* The tail to give the agent: past the slots of every pass whose records
- * the worker has handled (the queue is consumed to `consumed`). */
-static uint64_t handled_tail(struct agent_ring *ring, uint64_t consumed, uint64_t tail)
+/* The tail to give the agent, the slots from `from` to read_to just
+ * queued: all it wrote (a ring we do not map: the stacks were copied), or
+ * (the slots are lent) past those of every pass whose records the worker
+ * has handled; else its tail as it is. */
+static uint64_t tail_to_give(struct agent_ring *ring, const struct record_queue *q, uint64_t from, uint64_t tail)
 {
+	if (!ring->map)
+		return ring->read_to;
+	if (ring->read_to != from && ring->nlent < RING_LENT_PASSES) {
+		ring->queued_to = record_queue_written(q);
+		ring->lent[ring->nlent++] = (struct lent_slots){ ring->queued_to, ring->read_to };
+	}
+	uint64_t consumed = record_queue_consumed(q);
 	uint32_t done = 0;
 	while (done < ring->nlent && ring->lent[done].queued_to <= consumed)
 		tail = ring->lent[done++].tail;
@@ -526,16 +535,9 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	}
 	if (ring->read_to == h.head)
 		ring->settled_ns = before;
-	uint64_t tail = ring->read_to;
-	if (ring->map) {
-		if (ring->read_to != from && ring->nlent < RING_LENT_PASSES) {
-			ring->queued_to = record_queue_written(q);
-			ring->lent[ring->nlent++] = (struct lent_slots){ ring->queued_to, ring->read_to };
-		}
-		tail = handled_tail(ring, record_queue_consumed(q), h.tail);
-	}
 	/* A process gone writes no more: what is unwritten now never will be. */
-	return give_back(ring, tail, before) && !(ring->exited && (ring->read_to == h.head || n < room));
+	return give_back(ring, tail_to_give(ring, q, from, h.tail), before) &&
+	       !(ring->exited && (ring->read_to == h.head || n < room));
 }
 
 void agent_rings_read(struct agent_rings *r, struct record_queue *q)
