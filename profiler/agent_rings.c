@@ -132,18 +132,6 @@ static void free_read_buffers(struct agent_rings *r)
 	r->buf_size = 0;
 }
 
-void agent_rings_release(struct agent_rings *r)
-{
-	struct agent_ring *rings = r->rings.data;
-	for (uint32_t i = 0; i < r->rings.count; i++)
-		forget_ring(&rings[i]);
-	vec_release(&r->rings);
-	release_retired(r, UINT64_MAX);
-	vec_release(&r->retired);
-	free_read_buffers(r);
-	memset(r, 0, sizeof(*r));
-}
-
 /* An id of the allocated marker's events: ring samples are named by it. */
 static uint64_t alloc_event_id(const struct event_set *es)
 {
@@ -572,4 +560,27 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 		retire_ring(r, &rings[i]);
 		rings[i] = rings[--r->rings.count];
 	}
+}
+
+void agent_rings_give_back_all(struct agent_rings *r)
+{
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count; i++) {
+		if (rings[i].map && rings[i].nlent)
+			give_back(&rings[i], rings[i].read_to, monotonic_ns());
+		rings[i].nlent = 0;
+	}
+}
+
+void agent_rings_release(struct agent_rings *r)
+{
+	agent_rings_give_back_all(r);
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count; i++)
+		forget_ring(&rings[i]);
+	vec_release(&r->rings);
+	release_retired(r, UINT64_MAX);
+	vec_release(&r->retired);
+	free_read_buffers(r);
+	memset(r, 0, sizeof(*r));
 }

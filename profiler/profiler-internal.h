@@ -240,7 +240,12 @@ void agent_rings_exited(struct agent_rings *r, pid_t pid);
  * samples name their stacks in the mapping (SAMPLE_MISC_STACK_AT), which
  * stays until they are handled. */
 void agent_rings_read(struct agent_rings *r, struct record_queue *q);
-/* Once the queue's consumer has stopped: every mapping is let go. */
+/* Once the queue's consumer has handled every record: the slots lent to
+ * it go back, so that a ring outliving the recording is empty (a later
+ * recording reads it from its tail). */
+void agent_rings_give_back_all(struct agent_rings *r);
+/* Once the queue's consumer has stopped: the slots go back, and every
+ * mapping is let go. */
 void agent_rings_release(struct agent_rings *r);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */

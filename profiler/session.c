@@ -407,6 +407,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	event_set_enable(&s->events, false);
 	read_all(s); /* drain what is left */
 	worker_stop(s);
+	agent_rings_give_back_all(&s->rings);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;
 	targets_finish(&s->targets, *stop, &s->stats);
 	if (progress)

@@ -818,6 +818,15 @@ START_TEST(test_agent_ring_read_pace)
 }
 END_TEST
 
+/* A slot written whole, its stack copy TEST_RING_STACK bytes of `fill`. */
+static void write_slot_stack(struct test_ring *ring, uint64_t ticket, uint64_t time, int fill)
+{
+	struct agent_ring_slot *s = test_slot(ring, ticket);
+	memset(s + 1, fill, TEST_RING_STACK);
+	write_slot(ring, ticket, time);
+	s->stack_len = TEST_RING_STACK;
+}
+
 /* The stacks a mapped ring's samples carry, as the worker reads them. */
 struct lent_stacks {
 	struct event_set *es;
@@ -856,12 +865,8 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	ck_assert_uint_eq(rings.rings_mapped, 1);
 
 	struct lent_stacks l = { .es = &es };
-	for (uint64_t t = 0; t < 3; t++) {
-		struct agent_ring_slot *s = test_slot(ring, t);
-		memset(s + 1, 0xa0 + (int)t, TEST_RING_STACK);
-		write_slot(ring, t, 100 + t);
-		s->stack_len = TEST_RING_STACK;
-	}
+	for (uint64_t t = 0; t < 3; t++)
+		write_slot_stack(ring, t, 100 + t, 0xa0 + (int)t);
 	ring->h.head = 2;
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_eq(rings.samples, 2);
@@ -895,6 +900,42 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	record_queue_release(&q);
 	agent_rings_release(&rings);
 	vec_release(&es.events);
+}
+END_TEST
+
+/* A recording that ends while its target runs on gives back the slots it
+ * lent, or the next recording of that process would read them again. */
+START_TEST(test_agent_ring_lent_slots_go_back_at_the_end)
+{
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	int fd = memfd_create("test-ring", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, sizeof(struct test_ring)), 0);
+	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(ring, MAP_FAILED);
+	open_test_ring(ring, fd, &es, &rings, &q);
+	es.kinds[KIND_AGENT_ALLOC].sample_type |= PERF_SAMPLE_STACK_USER;
+	for (uint64_t t = 0; t < 2; t++)
+		write_slot_stack(ring, t, 100 + t, 0xa0);
+	ring->h.head = 2;
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring->h.tail, 0);
+	record_queue_close(&q);
+	struct lent_stacks l = { .es = &es };
+	while (record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold))
+		;
+	ck_assert_int_eq(l.n, 2);
+	agent_rings_give_back_all(&rings);
+	ck_assert_uint_eq(ring->h.tail, 2);
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	ck_assert_uint_eq(ring->h.tail, 2);
+	vec_release(&es.events);
+	munmap(ring, sizeof(*ring));
+	close(fd);
 }
 END_TEST
 
@@ -933,6 +974,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_settles);
 	tcase_add_test(tc, test_agent_ring_read_pace);
 	tcase_add_test(tc, test_agent_ring_lends_mapped_slots);
+	tcase_add_test(tc, test_agent_ring_lent_slots_go_back_at_the_end);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;
