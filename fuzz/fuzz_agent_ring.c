@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct event_set es;
 	agent_events(&es);
 	struct agent_rings rings;
-	agent_rings_init(&rings, &es);
+	agent_rings_init(&rings, &es, 0);
 	struct record_queue q;
 	if (record_queue_init(&q, 4u << 20) == 0) {
 		learn(&rings, (uint64_t)(uintptr_t)ring, fd);

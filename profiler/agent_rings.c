@@ -112,10 +112,11 @@ static void release_retired(struct agent_rings *r, uint64_t consumed)
 	}
 }
 
-void agent_rings_init(struct agent_rings *r, const struct event_set *es)
+void agent_rings_init(struct agent_rings *r, const struct event_set *es, uint64_t since_ns)
 {
 	memset(r, 0, sizeof(*r));
 	r->es = es;
+	r->since_ns = since_ns;
 	r->read_due_ns = UINT64_MAX;
 }
 
@@ -507,15 +508,20 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
-		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, from, i) : r->buf + copied;
+		const uint8_t *copy = r->buf + copied; /* a ring we do not map: its stack, read */
+		copied += s->stack_len;
+		if (s->time < r->since_ns) { /* an earlier recording's, never given back */
+			r->stale++;
+			continue;
+		}
+		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, from, i) : copy;
 		struct record_piece pieces[4];
 		/* No stack: outside the ring, as its header tells. */
 		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, pieces);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
-		copied += s->stack_len;
+		r->samples++;
 	}
-	r->samples += n;
 	ring->read_to += n;
 	if (!n && want && room && stuck(ring, ring->read_to, before)) {
 		ring->read_to++; /* its writer, if it ever comes back, writes a slot we no longer read */

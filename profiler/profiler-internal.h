@@ -220,14 +220,18 @@ struct agent_rings {
 	struct vec retired; /* struct retired_ring: mappings of rings let go, which queued samples still read */
 	uint64_t alloc_id; /* the allocated marker's event, which the samples name */
 	uint32_t rings_seen, rings_mapped; /* rings learned, and those we map (the others: process_vm_readv) */
+	uint64_t since_ns; /* slots older are an earlier recording's */
 	uint64_t samples;  /* read from the rings */
+	uint64_t stale;    /* slots skipped as an earlier recording's */
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
 	uint64_t read_due_ns; /* the soonest a ring is due to be read, at its last pace */
 	uint64_t settled_ns; /* no slot still unread is older (CLOCK_MONOTONIC); UINT64_MAX: no ring */
 };
 
-void agent_rings_init(struct agent_rings *r, const struct event_set *es);
+/* Slots written before since_ns (CLOCK_MONOTONIC; 0: none) are an earlier
+ * recording's, one that ended without giving them back (killed): skipped. */
+void agent_rings_init(struct agent_rings *r, const struct event_set *es, uint64_t since_ns);
 /* Called with each record the reader reads: true if it was a ring's
  * marker (learned, and not to be queued); counts the trapped samples. */
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h);

@@ -215,7 +215,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	s->lock_ready = true;
 	if (event_set_init(&s->events, &s->o, err))
 		goto fail;
-	agent_rings_init(&s->rings, &s->events);
+	agent_rings_init(&s->rings, &s->events, monotonic_ns());
 	if (aggregate_init(&s->agg, p, &s->o, &s->events, &s->stats)) {
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's value types and the unwinder");
 		goto fail;

@@ -708,7 +708,7 @@ static void open_test_ring(struct test_ring *ring, int fd, struct event_set *es,
 					      .slot_size = sizeof(ring->slots[0]), .stack_size = TEST_RING_STACK,
 					      .pid = (uint32_t)getpid(), .self = (uint64_t)(uintptr_t)ring };
 	ring_events(es);
-	agent_rings_init(rings, es);
+	agent_rings_init(rings, es, 0);
 	ck_assert_int_eq(record_queue_init(q, 1 << 20), 0);
 	struct rec r;
 	ring_marker(&r, ring, fd);
@@ -939,6 +939,36 @@ START_TEST(test_agent_ring_lent_slots_go_back_at_the_end)
 }
 END_TEST
 
+/* Slots older than the recording are an earlier one's (killed before it
+ * gave them back): read past, not queued. */
+START_TEST(test_agent_ring_skips_an_earlier_recordings_slots)
+{
+	static struct test_ring ring;
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	open_test_ring(&ring, -1, &es, &rings, &q);
+	rings.since_ns = 250;
+	ring.h.head = 3;
+	for (uint64_t t = 0; t < 3; t++)
+		write_slot(&ring, t, 100 * t + 100);
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring.h.tail, 3);
+	ck_assert_uint_eq(rings.samples, 1);
+	ck_assert_uint_eq(rings.stale, 2);
+	record_queue_close(&q);
+	struct drained d = { .n = 0 };
+	while (record_queue_drain(&q, note_slot_record, slot_record_time, &d, &hold))
+		;
+	ck_assert_int_eq(d.n, 1);
+	ck_assert_uint_eq(d.times[0], 300);
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	vec_release(&es.events);
+}
+END_TEST
+
 START_TEST(test_arch_tables)
 {
 	char filter[512];
@@ -975,6 +1005,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_read_pace);
 	tcase_add_test(tc, test_agent_ring_lends_mapped_slots);
 	tcase_add_test(tc, test_agent_ring_lent_slots_go_back_at_the_end);
+	tcase_add_test(tc, test_agent_ring_skips_an_earlier_recordings_slots);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;
