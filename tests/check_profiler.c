@@ -846,6 +846,20 @@ static void note_lent_stack(const struct perf_event_header *h, void *ctx)
 		memcpy(l->first, v.stack, sizeof(l->first));
 }
 
+/* A ring in a memfd (*fd), which rings maps, of samples with stacks. */
+static struct test_ring *open_mapped_test_ring(int *fd, struct event_set *es, struct agent_rings *rings,
+					       struct record_queue *q)
+{
+	*fd = memfd_create("test-ring", MFD_CLOEXEC);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(ftruncate(*fd, sizeof(struct test_ring)), 0);
+	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	ck_assert_ptr_ne(ring, MAP_FAILED);
+	open_test_ring(ring, *fd, es, rings, q);
+	es->kinds[KIND_AGENT_ALLOC].sample_type |= PERF_SAMPLE_STACK_USER;
+	return ring;
+}
+
 /* A mapped ring's slots are not copied: the samples name their stacks in
  * our mapping, the slots go back to the agent only once the samples are
  * handled, and the mapping of a ring let go stays until then. */
@@ -855,13 +869,8 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	struct agent_rings rings;
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
-	int fd = memfd_create("test-ring", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, sizeof(struct test_ring)), 0);
-	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(ring, MAP_FAILED);
-	open_test_ring(ring, fd, &es, &rings, &q);
-	es.kinds[KIND_AGENT_ALLOC].sample_type |= PERF_SAMPLE_STACK_USER;
+	int fd;
+	struct test_ring *ring = open_mapped_test_ring(&fd, &es, &rings, &q);
 	ck_assert_uint_eq(rings.rings_mapped, 1);
 
 	struct lent_stacks l = { .es = &es };
@@ -911,13 +920,8 @@ START_TEST(test_agent_ring_lent_slots_go_back_at_the_end)
 	struct agent_rings rings;
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
-	int fd = memfd_create("test-ring", MFD_CLOEXEC);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, sizeof(struct test_ring)), 0);
-	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ck_assert_ptr_ne(ring, MAP_FAILED);
-	open_test_ring(ring, fd, &es, &rings, &q);
-	es.kinds[KIND_AGENT_ALLOC].sample_type |= PERF_SAMPLE_STACK_USER;
+	int fd;
+	struct test_ring *ring = open_mapped_test_ring(&fd, &es, &rings, &q);
 	for (uint64_t t = 0; t < 2; t++)
 		write_slot_stack(ring, t, 100 + t, 0xa0);
 	ring->h.head = 2;
