@@ -237,12 +237,15 @@ static void announce(struct agent_ring_header *r)
 
 /* Shared memory the profiler maps too (reading it then costs no system
  * call), or else private memory it reads with process_vm_readv.  The fd
- * stays open for the profiler to open through /proc; it closes at exec. */
+ * stays open for the profiler to open through /proc; it closes at exec.
+ * It is sealed at its size: the profiler maps only a file that can never
+ * shrink under its mapping (reading past a file's end is a SIGBUS). */
 static void *map_ring(size_t size)
 {
-	int fd = memfd_create("smolder-agent-ring", MFD_CLOEXEC);
+	int fd = memfd_create("smolder-agent-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	void *m = MAP_FAILED;
-	if (fd >= 0 && ftruncate(fd, (off_t)size) == 0)
+	if (fd >= 0 && ftruncate(fd, (off_t)size) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
 		m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED) {
 		if (fd >= 0)

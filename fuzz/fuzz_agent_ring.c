@@ -3,9 +3,10 @@
  * one: mapped from a memfd, and with process_vm_readv; every record it
  * queues is then decoded as the worker would.  The input: a flags byte
  * (bit 0: the ring's slots from tail to head are marked written, so that
- * the slots' own fields are reached; bit 1: read from a memfd), then the
- * ring's bytes (the header's magic, pid and self are set right, the rest
- * is the input's). */
+ * the slots' own fields are reached; bit 1: read from a memfd, sealed
+ * against shrinking as the agent's is), then the ring's bytes (the
+ * header's magic, pid and self are set right, the rest is the input's). */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -97,8 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd = -1;
 	uint8_t *ring;
 	if (flags & 2) {
-		fd = memfd_create("fuzz-ring", MFD_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, (off_t)len) ||
+		fd = memfd_create("fuzz-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || ftruncate(fd, (off_t)len) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) ||
 		    (ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 			if (fd >= 0)
 				close(fd);

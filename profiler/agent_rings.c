@@ -176,7 +176,9 @@ static bool read_header(const struct agent_ring *ring, struct agent_ring_header 
 }
 
 /* Maps the ring's memfd, opened through /proc, if it is the ring at addr
- * (the process may have closed fd, and opened another file under it). */
+ * (the process may have closed fd, and opened another file under it) and
+ * sealed against shrinking: else the target could cut the file under our
+ * mapping, and our next read of it would be a SIGBUS. */
 static void map_ring(struct agent_ring *ring, int fd)
 {
 	char path[64];
@@ -187,8 +189,9 @@ static void map_ring(struct agent_ring *ring, int fd)
 	int mine = open(path, O_RDWR | O_CLOEXEC);
 	if (mine < 0)
 		return;
-	if (fstat(mine, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof(struct agent_ring_header) &&
-	    st.st_size <= (off_t)RING_MAP_MAX) {
+	int seals = fcntl(mine, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_SHRINK) && fstat(mine, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size >= (off_t)sizeof(struct agent_ring_header) && st.st_size <= (off_t)RING_MAP_MAX) {
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, mine, 0);
 		if (m != MAP_FAILED) {
 			ring->map = m;

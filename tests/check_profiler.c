@@ -3,6 +3,7 @@
  * pairing with records out of order, the record queue's ordering, and
  * an agent's ring read from outside (this process's own). */
 #include <check.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -846,13 +847,16 @@ static void note_lent_stack(const struct perf_event_header *h, void *ctx)
 		memcpy(l->first, v.stack, sizeof(l->first));
 }
 
-/* A ring in a memfd (*fd), which rings maps, of samples with stacks. */
-static struct test_ring *open_mapped_test_ring(int *fd, struct event_set *es, struct agent_rings *rings,
+/* A ring in a memfd (*fd) of samples with stacks, which rings maps if it
+ * is sealed against shrinking. */
+static struct test_ring *open_mapped_test_ring(int *fd, bool seal, struct event_set *es, struct agent_rings *rings,
 					       struct record_queue *q)
 {
-	*fd = memfd_create("test-ring", MFD_CLOEXEC);
+	*fd = memfd_create("test-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	ck_assert_int_ge(*fd, 0);
 	ck_assert_int_eq(ftruncate(*fd, sizeof(struct test_ring)), 0);
+	if (seal)
+		ck_assert_int_eq(fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
 	struct test_ring *ring = mmap(NULL, sizeof(*ring), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
 	ck_assert_ptr_ne(ring, MAP_FAILED);
 	open_test_ring(ring, *fd, es, rings, q);
@@ -870,7 +874,7 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
 	int fd;
-	struct test_ring *ring = open_mapped_test_ring(&fd, &es, &rings, &q);
+	struct test_ring *ring = open_mapped_test_ring(&fd, true, &es, &rings, &q);
 	ck_assert_uint_eq(rings.rings_mapped, 1);
 
 	struct lent_stacks l = { .es = &es };
@@ -921,7 +925,7 @@ START_TEST(test_agent_ring_lent_slots_go_back_at_the_end)
 	struct record_queue q;
 	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
 	int fd;
-	struct test_ring *ring = open_mapped_test_ring(&fd, &es, &rings, &q);
+	struct test_ring *ring = open_mapped_test_ring(&fd, true, &es, &rings, &q);
 	for (uint64_t t = 0; t < 2; t++)
 		write_slot_stack(ring, t, 100 + t, 0xa0);
 	ring->h.head = 2;
@@ -973,6 +977,30 @@ START_TEST(test_agent_ring_skips_an_earlier_recordings_slots)
 }
 END_TEST
 
+/* A ring whose file may shrink (not sealed) is read, never mapped: the
+ * target could cut it under our mapping. */
+START_TEST(test_agent_ring_unsealed_is_not_mapped)
+{
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	int fd;
+	struct test_ring *ring = open_mapped_test_ring(&fd, false, &es, &rings, &q);
+	ck_assert_uint_eq(rings.rings_seen, 1);
+	ck_assert_uint_eq(rings.rings_mapped, 0);
+	write_slot_stack(ring, 0, 100, 0xa0);
+	ring->h.head = 1;
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(rings.samples, 1);
+	ck_assert_uint_eq(ring->h.tail, 1); /* copied: given back at once */
+	record_queue_release(&q);
+	agent_rings_release(&rings);
+	vec_release(&es.events);
+	munmap(ring, sizeof(*ring));
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_arch_tables)
 {
 	char filter[512];
@@ -1010,6 +1038,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_lends_mapped_slots);
 	tcase_add_test(tc, test_agent_ring_lent_slots_go_back_at_the_end);
 	tcase_add_test(tc, test_agent_ring_skips_an_earlier_recordings_slots);
+	tcase_add_test(tc, test_agent_ring_unsealed_is_not_mapped);
 	tcase_add_test(tc, test_arch_tables);
 	suite_add_tcase(s, tc);
 	return s;

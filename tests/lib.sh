@@ -7,7 +7,10 @@ set -u
 COMPAT_DIR=${SMOLDER_COMPAT_DIR:-$top_srcdir/../shared/compat}
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/smolder-$TEST_NAME.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# Every workload started is killed at exit, so that none outlives its test
+# (a later host-wide test would sample it).
+WL_ALL=()
+trap 'kill "${WL_ALL[@]}" 2> /dev/null; rm -rf "$TMP"' EXIT
 failures=0
 
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
@@ -54,6 +57,7 @@ perf_usable() {
 start_workload() {
 	"$@" > "$TMP/wl.out" 2>&1 &
 	WL_PID=$!
+	WL_ALL+=("$WL_PID")
 	for _ in $(seq 100); do
 		grep -q ready "$TMP/wl.out" 2>/dev/null && return 0
 		sleep 0.1

@@ -119,6 +119,7 @@ n=$(agent_maps "$WL_PID")
 [ "$(value_under "$TMP/attach2.smolder" alloc_bytes ';main;alloc_leak;')" -gt 0 ] && [ "$n" = 1 ] &&
 	kill -0 "$WL_PID" && pass "second attach: the agent found loaded ($n mapping), samples again, the process runs on" ||
 	fail "second attach: $n agent mappings, $(cat "$TMP/attach2.err")"
+stop_workload
 # Another build's agent (a copy of this one elsewhere, as an upgrade leaves
 # it): its markers are another file's, which this smolder's uprobes miss.
 mkdir -p "$TMP/other/agent"

@@ -7,21 +7,28 @@ require_perf
 [ "$(id -u)" = 0 ] || skip "record -a needs root here (kernel.perf_event_paranoid is $(cat /proc/sys/kernel/perf_event_paranoid))"
 DUTY=$WORKLOADS/duty
 
-# ---- 100% against 50%: shares near 2:1 under their names ----
+# ---- 100% against 50%: shares as their own CPU times, under their names ----
+# The truth is each one's time on a CPU as the scheduler counts it, over the
+# recording and a little around it: on a busy or noisy machine the two do
+# not get 2:1 (CI saw 2.99 and 3.07 against a 1.5-2.7 band).
 start_workload "$DUTY" 100 || finish
 full=$WL_PID
 start_workload "$DUTY" 50 || finish
 half=$WL_PID
+oncpu() { awk '{ print $1 }' "/proc/$1/schedstat"; }
+full0=$(oncpu "$full") half0=$(oncpu "$half")
 "$SMOLDER" record -a -d 3 --per-process -o "$TMP/host.folded" 2> "$TMP/host.err" ||
 	fail "record -a: $(cat "$TMP/host.err")"
+full1=$(oncpu "$full") half1=$(oncpu "$half")
 kill "$full" "$half"
 wait "$full" "$half" 2> /dev/null
 a=$(awk -v re="^duty;duty-$full;.*burn_duty" '$1 ~ re { t += $NF } END { print t + 0 }' "$TMP/host.folded")
 b=$(awk -v re="^duty;duty-$half;.*burn_duty" '$1 ~ re { t += $NF } END { print t + 0 }' "$TMP/host.folded")
 ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b ? a / b : 0 }')
-awk -v r="$ratio" 'BEGIN { exit !(r >= 1.5 && r <= 2.7) }' &&
-	pass "100% vs 50% of a CPU: $a and $b samples in burn_duty under duty-PID frames, ratio $ratio (2:1)" ||
-	fail "100% vs 50%: $a and $b samples (ratio $ratio): $(head -20 "$TMP/host.folded")"
+truth=$(awk -v a=$((full1 - full0)) -v b=$((half1 - half0)) 'BEGIN { printf "%.2f", b ? a / b : 0 }')
+awk -v r="$ratio" -v t="$truth" 'BEGIN { exit !(t > 0 && r / t >= 0.8 && r / t <= 1.25 && r > 1.2) }' &&
+	pass "100% vs 50% of a CPU: $a and $b samples in burn_duty under duty-PID frames, ratio $ratio (their CPU times: $truth)" ||
+	fail "100% vs 50%: $a and $b samples (ratio $ratio, their CPU times $truth): $(head -20 "$TMP/host.folded")"
 grep -q '^\[unknown\]\|^swapper\|^kworker' "$TMP/host.folded" &&
 	fail "idle, kernel threads or unnamed processes without --kernel: $(grep '^\[unknown\]\|^swapper\|^kworker' "$TMP/host.folded" | head -3)" ||
 	pass "no idle, no kernel threads and no unnamed process without --kernel"
