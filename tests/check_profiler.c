@@ -718,6 +718,14 @@ static void open_test_ring(struct test_ring *ring, int fd, struct event_set *es,
 	free(marker);
 }
 
+/* The queue, the reader and the events of open_test_ring, let go. */
+static void close_test_ring(struct record_queue *q, struct agent_rings *rings, struct event_set *es)
+{
+	record_queue_release(q);
+	agent_rings_release(rings);
+	vec_release(&es->events);
+}
+
 START_TEST(test_agent_ring_settles)
 {
 	static struct test_ring ring;
@@ -771,9 +779,7 @@ START_TEST(test_agent_ring_settles)
 	ck_assert_uint_eq(d.times[1], 200);
 	ck_assert_uint_eq(d.times[2], 300);
 	ck_assert_uint_eq(d.times[3], 500);
-	record_queue_release(&q);
-	agent_rings_release(&rings);
-	vec_release(&es.events);
+	close_test_ring(&q, &rings, &es);
 }
 END_TEST
 
@@ -813,9 +819,7 @@ START_TEST(test_agent_ring_read_pace)
 		write_slot(&ring, t, 100 * t + 100);
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_lt(rings.read_due_ns, 10000000);
-	record_queue_release(&q);
-	agent_rings_release(&rings);
-	vec_release(&es.events);
+	close_test_ring(&q, &rings, &es);
 }
 END_TEST
 
@@ -910,9 +914,7 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	ck_assert_uint_eq(l.first[0], 0xa2);
 	agent_rings_read(&rings, &q); /* handled: the mapping goes */
 	ck_assert_uint_eq(rings.retired.count, 0);
-	record_queue_release(&q);
-	agent_rings_release(&rings);
-	vec_release(&es.events);
+	close_test_ring(&q, &rings, &es);
 }
 END_TEST
 
@@ -971,9 +973,7 @@ START_TEST(test_agent_ring_skips_an_earlier_recordings_slots)
 		;
 	ck_assert_int_eq(d.n, 1);
 	ck_assert_uint_eq(d.times[0], 300);
-	record_queue_release(&q);
-	agent_rings_release(&rings);
-	vec_release(&es.events);
+	close_test_ring(&q, &rings, &es);
 }
 END_TEST
 
@@ -993,9 +993,7 @@ START_TEST(test_agent_ring_unsealed_is_not_mapped)
 	agent_rings_read(&rings, &q);
 	ck_assert_uint_eq(rings.samples, 1);
 	ck_assert_uint_eq(ring->h.tail, 1); /* copied: given back at once */
-	record_queue_release(&q);
-	agent_rings_release(&rings);
-	vec_release(&es.events);
+	close_test_ring(&q, &rings, &es);
 	munmap(ring, sizeof(*ring));
 	close(fd);
 }
