@@ -67,7 +67,6 @@ struct agent_ring {
 		uint64_t queued_to, tail;
 	} lent[RING_LENT_PASSES];
 	uint32_t nlent;
-	uint64_t queued_to; /* the queue's position after the ring's last record */
 };
 
 /* A mapping let go while samples that name their stacks in it are queued. */
@@ -85,13 +84,13 @@ static void forget_ring(struct agent_ring *ring)
 }
 
 /* Forgets a ring whose samples may still be queued: its mapping stays
- * until the worker has handled them. */
+ * until the worker has handled them (the newest pass lent is queued last). */
 static void retire_ring(struct agent_rings *r, struct agent_ring *ring)
 {
 	if (ring->map && ring->nlent) {
 		struct retired_ring *t = vec_push(&r->retired, sizeof(*t));
 		if (t) /* else (out of memory) mapped for good, rather than pulled from under the worker */
-			*t = (struct retired_ring){ ring->map, ring->map_len, ring->queued_to };
+			*t = (struct retired_ring){ ring->map, ring->map_len, ring->lent[ring->nlent - 1].queued_to };
 		ring->map = NULL;
 	}
 	forget_ring(ring);
@@ -471,8 +470,7 @@ static uint64_t tail_to_give(struct agent_ring *ring, const struct record_queue 
 	if (!ring->map)
 		return ring->read_to;
 	if (ring->read_to != from && ring->nlent < RING_LENT_PASSES) {
-		ring->queued_to = record_queue_written(q);
-		ring->lent[ring->nlent++] = (struct lent_slots){ ring->queued_to, ring->read_to };
+		ring->lent[ring->nlent++] = (struct lent_slots){ record_queue_written(q), ring->read_to };
 	}
 	uint64_t consumed = record_queue_consumed(q);
 	uint32_t done = 0;
