@@ -101,8 +101,11 @@ ok = all(r["path"] == "/profiles/writeraw" and r["headers"]["authorization"] == 
          r["series"] == [{"__name__": "process_cpu", "app": "shares_fp", "hostname": host, "pid": pid,
                           "team": "perf", "view": "cpu"}] for r in reqs)
 ok = ok and all(s["types"] == ["samples/count", "cpu/nanoseconds"] and s["totals"][0] > 5 and
-                s["totals"][1] == s["totals"][0] * 10101010 and s["leaf"].get("burn_c", 0) > s["leaf"].get("burn_a", 0)
-                for s in sums)
+                s["totals"][1] == s["totals"][0] * 10101010 for s in sums)
+# burn_c (50%) above burn_a (20%) over all intervals: the last one is 0.2 s,
+# and its 10-20 samples put them level now and then (CI saw 3 and 3).
+leaf = lambda name: sum(s["leaf"].get(name, 0) for s in sums)
+ok = ok and leaf("burn_c") > 1.5 * leaf("burn_a")
 if not ok:
     print(json.dumps(reqs, indent=1)[:3000], sums, file=sys.stderr)
 sys.exit(0 if ok else 1)
