@@ -129,7 +129,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		agent_rings_read(&rings, &q);
 		record_queue_close(&q);
 		pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
-		while (record_queue_drain(&q, decode, time_of, &es, &hold))
+		struct record_consumer consumer = { decode, time_of, &es, &hold };
+		while (record_queue_drain(&q, &consumer, true))
 			;
 		record_queue_release(&q);
 	}

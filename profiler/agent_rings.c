@@ -34,14 +34,17 @@
  * or is stopped, and would otherwise block the ring, and the order of
  * every record after it, for good. */
 #define RING_STUCK_NS 1000000000ull
-/* A ring is read when this share of it is written, at its last pace.  A
- * mapped ring's slots go back a pass after they were read (lent, above),
- * so about twice this share is the agent's to wait on: at a quarter, a
- * 2 s run of alloc_heavy had 4-29 full-ring waits (none when the slots
- * went back at once, as they were copied); at an eighth, 0-1.  (Reading
- * each quarter had been 3.5% faster for the target than each three
- * quarters, in 9 of 9 pairs.) */
-#define RING_READ_FILL 8
+/* A ring is read when 1/read_fill of it is written, at its last pace.  A
+ * mapped ring's slots are lent to the queue's consumer until it has
+ * handled them (lent, above).  Drained within the pass (the alloc view
+ * alone), a quarter: at an eighth smolder woke twice as often for the
+ * same slots, and at a half the agent found its ring full 1-4 times in
+ * 4 s of alloc_heavy, against none.  With a worker thread the slots go
+ * back a pass late, so about twice the share is the agent's to wait on:
+ * an eighth (at a quarter, a 2 s run had 4-29 full-ring waits; at an
+ * eighth, 0-1). */
+#define RING_READ_FILL_INLINE 4
+#define RING_READ_FILL_WORKER 8
 /* An idle ring is read at least this often (its pace backs off to it). */
 #define RING_IDLE_READ_NS 50000000ull
 /* Passes whose slots a mapped ring may have lent to the worker at once
@@ -59,7 +62,7 @@ struct agent_ring {
 	uint64_t settled_ns;
 	uint64_t stuck_ticket, stuck_since; /* the first unwritten slot (ticket + 1; 0: none), seen since */
 	uint64_t read_ns;      /* our clock at the last read (0: none yet) */
-	uint64_t read_due_ns; /* how soon it fills 1/RING_READ_FILL, at its last pace */
+	uint64_t read_due_ns; /* how soon it fills 1/read_fill, at its last pace */
 	uint64_t read_to;     /* the ticket after the last slot handed on */
 	/* A mapped ring's passes whose slots are lent: given back once the
 	 * queue is consumed to queued_to, oldest first. */
@@ -117,6 +120,12 @@ void agent_rings_init(struct agent_rings *r, const struct event_set *es, uint64_
 	r->es = es;
 	r->since_ns = since_ns;
 	r->read_due_ns = UINT64_MAX;
+	r->read_fill = RING_READ_FILL_WORKER;
+}
+
+void agent_rings_loans_end_in_pass(struct agent_rings *r)
+{
+	r->read_fill = RING_READ_FILL_INLINE;
 }
 
 static void free_read_buffers(struct agent_rings *r)
@@ -448,7 +457,8 @@ static bool stuck(struct agent_ring *ring, uint64_t ticket, uint64_t now)
 
 /* How soon ring is due again, having found want slots written at now
  * (nslots checked by header_sane: the product cannot overflow). */
-static uint64_t next_read_due(const struct agent_ring *ring, uint64_t now, uint32_t want, uint32_t nslots)
+static uint64_t next_read_due(const struct agent_ring *ring, uint32_t fill, uint64_t now, uint32_t want,
+			      uint32_t nslots)
 {
 	uint64_t last = ring->read_due_ns;
 	if (!ring->read_ns)
@@ -456,9 +466,21 @@ static uint64_t next_read_due(const struct agent_ring *ring, uint64_t now, uint3
 	if (!want) /* idle: back off, doubling, to RING_IDLE_READ_NS */
 		return last >= RING_IDLE_READ_NS ? last : last ? 2 * last : 1000000;
 	/* At the pace since the last read, slowing at most by half in a pass. */
-	uint64_t due = (now - ring->read_ns) * (nslots / RING_READ_FILL) / want,
+	uint64_t due = (now - ring->read_ns) * (nslots / fill) / want,
 		 latest = last ? 2 * last : RING_IDLE_READ_NS;
 	return due < latest ? due : latest;
+}
+
+/* Ends the loan of every pass whose records the queue's consumer has
+ * handled, oldest first: false if none, else *tail is past the last. */
+static bool end_loans(struct agent_ring *ring, uint64_t consumed, uint64_t *tail)
+{
+	uint32_t done = 0;
+	while (done < ring->nlent && ring->lent[done].queued_to <= consumed)
+		*tail = ring->lent[done++].tail;
+	memmove(ring->lent, ring->lent + done, (ring->nlent - done) * sizeof(*ring->lent));
+	ring->nlent -= done;
+	return done > 0;
 }
 
 /* The tail to give the agent, the slots from `from` to read_to just
@@ -469,15 +491,9 @@ static uint64_t tail_to_give(struct agent_ring *ring, const struct record_queue 
 {
 	if (!ring->map)
 		return ring->read_to;
-	if (ring->read_to != from && ring->nlent < RING_LENT_PASSES) {
+	if (ring->read_to != from && ring->nlent < RING_LENT_PASSES)
 		ring->lent[ring->nlent++] = (struct lent_slots){ record_queue_written(q), ring->read_to };
-	}
-	uint64_t consumed = record_queue_consumed(q);
-	uint32_t done = 0;
-	while (done < ring->nlent && ring->lent[done].queued_to <= consumed)
-		tail = ring->lent[done++].tail;
-	memmove(ring->lent, ring->lent + done, (ring->nlent - done) * sizeof(*ring->lent));
-	ring->nlent -= done;
+	end_loans(ring, record_queue_consumed(q), &tail);
 	return tail;
 }
 
@@ -502,7 +518,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	uint32_t n = written_slots(r, ring, &h, from, want < room ? want : room);
 	if (n && !read_slots(r, ring, &h, from, n))
 		return !ring_gone(ring);
-	ring->read_due_ns = next_read_due(ring, before, want, h.nslots);
+	ring->read_due_ns = next_read_due(ring, r->read_fill, before, want, h.nslots);
 	if (ring->read_due_ns < r->read_due_ns)
 		r->read_due_ns = ring->read_due_ns;
 	ring->read_ns = before;
@@ -567,6 +583,16 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 		retire_ring(r, &rings[i]);
 		rings[i] = rings[--r->rings.count];
 	}
+}
+
+void agent_rings_give_back_handled(struct agent_rings *r, const struct record_queue *q)
+{
+	uint64_t consumed = record_queue_consumed(q), tail;
+	release_retired(r, consumed);
+	struct agent_ring *rings = r->rings.data;
+	for (uint32_t i = 0; i < r->rings.count; i++)
+		if (rings[i].map && end_loans(&rings[i], consumed, &tail))
+			give_back(&rings[i], tail, monotonic_ns());
 }
 
 void agent_rings_give_back_all(struct agent_rings *r)

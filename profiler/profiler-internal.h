@@ -53,10 +53,19 @@ struct record_queue {
 	bool closed;
 	bool pressure; /* the producer found it full: handle everything */
 	struct vec sorted; /* struct timed_record: the consumer's batch, in time order */
+	const struct record_consumer *inline_consumer; /* set: the producer is the consumer too */
 };
 
 /* A record's time (perf's clock), for putting a batch in order. */
 typedef uint64_t (*record_time)(const struct perf_event_header *h, void *ctx);
+/* Who handles the records: handle(), in time order (time_of tells), while
+ * holding `hold`. */
+struct record_consumer {
+	record_handler handle;
+	record_time time_of;
+	void *ctx;
+	pthread_mutex_t *hold;
+};
 
 int record_queue_init(struct record_queue *q, size_t cap);
 void record_queue_release(struct record_queue *q);
@@ -68,8 +77,9 @@ struct record_piece {
 	size_t len;
 };
 /* Copies the record in, without the queue's lock while there is room, else
- * once the consumer has made room.  False if it is larger than half the
- * queue, or the queue is closed. */
+ * once the consumer has made room (a queue consumed inline: drained here).
+ * False if it is larger than half the queue, or the queue is closed (or,
+ * consumed inline, still full). */
 bool record_queue_push(struct record_queue *q, const struct record_piece *pieces, uint32_t npieces);
 /* Bytes queued and not yet freed by the consumer (the producer's view). */
 size_t record_queue_used(const struct record_queue *q);
@@ -86,11 +96,14 @@ bool record_queue_crowded(const struct record_queue *q);
 void record_queue_mark(struct record_queue *q, uint64_t time);
 /* No more records: the consumer finishes what is queued. */
 void record_queue_close(struct record_queue *q);
-/* Waits for records, then hands those older than the reader's mark (all,
- * once closed) to handle() in time order (time_of tells), while holding
- * `hold`; false once closed and empty. */
-bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
-			pthread_mutex_t *hold);
+/* Waits for records (unless !wait), then hands those older than the
+ * reader's mark (all, once closed) to the consumer; false once closed and
+ * empty. */
+bool record_queue_drain(struct record_queue *q, const struct record_consumer *c, bool wait);
+/* No consumer thread: the producer drains the queue itself, between its
+ * passes (record_queue_drain without waiting), and when a push finds it
+ * full.  c must outlive the queue's use. */
+void record_queue_consume_inline(struct record_queue *q, const struct record_consumer *c);
 
 /* ---- maps.c: each process's executable mappings ---- */
 
@@ -226,12 +239,16 @@ struct agent_rings {
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
 	uint64_t read_due_ns; /* the soonest a ring is due to be read, at its last pace */
+	uint32_t read_fill; /* a ring is read when 1/read_fill of it is written */
 	uint64_t settled_ns; /* no slot still unread is older (CLOCK_MONOTONIC); UINT64_MAX: no ring */
 };
 
 /* Slots written before since_ns (CLOCK_MONOTONIC; 0: none) are an earlier
  * recording's, one that ended without giving them back (killed): skipped. */
 void agent_rings_init(struct agent_rings *r, const struct event_set *es, uint64_t since_ns);
+/* The queue's consumer drains it between reads, and the reader then calls
+ * agent_rings_give_back_handled: rings are read at a smaller fill. */
+void agent_rings_loans_end_in_pass(struct agent_rings *r);
 /* Called with each record the reader reads: true if it was a ring's
  * marker (learned, and not to be queued); counts the trapped samples. */
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h);
@@ -244,6 +261,9 @@ void agent_rings_exited(struct agent_rings *r, pid_t pid);
  * samples name their stacks in the mapping (SAMPLE_MISC_STACK_AT), which
  * stays until they are handled. */
 void agent_rings_read(struct agent_rings *r, struct record_queue *q);
+/* The slots lent whose records the queue's consumer has handled go back
+ * now, not at the next read (a consumer that drains between reads). */
+void agent_rings_give_back_handled(struct agent_rings *r, const struct record_queue *q);
 /* Once the queue's consumer has handled every record: the slots lent to
  * it go back, so that a ring outliving the recording is empty (a later
  * recording reads it from its tail). */
@@ -645,8 +665,10 @@ struct profiler {
 	struct record_queue queue;
 	struct agent_rings rings; /* the reader's ... */
 	struct stack_tops stack_tops; /* ... too */
+	struct record_consumer consumer; /* the aggregate, for the queue */
 	pthread_t worker;
 	bool worker_running;
+	bool worker_inline; /* the reader drains the queue itself, no worker thread */
 	pthread_mutex_t profile_lock;
 	bool lock_ready;
 	uint64_t cut_ns;                /* the end of the last interval cut (start_ns before the first) */

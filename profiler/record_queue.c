@@ -1,6 +1,7 @@
 /* A bounded single-producer, single-consumer queue of perf records, so that
  * the thread reading the ring buffers only copies, and unwinding happens on
- * another thread.  Records are stored contiguously, each behind an 8-byte
+ * another thread (or, for a light load, on the reader between its passes:
+ * record_queue_consume_inline).  Records are stored contiguously, each behind an 8-byte
  * length, 8-byte aligned (so that parsing them never reads misaligned). */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,13 @@ bool record_queue_push(struct record_queue *q, const struct record_piece *pieces
 	uint64_t write = q->write;
 	size_t off = (size_t)(write % q->cap), tail_room = q->cap - off;
 	size_t total = need + (tail_room < need ? tail_room : 0);
+	if (q->inline_consumer && q->cap - (size_t)(write - q->read) < total) {
+		/* Full, perhaps of records waiting for older ones: handled now. */
+		q->pressure = true;
+		record_queue_drain(q, q->inline_consumer, false);
+		if (q->cap - (size_t)(write - q->read) < total)
+			return false;
+	}
 	if (q->cap - (size_t)(write - __atomic_load_n(&q->read, __ATOMIC_ACQUIRE)) < total) {
 		pthread_mutex_lock(&q->lock);
 		while (q->cap - (size_t)(write - q->read) < total) {
@@ -183,13 +191,22 @@ static bool collect(struct record_queue *q, uint64_t read, uint64_t write, recor
 	return true;
 }
 
-bool record_queue_drain(struct record_queue *q, record_handler handle, record_time time_of, void *ctx,
-			pthread_mutex_t *hold)
+void record_queue_consume_inline(struct record_queue *q, const struct record_consumer *c)
+{
+	q->inline_consumer = c;
+}
+
+bool record_queue_drain(struct record_queue *q, const struct record_consumer *c, bool wait)
 {
 	pthread_mutex_lock(&q->lock);
 	while (!q->closed && !q->pressure && __atomic_load_n(&q->write, __ATOMIC_ACQUIRE) == q->scanned &&
-	       q->safe_time == q->used_safe_time)
+	       q->safe_time == q->used_safe_time) {
+		if (!wait) {
+			pthread_mutex_unlock(&q->lock);
+			return true;
+		}
 		pthread_cond_wait(&q->nonempty, &q->lock);
+	}
 	uint64_t read = q->read, write = __atomic_load_n(&q->write, __ATOMIC_ACQUIRE), limit = q->safe_time;
 	bool all = q->closed || q->pressure, closed = q->closed;
 	q->pressure = false;
@@ -202,24 +219,24 @@ bool record_queue_drain(struct record_queue *q, record_handler handle, record_ti
 	 * Records newer than the reader's mark wait: another CPU's buffer may
 	 * still hold older ones (all are handled once closed, or when the
 	 * queue is full). */
-	bool sorted = collect(q, read, write, time_of, ctx);
-	pthread_mutex_lock(hold);
+	bool sorted = collect(q, read, write, c->time_of, c->ctx);
+	pthread_mutex_lock(c->hold);
 	if (!sorted) {
 		for (uint64_t r = read; r < write;) { /* out of memory: in queue order */
 			uint64_t *len_at;
 			const struct perf_event_header *h = next_record(q, &r, &len_at);
 			if (!(*len_at & HANDLED))
-				handle(h, ctx);
+				c->handle(h, c->ctx);
 			*len_at |= HANDLED;
 		}
 	} else {
 		struct timed_record *batch = q->sorted.data;
 		for (uint32_t i = 0; i < q->sorted.count && (all || batch[i].time <= limit); i++) {
-			handle(batch[i].h, ctx);
+			c->handle(batch[i].h, c->ctx);
 			*batch[i].len_at |= HANDLED;
 		}
 	}
-	pthread_mutex_unlock(hold);
+	pthread_mutex_unlock(c->hold);
 	/* Free the handled records at the front. */
 	uint64_t r = read;
 	while (r < write) {

@@ -70,6 +70,10 @@ static void read_all(struct profiler *s)
 	s->stats.agent_trapped_samples = s->rings.trapped;
 	uint64_t settled = s->rings.settled_ns < start ? s->rings.settled_ns : start;
 	record_queue_mark(&s->queue, settled > 1000000ull ? settled - 1000000ull : 0);
+	if (s->worker_inline) {
+		record_queue_drain(&s->queue, &s->consumer, false);
+		agent_rings_give_back_handled(&s->rings, &s->queue);
+	}
 }
 
 /* ---- the worker ---- */
@@ -87,7 +91,7 @@ static uint64_t time_of(const struct perf_event_header *h, void *ctx)
 static void *worker_main(void *arg)
 {
 	struct profiler *s = arg;
-	while (record_queue_drain(&s->queue, on_record, time_of, s, &s->profile_lock))
+	while (record_queue_drain(&s->queue, &s->consumer, true))
 		;
 	return NULL;
 }
@@ -98,7 +102,11 @@ static void worker_stop(struct profiler *s)
 	if (!s->worker_running)
 		return;
 	record_queue_close(&s->queue);
-	pthread_join(s->worker, NULL);
+	if (s->worker_inline)
+		while (record_queue_drain(&s->queue, &s->consumer, false))
+			;
+	else
+		pthread_join(s->worker, NULL);
 	s->worker_running = false;
 }
 
@@ -220,6 +228,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the profile's value types and the unwinder");
 		goto fail;
 	}
+	s->consumer = (struct record_consumer){ on_record, time_of, s, &s->profile_lock };
 	if (record_queue_init(&s->queue, s->o.queue_bytes)) {
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding queue");
 		goto fail;
@@ -390,7 +399,15 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	uint32_t npidfds;
 	int *pidfds = open_pidfds(s, &npidfds);
 	struct pollfd *pfd = calloc(s->events.ncpus + npidfds, sizeof(*pfd));
-	if (!pidfds || !pfd || pthread_create(&s->worker, NULL, worker_main, s)) {
+	/* The sampled alloc view alone queues a few hundred small records a
+	 * pass: handling them is cheaper than waking a thread to, and the
+	 * agents' slots then go back within the pass. */
+	s->worker_inline = agent_sampled(s) && s->o.views == VIEW_ALLOC;
+	if (s->worker_inline) {
+		record_queue_consume_inline(&s->queue, &s->consumer);
+		agent_rings_loans_end_in_pass(&s->rings);
+	}
+	if (!pidfds || !pfd || (!s->worker_inline && pthread_create(&s->worker, NULL, worker_main, s))) {
 		free(pfd);
 		close_pidfds(pidfds, npidfds);
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");

@@ -553,19 +553,20 @@ START_TEST(test_record_queue_orders_by_time)
 	push_timed(&q, 40, 0);
 	/* Only what is older than the reader's mark, in time order. */
 	record_queue_mark(&q, 25);
-	record_queue_drain(&q, note_record, queued_time, &d, &hold);
+	struct record_consumer consumer = { note_record, queued_time, &d, &hold };
+	record_queue_drain(&q, &consumer, true);
 	ck_assert_int_eq(d.n, 2);
 	ck_assert_uint_eq(d.times[0], 10);
 	ck_assert_uint_eq(d.times[1], 20);
 	/* Closed: the rest, in order, then nothing. */
 	push_timed(&q, 35, 0);
 	record_queue_close(&q);
-	ck_assert(record_queue_drain(&q, note_record, queued_time, &d, &hold));
+	ck_assert(record_queue_drain(&q, &consumer, true));
 	ck_assert_int_eq(d.n, 5);
 	ck_assert_uint_eq(d.times[2], 30);
 	ck_assert_uint_eq(d.times[3], 35);
 	ck_assert_uint_eq(d.times[4], 40);
-	ck_assert(!record_queue_drain(&q, note_record, queued_time, &d, &hold));
+	ck_assert(!record_queue_drain(&q, &consumer, true));
 	record_queue_release(&q);
 }
 END_TEST
@@ -611,11 +612,37 @@ START_TEST(test_record_queue_wraps)
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, produce, &p), 0);
 	struct counted c = { 0, true };
-	while (record_queue_drain(&q, count_record, queued_time, &c, &hold))
+	struct record_consumer consumer = { count_record, queued_time, &c, &hold };
+	while (record_queue_drain(&q, &consumer, true))
 		;
 	pthread_join(t, NULL);
 	ck_assert(c.in_order);
 	ck_assert_uint_eq(c.next, 20000);
+	record_queue_release(&q);
+}
+END_TEST
+
+/* Drained by its producer (no consumer thread): a push that finds the
+ * queue full handles what is queued, whatever the mark, and never waits. */
+START_TEST(test_record_queue_drains_inline)
+{
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	ck_assert_int_eq(record_queue_init(&q, 1024), 0);
+	struct counted c = { 0, true };
+	struct record_consumer consumer = { count_record, queued_time, &c, &hold };
+	record_queue_consume_inline(&q, &consumer);
+	ck_assert(record_queue_drain(&q, &consumer, false)); /* nothing: back at once */
+	ck_assert_uint_eq(c.next, 0);
+	for (int i = 0; i < 500; i++)
+		push_timed(&q, (uint64_t)i, (uint16_t)(i % 97)); /* ~30 queues' worth, no mark */
+	ck_assert_uint_gt(c.next, 0);
+	ck_assert_uint_lt(c.next, 500);
+	record_queue_close(&q);
+	while (record_queue_drain(&q, &consumer, false))
+		;
+	ck_assert(c.in_order);
+	ck_assert_uint_eq(c.next, 500);
 	record_queue_release(&q);
 }
 END_TEST
@@ -772,7 +799,8 @@ START_TEST(test_agent_ring_settles)
 
 	record_queue_close(&q);
 	struct drained d = { .n = 0 };
-	while (record_queue_drain(&q, note_slot_record, slot_record_time, &d, &hold))
+	struct record_consumer consumer = { note_slot_record, slot_record_time, &d, &hold };
+	while (record_queue_drain(&q, &consumer, true))
 		;
 	ck_assert_int_eq(d.n, 4);
 	ck_assert_uint_eq(d.times[0], 100);
@@ -889,7 +917,8 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	ck_assert_uint_eq(rings.samples, 2);
 	ck_assert_uint_eq(ring->h.tail, 0); /* lent: queued, not handled */
 	record_queue_mark(&q, 1000);
-	ck_assert(record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold));
+	struct record_consumer consumer = { note_lent_stack, slot_record_time, &l, &hold };
+	ck_assert(record_queue_drain(&q, &consumer, true));
 	ck_assert_int_eq(l.n, 2);
 	for (size_t i = 0; i < sizeof(l.first); i++)
 		ck_assert_uint_eq(l.first[i], 0xa0);
@@ -908,12 +937,47 @@ START_TEST(test_agent_ring_lends_mapped_slots)
 	close(fd);
 	record_queue_close(&q);
 	l.n = 0;
-	while (record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold))
+	while (record_queue_drain(&q, &consumer, true))
 		;
 	ck_assert_int_eq(l.n, 1);
 	ck_assert_uint_eq(l.first[0], 0xa2);
 	agent_rings_read(&rings, &q); /* handled: the mapping goes */
 	ck_assert_uint_eq(rings.retired.count, 0);
+	close_test_ring(&q, &rings, &es);
+}
+END_TEST
+
+/* Drained within the pass, the slots handled go back then, not at the
+ * next read. */
+START_TEST(test_agent_ring_gives_back_within_the_pass)
+{
+	struct event_set es;
+	struct agent_rings rings;
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	int fd;
+	struct test_ring *ring = open_mapped_test_ring(&fd, true, &es, &rings, &q);
+	struct lent_stacks l = { .es = &es };
+	struct record_consumer consumer = { note_lent_stack, slot_record_time, &l, &hold };
+	record_queue_consume_inline(&q, &consumer);
+	agent_rings_loans_end_in_pass(&rings);
+	for (uint64_t t = 0; t < 3; t++)
+		write_slot_stack(ring, t, 100 + t, 0xa0 + (int)t);
+	ring->h.head = 3;
+	agent_rings_read(&rings, &q);
+	ck_assert_uint_eq(ring->h.tail, 0);
+	record_queue_mark(&q, 101); /* the third waits for older records */
+	ck_assert(record_queue_drain(&q, &consumer, false));
+	ck_assert_int_eq(l.n, 2);
+	agent_rings_give_back_handled(&rings, &q);
+	ck_assert_uint_eq(ring->h.tail, 0); /* the pass is lent as a whole */
+	record_queue_mark(&q, 1000);
+	ck_assert(record_queue_drain(&q, &consumer, false));
+	ck_assert_int_eq(l.n, 3);
+	agent_rings_give_back_handled(&rings, &q);
+	ck_assert_uint_eq(ring->h.tail, 3);
+	munmap(ring, sizeof(*ring));
+	close(fd);
 	close_test_ring(&q, &rings, &es);
 }
 END_TEST
@@ -935,7 +999,8 @@ START_TEST(test_agent_ring_lent_slots_go_back_at_the_end)
 	ck_assert_uint_eq(ring->h.tail, 0);
 	record_queue_close(&q);
 	struct lent_stacks l = { .es = &es };
-	while (record_queue_drain(&q, note_lent_stack, slot_record_time, &l, &hold))
+	struct record_consumer consumer = { note_lent_stack, slot_record_time, &l, &hold };
+	while (record_queue_drain(&q, &consumer, true))
 		;
 	ck_assert_int_eq(l.n, 2);
 	agent_rings_give_back_all(&rings);
@@ -969,7 +1034,8 @@ START_TEST(test_agent_ring_skips_an_earlier_recordings_slots)
 	ck_assert_uint_eq(rings.stale, 2);
 	record_queue_close(&q);
 	struct drained d = { .n = 0 };
-	while (record_queue_drain(&q, note_slot_record, slot_record_time, &d, &hold))
+	struct record_consumer consumer = { note_slot_record, slot_record_time, &d, &hold };
+	while (record_queue_drain(&q, &consumer, true))
 		;
 	ck_assert_int_eq(d.n, 1);
 	ck_assert_uint_eq(d.times[0], 300);
@@ -1031,9 +1097,11 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_spans_orphan_start_goes);
 	tcase_add_test(tc, test_record_queue_orders_by_time);
 	tcase_add_test(tc, test_record_queue_wraps);
+	tcase_add_test(tc, test_record_queue_drains_inline);
 	tcase_add_test(tc, test_agent_ring_settles);
 	tcase_add_test(tc, test_agent_ring_read_pace);
 	tcase_add_test(tc, test_agent_ring_lends_mapped_slots);
+	tcase_add_test(tc, test_agent_ring_gives_back_within_the_pass);
 	tcase_add_test(tc, test_agent_ring_lent_slots_go_back_at_the_end);
 	tcase_add_test(tc, test_agent_ring_skips_an_earlier_recordings_slots);
 	tcase_add_test(tc, test_agent_ring_unsealed_is_not_mapped);
