@@ -1,8 +1,9 @@
 /* A bounded single-producer, single-consumer queue of perf records, so that
  * the thread reading the ring buffers only copies, and unwinding happens on
  * another thread (or, for a light load, on the reader between its passes:
- * record_queue_consume_inline).  Records are stored contiguously, each behind an 8-byte
- * length, 8-byte aligned (so that parsing them never reads misaligned). */
+ * record_queue_consume_inline).  Records are stored contiguously, each
+ * behind an 8-byte length, 8-byte aligned (so that parsing them never reads
+ * misaligned). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
