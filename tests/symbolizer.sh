@@ -100,6 +100,17 @@ objcopy --add-gnu-debuglink="$TMP/link/inline.debug" "$TMP/link/inline"
 readelf -S "$TMP/link/inline" | grep -q debug_info && fail "the stripped copy still has DWARF"
 "$SMOLDER" record -q -F 999 -o "$TMP/link.smolder" -- "$TMP/link/inline" 2 > /dev/null
 compare_with_addr2line "$TMP/link.smolder" "$TMP/link/inline" "$bin" "stripped, debuglink"
+# Its DWARF stripped, its symbol table kept (gdb's recipe), the debug file
+# compressed beside it: found by the DWARF's search, as the symbol table's
+# has nothing to look for.
+mkdir -p "$TMP/symtab"
+cp "$bin" "$TMP/symtab/inline"
+strip --strip-debug "$TMP/symtab/inline"
+objcopy --compress-debug-sections=zlib "$TMP/link/inline.debug" "$TMP/symtab/inline.debug"
+objcopy --add-gnu-debuglink="$TMP/symtab/inline.debug" "$TMP/symtab/inline"
+readelf -S "$TMP/symtab/inline" | grep -q '\.symtab' || fail "strip --strip-debug dropped the symbol table"
+"$SMOLDER" record -q -F 999 -o "$TMP/symtab.smolder" -- "$TMP/symtab/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/symtab.smolder" "$TMP/symtab/inline" "$bin" "DWARF stripped, symbol table kept, compressed debug file by debuglink"
 id=$(readelf -n "$bin" | awk '/Build ID/ { print $3 }')
 mkdir -p "$TMP/debug/.build-id/${id:0:2}" "$TMP/byid"
 cp "$TMP/link/inline.debug" "$TMP/debug/.build-id/${id:0:2}/${id:2}.debug"
