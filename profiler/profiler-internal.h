@@ -668,7 +668,6 @@ struct profiler {
 	struct record_consumer consumer; /* the aggregate, for the queue */
 	pthread_t worker;
 	bool worker_running;
-	bool worker_inline; /* the reader drains the queue itself, no worker thread */
 	pthread_mutex_t profile_lock;
 	bool lock_ready;
 	uint64_t cut_ns;                /* the end of the last interval cut (start_ns before the first) */

@@ -50,6 +50,15 @@ static void enqueue_record(const struct perf_event_header *h, void *ctx)
 		__atomic_add_fetch(&s->stats.unwind_dropped, 1, __ATOMIC_RELAXED);
 }
 
+/* The sampled alloc view alone queues a few hundred small records a pass
+ * (the agents' slots, by reference): handling them on the reader is
+ * cheaper than waking a thread to, and the slots then go back within the
+ * pass. */
+static bool drained_by_reader(const struct profiler_options *o)
+{
+	return o->views == VIEW_ALLOC && o->alloc_mode == ALLOC_SAMPLED;
+}
+
 /* One pass over every CPU's buffer.  A record is in its buffer within
  * microseconds of its time: all those older than the pass's start (with a
  * millisecond to spare) are then queued, and the worker may order them
@@ -70,7 +79,7 @@ static void read_all(struct profiler *s)
 	s->stats.agent_trapped_samples = s->rings.trapped;
 	uint64_t settled = s->rings.settled_ns < start ? s->rings.settled_ns : start;
 	record_queue_mark(&s->queue, settled > 1000000ull ? settled - 1000000ull : 0);
-	if (s->worker_inline) {
+	if (drained_by_reader(&s->o)) {
 		record_queue_drain(&s->queue, &s->consumer, false);
 		agent_rings_give_back_handled(&s->rings, &s->queue);
 	}
@@ -102,7 +111,7 @@ static void worker_stop(struct profiler *s)
 	if (!s->worker_running)
 		return;
 	record_queue_close(&s->queue);
-	if (s->worker_inline)
+	if (drained_by_reader(&s->o))
 		while (record_queue_drain(&s->queue, &s->consumer, false))
 			;
 	else
@@ -121,15 +130,6 @@ static uint32_t event_stack_size(const struct profiler_options *o)
 uint32_t profiler_agent_ring_stack(const struct profiler_options *o)
 {
 	return o->unwind == UNWIND_FP ? 0 : event_stack_size(o) & ~7u;
-}
-
-/* The sampled alloc view alone queues a few hundred small records a pass
- * (the agents' slots, by reference): handling them on the reader is
- * cheaper than waking a thread to, and the slots then go back within the
- * pass. */
-static bool drained_by_reader(const struct profiler_options *o)
-{
-	return o->views == VIEW_ALLOC && o->alloc_mode == ALLOC_SAMPLED;
 }
 
 static void apply_defaults(struct profiler_options *o)
@@ -245,6 +245,10 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	if (record_queue_init(&s->queue, s->o.queue_bytes)) {
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding queue");
 		goto fail;
+	}
+	if (drained_by_reader(&s->o)) {
+		record_queue_consume_inline(&s->queue, &s->consumer);
+		agent_rings_loans_end_in_pass(&s->rings);
 	}
 	if (s->o.all_cpus ? open_host(s, err) : s->o.argv ? open_launch(s, err) : open_attach(s, err))
 		goto fail;
@@ -412,12 +416,7 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	uint32_t npidfds;
 	int *pidfds = open_pidfds(s, &npidfds);
 	struct pollfd *pfd = calloc(s->events.ncpus + npidfds, sizeof(*pfd));
-	s->worker_inline = drained_by_reader(&s->o);
-	if (s->worker_inline) {
-		record_queue_consume_inline(&s->queue, &s->consumer);
-		agent_rings_loans_end_in_pass(&s->rings);
-	}
-	if (!pidfds || !pfd || (!s->worker_inline && pthread_create(&s->worker, NULL, worker_main, s))) {
+	if (!pidfds || !pfd || (!drained_by_reader(&s->o) && pthread_create(&s->worker, NULL, worker_main, s))) {
 		free(pfd);
 		close_pidfds(pidfds, npidfds);
 		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the unwinding thread");
