@@ -1,7 +1,14 @@
 /* One POST at a time with libcurl, on one handle so that the connection
  * (and its TLS session) is kept between requests.  libcurl takes care of
  * https, user:password in the URL, and proxies (http_proxy, https_proxy,
- * no_proxy, as curl(1) reads them). */
+ * no_proxy, as curl(1) reads them).
+ *
+ * libcurl is loaded here, when a pusher starts, not linked: it brings some
+ * thirty libraries (TLS, Kerberos, LDAP, ...) whose loading and relocation
+ * took 9 ms of CPU at the start of every smolder command, pushing or not. */
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +16,27 @@
 
 #include "push/push-internal.h"
 
+#define CURL_SONAME "libcurl.so.4"
+
+/* The part of libcurl's API used here. */
+struct curl_api {
+	CURLcode (*global_init)(long flags);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	void (*easy_reset)(CURL *h);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	const char *(*easy_strerror)(CURLcode code);
+	void (*easy_cleanup)(CURL *h);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *s);
+	void (*slist_free_all)(struct curl_slist *list);
+};
+
 struct http_client {
+	void *library;  /* dlopen's handle of libcurl */
+	struct curl_api api;
+	bool global_ready; /* curl_global_init succeeded */
 	CURL *curl;
 	char *prefix; /* the URL without a trailing slash */
 	const char *const *headers; /* the user's: "Name: value" */
@@ -40,10 +67,55 @@ static int check_cancel(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_of
 	return *((struct http_client *)arg)->cancel ? 1 : 0;
 }
 
-struct http_client *http_client_new(const struct push_options *o, volatile int *cancel)
+/* Loads libcurl and its functions; false with the reason in why. */
+static bool load_curl(struct http_client *c, char *why, size_t why_len)
+{
+	/* Never unloaded (NODELETE): its TLS library registers exit handlers. */
+	c->library = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	if (!c->library) {
+		snprintf(why, why_len, "%s (install libcurl4)", dlerror());
+		return false;
+	}
+	static const struct {
+		const char *name;
+		size_t offset;
+	} functions[] = {
+#define CURL_FUNCTION(field, name) { name, offsetof(struct curl_api, field) }
+		CURL_FUNCTION(global_init, "curl_global_init"),
+		CURL_FUNCTION(global_cleanup, "curl_global_cleanup"),
+		CURL_FUNCTION(easy_init, "curl_easy_init"),
+		CURL_FUNCTION(easy_reset, "curl_easy_reset"),
+		CURL_FUNCTION(easy_setopt, "curl_easy_setopt"),
+		CURL_FUNCTION(easy_perform, "curl_easy_perform"),
+		CURL_FUNCTION(easy_getinfo, "curl_easy_getinfo"),
+		CURL_FUNCTION(easy_strerror, "curl_easy_strerror"),
+		CURL_FUNCTION(easy_cleanup, "curl_easy_cleanup"),
+		CURL_FUNCTION(slist_append, "curl_slist_append"),
+		CURL_FUNCTION(slist_free_all, "curl_slist_free_all"),
+#undef CURL_FUNCTION
+	};
+	for (size_t i = 0; i < sizeof(functions) / sizeof(functions[0]); i++) {
+		void *f = dlsym(c->library, functions[i].name);
+		if (!f) {
+			snprintf(why, why_len, "%s: no %s", CURL_SONAME, functions[i].name);
+			return false;
+		}
+		memcpy((char *)&c->api + functions[i].offset, &f, sizeof(f));
+	}
+	return true;
+}
+
+struct http_client *http_client_new(const struct push_options *o, volatile int *cancel, char *why, size_t why_len)
 {
 	struct http_client *c = calloc(1, sizeof(*c));
-	if (!c || !(c->curl = curl_easy_init()) || !(c->prefix = strdup(o->url))) {
+	snprintf(why, why_len, "out of memory");
+	if (!c || !load_curl(c, why, why_len)) {
+		http_client_free(c);
+		return NULL;
+	}
+	snprintf(why, why_len, CURL_SONAME ": cannot start");
+	c->global_ready = c->api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	if (!c->global_ready || !(c->curl = c->api.easy_init()) || !(c->prefix = strdup(o->url))) {
 		http_client_free(c);
 		return NULL;
 	}
@@ -61,23 +133,23 @@ static void set_request(struct http_client *c, const struct push_request *r, con
 			struct curl_slist *headers)
 {
 	CURL *h = c->curl;
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_POST, 1L);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)r->body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in a threaded program */
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "smolder/" PACKAGE_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_answer);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_cancel);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	c->api.easy_reset(h);
+	c->api.easy_setopt(h, CURLOPT_URL, url);
+	c->api.easy_setopt(h, CURLOPT_POST, 1L);
+	c->api.easy_setopt(h, CURLOPT_POSTFIELDS, (const char *)r->body);
+	c->api.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+	c->api.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	c->api.easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	c->api.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 5000 ? c->timeout_ms : 5000L);
+	c->api.easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* no SIGALRM in a threaded program */
+	c->api.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	c->api.easy_setopt(h, CURLOPT_USERAGENT, "smolder/" PACKAGE_VERSION);
+	c->api.easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_answer);
+	c->api.easy_setopt(h, CURLOPT_WRITEDATA, c);
+	c->api.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, check_cancel);
+	c->api.easy_setopt(h, CURLOPT_XFERINFODATA, c);
+	c->api.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	c->api.easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 }
 
 void http_client_post(struct http_client *c, const struct push_request *r, struct http_result *res)
@@ -95,7 +167,7 @@ void http_client_post(struct http_client *c, const struct push_request *r, struc
 	bool listed = true;
 	for (uint32_t i = 0; listed && i <= c->nheaders + 1; i++) {
 		const char *h = i < c->nheaders ? c->headers[i] : i == c->nheaders ? type : "Expect:";
-		struct curl_slist *grown = curl_slist_append(headers, h);
+		struct curl_slist *grown = c->api.slist_append(headers, h);
 		listed = grown != NULL;
 		headers = grown ? grown : headers;
 	}
@@ -105,14 +177,14 @@ void http_client_post(struct http_client *c, const struct push_request *r, struc
 		strcpy(url, c->prefix);
 		strcat(url, r->target);
 		set_request(c, r, url, headers);
-		CURLcode rc = curl_easy_perform(c->curl);
+		CURLcode rc = c->api.easy_perform(c->curl);
 		if (rc != CURLE_OK) {
-			snprintf(res->message, sizeof(res->message), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+			snprintf(res->message, sizeof(res->message), "%s", c->errbuf[0] ? c->errbuf : c->api.easy_strerror(rc));
 		} else {
-			curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
+			c->api.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);
 		}
 	}
-	curl_slist_free_all(headers);
+	c->api.slist_free_all(headers);
 	free(url);
 	c->res = NULL;
 	/* One line of the answer, whatever the server sent. */
@@ -126,7 +198,11 @@ void http_client_free(struct http_client *c)
 	if (!c)
 		return;
 	if (c->curl)
-		curl_easy_cleanup(c->curl);
+		c->api.easy_cleanup(c->curl);
+	if (c->global_ready)
+		c->api.global_cleanup();
+	if (c->library)
+		dlclose(c->library);
 	free(c->prefix);
 	free(c);
 }

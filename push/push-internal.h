@@ -65,8 +65,8 @@ struct http_result {
 
 struct http_client;
 
-/* NULL when libcurl cannot start. */
-struct http_client *http_client_new(const struct push_options *o, volatile int *cancel);
+/* NULL when libcurl cannot be loaded or started, with the reason in why. */
+struct http_client *http_client_new(const struct push_options *o, volatile int *cancel, char *why, size_t why_len);
 /* Sends r to the URL's prefix + r->target; fills *res. */
 void http_client_post(struct http_client *c, const struct push_request *r, struct http_result *res);
 void http_client_free(struct http_client *c);

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <pthread.h>
 
 #include "push/push-internal.h"
@@ -26,7 +25,6 @@ struct pusher {
 	uint64_t backoff_ns;
 	struct push_stats stats;
 	struct http_client *http;
-	bool curl_ready;
 };
 
 static const char *const push_messages[] = {
@@ -141,13 +139,9 @@ static int pusher_start(struct pusher *pu, struct push_error *err)
 		return -1;
 	}
 	pu->stats.requests = pu->stats.from_spool = found;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		push_set_error(err, PUSH_E_HTTP, 0, NULL);
-		return -1;
-	}
-	pu->curl_ready = true;
-	if (!(pu->http = http_client_new(&pu->o, &pu->stop))) {
-		push_set_error(err, PUSH_E_HTTP, 0, NULL);
+	char why[sizeof(err->what)];
+	if (!(pu->http = http_client_new(&pu->o, &pu->stop, why, sizeof(why)))) {
+		push_set_error(err, PUSH_E_HTTP, 0, why);
 		return -1;
 	}
 	if (pthread_create(&pu->thread, NULL, deliver_main, pu)) {
@@ -251,8 +245,6 @@ void pusher_free(struct pusher *pu)
 	pthread_cond_destroy(&pu->settled);
 	pthread_mutex_destroy(&pu->lock);
 	http_client_free(pu->http);
-	if (pu->curl_ready)
-		curl_global_cleanup();
 	outbox_release(&pu->outbox);
 	free(pu);
 }
