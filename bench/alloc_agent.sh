@@ -43,7 +43,7 @@ site_errors() { # PROFILE TRUTHFILE
 }
 
 # ---- one thread, launched: throughput and profiler CPU ----
-declare -a s_ratio s_cpu s_rss h_ratio h_cpu h_rss
+declare -a s_ratio s_cpu s_rss h_ratio h_cpu h_rss site_runs
 for ((r = 0; r < repeat; r++)); do
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
 	/usr/bin/time -f "%U %S %M" -o "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
@@ -51,7 +51,7 @@ for ((r = 0; r < repeat; r++)); do
 	s_rss+=("$((m / 1024))")
 	s_ratio+=("$(awk -v a="$alone" -v b="$(field wall "$work/s.out")" 'BEGIN { print a / b }')")
 	s_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/s.out")" -v w="$(field wall "$work/s.out")" 'BEGIN { print 100 * (u + s - c) / w }')")
-	[ "$r" = 0 ] && errors=$(site_errors "$work/s.smolder" "$work/s.out")
+	site_runs+=("$(site_errors "$work/s.smolder" "$work/s.out")")
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
 	/usr/bin/time -f "%U %S %M" -o "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
 	read -r u s m < "$work/t"
@@ -144,6 +144,14 @@ mt() { # LABEL -- COMMAND (prefix)
 mt "smolder --view alloc" -- "$smolder" record -q --view alloc -o "$work/mt.smolder" --
 mt "heaptrack" -- heaptrack -o "$work/mtht"
 echo
-echo "per call site, launched, first run ($calls calls, default rate): $errors"
+echo "per call site, launched, each run ($calls calls, default rate):"
+printf '  %s\n' "${site_runs[@]}"
+# The largest error of each run, bytes or calls, of any site.
+worst=()
+for line in "${site_runs[@]}"; do
+	worst+=("$(echo "$line" | grep -oE '[-+][0-9.]+%' | tr -d '%+-' | sort -n | tail -1)")
+done
+echo "per call site, the largest error of a run: $(spread "${worst[@]}") %;" \
+	"runs with every site within 3%: $(printf '%s\n' "${worst[@]}" | awk '$1 <= 3 { n++ } END { print n + 0 }') of ${#worst[@]}"
 echo "heaptrack -p output: $hp_size bytes ($(grep -m1 -iE 'error|fail|could' "$work/attach.log" || echo 'no message'))"
 rm -rf "$work"
