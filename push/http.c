@@ -113,9 +113,10 @@ struct http_client *http_client_new(const struct push_options *o, volatile int *
 		http_client_free(c);
 		return NULL;
 	}
-	snprintf(why, why_len, CURL_SONAME ": cannot start");
 	c->global_ready = c->api.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-	if (!c->global_ready || !(c->curl = c->api.easy_init()) || !(c->prefix = strdup(o->url))) {
+	if (!c->global_ready || !(c->curl = c->api.easy_init()))
+		snprintf(why, why_len, CURL_SONAME ": cannot start");
+	if (!c->curl || !(c->prefix = strdup(o->url))) {
 		http_client_free(c);
 		return NULL;
 	}
