@@ -87,6 +87,7 @@ static struct agent_state {
 	struct patch patches[MAX_PATCHES];
 	uint32_t npatches;
 	_Atomic unsigned long long modules_seen; /* dlpi_adds at the last patching */
+	_Atomic bool heard; /* a profiler's uprobe was seen on the marker since the start */
 	bool fork_handled; /* the child's handler is registered */
 } agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -621,18 +622,54 @@ static bool resolve_real(void)
 	return true;
 }
 
+/* Whether a profiler listens: its uprobe on the allocated marker is a
+ * breakpoint the kernel writes into this process's copy of the page, and
+ * takes out when the profiler's events close, however it ended (killed
+ * included).  A profiler merely stopped (Ctrl-Z) still listens. */
+static bool profiler_listens(void)
+{
+	return *(volatile const uint8_t *)(uintptr_t)smolder_agent_allocated == 0xcc;
+}
+
+/* The watcher's look at the profiler: once heard, a marker unprobed for
+ * UNHEARD_LOOKS looks in a row means the profiler went without stopping
+ * the agent, which then stops itself: a killed smolder leaves the process
+ * as it found it.  Never heard (the agent's own tests, or a hand-made
+ * LD_PRELOAD): sampling goes on, for whoever reads the markers. */
+#define UNHEARD_LOOKS 3
+
+static int stop_locked(void);
+
+static void stop_if_unheard(int *unheard)
+{
+	if (profiler_listens()) {
+		atomic_store_explicit(&agent.heard, true, memory_order_relaxed);
+		*unheard = 0;
+	} else if (atomic_load_explicit(&agent.heard, memory_order_relaxed) && ++*unheard >= UNHEARD_LOOKS) {
+		*unheard = 0;
+		/* Again under the lock: a profiler starting meanwhile clears heard. */
+		pthread_mutex_lock(&agent.patch_lock);
+		if (atomic_load(&agent.heard) && !profiler_listens())
+			stop_locked();
+		pthread_mutex_unlock(&agent.patch_lock);
+	}
+}
+
 /* A library loaded later may be the only one allocating (a plugin), so
  * that no sample comes to notice it: a thread of ours looks fifty times a
- * second, with every signal blocked, and sleeps while sampling is off. */
+ * second, with every signal blocked, and sleeps while sampling is off.  It
+ * also stops the agent when its profiler has gone. */
 static void *watch_modules(void *arg)
 {
 	(void)arg;
+	int unheard = 0;
 	for (;;) {
 		struct timespec pause = { 0, 20000000 };
 		nanosleep(&pause, NULL);
 		if (atomic_load_explicit(&agent.rate, memory_order_relaxed)) {
 			patch_new_modules();
 			drain_frees(false);
+			stop_if_unheard(&unheard);
 		}
 	}
 	return NULL;
@@ -672,6 +709,7 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 	if (!rate)
 		rate = AGENT_DEFAULT_RATE;
 	pthread_mutex_lock(&agent.patch_lock);
+	atomic_store(&agent.heard, false);
 	if (!agent.fork_handled)
 		agent.fork_handled = pthread_atfork(NULL, NULL, after_fork_in_child) == 0;
 	ring_configure(ring_stack > AGENT_RING_STACK_MAX ? AGENT_RING_STACK_MAX : (uint32_t)ring_stack & ~7u);
@@ -689,9 +727,9 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 	return r;
 }
 
-EXPORT int smolder_agent_stop(void)
+/* Stops sampling and puts the GOT entries back: how many.  Under the lock. */
+static int stop_locked(void)
 {
-	pthread_mutex_lock(&agent.patch_lock);
 	atomic_store(&agent.rate, 0);
 	drain_frees(true);
 	int n = (int)agent.npatches;
@@ -720,6 +758,13 @@ EXPORT int smolder_agent_stop(void)
 		atomic_store_explicit(&agent.live_filter[i], 0, memory_order_relaxed);
 	for (uint32_t i = 0; i < 1u << LIVE_HINT_BITS; i++)
 		atomic_store_explicit(&agent.live_hint[i], 0, memory_order_relaxed);
+	return n;
+}
+
+EXPORT int smolder_agent_stop(void)
+{
+	pthread_mutex_lock(&agent.patch_lock);
+	int n = stop_locked();
 	pthread_mutex_unlock(&agent.patch_lock);
 	return n;
 }

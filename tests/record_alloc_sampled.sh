@@ -120,6 +120,41 @@ n=$(agent_maps "$WL_PID")
 	kill -0 "$WL_PID" && pass "second attach: the agent found loaded ($n mapping), samples again, the process runs on" ||
 	fail "second attach: $n agent mappings, $(cat "$TMP/attach2.err")"
 stop_workload
+# ---- smolder killed: the agent finds its marker unprobed and stops itself ----
+# hooked: the workload's own answer (its GOT's malloc against the loader's).
+hooked() {
+	local before
+	before=$(grep -c "malloc hooked" "$TMP/wl.out")
+	kill -USR1 "$WL_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c "malloc hooked" "$TMP/wl.out")" -gt "$before" ] && break
+		sleep 0.01
+	done
+	grep "malloc hooked" "$TMP/wl.out" | tail -1 | cut -d' ' -f3
+}
+start_workload "$WORKLOADS/allocs" 0 || finish
+"$SMOLDER" record -q -p "$WL_PID" --view alloc -o "$TMP/killed.smolder" 2> "$TMP/killed.err" &
+rec=$!
+for _ in $(seq 100); do
+	[ "$(hooked)" = yes ] && break
+	sleep 0.05
+done
+kill -STOP "$rec" # Ctrl-Z: smolder keeps its uprobes, the agent samples on
+sleep 0.5
+while_recording=$(hooked)
+kill -CONT "$rec"
+kill -KILL "$rec"
+wait "$rec" 2> /dev/null
+killed_at=$(date +%s%N)
+for _ in $(seq 200); do
+	[ "$(hooked)" = no ] && break
+done
+after=$(hooked)
+ms=$((($(date +%s%N) - killed_at) / 1000000))
+[ "$while_recording" = yes ] && [ "$after" = no ] && [ "$ms" -lt 2000 ] && kill -0 "$WL_PID" &&
+	pass "smolder stopped 0.5 s: still hooked; killed: the agent put malloc back by itself in $ms ms, the process runs on" ||
+	fail "smolder killed: hooked '$while_recording' while stopped, '$after' $ms ms after the kill: $(cat "$TMP/killed.err")"
+stop_workload
 # Another build's agent (a copy of this one elsewhere, as an upgrade leaves
 # it): its markers are another file's, which this smolder's uprobes miss.
 mkdir -p "$TMP/other/agent"

@@ -7,7 +7,12 @@
  * falls in step with them.  Prints the truth per site at the end:
  * "SITE bytes N count N" lines and "leak inuse N".
  *   allocs ROUNDS [PAUSE_MS]   (ROUNDS 0: until killed; prints "ready" first;
- *                               PAUSE_MS between rounds of 400 calls: 2) */
+ *                               PAUSE_MS between rounds of 400 calls: 2)
+ * On SIGUSR1, between rounds, prints "malloc hooked yes" or "no": whether
+ * this program's GOT sends malloc elsewhere than where the loader finds it
+ * (an agent's hook). */
+#include <dlfcn.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +96,22 @@ FRAME static void alloc_leak(void)
 	counts[LEAK]++;
 }
 
+static volatile sig_atomic_t asked;
+
+static void ask(int sig)
+{
+	(void)sig;
+	asked = 1;
+}
+
+/* The address of malloc is read from this program's GOT (it is PIE). */
+static void say_if_hooked(void)
+{
+	void *(*volatile mine)(size_t) = malloc;
+	printf("malloc hooked %s\n", (void *)mine != dlsym(RTLD_DEFAULT, "malloc") ? "yes" : "no");
+	fflush(stdout);
+}
+
 static void (*const sites[SITES])(void) = { alloc_malloc, alloc_calloc, alloc_realloc, alloc_aligned,
 					    alloc_leak };
 
@@ -99,6 +120,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	int rounds = atoi(argv[1]);
+	signal(SIGUSR1, ask);
 	printf("ready\n");
 	fflush(stdout);
 	long pause_ms = argc > 2 ? atol(argv[2]) : 2;
@@ -107,6 +129,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 400; i++)
 			sites[next_random() % SITES]();
 		nanosleep(&pause, NULL);
+		if (asked) {
+			asked = 0;
+			say_if_hooked();
+		}
 	}
 	for (int i = 0; i < SITES; i++)
 		printf("%s bytes %llu count %llu\n", names[i], (unsigned long long)bytes[i],
