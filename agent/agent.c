@@ -269,12 +269,14 @@ static bool live_remove(uintptr_t p)
 /* ---- sampling ---- */
 
 static void patch_new_modules(void);
+static void stop_if_profiler_gone(void);
 static bool must_drain_before(uintptr_t p);
 static void drain_frees(bool wait);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
 static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
 {
+	stop_if_profiler_gone();
 	uint64_t rate = atomic_load_explicit(&agent.rate, memory_order_relaxed);
 	if (!rate) {
 		bytes_to_sample = 1 << 20; /* stopped: look again a MiB later */
@@ -631,28 +633,27 @@ static bool profiler_listens(void)
 	return *(volatile const uint8_t *)(uintptr_t)smolder_agent_allocated == 0xcc;
 }
 
-/* The watcher's look at the profiler: once heard, a marker unprobed for
- * UNHEARD_LOOKS looks in a row means the profiler went without stopping
- * the agent, which then stops itself: a killed smolder leaves the process
- * as it found it.  Never heard (the agent's own tests, or a hand-made
- * LD_PRELOAD): sampling goes on, for whoever reads the markers. */
-#define UNHEARD_LOOKS 3
-
 static int stop_locked(void);
 
-static void stop_if_unheard(int *unheard)
+/* Once a profiler was heard, an unprobed marker means it went without
+ * stopping the agent, which then stops itself: a killed smolder leaves the
+ * process as it found it.  Looked at by the watcher, and by samples (a
+ * forked child has no watcher).  Never heard (the agent's own tests, a
+ * hand-made LD_PRELOAD): sampling goes on, for whoever reads the markers. */
+static void stop_if_profiler_gone(void)
 {
+	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed))
+		return;
 	if (profiler_listens()) {
 		atomic_store_explicit(&agent.heard, true, memory_order_relaxed);
-		*unheard = 0;
-	} else if (atomic_load_explicit(&agent.heard, memory_order_relaxed) && ++*unheard >= UNHEARD_LOOKS) {
-		*unheard = 0;
-		/* Again under the lock: a profiler starting meanwhile clears heard. */
-		pthread_mutex_lock(&agent.patch_lock);
-		if (atomic_load(&agent.heard) && !profiler_listens())
-			stop_locked();
-		pthread_mutex_unlock(&agent.patch_lock);
+		return;
 	}
+	if (!atomic_load_explicit(&agent.heard, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
+		return;
+	/* Again under the lock: a profiler starting meanwhile clears heard. */
+	if (atomic_load(&agent.rate) && atomic_load(&agent.heard) && !profiler_listens())
+		stop_locked();
+	pthread_mutex_unlock(&agent.patch_lock);
 }
 
 /* A library loaded later may be the only one allocating (a plugin), so
@@ -662,14 +663,13 @@ static void stop_if_unheard(int *unheard)
 static void *watch_modules(void *arg)
 {
 	(void)arg;
-	int unheard = 0;
 	for (;;) {
 		struct timespec pause = { 0, 20000000 };
 		nanosleep(&pause, NULL);
 		if (atomic_load_explicit(&agent.rate, memory_order_relaxed)) {
 			patch_new_modules();
 			drain_frees(false);
-			stop_if_unheard(&unheard);
+			stop_if_profiler_gone();
 		}
 	}
 	return NULL;

@@ -120,40 +120,68 @@ n=$(agent_maps "$WL_PID")
 	kill -0 "$WL_PID" && pass "second attach: the agent found loaded ($n mapping), samples again, the process runs on" ||
 	fail "second attach: $n agent mappings, $(cat "$TMP/attach2.err")"
 stop_workload
-# ---- smolder killed: the agent finds its marker unprobed and stops itself ----
-# hooked: the workload's own answer (its GOT's malloc against the loader's).
+# ---- smolder gone: the agent finds its marker unprobed and stops itself ----
+# hooked PID: the workload's own answer (its GOT's malloc against the loader's).
 hooked() {
 	local before
-	before=$(grep -c "malloc hooked" "$TMP/wl.out")
-	kill -USR1 "$WL_PID"
+	before=$(grep -c "hooked .* in $1\$" "$TMP/wl.out")
+	kill -USR1 "$1"
 	for _ in $(seq 100); do
-		[ "$(grep -c "malloc hooked" "$TMP/wl.out")" -gt "$before" ] && break
+		[ "$(grep -c "hooked .* in $1\$" "$TMP/wl.out")" -gt "$before" ] && break
 		sleep 0.01
 	done
-	grep "malloc hooked" "$TMP/wl.out" | tail -1 | cut -d' ' -f3
+	grep "hooked .* in $1\$" "$TMP/wl.out" | tail -1 | cut -d' ' -f3
+}
+# until_unhooked PID: polls for up to 4 s; prints the answer, and how long it took.
+until_unhooked() {
+	local from=$(date +%s%N) now ms=0
+	while [ "$ms" -lt 4000 ]; do
+		now=$(hooked "$1")
+		ms=$((($(date +%s%N) - from) / 1000000))
+		[ "$now" = no ] && break
+	done
+	echo "$now $ms"
 }
 start_workload "$WORKLOADS/allocs" 0 || finish
 "$SMOLDER" record -q -p "$WL_PID" --view alloc -o "$TMP/killed.smolder" 2> "$TMP/killed.err" &
 rec=$!
 for _ in $(seq 100); do
-	[ "$(hooked)" = yes ] && break
+	[ "$(hooked "$WL_PID")" = yes ] && break
 	sleep 0.05
 done
 kill -STOP "$rec" # Ctrl-Z: smolder keeps its uprobes, the agent samples on
 sleep 0.5
-while_recording=$(hooked)
+while_stopped=$(hooked "$WL_PID")
 kill -CONT "$rec"
 kill -KILL "$rec"
 wait "$rec" 2> /dev/null
-killed_at=$(date +%s%N)
-for _ in $(seq 200); do
-	[ "$(hooked)" = no ] && break
-done
-after=$(hooked)
-ms=$((($(date +%s%N) - killed_at) / 1000000))
-[ "$while_recording" = yes ] && [ "$after" = no ] && [ "$ms" -lt 2000 ] && kill -0 "$WL_PID" &&
+read -r after ms <<< "$(until_unhooked "$WL_PID")"
+[ "$while_stopped" = yes ] && [ "$after" = no ] && kill -0 "$WL_PID" &&
 	pass "smolder stopped 0.5 s: still hooked; killed: the agent put malloc back by itself in $ms ms, the process runs on" ||
-	fail "smolder killed: hooked '$while_recording' while stopped, '$after' $ms ms after the kill: $(cat "$TMP/killed.err")"
+	fail "smolder killed: hooked '$while_stopped' while stopped, '$after' $ms ms after the kill: $(cat "$TMP/killed.err")"
+stop_workload
+# A child forked while the agent samples has no thread of the agent's: its
+# samples look, and it stops at the first after smolder ended.
+start_workload "$WORKLOADS/allocs" 0 || finish
+"$SMOLDER" record -q -p "$WL_PID" -d 1 --view alloc -o "$TMP/forked.smolder" 2> "$TMP/forked.err" &
+rec=$!
+for _ in $(seq 100); do
+	[ "$(hooked "$WL_PID")" = yes ] && break
+	sleep 0.05
+done
+kill -USR2 "$WL_PID"
+for _ in $(seq 100); do
+	grep -q "^child .* ready" "$TMP/wl.out" && break
+	sleep 0.01
+done
+child=$(grep -m1 "^child .* ready" "$TMP/wl.out" | cut -d' ' -f2)
+while_recording=$(hooked "$child")
+wait "$rec" || fail "forked: the recording failed: $(cat "$TMP/forked.err")"
+read -r after ms <<< "$(until_unhooked "$child")"
+[ "$while_recording" = yes ] && [ "$after" = no ] && [ "$(hooked "$WL_PID")" = no ] &&
+	pass "a child forked during the attach: hooked while recording, put back by itself $ms ms after the end" ||
+	fail "forked child $child: hooked '$while_recording' while recording, '$after' $ms ms after the end"
+kill "$child" 2> /dev/null
 stop_workload
 # Another build's agent (a copy of this one elsewhere, as an upgrade leaves
 # it): its markers are another file's, which this smolder's uprobes miss.

@@ -8,9 +8,10 @@
  * "SITE bytes N count N" lines and "leak inuse N".
  *   allocs ROUNDS [PAUSE_MS]   (ROUNDS 0: until killed; prints "ready" first;
  *                               PAUSE_MS between rounds of 400 calls: 2)
- * On SIGUSR1, between rounds, prints "malloc hooked yes" or "no": whether
- * this program's GOT sends malloc elsewhere than where the loader finds it
- * (an agent's hook). */
+ * On SIGUSR1, between rounds, prints "malloc hooked yes in PID" or "no":
+ * whether this program's GOT sends malloc elsewhere than where the loader
+ * finds it (an agent's hook).  On SIGUSR2 it forks, and the child goes on
+ * with the rounds (its own SIGUSR1 answered in its own line). */
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FRAME __attribute__((noipa))
 
@@ -96,19 +98,22 @@ FRAME static void alloc_leak(void)
 	counts[LEAK]++;
 }
 
-static volatile sig_atomic_t asked;
+static volatile sig_atomic_t asked, fork_asked;
 
 static void ask(int sig)
 {
-	(void)sig;
-	asked = 1;
+	if (sig == SIGUSR2)
+		fork_asked = 1;
+	else
+		asked = 1;
 }
 
 /* The address of malloc is read from this program's GOT (it is PIE). */
 static void say_if_hooked(void)
 {
 	void *(*volatile mine)(size_t) = malloc;
-	printf("malloc hooked %s\n", (void *)mine != dlsym(RTLD_DEFAULT, "malloc") ? "yes" : "no");
+	printf("malloc hooked %s in %d\n", (void *)mine != dlsym(RTLD_DEFAULT, "malloc") ? "yes" : "no",
+	       (int)getpid());
 	fflush(stdout);
 }
 
@@ -121,6 +126,7 @@ int main(int argc, char **argv)
 		return 2;
 	int rounds = atoi(argv[1]);
 	signal(SIGUSR1, ask);
+	signal(SIGUSR2, ask);
 	printf("ready\n");
 	fflush(stdout);
 	long pause_ms = argc > 2 ? atol(argv[2]) : 2;
@@ -132,6 +138,12 @@ int main(int argc, char **argv)
 		if (asked) {
 			asked = 0;
 			say_if_hooked();
+		}
+		if (fork_asked) {
+			fork_asked = 0;
+			if (fork() == 0)
+				printf("child %d ready\n", (int)getpid());
+			fflush(stdout);
 		}
 	}
 	for (int i = 0; i < SITES; i++)
