@@ -20,7 +20,9 @@ static const struct cli_usage usage = {
 		       "started later) or of a command it launches, and writes a flamegraph or a\n"
 		       "profile. The target is never stopped or changed. Stops after -d seconds, on\n"
 		       "Ctrl-C or SIGTERM, or when the targets exit; the output is complete either way.\n"
-		       "With a command, exits with the command's exit status.\n",
+		       "With a command, exits with the command's exit status: after -d it is waited\n"
+		       "for; stopped by Ctrl-C or SIGTERM, smolder sends it SIGTERM, and SIGKILL 5 s\n"
+		       "later if it has not ended.\n",
 	.footer = "Environment:\n"
 		  "  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
 		  "                           here (when built with libdebuginfod)\n"
@@ -482,6 +484,9 @@ static int record(const struct record_args *a)
 	if (!a->quiet)
 		recording_summary(&r);
 	const struct profiler_stats *ps = profiler_stats(r.s);
+	if (ps->command_killed)
+		cli_warn("record", "%s was still running %d s after SIGTERM: killed (SIGKILL); the profile is complete",
+			 a->po.argv[0], PROFILER_TERM_GRACE_MS / 1000);
 	status = a->po.argv && ps->has_exit_status ? ps->exit_status : EXIT_OK;
 out:
 	continuous_release(&r.c);

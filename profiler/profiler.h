@@ -113,6 +113,9 @@ struct profiler_options {
 /* DWARF: mapped files the unwinder keeps at most (the least recently used
  * go, and are read again when a sample needs them). */
 #define PROFILER_DEFAULT_UNWIND_FILES 512
+/* How long a launched command told to end (SIGTERM: the recording was
+ * stopped) has before it is killed, as timeout(1) -k and container runtimes do. */
+#define PROFILER_TERM_GRACE_MS 5000
 
 /* Live counters, for the status line and the summary. */
 struct profiler_stats {
@@ -128,6 +131,7 @@ struct profiler_stats {
 	bool targets_exited;
 	bool has_exit_status;
 	int exit_status;        /* launched command: as a shell reports it */
+	bool command_killed;    /* launched command: SIGKILLed, having outlived SIGTERM's grace */
 	double target_cpu;      /* launched command: CPU seconds it and its waited-for children used */
 	uint32_t agent_rings, agent_rings_shared; /* sampled alloc view: the agents' rings, those in shared memory */
 	uint64_t agent_ring_samples;    /* ... samples read from them ... */

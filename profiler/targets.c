@@ -4,9 +4,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,14 +196,32 @@ bool targets_exited(struct targets *t, const struct profiler_options *o, struct 
 	return true;
 }
 
+/* Waits for the command up to PROFILER_TERM_GRACE_MS; true if it ended.
+ * Without pidfds (kernels before 5.3) the wait is unbounded. */
+static bool wait_ended(struct targets *t)
+{
+	int pidfd = pidfd_open(t->child, 0);
+	if (pidfd < 0)
+		return true;
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	bool ended = poll(&p, 1, PROFILER_TERM_GRACE_MS) == 1;
+	close(pidfd);
+	return ended;
+}
+
 void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stats)
 {
 	if (!t->child || t->child_reaped)
 		return;
 	/* Stopped early (signal or duration): the command goes on until it
 	 * ends on its own or is told to. */
-	if (stopped)
+	if (stopped) {
 		kill(t->child, SIGTERM);
+		if (!wait_ended(t)) {
+			kill(t->child, SIGKILL);
+			stats->command_killed = true;
+		}
+	}
 	int status;
 	struct rusage ru;
 	if (wait4(t->child, &status, 0, &ru) == t->child)

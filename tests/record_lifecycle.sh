@@ -61,6 +61,21 @@ status=$?
 "$SMOLDER" record -q -o "$TMP/sig.smolder" -- sh -c 'kill -TERM $$'
 status=$?
 [ "$status" = 143 ] && pass "launch: killed by SIGTERM -> 143" || fail "launch: status $status, expected 143"
+# Stopped by SIGTERM, smolder passes it on; a command deaf to it is killed after the grace (5 s),
+# not waited for without end, and the profile is complete.
+start=$(date +%s.%N)
+timeout -s KILL 30 "$SMOLDER" record -q -o "$TMP/deaf.smolder" -- sh -c 'trap "" TERM; while :; do :; done' \
+	2> "$TMP/deaf.err" &
+rec=$!
+sleep 0.5
+kill -TERM $rec
+wait $rec
+status=$?
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+[ "$status" = 137 ] && grep -q 'still running 5 s after SIGTERM: killed' "$TMP/deaf.err" &&
+	awk -v t="$took" 'BEGIN { exit !(t > 5 && t < 9) }' && "$SMOLDER" fold "$TMP/deaf.smolder" > /dev/null &&
+	pass "launch: a command deaf to SIGTERM killed $took s after the start" ||
+	fail "launch: deaf command: status $status after $took s: $(cat "$TMP/deaf.err")"
 out=$(echo hello | "$SMOLDER" record -q -o "$TMP/cat.smolder" -- cat)
 [ "$out" = hello ] && pass "launch: stdin and stdout forwarded" || fail "launch: stdio not forwarded ('$out')"
 
