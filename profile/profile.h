@@ -303,6 +303,7 @@ struct profile_read_info {
 	bool truncated;      /* the file ended before its END chunk */
 	uint32_t chunks;     /* complete chunks read */
 	uint64_t file_bytes;
+	uint64_t raw_bytes;  /* what the chunks read hold, uncompressed */
 };
 
 /* Reads a whole .smolder file into p (initialized, empty).  A file cut after a

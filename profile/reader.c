@@ -544,6 +544,7 @@ static int read_chunks(struct reader *r, struct chunk_source *src, struct profil
 	if (!err && ended && source_read(src, &extra, 1) == 1)
 		err = -PROFILE_E_TRAILING;
 	info->truncated = !ended;
+	info->raw_bytes = total_raw;
 	free(raw);
 	byte_buf_release(&packed);
 	ZSTD_freeDCtx(dctx);
