@@ -242,6 +242,18 @@ status=$?
 	pass "a process traced by another: refused, $(cat "$TMP/err")" || fail "traced: status $status, $(cat "$TMP/err")"
 kill "$tracee" 2> /dev/null
 wait "$tracer" 2> /dev/null
+# A process under a seccomp filter, which may kill it for a call it did not expect: the agent
+# is not loaded; the exact mode (uprobes, nothing run inside it) records it.
+start_workload "$WORKLOADS/seccomp_exec" "$WORKLOADS/allocs" 0 || finish
+"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 1 -o /dev/null 2> "$TMP/err"
+status=$?
+[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "pid $WL_PID: it runs under a seccomp filter" "$TMP/err" &&
+	grep -q -- "--alloc-mode exact" "$TMP/err" && [ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+	pass "a process under a seccomp filter: refused, $(cat "$TMP/err")" || fail "seccomp: status $status, $(cat "$TMP/err")"
+"$SMOLDER" record -q --view alloc --alloc-mode exact -p "$WL_PID" -d 0.5 -o "$TMP/seccomp.folded" 2> "$TMP/err" &&
+	grep -q "alloc_malloc" "$TMP/seccomp.folded" && kill -0 "$WL_PID" &&
+	pass "a process under a seccomp filter: recorded by --alloc-mode exact" || fail "seccomp, exact mode: $(cat "$TMP/err")"
+stop_workload
 "$SMOLDER" record --view alloc --alloc-mode fast -- true 2> "$TMP/err"
 [ $? = 2 ] && grep -q "alloc-mode must be sampled" "$TMP/err" && pass "a bad --alloc-mode: usage error" ||
 	fail "--alloc-mode fast: $(cat "$TMP/err")"
