@@ -71,7 +71,10 @@ SECTIONS = {
         "is another build's (an upgrade's older file, whose markers its uprobes would miss) is refused "
         "with that reason. A statically "
         "linked program, or one ptrace may not touch (another user's without root, "
-        "kernel.yama.ptrace_scope), is refused with the reason. --alloc-mode exact places uprobes on "
+        "kernel.yama.ptrace_scope), or one running under seccomp (a filter may kill it, with SIGSYS, "
+        "for a call it did not expect: the agent's memfd_create, mprotect, a thread), is refused "
+        "with the reason. A launched command that installs a filter itself after the agent started "
+        "is not known to it. --alloc-mode exact places uprobes on "
         "every call of libc's functions instead: exact, but each call traps into the kernel."]),
         ("THE WHOLE HOST", [
         "-a opens one event per CPU for every process (perf's record -a): each stack's root is its "
