@@ -31,8 +31,8 @@ static size_t buffer_pages(const struct event_set *es)
 	/* Event-driven views come in bursts (a loop of write(2)s, each with a
 	 * stack copy) that a sampling rate never makes: give them room.  Not
 	 * the sampled alloc view unwinding DWARF: its samples come through the
-	 * agent's ring, and only what that cannot take through this one; the
-	 * kernel zeroes every page mapped, a quarter of a 10 s attach's CPU. */
+	 * agent's ring, and only what that cannot take through this one (the
+	 * kernel allocates and zeroes every page mapped: 32 MiB on two CPUs). */
 	bool bursts = o->views & (VIEW_OFFCPU | VIEW_IO) ||
 		      (o->views & VIEW_ALLOC && (o->alloc_mode == ALLOC_EXACT || o->unwind == UNWIND_FP));
 	if (bursts)

@@ -213,8 +213,9 @@ void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stat
 {
 	if (!t->child || t->child_reaped)
 		return;
-	/* Stopped early (signal or duration): the command goes on until it
-	 * ends on its own or is told to. */
+	/* Stopped by a signal (Ctrl-C, SIGTERM): the command is told to end,
+	 * and killed if it has not within the grace.  After -d (stopped is
+	 * false) it goes on to its own end, and its status is the one given. */
 	if (stopped) {
 		kill(t->child, SIGTERM);
 		if (!wait_ended(t)) {
