@@ -751,15 +751,29 @@ void event_set_read(struct event_set *es, record_handler handle, void *ctx)
 	}
 }
 
+void event_set_close(struct event_set *es)
+{
+	/* Unmapped first: a mapping holds its event open. */
+	for (uint32_t i = 0; i < es->ncpus; i++) {
+		ring_buffer_unmap(&es->cpus[i].rb);
+		es->cpus[i].fd = -1;
+	}
+	/* The last close of a uprobe's events takes it out of the targets,
+	 * after an RCU grace period under a global lock: 56 ms each here,
+	 * closes on other threads waited in turn. */
+	struct event *events = es->events.data;
+	for (uint32_t i = 0; i < es->events.count; i++)
+		if (events[i].fd >= 0) {
+			close(events[i].fd);
+			events[i].fd = -1;
+		}
+	remove_uprobes(es);
+}
+
 void event_set_release(struct event_set *es)
 {
-	for (uint32_t i = 0; i < es->ncpus; i++)
-		ring_buffer_unmap(&es->cpus[i].rb);
-	const struct event *events = es->events.data;
-	for (uint32_t i = 0; i < es->events.count; i++)
-		close(events[i].fd);
+	event_set_close(es);
 	vec_release(&es->events);
-	remove_uprobes(es);
 	free(es->cpus);
 	free(es->scratch);
 	alloc_probes_release(&es->probes);

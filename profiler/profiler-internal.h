@@ -438,6 +438,10 @@ void event_set_enable(struct event_set *es, bool on);
 /* Every CPU's buffer read once, each record handed to handle(), all in
  * time order. */
 void event_set_read(struct event_set *es, record_handler handle, void *ctx);
+/* The recording is over and its records read: the kernel's side goes (rings,
+ * events, uprobes: a uprobe traps in the target, enabled or not, while its
+ * event is open); what records are decoded by (ids, kinds, probes) stays. */
+void event_set_close(struct event_set *es);
 void event_set_release(struct event_set *es);
 
 /* ---- sample.c: decoding perf records, pure functions of their bytes ---- */

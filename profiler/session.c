@@ -431,7 +431,11 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	if (attaches_agent(s))
 		stop_agents(s);
 	event_set_enable(&s->events, false);
-	read_all(s); /* drain what is left */
+	read_all(s); /* drain what is left: every record is in the queue now */
+	/* Closed now, not once the queue is unwound and the profile written: a
+	 * uprobe traps, enabled or not, while its event is open, and the exact
+	 * alloc view's would slow the targets all that time. */
+	event_set_close(&s->events);
 	worker_stop(s);
 	agent_rings_give_back_all(&s->rings);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;

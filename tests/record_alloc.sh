@@ -104,4 +104,51 @@ status=$?
 stop_workload
 [ $status != 0 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "pid $WL_PID has no shared C library" "$TMP/err" &&
 	pass "static attach refused: $(cat "$TMP/err")" || fail "static attach: status $status, $(cat "$TMP/err")"
+
+# The probes leave the process when the recording stops, not once the profile is symbolized
+# and written: here symbolizing waits 3 s on a debuginfod server (loopback, answering 404
+# after 3 s) for a copy of the workload stripped of its debug info; the uprobes must be gone
+# from tracefs long before smolder ends.
+if "$SMOLDER" --version | grep -q '^debuginfod: yes'; then
+	port=$((20000 + RANDOM % 20000))
+	python3 -c 'import http.server, sys, time
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(3)
+        self.send_error(404)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()' "$port" &
+	server=$!
+	strip --strip-debug -o "$TMP/allocs_nodebug" "$WORKLOADS/allocs"
+	start_workload "$TMP/allocs_nodebug" 0 || finish
+	tracefs=/sys/kernel/tracing
+	[ -e $tracefs/uprobe_events ] || tracefs=/sys/kernel/debug/tracing
+	SMOLDER_SYMBOLIZE_AHEAD=0 SMOLDER_DEBUGINFO_PATH="$TMP/nodebug" DEBUGINFOD_URLS="http://127.0.0.1:$port" \
+		DEBUGINFOD_CACHE_PATH="$TMP/dcache" "$SMOLDER" record -q -p "$WL_PID" -d 0.5 --view alloc --alloc-mode exact \
+		-o "$TMP/late.smolder" 2> "$TMP/late.err" &
+	rec=$!
+	probed=0 gone=""
+	start=$(date +%s%N)
+	while kill -0 $rec 2> /dev/null; do
+		if grep -q "smolder_$rec/" $tracefs/uprobe_events; then
+			probed=1
+		elif [ $probed = 1 ] && [ -z "$gone" ]; then
+			gone=$(date +%s%N)
+		fi
+		sleep 0.05
+	done
+	ended=$(date +%s%N)
+	wait $rec
+	status=$?
+	stop_workload
+	kill $server
+	wait $server 2> /dev/null
+	early=$(( (ended - ${gone:-$ended}) / 1000000 ))
+	[ $status = 0 ] && [ $probed = 1 ] && [ "$early" -ge 2000 ] &&
+		pass "the probes left the process ${early} ms before smolder ended ($(( (ended - start) / 1000000 )) ms in all)" ||
+		fail "probes: status $status, probed $probed, gone ${early} ms before the end: $(cat "$TMP/late.err")"
+elif [ "${SMOLDER_REQUIRE_PERF:-0}" = 1 ]; then
+	fail "the probes' end not tested: $("$SMOLDER" --version | tail -1)"
+fi
 finish
