@@ -121,14 +121,15 @@ if [ "$(id -u)" = 0 ]; then
 	n=$(intervals "$TMP/host.err")
 	for f in "$TMP"/host/*.pb.gz; do $SUMMARY "$f"; done > "$TMP/host.summary" 2> "$TMP/host.decode" ||
 		fail "-a: a pushed pprof does not decode: $(cat "$TMP/host.decode")"
-	python3 - "$TMP/host" "$TMP/host.summary" "$HOST" "$n" << 'EOF' && pass "-a --every --push: named after the host, no pid label, the attached workload's burn_c in every interval" || fail "-a --push: exit $status: $(cat "$TMP/host.err")"
+	python3 - "$TMP/host" "$TMP/host.summary" "$HOST" "$n" << 'EOF' && pass "-a --every --push: named after the host, no pid label, the attached workload's burn_c in every whole interval" || fail "-a --push: exit $status: $(cat "$TMP/host.err")"
 import glob, json, re, sys
 rx, summaries, host, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 reqs = [json.load(open(f)) for f in sorted(glob.glob(rx + "/*.json"))]
 sums = [json.loads(l) for l in open(summaries)]
 app = re.sub(r"[^A-Za-z0-9_.-]", "_", host)
 ok = n >= 2 and len(reqs) == n and all(r["query"]["name"] == ["%s{hostname=%s,view=cpu}" % (app, host)] for r in reqs)
-ok = ok and all(s["anywhere"].get("burn_c", 0) > 0 for s in sums) and sum(s["anywhere"].get("burn_c", 0) for s in sums) > 50
+# The last interval is the end's 0.2 s: a few samples of burn_c, none now and then on a loaded host.
+ok = ok and all(s["anywhere"].get("burn_c", 0) > 0 for s in sums[:-1]) and sum(s["anywhere"].get("burn_c", 0) for s in sums) > 50
 if not ok:
     print(json.dumps(reqs, indent=1)[:2000], sums, file=sys.stderr)
 sys.exit(0 if ok else 1)
