@@ -20,9 +20,9 @@ static const struct cli_usage usage = {
 		       "started later) or of a command it launches, and writes a flamegraph or a\n"
 		       "profile. The target is never stopped or changed. Stops after -d seconds, on\n"
 		       "Ctrl-C or SIGTERM, or when the targets exit; the output is complete either way.\n"
-		       "With a command, exits with the command's exit status: after -d it is waited\n"
-		       "for; stopped by Ctrl-C or SIGTERM, smolder sends it SIGTERM, and SIGKILL 5 s\n"
-		       "later if it has not ended.\n",
+		       "With a command, exits with the command's exit status: after -d the profile is\n"
+		       "written and the command waited for; stopped by Ctrl-C or SIGTERM (then or\n"
+		       "before), smolder sends it SIGTERM, and SIGKILL 5 s later if it has not ended.\n",
 	.footer = "Environment:\n"
 		  "  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
 		  "                           here (when built with libdebuginfod)\n"
@@ -479,11 +479,17 @@ static int record(const struct record_args *a)
 		goto out;
 	}
 	status = EXIT_FAIL;
-	if (a->continuous ? continuous_finish(&r.c) : recording_symbolize(&r) || recording_write(&r))
-		goto out;
-	if (!a->quiet)
+	bool written = !(a->continuous ? continuous_finish(&r.c) : recording_symbolize(&r) || recording_write(&r));
+	if (written && !a->quiet)
 		recording_summary(&r);
 	const struct profiler_stats *ps = profiler_stats(r.s);
+	/* The profile is out before the wait: a long command's user has it at -d. */
+	if (ps->command_running && !a->quiet)
+		fprintf(stderr, "smolder: record: waiting for %s to end, for its exit status (-d ended the "
+				"sampling, not the command; Ctrl-C ends it)\n", a->po.argv[0]);
+	profiler_wait_command(r.s, a->stop);
+	if (!written)
+		goto out;
 	if (ps->command_killed)
 		cli_warn("record", "%s was still running %d s after SIGTERM: killed (SIGKILL); the profile is complete",
 			 a->po.argv[0], PROFILER_TERM_GRACE_MS / 1000);

@@ -217,6 +217,7 @@ static int top_run(struct top *t)
 	}
 	if (!t->tty)
 		refresh(t); /* what came since the last table */
+	profiler_wait_command(t->s, t->stop); /* a command -d left running */
 	if (t->failed) {
 		cli_error("top", "cannot draw the table: %s", render_strerror((enum render_error)-t->failed));
 		return EXIT_FAIL;

@@ -647,9 +647,12 @@ int targets_start(struct targets *t, struct event_set *es, char *const *argv, st
 /* Have all targets exited (or become zombies)?  Reaps a launched command
  * and notes its exit status in stats. */
 bool targets_exited(struct targets *t, const struct profiler_options *o, struct profiler_stats *stats);
-/* Sampling is over: a launched command stopped early is told to end
- * (stopped: by a signal to us) and waited for. */
+/* Sampling is over: a launched command is reaped, told to end first if
+ * stopped (by a signal to us), and killed after the grace. */
 void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stats);
+/* Waits for a launched command to end on its own, or until *stop: then as
+ * targets_finish(stopped). */
+void targets_wait(struct targets *t, volatile bool *stop, struct profiler_stats *stats);
 /* Closes everything; a launched command still running is killed and reaped. */
 void targets_release(struct targets *t);
 
@@ -672,6 +675,7 @@ struct profiler {
 	struct record_consumer consumer; /* the aggregate, for the queue */
 	pthread_t worker;
 	bool worker_running;
+	bool duration_ended;    /* profiler_run's loop ended at the duration */
 	pthread_mutex_t profile_lock;
 	bool lock_ready;
 	uint64_t cut_ns;                /* the end of the last interval cut (start_ns before the first) */

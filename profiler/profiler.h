@@ -132,6 +132,7 @@ struct profiler_stats {
 	bool has_exit_status;
 	int exit_status;        /* launched command: as a shell reports it */
 	bool command_killed;    /* launched command: SIGKILLed, having outlived SIGTERM's grace */
+	bool command_running;   /* launched command: running on after the duration ended the recording */
 	double target_cpu;      /* launched command: CPU seconds it and its waited-for children used */
 	uint32_t agent_rings, agent_rings_shared; /* sampled alloc view: the agents' rings, those in shared memory */
 	uint64_t agent_ring_samples;    /* ... samples read from them ... */
@@ -192,6 +193,12 @@ void profiler_with_profile(struct profiler *s,
  * thread, or after it (the last interval), never with profiler_finish.
  * 0, or -1 with *err filled (out of memory: nothing was moved). */
 int profiler_cut(struct profiler *s, struct profile *dst, pid_t **mapping_pids, struct profiler_error *err);
+
+/* After profiler_run ended by the duration, a launched command may still
+ * run (stats: command_running): waits for it to end, for its exit status;
+ * if *stop becomes true meanwhile, tells it to end (SIGTERM, SIGKILL after
+ * PROFILER_TERM_GRACE_MS). */
+void profiler_wait_command(struct profiler *s, volatile bool *stop);
 
 /* Closes everything; a launched command still running is killed and reaped. */
 void profiler_free(struct profiler *s);

@@ -318,8 +318,10 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 		read_all(s);
 		uint64_t t = monotonic_ns();
 		s->stats.elapsed = (double)(t - s->start_ns) / 1e9;
-		if (deadline && t >= deadline)
+		if (deadline && t >= deadline) {
+			s->duration_ended = true;
 			break;
+		}
 		/* A target's exit wakes its pidfd; the look at /proc (which costs
 		 * the target its locks) is otherwise only every 100 ms. */
 		bool woken = false;
@@ -439,7 +441,11 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	worker_stop(s);
 	agent_rings_give_back_all(&s->rings);
 	s->stats.elapsed = (double)(s->stop_ns - s->start_ns) / 1e9;
-	targets_finish(&s->targets, *stop, &s->stats);
+	/* Ended by its duration, the recording leaves a launched command to
+	 * run on: profiler_wait_command waits for it, once the profile is out. */
+	if (!s->duration_ended || *stop)
+		targets_finish(&s->targets, *stop, &s->stats);
+	s->stats.command_running = s->targets.child && !s->targets.child_reaped;
 	if (progress)
 		progress(&s->stats, arg);
 	if (s->agg.fatal) {
@@ -511,6 +517,12 @@ const pid_t *profiler_mapping_pids(const struct profiler *s, uint32_t *count)
 {
 	*count = s->agg.mapping_pids.count;
 	return s->agg.mapping_pids.data;
+}
+
+void profiler_wait_command(struct profiler *s, volatile bool *stop)
+{
+	targets_wait(&s->targets, stop, &s->stats);
+	s->stats.command_running = false;
 }
 
 void profiler_free(struct profiler *s)

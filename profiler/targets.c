@@ -196,17 +196,25 @@ bool targets_exited(struct targets *t, const struct profiler_options *o, struct 
 	return true;
 }
 
-/* Waits for the command up to PROFILER_TERM_GRACE_MS; true if it ended.
- * Without pidfds (kernels before 5.3) the wait is unbounded. */
-static bool wait_ended(struct targets *t)
+/* Waits for the command up to ms; true if it ended.  Without pidfds
+ * (kernels before 5.3) true at once: the wait4 after it is unbounded. */
+static bool wait_ended(struct targets *t, int ms)
 {
 	int pidfd = pidfd_open(t->child, 0);
 	if (pidfd < 0)
 		return true;
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-	bool ended = poll(&p, 1, PROFILER_TERM_GRACE_MS) == 1;
+	bool ended = poll(&p, 1, ms) == 1;
 	close(pidfd);
 	return ended;
+}
+
+static void reap(struct targets *t, struct profiler_stats *stats)
+{
+	int status;
+	struct rusage ru;
+	if (wait4(t->child, &status, 0, &ru) == t->child)
+		note_exit(t, status, &ru, stats);
 }
 
 void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stats)
@@ -214,19 +222,29 @@ void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stat
 	if (!t->child || t->child_reaped)
 		return;
 	/* Stopped by a signal (Ctrl-C, SIGTERM): the command is told to end,
-	 * and killed if it has not within the grace.  After -d (stopped is
-	 * false) it goes on to its own end, and its status is the one given. */
+	 * and killed if it has not within the grace. */
 	if (stopped) {
 		kill(t->child, SIGTERM);
-		if (!wait_ended(t)) {
+		if (!wait_ended(t, PROFILER_TERM_GRACE_MS)) {
 			kill(t->child, SIGKILL);
 			stats->command_killed = true;
 		}
 	}
-	int status;
-	struct rusage ru;
-	if (wait4(t->child, &status, 0, &ru) == t->child)
-		note_exit(t, status, &ru, stats);
+	reap(t, stats);
+}
+
+void targets_wait(struct targets *t, volatile bool *stop, struct profiler_stats *stats)
+{
+	if (!t->child || t->child_reaped)
+		return;
+	/* Polled, not a wait4 a signal would cut short: the signal may go to
+	 * another of our threads. */
+	while (!wait_ended(t, 100))
+		if (*stop) {
+			targets_finish(t, true, stats);
+			return;
+		}
+	reap(t, stats);
 }
 
 void targets_release(struct targets *t)

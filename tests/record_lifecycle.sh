@@ -76,6 +76,27 @@ took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 	awk -v t="$took" 'BEGIN { exit !(t > 5 && t < 9) }' && "$SMOLDER" fold "$TMP/deaf.smolder" > /dev/null &&
 	pass "launch: a command deaf to SIGTERM killed $took s after the start" ||
 	fail "launch: deaf command: status $status after $took s: $(cat "$TMP/deaf.err")"
+# After -d the command runs on and its status is waited for, but the profile is written at -d,
+# not at the command's end; Ctrl-C during the wait tells it to end.
+start=$(date +%s%N)
+timeout -s KILL 30 "$SMOLDER" record -d 0.5 -o "$TMP/early.folded" -- "$WORKLOADS/shares_fp" 3 > /dev/null 2> "$TMP/early.err" &
+rec=$!
+while [ ! -s "$TMP/early.folded" ] && kill -0 $rec 2> /dev/null; do sleep 0.05; done
+written=$(( ($(date +%s%N) - start) / 1000000 ))
+wait $rec
+status=$?
+ended=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$status" = 0 ] && [ "$written" -lt 2000 ] && [ "$ended" -ge 2500 ] && grep -q "waiting for .*shares_fp to end" "$TMP/early.err" &&
+	pass "-d 0.5 with a 3 s command: the profile written at $written ms, the command's status 0 at $ended ms" ||
+	fail "-d with a longer command: status $status, written at $written ms, ended at $ended ms: $(cat "$TMP/early.err")"
+timeout -s KILL 30 "$SMOLDER" record -q -d 0.5 -o "$TMP/early2.folded" -- "$WORKLOADS/shares_fp" 20 > /dev/null &
+rec=$!
+sleep 1.5
+kill -INT $rec
+wait $rec
+status=$?
+[ "$status" = 143 ] && [ -s "$TMP/early2.folded" ] && pass "Ctrl-C while waiting for the command after -d: told to end (143)" ||
+	fail "Ctrl-C while waiting after -d: status $status"
 out=$(echo hello | "$SMOLDER" record -q -o "$TMP/cat.smolder" -- cat)
 [ "$out" = hello ] && pass "launch: stdin and stdout forwarded" || fail "launch: stdio not forwarded ('$out')"
 
