@@ -760,12 +760,17 @@ void event_set_close(struct event_set *es)
 	}
 	/* The last close of a uprobe's events takes it out of the targets,
 	 * after an RCU grace period under a global lock: 56 ms each here,
-	 * closes on other threads waited in turn. */
+	 * closes on other threads waited in turn.  malloc's and free's go
+	 * first, the calls a program makes most. */
 	struct event *events = es->events.data;
-	for (uint32_t i = 0; i < es->events.count; i++)
-		if (events[i].fd >= 0) {
-			close(events[i].fd);
-			events[i].fd = -1;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < es->events.count; i++) {
+			bool hot = is_alloc_kind(events[i].kind) &&
+				   (events[i].func == ALLOC_MALLOC || events[i].func == ALLOC_FREE);
+			if (events[i].fd >= 0 && (pass == 1 || hot)) {
+				close(events[i].fd);
+				events[i].fd = -1;
+			}
 		}
 	remove_uprobes(es);
 }
