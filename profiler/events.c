@@ -29,13 +29,12 @@ static size_t buffer_pages(const struct event_set *es)
 	const struct profiler_options *o = es->o;
 	size_t pages = o->unwind == UNWIND_FP ? 64 : 512;
 	/* Event-driven views come in bursts (a loop of write(2)s, each with a
-	 * stack copy) that a sampling rate never makes: give them room.  Not
-	 * the sampled alloc view unwinding DWARF: its samples come through the
-	 * agent's ring, and only what that cannot take through this one (the
-	 * kernel allocates and zeroes every page mapped: 32 MiB on two CPUs). */
-	bool bursts = o->views & (VIEW_OFFCPU | VIEW_IO) ||
-		      (o->views & VIEW_ALLOC && (o->alloc_mode == ALLOC_EXACT || o->unwind == UNWIND_FP));
-	if (bursts)
+	 * stack copy) that a sampling rate never makes: give them room.  The
+	 * sampled alloc view too: what the agent's ring cannot take (a full
+	 * ring: the frees of sampled blocks, in batches with their stack
+	 * copies) comes in bursts through this one, and a lost free leaves a
+	 * block in use for ever. */
+	if (o->views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC))
 		pages *= 8;
 	if (geteuid() != 0) {
 		long mlock_kb = 516;

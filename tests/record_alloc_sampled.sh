@@ -84,8 +84,8 @@ status=$?
 P=$TMP/swap.smolder
 timeout 60 sh -c 'while :; do :; done' & spinner1=$!
 timeout 60 sh -c 'while :; do :; done' & spinner2=$!
-"$SMOLDER" record -q --view alloc --alloc-rate 262144 -o "$P" -- "$WORKLOADS/swap_threads" 8 1.5 > "$TMP/swap.out" ||
-	fail "swap_threads: status $?"
+"$SMOLDER" record --view alloc --alloc-rate 262144 -o "$P" -- "$WORKLOADS/swap_threads" 8 1.5 > "$TMP/swap.out" \
+	2> "$TMP/swap.err" || fail "swap_threads: status $?"
 kill $spinner1 $spinner2
 wait $spinner1 $spinner2 2> /dev/null
 got=$(value_under "$P" alloc_bytes ';swap_allocate;malloc$')
@@ -96,7 +96,7 @@ want_calls=$(truth "$TMP/swap.out" swap count)
 inuse=$(value_under "$P" inuse_bytes .)
 within "$got" "$want" 5 && within "$calls" "$want_calls" 5 && [ "$inuse" = 0 ] &&
 	pass "8 threads swapping blocks: bytes $got (true $want), calls $calls (true $want_calls), nothing in use at exit" ||
-	fail "8 threads: bytes $got (true $want), calls $calls (true $want_calls), in use $inuse"
+	fail "8 threads: bytes $got (true $want), calls $calls (true $want_calls), in use $inuse; smolder said: $(tr '\n' ' ' < "$TMP/swap.err")"
 
 # ---- attached: injected once, twice, and the process runs on ----
 start_workload "$WORKLOADS/allocs" 0 || finish
