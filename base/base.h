@@ -259,6 +259,14 @@ uint64_t process_start_stack(pid_t pid);
 /* The user pid runs as (its /proc entry's owner); false if it is gone. */
 bool process_owner(pid_t pid, uid_t *uid);
 
+/* A number from /proc/PID/status, format naming its field ("Seccomp: %d");
+ * -1 if the process is gone or the field is not there. */
+int process_status_field(pid_t pid, const char *format);
+
+/* A pidfd of pid (readable once it has exited); -1 where the kernel has none
+ * (before 5.3) or pid is gone. */
+int process_pidfd(pid_t pid);
+
 /* The ways to reach the file that a process mapped from `path` at
  * [start, end), in the order to try them: the path resolved inside the
  * process's root as if it were "/" (RESOLVE_IN_ROOT: no absolute symlink or

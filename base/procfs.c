@@ -85,6 +85,25 @@ bool process_owner(pid_t pid, uid_t *uid)
 	return true;
 }
 
+int process_status_field(pid_t pid, const char *format)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	int value = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, format, &value) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return value;
+}
+
+int process_pidfd(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 /* path inside pid's root, resolved as if that root were "/". */
 static int open_in_root(pid_t pid, const char *path)
 {

@@ -750,6 +750,11 @@ void event_set_read(struct event_set *es, record_handler handle, void *ctx)
 	}
 }
 
+static bool probes_hot_function(const struct event *e)
+{
+	return is_alloc_kind(e->kind) && (e->func == ALLOC_MALLOC || e->func == ALLOC_FREE);
+}
+
 void event_set_close(struct event_set *es)
 {
 	/* Unmapped first: a mapping holds its event open. */
@@ -763,14 +768,11 @@ void event_set_close(struct event_set *es)
 	 * first, the calls a program makes most. */
 	struct event *events = es->events.data;
 	for (int pass = 0; pass < 2; pass++)
-		for (uint32_t i = 0; i < es->events.count; i++) {
-			bool hot = is_alloc_kind(events[i].kind) &&
-				   (events[i].func == ALLOC_MALLOC || events[i].func == ALLOC_FREE);
-			if (events[i].fd >= 0 && (pass == 1 || hot)) {
+		for (uint32_t i = 0; i < es->events.count; i++)
+			if (events[i].fd >= 0 && (pass == 1 || probes_hot_function(&events[i]))) {
 				close(events[i].fd);
 				events[i].fd = -1;
 			}
-		}
 	remove_uprobes(es);
 }
 

@@ -293,21 +293,6 @@ static int fail(struct profiler_error *err, enum profiler_errcode code, int e, p
 	return -1;
 }
 
-/* A number from /proc/PID/status (format: "Name: %d"); -1 if not there. */
-static int status_field(pid_t pid, const char *format)
-{
-	char path[64], line[128];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	int value = -1;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, format, &value) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return value;
-}
-
 static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct stopped_thread *t,
 			       struct profiler_error *err, uint64_t *stopped_at)
 {
@@ -316,7 +301,7 @@ static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct 
 	if (r == -EPERM || r == -EACCES) {
 		/* Already traced (a debugger, strace): ptrace takes one tracer. */
 		char what[32] = "";
-		int tracer = status_field(pid, "TracerPid: %d");
+		int tracer = process_status_field(pid, "TracerPid: %d");
 		if (tracer > 0)
 			snprintf(what, sizeof(what), "%d", tracer);
 		return fail(err, PROFILER_E_PTRACE_DENIED, -r, pid, what);
@@ -380,7 +365,7 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	/* A seccomp filter may answer a call it does not expect with SIGSYS,
 	 * killing the process: the injected dlopen and the agent make calls
 	 * the process never did (memfd_create, mprotect, a thread's). */
-	int seccomp = start ? status_field(pid, "Seccomp: %d") : 0;
+	int seccomp = start ? process_status_field(pid, "Seccomp: %d") : 0;
 	if (seccomp > 0)
 		return fail(err, PROFILER_E_AGENT, 0, pid, seccomp == 1 ? "it runs in seccomp's strict mode, "
 			    "where any call but read, write and exit kills it, so the agent is not loaded"

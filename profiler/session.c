@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
@@ -270,7 +269,7 @@ static int *open_pidfds(const struct profiler *s, uint32_t *n)
 	*n = s->targets.child ? 1 : s->o.npids;
 	int *pidfds = calloc(*n ? *n : 1, sizeof(*pidfds));
 	for (uint32_t i = 0; pidfds && i < *n; i++)
-		pidfds[i] = (int)syscall(SYS_pidfd_open, s->targets.child ? s->targets.child : s->o.pids[i], 0);
+		pidfds[i] = process_pidfd(s->targets.child ? s->targets.child : s->o.pids[i]);
 	if (!pidfds)
 		*n = 0;
 	return pidfds;

@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,17 +195,12 @@ bool targets_exited(struct targets *t, const struct profiler_options *o, struct 
 	return true;
 }
 
-/* Waits for the command up to ms; true if it ended.  Without pidfds
- * (kernels before 5.3) true at once: the wait4 after it is unbounded. */
-static bool wait_ended(struct targets *t, int ms)
+/* Waits up to ms for the process of pidfd to end; true if it did.  Without
+ * a pidfd (kernels before 5.3) true at once: the wait4 after it is unbounded. */
+static bool wait_ended(int pidfd, int ms)
 {
-	int pidfd = pidfd_open(t->child, 0);
-	if (pidfd < 0)
-		return true;
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-	bool ended = poll(&p, 1, ms) == 1;
-	close(pidfd);
-	return ended;
+	return pidfd < 0 || poll(&p, 1, ms) == 1;
 }
 
 static void reap(struct targets *t, struct profiler_stats *stats)
@@ -224,11 +218,14 @@ void targets_finish(struct targets *t, bool stopped, struct profiler_stats *stat
 	/* Stopped by a signal (Ctrl-C, SIGTERM): the command is told to end,
 	 * and killed if it has not within the grace. */
 	if (stopped) {
+		int pidfd = process_pidfd(t->child);
 		kill(t->child, SIGTERM);
-		if (!wait_ended(t, PROFILER_TERM_GRACE_MS)) {
+		if (!wait_ended(pidfd, PROFILER_TERM_GRACE_MS)) {
 			kill(t->child, SIGKILL);
 			stats->command_killed = true;
 		}
+		if (pidfd >= 0)
+			close(pidfd);
 	}
 	reap(t, stats);
 }
@@ -239,12 +236,12 @@ void targets_wait(struct targets *t, volatile bool *stop, struct profiler_stats 
 		return;
 	/* Polled, not a wait4 a signal would cut short: the signal may go to
 	 * another of our threads. */
-	while (!wait_ended(t, 100))
-		if (*stop) {
-			targets_finish(t, true, stats);
-			return;
-		}
-	reap(t, stats);
+	int pidfd = process_pidfd(t->child);
+	while (!wait_ended(pidfd, 100) && !*stop)
+		;
+	if (pidfd >= 0)
+		close(pidfd);
+	targets_finish(t, *stop, stats);
 }
 
 void targets_release(struct targets *t)
