@@ -196,11 +196,24 @@ bool targets_exited(struct targets *t, const struct profiler_options *o, struct 
 }
 
 /* Waits up to ms for the process of pidfd to end; true if it did.  Without
- * a pidfd (kernels before 5.3) true at once: the wait4 after it is unbounded. */
+ * a pidfd (kernels before 5.3) true at once: the wait4 after it is unbounded.
+ * A signal does not cut the wait short: a terminal's Ctrl-C reaches us twice
+ * when a wrapper such as timeout(1) passes it on to its process group. */
 static bool wait_ended(int pidfd, int ms)
 {
-	struct pollfd p = { .fd = pidfd, .events = POLLIN };
-	return pidfd < 0 || poll(&p, 1, ms) == 1;
+	if (pidfd < 0)
+		return true;
+	uint64_t deadline = monotonic_ns() + (uint64_t)ms * 1000000;
+	for (;;) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		uint64_t now = monotonic_ns();
+		int left = now < deadline ? (int)((deadline - now + 999999) / 1000000) : 0;
+		int n = poll(&p, 1, left);
+		if (n >= 0)
+			return n == 1;
+		if (errno != EINTR)
+			return false;
+	}
 }
 
 static void reap(struct targets *t, struct profiler_stats *stats)
