@@ -342,9 +342,10 @@ bool profile_writer_kept(const struct profile_writer *w);
 
 /* Whole profile in one go. */
 int profile_write_file(const struct profile *p, const char *path);
-/* Writes the finished file at path again as one batch, at zstd's strongest
- * quick level (a recording's file restarts no compression, but holds a
- * batch a second and their headers): replaced only once the new one is
+/* Writes the finished file at path again as one batch at zstd level 19 (a
+ * recording's file restarts no compression, but holds a batch a second and
+ * their headers) when its raw data is under 64 KiB; a larger one would come
+ * out no smaller, and is left as it is.  Replaced only once the new one is
  * complete. */
 int profile_compact_file(const char *path);
 

@@ -163,6 +163,58 @@ START_TEST(test_incremental_flushes)
 }
 END_TEST
 
+/* A recording's file of a batch a second is rewritten as one, smaller and
+ * reading the same; one whose raw data is large (events) is left alone:
+ * rewriting it would gain nothing and cost a read and a compression. */
+START_TEST(test_compaction)
+{
+	struct profile p, q;
+	build_sample_profile(&p);
+	struct profile_writer *w;
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("small.smolder")), 0);
+	int64_t more[2] = { 1, 1000 };
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(profile_add_sample(&p, profile_sample(&p, (uint32_t)i % 3)->stack, 42, 9, more), 0);
+		ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+	}
+	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	profile_writer_free(w);
+	struct stat before, after;
+	ck_assert_int_eq(stat(tmp_path("small.smolder"), &before), 0);
+	ck_assert_int_eq(profile_compact_file(tmp_path("small.smolder")), 0);
+	ck_assert_int_eq(stat(tmp_path("small.smolder"), &after), 0);
+	ck_assert_int_lt(after.st_size, before.st_size);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("small.smolder"), NULL), 0);
+	assert_same_profile(&p, &q);
+	profile_release(&q);
+
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("events.smolder")), 0);
+	uint64_t x = 88172645463325252ull;
+	for (uint32_t i = 0; i < 30000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int64_t values[2] = { 1, (int64_t)(x % 100000) };
+		const struct sample *s = profile_sample(&p, i % 3);
+		ck_assert_int_eq(profile_add_event(&p, s->stack, s->tid, 1000000000ull + i * 20011ull + x % 7919, values), 0);
+		if (i % 5000 == 4999)
+			ck_assert_int_eq(profile_writer_flush(w, &p), 0);
+	}
+	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	profile_writer_free(w);
+	ck_assert_int_eq(stat(tmp_path("events.smolder"), &before), 0);
+	ck_assert_int_ge(before.st_size, 64 << 10);
+	ck_assert_int_eq(profile_compact_file(tmp_path("events.smolder")), 0);
+	ck_assert_int_eq(stat(tmp_path("events.smolder"), &after), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(after.st_size, before.st_size);
+	profile_init(&q);
+	ck_assert_int_eq(profile_read_file(&q, tmp_path("events.smolder"), NULL), 0);
+	ck_assert_uint_eq(q.events.count, 30000);
+	profile_release(&q);
+	profile_release(&p);
+}
+END_TEST
+
 /* Flushes w with the file capped at its present size (as a full disk
  * would), which must fail, then lifts the cap. */
 static void flush_into_full_disk(struct profile_writer *w, const struct profile *p)
@@ -587,6 +639,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_samples_aggregate);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_incremental_flushes);
+	tcase_add_test(tc, test_compaction);
 	tcase_add_test(tc, test_flush_after_full_disk);
 	tcase_add_test(tc, test_every_prefix);
 	tcase_add_test(tc, test_events_round_trip);
