@@ -19,6 +19,13 @@
 #define NO_TAIL_CALL __asm__ volatile("")
 
 static volatile unsigned long sink;
+/* The work of each timed round, in thousandths of the unit: 1 to 2 times
+ * it, stepping by the golden ratio.  Rounds of one length (2.5 ms here)
+ * against samples every 10.1 ms (99 Hz) lock in phase whenever the machine
+ * runs at a speed that makes one a multiple of the other: a CI run saw 20
+ * samples in a row in burn_a, and shares of 34/47/18 in a second.  Within
+ * a round the shares are 20/30/50 at any scale. */
+static unsigned long round_scale = 1000;
 
 /* units of work: the same instructions every time, in the caller's frame;
  * x lives on the stack so that even these leaves set up a frame pointer
@@ -26,7 +33,7 @@ static volatile unsigned long sink;
 #define SPIN(units)                                                            \
 	do {                                                                   \
 		volatile unsigned long x = sink;                               \
-		for (unsigned long i = 0; i < (units) * 200000ul; i++)         \
+		for (unsigned long i = 0; i < (units) * round_scale * 200ul; i++) \
 			x = x * 6364136223846793005ul + 1442695040888963407ul; \
 		sink = x;                                                      \
 	} while (0)
@@ -75,7 +82,11 @@ int main(int argc, char **argv)
 	double end = now() + seconds;
 	printf("ready\n");
 	fflush(stdout);
+	double step = 0;
 	while (seconds <= 0 || now() < end) {
+		step += 0.6180339887498949;
+		step -= (long)step;
+		round_scale = 1000 + (unsigned long)(step * 1000);
 		run_a();
 		run_b();
 		run_c();
