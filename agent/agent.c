@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,10 +60,13 @@ typedef void *(*realloc_fn)(void *, size_t);
 typedef void (*free_fn)(void *);
 typedef int (*posix_memalign_fn)(void **, size_t, size_t);
 typedef void *(*aligned_fn)(size_t, size_t);
+typedef int (*prctl_fn)(int, ...);
+typedef long (*syscall_fn)(long, ...);
 
 struct patch {
 	void **slot;
 	void *old;
+	bool alloc; /* an allocation function's (not prctl's or syscall's) */
 };
 
 static struct agent_state {
@@ -73,6 +78,8 @@ static struct agent_state {
 		free_fn free;
 		posix_memalign_fn posix_memalign;
 		aligned_fn aligned_alloc, memalign;
+		prctl_fn prctl;
+		syscall_fn syscall;
 	} real;
 	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
 	_Atomic uint16_t live_hint[1u << LIVE_HINT_BITS] __attribute__((aligned(64)));
@@ -88,6 +95,9 @@ static struct agent_state {
 	uint32_t npatches;
 	_Atomic unsigned long long modules_seen; /* dlpi_adds at the last patching */
 	_Atomic bool heard; /* a profiler's uprobe was seen on the marker since the start */
+	/* The process filters its system calls (seccomp), and may be killed by
+	 * one its filter does not list: the agent makes none of its own. */
+	_Atomic bool sandboxed;
 	bool fork_handled; /* the child's handler is registered */
 } agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -303,7 +313,9 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	if (must_drain_before((uintptr_t)p))
 		drain_frees(true);
 	const uint64_t args[4] = { (uint64_t)(uintptr_t)p, size, bytes, calls << 8 | func };
-	if (!ring_write_sample(args))
+	/* The ring may need a system call (its memfd, a new thread's stack
+	 * bounds, a wait for room); the marker's uprobe is a breakpoint. */
+	if (atomic_load_explicit(&agent.sandboxed, memory_order_relaxed) || !ring_write_sample(args))
 		smolder_agent_allocated(args[0], args[1], args[2], args[3]);
 }
 
@@ -453,20 +465,44 @@ static void *hook_memalign(size_t align, size_t n)
 	return p;
 }
 
+/* A process that installs a seccomp filter (sshd's pre-auth child, a
+ * browser's renderer) is told apart before the filter holds: prctl's and
+ * syscall's callers reach them through their GOTs too.  One installed by a
+ * raw system call is not seen (the note in agent.h). */
+static int hook_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	if (option == PR_SET_SECCOMP)
+		atomic_store(&agent.sandboxed, true);
+	return agent.real.prctl(option, a2, a3, a4, a5);
+}
+
+/* The seventh argument is read from the caller's frame, as syscall reads
+ * it: unused by calls with fewer. */
+static long hook_syscall(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	if (n == SYS_seccomp || (n == SYS_prctl && a1 == PR_SET_SECCOMP))
+		atomic_store(&agent.sandboxed, true);
+	return agent.real.syscall(n, a1, a2, a3, a4, a5, a6);
+}
+
 /* C++'s operator new and delete are not hooked: libstdc++'s reach malloc
  * and free through its own imports, which are, and hooking both would count
- * every new twice. */
+ * every new twice.  A hook is put in only once its function is known. */
 static const struct hook {
 	const char *name;
 	void *hook;
+	void *const *real;
+	bool alloc;
 } hooks[] = {
-	{ "malloc", (void *)hook_malloc },
-	{ "calloc", (void *)hook_calloc },
-	{ "realloc", (void *)hook_realloc },
-	{ "free", (void *)hook_free },
-	{ "posix_memalign", (void *)hook_posix_memalign },
-	{ "aligned_alloc", (void *)hook_aligned_alloc },
-	{ "memalign", (void *)hook_memalign },
+	{ "malloc", (void *)hook_malloc, (void *const *)&agent.real.malloc, true },
+	{ "calloc", (void *)hook_calloc, (void *const *)&agent.real.calloc, true },
+	{ "realloc", (void *)hook_realloc, (void *const *)&agent.real.realloc, true },
+	{ "free", (void *)hook_free, (void *const *)&agent.real.free, true },
+	{ "posix_memalign", (void *)hook_posix_memalign, (void *const *)&agent.real.posix_memalign, true },
+	{ "aligned_alloc", (void *)hook_aligned_alloc, (void *const *)&agent.real.aligned_alloc, true },
+	{ "memalign", (void *)hook_memalign, (void *const *)&agent.real.memalign, true },
+	{ "prctl", (void *)hook_prctl, (void *const *)&agent.real.prctl, false },
+	{ "syscall", (void *)hook_syscall, (void *const *)&agent.real.syscall, false },
 };
 
 /* ---- rewriting the GOTs ---- */
@@ -475,7 +511,7 @@ static const struct hook *hook_named(const char *name)
 {
 	for (size_t i = 0; i < sizeof(hooks) / sizeof(*hooks); i++)
 		if (strcmp(name, hooks[i].name) == 0)
-			return &hooks[i];
+			return *hooks[i].real ? &hooks[i] : NULL;
 	return NULL;
 }
 
@@ -498,10 +534,13 @@ static bool in_relro(const struct dl_phdr_info *info, uintptr_t addr)
 }
 
 /* Writes a GOT entry, opening a RELRO page for the moment (its other
- * entries are read by other threads meanwhile: the page stays readable). */
+ * entries are read by other threads meanwhile: the page stays readable).
+ * Not in a sandboxed process, where mprotect may be what kills it. */
 static bool write_slot(const struct dl_phdr_info *info, void **slot, void *value)
 {
 	bool relro = in_relro(info, (uintptr_t)slot);
+	if (relro && atomic_load(&agent.sandboxed))
+		return false;
 	long page = sysconf(_SC_PAGESIZE);
 	void *start = (void *)((uintptr_t)slot & ~(uintptr_t)(page - 1));
 	size_t len = ((uintptr_t)slot + sizeof(void *) > (uintptr_t)start + page) ? 2 * (size_t)page : (size_t)page;
@@ -526,7 +565,7 @@ static void patch_relocations(struct dl_phdr_info *info, const ElfW(Rela) *rel, 
 			continue;
 		void *old = *slot;
 		if (write_slot(info, slot, h->hook))
-			agent.patches[agent.npatches++] = (struct patch){ slot, old };
+			agent.patches[agent.npatches++] = (struct patch){ slot, old, h->alloc };
 	}
 }
 
@@ -594,6 +633,8 @@ static void patch_all(void)
  * searches the library path of dlopen's caller, which a hook would change. */
 static void patch_new_modules(void)
 {
+	if (atomic_load_explicit(&agent.sandboxed, memory_order_relaxed))
+		return; /* a module's GOT may be RELRO, opened by a system call */
 	unsigned long long adds = 0;
 	dl_iterate_phdr(count_loads, &adds);
 	if (adds == atomic_load_explicit(&agent.modules_seen, memory_order_relaxed) ||
@@ -616,6 +657,8 @@ static bool resolve_real(void)
 	agent.real.posix_memalign = (posix_memalign_fn)dlsym(RTLD_DEFAULT, "posix_memalign");
 	agent.real.aligned_alloc = (aligned_fn)dlsym(RTLD_DEFAULT, "aligned_alloc");
 	agent.real.memalign = (aligned_fn)dlsym(RTLD_DEFAULT, "memalign");
+	agent.real.prctl = (prctl_fn)dlsym(RTLD_DEFAULT, "prctl");
+	agent.real.syscall = (syscall_fn)dlsym(RTLD_DEFAULT, "syscall");
 	malloc_fn m = (malloc_fn)dlsym(RTLD_DEFAULT, "malloc");
 	if (!m || !agent.real.calloc || !agent.real.realloc || !agent.real.free || !agent.real.posix_memalign ||
 	    !agent.real.aligned_alloc || !agent.real.memalign)
@@ -699,6 +742,14 @@ static void start_watcher(void)
 
 /* ---- control ---- */
 
+static uint32_t alloc_patches(void)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < agent.npatches; i++)
+		n += agent.patches[i].alloc;
+	return n;
+}
+
 static void after_fork_in_child(void)
 {
 	ring_after_fork();
@@ -717,9 +768,9 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 	if (resolve_real()) {
 		atomic_store(&agent.rate, rate);
 		patch_all();
-		r = agent.npatches ? (int)agent.npatches : -AGENT_NO_IMPORTS;
+		r = alloc_patches() ? (int)agent.npatches : -AGENT_NO_IMPORTS;
 		if (r < 0)
-			atomic_store(&agent.rate, 0);
+			stop_locked(); /* prctl's or syscall's alone are of no use */
 		else
 			start_watcher();
 	}
@@ -774,7 +825,8 @@ EXPORT int smolder_agent_stop(void)
 __attribute__((destructor)) static void drain_at_exit(void)
 {
 	drain_frees(true);
-	ring_wait_read();
+	if (!atomic_load(&agent.sandboxed))
+		ring_wait_read(); /* it sleeps */
 }
 
 /* A launched command: started at load, before main. */

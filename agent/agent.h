@@ -12,8 +12,17 @@
  * the agent does not know the bounds of, frame-pointer recordings), it
  * calls a marker function instead, which the profiler's uprobes see.  The
  * frees of sampled blocks are told in batches through a marker.  An
- * unsampled call costs a thread-local subtraction and a branch.  This
- * header is what the profiler and the agent agree on. */
+ * unsampled call costs a thread-local subtraction and a branch.
+ *
+ * A process that sandboxes itself with seccomp (sshd's pre-auth child, a
+ * browser's renderer) may be killed by any system call its filter does not
+ * list: prctl and syscall are hooked too, and once either installs a
+ * filter the agent makes no system call of its own (every sample through
+ * the marker, no patching of modules loaded later, RELRO entries left
+ * hooked at stop, forwarding).  A filter installed by a raw system call is
+ * not seen, nor one synced to every thread that forbids the agent's
+ * thread its 20 ms sleep.  This header is what the profiler and the agent
+ * agree on. */
 #ifndef SMOLDER_AGENT_H
 #define SMOLDER_AGENT_H
 

@@ -73,8 +73,13 @@ SECTIONS = {
         "linked program, or one ptrace may not touch (another user's without root, "
         "kernel.yama.ptrace_scope), or one running under seccomp (a filter may kill it, with SIGSYS, "
         "for a call it did not expect: the agent's memfd_create, mprotect, a thread), is refused "
-        "with the reason. A launched command that installs a filter itself after the agent started "
-        "is not known to it. --alloc-mode exact places uprobes on "
+        "with the reason. A launched command (or its child) that installs a filter itself after "
+        "the agent started, through prctl or syscall (whose GOT entries the agent hooks too; sshd's "
+        "pre-auth child and libseccomp install theirs so), is seen doing so: from then on the agent "
+        "makes no system call of its own (its samples go through the marker's uprobe, libraries "
+        "loaded later are not hooked, and at stop the entries in read-only (RELRO) pages stay "
+        "hooked, forwarding every call). One installed by a raw system call is not seen. "
+        "--alloc-mode exact places uprobes on "
         "every call of libc's functions instead: exact, but each call traps into the kernel."]),
         ("THE WHOLE HOST", [
         "-a opens one event per CPU for every process (perf's record -a): each stack's root is its "

@@ -4,9 +4,12 @@
  * threads with every block's contents checked, its live set left empty, and
  * the GOT entries it changes in libc put back by stop. */
 #include <check.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "agent/agent.c"
 #include "agent/ring.c"
@@ -308,6 +311,43 @@ START_TEST(test_thread_stack_ends_below_its_tls)
 }
 END_TEST
 
+/* A child sandboxing itself through the hooks (allow-all filters here):
+ * seen, and then its samples make no ring (a system call). */
+static int child_sandboxed_by(int how)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		struct sock_fprog prog = { .len = 1, .filter = &allow };
+		bool seen_before = atomic_load(&agent.sandboxed);
+		if (hook_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    (how ? hook_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0, 0)
+			 : hook_prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (unsigned long)&prog, 0, 0)))
+			_exit(2);
+		uint64_t before = agent.samples;
+		free(hook_malloc(100));
+		_exit(!seen_before && atomic_load(&agent.sandboxed) && agent.samples > before && !atomic_load(&rings.ring)
+			      ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+START_TEST(test_seccomp_seen_through_hooks)
+{
+	ck_assert_int_gt(smolder_agent_start(1, 4096), 0);
+	ck_assert_int_eq(hook_syscall(SYS_getpid, 0, 0, 0, 0, 0, 0), getpid());
+	ck_assert_int_eq(hook_prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
+	free(hook_malloc(100)); /* the parent's ring */
+	ck_assert_ptr_nonnull(atomic_load(&rings.ring));
+	ck_assert_int_eq(child_sandboxed_by(0), 0);
+	ck_assert_int_eq(child_sandboxed_by(1), 0);
+	ck_assert(!atomic_load(&agent.sandboxed));
+	smolder_agent_stop();
+}
+END_TEST
+
 START_TEST(test_stop_puts_every_entry_back)
 {
 	ck_assert_int_gt(smolder_agent_start(1, 0), 0); /* every allocation sampled */
@@ -362,6 +402,7 @@ int main(void)
 	tcase_add_test(tc, test_stack_bounds_from_maps);
 	tcase_add_test(tc, test_thread_stack_ends_below_its_tls);
 	tcase_add_test(tc, test_stop_puts_every_entry_back);
+	tcase_add_test(tc, test_seccomp_seen_through_hooks);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -254,6 +254,17 @@ status=$?
 	grep -q "alloc_malloc" "$TMP/seccomp.folded" && kill -0 "$WL_PID" &&
 	pass "a process under a seccomp filter: recorded by --alloc-mode exact" || fail "seccomp, exact mode: $(cat "$TMP/err")"
 stop_workload
+# A process that sandboxes itself once started (a forked child's filter kills it for memfd_create,
+# open, openat, gettid or a sleep): the agent sees the prctl, makes no system call of its own from
+# then on, and its samples still come, through the marker.
+"$SMOLDER" record -q --view alloc -o "$TMP/late.smolder" -- "$WORKLOADS/seccomp_late" > "$TMP/late.out" 2> "$TMP/err"
+status=$?
+got=$(value_under "$TMP/late.smolder" alloc_bytes ';sandboxed_allocs;')
+want=$(awk '/^child allocated/ { print $3 }' "$TMP/late.out")
+before=$(value_under "$TMP/late.smolder" alloc_bytes ';parent_allocs;')
+[ $status = 0 ] && within "$got" "$want" 15 && [ "$before" -gt 0 ] &&
+	pass "a child that sandboxes itself: not killed, its bytes $got (true $want) through the marker" ||
+	fail "seccomp after the start: status $status, bytes $got (true $want), before the fork $before: $(cat "$TMP/late.out" "$TMP/err")"
 "$SMOLDER" record --view alloc --alloc-mode fast -- true 2> "$TMP/err"
 [ $? = 2 ] && grep -q "alloc-mode must be sampled" "$TMP/err" && pass "a bad --alloc-mode: usage error" ||
 	fail "--alloc-mode fast: $(cat "$TMP/err")"
