@@ -62,6 +62,7 @@ typedef int (*posix_memalign_fn)(void **, size_t, size_t);
 typedef void *(*aligned_fn)(size_t, size_t);
 typedef int (*prctl_fn)(int, ...);
 typedef long (*syscall_fn)(long, ...);
+typedef void (*exit_fn)(int);
 
 struct patch {
 	void **slot;
@@ -80,6 +81,7 @@ static struct agent_state {
 		aligned_fn aligned_alloc, memalign;
 		prctl_fn prctl;
 		syscall_fn syscall;
+		exit_fn _exit;
 	} real;
 	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
 	_Atomic uint16_t live_hint[1u << LIVE_HINT_BITS] __attribute__((aligned(64)));
@@ -485,6 +487,17 @@ static long hook_syscall(long n, long a1, long a2, long a3, long a4, long a5, lo
 	return agent.real.syscall(n, a1, a2, a3, a4, a5, a6);
 }
 
+/* A process ending by _exit (a forked child, as servers end theirs) runs
+ * no destructor: the frees still waiting are told here, or their blocks
+ * would read as in use. */
+static void hook__exit(int status)
+{
+	if (atomic_load_explicit(&agent.rate, memory_order_relaxed))
+		drain_frees(true);
+	agent.real._exit(status);
+	__builtin_unreachable();
+}
+
 /* C++'s operator new and delete are not hooked: libstdc++'s reach malloc
  * and free through its own imports, which are, and hooking both would count
  * every new twice.  A hook is put in only once its function is known. */
@@ -503,6 +516,7 @@ static const struct hook {
 	{ "memalign", (void *)hook_memalign, (void *const *)&agent.real.memalign, true },
 	{ "prctl", (void *)hook_prctl, (void *const *)&agent.real.prctl, false },
 	{ "syscall", (void *)hook_syscall, (void *const *)&agent.real.syscall, false },
+	{ "_exit", (void *)hook__exit, (void *const *)&agent.real._exit, false },
 };
 
 /* ---- rewriting the GOTs ---- */
@@ -659,6 +673,7 @@ static bool resolve_real(void)
 	agent.real.memalign = (aligned_fn)dlsym(RTLD_DEFAULT, "memalign");
 	agent.real.prctl = (prctl_fn)dlsym(RTLD_DEFAULT, "prctl");
 	agent.real.syscall = (syscall_fn)dlsym(RTLD_DEFAULT, "syscall");
+	agent.real._exit = (exit_fn)dlsym(RTLD_DEFAULT, "_exit");
 	malloc_fn m = (malloc_fn)dlsym(RTLD_DEFAULT, "malloc");
 	if (!m || !agent.real.calloc || !agent.real.realloc || !agent.real.free || !agent.real.posix_memalign ||
 	    !agent.real.aligned_alloc || !agent.real.memalign)
@@ -753,6 +768,8 @@ static uint32_t alloc_patches(void)
 static void after_fork_in_child(void)
 {
 	ring_after_fork();
+	/* Only this thread came along: a drain another was making never ends. */
+	atomic_store(&agent.draining, false);
 }
 
 EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)

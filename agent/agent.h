@@ -21,8 +21,9 @@
  * the marker, no patching of modules loaded later, RELRO entries left
  * hooked at stop, forwarding).  A filter installed by a raw system call is
  * not seen, nor one synced to every thread that forbids the agent's
- * thread its 20 ms sleep.  This header is what the profiler and the agent
- * agree on. */
+ * thread its 20 ms sleep.  _exit is hooked for the frees still waiting to
+ * be told: a process ending by it (a forked child) runs no destructor.
+ * This header is what the profiler and the agent agree on. */
 #ifndef SMOLDER_AGENT_H
 #define SMOLDER_AGENT_H
 

@@ -45,7 +45,7 @@ SECTIONS = {
         "the loader, libgcc and the agent), made to call dlopen and the agent's start on its own stack, "
         "and put back with its registers and vector state; the other threads never stop. The agent "
         "rewrites the GOT entries of malloc, calloc, realloc, free, posix_memalign, aligned_alloc and "
-        "memalign in every loaded module (C++ new and delete reach them through libstdc++'s), samples "
+        "memalign in every loaded module (C++ new and delete reach them through libstdc++'s; and of prctl, syscall and _exit, below), samples "
         "every --alloc-rate bytes on average (exponentially distributed, per thread), and writes each "
         "sample (its registers and a copy of its stack, up to where its frames start, below a thread's "
         "thread-local storage) into a ring of 512 slots in shared memory (a "
@@ -78,7 +78,9 @@ SECTIONS = {
         "pre-auth child and libseccomp install theirs so), is seen doing so: from then on the agent "
         "makes no system call of its own (its samples go through the marker's uprobe, libraries "
         "loaded later are not hooked, and at stop the entries in read-only (RELRO) pages stay "
-        "hooked, forwarding every call). One installed by a raw system call is not seen. "
+        "hooked, forwarding every call). One installed by a raw system call is not seen. A "
+        "process ending by _exit (a forked child, as servers end theirs) runs no destructor: the "
+        "agent's _exit hook tells the frees still waiting first, so that none reads as in use. "
         "--alloc-mode exact places uprobes on "
         "every call of libc's functions instead: exact, but each call traps into the kernel."]),
         ("THE WHOLE HOST", [
