@@ -93,7 +93,10 @@ got=$(value_under "$P" alloc_bytes ';swap_allocate;malloc$')
 want=$(truth "$TMP/swap.out" swap bytes)
 calls=$(value_under "$P" alloc_count 'swap_allocate;malloc')
 want_calls=$(truth "$TMP/swap.out" swap count)
-inuse=$(value_under "$P" inuse_bytes .)
+# Under swap_allocate only: stdout's buffer (4 KiB, from printing "ready") stays in use at exit,
+# as libc leaves it, and is sampled one run in sixty at this rate (two CI failures, taken for a
+# lost free until --alloc-rate 4096 showed it every run).
+inuse=$(value_under "$P" inuse_bytes ';swap_allocate;')
 within "$got" "$want" 5 && within "$calls" "$want_calls" 5 && [ "$inuse" = 0 ] &&
 	pass "8 threads swapping blocks: bytes $got (true $want), calls $calls (true $want_calls), nothing in use at exit" ||
 	fail "8 threads: bytes $got (true $want), calls $calls (true $want_calls), in use $inuse; smolder said: $(tr '\n' ' ' < "$TMP/swap.err")"
