@@ -266,7 +266,9 @@ got=$(value_under "$TMP/late.smolder" alloc_bytes ';sandboxed_allocs;')
 want=$(awk '/^child allocated/ { print $3 }' "$TMP/late.out")
 before=$(value_under "$TMP/late.smolder" alloc_bytes ';parent_allocs;')
 # Every block was freed, the child's last ones just before its _exit, which runs no destructor
-# (the child's stdout buffer is not: it is left out).
+# (the child's stdout buffer is not: it is left out).  Its second thread is still there at the
+# _exit: one that had exited before cost the _exit's uprobe record of its last frees in about one
+# run in five with both CPUs busy (seen, not yet explained).
 inuse=$(value_under "$TMP/late.smolder" inuse_bytes ';(sandboxed|parent)_allocs;')
 [ $status = 0 ] && within "$got" "$want" 15 && [ "$before" -gt 0 ] && [ "$inuse" = 0 ] &&
 	pass "a child that sandboxes itself: not killed, its bytes $got (true $want) through the marker, none in use after its _exit" ||
