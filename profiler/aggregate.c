@@ -307,7 +307,7 @@ static void alloc_done(void *ctx, const struct span_start *s, const struct span_
 {
 	struct span_ctx *c = ctx;
 	uint64_t ptr = e->arg;
-	struct live_alloc la = { ptr, s->arg, s->stack, (uint32_t)c->t->tid };
+	struct live_alloc la = { ptr, s->arg, s->stack, (uint32_t)c->t->tid, (uint32_t)c->t->pid };
 	if (ptr && live_allocs_put(&c->a->live, &la))
 		c->a->fatal = -PROFILE_E_NOMEM;
 }
@@ -396,7 +396,7 @@ static void agent_frees(struct aggregate *a, const struct sample_view *v)
 			break;
 		memcpy(&ptr, v->stack + (at - sp), 8);
 		struct live_alloc gone;
-		live_allocs_take(&a->live, ptr, &gone);
+		live_allocs_take(&a->live, v->pid, ptr, &gone);
 	}
 }
 
@@ -415,7 +415,7 @@ static bool on_stackless_sample(struct aggregate *a, const struct sample_view *v
 	case KIND_FREE:
 	case KIND_AGENT_FREE: {
 		struct live_alloc gone;
-		live_allocs_take(&a->live, sample_reg(v, ARCH_REG_ARG0), &gone);
+		live_allocs_take(&a->live, v->pid, sample_reg(v, ARCH_REG_ARG0), &gone);
 		return true;
 	}
 	case KIND_AGENT_FREE_BATCH:
@@ -511,7 +511,7 @@ static void on_agent_alloc(struct aggregate *a, const struct sample_view *v, uin
 	}
 	int64_t b = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes, calls = (int64_t)(calls_func >> 8);
 	add_values(a, stack, t->tid, v->time, a->v_alloc_bytes, b, a->v_alloc_count, calls);
-	struct live_alloc la = { ptr, (uint64_t)b, stack, (uint32_t)t->tid };
+	struct live_alloc la = { ptr, (uint64_t)b, stack, (uint32_t)t->tid, (uint32_t)t->pid };
 	if (ptr && live_allocs_put(&a->live, &la))
 		a->fatal = -PROFILE_E_NOMEM;
 }

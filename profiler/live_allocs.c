@@ -1,14 +1,20 @@
-/* The alloc view's sampled allocations not yet freed, by address: open
- * addressing with backward-shift deletion, since every free removes one. */
+/* The alloc view's sampled allocations not yet freed, by process and
+ * address: open addressing with backward-shift deletion, since every free
+ * removes one. */
 #include <stdlib.h>
 
 #include "profiler/profiler-internal.h"
 
-static uint32_t slot_of(const struct live_allocs *t, uint64_t ptr)
+static uint32_t slot_of(const struct live_allocs *t, uint32_t pid, uint64_t ptr)
 {
 	/* Allocations are 16-byte aligned: mix the high bits down. */
-	uint64_t h = (ptr >> 4) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = ((ptr >> 4) ^ ((uint64_t)pid << 40)) * 0x9e3779b97f4a7c15ull;
 	return (uint32_t)(h >> 32) & (t->nslots - 1);
+}
+
+static bool same(const struct live_alloc *a, uint32_t pid, uint64_t ptr)
+{
+	return a->ptr == ptr && a->pid == pid;
 }
 
 static int grow(struct live_allocs *t)
@@ -35,8 +41,8 @@ int live_allocs_put(struct live_allocs *t, const struct live_alloc *a)
 {
 	if ((uint64_t)(t->count + 1) * 4 > (uint64_t)t->nslots * 3 && grow(t))
 		return -1;
-	uint32_t mask = t->nslots - 1, i = slot_of(t, a->ptr);
-	while (t->slots[i].ptr && t->slots[i].ptr != a->ptr)
+	uint32_t mask = t->nslots - 1, i = slot_of(t, a->pid, a->ptr);
+	while (t->slots[i].ptr && !same(&t->slots[i], a->pid, a->ptr))
 		i = (i + 1) & mask;
 	if (!t->slots[i].ptr)
 		t->count++;
@@ -44,12 +50,12 @@ int live_allocs_put(struct live_allocs *t, const struct live_alloc *a)
 	return 0;
 }
 
-bool live_allocs_take(struct live_allocs *t, uint64_t ptr, struct live_alloc *out)
+bool live_allocs_take(struct live_allocs *t, uint32_t pid, uint64_t ptr, struct live_alloc *out)
 {
 	if (!t->count || !ptr)
 		return false;
-	uint32_t mask = t->nslots - 1, i = slot_of(t, ptr);
-	while (t->slots[i].ptr != ptr) {
+	uint32_t mask = t->nslots - 1, i = slot_of(t, pid, ptr);
+	while (!same(&t->slots[i], pid, ptr)) {
 		if (!t->slots[i].ptr)
 			return false;
 		i = (i + 1) & mask;
@@ -57,7 +63,7 @@ bool live_allocs_take(struct live_allocs *t, uint64_t ptr, struct live_alloc *ou
 	*out = t->slots[i];
 	/* Shift back the entries after it that probed past it. */
 	for (uint32_t j = (i + 1) & mask; t->slots[j].ptr; j = (j + 1) & mask) {
-		uint32_t home = slot_of(t, t->slots[j].ptr);
+		uint32_t home = slot_of(t, t->slots[j].pid, t->slots[j].ptr);
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			t->slots[i] = t->slots[j];
 			i = j;

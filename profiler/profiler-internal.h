@@ -274,10 +274,13 @@ void agent_rings_release(struct agent_rings *r);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
 
+/* By process and address: a forked child has its parent's addresses, and
+ * its blocks are its own from the fork on. */
 struct live_alloc {
 	uint64_t ptr; /* 0 marks an empty slot */
 	uint64_t bytes;  /* scaled by the sampling period */
 	uint32_t stack, tid;
+	uint32_t pid;
 };
 
 struct live_allocs {
@@ -285,10 +288,10 @@ struct live_allocs {
 	uint32_t nslots, count;
 };
 
-/* Adds a (ptr != 0), replacing an entry with the same address; -1 when out of memory. */
+/* Adds a (ptr != 0), replacing an entry of the same process and address; -1 when out of memory. */
 int live_allocs_put(struct live_allocs *t, const struct live_alloc *a);
-/* Removes ptr's entry into *out; false if there is none. */
-bool live_allocs_take(struct live_allocs *t, uint64_t ptr, struct live_alloc *out);
+/* Removes process pid's entry at ptr into *out; false if there is none. */
+bool live_allocs_take(struct live_allocs *t, uint32_t pid, uint64_t ptr, struct live_alloc *out);
 void live_allocs_release(struct live_allocs *t);
 
 /* ---- arch-x86_64.c: the machine's registers and system calls, one table each ---- */

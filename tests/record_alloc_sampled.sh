@@ -273,6 +273,14 @@ inuse=$(value_under "$TMP/late.smolder" inuse_bytes ';(sandboxed|parent)_allocs;
 [ $status = 0 ] && within "$got" "$want" 15 && [ "$before" -gt 0 ] && [ "$inuse" = 0 ] &&
 	pass "a child that sandboxes itself: not killed, its bytes $got (true $want) through the marker, none in use after its _exit" ||
 	fail "seccomp after the start: status $status, bytes $got (true $want), before the fork $before, in use $inuse: $(cat "$TMP/late.out" "$TMP/err")"
+# A parent's block freed by its forked child (the child's copy): the parent's is still in use.
+"$SMOLDER" record -q --view alloc --alloc-rate 4096 -o "$TMP/ff.smolder" -- "$WORKLOADS/fork_free" > "$TMP/ff.out"
+status=$?
+got=$(value_under "$TMP/ff.smolder" inuse_bytes ';parent_leak;')
+want=$(truth "$TMP/ff.out" leak bytes)
+[ $status = 0 ] && [ "$got" = "$want" ] &&
+	pass "a block freed by a forked child only: still in use in its parent ($got bytes)" ||
+	fail "fork_free: status $status, the parent's block in use: $got (true $want)"
 "$SMOLDER" record --view alloc --alloc-mode fast -- true 2> "$TMP/err"
 [ $? = 2 ] && grep -q "alloc-mode must be sampled" "$TMP/err" && pass "a bad --alloc-mode: usage error" ||
 	fail "--alloc-mode fast: $(cat "$TMP/err")"
