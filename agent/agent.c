@@ -67,7 +67,7 @@ typedef void (*exit_fn)(int);
 struct patch {
 	void **slot;
 	void *old;
-	bool alloc; /* an allocation function's (not prctl's or syscall's) */
+	const struct hook *hook; /* what it was changed to */
 };
 
 static struct agent_state {
@@ -487,13 +487,13 @@ static long hook_syscall(long n, long a1, long a2, long a3, long a4, long a5, lo
 	return agent.real.syscall(n, a1, a2, a3, a4, a5, a6);
 }
 
+static void finish_at_exit(void);
+
 /* A process ending by _exit (a forked child, as servers end theirs) runs
- * no destructor: the frees still waiting are told here, or their blocks
- * would read as in use. */
+ * no destructor: it is finished here, as exit's is. */
 static void hook__exit(int status)
 {
-	if (atomic_load_explicit(&agent.rate, memory_order_relaxed))
-		drain_frees(true);
+	finish_at_exit();
 	agent.real._exit(status);
 	__builtin_unreachable();
 }
@@ -579,7 +579,7 @@ static void patch_relocations(struct dl_phdr_info *info, const ElfW(Rela) *rel, 
 			continue;
 		void *old = *slot;
 		if (write_slot(info, slot, h->hook))
-			agent.patches[agent.npatches++] = (struct patch){ slot, old, h->alloc };
+			agent.patches[agent.npatches++] = (struct patch){ slot, old, h };
 	}
 }
 
@@ -647,8 +647,6 @@ static void patch_all(void)
  * searches the library path of dlopen's caller, which a hook would change. */
 static void patch_new_modules(void)
 {
-	if (atomic_load_explicit(&agent.sandboxed, memory_order_relaxed))
-		return; /* a module's GOT may be RELRO, opened by a system call */
 	unsigned long long adds = 0;
 	dl_iterate_phdr(count_loads, &adds);
 	if (adds == atomic_load_explicit(&agent.modules_seen, memory_order_relaxed) ||
@@ -761,7 +759,7 @@ static uint32_t alloc_patches(void)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < agent.npatches; i++)
-		n += agent.patches[i].alloc;
+		n += agent.patches[i].hook->alloc;
 	return n;
 }
 
@@ -838,12 +836,13 @@ EXPORT int smolder_agent_stop(void)
 }
 
 /* At exit, the frees still waiting are told: what stays in use is what
- * the program never freed; and the samples still in the ring are read. */
-__attribute__((destructor)) static void drain_at_exit(void)
+ * the program never freed; and the samples still in the ring are read
+ * (waiting sleeps: not in a sandbox). */
+__attribute__((destructor)) static void finish_at_exit(void)
 {
 	drain_frees(true);
 	if (!atomic_load(&agent.sandboxed))
-		ring_wait_read(); /* it sleeps */
+		ring_wait_read();
 }
 
 /* A launched command: started at load, before main. */

@@ -18,8 +18,9 @@
  * browser's renderer) may be killed by any system call its filter does not
  * list: prctl and syscall are hooked too, and once either installs a
  * filter the agent makes no system call of its own (every sample through
- * the marker, no patching of modules loaded later, RELRO entries left
- * hooked at stop, forwarding).  A filter installed by a raw system call is
+ * the marker; no RELRO page opened: a module loaded later is hooked only
+ * where its GOT is writable, and RELRO entries stay hooked at stop,
+ * forwarding).  A filter installed by a raw system call is
  * not seen, nor one synced to every thread that forbids the agent's
  * thread its 20 ms sleep.  _exit is hooked for the frees still waiting to
  * be told: a process ending by it (a forked child) runs no destructor.
