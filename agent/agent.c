@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@ typedef void *(*aligned_fn)(size_t, size_t);
 typedef int (*prctl_fn)(int, ...);
 typedef long (*syscall_fn)(long, ...);
 typedef void (*exit_fn)(int);
+typedef void *(*dlopen_fn)(const char *, int);
 
 struct patch {
 	void **slot;
@@ -100,7 +102,8 @@ static struct agent_state {
 	/* The process filters its system calls (seccomp), and may be killed by
 	 * one its filter does not list: the agent makes none of its own. */
 	_Atomic bool sandboxed;
-	bool fork_handled; /* the child's handler is registered */
+	_Atomic bool watching; /* the watcher thread runs (in this process) */
+	bool fork_handled;     /* the child's handler is registered */
 } agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Per thread: bytes until the next sample, and the generator of intervals. */
@@ -284,6 +287,7 @@ static void patch_new_modules(void);
 static void stop_if_profiler_gone(void);
 static bool must_drain_before(uintptr_t p);
 static void drain_frees(bool wait);
+static void watch_if_threaded(void);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
 static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
@@ -306,6 +310,12 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	bytes_to_sample = next;
 	atomic_fetch_add_explicit(&agent.samples, 1, memory_order_relaxed);
 	patch_new_modules();
+	if (!__libc_single_threaded && !atomic_load_explicit(&agent.watching, memory_order_relaxed) &&
+	    !pthread_mutex_trylock(&agent.patch_lock)) {
+		if (atomic_load(&agent.rate))
+			watch_if_threaded();
+		pthread_mutex_unlock(&agent.patch_lock);
+	}
 	if (!p || !size)
 		return;
 	double chance = one_minus_exp_neg((double)size / (double)rate);
@@ -498,6 +508,50 @@ static void hook__exit(int status)
 	__builtin_unreachable();
 }
 
+/* dlopen searches the library path of its caller, which it knows by its
+ * return address: its hook must leave that address to it, so it is a
+ * trampoline that calls before_dlopen and then jumps to dlopen, with the
+ * caller's return address on the stack as it found it. */
+static dlopen_fn real_dlopen __attribute__((used)); /* read by name below */
+
+static void start_watcher(void);
+
+/* A library about to be loaded may be the only one to allocate (a
+ * plugin): a process without the watcher thread (one with a single thread
+ * of its own, start_watcher) gets it now, which hooks the library once it
+ * is loaded. */
+__attribute__((used, noipa)) static void before_dlopen(void)
+{
+	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed) ||
+	    atomic_load_explicit(&agent.watching, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
+		return;
+	start_watcher();
+	pthread_mutex_unlock(&agent.patch_lock);
+}
+
+void hook_dlopen(void);
+__asm__(".text\n"
+	".p2align 4\n"
+	".type hook_dlopen, @function\n"
+	"hook_dlopen:\n"
+	"	.cfi_startproc\n"
+	"	push %rdi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	push %rsi\n"
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	sub $8, %rsp\n" /* to 16 bytes, as a call wants */
+	"	.cfi_adjust_cfa_offset 8\n"
+	"	call before_dlopen\n"
+	"	add $8, %rsp\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	pop %rsi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	pop %rdi\n"
+	"	.cfi_adjust_cfa_offset -8\n"
+	"	jmp *real_dlopen(%rip)\n"
+	"	.cfi_endproc\n"
+	".size hook_dlopen, .-hook_dlopen\n");
+
 /* C++'s operator new and delete are not hooked: libstdc++'s reach malloc
  * and free through its own imports, which are, and hooking both would count
  * every new twice.  A hook is put in only once its function is known. */
@@ -517,6 +571,7 @@ static const struct hook {
 	{ "prctl", (void *)hook_prctl, (void *const *)&agent.real.prctl, false },
 	{ "syscall", (void *)hook_syscall, (void *const *)&agent.real.syscall, false },
 	{ "_exit", (void *)hook__exit, (void *const *)&agent.real._exit, false },
+	{ "dlopen", (void *)hook_dlopen, (void *const *)&real_dlopen, false },
 };
 
 /* ---- rewriting the GOTs ---- */
@@ -643,8 +698,9 @@ static void patch_all(void)
 }
 
 /* Modules loaded since the last look (a dlopen), from a sample's slow path
- * and from the watcher thread: dlopen itself is not hooked, because glibc
- * searches the library path of dlopen's caller, which a hook would change. */
+ * and from the watcher thread: dlopen's hook runs before the library is
+ * loaded, not after (hook_dlopen), and libc's own dlopens (NSS modules,
+ * iconv's) do not go through a GOT. */
 static void patch_new_modules(void)
 {
 	unsigned long long adds = 0;
@@ -672,6 +728,7 @@ static bool resolve_real(void)
 	agent.real.prctl = (prctl_fn)dlsym(RTLD_DEFAULT, "prctl");
 	agent.real.syscall = (syscall_fn)dlsym(RTLD_DEFAULT, "syscall");
 	agent.real._exit = (exit_fn)dlsym(RTLD_DEFAULT, "_exit");
+	real_dlopen = (dlopen_fn)dlsym(RTLD_DEFAULT, "dlopen");
 	malloc_fn m = (malloc_fn)dlsym(RTLD_DEFAULT, "malloc");
 	if (!m || !agent.real.calloc || !agent.real.realloc || !agent.real.free || !agent.real.posix_memalign ||
 	    !agent.real.aligned_alloc || !agent.real.memalign)
@@ -715,7 +772,8 @@ static void stop_if_profiler_gone(void)
 /* A library loaded later may be the only one allocating (a plugin), so
  * that no sample comes to notice it: a thread of ours looks fifty times a
  * second, with every signal blocked, and sleeps while sampling is off.  It
- * also stops the agent when its profiler has gone. */
+ * also tells the frees waiting, and stops the agent when its profiler has
+ * gone. */
 static void *watch_modules(void *arg)
 {
 	(void)arg;
@@ -731,10 +789,11 @@ static void *watch_modules(void *arg)
 	return NULL;
 }
 
+/* The watcher, under the patch lock: once per process, never in a sandbox
+ * (clone may be what kills it). */
 static void start_watcher(void)
 {
-	static bool started;
-	if (started)
+	if (atomic_load(&agent.watching) || atomic_load(&agent.sandboxed))
 		return;
 	pthread_attr_t attr;
 	sigset_t all, old;
@@ -746,11 +805,25 @@ static void start_watcher(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t t;
 	if (pthread_create(&t, &attr, watch_modules, NULL) == 0) {
-		started = true;
+		atomic_store(&agent.watching, true);
 		pthread_setname_np(t, "smolder-agent");
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
+}
+
+/* A process's first thread besides its main one moves glibc's allocator
+ * onto its atomic, locked paths for good (malloc and free a third slower;
+ * most of the agent's cost to a single-threaded alloc_heavy was that): one
+ * with a single thread gets no watcher until it has more threads (seen at
+ * a sample) or calls dlopen (before_dlopen).  Meanwhile its modules loaded
+ * otherwise are hooked at its next sample, its frees wait for the next
+ * sample (or the stop, or the exit), and a profiler gone is noticed at the
+ * next sample.  Under the patch lock. */
+static void watch_if_threaded(void)
+{
+	if (!__libc_single_threaded)
+		start_watcher();
 }
 
 /* ---- control ---- */
@@ -766,8 +839,10 @@ static uint32_t alloc_patches(void)
 static void after_fork_in_child(void)
 {
 	ring_after_fork();
-	/* Only this thread came along: a drain another was making never ends. */
+	/* Only this thread came along: a drain another was making never ends,
+	 * and the watcher is the parent's. */
 	atomic_store(&agent.draining, false);
+	atomic_store(&agent.watching, false);
 }
 
 EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
@@ -787,7 +862,7 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 		if (r < 0)
 			stop_locked(); /* prctl's or syscall's alone are of no use */
 		else
-			start_watcher();
+			watch_if_threaded();
 	}
 	pthread_mutex_unlock(&agent.patch_lock);
 	return r;

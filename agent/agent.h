@@ -12,7 +12,9 @@
  * the agent does not know the bounds of, frame-pointer recordings), it
  * calls a marker function instead, which the profiler's uprobes see.  The
  * frees of sampled blocks are told in batches through a marker.  An
- * unsampled call costs a thread-local subtraction and a branch.
+ * unsampled call costs a thread-local subtraction and a branch.  dlopen is
+ * hooked too (a trampoline: dlopen knows its caller by its return address),
+ * so that a library loaded later is hooked at once.
  *
  * A process that sandboxes itself with seccomp (sshd's pre-auth child, a
  * browser's renderer) may be killed by any system call its filter does not
@@ -38,7 +40,8 @@
  *     random), p being the chance that an allocation of size was sampled;
  *   freed_batch(n, addrs): n (at most 64) sampled blocks were freed (or
  *     reallocated), their addresses in the caller's frame at addrs, told
- *     before the next sample's allocated() and at least every 20 ms;
+ *     before the next sample's allocated(), and at least every 20 ms
+ *     where the agent has its thread (a process with threads of its own);
  *   freed(ptr): one was, when the batch's ring was full. */
 #define AGENT_ALLOCATED_MARKER "smolder_agent_allocated"
 #define AGENT_FREED_MARKER "smolder_agent_freed"

@@ -389,6 +389,47 @@ START_TEST(test_stop_puts_every_entry_back)
 }
 END_TEST
 
+static void *do_nothing(void *arg)
+{
+	return arg;
+}
+
+/* A thread of the agent's own would put glibc's malloc on its locked paths
+ * for good (check forks each test: one thread here). */
+START_TEST(test_watcher_only_where_threads_are)
+{
+	ck_assert(__libc_single_threaded);
+	ck_assert_int_gt(smolder_agent_start(1, 0), 0); /* every allocation sampled */
+	free(hook_malloc(100));
+	ck_assert(!atomic_load(&agent.watching));
+	ck_assert(__libc_single_threaded);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, do_nothing, NULL), 0);
+	pthread_join(t, NULL);
+	free(hook_malloc(100)); /* a sample sees the threads */
+	ck_assert(atomic_load(&agent.watching));
+	smolder_agent_stop();
+}
+END_TEST
+
+/* A dlopen through the hook: the watcher first (the library may be the
+ * only one to allocate), then dlopen's own result and errors, as called. */
+START_TEST(test_dlopen_hook_starts_watcher)
+{
+	ck_assert_int_gt(smolder_agent_start(1, 0), 0);
+	ck_assert(!atomic_load(&agent.watching));
+	dlopen_fn through_hook = (dlopen_fn)(void *)hook_dlopen;
+	ck_assert_ptr_null(through_hook("libsmolder-no-such-library.so", RTLD_NOW));
+	ck_assert_ptr_nonnull(strstr(dlerror(), "libsmolder-no-such-library.so"));
+	ck_assert(atomic_load(&agent.watching));
+	void *m = through_hook("libm.so.6", RTLD_NOW);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(dlsym(m, "expm1"));
+	dlclose(m);
+	smolder_agent_stop();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("agent");
@@ -403,6 +444,8 @@ int main(void)
 	tcase_add_test(tc, test_thread_stack_ends_below_its_tls);
 	tcase_add_test(tc, test_stop_puts_every_entry_back);
 	tcase_add_test(tc, test_seccomp_seen_through_hooks);
+	tcase_add_test(tc, test_watcher_only_where_threads_are);
+	tcase_add_test(tc, test_dlopen_hook_starts_watcher);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
