@@ -202,12 +202,15 @@ status=$?
 stop_workload
 
 # ---- a library loaded after the attach: its allocations are seen ----
-"$WORKLOADS/dlopen_main" "$top_builddir/tests/workloads/libplugin_alloc.so" 1.5 1 > "$TMP/dl.out" &
+# By its bare name, found through dlopen_main's RUNPATH ($ORIGIN): the
+# agent's dlopen hook leaves dlopen its caller.  A single thread: the hook
+# starts the agent's thread, which hooks the library once loaded.
+"$WORKLOADS/dlopen_main" libplugin_alloc.so 1.5 1 > "$TMP/dl.out" 2> "$TMP/dl.stderr" &
 dl=$!
 for _ in $(seq 50); do grep -q ready "$TMP/dl.out" && break; sleep 0.05; done
 "$SMOLDER" record -q -p "$dl" --view alloc --alloc-rate 1048576 -o "$TMP/dl.smolder" 2> "$TMP/dl.err" ||
 	fail "dlopen: $(cat "$TMP/dl.err")"
-wait "$dl"
+wait "$dl" || fail "dlopen_main: $(cat "$TMP/dl.stderr")"
 got=$(value_under "$TMP/dl.smolder" alloc_bytes 'plugin_allocates;malloc')
 want=$(truth "$TMP/dl.out" plugin bytes)
 within "$got" "$want" 5 && pass "a library dlopened after the attach: plugin_allocates $got bytes, true $want" ||
