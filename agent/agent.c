@@ -287,7 +287,7 @@ static void patch_new_modules(void);
 static void stop_if_profiler_gone(void);
 static bool must_drain_before(uintptr_t p);
 static void drain_frees(bool wait);
-static void watch_if_threaded(void);
+static void watch_now_threaded(void);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
 static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
@@ -310,12 +310,8 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	bytes_to_sample = next;
 	atomic_fetch_add_explicit(&agent.samples, 1, memory_order_relaxed);
 	patch_new_modules();
-	if (!__libc_single_threaded && !atomic_load_explicit(&agent.watching, memory_order_relaxed) &&
-	    !pthread_mutex_trylock(&agent.patch_lock)) {
-		if (atomic_load(&agent.rate))
-			watch_if_threaded();
-		pthread_mutex_unlock(&agent.patch_lock);
-	}
+	if (!__libc_single_threaded && !atomic_load_explicit(&agent.watching, memory_order_relaxed))
+		watch_now_threaded();
 	if (!p || !size)
 		return;
 	double chance = one_minus_exp_neg((double)size / (double)rate);
@@ -824,6 +820,16 @@ static void watch_if_threaded(void)
 {
 	if (!__libc_single_threaded)
 		start_watcher();
+}
+
+/* From a sample, in a process that has made threads since the start. */
+static void watch_now_threaded(void)
+{
+	if (pthread_mutex_trylock(&agent.patch_lock))
+		return;
+	if (atomic_load(&agent.rate))
+		watch_if_threaded();
+	pthread_mutex_unlock(&agent.patch_lock);
 }
 
 /* ---- control ---- */

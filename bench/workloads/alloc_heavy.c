@@ -6,8 +6,10 @@
  * line per call site after it (the truth the estimates are checked against).
  * With -t THREADS, that many threads each make CALLS calls, each with its
  * own blocks (no sharing: the multi-threaded variant measures the cost per
- * thread, not contention).
- *   alloc_heavy [-w] [-s] [-t THREADS] CALLS */
+ * thread, not contention).  With -i, an idle thread besides (what a
+ * second thread alone costs glibc's malloc, which then takes its locked
+ * paths).
+ *   alloc_heavy [-w] [-s] [-i] [-t THREADS] CALLS */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -90,6 +92,14 @@ static void *run(void *arg)
 
 static void on_go(int sig) { (void)sig; }
 
+static void *sleep_on(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static double seconds(void)
 {
 	struct timespec ts;
@@ -99,10 +109,11 @@ static double seconds(void)
 
 int main(int argc, char **argv)
 {
-	int wait_go = 0, sites = 0, threads = 1;
+	int wait_go = 0, sites = 0, idle = 0, threads = 1;
 	for (int i = 1; i < argc - 1; i++) {
 		wait_go |= strcmp(argv[i], "-w") == 0;
 		sites |= strcmp(argv[i], "-s") == 0;
+		idle |= strcmp(argv[i], "-i") == 0;
 		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc - 1)
 			threads = atoi(argv[++i]);
 	}
@@ -121,6 +132,9 @@ int main(int argc, char **argv)
 		int sig;
 		sigwait(&set, &sig);
 	}
+	pthread_t idler;
+	if (idle)
+		pthread_create(&idler, NULL, sleep_on, NULL);
 	double t0 = seconds();
 	pthread_t t[64];
 	struct totals each[64];
