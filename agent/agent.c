@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/draws.h"
 #include "agent/ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -106,9 +107,8 @@ static struct agent_state {
 	bool fork_handled;     /* the child's handler is registered */
 } agent = { .patch_lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Per thread: bytes until the next sample, and the generator of intervals. */
+/* Per thread: bytes until the next sample. */
 static __thread int64_t bytes_to_sample HOT_TLS;
-static __thread uint64_t draw_state HOT_TLS;
 
 /* ---- markers: what the profiler's uprobes see ---- */
 
@@ -129,75 +129,6 @@ EXPORT __attribute__((noipa)) void smolder_agent_freed(uint64_t ptr)
 EXPORT __attribute__((noipa)) void smolder_agent_freed_batch(uint64_t n, const uint64_t *addrs)
 {
 	__asm__ volatile("nop; nop" : : "r"(n), "r"(addrs) : "memory");
-}
-
-/* ---- the numbers, without libm (the agent depends on libc only) ---- */
-
-/* Uniform in (0, 1]: xorshift64*, seeded per thread. */
-static double draw_uniform(void)
-{
-	if (!draw_state) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		draw_state = ((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&draw_state) | 1;
-	}
-	draw_state ^= draw_state >> 12;
-	draw_state ^= draw_state << 25;
-	draw_state ^= draw_state >> 27;
-	uint64_t r = draw_state * 0x2545F4914F6CDD1Dull;
-	return (double)((r >> 11) + 1) * 0x1.0p-53;
-}
-
-/* ln x for x in (0, 1], to 1e-9: x = m * 2^e with m near 1, then the atanh series. */
-static double log_of(double x)
-{
-	union {
-		double d;
-		uint64_t u;
-	} v = { x };
-	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
-	v.u = (v.u & ((1ull << 52) - 1)) | (1023ull << 52);
-	double m = v.d;
-	if (m > 1.4142135623730951) {
-		m /= 2;
-		e++;
-	}
-	double t = (m - 1) / (m + 1), t2 = t * t;
-	double s = t * (2 + t2 * (2.0 / 3 + t2 * (2.0 / 5 + t2 * (2.0 / 7 + t2 * (2.0 / 9 + t2 * (2.0 / 11))))));
-	return s + e * 0.6931471805599453;
-}
-
-/* 1 - e^-x for x >= 0, without losing the small values to cancellation. */
-static double one_minus_exp_neg(double x)
-{
-	if (x < 1e-3)
-		return x * (1 - x / 2 * (1 - x / 3));
-	if (x > 700)
-		return 1;
-	int k = (int)(x / 0.6931471805599453);
-	double r = x - k * 0.6931471805599453, term = 1, sum = 1; /* e^-r, r in [0, ln 2) */
-	for (int i = 1; i < 16; i++) {
-		term *= -r / i;
-		sum += term;
-	}
-	union {
-		double d;
-		uint64_t u;
-	} scale = { .u = (uint64_t)(1023 - k) << 52 }; /* 2^-k */
-	return 1 - sum * scale.d;
-}
-
-/* x rounded down or up at random, so that the sum of many is unbiased. */
-static uint64_t round_at_random(double x)
-{
-	uint64_t whole = (uint64_t)x;
-	return whole + (draw_uniform() < x - (double)whole);
-}
-
-static int64_t next_interval(uint64_t rate)
-{
-	double d = -log_of(draw_uniform()) * (double)rate;
-	return d < 1 ? 1 : d > 4e18 ? (int64_t)4e18 : (int64_t)d;
 }
 
 /* ---- the live set ---- */
@@ -298,7 +229,7 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 		bytes_to_sample = 1 << 20; /* stopped: look again a MiB later */
 		return;
 	}
-	bool first = !draw_state;
+	bool first = !draw_seeded();
 	int64_t next = next_interval(rate);
 	if (first) {
 		/* A new thread: its countdown starts now, not at zero. */

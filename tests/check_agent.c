@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent.c"
+#include "agent/draws.c"
 #include "agent/ring.c"
 
 START_TEST(test_numbers_match_libm)
