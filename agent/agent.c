@@ -218,7 +218,7 @@ static void patch_new_modules(void);
 static void stop_if_profiler_gone(void);
 static bool must_drain_before(uintptr_t p);
 static void drain_frees(bool wait);
-static void watch_now_threaded(void);
+static void watch_from_hook(void);
 
 /* The slow path of an allocation whose bytes ran the countdown out. */
 static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_func func)
@@ -241,8 +241,8 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 	bytes_to_sample = next;
 	atomic_fetch_add_explicit(&agent.samples, 1, memory_order_relaxed);
 	patch_new_modules();
-	if (!__libc_single_threaded && !atomic_load_explicit(&agent.watching, memory_order_relaxed))
-		watch_now_threaded();
+	if (!__libc_single_threaded)
+		watch_from_hook(); /* the process has made threads since the start */
 	if (!p || !size)
 		return;
 	double chance = one_minus_exp_neg((double)size / (double)rate);
@@ -437,24 +437,12 @@ static void hook__exit(int status)
 
 /* dlopen searches the library path of its caller, which it knows by its
  * return address: its hook must leave that address to it, so it is a
- * trampoline that calls before_dlopen and then jumps to dlopen, with the
- * caller's return address on the stack as it found it. */
+ * trampoline that calls watch_from_hook and then jumps to dlopen, with the
+ * caller's return address on the stack as it found it.  A library about to
+ * be loaded may be the only one to allocate (a plugin): a process without
+ * the watcher (one with a single thread, watch_from_hook) gets it now,
+ * which hooks the library once it is loaded. */
 static dlopen_fn real_dlopen __attribute__((used)); /* read by name below */
-
-static void start_watcher(void);
-
-/* A library about to be loaded may be the only one to allocate (a
- * plugin): a process without the watcher thread (one with a single thread
- * of its own, start_watcher) gets it now, which hooks the library once it
- * is loaded. */
-__attribute__((used, noipa)) static void before_dlopen(void)
-{
-	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed) ||
-	    atomic_load_explicit(&agent.watching, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
-		return;
-	start_watcher();
-	pthread_mutex_unlock(&agent.patch_lock);
-}
 
 void hook_dlopen(void);
 __asm__(".text\n"
@@ -468,7 +456,7 @@ __asm__(".text\n"
 	"	.cfi_adjust_cfa_offset 8\n"
 	"	sub $8, %rsp\n" /* to 16 bytes, as a call wants */
 	"	.cfi_adjust_cfa_offset 8\n"
-	"	call before_dlopen\n"
+	"	call watch_from_hook\n"
 	"	add $8, %rsp\n"
 	"	.cfi_adjust_cfa_offset -8\n"
 	"	pop %rsi\n"
@@ -742,24 +730,17 @@ static void start_watcher(void)
 /* A process's first thread besides its main one moves glibc's allocator
  * onto its atomic, locked paths for good (malloc and free a third slower;
  * most of the agent's cost to a single-threaded alloc_heavy was that): one
- * with a single thread gets no watcher until it has more threads (seen at
- * a sample) or calls dlopen (before_dlopen).  Meanwhile its modules loaded
- * otherwise are hooked at its next sample, its frees wait for the next
- * sample (or the stop, or the exit), and a profiler gone is noticed at the
- * next sample.  Under the patch lock. */
-static void watch_if_threaded(void)
+ * with a single thread gets no watcher at start, only once it has more
+ * threads (seen at a sample) or calls dlopen (hook_dlopen).  Meanwhile its
+ * modules loaded otherwise are hooked at its next sample, its frees wait
+ * for the next sample (or the stop, or the exit), and a profiler gone is
+ * noticed at the next sample.  From a hook: the lock is only tried. */
+__attribute__((used, noipa)) static void watch_from_hook(void)
 {
-	if (!__libc_single_threaded)
-		start_watcher();
-}
-
-/* From a sample, in a process that has made threads since the start. */
-static void watch_now_threaded(void)
-{
-	if (pthread_mutex_trylock(&agent.patch_lock))
+	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed) ||
+	    atomic_load_explicit(&agent.watching, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
 		return;
-	if (atomic_load(&agent.rate))
-		watch_if_threaded();
+	start_watcher();
 	pthread_mutex_unlock(&agent.patch_lock);
 }
 
@@ -798,8 +779,8 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 		r = alloc_patches() ? (int)agent.npatches : -AGENT_NO_IMPORTS;
 		if (r < 0)
 			stop_locked(); /* prctl's or syscall's alone are of no use */
-		else
-			watch_if_threaded();
+		else if (!__libc_single_threaded) /* else watch_from_hook, later */
+			start_watcher();
 	}
 	pthread_mutex_unlock(&agent.patch_lock);
 	return r;
