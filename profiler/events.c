@@ -348,6 +348,43 @@ int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error
 	return 1;
 }
 
+/* Linux swaps the perf contexts of two threads of one process as it
+ * switches between them when both are copies of one parent's (a forked
+ * child's threads), so that a thread may exit holding its sibling's
+ * inherited events.  Freeing them, the uprobe's filter
+ * (trace_uprobe_filter_remove, as of 6.18) looks for another event whose
+ * task still has the process's mm, finds none where the only other one is
+ * the exiting thread's own (whose mm is already gone), and takes the
+ * breakpoints out of a process that still runs: its allocations vanish
+ * from the profile, and its agent, its marker no longer probed, stops as
+ * if smolder had gone.  A keeper is an event of ours that the filter
+ * always finds; its period is too long to ever sample. */
+static void open_keeper(struct event_set *es, int k, int cpu)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr),
+					.config = es->uprobe_ids[k][0], .sample_period = 1ull << 62 };
+	int fd = perf_event_open_fd(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return;
+	int *keeper = vec_push(&es->keepers, sizeof(*keeper));
+	if (keeper)
+		*keeper = fd;
+	else
+		close(fd);
+}
+
+/* The markers' keepers are system-wide (on one CPU: the filter then
+ * wants every process that maps the agent, and never takes one out), so
+ * that no process of ours is ever without them, however briefly its
+ * threads live; only processes with the agent loaded trap on them, and
+ * they sample only while a profiler listens. */
+void event_set_keep_markers(struct event_set *es)
+{
+	for (int k = KIND_AGENT_ALLOC; k <= KIND_AGENT_RING; k++)
+		if (es->kind_on[k] && es->uprobe_ids[k][0])
+			open_keeper(es, k, es->cpus[0].cpu);
+}
+
 /* The online CPUs, from /sys/devices/system/cpu/online ("0-3,5"). */
 static int read_online_cpus(struct event_set *es)
 {
@@ -773,6 +810,10 @@ void event_set_close(struct event_set *es)
 				close(events[i].fd);
 				events[i].fd = -1;
 			}
+	const int *kept = es->keepers.data;
+	for (uint32_t i = 0; i < es->keepers.count; i++)
+		close(kept[i]);
+	es->keepers.count = 0;
 	remove_uprobes(es);
 }
 
@@ -780,6 +821,7 @@ void event_set_release(struct event_set *es)
 {
 	event_set_close(es);
 	vec_release(&es->events);
+	vec_release(&es->keepers);
 	free(es->cpus);
 	free(es->scratch);
 	alloc_probes_release(&es->probes);

@@ -417,6 +417,7 @@ struct event_set {
 	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
 	pid_t child;        /* a command being launched, for messages */
 	int cgroup_fd;      /* -a --cgroup: the cgroup's directory; -1: none */
+	struct vec keepers; /* fds: event_set_keep_markers' */
 };
 
 /* The online CPUs, nothing opened yet. */
@@ -434,6 +435,11 @@ int event_set_open_cgroup(struct event_set *es, const char *path, struct profile
  * cgroup's, on each CPU): 1 if opened, 0 if tid already has them, -1 on
  * error. */
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
+/* Keepers: events that never sample and hold the agent's markers in
+ * place in a forked child, whose inherited events the kernel may take them
+ * out with when one of its threads exits (the note at open_keeper).  Once
+ * the events are open; best effort (without the permission: as before). */
+void event_set_keep_markers(struct event_set *es);
 /* The event whose id a sample names, or NULL. */
 const struct event *event_set_find(const struct event_set *es, uint64_t id);
 /* PERF_EVENT_IOC_ENABLE or _DISABLE on every event. */

@@ -251,6 +251,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	}
 	if (s->o.all_cpus ? open_host(s, err) : s->o.argv ? open_launch(s, err) : open_attach(s, err))
 		goto fail;
+	event_set_keep_markers(&s->events);
 	/* A hardware counter's period is cycles: charge the time it stands for. */
 	s->agg.sample_ns = s->events.attr.type == PERF_TYPE_HARDWARE ? 1000000000ull / s->o.frequency : 0;
 	*out = s;

@@ -269,13 +269,26 @@ got=$(value_under "$TMP/late.smolder" alloc_bytes ';sandboxed_allocs;')
 want=$(awk '/^child allocated/ { print $3 }' "$TMP/late.out")
 before=$(value_under "$TMP/late.smolder" alloc_bytes ';parent_allocs;')
 # Every block was freed, the child's last ones just before its _exit, which runs no destructor
-# (the child's stdout buffer is not: it is left out).  Its second thread is still there at the
-# _exit: one that had exited before cost the _exit's uprobe record of its last frees in about one
-# run in five with both CPUs busy (seen, not yet explained).
+# (the child's stdout buffer is not: it is left out).
 inuse=$(value_under "$TMP/late.smolder" inuse_bytes ';(sandboxed|parent)_allocs;')
 [ $status = 0 ] && within "$got" "$want" 15 && [ "$before" -gt 0 ] && [ "$inuse" = 0 ] &&
 	pass "a child that sandboxes itself: not killed, its bytes $got (true $want) through the marker, none in use after its _exit" ||
 	fail "seccomp after the start: status $status, bytes $got (true $want), before the fork $before, in use $inuse: $(cat "$TMP/late.out" "$TMP/err")"
+# A forked child's thread exits after switching back and forth with its main thread on one CPU:
+# the kernel swapped their inherited perf contexts, and freeing the events the thread held took
+# the markers' breakpoints out of the child (the agent then stopped, as if smolder had gone) in
+# 3 runs of 8 before the markers got system-wide keepers.  Six runs, every one complete.
+ok=0 runs=""
+for run in 1 2 3 4 5 6; do
+	"$SMOLDER" record -q --view alloc -o "$TMP/fte.smolder" -- "$WORKLOADS/fork_thread_exit" > "$TMP/fte.out" 2> "$TMP/err"
+	status=$?
+	got=$(value_under "$TMP/fte.smolder" alloc_bytes ';child_allocs;')
+	want=$(awk '/^child allocated/ { print $3 }' "$TMP/fte.out")
+	runs="$runs $got"
+	[ $status = 0 ] && within "$got" "$want" 15 && ok=$((ok + 1))
+done
+[ $ok = 6 ] && pass "a forked child whose thread exited: its allocations seen in 6 runs of 6 (bytes$runs; true $want)" ||
+	fail "a forked child whose thread exited: $ok runs of 6 complete (bytes$runs; true $want): $(cat "$TMP/err")"
 # A parent's block freed by its forked child (the child's copy): the parent's is still in use.
 "$SMOLDER" record -q --view alloc --alloc-rate 4096 -o "$TMP/ff.smolder" -- "$WORKLOADS/fork_free" > "$TMP/ff.out"
 status=$?
