@@ -322,6 +322,35 @@ static int open_kind(struct event_set *es, int k, enum alloc_func f, pid_t tid, 
 	return 0;
 }
 
+/* An event that never samples, kept with the keepers. */
+static void keep(struct event_set *es, struct perf_event_attr *attr, pid_t pid, int cpu)
+{
+	int fd = perf_event_open_fd(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	if (fd < 0)
+		return;
+	int *keeper = vec_push(&es->keepers, sizeof(*keeper));
+	if (keeper)
+		*keeper = fd;
+	else
+		close(fd);
+}
+
+/* The exact alloc view's uprobes, on libc, cannot have system-wide keepers
+ * (every process on the host would trap on every malloc; the note at
+ * event_set_keep_markers): its events stay where they are instead.  An
+ * inherited event that reads its count with each sample forbids Linux
+ * (6.12 on) the swap of its threads' contexts; this one never samples.
+ * Older kernels refuse it, and a forked child may lose its uprobes there
+ * when a thread exits.  Not for the other views: every switch between a
+ * process's threads then moves their events out and in. */
+static void hold_contexts(struct event_set *es, pid_t tid)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
+					.config = PERF_COUNT_SW_DUMMY, .inherit = 1,
+					.sample_type = PERF_SAMPLE_READ | PERF_SAMPLE_TID, .sample_period = 1ull << 62 };
+	keep(es, &attr, tid, -1);
+}
+
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err)
 {
 	const struct event *events = es->events.data;
@@ -345,6 +374,8 @@ int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error
 			side_records = false;
 		}
 	}
+	if (es->kind_on[KIND_ALLOC] && tid > 0)
+		hold_contexts(es, tid);
 	return 1;
 }
 
@@ -357,32 +388,19 @@ int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error
  * the exiting thread's own (whose mm is already gone), and takes the
  * breakpoints out of a process that still runs: its allocations vanish
  * from the profile, and its agent, its marker no longer probed, stops as
- * if smolder had gone.  A keeper is an event of ours that the filter
- * always finds; its period is too long to ever sample. */
-static void open_keeper(struct event_set *es, int k, int cpu)
-{
-	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr),
-					.config = es->uprobe_ids[k][0], .sample_period = 1ull << 62 };
-	int fd = perf_event_open_fd(&attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-	if (fd < 0)
-		return;
-	int *keeper = vec_push(&es->keepers, sizeof(*keeper));
-	if (keeper)
-		*keeper = fd;
-	else
-		close(fd);
-}
-
-/* The markers' keepers are system-wide (on one CPU: the filter then
- * wants every process that maps the agent, and never takes one out), so
- * that no process of ours is ever without them, however briefly its
- * threads live; only processes with the agent loaded trap on them, and
- * they sample only while a profiler listens. */
+ * if smolder had gone.  The markers' keepers are system-wide events (on
+ * one CPU, a period too long to ever sample), which the filter always
+ * finds: it then wants every process that maps the agent, and never takes
+ * one out.  Only processes with the agent loaded trap on them, and they
+ * sample only while a profiler listens. */
 void event_set_keep_markers(struct event_set *es)
 {
 	for (int k = KIND_AGENT_ALLOC; k <= KIND_AGENT_RING; k++)
-		if (es->kind_on[k] && es->uprobe_ids[k][0])
-			open_keeper(es, k, es->cpus[0].cpu);
+		if (es->kind_on[k] && es->uprobe_ids[k][0]) {
+			struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr),
+							.config = es->uprobe_ids[k][0], .sample_period = 1ull << 62 };
+			keep(es, &attr, -1, es->cpus[0].cpu);
+		}
 }
 
 /* The online CPUs, from /sys/devices/system/cpu/online ("0-3,5"). */

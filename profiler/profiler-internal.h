@@ -417,7 +417,7 @@ struct event_set {
 	bool mmap_build_id; /* MMAP2 records can carry build-ids (Linux 5.12) */
 	pid_t child;        /* a command being launched, for messages */
 	int cgroup_fd;      /* -a --cgroup: the cgroup's directory; -1: none */
-	struct vec keepers; /* fds: event_set_keep_markers' */
+	struct vec keepers; /* fds of events that never sample: keep_markers, hold_contexts */
 };
 
 /* The online CPUs, nothing opened yet. */
@@ -432,8 +432,9 @@ int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error
  * processes -a --cgroup follows. */
 int event_set_open_cgroup(struct event_set *es, const char *path, struct profiler_error *err);
 /* Opens tid's events, one per kind and CPU (tid -1: every process, or the
- * cgroup's, on each CPU): 1 if opened, 0 if tid already has them, -1 on
- * error. */
+ * cgroup's, on each CPU), and for the exact alloc view one that holds its
+ * threads' contexts (hold_contexts): 1 if opened, 0 if tid already has
+ * them, -1 on error. */
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
 /* Keepers: events that never sample and hold the agent's markers in
  * place in a forked child, whose inherited events the kernel may take them
