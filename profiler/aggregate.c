@@ -475,9 +475,13 @@ static bool in_agent(struct aggregate *a, struct process_maps *pm, uint64_t ip)
 	const struct map_entry *e = pm ? process_maps_find(pm, ip) : NULL;
 	if (!e || e->mapping == PROFILE_NONE)
 		return false;
+	if (e->mapping == a->agent_mapping || e->mapping == a->other_mapping)
+		return e->mapping == a->agent_mapping;
 	const char *path = string_table_get(&a->p->strings, profile_mapping(a->p, e->mapping)->path);
 	const char *base = strrchr(path, '/');
-	return base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
+	bool agent = base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
+	*(agent ? &a->agent_mapping : &a->other_mapping) = e->mapping;
+	return agent;
 }
 
 /* A sampled allocation's stack starts in the agent (its marker under its
@@ -755,7 +759,7 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 	a->o = o;
 	a->events = events;
 	a->stats = stats;
-	a->kernel_mapping = PROFILE_NONE;
+	a->kernel_mapping = a->agent_mapping = a->other_mapping = PROFILE_NONE;
 	if (add_value_types(a))
 		return -PROFILE_E_NOMEM;
 	for (int f = 0; f < AGENT_FUNCS; f++)

@@ -609,6 +609,9 @@ struct aggregate {
 	uint32_t shed_marker;    /* the location SHED_FRAME */
 	uint32_t unknown_marker; /* "[unknown]": the root of a DWARF stack that stops early */
 	uint32_t agent_leaf[AGENT_FUNCS]; /* sampled alloc view: a named location per enum agent_func */
+	/* The profile mappings last found to be the agent's file and not to
+	 * be (PROFILE_NONE: none yet), asked of a sample's first frames. */
+	uint32_t agent_mapping, other_mapping;
 	int fatal;               /* a negative profile_error: stop */
 	struct frames frames;
 };
