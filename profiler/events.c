@@ -201,6 +201,54 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
 
+/* Whether pid runs smolder now (its name, as the kernel keeps it). */
+static bool runs_smolder(int pid)
+{
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	return n > 0 && strcmp(comm, "smolder\n") == 0;
+}
+
+/* A smolder killed before it removed its uprobes left their definitions
+ * in uprobe_events (the kernel took out only their breakpoints): each
+ * stays until a reboot, and a later smolder given the same pid could not
+ * define its own.  Those of a pid that no longer runs smolder, and any
+ * under our own pid (we have defined none yet), are removed, once per
+ * session.  One in use cannot be removed, and stays. */
+static void remove_stale_uprobes(const char *tracefs)
+{
+	char path[128], line[512], def[96];
+	snprintf(path, sizeof(path), "%s/uprobe_events", tracefs);
+	/* All read before any is removed: a removal moves the lines after it
+	 * under a reader's offset. */
+	FILE *in = fopen(path, "re");
+	struct vec stale = { 0 };
+	while (in && fgets(line, sizeof(line), in)) {
+		int pid, k, f;
+		int *entry;
+		if (sscanf(line, "%*c:smolder_%d/k%df%d ", &pid, &k, &f) == 3 && pid > 0 &&
+		    (pid == (int)getpid() || !runs_smolder(pid)) && (entry = vec_push(&stale, 3 * sizeof(int))))
+			memcpy(entry, (int[3]){ pid, k, f }, 3 * sizeof(int));
+	}
+	if (in)
+		fclose(in);
+	int out = stale.count ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	const int *entries = stale.data;
+	for (uint32_t i = 0; out >= 0 && i < stale.count; i++) {
+		snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", entries[3 * i], entries[3 * i + 1], entries[3 * i + 2]);
+		if (write(out, def, strlen(def)) < 0 && errno != EBUSY)
+			break;
+	}
+	if (out >= 0)
+		close(out);
+	vec_release(&stale);
+}
+
 /* A uprobe defined in tracefs's uprobe_events, as perf probe does, and
  * opened as a tracepoint: the uprobe PMU would read its path from user
  * memory again each time the event is inherited, in the context of the
@@ -226,6 +274,8 @@ static int define_uprobe(struct event_set *es, int k, enum alloc_func f, uint64_
 		int fd = open(dir, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0)
 			continue;
+		if (!es->uprobe_tracefs)
+			remove_stale_uprobes(tracefs_mounts[i]);
 		ssize_t n = write(fd, def, strlen(def));
 		int e = errno;
 		close(fd);

@@ -163,6 +163,16 @@ read -r after ms <<< "$(until_unhooked "$WL_PID")"
 	pass "smolder stopped 0.5 s: still hooked; killed: the agent put malloc back by itself in $ms ms, the process runs on" ||
 	fail "smolder killed: hooked '$while_stopped' while stopped, '$after' $ms ms after the kill: $(cat "$TMP/killed.err")"
 stop_workload
+# The killed smolder's uprobes stay defined in uprobe_events (the kernel took out only their
+# breakpoints) until the next recording removes them: else they stayed until a reboot, and a
+# smolder given the same pid later could not define its own.
+ue=$(ls /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events 2> /dev/null | head -1)
+left=$(grep -c "smolder_$rec/" "$ue")
+"$SMOLDER" record -q --view alloc -o "$TMP/sweep.smolder" -- "$WORKLOADS/allocs" 1 > /dev/null
+gone=$(grep -c "smolder_$rec/" "$ue")
+[ "$left" -gt 0 ] && [ "$gone" = 0 ] &&
+	pass "a killed smolder's $left uprobe definitions removed by the next recording" ||
+	fail "a killed smolder's uprobe definitions: $left after the kill, $gone after the next recording"
 # A child forked while the agent samples has no thread of the agent's: its
 # samples look, and it stops at the first after smolder ended.
 start_workload "$WORKLOADS/allocs" 0 || finish
