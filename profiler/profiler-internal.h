@@ -433,14 +433,19 @@ int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error
 int event_set_open_cgroup(struct event_set *es, const char *path, struct profiler_error *err);
 /* Opens tid's events, one per kind and CPU (tid -1: every process, or the
  * cgroup's, on each CPU), and for the exact alloc view one that holds its
- * threads' contexts (hold_contexts): 1 if opened, 0 if tid already has
- * them, -1 on error. */
+ * threads' contexts (event_set_hold_contexts): 1 if opened, 0 if tid
+ * already has them, -1 on error. */
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
 /* Keepers: events that never sample and hold the agent's markers in
  * place in a forked child, whose inherited events the kernel may take them
  * out with when one of its threads exits (the note at open_keeper).  Once
  * the events are open; best effort (without the permission: as before). */
 void event_set_keep_markers(struct event_set *es);
+/* The exact alloc view's: an inherited event on tid that forbids the swap
+ * of its threads' contexts (Linux 6.12 on; best effort). */
+void event_set_hold_contexts(struct event_set *es, pid_t tid);
+/* Closes every keeper (with the events, at the end). */
+void event_set_close_keepers(struct event_set *es);
 /* The event whose id a sample names, or NULL. */
 const struct event *event_set_find(const struct event_set *es, uint64_t id);
 /* PERF_EVENT_IOC_ENABLE or _DISABLE on every event. */

@@ -5,9 +5,8 @@
  * 1 MiB.  Linux swaps the perf contexts of such threads at each switch:
  * the thread may exit holding the main thread's inherited events, whose
  * release took the uprobes (the agent's markers, or exact mode's on libc)
- * out of the child (the notes at event_set_keep_markers and hold_contexts
- * in profiler/events.c).  Prints "child allocated N bytes"; exits with the
- * child's status.
+ * out of the child (the notes in profiler/keepers.c).  Prints "child
+ * allocated N bytes"; exits with the child's status.
  *   fork_thread_exit */
 #define _GNU_SOURCE
 #include <linux/filter.h>
