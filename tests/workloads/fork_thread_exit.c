@@ -8,7 +8,6 @@
  * out of the child (the notes in profiler/keepers.c).  Prints "child
  * allocated N bytes"; exits with the child's status.
  *   fork_thread_exit */
-#define _GNU_SOURCE
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
@@ -16,8 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "run_child.h"
 
 #define BLOCK (1 << 20)
 #define BLOCKS 1000
@@ -52,32 +52,23 @@ static int sandbox(void)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
+static void child_main(void)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	pthread_t t;
+	if (sandbox() || sched_setaffinity(0, sizeof(one), &one) || pthread_create(&t, NULL, switch_often, NULL))
+		_exit(1);
+	for (int i = 0; i < 2000; i++)
+		sched_yield();
+	pthread_join(t, NULL);
+	printf("child allocated %lu bytes\n", child_allocs());
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(void)
 {
-	fflush(stdout);
-	pid_t child = fork();
-	if (child < 0) {
-		perror("fork_thread_exit: fork");
-		return 1;
-	}
-	if (child == 0) {
-		cpu_set_t one;
-		CPU_ZERO(&one);
-		CPU_SET(sched_getcpu(), &one);
-		pthread_t t;
-		if (sandbox() || sched_setaffinity(0, sizeof(one), &one) || pthread_create(&t, NULL, switch_often, NULL))
-			_exit(1);
-		for (int i = 0; i < 2000; i++)
-			sched_yield();
-		pthread_join(t, NULL);
-		printf("child allocated %lu bytes\n", child_allocs());
-		fflush(stdout);
-		_exit(0);
-	}
-	int status;
-	if (waitpid(child, &status, 0) != child) {
-		perror("fork_thread_exit: waitpid");
-		return 1;
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return run_child("fork_thread_exit", child_main);
 }

@@ -17,8 +17,9 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "run_child.h"
 
 #define BLOCK (64 << 10)
 #define BLOCKS 8192 /* 512 MiB a thread */
@@ -84,38 +85,25 @@ static int sandbox(void)
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
+static void child_main(void)
+{
+	if (sandbox()) {
+		perror("seccomp_late: prctl");
+		_exit(1);
+	}
+	pthread_t t;
+	if (pthread_create(&t, NULL, thread_main, NULL))
+		_exit(1);
+	unsigned long bytes = sandboxed_allocs();
+	while (!atomic_load(&thread_done))
+		sched_yield();
+	printf("child allocated %lu bytes\n", 2 * bytes);
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(void)
 {
 	parent_allocs();
-	fflush(stdout);
-	pid_t child = fork();
-	if (child < 0) {
-		perror("seccomp_late: fork");
-		return 1;
-	}
-	if (child == 0) {
-		if (sandbox()) {
-			perror("seccomp_late: prctl");
-			_exit(1);
-		}
-		pthread_t t;
-		if (pthread_create(&t, NULL, thread_main, NULL))
-			_exit(1);
-		unsigned long bytes = sandboxed_allocs();
-		while (!atomic_load(&thread_done))
-			sched_yield();
-		printf("child allocated %lu bytes\n", 2 * bytes);
-		fflush(stdout);
-		_exit(0);
-	}
-	int status;
-	if (waitpid(child, &status, 0) != child) {
-		perror("seccomp_late: waitpid");
-		return 1;
-	}
-	if (WIFSIGNALED(status)) {
-		printf("child killed by signal %d\n", WTERMSIG(status));
-		return 128 + WTERMSIG(status);
-	}
-	return WEXITSTATUS(status);
+	return run_child("seccomp_late", child_main);
 }
