@@ -219,7 +219,7 @@ static bool runs_smolder(int pid)
  * stays until a reboot, and a later smolder given the same pid could not
  * define its own.  Those of a pid that no longer runs smolder, and any
  * under our own pid (we have defined none yet), are removed, once per
- * session.  One in use cannot be removed, and stays. */
+ * session. */
 static void remove_stale_uprobes(const char *tracefs)
 {
 	char path[128], line[512], def[96];
@@ -240,9 +240,10 @@ static void remove_stale_uprobes(const char *tracefs)
 	int out = stale.count ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
 	const int *entries = stale.data;
 	for (uint32_t i = 0; out >= 0 && i < stale.count; i++) {
+		/* Each on its own: one in use (EBUSY) or gone meanwhile stays as it is. */
 		snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", entries[3 * i], entries[3 * i + 1], entries[3 * i + 2]);
-		if (write(out, def, strlen(def)) < 0 && errno != EBUSY)
-			break;
+		if (write(out, def, strlen(def)) < 0)
+			continue;
 	}
 	if (out >= 0)
 		close(out);

@@ -438,7 +438,7 @@ int event_set_open_cgroup(struct event_set *es, const char *path, struct profile
 int event_set_open_thread(struct event_set *es, pid_t tid, struct profiler_error *err);
 /* Keepers: events that never sample and hold the agent's markers in
  * place in a forked child, whose inherited events the kernel may take them
- * out with when one of its threads exits (the note at open_keeper).  Once
+ * out with when one of its threads exits (the note in keepers.c).  Once
  * the events are open; best effort (without the permission: as before). */
 void event_set_keep_markers(struct event_set *es);
 /* The exact alloc view's: an inherited event on tid that forbids the swap
