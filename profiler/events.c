@@ -216,9 +216,12 @@ static bool runs_smolder(int pid)
 
 /* A smolder killed before it removed its uprobes left their definitions
  * in uprobe_events (the kernel took out only their breakpoints): each
- * stays until a reboot, and a later smolder given the same pid could not
- * define its own.  Those of a pid that no longer runs smolder, and any
- * under our own pid (we have defined none yet), are removed, once per
+ * stays until a reboot, and a later smolder given the same pid (pid_max
+ * may be 32768) would append its own to them, the kernel taking a
+ * definition of an existing name as a second probe of that event: the
+ * marker probed twice (each hit recorded twice), or an older build's file
+ * probed at its offsets.  Those of a pid that no longer runs smolder, and
+ * any under our own pid (we have defined none yet), are removed, once per
  * session. */
 static void remove_stale_uprobes(const char *tracefs)
 {

@@ -165,7 +165,7 @@ read -r after ms <<< "$(until_unhooked "$WL_PID")"
 stop_workload
 # The killed smolder's uprobes stay defined in uprobe_events (the kernel took out only their
 # breakpoints) until the next recording removes them: else they stayed until a reboot, and a
-# smolder given the same pid later could not define its own.
+# smolder given the same pid later appended its probes to them (the kernel's multi-probe events).
 ue=$(ls /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events 2> /dev/null | head -1)
 left=$(grep -c "smolder_$rec/" "$ue")
 "$SMOLDER" record -q --view alloc -o "$TMP/sweep.smolder" -- "$WORKLOADS/allocs" 1 > /dev/null
