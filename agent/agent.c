@@ -734,11 +734,14 @@ static void start_watcher(void)
  * threads (seen at a sample) or calls dlopen (hook_dlopen).  Meanwhile its
  * modules loaded otherwise are hooked at its next sample, its frees wait
  * for the next sample (or the stop, or the exit), and a profiler gone is
- * noticed at the next sample.  From a hook: the lock is only tried. */
+ * noticed at the next sample.  From a hook: the lock is only tried (and
+ * not at all in a sandbox, which gets no watcher: a threaded one would
+ * otherwise take it at every sample). */
 __attribute__((used, noipa)) static void watch_from_hook(void)
 {
 	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed) ||
-	    atomic_load_explicit(&agent.watching, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
+	    atomic_load_explicit(&agent.watching, memory_order_relaxed) ||
+	    atomic_load_explicit(&agent.sandboxed, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
 		return;
 	start_watcher();
 	pthread_mutex_unlock(&agent.patch_lock);

@@ -201,17 +201,20 @@ static void describe_kind(const struct event_set *es, int k, enum alloc_func f, 
 		snprintf(buf, len, "raw_syscalls tracepoints (the io view)");
 }
 
+/* Takes the uprobe smolder_PID/kKfF out of uprobe_events (fd): false if
+ * the kernel refused (in use, EBUSY; or gone). */
+static bool remove_uprobe(int fd, int pid, int k, int f)
+{
+	char def[96];
+	snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", pid, k, f);
+	return write(fd, def, strlen(def)) >= 0;
+}
+
 /* Whether pid runs smolder now (its name, as the kernel keeps it). */
 static bool runs_smolder(int pid)
 {
-	char path[64], comm[32] = "";
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	return n > 0 && strcmp(comm, "smolder\n") == 0;
+	char comm[32];
+	return read_comm(pid, pid, comm, sizeof(comm)) && strcmp(comm, "smolder") == 0;
 }
 
 /* A smolder killed before it removed its uprobes left their definitions
@@ -223,9 +226,9 @@ static bool runs_smolder(int pid)
  * probed at its offsets.  Those of a pid that no longer runs smolder, and
  * any under our own pid (we have defined none yet), are removed, once per
  * session. */
-static void remove_stale_uprobes(const char *tracefs)
+static void remove_stale_uprobes(const char *tracefs, int fd)
 {
-	char path[128], line[512], def[96];
+	char path[128], line[512];
 	snprintf(path, sizeof(path), "%s/uprobe_events", tracefs);
 	/* All read before any is removed: a removal moves the lines after it
 	 * under a reader's offset. */
@@ -240,16 +243,10 @@ static void remove_stale_uprobes(const char *tracefs)
 	}
 	if (in)
 		fclose(in);
-	int out = stale.count ? open(path, O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+	/* Each on its own: one in use or gone meanwhile stays as it is. */
 	const int *entries = stale.data;
-	for (uint32_t i = 0; out >= 0 && i < stale.count; i++) {
-		/* Each on its own: one in use (EBUSY) or gone meanwhile stays as it is. */
-		snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", entries[3 * i], entries[3 * i + 1], entries[3 * i + 2]);
-		if (write(out, def, strlen(def)) < 0)
-			continue;
-	}
-	if (out >= 0)
-		close(out);
+	for (uint32_t i = 0; i < stale.count; i++)
+		remove_uprobe(fd, entries[3 * i], entries[3 * i + 1], entries[3 * i + 2]);
 	vec_release(&stale);
 }
 
@@ -279,7 +276,7 @@ static int define_uprobe(struct event_set *es, int k, enum alloc_func f, uint64_
 		if (fd < 0)
 			continue;
 		if (!es->uprobe_tracefs)
-			remove_stale_uprobes(tracefs_mounts[i]);
+			remove_stale_uprobes(tracefs_mounts[i], fd);
 		ssize_t n = write(fd, def, strlen(def));
 		int e = errno;
 		close(fd);
@@ -304,14 +301,13 @@ static void remove_uprobes(struct event_set *es)
 {
 	if (!es->uprobe_tracefs)
 		return;
-	char path[128], def[96];
+	char path[128];
 	snprintf(path, sizeof(path), "%s/uprobe_events", es->uprobe_tracefs);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	for (int k = 0; fd >= 0 && k < KIND_COUNT; k++)
 		for (int f = 0; f < ALLOC_FUNCS; f++)
 			if (es->uprobe_ids[k][f]) {
-				snprintf(def, sizeof(def), "-:smolder_%d/k%df%d\n", (int)getpid(), k, f);
-				if (write(fd, def, strlen(def)) < 0)
+				if (!remove_uprobe(fd, (int)getpid(), k, f))
 					break;
 				es->uprobe_ids[k][f] = 0;
 			}
