@@ -327,7 +327,7 @@ int profile_load(struct profile *p, const char *path, struct profile_read_info *
 struct profile_writer;
 
 int profile_writer_open(struct profile_writer **w, const char *path);
-/* The same with a zstd level (1-19; 3 by default: cheap while recording). */
+/* The same with a zstd level (1-19; 1 by default: cheap while recording). */
 int profile_writer_open_level(struct profile_writer **w, const char *path, int level);
 int profile_writer_flush(struct profile_writer *w, const struct profile *p);
 int profile_writer_finish(struct profile_writer *w, const struct profile *p);
