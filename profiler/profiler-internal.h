@@ -220,6 +220,8 @@ void stack_tops_release(struct stack_tops *t);
 /* ---- agent_rings.c: the agents' rings of samples, read from outside ---- */
 
 #define RING_READ_SLOTS 512 /* of a ring in one pass, at most */
+struct unwinder;
+
 struct agent_rings {
 	const struct event_set *es;
 	struct vec rings;  /* struct agent_ring: a pid and where its ring is */
@@ -240,15 +242,18 @@ struct agent_rings {
 	uint64_t dropped;  /* read, but not even their values fit the queue */
 	uint64_t read_due_ns; /* the soonest a ring is due to be read, at its last pace */
 	uint32_t read_fill; /* a ring is read when 1/read_fill of it is written */
+	const struct unwinder *prefetch_for; /* the unwinder of this thread's drains (NULL: none) */
 	uint64_t settled_ns; /* no slot still unread is older (CLOCK_MONOTONIC); UINT64_MAX: no ring */
 };
 
 /* Slots written before since_ns (CLOCK_MONOTONIC; 0: none) are an earlier
  * recording's, one that ended without giving them back (killed): skipped. */
 void agent_rings_init(struct agent_rings *r, const struct event_set *es, uint64_t since_ns);
-/* The queue's consumer drains it between reads, and the reader then calls
- * agent_rings_give_back_handled: rings are read at a smaller fill. */
-void agent_rings_loans_end_in_pass(struct agent_rings *r);
+/* The queue's consumer drains it between reads, on the reader's thread,
+ * unwinding with u (NULL: none), and the reader then calls
+ * agent_rings_give_back_handled: rings are read at a smaller fill, and the
+ * stack words the unwinder will check are fetched as slots are read. */
+void agent_rings_drained_in_pass(struct agent_rings *r, const struct unwinder *u);
 /* Called with each record the reader reads: true if it was a ring's
  * marker (learned, and not to be queued); counts the trapped samples. */
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h);
@@ -591,8 +596,6 @@ struct thread_state {
 	bool published; /* its name is in the profile as it is now */
 	struct span_pairs switches, syscalls, allocs;
 };
-
-struct unwinder;
 
 /* The worker's state: everything a record changes. */
 struct aggregate {

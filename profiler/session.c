@@ -247,7 +247,7 @@ int profiler_open(struct profiler **out, const struct profiler_options *o, struc
 	}
 	if (drained_by_reader(&s->o)) {
 		record_queue_consume_inline(&s->queue, &s->consumer);
-		agent_rings_loans_end_in_pass(&s->rings);
+		agent_rings_drained_in_pass(&s->rings, s->agg.unwinder);
 	}
 	if (s->o.all_cpus ? open_host(s, err) : s->o.argv ? open_launch(s, err) : open_attach(s, err))
 		goto fail;

@@ -558,6 +558,29 @@ void unwind_drop_process(struct unwinder *u, pid_t pid)
 			u->memos[i].valid = false;
 }
 
+static struct unwind_memo *memo_slot(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp)
+{
+	return &u->memos[hash_u64(ip ^ hash_u64(sp ^ ((uint64_t)pid << 32))) % MEMO_SLOTS];
+}
+
+void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp, const uint8_t *stack,
+		     uint64_t stack_len)
+{
+	if (!u->memos)
+		return;
+	const struct unwind_memo *m = memo_slot(u, pid, ip, sp);
+	if (!m->valid || m->pid != pid || m->ip != ip || m->sp != sp || m->stack_len != stack_len)
+		return;
+	uint64_t line = UINT64_MAX;
+	for (uint32_t i = 0; i < m->nreads; i++) {
+		uint64_t where = m->reads[i].where;
+		if (!(where & MEMO_REG) && where / 64 != line) {
+			line = where / 64;
+			__builtin_prefetch(stack + (where - sp));
+		}
+	}
+}
+
 static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c, uint64_t ip)
 {
 	if (!m->valid || m->pid != c->pmods->pid || m->generation != c->pmods->generation || m->ip != ip ||
@@ -636,7 +659,7 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	}
 	struct unwind_memo *m = NULL;
 	if (u->memos) {
-		m = &u->memos[hash_u64(ip ^ hash_u64(c.sp ^ ((uint64_t)c.pmods->pid << 32))) % MEMO_SLOTS];
+		m = memo_slot(u, c.pmods->pid, ip, c.sp);
 		if (memo_matches(m, &c, ip)) {
 			uint32_t n = m->nframes < max ? m->nframes : max;
 			memcpy(frames, m->frames, n * sizeof(*frames));

@@ -31,6 +31,14 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
 			   uint64_t *frames, uint32_t max, struct unwind_result *r);
 
+/* Starts fetching into the cache the stack words that unwinding this
+ * sample (pid's, at ip and sp) would check against what an earlier unwind
+ * read: a copy written by an agent past the caches is otherwise waited on
+ * a line at a time when the sample's turn comes.  Only from the thread
+ * that unwinds. */
+void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp, const uint8_t *stack,
+		     uint64_t stack_len);
+
 /* Drops what is cached of a process (it called exec). */
 void unwind_forget_process(struct unwinder *u, pid_t pid);
 /* pid exited: its modules go (the images stay, shared by build-id). */

@@ -960,7 +960,7 @@ START_TEST(test_agent_ring_gives_back_within_the_pass)
 	struct lent_stacks l = { .es = &es };
 	struct record_consumer consumer = { note_lent_stack, slot_record_time, &l, &hold };
 	record_queue_consume_inline(&q, &consumer);
-	agent_rings_loans_end_in_pass(&rings);
+	agent_rings_drained_in_pass(&rings, NULL);
 	for (uint64_t t = 0; t < 3; t++)
 		write_slot_stack(ring, t, 100 + t, 0xa0 + (int)t);
 	ring->h.head = 3;
