@@ -571,6 +571,28 @@ START_TEST(test_record_queue_orders_by_time)
 }
 END_TEST
 
+/* A batch far from time order (more moves than insertion sort is allowed)
+ * comes out in order all the same. */
+START_TEST(test_record_queue_orders_reversed_batch)
+{
+	struct record_queue q;
+	pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+	ck_assert_int_eq(record_queue_init(&q, 16384), 0);
+	struct drained d = { .n = 0 };
+	for (uint64_t t = 60; t > 0; t--)
+		push_timed(&q, t / 2 * 2, 0); /* descending, in pairs of equal times */
+	record_queue_close(&q);
+	struct record_consumer consumer = { note_record, queued_time, &d, &hold };
+	record_queue_drain(&q, &consumer, true);
+	ck_assert_int_eq(d.n, 60);
+	for (int i = 1; i < d.n; i++)
+		ck_assert_uint_le(d.times[i - 1], d.times[i]);
+	ck_assert_uint_eq(d.times[0], 0);
+	ck_assert_uint_eq(d.times[59], 60);
+	record_queue_release(&q);
+}
+END_TEST
+
 /* Wrapping around the buffer many times with a consumer on another thread:
  * every record arrives once, none torn. */
 struct producer {
@@ -1096,6 +1118,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_spans_unmatched);
 	tcase_add_test(tc, test_spans_orphan_start_goes);
 	tcase_add_test(tc, test_record_queue_orders_by_time);
+	tcase_add_test(tc, test_record_queue_orders_reversed_batch);
 	tcase_add_test(tc, test_record_queue_wraps);
 	tcase_add_test(tc, test_record_queue_drains_inline);
 	tcase_add_test(tc, test_agent_ring_settles);
