@@ -327,6 +327,46 @@ START_TEST(test_events_round_trip)
 }
 END_TEST
 
+/* Events are written by thread, then time, whatever order they came in:
+ * nearly in time order from two threads, reversed from three, at random
+ * from forty. */
+START_TEST(test_events_order)
+{
+	for (int shape = 0; shape < 3; shape++) {
+		struct profile p, q;
+		build_sample_profile(&p);
+		uint32_t stack = profile_sample(&p, 0)->stack, n = 3000;
+		uint64_t x = 88172645463325252ull, index_sum = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			uint64_t us = shape == 0 ? i + (i % 7 == 3 ? 2 : 0) : shape == 1 ? n - i / 2 : x % 500;
+			uint32_t tid = shape == 0 ? 100 + i % 2 : shape == 1 ? 200 + i % 3 : 300 + (uint32_t)(x >> 40) % 40;
+			int64_t values[2] = { 1, i };
+			ck_assert_int_eq(profile_add_event(&p, stack, tid, 1000000000ull + us * 1000, values), 0);
+			index_sum += i;
+		}
+		ck_assert_int_eq(profile_write_file(&p, tmp_path("order.smolder")), 0);
+		profile_init(&q);
+		ck_assert_int_eq(profile_read_file(&q, tmp_path("order.smolder"), NULL), 0);
+		ck_assert_uint_eq(q.events.count, n);
+		uint64_t sum = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct profile_event *e = profile_event(&q, k);
+			sum += (uint64_t)profile_event_values(&q, k)[1];
+			if (!k)
+				continue;
+			const struct profile_event *d = profile_event(&q, k - 1);
+			uint32_t tid = profile_sample(&q, e->sample)->tid, dtid = profile_sample(&q, d->sample)->tid;
+			ck_assert(dtid < tid || (dtid == tid && (d->time < e->time || (d->time == e->time &&
+				profile_event_values(&q, k - 1)[1] < profile_event_values(&q, k)[1]))));
+		}
+		ck_assert_uint_eq(sum, index_sum);
+		profile_release(&p);
+		profile_release(&q);
+	}
+}
+END_TEST
+
 /* A time range keeps its events' values, summed per sample; a profile
  * without times says so. */
 START_TEST(test_time_range)
@@ -643,6 +683,7 @@ static Suite *profile_suite(void)
 	tcase_add_test(tc, test_flush_after_full_disk);
 	tcase_add_test(tc, test_every_prefix);
 	tcase_add_test(tc, test_events_round_trip);
+	tcase_add_test(tc, test_events_order);
 	tcase_add_test(tc, test_time_range);
 	tcase_add_test(tc, test_bit_flips);
 	tcase_add_test(tc, test_trailing_data);
