@@ -34,6 +34,14 @@ void *vec_push(struct vec *v, size_t elsize);
 void *vec_push_n(struct vec *v, size_t elsize, uint32_t n);
 void vec_release(struct vec *v);
 
+/* Sorts n elements of `size` bytes by cmp, as qsort, in linear time when
+ * they are nearly in that order already (each a few places from where it
+ * belongs: runs merged by time that overlap a little), by insertion: past
+ * four moves an element on average, qsort takes it as it is.  Stable up
+ * to that point only: a cmp that never returns 0 for two elements gives
+ * one result either way. */
+void sort_nearly_sorted(void *base, uint32_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* In an array of n elements of `stride` bytes sorted by the uint64_t at
  * key_offset, how many have a key <= x: the last of them (index - 1) is the
  * candidate for "the range containing x". */

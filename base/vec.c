@@ -1,4 +1,4 @@
-/* Growable arrays, binary search over sorted ones, and the id index. */
+/* Growable arrays, sorting and binary search, and the id index. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -64,6 +64,28 @@ uint32_t upper_bound_u64(const void *base, uint32_t n, size_t stride, size_t key
 uint32_t lower_bound_u64(const void *base, uint32_t n, size_t stride, size_t key_offset, uint64_t x)
 {
 	return x ? upper_bound_u64(base, n, stride, key_offset, x - 1) : 0;
+}
+
+#define NEARLY_SORTED_ELEMENT_MAX 64
+
+void sort_nearly_sorted(void *base, uint32_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	unsigned char x[NEARLY_SORTED_ELEMENT_MAX], *a = base;
+	uint64_t moves = 0, budget = 4 * (uint64_t)n;
+	for (uint32_t i = 1; i < n && size <= sizeof(x); i++) {
+		if (cmp(a + (size_t)(i - 1) * size, a + (size_t)i * size) <= 0)
+			continue;
+		memcpy(x, a + (size_t)i * size, size);
+		uint32_t j = i;
+		while (j > 0 && cmp(x, a + (size_t)(j - 1) * size) < 0)
+			j--;
+		memmove(a + (size_t)(j + 1) * size, a + (size_t)j * size, (size_t)(i - j) * size);
+		memcpy(a + (size_t)j * size, x, size);
+		if ((moves += i - j) > budget)
+			break;
+	}
+	if (moves > budget || (size > sizeof(x) && n > 1))
+		qsort(base, n, size, cmp);
 }
 
 void id_hash_release(struct id_hash *h)

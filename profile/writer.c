@@ -503,21 +503,12 @@ static int event_order_cmp(const void *a, const void *b)
 
 #define ORDER_THREADS_MAX 32
 
-/* By time, then index, in place; false past four moves an event (then
- * left part done, for qsort). */
-static bool order_by_time(struct event_order *o, uint32_t n)
+static int event_time_cmp(const void *a, const void *b)
 {
-	uint64_t moves = 0, budget = 4 * (uint64_t)n;
-	for (uint32_t i = 1; i < n; i++) {
-		struct event_order x = o[i];
-		uint32_t j = i;
-		for (; j > 0 && (x.time < o[j - 1].time || (x.time == o[j - 1].time && x.index < o[j - 1].index)); j--)
-			o[j] = o[j - 1];
-		o[j] = x;
-		if ((moves += i - j) > budget)
-			return false;
-	}
-	return true;
+	const struct event_order *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
 }
 
 static uint32_t thread_rank(const uint32_t *tids, uint32_t nt, uint32_t tid)
@@ -529,10 +520,10 @@ static uint32_t thread_rank(const uint32_t *tids, uint32_t nt, uint32_t tid)
 }
 
 /* Events arrive in time order, or nearly (a recorder's batches overlap by
- * the odd event), from a few threads: a stable insertion sort by time,
- * then a stable pass by thread, is linear where qsort was a twentieth of
- * a recorder's CPU on a two-thread alloc view.  Far from that order, or
- * from many threads, qsort.  spare: room for n more. */
+ * the odd event), from a few threads: sorting by time, then a stable pass
+ * by thread, is linear where qsort was a twentieth of a recorder's CPU on
+ * a two-thread alloc view.  From many threads, qsort.  spare: room for n
+ * more. */
 static void order_events(struct event_order *o, struct event_order *spare, uint32_t n)
 {
 	uint32_t tids[ORDER_THREADS_MAX], at[ORDER_THREADS_MAX] = { 0 }, nt = 0;
@@ -548,10 +539,7 @@ static void order_events(struct event_order *o, struct event_order *spare, uint3
 			tids[k] = tids[k - 1];
 		tids[k] = o[i].tid;
 	}
-	if (!order_by_time(o, n)) {
-		qsort(o, n, sizeof(*o), event_order_cmp);
-		return;
-	}
+	sort_nearly_sorted(o, n, sizeof(*o), event_time_cmp);
 	if (nt < 2)
 		return;
 	for (uint32_t i = 0; i < n; i++)

@@ -172,28 +172,6 @@ void record_queue_mark(struct record_queue *q, uint64_t time)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* A batch comes nearly in order: each CPU's buffer and each agent's ring
- * in time order, but for threads that took their ring slots in one order
- * and their times in the other.  Insertion sort is linear on that (qsort
- * was a twentieth of the reader's CPU on a two-thread alloc view); past a
- * few moves a record on average, the batch is not that, and qsort takes
- * it as it is. */
-static void sort_nearly_sorted(struct timed_record *t, uint32_t n)
-{
-	uint64_t moves = 0, budget = 4 * (uint64_t)n;
-	for (uint32_t i = 1; i < n; i++) {
-		struct timed_record x = t[i];
-		uint32_t j = i;
-		for (; j > 0 && timed_cmp(&x, &t[j - 1]) < 0; j--)
-			t[j] = t[j - 1];
-		t[j] = x;
-		if ((moves += i - j) > budget) {
-			qsort(t, n, sizeof(*t), timed_cmp);
-			return;
-		}
-	}
-}
-
 /* Collects the records of [read, write) not yet handled, in time order;
  * false when out of memory. */
 static bool collect(struct record_queue *q, uint64_t read, uint64_t write, record_time time_of, void *ctx)
@@ -209,7 +187,11 @@ static bool collect(struct record_queue *q, uint64_t read, uint64_t write, recor
 			return false;
 		*t = (struct timed_record){ time_of(h, ctx), q->sorted.count, h, len_at };
 	}
-	sort_nearly_sorted(q->sorted.data, q->sorted.count);
+	/* Each CPU's buffer and each agent's ring come in time order, but for
+	 * threads that took their ring slots in one order and their times in
+	 * the other (qsort was a twentieth of the reader's CPU on a two-thread
+	 * alloc view). */
+	sort_nearly_sorted(q->sorted.data, q->sorted.count, sizeof(struct timed_record), timed_cmp);
 	return true;
 }
 

@@ -125,6 +125,45 @@ static void count_items(void *arg, unsigned i)
 		atomic_fetch_add(&w->done, 1);
 }
 
+struct keyed {
+	uint64_t key;
+	uint32_t seq;
+};
+
+struct keyed_large {
+	struct keyed k;
+	char pad[60]; /* past the 64 bytes insertion sort takes */
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Nearly in order (insertion), reversed (qsort past the moves allowed),
+ * and elements too large for insertion: all come out as qsort would put
+ * them. */
+START_TEST(test_sort_nearly_sorted)
+{
+	enum { N = 2000 };
+	static struct keyed_large a[N];
+	for (int shape = 0; shape < 3; shape++) {
+		size_t size = shape == 2 ? sizeof(struct keyed_large) : sizeof(struct keyed);
+		for (uint32_t i = 0; i < N; i++) {
+			struct keyed *k = (struct keyed *)((char *)a + i * size);
+			k->key = shape == 1 ? N - i : i + (i % 5 == 2 ? 3 : 0);
+			k->seq = i;
+		}
+		sort_nearly_sorted(a, N, size, keyed_cmp);
+		for (uint32_t i = 1; i < N; i++)
+			ck_assert_int_lt(keyed_cmp((char *)a + (i - 1) * size, (char *)a + i * size), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_parallel_run)
 {
 	struct counted_work w = { 0 };
@@ -287,6 +326,7 @@ static Suite *base_suite(void)
 	tcase_add_test(tc, test_varints_round_trip);
 	tcase_add_test(tc, test_cursor_bounds);
 	tcase_add_test(tc, test_id_hash_over_vec);
+	tcase_add_test(tc, test_sort_nearly_sorted);
 	tcase_add_test(tc, test_parallel_run);
 	tcase_add_test(tc, test_open_mapped_file_stays_in_root);
 	tcase_add_test(tc, test_open_mapped_file_map_files);
