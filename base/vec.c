@@ -72,7 +72,11 @@ void sort_nearly_sorted(void *base, uint32_t n, size_t size, int (*cmp)(const vo
 {
 	unsigned char x[NEARLY_SORTED_ELEMENT_MAX], *a = base;
 	uint64_t moves = 0, budget = 4 * (uint64_t)n;
-	for (uint32_t i = 1; i < n && size <= sizeof(x); i++) {
+	if (size > sizeof(x)) {
+		qsort(base, n, size, cmp);
+		return;
+	}
+	for (uint32_t i = 1; i < n; i++) {
 		if (cmp(a + (size_t)(i - 1) * size, a + (size_t)i * size) <= 0)
 			continue;
 		memcpy(x, a + (size_t)i * size, size);
@@ -81,11 +85,11 @@ void sort_nearly_sorted(void *base, uint32_t n, size_t size, int (*cmp)(const vo
 			j--;
 		memmove(a + (size_t)(j + 1) * size, a + (size_t)j * size, (size_t)(i - j) * size);
 		memcpy(a + (size_t)j * size, x, size);
-		if ((moves += i - j) > budget)
-			break;
+		if ((moves += i - j) > budget) {
+			qsort(base, n, size, cmp);
+			return;
+		}
 	}
-	if (moves > budget || (size > sizeof(x) && n > 1))
-		qsort(base, n, size, cmp);
 }
 
 void id_hash_release(struct id_hash *h)
