@@ -224,6 +224,7 @@ static uint64_t now_ns(void)
 
 _Static_assert(sizeof(struct agent_ring_header) % 64 == 0 && sizeof(struct agent_ring_slot) % 16 == 0,
 	       "slots are 64-byte aligned, so that the stack copy after the fields is 16");
+_Static_assert(sizeof(struct agent_ring_hint) % 64 == 0, "hints are whole cache lines");
 
 static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t ticket)
 {
@@ -262,12 +263,14 @@ static void *map_ring(size_t size)
 static struct agent_ring_header *make_ring(uint32_t stack_size)
 {
 	size_t slot = (sizeof(struct agent_ring_slot) + stack_size + 63) & ~(size_t)63;
-	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot);
+	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot +
+			   AGENT_RING_HINTS * sizeof(struct agent_ring_hint));
 	if (m == MAP_FAILED)
 		return NULL;
 	struct agent_ring_header *r = m;
 	r->self = (uint64_t)(uintptr_t)m;
 	r->nslots = AGENT_RING_SLOTS;
+	r->nhints = AGENT_RING_HINTS;
 	r->slot_size = (uint32_t)slot;
 	r->stack_size = stack_size;
 	r->pid = (uint32_t)getpid();
@@ -343,6 +346,72 @@ static bool take_ticket(struct agent_ring_header *r, uint64_t *ticket)
 	}
 }
 
+static const struct agent_ring_hint *hints_of(const struct agent_ring_header *r)
+{
+	return (const struct agent_ring_hint *)((const char *)(r + 1) + (size_t)r->nslots * r->slot_size);
+}
+
+/* A register word's value in the sample; false for an index past them. */
+static bool hint_register(const uint64_t *regs, const uint64_t args[4], uint64_t index, uint64_t *value)
+{
+	if (index < AGENT_RING_REGS)
+		*value = regs[index];
+	else if (index - AGENT_RING_REGS < 4)
+		*value = args[index - AGENT_RING_REGS];
+	else
+		return false;
+	return true;
+}
+
+/* A word of the stack: read in asm, as copy_stack reads, which no
+ * sanitizer instruments (it may be another frame's redzone). */
+static inline uint64_t stack_word(uintptr_t at)
+{
+	uint64_t v;
+	__asm__ volatile("mov (%1), %0" : "=r"(v) : "r"(at) : "memory");
+	return v;
+}
+
+/* Writes the sample's stack words that the hint for sp names into the
+ * slot's copy at to, at their offsets, if the hint holds this sample's IP,
+ * SP and copy length and every register and stack word it names is equal;
+ * false otherwise (and what was written is the whole copy's to write).
+ * The profiler writes a hint while threads read it: read between two
+ * equal, even seqs.  Its offsets are checked against the copy's length,
+ * within the stack's known bounds. */
+static bool copy_hinted_words(const struct agent_ring_header *r, const uint64_t *regs, const uint64_t args[4],
+			      uintptr_t sp, size_t len, void *to)
+{
+	const struct agent_ring_hint *h = &hints_of(r)[agent_ring_hint_index(sp)];
+	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+	if (!seq || (seq & 1) || __atomic_load_n(&h->sp, __ATOMIC_RELAXED) != sp ||
+	    __atomic_load_n(&h->ip, __ATOMIC_RELAXED) != regs[AGENT_REG_IP] ||
+	    __atomic_load_n(&h->stack_len, __ATOMIC_RELAXED) != len)
+		return false;
+	uint32_t n = __atomic_load_n(&h->nwords, __ATOMIC_RELAXED);
+	if (n > AGENT_HINT_WORDS)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t where = __atomic_load_n(&h->words[i].where, __ATOMIC_RELAXED), v;
+		bool stack = !(where & AGENT_HINT_REG);
+		if (!stack) {
+			if (!hint_register(regs, args, where & ~AGENT_HINT_REG, &v))
+				return false;
+		} else if (where % 8 || where >= len || len - where < 8) {
+			return false;
+		} else {
+			v = stack_word(sp + where);
+		}
+		if (v != __atomic_load_n(&h->words[i].value, __ATOMIC_RELAXED))
+			return false;
+		if (stack)
+			__asm__ volatile("movnti %1, (%0)" : : "r"((char *)to + where), "r"(v) : "memory");
+	}
+	__asm__ volatile("sfence" ::: "memory");
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq;
+}
+
 /* noinline: the registers captured are this function's, in the frame the
  * profiler unwinds from (and drops, with its callers in the agent). */
 __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
@@ -371,7 +440,9 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	memcpy(s->regs, regs, sizeof(s->regs));
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	s->stack_len = len;
-	copy_stack(s + 1, (const void *)sp, len);
+	s->sparse = copy_hinted_words(r, regs, args, sp, len, s + 1);
+	if (!s->sparse)
+		copy_stack(s + 1, (const void *)sp, len);
 	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);
 	return true;
 }

@@ -28,7 +28,7 @@
 #define RING_MAP_MAX (64u << 20)
 /* A sample's fields but its stack copy: header, id, ip, tid, time,
  * period, callchain, regs (64 at most), sizes and a stack's place fit. */
-#define SLOT_FIELDS_MAX (8 * (8 + 64 + 4))
+#define SLOT_FIELDS_MAX (8 * (8 + 64 + 6))
 
 /* A slot whose ticket was taken and which stays unwritten this long is
  * given up: its thread left the agent midway (a signal handler's longjmp)
@@ -366,13 +366,24 @@ static const uint8_t *mapped_stack(const struct agent_rings *r, const struct age
 	return ring->map + off;
 }
 
+/* A mapped ring's hints, after its slots; NULL if the ring has none where
+ * its header says, or not AGENT_RING_HINTS of them. */
+static struct agent_ring_hint *mapped_hints(const struct agent_ring *ring, const struct agent_ring_header *h)
+{
+	uint64_t off = sizeof(*h) + (uint64_t)h->nslots * h->slot_size;
+	if (!ring->map || h->nhints != AGENT_RING_HINTS || off > ring->map_len ||
+	    ring->map_len - off < AGENT_RING_HINTS * sizeof(struct agent_ring_hint))
+		return NULL;
+	return (struct agent_ring_hint *)(ring->map + off);
+}
+
 /* The sample the allocated marker's uprobe would have written, from a
  * slot: the fields its event's sample_type names, in perf's order, as
  * pieces for the queue (the stack copy is not copied again here; left out
- * when NULL; named, not copied, when in_place).  Returns the number of
- * pieces. */
+ * when NULL; named, not copied, with the ring's hints, when in_place).
+ * Returns the number of pieces. */
 static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent_ring_slot *s, const uint8_t *stack,
-			    bool in_place, struct record_piece *pieces)
+			    bool in_place, struct agent_ring_hint *hints, struct record_piece *pieces)
 {
 	const struct perf_event_attr *attr = &r->es->kinds[KIND_AGENT_ALLOC];
 	uint8_t *p = r->record + sizeof(struct perf_event_header);
@@ -403,9 +414,11 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 	size_t after = 0; /* bytes of the pieces after the first */
 	bool shed = !stack, at = stack && in_place && (attr->sample_type & PERF_SAMPLE_STACK_USER);
 	if (at) {
-		PUT(16);
+		PUT(32);
 		PUT((uint64_t)(uintptr_t)stack);
 		PUT(s->stack_len);
+		PUT((uint64_t)(uintptr_t)hints);
+		PUT(hints ? AGENT_RING_HINTS : 0);
 		PUT(s->stack_len);
 	} else if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
 		/* The record's size is 16 bits: the copy is cut to fit.  Like the
@@ -430,6 +443,65 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 	h->size = (uint16_t)((size_t)(p - r->record) + after);
 	pieces[0] = (struct record_piece){ r->record, (size_t)(p - r->record) };
 	return n;
+}
+
+/* The hint's words for an unwind's reads (the stack's as offsets from sp,
+ * the registers' as where a slot holds them); 0 if they cannot be told:
+ * too many, off the copy, or a register the slot has not (one it reads as
+ * 0 is always 0, and is left out). */
+static uint32_t hint_words(const struct sample_view *v, const struct unwind_result *r, uint64_t sp,
+			   struct agent_hint_word *words)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < r->nreads; i++) {
+		uint64_t where = r->reads[i].where, value = r->reads[i].value;
+		if (where & UNWIND_READ_REG) {
+			/* Its place in the sample's registers: the place-th of the mask's bits. */
+			uint64_t place = where & ~UNWIND_READ_REG, mask = v->regs_mask;
+			for (uint64_t k = 0; k < place && mask; k++)
+				mask &= mask - 1;
+			int w = mask ? arch_agent_ring_word((unsigned)__builtin_ctzll(mask)) : -1;
+			if (w < 0 && value == 0)
+				continue;
+			if (w < 0)
+				return 0;
+			where = AGENT_HINT_REG | (uint64_t)w;
+		} else if (where < sp || where - sp >= v->stack_dyn) {
+			return 0;
+		} else {
+			where -= sp;
+		}
+		if (n == AGENT_HINT_WORDS)
+			return 0;
+		words[n++] = (struct agent_hint_word){ where, value };
+	}
+	return n;
+}
+
+void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r)
+{
+	struct agent_hint_word words[AGENT_HINT_WORDS];
+	uint64_t ip = sample_reg(v, ARCH_REG_IP), sp = sample_reg(v, ARCH_REG_SP);
+	uint32_t n;
+	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || !r->reads || !(n = hint_words(v, r, sp, words)))
+		return;
+	struct agent_ring_hint *h = &v->agent_hints[agent_ring_hint_index(sp)];
+	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
+	if (seq && !(seq & 1) && h->ip == ip && h->sp == sp && h->stack_len == v->stack_dyn && h->nwords == n &&
+	    memcmp(h->words, words, n * sizeof(*words)) == 0)
+		return; /* told already */
+	seq = (seq + 1) | 1;
+	__atomic_store_n(&h->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&h->ip, ip, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->sp, sp, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->stack_len, (uint32_t)v->stack_dyn, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->nwords, n, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < n; i++) {
+		__atomic_store_n(&h->words[i].where, words[i].where, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->words[i].value, words[i].value, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 /* Tells the agent the slots before tail are read, and that we live. */
@@ -542,6 +614,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	if (ring->read_due_ns < r->read_due_ns)
 		r->read_due_ns = ring->read_due_ns;
 	ring->read_ns = before;
+	struct agent_ring_hint *hints = mapped_hints(ring, &h);
 	size_t copied = 0; /* bytes of r->buf before slot i's */
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
@@ -554,13 +627,14 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, from, i) : copy;
 		struct record_piece pieces[4];
 		/* No stack: outside the ring, as its header tells. */
-		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, pieces);
+		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, hints, pieces);
 		if (ring->map && stack && r->prefetch_for)
 			unwind_prefetch(r->prefetch_for, ring->pid, s->regs[AGENT_REG_IP], s->regs[AGENT_REG_SP], stack,
 					s->stack_len);
 		if (!record_queue_push(q, pieces, np))
 			r->dropped++;
 		r->samples++;
+		r->sparse += s->sparse != 0;
 	}
 	ring->read_to += n;
 	if (!n && want && room && stuck(ring, ring->read_to, before)) {

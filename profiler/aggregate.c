@@ -457,6 +457,7 @@ static uint32_t sample_frames(struct aggregate *a, const struct sample_view *v)
 		struct unwind_result r;
 		uint32_t got = unwind_user_stack(a->unwinder, pm, a->p, v->regs, v->stack, v->stack_dyn,
 						 f->ip + f->n, MAX_STACK_FRAMES - f->n, &r);
+		agent_hint_publish(v, &r);
 		memset(f->is_kernel + f->n, 0, got * sizeof(*f->is_kernel));
 		f->n += got;
 		if (r.truncated)

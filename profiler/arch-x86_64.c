@@ -42,23 +42,29 @@ uint64_t arch_unwind_regs_mask(void)
 	return m;
 }
 
-uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg)
+int arch_agent_ring_word(unsigned reg)
 {
 	switch (reg) {
-	case PERF_REG_X86_IP: return s->regs[AGENT_REG_IP];
-	case PERF_REG_X86_SP: return s->regs[AGENT_REG_SP];
-	case PERF_REG_X86_BP: return s->regs[AGENT_REG_BP];
-	case PERF_REG_X86_BX: return s->regs[AGENT_REG_BX];
-	case PERF_REG_X86_R12: return s->regs[AGENT_REG_R12];
-	case PERF_REG_X86_R13: return s->regs[AGENT_REG_R13];
-	case PERF_REG_X86_R14: return s->regs[AGENT_REG_R14];
-	case PERF_REG_X86_R15: return s->regs[AGENT_REG_R15];
-	case PERF_REG_X86_DI: return s->args[0];
-	case PERF_REG_X86_SI: return s->args[1];
-	case PERF_REG_X86_DX: return s->args[2];
-	case PERF_REG_X86_CX: return s->args[3];
-	default: return 0;
+	case PERF_REG_X86_IP: return AGENT_REG_IP;
+	case PERF_REG_X86_SP: return AGENT_REG_SP;
+	case PERF_REG_X86_BP: return AGENT_REG_BP;
+	case PERF_REG_X86_BX: return AGENT_REG_BX;
+	case PERF_REG_X86_R12: return AGENT_REG_R12;
+	case PERF_REG_X86_R13: return AGENT_REG_R13;
+	case PERF_REG_X86_R14: return AGENT_REG_R14;
+	case PERF_REG_X86_R15: return AGENT_REG_R15;
+	case PERF_REG_X86_DI: return AGENT_RING_REGS + 0;
+	case PERF_REG_X86_SI: return AGENT_RING_REGS + 1;
+	case PERF_REG_X86_DX: return AGENT_RING_REGS + 2;
+	case PERF_REG_X86_CX: return AGENT_RING_REGS + 3;
+	default: return -1;
 	}
+}
+
+uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg)
+{
+	int w = arch_agent_ring_word(reg);
+	return w < 0 ? 0 : w < AGENT_RING_REGS ? s->regs[w] : s->args[w - AGENT_RING_REGS];
 }
 
 int arch_perf_reg_of_unwind(int unw_reg)

@@ -237,6 +237,7 @@ struct agent_rings {
 	uint32_t rings_seen, rings_mapped; /* rings learned, and those we map (the others: process_vm_readv) */
 	uint64_t since_ns; /* slots older are an earlier recording's */
 	uint64_t samples;  /* read from the rings */
+	uint64_t sparse;   /* ... of which only a hint's words were copied */
 	uint64_t stale;    /* slots skipped as an earlier recording's */
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
@@ -276,6 +277,14 @@ void agent_rings_give_back_all(struct agent_rings *r);
 /* Once the queue's consumer has stopped: the slots go back, and every
  * mapping is let go. */
 void agent_rings_release(struct agent_rings *r);
+
+/* After unwinding a ring's sample (v->agent_hints): what the unwind read
+ * (r->reads) becomes the hint for its stack, which the agent's threads
+ * compare with theirs before copying a stack (agent/agent.h).  Only from
+ * the thread that unwinds, while the sample's ring is lent to it. */
+struct sample_view;
+struct unwind_result;
+void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
 
@@ -320,6 +329,9 @@ uint64_t arch_unwind_regs_mask(void);
  * registers, and the allocated marker's arguments in theirs); 0 for the
  * others. */
 uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg);
+/* Where a slot holds perf's register reg: an index into its registers,
+ * then past them into the marker's arguments; -1 for none (always 0). */
+int arch_agent_ring_word(unsigned reg);
 /* perf's number of libunwind's register unw_reg, or -1. */
 int arch_perf_reg_of_unwind(int unw_reg);
 /* Whether addr can be a user-space code address (below the kernel's half). */
@@ -468,9 +480,10 @@ void event_set_release(struct event_set *es);
 
 #define MAX_STACK_FRAMES 1024
 
-/* A sample of ours whose stack copy is not in the record: its 16 bytes are
- * the copy's address in our memory and its length (an agent's ring, read
- * in place: agent_rings.c keeps it there until the record is handled).
+/* A sample of ours whose stack copy is not in the record: its 32 bytes are
+ * the copy's address in our memory and its length, and where its ring's
+ * hints are and how many (an agent's ring, read in place: agent_rings.c
+ * keeps it there until the record is handled).
  * The kernel leaves this bit of misc unused; records are never read from
  * a file. */
 #define SAMPLE_MISC_STACK_AT (1u << 10)
@@ -493,6 +506,8 @@ struct sample_view {
 	const uint64_t *regs;
 	uint64_t stack_size, stack_dyn;
 	const uint8_t *stack;
+	struct agent_ring_hint *agent_hints; /* a ring's sample: its hints, for the unwind's reads */
+	uint32_t agent_nhints;
 };
 
 /* Decodes a sample by the sample_type of the event it names; false if the

@@ -6,16 +6,21 @@
 
 #include "profiler/profiler-internal.h"
 
-/* The stack of a SAMPLE_MISC_STACK_AT sample: where its 16 bytes say. */
+/* The stack of a SAMPLE_MISC_STACK_AT sample, and its ring's hints: where
+ * its 32 bytes say. */
 static bool stack_elsewhere(struct sample_view *v)
 {
-	uint64_t at, len;
-	if (v->stack_size != 16)
+	uint64_t at, len, hints, nhints;
+	if (v->stack_size != 32)
 		return false;
 	memcpy(&at, v->stack, 8);
 	memcpy(&len, v->stack + 8, 8);
+	memcpy(&hints, v->stack + 16, 8);
+	memcpy(&nhints, v->stack + 24, 8);
 	v->stack = (const uint8_t *)(uintptr_t)at;
 	v->stack_size = len;
+	v->agent_hints = (struct agent_ring_hint *)(uintptr_t)hints;
+	v->agent_nhints = (uint32_t)nhints;
 	return true;
 }
 

@@ -71,6 +71,7 @@ static void read_all(struct profiler *s)
 	event_set_read(&s->events, enqueue_record, s);
 	agent_rings_read(&s->rings, &s->queue);
 	s->stats.agent_ring_samples = s->rings.samples;
+	s->stats.agent_ring_sparse = s->rings.sparse;
 	s->stats.agent_rings = s->rings.rings_seen;
 	s->stats.agent_rings_shared = s->rings.rings_mapped;
 	s->stats.unwind_dropped += s->rings.dropped;

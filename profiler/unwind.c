@@ -86,11 +86,6 @@ struct process_modules {
 #define MEMO_READS 48
 #define MEMO_FRAMES 64
 
-struct memo_read {
-	uint64_t where; /* stack address, or MEMO_REG | register index */
-	uint64_t value;
-};
-#define MEMO_REG (1ull << 63) /* never a user stack address */
 
 struct unwind_memo {
 	bool valid;
@@ -99,7 +94,7 @@ struct unwind_memo {
 	uint64_t ip, sp, stack_len;
 	struct unwind_result r;
 	uint32_t nreads, nframes;
-	struct memo_read reads[MEMO_READS];
+	struct unwind_read reads[MEMO_READS];
 	uint64_t frames[MEMO_FRAMES];
 };
 
@@ -140,7 +135,7 @@ static void memo_log(struct unwind_ctx *c, uint64_t where, uint64_t value)
 	if (c->log->nreads == MEMO_READS)
 		c->log_full = true;
 	else
-		c->log->reads[c->log->nreads++] = (struct memo_read){ where, value };
+		c->log->reads[c->log->nreads++] = (struct unwind_read){ where, value };
 }
 
 /* ---- ELF images ---- */
@@ -437,7 +432,7 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t regnum, unw_word_t *valp
 	if (i < 0)
 		return -UNW_EBADREG;
 	*valp = c->regs[i];
-	memo_log(c, MEMO_REG | (uint64_t)i, *valp);
+	memo_log(c, UNWIND_READ_REG | (uint64_t)i, *valp);
 	return 0;
 }
 
@@ -574,7 +569,7 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 	uint64_t line = UINT64_MAX;
 	for (uint32_t i = 0; i < m->nreads; i++) {
 		uint64_t where = m->reads[i].where;
-		if (!(where & MEMO_REG) && where / 64 != line) {
+		if (!(where & UNWIND_READ_REG) && where / 64 != line) {
 			line = where / 64;
 			__builtin_prefetch(stack + (where - sp));
 		}
@@ -588,8 +583,8 @@ static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c
 		return false;
 	for (uint32_t i = 0; i < m->nreads; i++) {
 		uint64_t where = m->reads[i].where, v;
-		if (where & MEMO_REG)
-			v = c->regs[where & ~MEMO_REG];
+		if (where & UNWIND_READ_REG)
+			v = c->regs[where & ~UNWIND_READ_REG];
 		else
 			memcpy(&v, c->stack + (where - c->sp), 8); /* in the copy: same sp and length */
 		if (v != m->reads[i].value)
@@ -664,6 +659,8 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 			uint32_t n = m->nframes < max ? m->nframes : max;
 			memcpy(frames, m->frames, n * sizeof(*frames));
 			*r = m->r;
+			r->reads = m->reads;
+			r->nreads = m->nreads;
 			return n;
 		}
 		/* This unwind's reads go to the slot, which holds it if they fit. */
@@ -682,6 +679,8 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 		m->nframes = n;
 		memcpy(m->frames, frames, n * sizeof(*frames));
 		m->valid = true;
+		r->reads = m->reads;
+		r->nreads = m->nreads;
 	}
 	return n;
 }

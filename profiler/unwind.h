@@ -11,10 +11,23 @@
 
 struct unwinder;
 
+/* A value an unwind read: a stack word (where: its address) or a register
+ * (UNWIND_READ_REG | its place in the sample's registers). */
+struct unwind_read {
+	uint64_t where, value;
+};
+#define UNWIND_READ_REG (1ull << 63) /* never a user stack address */
+
 struct unwind_result {
 	bool truncated; /* stopped at the end of the stack copy: --stack-size too small */
 	bool broken;    /* stopped before the outermost frame otherwise: no or corrupt CFI,
 			 * unreadable memory, or the step bound */
+	/* Every value the unwind read, in order, when it is remembered: a
+	 * sample of the same process, IP, SP and copy length whose values
+	 * there are equal unwinds to the same frames reading nothing else.
+	 * NULL when not remembered; valid until the next unwind. */
+	const struct unwind_read *reads;
+	uint32_t nreads;
 };
 
 /* Files are found through the profile's mapping paths, given with each

@@ -254,6 +254,101 @@ START_TEST(test_full_ring_without_reader_falls_back)
 }
 END_TEST
 
+/* One call site, so that every sample from it has the same IP and SP. */
+static __attribute__((noinline)) bool write_here(const uint64_t args[4])
+{
+	bool ok = ring_write_sample(args);
+	__asm__ volatile("" ::: "memory"); /* not a tail call */
+	return ok;
+}
+
+/* Writes a sample from write_here, gives its slot back, and returns it. */
+static const struct agent_ring_slot *written_slot(const uint64_t args[4])
+{
+	ck_assert(write_here(args));
+	struct agent_ring_header *r = atomic_load(&rings.ring);
+	const struct agent_ring_slot *s = slot_at(r, r->head - 1);
+	__atomic_store_n(&r->tail, r->head, __ATOMIC_RELEASE);
+	return s;
+}
+
+START_TEST(test_hint_copies_only_its_words)
+{
+	ring_configure(2048);
+	uint64_t args[4] = { 0x1000, 16, 16, 1 << 8 };
+	uint8_t first[2048], second[2048];
+	const struct agent_ring_slot *s = written_slot(args);
+	struct agent_ring_header *r = atomic_load(&rings.ring);
+	ck_assert_uint_eq(r->nhints, AGENT_RING_HINTS);
+	ck_assert_uint_eq(s->sparse, 0); /* no hint yet */
+	uint64_t ip = s->regs[AGENT_REG_IP], sp = s->regs[AGENT_REG_SP], len = s->stack_len;
+	ck_assert_uint_ge(len, 64);
+	memcpy(first, s + 1, len);
+	s = written_slot(args);
+	ck_assert_uint_eq(s->regs[AGENT_REG_SP], sp);
+	memcpy(second, s + 1, len);
+
+	/* A hint of the words equal in both (as an unwind's would be) and a register. */
+	struct agent_ring_hint *h = (struct agent_ring_hint *)hints_of(r) + agent_ring_hint_index(sp);
+	uint32_t n = 0;
+	for (uint64_t off = 0; off + 8 <= len && n < 8; off += 8)
+		if (memcmp(first + off, second + off, 8) == 0 && first[off] != 0xAA) {
+			h->words[n].where = off;
+			memcpy(&h->words[n++].value, first + off, 8);
+		}
+	ck_assert_uint_ge(n, 2);
+	h->words[n++] = (struct agent_hint_word){ AGENT_HINT_REG | AGENT_REG_IP, ip };
+	h->ip = ip;
+	h->sp = sp;
+	h->stack_len = (uint32_t)len;
+	h->nwords = n;
+	h->seq = 2;
+
+	/* Matched: only the hint's words are written, the rest is as it was. */
+	struct agent_ring_slot *next = slot_at(r, r->head);
+	memset(next + 1, 0xAA, len);
+	s = written_slot(args);
+	ck_assert_ptr_eq(s, next);
+	ck_assert_uint_eq(s->sparse, 1);
+	ck_assert_uint_eq(s->stack_len, len);
+	uint32_t words = 0;
+	for (uint64_t off = 0; off < len; off += 8) {
+		bool named = false;
+		for (uint32_t i = 0; i < n; i++)
+			named |= h->words[i].where == off;
+		if (named)
+			ck_assert(memcmp((const uint8_t *)(s + 1) + off, first + off, 8) == 0);
+		else
+			ck_assert_uint_eq(*(const uint64_t *)((const uint8_t *)(s + 1) + off), 0xAAAAAAAAAAAAAAAAull);
+		words += named;
+	}
+	ck_assert_uint_eq(words, n - 1);
+
+	/* Anything else is a whole copy: a value not equal, a hint being
+	 * written, or one a hostile profiler wrote. */
+	struct agent_ring_hint good = *h;
+	for (int spoil = 0; spoil < 7; spoil++) {
+		*h = good;
+		switch (spoil) {
+		case 0: h->words[0].value ^= 1; break;
+		case 1: h->words[n - 1].value ^= 1; break; /* the register */
+		case 2: h->seq = 3; break;
+		case 3: h->words[1].where = len; break;
+		case 4: h->words[1].where = 3; break;
+		case 5: h->words[n - 1].where = AGENT_HINT_REG | 99; break;
+		case 6: h->nwords = AGENT_HINT_WORDS + 1; break;
+		}
+		next = slot_at(r, r->head);
+		memset(next + 1, 0xAA, len);
+		s = written_slot(args);
+		ck_assert_msg(s->sparse == 0, "spoilt hint %d matched", spoil);
+		ck_assert_msg(memcmp((const uint8_t *)(s + 1) + 8 * (len / 8 - 1), second + 8 * (len / 8 - 1), 8) == 0,
+			      "spoilt hint %d: not a whole copy", spoil);
+	}
+	ring_configure(0);
+}
+END_TEST
+
 START_TEST(test_stack_bounds_from_maps)
 {
 	uintptr_t lo, hi;
@@ -441,6 +536,7 @@ int main(void)
 	tcase_add_test(tc, test_fuzzed_calls_from_threads);
 	tcase_add_test(tc, test_ring_takes_samples_from_threads);
 	tcase_add_test(tc, test_full_ring_without_reader_falls_back);
+	tcase_add_test(tc, test_hint_copies_only_its_words);
 	tcase_add_test(tc, test_stack_bounds_from_maps);
 	tcase_add_test(tc, test_thread_stack_ends_below_its_tls);
 	tcase_add_test(tc, test_stop_puts_every_entry_back);

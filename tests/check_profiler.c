@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
+#include "profiler/unwind.h"
 
 /* A record being built: header first, then fields appended. */
 struct rec {
@@ -1104,6 +1105,61 @@ START_TEST(test_arch_tables)
 }
 END_TEST
 
+/* An unwind's reads become its stack's hint: stack words as offsets from
+ * SP, registers as where a slot holds them; told once, told again when a
+ * value changes, and never when the agent could not check them. */
+START_TEST(test_agent_hint_from_unwind_reads)
+{
+	static struct agent_ring_hint hints[AGENT_RING_HINTS];
+	uint64_t sp = 0x7ffd00001000, ip = 0x5000;
+	enum arch_reg order[] = { ARCH_REG_RET, ARCH_REG_ARG0, ARCH_REG_SP, ARCH_REG_IP }; /* rax, rdi, rsp, rip */
+	uint64_t regs[4] = { 0, 0x1234, sp, ip }, mask = 0;
+	for (int i = 0; i < 4; i++)
+		mask |= 1ull << arch_perf_reg(order[i]);
+	struct sample_view v = { .regs_mask = mask, .regs = regs, .stack_dyn = 256, .agent_hints = hints,
+				 .agent_nhints = AGENT_RING_HINTS };
+	struct unwind_read reads[] = {
+		{ sp + 16, 0xaaaa }, { UNWIND_READ_REG | 2, sp }, { UNWIND_READ_REG | 1, 0x1234 },
+		{ UNWIND_READ_REG | 0, 0 }, /* rax: no place in a slot, always 0 there */
+		{ sp + 40, 0xbbbb },
+	};
+	struct unwind_result r = { .reads = reads, .nreads = 5 };
+	agent_hint_publish(&v, &r);
+	const struct agent_ring_hint *h = &hints[agent_ring_hint_index(sp)];
+	ck_assert_uint_eq(h->seq, 2);
+	ck_assert_uint_eq(h->ip, ip);
+	ck_assert_uint_eq(h->sp, sp);
+	ck_assert_uint_eq(h->stack_len, 256);
+	ck_assert_uint_eq(h->nwords, 4);
+	struct agent_hint_word want[] = { { 16, 0xaaaa },
+					  { AGENT_HINT_REG | AGENT_REG_SP, sp },
+					  { AGENT_HINT_REG | AGENT_RING_REGS, 0x1234 },
+					  { 40, 0xbbbb } };
+	ck_assert(memcmp(h->words, want, sizeof(want)) == 0);
+	agent_hint_publish(&v, &r);
+	ck_assert_uint_eq(h->seq, 2); /* the same: not written again */
+	reads[4].value = 0xcccc;
+	agent_hint_publish(&v, &r);
+	ck_assert_uint_eq(h->seq, 4);
+	ck_assert_uint_eq(h->words[3].value, 0xcccc);
+	/* Nothing the agent could not check: a read off the copy, a register a
+	 * slot has not that is not 0, an unwind not remembered, no hints. */
+	reads[4].where = sp + 256;
+	agent_hint_publish(&v, &r);
+	reads[4].where = sp + 40;
+	reads[3].value = 7;
+	agent_hint_publish(&v, &r);
+	reads[3].value = 0;
+	r.reads = NULL;
+	agent_hint_publish(&v, &r);
+	r.reads = reads;
+	v.agent_hints = NULL;
+	agent_hint_publish(&v, &r);
+	ck_assert_uint_eq(h->seq, 4);
+	ck_assert_uint_eq(h->words[3].value, 0xcccc);
+}
+END_TEST
+
 static Suite *profiler_suite(void)
 {
 	Suite *s = suite_create("profiler");
@@ -1129,6 +1185,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_skips_an_earlier_recordings_slots);
 	tcase_add_test(tc, test_agent_ring_unsealed_is_not_mapped);
 	tcase_add_test(tc, test_arch_tables);
+	tcase_add_test(tc, test_agent_hint_from_unwind_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }
