@@ -5,8 +5,9 @@
  * It rewrites the GOT entries of the allocation functions in every loaded
  * module, samples allocations by bytes (a per-thread countdown with
  * exponentially distributed intervals, as jemalloc and tcmalloc do) and
- * writes each sampled allocation (its registers and a copy of its stack)
- * into a ring in its own memory, which the profiler reads from outside
+ * writes each sampled allocation (its registers and a copy of its stack,
+ * or of the words of it the profiler's hint names) into a ring in its own
+ * memory, which the profiler reads from outside
  * (process_vm_readv) and unwinds as it unwinds a uprobe's sample: no trap
  * into the kernel per sample.  Where the ring cannot serve (full, a stack
  * the agent does not know the bounds of, frame-pointer recordings), it

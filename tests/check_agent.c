@@ -254,18 +254,33 @@ START_TEST(test_full_ring_without_reader_falls_back)
 }
 END_TEST
 
+/* The return addresses of the two calls below: words of the stack that
+ * every sample from them has, as an unwind reads them (the other words of
+ * the frames, spilled values, change from call to call). */
+static uintptr_t returns[2];
+
 /* One call site, so that every sample from it has the same IP and SP. */
 static __attribute__((noinline)) bool write_here(const uint64_t args[4])
 {
+	returns[0] = (uintptr_t)__builtin_return_address(0);
 	bool ok = ring_write_sample(args);
 	__asm__ volatile("" ::: "memory"); /* not a tail call */
 	return ok;
 }
 
-/* Writes a sample from write_here, gives its slot back, and returns it. */
-static const struct agent_ring_slot *written_slot(const uint64_t args[4])
+static __attribute__((noinline)) bool write_from_here(const uint64_t args[4])
 {
-	ck_assert(write_here(args));
+	returns[1] = (uintptr_t)__builtin_return_address(0);
+	bool ok = write_here(args);
+	__asm__ volatile("" ::: "memory");
+	return ok;
+}
+
+/* Writes a sample from write_here, through one call site of
+ * write_from_here, gives its slot back, and returns it. */
+static __attribute__((noinline)) const struct agent_ring_slot *written_slot(const uint64_t args[4])
+{
+	ck_assert(write_from_here(args));
 	struct agent_ring_header *r = atomic_load(&rings.ring);
 	const struct agent_ring_slot *s = slot_at(r, r->head - 1);
 	__atomic_store_n(&r->tail, r->head, __ATOMIC_RELEASE);
@@ -276,7 +291,7 @@ START_TEST(test_hint_copies_only_its_words)
 {
 	ring_configure(2048);
 	uint64_t args[4] = { 0x1000, 16, 16, 1 << 8 };
-	uint8_t first[2048], second[2048];
+	static uint8_t first[2048], second[2048]; /* not on the stack the samples copy */
 	const struct agent_ring_slot *s = written_slot(args);
 	struct agent_ring_header *r = atomic_load(&rings.ring);
 	ck_assert_uint_eq(r->nhints, AGENT_RING_HINTS);
@@ -288,15 +303,16 @@ START_TEST(test_hint_copies_only_its_words)
 	ck_assert_uint_eq(s->regs[AGENT_REG_SP], sp);
 	memcpy(second, s + 1, len);
 
-	/* A hint of the words equal in both (as an unwind's would be) and a register. */
+	/* A hint of the return addresses, as an unwind's, and a register. */
 	struct agent_ring_hint *h = (struct agent_ring_hint *)hints_of(r) + agent_ring_hint_index(sp);
 	uint32_t n = 0;
-	for (uint64_t off = 0; off + 8 <= len && n < 8; off += 8)
-		if (memcmp(first + off, second + off, 8) == 0 && first[off] != 0xAA) {
-			h->words[n].where = off;
-			memcpy(&h->words[n++].value, first + off, 8);
-		}
-	ck_assert_uint_ge(n, 2);
+	for (uint64_t off = 0; off + 8 <= len; off += 8) {
+		uint64_t w;
+		memcpy(&w, first + off, 8);
+		if ((w == returns[0] || w == returns[1]) && memcmp(first + off, second + off, 8) == 0)
+			h->words[n++] = (struct agent_hint_word){ off, w };
+	}
+	ck_assert_uint_eq(n, 2);
 	h->words[n++] = (struct agent_hint_word){ AGENT_HINT_REG | AGENT_REG_IP, ip };
 	h->ip = ip;
 	h->sp = sp;
