@@ -418,7 +418,7 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 		PUT((uint64_t)(uintptr_t)stack);
 		PUT(s->stack_len);
 		PUT((uint64_t)(uintptr_t)hints);
-		PUT(hints ? AGENT_RING_HINTS : 0);
+		PUT((hints ? AGENT_RING_HINTS : 0) | (uint64_t)(s->sparse == 1) << 32);
 		PUT(s->stack_len);
 	} else if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
 		/* The record's size is 16 bits: the copy is cut to fit.  Like the
@@ -483,8 +483,9 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 	struct agent_hint_word words[AGENT_HINT_WORDS];
 	uint64_t ip = sample_reg(v, ARCH_REG_IP), sp = sample_reg(v, ARCH_REG_SP);
 	uint32_t n;
-	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || !r->reads || !(n = hint_words(v, r, sp, words)))
-		return;
+	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads ||
+	    !(n = hint_words(v, r, sp, words)))
+		return; /* none, or one that holds for this stack already */
 	struct agent_ring_hint *h = &v->agent_hints[agent_ring_hint_index(sp)];
 	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
 	if (seq && !(seq & 1) && h->ip == ip && h->sp == sp && h->stack_len == v->stack_dyn && h->nwords == n &&

@@ -508,6 +508,7 @@ struct sample_view {
 	const uint8_t *stack;
 	struct agent_ring_hint *agent_hints; /* a ring's sample: its hints, for the unwind's reads */
 	uint32_t agent_nhints;
+	bool agent_sparse; /* its stack copied in part: a hint matched it */
 };
 
 /* Decodes a sample by the sample_type of the event it names; false if the

@@ -1142,8 +1142,14 @@ START_TEST(test_agent_hint_from_unwind_reads)
 	agent_hint_publish(&v, &r);
 	ck_assert_uint_eq(h->seq, 4);
 	ck_assert_uint_eq(h->words[3].value, 0xcccc);
-	/* Nothing the agent could not check: a read off the copy, a register a
-	 * slot has not that is not 0, an unwind not remembered, no hints. */
+	/* Nothing for a stack a hint matched (copied in part), nor what the
+	 * agent could not check: a read off the copy, a register a slot has not
+	 * that is not 0, an unwind not remembered, no hints. */
+	reads[4].value = 0xdddd;
+	v.agent_sparse = true;
+	agent_hint_publish(&v, &r);
+	v.agent_sparse = false;
+	reads[4].value = 0xcccc;
 	reads[4].where = sp + 256;
 	agent_hint_publish(&v, &r);
 	reads[4].where = sp + 40;
