@@ -117,7 +117,8 @@ struct agent_ring_slot {
  * the profiler alone, under seq (odd while it writes; 0: none), and read
  * by the agent's threads. */
 #define AGENT_RING_HINTS 128
-#define AGENT_HINT_WORDS 30
+#define AGENT_HINT_WAYS 4 /* the hints a stack's SP may be in, one after another */
+#define AGENT_HINT_WORDS 126
 #define AGENT_HINT_REG (1ull << 63) /* where: a register, its index in regs, then args */
 
 struct agent_ring_hint {
@@ -130,10 +131,13 @@ struct agent_ring_hint {
 	} words[AGENT_HINT_WORDS];
 };
 
-/* A stack's hint, by its stack pointer (the IP is the agent's own). */
+/* The first of the AGENT_HINT_WAYS hints a stack may be in, by its stack
+ * pointer (the IP is the agent's own): stacks at one SP (calls from
+ * sibling functions whose frames are of one size) take one each. */
 static inline uint32_t agent_ring_hint_index(uint64_t sp)
 {
-	return (uint32_t)((sp >> 4) * 0x9E3779B97F4A7C15ull >> 57) % AGENT_RING_HINTS;
+	return (uint32_t)((sp >> 4) * 0x9E3779B97F4A7C15ull >> 32) % (AGENT_RING_HINTS / AGENT_HINT_WAYS) *
+	       AGENT_HINT_WAYS;
 }
 
 /* The control functions, called by the profiler's injection:

@@ -384,17 +384,16 @@ static inline uint64_t stack_word(uintptr_t at)
 	return v;
 }
 
-/* Writes the sample's stack words that the hint for sp names into the
- * slot's copy at to, at their offsets, if the hint holds this sample's IP,
- * SP and copy length and every register and stack word it names is equal;
- * false otherwise (and what was written is the whole copy's to write).
+/* Writes the sample's stack words that hint h names into the slot's copy
+ * at to, at their offsets, if h holds this sample's IP, SP and copy length
+ * and every register and stack word it names is equal; false otherwise
+ * (and what was written is another hint's, or the whole copy's, to write).
  * The profiler writes a hint while threads read it: read between two
  * equal, even seqs.  Its offsets are checked against the copy's length,
  * within the stack's known bounds. */
-static bool copy_hinted_words(const struct agent_ring_header *r, const uint64_t *regs, const uint64_t args[4],
+static bool copy_hinted_words(const struct agent_ring_hint *h, const uint64_t *regs, const uint64_t args[4],
 			      uintptr_t sp, size_t len, void *to)
 {
-	const struct agent_ring_hint *h = &hints_of(r)[agent_ring_hint_index(sp)];
 	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
 	if (!seq || (seq & 1) || __atomic_load_n(&h->sp, __ATOMIC_RELAXED) != sp ||
 	    __atomic_load_n(&h->ip, __ATOMIC_RELAXED) != regs[AGENT_REG_IP] ||
@@ -453,7 +452,10 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 		store_nt(&s->regs[i], regs[i]);
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	store_nt(&s->stack_len, len);
-	bool sparse = copy_hinted_words(r, regs, args, sp, len, s + 1);
+	const struct agent_ring_hint *hints = &hints_of(r)[agent_ring_hint_index(sp)];
+	bool sparse = false;
+	for (int w = 0; w < AGENT_HINT_WAYS && !sparse; w++)
+		sparse = copy_hinted_words(&hints[w], regs, args, sp, len, s + 1);
 	if (!sparse)
 		copy_stack(s + 1, (const void *)sp, len);
 	store_nt32(&s->sparse, sparse);

@@ -486,12 +486,24 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads ||
 	    !(n = hint_words(v, r, sp, words)))
 		return; /* none, or one that holds for this stack already */
-	struct agent_ring_hint *h = &v->agent_hints[agent_ring_hint_index(sp)];
-	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
-	if (seq && !(seq & 1) && h->ip == ip && h->sp == sp && h->stack_len == v->stack_dyn && h->nwords == n &&
-	    memcmp(h->words, words, n * sizeof(*words)) == 0)
-		return; /* told already */
-	seq = (seq + 1) | 1;
+	/* Into a free way of the stack's set, or one at random (the words' own
+	 * hash): none is told twice. */
+	struct agent_ring_hint *set = &v->agent_hints[agent_ring_hint_index(sp)], *h = NULL;
+	for (uint32_t w = 0; w < AGENT_HINT_WAYS; w++) {
+		struct agent_ring_hint *way = &set[w];
+		if (way->seq && !(way->seq & 1) && way->ip == ip && way->sp == sp && way->stack_len == v->stack_dyn &&
+		    way->nwords == n && memcmp(way->words, words, n * sizeof(*words)) == 0)
+			return;
+		if (!h && !way->seq)
+			h = way;
+	}
+	if (!h) {
+		uint64_t mix = 0;
+		for (uint32_t i = 0; i < n; i++)
+			mix = hash_u64(mix ^ words[i].value);
+		h = &set[mix % AGENT_HINT_WAYS];
+	}
+	uint64_t seq = (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) + 1) | 1;
 	__atomic_store_n(&h->seq, seq, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&h->ip, ip, __ATOMIC_RELAXED);

@@ -82,9 +82,13 @@ struct process_modules {
  * and stack words match all that an earlier unwind read gets that unwind's
  * frames without unwinding again.  Samples from one call site (a syscall in
  * a loop, a hot loop) hit it again and again. */
-#define MEMO_SLOTS 1024 /* direct-mapped: a newer unwind takes the slot */
-#define MEMO_READS 48
-#define MEMO_FRAMES 64
+#define MEMO_SLOTS 1024
+/* Stacks at one IP and SP (calls from sibling functions whose frames are of
+ * one size) take turns in a set of ways: direct-mapped, two that alternate
+ * were unwound in full every time. */
+#define MEMO_WAYS 4
+#define MEMO_READS 128
+#define MEMO_FRAMES 128
 
 
 struct unwind_memo {
@@ -110,6 +114,7 @@ struct unwinder {
 	uint64_t evicted;   /* images evicted so far */
 	struct vec procs; /* struct process_modules */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
+	uint32_t memo_victim;      /* the way a new unwind takes when its set is full, in turn */
 	/* Where each register is in a sample's register array (-1: not sampled),
 	 * by libunwind's number, and the stack and instruction pointers'. */
 	int8_t slot_of[UNWIND_REGS_MAX];
@@ -553,9 +558,11 @@ void unwind_drop_process(struct unwinder *u, pid_t pid)
 			u->memos[i].valid = false;
 }
 
-static struct unwind_memo *memo_slot(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp)
+/* The first of the set of MEMO_WAYS memos a stack at ip and sp may be in. */
+static struct unwind_memo *memo_set(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp)
 {
-	return &u->memos[hash_u64(ip ^ hash_u64(sp ^ ((uint64_t)pid << 32))) % MEMO_SLOTS];
+	uint64_t sets = MEMO_SLOTS / MEMO_WAYS;
+	return &u->memos[hash_u64(ip ^ hash_u64(sp ^ ((uint64_t)pid << 32))) % sets * MEMO_WAYS];
 }
 
 void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp, const uint8_t *stack,
@@ -563,8 +570,11 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 {
 	if (!u->memos)
 		return;
-	const struct unwind_memo *m = memo_slot(u, pid, ip, sp);
-	if (!m->valid || m->pid != pid || m->ip != ip || m->sp != sp || m->stack_len != stack_len)
+	const struct unwind_memo *set = memo_set(u, pid, ip, sp), *m = NULL;
+	for (uint32_t w = 0; w < MEMO_WAYS && !m; w++)
+		if (set[w].valid && set[w].pid == pid && set[w].ip == ip && set[w].sp == sp && set[w].stack_len == stack_len)
+			m = &set[w];
+	if (!m)
 		return;
 	uint64_t line = UINT64_MAX;
 	for (uint32_t i = 0; i < m->nreads; i++) {
@@ -654,16 +664,26 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	}
 	struct unwind_memo *m = NULL;
 	if (u->memos) {
-		m = memo_slot(u, c.pmods->pid, ip, c.sp);
-		if (memo_matches(m, &c, ip)) {
-			uint32_t n = m->nframes < max ? m->nframes : max;
-			memcpy(frames, m->frames, n * sizeof(*frames));
-			*r = m->r;
-			r->reads = m->reads;
-			r->nreads = m->nreads;
-			return n;
+		struct unwind_memo *set = memo_set(u, c.pmods->pid, ip, c.sp);
+		for (uint32_t w = 0; w < MEMO_WAYS; w++) {
+			m = &set[w];
+			if (memo_matches(m, &c, ip)) {
+				uint32_t n = m->nframes < max ? m->nframes : max;
+				memcpy(frames, m->frames, n * sizeof(*frames));
+				*r = m->r;
+				r->reads = m->reads;
+				r->nreads = m->nreads;
+				return n;
+			}
 		}
-		/* This unwind's reads go to the slot, which holds it if they fit. */
+		/* This unwind's reads go to a free way, or the next in turn,
+		 * which holds it if they fit. */
+		m = NULL;
+		for (uint32_t w = 0; w < MEMO_WAYS && !m; w++)
+			if (!set[w].valid)
+				m = &set[w];
+		if (!m)
+			m = &set[u->memo_victim++ % MEMO_WAYS];
 		m->valid = false;
 		m->nreads = 0;
 		c.log = m;

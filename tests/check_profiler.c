@@ -1125,7 +1125,7 @@ START_TEST(test_agent_hint_from_unwind_reads)
 	};
 	struct unwind_result r = { .reads = reads, .nreads = 5 };
 	agent_hint_publish(&v, &r);
-	const struct agent_ring_hint *h = &hints[agent_ring_hint_index(sp)];
+	const struct agent_ring_hint *h = &hints[agent_ring_hint_index(sp)]; /* its set's first way */
 	ck_assert_uint_eq(h->seq, 2);
 	ck_assert_uint_eq(h->ip, ip);
 	ck_assert_uint_eq(h->sp, sp);
@@ -1138,18 +1138,30 @@ START_TEST(test_agent_hint_from_unwind_reads)
 	ck_assert(memcmp(h->words, want, sizeof(want)) == 0);
 	agent_hint_publish(&v, &r);
 	ck_assert_uint_eq(h->seq, 2); /* the same: not written again */
-	reads[4].value = 0xcccc;
-	agent_hint_publish(&v, &r);
-	ck_assert_uint_eq(h->seq, 4);
-	ck_assert_uint_eq(h->words[3].value, 0xcccc);
+	/* Another stack at the same SP takes another way of the set, until
+	 * the set is full; then one way at random. */
+	for (uint64_t value = 0xc000; value < 0xc000 + 2 * AGENT_HINT_WAYS; value++) {
+		reads[4].value = value;
+		agent_hint_publish(&v, &r);
+		uint32_t holding = 0, written = 0;
+		for (uint32_t w = 0; w < AGENT_HINT_WAYS; w++) {
+			holding += h[w].nwords == 4 && h[w].words[3].value == value && h[w].seq % 2 == 0;
+			written += h[w].seq != 0;
+		}
+		ck_assert_uint_eq(holding, 1);
+		if (value == 0xc000)
+			ck_assert_uint_eq(h[1].words[3].value, 0xc000); /* a free way first */
+		ck_assert_uint_eq(written, value - 0xc000 + 2 < AGENT_HINT_WAYS ? value - 0xc000 + 2 : AGENT_HINT_WAYS);
+	}
 	/* Nothing for a stack a hint matched (copied in part), nor what the
 	 * agent could not check: a read off the copy, a register a slot has not
 	 * that is not 0, an unwind not remembered, no hints. */
+	struct agent_ring_hint before[AGENT_HINT_WAYS];
+	memcpy(before, h, sizeof(before));
 	reads[4].value = 0xdddd;
 	v.agent_sparse = true;
 	agent_hint_publish(&v, &r);
 	v.agent_sparse = false;
-	reads[4].value = 0xcccc;
 	reads[4].where = sp + 256;
 	agent_hint_publish(&v, &r);
 	reads[4].where = sp + 40;
@@ -1161,8 +1173,7 @@ START_TEST(test_agent_hint_from_unwind_reads)
 	r.reads = reads;
 	v.agent_hints = NULL;
 	agent_hint_publish(&v, &r);
-	ck_assert_uint_eq(h->seq, 4);
-	ck_assert_uint_eq(h->words[3].value, 0xcccc);
+	ck_assert(memcmp(before, h, sizeof(before)) == 0);
 }
 END_TEST
 

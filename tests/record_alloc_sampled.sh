@@ -49,6 +49,18 @@ read -r ring shared trapped sparse < <(sed -n \
 # names): the per-site totals in this file are checked on such samples.
 [ "${sparse:-0}" -ge $((ring / 5)) ] && pass "$sparse of $ring stacks copied in part, by the profiler's hints" ||
 	fail "hints: ${sparse:-no} of $ring stacks copied in part: $(cat "$TMP/ring.err")"
+# 40 frames of main deeper (an unwind reads ~90 words), five sites at one SP:
+# still copied in part, and unwound to every frame from what was copied.
+"$SMOLDER" record --view alloc -o "$TMP/deep.smolder" -- "$WORKLOADS/allocs" 300 0 40 > /dev/null 2> "$TMP/deep.err" ||
+	fail "deep: $(cat "$TMP/deep.err")"
+read -r ring sparse < <(sed -n \
+	's/.*agent: \([0-9]*\) samples through its ring.* \([0-9]*\) stacks copied in part.*/\1 \2/p' "$TMP/deep.err")
+whole=$("$SMOLDER" fold --value alloc_count "$TMP/deep.smolder" |
+	awk '{ n = $NF; all += n; if (gsub(/;main/, "&") >= 41 && /;main;alloc_/) deep += n }
+	     END { printf "%d", all ? 100 * deep / all : 0 }')
+[ "${sparse:-0}" -ge $((${ring:-0} / 2)) ] && [ "${ring:-0}" -gt 100 ] && [ "$whole" -ge 99 ] &&
+	pass "40 frames deeper: $sparse of $ring stacks copied in part, $whole% of the calls under all 41 frames" ||
+	fail "deep: ${sparse:-no} of ${ring:-no} stacks copied in part, $whole% of the calls under 41 frames: $(cat "$TMP/deep.err")"
 
 # ---- frame pointers: no ring (the kernel walks the frames at the marker) ----
 P=$TMP/fp.smolder

@@ -6,8 +6,9 @@
  * The call sites come in a scrambled order, so that no sampling period
  * falls in step with them.  Prints the truth per site at the end:
  * "SITE bytes N count N" lines and "leak inuse N".
- *   allocs ROUNDS [PAUSE_MS]   (ROUNDS 0: until killed; prints "ready" first;
- *                               PAUSE_MS between rounds of 400 calls: 2)
+ *   allocs ROUNDS [PAUSE_MS [DEPTH]]   (ROUNDS 0: until killed; prints "ready"
+ *                               first; PAUSE_MS between rounds of 400 calls: 2;
+ *                               DEPTH more frames of main above the sites: 0)
  * On SIGUSR1, between rounds, prints "malloc hooked yes in PID" or "no":
  * whether this program's GOT sends malloc elsewhere than where the loader
  * finds it (an agent's hook).  On SIGUSR2 it forks, and the child goes on
@@ -122,8 +123,18 @@ static void (*const sites[SITES])(void) = { alloc_malloc, alloc_calloc, alloc_re
 
 int main(int argc, char **argv)
 {
+	static int depth = -1;
 	if (argc < 2)
 		return 2;
+	if (depth < 0)
+		depth = argc > 3 ? atoi(argv[3]) : 0;
+	if (depth > 0) { /* a frame of its own each, with something in it, as a program's are */
+		volatile char frame[64];
+		frame[0] = (char)depth--;
+		int status = main(argc, argv);
+		sink += (uintptr_t)frame[0];
+		return status;
+	}
 	int rounds = atoi(argv[1]);
 	signal(SIGUSR1, ask);
 	signal(SIGUSR2, ask);
