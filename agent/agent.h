@@ -68,15 +68,12 @@ struct agent_ring_header {
 	uint64_t magic;
 	uint32_t nslots, slot_size;
 	uint32_t stack_size, pid; /* stack bytes a slot holds; the process writing */
+	uint64_t head;
 	uint64_t tail, read_ns; /* written by the profiler, together; read_ns: CLOCK_MONOTONIC of its last read */
 	uint64_t full;
 	uint64_t self; /* addr: a file mapped from fd that says otherwise is another */
 	uint32_t nhints, reserved; /* the hints after the slots */
-	uint64_t spare0;
-	/* On a line of its own: every sample's threads take tickets from it,
-	 * and the fields above, read by every sample, stay in their caches. */
-	uint64_t head __attribute__((aligned(64)));
-	uint64_t spare1[7];
+	uint64_t spare[7];
 };
 
 /* The registers a slot holds: those DWARF unwinding starts from (the

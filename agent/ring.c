@@ -214,19 +214,6 @@ static void copy_stack(void *to, const void *from, size_t n)
 				 : "rax", "memory");
 }
 
-/* Stores past the caches, as the copy's: a store to a slot's line would
- * first read it from memory (the profiler read it last, on another core),
- * a wait of ~500 cycles a line, two a slot's fields. */
-static inline void store_nt(void *at, uint64_t v)
-{
-	__asm__ volatile("movnti %1, (%0)" : : "r"(at), "r"(v) : "memory");
-}
-
-static inline void store_nt32(void *at, uint32_t v)
-{
-	__asm__ volatile("movnti %1, (%0)" : : "r"(at), "r"(v) : "memory");
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -415,8 +402,8 @@ static bool copy_hinted_words(const struct agent_ring_hint *h, const uint64_t *r
 		}
 		if (v != __atomic_load_n(&h->words[i].value, __ATOMIC_RELAXED))
 			return false;
-		if (stack)
-			store_nt((char *)to + where, v);
+		if (stack) /* past the caches, as the whole copy */
+			__asm__ volatile("movnti %1, (%0)" : : "r"((char *)to + where), "r"(v) : "memory");
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq;
@@ -444,26 +431,21 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	if (!thread_tid)
 		thread_tid = (uint32_t)syscall(SYS_gettid);
 	struct agent_ring_slot *s = slot_at(r, ticket);
-	store_nt(&s->time, now_ns());
-	store_nt32(&s->tid, thread_tid);
-	for (int i = 0; i < 4; i++)
-		store_nt(&s->args[i], args[i]);
-	for (int i = 0; i < AGENT_RING_REGS; i++)
-		store_nt(&s->regs[i], regs[i]);
+	s->time = now_ns();
+	s->tid = thread_tid;
+	memcpy(s->args, args, sizeof(s->args));
+	memcpy(s->regs, regs, sizeof(s->regs));
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
-	store_nt(&s->stack_len, len);
+	s->stack_len = len;
 	const struct agent_ring_hint *hints = &hints_of(r)[agent_ring_hint_index(sp)];
 	bool sparse = false;
 	for (int w = 0; w < AGENT_HINT_WAYS && !sparse; w++)
 		sparse = copy_hinted_words(&hints[w], regs, args, sp, len, s + 1);
 	if (!sparse)
 		copy_stack(s + 1, (const void *)sp, len);
-	store_nt32(&s->sparse, sparse);
-	/* Everything before the seq that publishes it; the seq out of the
-	 * write-combining buffer at once. */
-	__asm__ volatile("sfence" ::: "memory");
-	store_nt(&s->seq, ticket + 1);
-	__asm__ volatile("sfence" ::: "memory");
+	s->sparse = sparse;
+	__asm__ volatile("sfence" ::: "memory"); /* the copy's stores before the seq that publishes them */
+	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);
 	return true;
 }
 
