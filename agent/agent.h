@@ -109,7 +109,7 @@ struct agent_ring_slot {
  * unwinding a copy; a sample whose IP, SP, length and every word and
  * register a hint names are equal writes only those words into its slot's
  * copy (sparse), at their offsets, rather than the whole stack: 5.7 KiB a
- * sample on alloc_heavy against 16 words.  The other bytes of the copy are
+ * sample on alloc_heavy against 13 words (and 3 registers compared).  The other bytes of the copy are
  * an earlier sample's, which the unwind never reads.  A hint is written by
  * the profiler alone, under seq (odd while it writes; 0: none), and read
  * by the agent's threads. */

@@ -387,7 +387,7 @@ static bool copy_hinted_words(const struct agent_ring_hint *h, const uint64_t *r
 	    __atomic_load_n(&h->stack_len, __ATOMIC_RELAXED) != len)
 		return false;
 	uint32_t n = __atomic_load_n(&h->nwords, __ATOMIC_RELAXED);
-	if (n > AGENT_HINT_WORDS)
+	if (!n || n > AGENT_HINT_WORDS)
 		return false;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t where = __atomic_load_n(&h->words[i].where, __ATOMIC_RELAXED), v;

@@ -361,7 +361,7 @@ START_TEST(test_hint_copies_only_its_words)
 	/* Anything else is a whole copy: a value not equal, a hint being
 	 * written, or one a hostile profiler wrote. */
 	struct agent_ring_hint good = *h;
-	for (int spoil = 0; spoil < 7; spoil++) {
+	for (int spoil = 0; spoil < 8; spoil++) {
 		*h = good;
 		switch (spoil) {
 		case 0: h->words[0].value ^= 1; break;
@@ -371,6 +371,7 @@ START_TEST(test_hint_copies_only_its_words)
 		case 4: h->words[1].where = 3; break;
 		case 5: h->words[n - 1].where = AGENT_HINT_REG | 99; break;
 		case 6: h->nwords = AGENT_HINT_WORDS + 1; break;
+		case 7: h->nwords = 0; break;
 		}
 		next = slot_at(r, r->head);
 		poison(next + 1, len);
