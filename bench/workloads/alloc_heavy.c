@@ -8,8 +8,10 @@
  * own blocks (no sharing: the multi-threaded variant measures the cost per
  * thread, not contention).  With -i, an idle thread besides (what a
  * second thread alone costs glibc's malloc, which then takes its locked
- * paths).
- *   alloc_heavy [-w] [-s] [-i] [-t THREADS] CALLS */
+ * paths).  With -d DEPTH, each thread works under DEPTH more frames of 96
+ * bytes (a deeper program's stacks: up to ~20 fit the alloc view's default
+ * 8 KiB copy).
+ *   alloc_heavy [-w] [-s] [-i] [-t THREADS] [-d DEPTH] CALLS */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -65,12 +67,12 @@ struct totals {
 
 struct work {
 	long calls;
+	int depth;
 	struct totals *out;
 };
 
-static void *run(void *arg)
+static void work_here(const struct work *w)
 {
-	const struct work *w = arg;
 	long n = w->calls;
 	struct totals *out = w->out;
 	rng = (uint32_t)(uintptr_t)out | 1;
@@ -87,6 +89,26 @@ static void *run(void *arg)
 	out->calls = calls;
 	memcpy(out->site_bytes, site_bytes, sizeof(site_bytes));
 	memcpy(out->site_calls, site_calls, sizeof(site_calls));
+}
+
+FRAME static void descend(const struct work *w, int depth)
+{
+	volatile char frame[96];
+	frame[0] = (char)depth;
+	if (depth > 0)
+		descend(w, depth - 1);
+	else
+		work_here(w);
+	frame[1] = frame[0];
+}
+
+static void *run(void *arg)
+{
+	const struct work *w = arg;
+	if (w->depth > 0)
+		descend(w, w->depth - 1);
+	else
+		work_here(w);
 	return NULL;
 }
 
@@ -109,13 +131,15 @@ static double seconds(void)
 
 int main(int argc, char **argv)
 {
-	int wait_go = 0, sites = 0, idle = 0, threads = 1;
+	int wait_go = 0, sites = 0, idle = 0, threads = 1, depth = 0;
 	for (int i = 1; i < argc - 1; i++) {
 		wait_go |= strcmp(argv[i], "-w") == 0;
 		sites |= strcmp(argv[i], "-s") == 0;
 		idle |= strcmp(argv[i], "-i") == 0;
 		if (strcmp(argv[i], "-t") == 0 && i + 1 < argc - 1)
 			threads = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc - 1)
+			depth = atoi(argv[++i]);
 	}
 	if (threads < 1 || threads > 64)
 		threads = 1;
@@ -139,8 +163,8 @@ int main(int argc, char **argv)
 	pthread_t t[64];
 	struct totals each[64];
 	for (int i = 1; i < threads; i++)
-		pthread_create(&t[i], NULL, run, &(struct work){ n, &each[i] });
-	run(&(struct work){ n, &each[0] });
+		pthread_create(&t[i], NULL, run, &(struct work){ n, depth, &each[i] });
+	run(&(struct work){ n, depth, &each[0] });
 	for (int i = 1; i < threads; i++)
 		pthread_join(t[i], NULL);
 	double wall = seconds() - t0;
