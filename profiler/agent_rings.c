@@ -418,7 +418,7 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 		PUT((uint64_t)(uintptr_t)stack);
 		PUT(s->stack_len);
 		PUT((uint64_t)(uintptr_t)hints);
-		PUT((hints ? AGENT_RING_HINTS : 0) | (uint64_t)(s->sparse == 1) << 32);
+		PUT((hints ? AGENT_RING_HINTS : 0) | (uint64_t)(s->sparse != 0) << 32);
 		PUT(s->stack_len);
 	} else if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
 		/* The record's size is 16 bits: the copy is cut to fit.  Like the
@@ -486,8 +486,8 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads ||
 	    !(n = hint_words(v, r, sp, words)))
 		return; /* none, or one that holds for this stack already */
-	/* Into a free way of the stack's set, or one at random (the words' own
-	 * hash): none is told twice. */
+	/* A stack a way of its set holds already is left alone; a new one goes
+	 * into a free way, or one at random (the words' own hash). */
 	struct agent_ring_hint *set = &v->agent_hints[agent_ring_hint_index(sp)], *h = NULL;
 	for (uint32_t w = 0; w < AGENT_HINT_WAYS; w++) {
 		struct agent_ring_hint *way = &set[w];

@@ -90,7 +90,6 @@ struct process_modules {
 #define MEMO_READS 128
 #define MEMO_FRAMES 128
 
-
 struct unwind_memo {
 	bool valid;
 	pid_t pid;
