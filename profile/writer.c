@@ -491,18 +491,7 @@ struct event_order {
 	uint64_t time;
 };
 
-static int event_order_cmp(const void *a, const void *b)
-{
-	const struct event_order *x = a, *y = b;
-	if (x->tid != y->tid)
-		return x->tid < y->tid ? -1 : 1;
-	if (x->time != y->time)
-		return x->time < y->time ? -1 : 1;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-#define ORDER_THREADS_MAX 32
-
+/* By time, then by index (every event's own: a total order). */
 static int event_time_cmp(const void *a, const void *b)
 {
 	const struct event_order *x = a, *y = b;
@@ -510,6 +499,17 @@ static int event_time_cmp(const void *a, const void *b)
 		return x->time < y->time ? -1 : 1;
 	return x->index < y->index ? -1 : x->index > y->index;
 }
+
+/* By thread, then as event_time_cmp. */
+static int event_order_cmp(const void *a, const void *b)
+{
+	const struct event_order *x = a, *y = b;
+	if (x->tid != y->tid)
+		return x->tid < y->tid ? -1 : 1;
+	return event_time_cmp(a, b);
+}
+
+#define ORDER_THREADS_MAX 32
 
 static uint32_t thread_rank(const uint32_t *tids, uint32_t nt, uint32_t tid)
 {

@@ -480,12 +480,14 @@ static uint32_t hint_words(const struct sample_view *v, const struct unwind_resu
 
 void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r)
 {
+	/* Called for every DWARF sample: nothing but these tests for most. */
+	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads)
+		return; /* none, or one that holds for this stack already */
 	struct agent_hint_word words[AGENT_HINT_WORDS];
 	uint64_t ip = sample_reg(v, ARCH_REG_IP), sp = sample_reg(v, ARCH_REG_SP);
-	uint32_t n;
-	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads ||
-	    !(n = hint_words(v, r, sp, words)))
-		return; /* none, or one that holds for this stack already */
+	uint32_t n = hint_words(v, r, sp, words);
+	if (!n)
+		return;
 	/* A stack a way of its set holds already is left alone; a new one goes
 	 * into a free way, or one at random (the words' own hash). */
 	struct agent_ring_hint *set = &v->agent_hints[agent_ring_hint_index(sp)], *h = NULL;

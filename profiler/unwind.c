@@ -557,6 +557,12 @@ void unwind_drop_process(struct unwinder *u, pid_t pid)
 			u->memos[i].valid = false;
 }
 
+/* Whether m holds an unwind of pid's stack at ip and sp, of this copy length. */
+static bool memo_is_of(const struct unwind_memo *m, pid_t pid, uint64_t ip, uint64_t sp, uint64_t stack_len)
+{
+	return m->valid && m->pid == pid && m->ip == ip && m->sp == sp && m->stack_len == stack_len;
+}
+
 /* The first of the set of MEMO_WAYS memos a stack at ip and sp may be in. */
 static struct unwind_memo *memo_set(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp)
 {
@@ -571,7 +577,7 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 		return;
 	const struct unwind_memo *set = memo_set(u, pid, ip, sp), *m = NULL;
 	for (uint32_t w = 0; w < MEMO_WAYS && !m; w++)
-		if (set[w].valid && set[w].pid == pid && set[w].ip == ip && set[w].sp == sp && set[w].stack_len == stack_len)
+		if (memo_is_of(&set[w], pid, ip, sp, stack_len))
 			m = &set[w];
 	if (!m)
 		return;
@@ -587,8 +593,7 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 
 static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c, uint64_t ip)
 {
-	if (!m->valid || m->pid != c->pmods->pid || m->generation != c->pmods->generation || m->ip != ip ||
-	    m->sp != c->sp || m->stack_len != c->stack_len)
+	if (!memo_is_of(m, c->pmods->pid, ip, c->sp, c->stack_len) || m->generation != c->pmods->generation)
 		return false;
 	for (uint32_t i = 0; i < m->nreads; i++) {
 		uint64_t where = m->reads[i].where, v;
