@@ -90,11 +90,19 @@ struct process_modules {
 #define MEMO_READS 128
 #define MEMO_FRAMES 128
 
-struct unwind_memo {
-	bool valid;
+/* What a lookup compares before a memo's reads: the keys of a set's ways
+ * are on two cache lines of their own (32 KiB for all), so that a lookup
+ * reads one memo's lines at most, and forgetting a process reads no memo. */
+struct memo_key {
+	uint64_t ip, sp;
+	uint32_t stack_len; /* copies longer are not memoized */
 	pid_t pid;
 	uint32_t generation;
-	uint64_t ip, sp, stack_len;
+	bool valid;
+};
+_Static_assert(sizeof(struct memo_key) * MEMO_WAYS == 128, "a set's keys on two cache lines");
+
+struct unwind_memo {
 	struct unwind_result r;
 	uint32_t nreads, nframes;
 	struct unwind_read reads[MEMO_READS];
@@ -112,6 +120,7 @@ struct unwinder {
 	uint64_t tick;      /* bumped by each rebuild of a process's modules */
 	uint64_t evicted;   /* images evicted so far */
 	struct vec procs; /* struct process_modules */
+	struct memo_key *keys;     /* MEMO_SLOTS of them, sets MEMO_WAYS apart */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
 	uint32_t memo_victim;      /* the way a new unwind takes when its set is full, in turn */
 	/* Where each register is in a sample's register array (-1: not sampled),
@@ -499,7 +508,10 @@ struct unwinder *unwinder_new(uint32_t image_cap)
 	 * (Debian's does not, and takes the global cache's lock, with signals
 	 * masked, around each step). */
 	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
-	u->memos = calloc(MEMO_SLOTS, sizeof(*u->memos));
+	u->keys = aligned_alloc(MEMO_WAYS * sizeof(*u->keys), MEMO_SLOTS * sizeof(*u->keys));
+	u->memos = u->keys ? calloc(MEMO_SLOTS, sizeof(*u->memos)) : NULL;
+	if (u->keys)
+		memset(u->keys, 0, MEMO_SLOTS * sizeof(*u->keys));
 	uint64_t mask = arch_unwind_regs_mask();
 	for (int r = 0; r < UNWIND_REGS_MAX; r++) {
 		int perf = arch_perf_reg_of_unwind(r);
@@ -524,6 +536,7 @@ void unwinder_free(struct unwinder *u)
 		free(procs[i].mods);
 	vec_release(&u->procs);
 	free(u->memos);
+	free(u->keys);
 	free(u);
 }
 
@@ -553,21 +566,21 @@ void unwind_drop_process(struct unwinder *u, pid_t pid)
 	if (u->cached_pid == pid)
 		u->cached_pid = 0;
 	for (uint32_t i = 0; u->memos && i < MEMO_SLOTS; i++)
-		if (u->memos[i].pid == pid)
-			u->memos[i].valid = false;
+		if (u->keys[i].pid == pid)
+			u->keys[i].valid = false;
 }
 
-/* Whether m holds an unwind of pid's stack at ip and sp, of this copy length. */
-static bool memo_is_of(const struct unwind_memo *m, pid_t pid, uint64_t ip, uint64_t sp, uint64_t stack_len)
+/* Whether k is of an unwind of pid's stack at ip and sp, of this copy length. */
+static bool memo_is_of(const struct memo_key *k, pid_t pid, uint64_t ip, uint64_t sp, uint64_t stack_len)
 {
-	return m->valid && m->pid == pid && m->ip == ip && m->sp == sp && m->stack_len == stack_len;
+	return k->valid && k->pid == pid && k->ip == ip && k->sp == sp && k->stack_len == stack_len;
 }
 
-/* The first of the set of MEMO_WAYS memos a stack at ip and sp may be in. */
-static struct unwind_memo *memo_set(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp)
+/* The index of the first of the set of MEMO_WAYS memos a stack at ip and sp may be in. */
+static uint32_t memo_set(pid_t pid, uint64_t ip, uint64_t sp)
 {
 	uint64_t sets = MEMO_SLOTS / MEMO_WAYS;
-	return &u->memos[hash_u64(ip ^ hash_u64(sp ^ ((uint64_t)pid << 32))) % sets * MEMO_WAYS];
+	return (uint32_t)(hash_u64(ip ^ hash_u64(sp ^ ((uint64_t)pid << 32))) % sets * MEMO_WAYS);
 }
 
 void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t sp, const uint8_t *stack,
@@ -575,10 +588,11 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 {
 	if (!u->memos)
 		return;
-	const struct unwind_memo *set = memo_set(u, pid, ip, sp), *m = NULL;
+	uint32_t set = memo_set(pid, ip, sp);
+	const struct unwind_memo *m = NULL;
 	for (uint32_t w = 0; w < MEMO_WAYS && !m; w++)
-		if (memo_is_of(&set[w], pid, ip, sp, stack_len))
-			m = &set[w];
+		if (memo_is_of(&u->keys[set + w], pid, ip, sp, stack_len))
+			m = &u->memos[set + w];
 	if (!m)
 		return;
 	uint64_t line = UINT64_MAX;
@@ -591,9 +605,10 @@ void unwind_prefetch(const struct unwinder *u, pid_t pid, uint64_t ip, uint64_t 
 	}
 }
 
-static bool memo_matches(const struct unwind_memo *m, const struct unwind_ctx *c, uint64_t ip)
+static bool memo_matches(const struct memo_key *k, const struct unwind_memo *m, const struct unwind_ctx *c,
+			 uint64_t ip)
 {
-	if (!memo_is_of(m, c->pmods->pid, ip, c->sp, c->stack_len) || m->generation != c->pmods->generation)
+	if (!memo_is_of(k, c->pmods->pid, ip, c->sp, c->stack_len) || k->generation != c->pmods->generation)
 		return false;
 	for (uint32_t i = 0; i < m->nreads; i++) {
 		uint64_t where = m->reads[i].where, v;
@@ -667,11 +682,12 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 		u->cached_generation = c.pmods->generation;
 	}
 	struct unwind_memo *m = NULL;
-	if (u->memos) {
-		struct unwind_memo *set = memo_set(u, c.pmods->pid, ip, c.sp);
+	struct memo_key *k = NULL;
+	if (u->memos && stack_len <= UINT32_MAX) {
+		uint32_t set = memo_set(c.pmods->pid, ip, c.sp);
 		for (uint32_t w = 0; w < MEMO_WAYS; w++) {
-			m = &set[w];
-			if (memo_matches(m, &c, ip)) {
+			m = &u->memos[set + w];
+			if (memo_matches(&u->keys[set + w], m, &c, ip)) {
 				uint32_t n = m->nframes < max ? m->nframes : max;
 				memcpy(frames, m->frames, n * sizeof(*frames));
 				*r = m->r;
@@ -682,27 +698,24 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 		}
 		/* This unwind's reads go to a free way, or the next in turn,
 		 * which holds it if they fit. */
-		m = NULL;
-		for (uint32_t w = 0; w < MEMO_WAYS && !m; w++)
-			if (!set[w].valid)
-				m = &set[w];
-		if (!m)
-			m = &set[u->memo_victim++ % MEMO_WAYS];
-		m->valid = false;
+		uint32_t way = MEMO_WAYS;
+		for (uint32_t w = 0; w < MEMO_WAYS && way == MEMO_WAYS; w++)
+			if (!u->keys[set + w].valid)
+				way = w;
+		if (way == MEMO_WAYS)
+			way = u->memo_victim++ % MEMO_WAYS;
+		k = &u->keys[set + way];
+		m = &u->memos[set + way];
+		k->valid = false;
 		m->nreads = 0;
 		c.log = m;
 	}
 	uint32_t n = unwind_steps(u, &c, frames, max, r);
-	if (m && !c.log_full && n <= MEMO_FRAMES) {
-		m->pid = c.pmods->pid;
-		m->generation = c.pmods->generation;
-		m->ip = ip;
-		m->sp = c.sp;
-		m->stack_len = stack_len;
+	if (k && !c.log_full && n <= MEMO_FRAMES) {
+		*k = (struct memo_key){ ip, c.sp, (uint32_t)stack_len, c.pmods->pid, c.pmods->generation, true };
 		m->r = *r;
 		m->nframes = n;
 		memcpy(m->frames, frames, n * sizeof(*frames));
-		m->valid = true;
 		r->reads = m->reads;
 		r->nreads = m->nreads;
 	}
