@@ -2,6 +2,7 @@
  * table parses argv into the command's struct and writes the --help text,
  * so the two never drift. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,4 +238,15 @@ int cli_choice(const char *arg, const char *const *names, size_t n)
 int cli_exit_for(int parsed)
 {
 	return parsed == CLI_HELP_SHOWN ? EXIT_OK : EXIT_USAGE;
+}
+
+const char *cli_dwarf_cache_dir(char *buf, size_t len)
+{
+	const char *dir = getenv("SMOLDER_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	if (dir)
+		return *dir ? dir : NULL; /* set empty: no cache */
+	int n = xdg && *xdg ? snprintf(buf, len, "%s/smolder", xdg)
+	      : home && *home ? snprintf(buf, len, "%s/.cache/smolder", home)
+			      : -1;
+	return n > 0 && (size_t)n < len ? buf : NULL;
 }

@@ -26,6 +26,11 @@ static const struct cli_usage usage = {
 	.footer = "Environment:\n"
 		  "  DEBUGINFOD_URLS          debuginfod servers asked for debug info not found\n"
 		  "                           here (when built with libdebuginfod)\n"
+		  "  SMOLDER_CACHE_DIR        where compressed DWARF (Debian's -dbg files, -gz\n"
+		  "                           builds), once inflated, is kept by build-id for the\n"
+		  "                           next run, 2 GiB at most (default\n"
+		  "                           $XDG_CACHE_HOME/smolder or ~/.cache/smolder; empty:\n"
+		  "                           nothing kept)\n"
 		  "  SMOLDER_DEBUGINFO_PATH   where separate debug files are looked for\n"
 		  "                           (default :.debug:/usr/lib/debug)\n"
 		  "  SMOLDER_SYMBOLIZE_AHEAD  0: symbolize only once sampling ends, to measure the\n"
@@ -320,9 +325,11 @@ static int recording_open(struct recording *r)
 		return -1;
 	}
 	const char *urls = getenv("DEBUGINFOD_URLS");
+	char cache[4096];
 	struct symbolizer_options so = { .demangle = !r->a->no_demangle,
 					 .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH"),
-					 .debuginfod = urls && *urls };
+					 .debuginfod = urls && *urls,
+					 .dwarf_cache_dir = cli_dwarf_cache_dir(cache, sizeof(cache)) };
 	if (!(r->z = symbolizer_new(&so))) {
 		cli_error("record", "out of memory");
 		return -1;

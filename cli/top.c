@@ -238,7 +238,10 @@ int cmd_top(int argc, char **argv)
 	struct profile p;
 	profile_init(&p);
 	struct profiler_error err;
-	struct symbolizer_options so = { .demangle = true, .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH") };
+	char cache[4096];
+	struct symbolizer_options so = { .demangle = true,
+					 .debuginfo_path = getenv("SMOLDER_DEBUGINFO_PATH"),
+					 .dwarf_cache_dir = cli_dwarf_cache_dir(cache, sizeof(cache)) };
 	int status = EXIT_FAIL;
 	if (profiler_open(&t.s, &a.po, &p, &err)) {
 		char msg[1024];

@@ -109,11 +109,13 @@ static int take_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	return -1;
 }
 
-int debuginfo_init(struct debuginfo *d, const char *path, bool servers)
+int debuginfo_init(struct debuginfo *d, const char *path, bool servers, const char *cache_dir)
 {
 	memset(d, 0, sizeof(*d));
-	if (path && !(d->path = strdup(path)))
+	if ((path && !(d->path = strdup(path))) || (cache_dir && !(d->cache_dir = strdup(cache_dir)))) {
+		free(d->path);
 		return -SYMBOLIZER_E_NOMEM;
+	}
 	d->servers = servers;
 	d->callbacks = (Dwfl_Callbacks){
 		.find_elf = dwfl_build_id_find_elf,
@@ -139,6 +141,7 @@ void debuginfo_release(struct debuginfo *d)
 #endif
 	pthread_mutex_destroy(&d->lock);
 	free(d->path);
+	free(d->cache_dir);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/base.h"
 
+#include "symbolizer/dwarf_cache.h"
 #include "symbolizer/dwarf_image.h"
 
 /* What a lookup reads: DIEs and their strings, ranges and line tables. */
@@ -234,8 +235,26 @@ static unsigned char *image_alloc(uint64_t size)
 	return p;
 }
 
-Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early)
+/* libdw over an image (taken: unmapped if NULL is returned). */
+static Dwarf *image_dwarf(unsigned char *image, uint64_t size)
 {
+	Elf *elf = elf_memory((char *)image, size);
+	Dwarf *dbg = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
+	if (!dbg) {
+		if (elf)
+			elf_end(elf);
+		munmap(image, size);
+	}
+	return dbg;
+}
+
+Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early, const struct dwarf_cache_entry *cache)
+{
+	uint64_t size;
+	unsigned char *image = dwarf_cache_load(cache, &size);
+	Dwarf *dbg = image ? image_dwarf(image, size) : NULL;
+	if (dbg)
+		return dbg;
 	GElf_Ehdr eh;
 	struct section s[sizeof(kept_sections) / sizeof(kept_sections[0])];
 	uint32_t n;
@@ -245,18 +264,17 @@ Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early)
 	qsort(s, n, sizeof(s[0]), larger_first);
 	uint64_t names_at, headers_at;
 	uint32_t names_size;
-	uint64_t size = lay_out(s, n, &names_at, &names_size, &headers_at);
-	unsigned char *image = size ? image_alloc(size) : NULL;
+	size = lay_out(s, n, &names_at, &names_size, &headers_at);
+	image = size ? image_alloc(size) : NULL;
 	if (!image)
 		return NULL;
 	write_headers(image, &eh, s, n, names_at, names_size, headers_at);
-	Elf *elf = fill(s, n, image, early) ? elf_memory((char *)image, size) : NULL;
-	Dwarf *dbg = elf ? dwarf_begin_elf(elf, DWARF_C_READ, NULL) : NULL;
-	if (!dbg) {
-		if (elf)
-			elf_end(elf);
+	if (!fill(s, n, image, early)) {
 		munmap(image, size);
+		return NULL;
 	}
+	if ((dbg = image_dwarf(image, size)))
+		dwarf_cache_store(cache, image, size);
 	return dbg;
 }
 

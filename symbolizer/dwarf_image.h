@@ -11,6 +11,8 @@
 #include <gelf.h>
 #include <stdatomic.h>
 
+#include "symbolizer/dwarf_cache.h"
+
 /* A section of an image, as early work sees it. */
 struct dwarf_image_section {
 	const char *name;
@@ -34,8 +36,10 @@ struct dwarf_image_early {
  * relocatable one, a dwz supplementary link, an unknown compression, a
  * corrupt stream): open src with dwarf_begin_elf instead, which reports
  * what is wrong, if anything.  src must outlive nothing here: the image is
- * a copy.  early (may be NULL): see above; not run if NULL is returned. */
-Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early);
+ * a copy.  early (may be NULL): see above; not run if NULL is returned, or
+ * if the image was one kept in cache (may be NULL: none), which is taken
+ * instead of src's sections if it is there, and where a new image is kept. */
+Dwarf *dwarf_image_open(Elf *src, const struct dwarf_image_early *early, const struct dwarf_cache_entry *cache);
 void dwarf_image_close(Dwarf *dbg);
 
 /* Another reader of dbg's bytes, for another thread (a libdw handle is not

@@ -195,14 +195,18 @@ static void open_dwarf_image(struct elf_file *f)
 	if (!main || !file_name || f->fd < 0)
 		return;
 	struct dwarf_image_early early = { early_lines_read, f };
+	char key[sizeof(f->build_id) + sizeof(".debug")];
+	struct dwarf_cache_entry cache = { f->debuginfo->cache_dir, key, 0 };
+	snprintf(key, sizeof(key), "%s", f->build_id);
 	if (has_section(main, ".debug_info")) {
-		if ((f->dwarf = dwarf_image_open(main, &early)))
+		if ((f->dwarf = dwarf_image_open(main, &early, &cache)))
 			f->dwarf_bias = f->bias;
 		return;
 	}
+	snprintf(key, sizeof(key), "%s.debug", f->build_id);
 	int fd = debuginfo_open(f->debuginfo, f->fd, file_name);
 	Elf *debug = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
-	if (debug && (f->dwarf = dwarf_image_open(debug, &early)))
+	if (debug && (f->dwarf = dwarf_image_open(debug, &early, &cache)))
 		f->dwarf_bias = f->bias + first_load(main) - first_load(debug);
 	if (debug)
 		elf_end(debug); /* the image is a copy */

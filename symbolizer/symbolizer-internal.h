@@ -48,9 +48,10 @@ struct debuginfo {
 	pthread_mutex_t lock;          /* one debuginfod question at a time */
 	bool debuginfod_tried;
 	struct debuginfod_lib *debuginfod; /* dlopened on the first question */
+	char *cache_dir; /* where inflated DWARF is kept (dwarf_cache.h); NULL: not kept */
 };
 
-int debuginfo_init(struct debuginfo *d, const char *path, bool servers);
+int debuginfo_init(struct debuginfo *d, const char *path, bool servers, const char *cache_dir);
 void debuginfo_release(struct debuginfo *d);
 
 /* ---- elf_file.c: one mapped file, its debug info, and lookups ---- */

@@ -70,11 +70,11 @@ struct symbolizer *symbolizer_new(const struct symbolizer_options *o)
 	if (!z)
 		return NULL;
 	z->o = *o;
-	if (debuginfo_init(&z->debuginfo, o->debuginfo_path, o->debuginfod)) {
+	if (debuginfo_init(&z->debuginfo, o->debuginfo_path, o->debuginfod, o->dwarf_cache_dir)) {
 		free(z);
 		return NULL;
 	}
-	z->o.debuginfo_path = NULL; /* the copy is the debuginfo's */
+	z->o.debuginfo_path = z->o.dwarf_cache_dir = NULL; /* the copies are the debuginfo's */
 	elf_version(EV_CURRENT);
 	return z;
 }

@@ -45,6 +45,10 @@ struct symbolizer_options {
 	bool demangle;
 	const char *debuginfo_path; /* libdwfl's syntax; NULL: ":.debug:/usr/lib/debug" */
 	bool debuginfod;            /* ask the servers of DEBUGINFOD_URLS (read by libdebuginfod) */
+	/* Compressed DWARF, once inflated, is kept here for the next run, by
+	 * build-id (2 GiB at most, the least recently used taken out); NULL:
+	 * inflated at every run and not kept. */
+	const char *dwarf_cache_dir;
 };
 
 /* A file whose addresses stayed unnamed, and why. */

@@ -6,7 +6,11 @@
 #include <gelf.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "symbolizer/die_reader.h"
@@ -170,7 +174,7 @@ static struct debuginfo *test_debuginfo(void)
 	static struct debuginfo d;
 	static bool ready;
 	if (!ready)
-		ck_assert_int_eq(debuginfo_init(&d, NULL, false), 0);
+		ck_assert_int_eq(debuginfo_init(&d, NULL, false, NULL), 0);
 	ready = true;
 	return &d;
 }
@@ -277,13 +281,13 @@ START_TEST(test_dwarf_image)
 
 	int plain_fd = open(self, O_RDONLY);
 	Elf *plain = elf_begin(plain_fd, ELF_C_READ_MMAP, NULL);
-	ck_assert_ptr_null(dwarf_image_open(plain, NULL));
+	ck_assert_ptr_null(dwarf_image_open(plain, NULL, NULL));
 	Dwarf *want = dwarf_begin_elf(plain, DWARF_C_READ, NULL);
 	ck_assert_ptr_nonnull(want);
 
 	fd = open(gz, O_RDONLY);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf *got = dwarf_image_open(elf, NULL);
+	Dwarf *got = dwarf_image_open(elf, NULL, NULL);
 	ck_assert_ptr_nonnull(got);
 	const char *a[64], *b[64];
 	int na = cu_names(want, a, 64), nb = cu_names(got, b, 64);
@@ -308,7 +312,7 @@ START_TEST(test_dwarf_image)
 	memset(junk, 0x5a, sizeof(junk));
 	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk), (off_t)sh.sh_offset + 40), (ssize_t)sizeof(junk));
 	elf = elf_begin(fd, ELF_C_READ, NULL);
-	ck_assert_ptr_null(dwarf_image_open(elf, NULL));
+	ck_assert_ptr_null(dwarf_image_open(elf, NULL, NULL));
 	elf_end(elf);
 	close(fd);
 	unlink(gz);
@@ -441,7 +445,7 @@ static void compare_readers(const char *path, long *dies, long *rows)
 	int fd = open(path, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
 	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	Dwarf *image = dwarf_image_open(elf, NULL), *dbg = image ? image : dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	Dwarf *image = dwarf_image_open(elf, NULL, NULL), *dbg = image ? image : dwarf_begin_elf(elf, DWARF_C_READ, NULL);
 	ck_assert_ptr_nonnull(dbg);
 	Elf *sections = dwarf_getelf(dbg);
 	struct die_sections ds;
@@ -504,6 +508,72 @@ static size_t put_sequence(uint8_t *p, uint64_t addr, uint32_t line, int rows, u
 /* Sequences out of address order, two overlapping (as the linker leaves
  * dropped code's): the rows libdw's order gives, whatever the order the
  * program wrote them in; the end of a sequence only where no row follows. */
+/* A smallest image as dwarf_image.c lays one out: its header, filler, and
+ * two section headers at the end. */
+static void fake_image(unsigned char *image, size_t size)
+{
+	memset(image, 0, size);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)image;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = 2;
+	eh->e_shstrndx = 1;
+	eh->e_shoff = size - 2 * sizeof(Elf64_Shdr);
+}
+
+/* Kept images load whole or not at all, and the least recently used go
+ * first when the directory is over its limit. */
+START_TEST(test_dwarf_cache)
+{
+	char dir[] = "/tmp/check-dwarf-cache.XXXXXX", path[256];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unsigned char image[1024];
+	fake_image(image, sizeof(image));
+	uint64_t size = 0;
+	struct dwarf_cache_entry a = { dir, "aa", 2560 }, b = { dir, "bb", 2560 }, c = { dir, "cc", 2560 },
+				 bad = { dir, "../aa", 2560 };
+	ck_assert_ptr_null(dwarf_cache_load(&a, &size)); /* nothing kept yet */
+	dwarf_cache_store(&a, image, sizeof(image));
+	dwarf_cache_store(&bad, image, sizeof(image)); /* not a name in the directory */
+	unsigned char *got = dwarf_cache_load(&a, &size);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(size, sizeof(image));
+	ck_assert_int_eq(memcmp(got, image, sizeof(image)), 0);
+	munmap(got, size);
+	/* Cut short: not taken. */
+	snprintf(path, sizeof(path), "%s/dwarf-1/aa.dwarf", dir);
+	ck_assert_int_eq(truncate(path, 1000), 0);
+	ck_assert_ptr_null(dwarf_cache_load(&a, &size));
+	dwarf_cache_store(&a, image, sizeof(image));
+	/* a kept before b, then a used again, then c kept: 3 KiB is over
+	 * 2.5, and b, the least recently used, goes.  (Set apart by hand: a
+	 * file's times move by the clock's tick.) */
+	dwarf_cache_store(&b, image, sizeof(image));
+	time_t now = time(NULL);
+	char path_b[256];
+	snprintf(path_b, sizeof(path_b), "%s/dwarf-1/bb.dwarf", dir);
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, (struct timespec[2]){ { now - 200, 0 }, { now - 200, 0 } }, 0), 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, path_b, (struct timespec[2]){ { now - 100, 0 }, { now - 100, 0 } }, 0), 0);
+	ck_assert_ptr_nonnull(got = dwarf_cache_load(&a, &size));
+	munmap(got, size);
+	dwarf_cache_store(&c, image, sizeof(image));
+	ck_assert_ptr_null(dwarf_cache_load(&b, &size));
+	ck_assert_ptr_nonnull(got = dwarf_cache_load(&a, &size));
+	munmap(got, size);
+	ck_assert_ptr_nonnull(got = dwarf_cache_load(&c, &size));
+	munmap(got, size);
+	/* Larger than half the limit: not kept. */
+	struct dwarf_cache_entry small = { dir, "dd", 2000 };
+	dwarf_cache_store(&small, image, sizeof(image));
+	ck_assert_ptr_null(dwarf_cache_load(&small, &size));
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_line_table_sequences)
 {
 	static const uint8_t header[] = { 1, 1, 1, (uint8_t)-5, 14, 13, 0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1,
@@ -695,6 +765,7 @@ int main(void)
 	tcase_add_test(tc, test_unsized_symbol_stays_in_its_section);
 	tcase_add_test(tc, test_open_says_why);
 	tcase_add_test(tc, test_dwarf_image);
+	tcase_add_test(tc, test_dwarf_cache);
 	tcase_add_test(tc, test_dwarf_readers_equal_libdw);
 	tcase_add_test(tc, test_line_table_sequences);
 	tcase_add_test(tc, test_nested_function_found);

@@ -7,6 +7,9 @@ set -u
 COMPAT_DIR=${SMOLDER_COMPAT_DIR:-$top_srcdir/../shared/compat}
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/smolder-$TEST_NAME.XXXXXX")
+# Inflated DWARF is kept for this test's later recordings only: each test
+# starts with none kept, and makes and then loads what it keeps.
+export SMOLDER_CACHE_DIR=$TMP/cache
 # Every workload started is killed at exit, so that none outlives its test
 # (a later host-wide test would sample it).
 WL_ALL=()

@@ -133,6 +133,37 @@ objcopy --compress-debug-sections=zlib "$TMP/link/inline.debug" "$TMP/gz/inline.
 objcopy --remove-section=.gnu_debuglink --add-gnu-debuglink="$TMP/gz/inline.debug" "$TMP/gz/stripped"
 "$SMOLDER" record -q -F 999 -o "$TMP/gzlink.smolder" -- "$TMP/gz/stripped" 2 > /dev/null
 compare_with_addr2line "$TMP/gzlink.smolder" "$TMP/gz/stripped" "$bin" "stripped, compressed debug file by debuglink"
+# The image of inflated DWARF is kept by build-id for the next run, which
+# loads it (the same file: no new one renamed over it) and names the same;
+# one cut short (a full disk, a crash) is made again; none is kept where
+# the cache cannot be made, or with SMOLDER_CACHE_DIR empty.
+gzid=$(readelf -n "$TMP/gz/inline" | awk '/Build ID/ { print $3 }')
+kept=$TMP/cache/dwarf-1/$gzid.dwarf
+if [ -s "$kept" ]; then
+	pass "the inflated DWARF is kept by build-id ($(stat -c %s "$kept") bytes)"
+else
+	fail "no image kept as $kept: $(ls -R "$TMP/cache" 2>&1 | head -5)"
+fi
+inode=$(stat -c %i "$kept" 2> /dev/null)
+"$SMOLDER" record -q -F 999 -o "$TMP/gzkept.smolder" -- "$TMP/gz/inline" 2 > /dev/null
+compare_with_addr2line "$TMP/gzkept.smolder" "$TMP/gz/inline" "$bin" "compressed DWARF, its image loaded from the cache"
+[ "$(stat -c %i "$kept" 2> /dev/null)" = "$inode" ] && pass "the kept image was loaded, not made again" ||
+	fail "the kept image was replaced: it was not loaded"
+size=$(stat -c %s "$kept")
+truncate -s $((size / 2)) "$kept"
+"$SMOLDER" record -q -F 999 -o "$TMP/gzcut.smolder" -- "$TMP/gz/inline" 2 > "$TMP/gzcut.err"
+compare_with_addr2line "$TMP/gzcut.smolder" "$TMP/gz/inline" "$bin" "compressed DWARF, its kept image cut short"
+[ "$(stat -c %s "$kept")" = "$size" ] && ! grep -q smolder "$TMP/gzcut.err" &&
+	pass "an image cut short is made again and kept whole, silently" ||
+	fail "image cut short: now $(stat -c %s "$kept") bytes (was $size); stderr: $(head -3 "$TMP/gzcut.err")"
+touch "$TMP/notadir"
+SMOLDER_CACHE_DIR=$TMP/notadir "$SMOLDER" record -q -F 999 -o "$TMP/gznodir.smolder" -- "$TMP/gz/inline" 2 > /dev/null 2> "$TMP/gznodir.err"
+compare_with_addr2line "$TMP/gznodir.smolder" "$TMP/gz/inline" "$bin" "compressed DWARF, a cache that cannot be made"
+! grep -q smolder "$TMP/gznodir.err" && pass "a cache that cannot be made is not an error" ||
+	fail "a cache that cannot be made: $(head -3 "$TMP/gznodir.err")"
+rm -rf "$TMP/nocache"
+HOME=$TMP/nocache SMOLDER_CACHE_DIR= "$SMOLDER" record -q -F 999 -o "$TMP/gznone.smolder" -- "$TMP/gz/inline" 1 > /dev/null
+[ ! -e "$TMP/nocache" ] && pass "SMOLDER_CACHE_DIR empty: nothing kept" || fail "SMOLDER_CACHE_DIR empty, yet $(find "$TMP/nocache" | head -3)"
 # DWARF 4, compressed, built from a relative path: the line tables smolder
 # reads while the DWARF is inflated name files in the CU's DW_AT_comp_dir
 # (directory 0 before DWARF 5), joined when the CU takes its table.
