@@ -39,11 +39,13 @@ static struct elf_file *elf_file_from_fd(struct debuginfo *d, int fd, const char
 		elf_file_close(f);
 		return NULL;
 	}
-	/* libdwfl owns fd from here on. */
+	/* libdwfl takes fd with the module it reports; without one, fd is still ours. */
 	f->mod = dwfl_report_offline(f->dwfl, "", name, fd);
 	dwfl_report_end(f->dwfl, NULL, NULL);
 	if (f->mod)
 		debuginfo_attach(d, f->mod);
+	else
+		close(fd);
 	Elf *elf = f->mod ? dwfl_module_getelf(f->mod, &f->bias) : NULL;
 	size_t phnum;
 	*why = SYMBOLIZER_E_NOT_ELF;

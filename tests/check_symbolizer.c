@@ -1,6 +1,7 @@
 /* Unit tests of symbolizer/: demangling, symbol tables, and lookups in a
  * real ELF file (this test's own). */
 #include <check.h>
+#include <dirent.h>
 #include <dwarf.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -195,6 +196,17 @@ static struct elf_file *open_self(char self[PATH_MAX])
 }
 
 /* A file that cannot be used says why: missing, not ELF, another file. */
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	for (struct dirent *e; d && (e = readdir(d));)
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
 START_TEST(test_open_says_why)
 {
 	enum symbolizer_error why;
@@ -202,6 +214,12 @@ START_TEST(test_open_says_why)
 	ck_assert_int_eq(why, SYMBOLIZER_E_NO_FILE);
 	ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, "/etc/hostname", "", 0, 0, &why));
 	ck_assert_int_eq(why, SYMBOLIZER_E_NOT_ELF);
+	/* A file refused leaves no descriptor open (libdwfl takes one only
+	 * with the module it reports). */
+	int before = open_fds();
+	for (int i = 0; i < 100; i++)
+		ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, "/etc/hostname", "", 0, 0, &why));
+	ck_assert_int_eq(open_fds(), before);
 	char self[PATH_MAX];
 	ck_assert_ptr_nonnull(realpath("/proc/self/exe", self));
 	ck_assert_ptr_null(elf_file_open(test_debuginfo(), 0, self, "00112233445566778899aabbccddeeff00112233", 0, 0,
