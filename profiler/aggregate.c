@@ -184,10 +184,8 @@ static void reload_maps_on_miss(struct aggregate *a, pid_t pid, uint64_t ip)
 
 /* ---- stacks and values ---- */
 
-static uint32_t user_location(struct aggregate *a, struct process_maps *pm, uint64_t addr)
+static uint32_t user_location(struct aggregate *a, const struct process_maps *pm, uint64_t addr)
 {
-	if (pm && !pm->loaded && pm->count == 0)
-		aggregate_load_maps(a, pm);
 	const struct map_entry *e = pm ? process_maps_find(pm, addr) : NULL;
 	int64_t loc = profile_intern_location(a->p, addr, e ? e->mapping : PROFILE_NONE);
 	if (loc < 0) {
@@ -220,6 +218,13 @@ static uint32_t kernel_location(struct aggregate *a, uint64_t addr)
 static uint32_t build_stack(struct aggregate *a, pid_t pid, uint32_t root)
 {
 	struct process_maps *pm = aggregate_process(a, pid, true);
+	if (pm && !pm->loaded && pm->count == 0)
+		aggregate_load_maps(a, pm);
+	uint32_t generation = pm ? pm->generation : 0;
+	uint64_t hash;
+	uint32_t kept = stack_memo_find(a->stacks, pid, generation, root, &a->frames, &hash);
+	if (kept != PROFILE_NONE)
+		return kept;
 	uint32_t parent = PROFILE_NONE;
 	if (root != PROFILE_NONE) {
 		int64_t node = profile_intern_stack(a->p, PROFILE_NONE, root);
@@ -239,6 +244,8 @@ static uint32_t build_stack(struct aggregate *a, pid_t pid, uint32_t root)
 		}
 		parent = (uint32_t)node;
 	}
+	if (!a->fatal && pm && pm->generation == generation)
+		stack_memo_keep(a->stacks, pid, generation, root, &a->frames, hash, parent);
 	return parent;
 }
 
@@ -643,6 +650,7 @@ static void on_exit_record(struct aggregate *a, const struct perf_event_header *
 		}
 	if (a->unwinder)
 		unwind_drop_process(a->unwinder, (pid_t)f.pid);
+	stack_memo_drop_process(a->stacks, (pid_t)f.pid);
 }
 
 static void on_lost(struct aggregate *a, const struct perf_event_header *h)
@@ -765,6 +773,7 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 		return -PROFILE_E_NOMEM;
 	for (int f = 0; f < AGENT_FUNCS; f++)
 		a->agent_leaf[f] = PROFILE_NONE;
+	a->stacks = stack_memo_new();
 	if ((o->views & VIEW_ALLOC) && o->alloc_mode == ALLOC_SAMPLED && add_agent_leaves(a))
 		return -PROFILE_E_NOMEM;
 	if (o->unwind == UNWIND_FP)
@@ -817,5 +826,7 @@ void aggregate_release(struct aggregate *a)
 	vec_release(&a->mapping_pids);
 	unwinder_free(a->unwinder);
 	live_allocs_release(&a->live);
+	stack_memo_free(a->stacks);
 	a->unwinder = NULL;
+	a->stacks = NULL;
 }

@@ -530,6 +530,22 @@ struct frames {
 	uint32_t n;
 };
 
+/* ---- stack_memo.c: the nodes of stacks built before, by their frames ---- */
+
+#define STACK_MEMO_FRAMES 32 /* deeper stacks are built each time */
+struct stack_memo;
+/* NULL when out of memory (then every stack is built). */
+struct stack_memo *stack_memo_new(void);
+void stack_memo_free(struct stack_memo *m);
+/* The node kept for frames f of pid, whose mappings are at generation,
+ * under root; PROFILE_NONE if none.  *hash is for stack_memo_keep. */
+uint32_t stack_memo_find(struct stack_memo *m, pid_t pid, uint32_t generation, uint32_t root, const struct frames *f,
+			 uint64_t *hash);
+void stack_memo_keep(struct stack_memo *m, pid_t pid, uint32_t generation, uint32_t root, const struct frames *f,
+		     uint64_t hash, uint32_t node);
+/* pid exited: its nodes go (a new process may come with its pid and generations). */
+void stack_memo_drop_process(struct stack_memo *m, pid_t pid);
+
 /* The kernel's callchain into f: context markers dropped, return addresses
  * moved into their call instruction (address - 1), so that they symbolize
  * to the caller's line. */
@@ -638,6 +654,7 @@ struct aggregate {
 	uint32_t agent_mapping, other_mapping;
 	int fatal;               /* a negative profile_error: stop */
 	struct frames frames;
+	struct stack_memo *stacks; /* NULL: every stack built */
 };
 
 /* The root of the stacks of samples kept without their stack copy. */

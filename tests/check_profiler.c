@@ -1105,6 +1105,42 @@ START_TEST(test_arch_tables)
 }
 END_TEST
 
+/* A stack's node is found again only for the same frames (kernel ones
+ * apart from user ones at the same address), process, mappings' generation
+ * and root; not once the process is gone, nor for stacks too deep to keep. */
+START_TEST(test_stack_memo)
+{
+	struct stack_memo *m = stack_memo_new();
+	ck_assert_ptr_nonnull(m);
+	static struct frames f, g, deep;
+	f.n = 3;
+	f.ip[0] = 0x401000, f.ip[1] = 0x402000, f.ip[2] = 0x403000;
+	uint64_t hash;
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &f, &hash), PROFILE_NONE);
+	stack_memo_keep(m, 7, 1, PROFILE_NONE, &f, hash, 42);
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &f, &hash), 42);
+	ck_assert_uint_eq(stack_memo_find(m, 8, 1, PROFILE_NONE, &f, &hash), PROFILE_NONE);
+	ck_assert_uint_eq(stack_memo_find(m, 7, 2, PROFILE_NONE, &f, &hash), PROFILE_NONE);
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, 5, &f, &hash), PROFILE_NONE);
+	g = f;
+	g.is_kernel[2] = true;
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &g, &hash), PROFILE_NONE);
+	g = f;
+	g.ip[1]++;
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &g, &hash), PROFILE_NONE);
+	g = f;
+	g.n = 2;
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &g, &hash), PROFILE_NONE);
+	stack_memo_drop_process(m, 7);
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &f, &hash), PROFILE_NONE);
+	deep.n = STACK_MEMO_FRAMES + 1;
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &deep, &hash), PROFILE_NONE);
+	stack_memo_keep(m, 7, 1, PROFILE_NONE, &deep, hash, 43);
+	ck_assert_uint_eq(stack_memo_find(m, 7, 1, PROFILE_NONE, &deep, &hash), PROFILE_NONE);
+	stack_memo_free(m);
+}
+END_TEST
+
 /* An unwind's reads become its stack's hint: stack words as offsets from
  * SP, registers as where a slot holds them; told once, told again when a
  * value changes, and never when the agent could not check them. */
@@ -1203,6 +1239,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_unsealed_is_not_mapped);
 	tcase_add_test(tc, test_arch_tables);
 	tcase_add_test(tc, test_agent_hint_from_unwind_reads);
+	tcase_add_test(tc, test_stack_memo);
 	suite_add_tcase(s, tc);
 	return s;
 }
