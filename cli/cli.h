@@ -116,8 +116,9 @@ int cli_choice(const char *arg, const char *const *names, size_t n);
 /* The exit status for what cli_parse_options returned, when not CLI_PARSED. */
 int cli_exit_for(int parsed);
 /* Where inflated DWARF is kept between runs: $SMOLDER_CACHE_DIR (empty: not
- * kept), else $XDG_CACHE_HOME/smolder, else $HOME/.cache/smolder; in buf
- * when made here.  NULL: nowhere. */
+ * kept), else $XDG_CACHE_HOME/smolder, else $HOME/.cache/smolder, of the
+ * first of those two that is a directory this user owns; in buf when made
+ * here.  NULL: nowhere. */
 const char *cli_dwarf_cache_dir(char *buf, size_t len);
 void cli_print_help(const struct cli_usage *u, const struct cli_option *opts, FILE *out);
 

@@ -2,9 +2,12 @@
  * table parses argv into the command's struct and writes the --help text,
  * so the two never drift. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -240,13 +243,21 @@ int cli_exit_for(int parsed)
 	return parsed == CLI_HELP_SHOWN ? EXIT_OK : EXIT_USAGE;
 }
 
+/* Whether path is a directory of this user's: root under sudo keeps the
+ * user's HOME, where it is not to leave files the user cannot remove. */
+static bool owned_dir(const char *path)
+{
+	struct stat st;
+	return path && *path && stat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
 const char *cli_dwarf_cache_dir(char *buf, size_t len)
 {
 	const char *dir = getenv("SMOLDER_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	if (dir)
 		return *dir ? dir : NULL; /* set empty: no cache */
-	int n = xdg && *xdg ? snprintf(buf, len, "%s/smolder", xdg)
-	      : home && *home ? snprintf(buf, len, "%s/.cache/smolder", home)
-			      : -1;
+	int n = owned_dir(xdg) ? snprintf(buf, len, "%s/smolder", xdg)
+	      : owned_dir(home) ? snprintf(buf, len, "%s/.cache/smolder", home)
+				: -1;
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }

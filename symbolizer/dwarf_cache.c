@@ -126,6 +126,19 @@ static void trim(const char *dir, uint64_t max_bytes)
 	closedir(d);
 }
 
+/* dir and those above it that are missing (~/.cache may not be there yet). */
+static bool make_directories(char *dir)
+{
+	for (char *slash = strchr(dir + 1, '/');; slash = strchr(slash + 1, '/')) {
+		if (slash)
+			*slash = '\0';
+		bool made = mkdir(dir, 0700) == 0 || errno == EEXIST;
+		if (!slash)
+			return made;
+		*slash = '/';
+	}
+}
+
 void dwarf_cache_store(const struct dwarf_cache_entry *e, const unsigned char *image, uint64_t size)
 {
 	char path[4096], dir[4096];
@@ -133,10 +146,7 @@ void dwarf_cache_store(const struct dwarf_cache_entry *e, const unsigned char *i
 	if (!path_of(e, path, sizeof(path)) || size > max_bytes / 2 || !image_is_whole(image, size))
 		return;
 	snprintf(dir, sizeof(dir), "%s/" SUBDIR, e->dir);
-	/* The directory and its parent (~/.cache may not be there yet). */
-	if (mkdir(e->dir, 0700) && errno != EEXIST)
-		return;
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	if (!make_directories(dir))
 		return;
 	struct output_file out;
 	if (output_file_open(&out, path))

@@ -164,6 +164,20 @@ compare_with_addr2line "$TMP/gznodir.smolder" "$TMP/gz/inline" "$bin" "compresse
 rm -rf "$TMP/nocache"
 HOME=$TMP/nocache SMOLDER_CACHE_DIR= "$SMOLDER" record -q -F 999 -o "$TMP/gznone.smolder" -- "$TMP/gz/inline" 1 > /dev/null
 [ ! -e "$TMP/nocache" ] && pass "SMOLDER_CACHE_DIR empty: nothing kept" || fail "SMOLDER_CACHE_DIR empty, yet $(find "$TMP/nocache" | head -3)"
+# Unset, the cache is in HOME's .cache, but only in a HOME of the user's
+# own: root under sudo keeps the user's HOME, and leaves nothing there.
+mkdir -p "$TMP/ownhome" "$TMP/otherhome"
+env -u SMOLDER_CACHE_DIR -u XDG_CACHE_HOME HOME="$TMP/ownhome" \
+	"$SMOLDER" record -q -F 999 -o "$TMP/gzhome.smolder" -- "$TMP/gz/inline" 1 > /dev/null 2>&1
+[ -s "$TMP/ownhome/.cache/smolder/dwarf-1/$gzid.dwarf" ] && pass "unset: kept under HOME/.cache/smolder" ||
+	fail "unset: nothing kept under HOME/.cache/smolder: $(find "$TMP/ownhome" | head -5)"
+if [ "$(id -u)" = 0 ]; then
+	chown nobody "$TMP/otherhome"
+	env -u SMOLDER_CACHE_DIR -u XDG_CACHE_HOME HOME="$TMP/otherhome" \
+		"$SMOLDER" record -q -F 999 -o "$TMP/gzother.smolder" -- "$TMP/gz/inline" 1 > /dev/null 2>&1
+	[ -z "$(ls -A "$TMP/otherhome")" ] && pass "a HOME of another user's is left alone" ||
+		fail "root left files in another user's HOME: $(find "$TMP/otherhome" | head -3)"
+fi
 # DWARF 4, compressed, built from a relative path: the line tables smolder
 # reads while the DWARF is inflated name files in the CU's DW_AT_comp_dir
 # (directory 0 before DWARF 5), joined when the CU takes its table.
