@@ -68,6 +68,17 @@ echo "| alloc_heavy, launched | heaptrack | $(spread "${h_ratio[@]}") | $(spread
 echo "peak RSS, launched (MiB; the largest process of the run: the profiler's, or heaptrack's interpreter):" \
 	"smolder $(spread "${s_rss[@]}"), heaptrack $(spread "${h_rss[@]}")"
 
+# ---- what a recording costs apart from its length: the profiler's CPU
+# (less the workload's) on a short run, 10 M calls (~0.4 s): its start, its
+# end, symbolizing (libc's DWARF from the cache, warm after the runs above) ----
+short=()
+for ((r = 0; r < repeat; r++)); do
+	/usr/bin/time -f "%U %S" -o "$work/t" "$smolder" record -q --view alloc -o "$work/f.smolder" -- "$ah" 10000000 > "$work/f.out"
+	read -r u s _ < "$work/t"
+	short+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/f.out")" 'BEGIN { print 1000 * (u + s - c) }')")
+done
+echo "profiler CPU of a short launched recording (10 M calls): $(spread "${short[@]}") ms"
+
 # ---- one thread, attached before the work starts ----
 attached() { # LABEL -- COMMAND with PID
 	local label=$1 ratios=() cpus=()
