@@ -94,7 +94,7 @@ struct agent_ring_slot {
 	uint64_t seq;  /* ticket + 1 once written */
 	uint64_t time; /* CLOCK_MONOTONIC, ns */
 	uint32_t tid;
-	uint32_t sparse; /* 1: of the stack copy, only a hint's words were written */
+	uint32_t sparse; /* 0, or of the stack copy only a hint's words were written: agent_ring_sparse() */
 	uint64_t args[4]; /* as the allocated marker's: ptr, size, bytes, calls << 8 | func */
 	uint64_t regs[AGENT_RING_REGS];
 	uint64_t stack_len; /* bytes of stack copied from regs[AGENT_REG_SP] */
@@ -127,6 +127,18 @@ struct agent_ring_hint {
 		uint64_t value;
 	} words[AGENT_HINT_WORDS];
 };
+
+/* A slot's sparse: which hint its copy matched, so that the profiler, which
+ * knows what unwind it published that hint from, need not compare the
+ * words again: the way of the stack's set, and bits 1-28 of the hint's seq
+ * (a hint written again since, 2^28 times over, would be taken for it).
+ * Any value but 0 is a copy in part (bit 0 alone: which hint, not said). */
+#define AGENT_SPARSE 1u
+#define AGENT_SPARSE_NAMED 2u
+static inline uint32_t agent_ring_sparse(uint32_t way, uint64_t seq)
+{
+	return AGENT_SPARSE | AGENT_SPARSE_NAMED | way << 2 | (uint32_t)(seq >> 1) << 4;
+}
 
 /* The first of the AGENT_HINT_WAYS hints a stack may be in, by its stack
  * pointer (the IP is the agent's own): stacks at one SP (calls from

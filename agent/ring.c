@@ -373,40 +373,41 @@ static inline uint64_t stack_word(uintptr_t at)
 
 /* Writes the sample's stack words that hint h names into the slot's copy
  * at to, at their offsets, if h holds this sample's IP, SP and copy length
- * and every register and stack word it names is equal; false otherwise
- * (and what was written is another hint's, or the whole copy's, to write).
+ * and every register and stack word it names is equal: the seq h was read
+ * at; 0 otherwise (and what was written is another hint's, or the whole
+ * copy's, to write).
  * The profiler writes a hint while threads read it: read between two
  * equal, even seqs.  Its offsets are checked against the copy's length,
  * within the stack's known bounds. */
-static bool copy_hinted_words(const struct agent_ring_hint *h, const uint64_t *regs, const uint64_t args[4],
-			      uintptr_t sp, size_t len, void *to)
+static uint64_t copy_hinted_words(const struct agent_ring_hint *h, const uint64_t *regs, const uint64_t args[4],
+				  uintptr_t sp, size_t len, void *to)
 {
 	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
 	if (!seq || (seq & 1) || __atomic_load_n(&h->sp, __ATOMIC_RELAXED) != sp ||
 	    __atomic_load_n(&h->ip, __ATOMIC_RELAXED) != regs[AGENT_REG_IP] ||
 	    __atomic_load_n(&h->stack_len, __ATOMIC_RELAXED) != len)
-		return false;
+		return 0;
 	uint32_t n = __atomic_load_n(&h->nwords, __ATOMIC_RELAXED);
 	if (!n || n > AGENT_HINT_WORDS)
-		return false;
+		return 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t where = __atomic_load_n(&h->words[i].where, __ATOMIC_RELAXED), v;
 		bool stack = !(where & AGENT_HINT_REG);
 		if (!stack) {
 			if (!hint_register(regs, args, where & ~AGENT_HINT_REG, &v))
-				return false;
+				return 0;
 		} else if (where % 8 || where >= len || len - where < 8) {
-			return false;
+			return 0;
 		} else {
 			v = stack_word(sp + where);
 		}
 		if (v != __atomic_load_n(&h->words[i].value, __ATOMIC_RELAXED))
-			return false;
+			return 0;
 		if (stack) /* past the caches, as the whole copy */
 			__asm__ volatile("movnti %1, (%0)" : : "r"((char *)to + where), "r"(v) : "memory");
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return __atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq;
+	return __atomic_load_n(&h->seq, __ATOMIC_RELAXED) == seq ? seq : 0;
 }
 
 /* noinline: the registers captured are this function's, in the frame the
@@ -438,9 +439,11 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	s->stack_len = len;
 	const struct agent_ring_hint *hints = &hints_of(r)[agent_ring_hint_index(sp)];
-	bool sparse = false;
-	for (int w = 0; w < AGENT_HINT_WAYS && !sparse; w++)
-		sparse = copy_hinted_words(&hints[w], regs, args, sp, len, s + 1);
+	uint32_t sparse = 0;
+	for (uint32_t w = 0; w < AGENT_HINT_WAYS && !sparse; w++) {
+		uint64_t seq = copy_hinted_words(&hints[w], regs, args, sp, len, s + 1);
+		sparse = seq ? agent_ring_sparse(w, seq) : 0;
+	}
 	if (!sparse)
 		copy_stack(s + 1, (const void *)sp, len);
 	s->sparse = sparse;

@@ -458,9 +458,10 @@ static void recording_summary(const struct recording *r)
 			ps->unwind_evicted, a->po.unwind_image_cap ? a->po.unwind_image_cap : PROFILER_DEFAULT_UNWIND_FILES);
 	if (ps->agent_ring_samples || ps->agent_trapped_samples)
 		fprintf(stderr, "smolder: record: agent: %" PRIu64 " samples through its ring (%u, %u in shared memory), %" PRIu64
-				" through a uprobe; %" PRIu64 " stacks copied in part (the words their unwinding reads)\n",
+				" through a uprobe; %" PRIu64 " stacks copied in part (the words their unwinding reads),"
+				" %" PRIu64 " of them not compared again\n",
 			ps->agent_ring_samples, ps->agent_rings, ps->agent_rings_shared, ps->agent_trapped_samples,
-			ps->agent_ring_sparse);
+			ps->agent_ring_sparse, ps->agent_ring_known);
 	if (ps->agent_hooks)
 		fprintf(stderr, "smolder: record: agent: %d GOT entries hooked, a thread held at most %.1f ms to load, "
 				"start or stop it\n", ps->agent_hooks, ps->agent_stop_ms);

@@ -418,7 +418,7 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 		PUT((uint64_t)(uintptr_t)stack);
 		PUT(s->stack_len);
 		PUT((uint64_t)(uintptr_t)hints);
-		PUT((hints ? AGENT_RING_HINTS : 0) | (uint64_t)(s->sparse != 0) << 32);
+		PUT((hints ? AGENT_RING_HINTS : 0) | (uint64_t)s->sparse << 32);
 		PUT(s->stack_len);
 	} else if (attr->sample_type & PERF_SAMPLE_STACK_USER) {
 		/* The record's size is 16 bits: the copy is cut to fit.  Like the
@@ -478,11 +478,42 @@ static uint32_t hint_words(const struct sample_view *v, const struct unwind_resu
 	return n;
 }
 
-void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r)
+/* The hint a slot's sparse names, and the seq's bits it holds (agent.h). */
+static uint32_t named_hint(const struct sample_view *v, uint64_t sp, uint32_t *seq_bits)
+{
+	*seq_bits = v->agent_sparse >> 4;
+	return agent_ring_hint_index(sp) + (v->agent_sparse >> 2 & (AGENT_HINT_WAYS - 1));
+}
+
+static bool origin_is(const struct agent_hint_origin *o, uint32_t seq_bits)
+{
+	return o->seq && (uint32_t)(o->seq >> 1) << 4 >> 4 == seq_bits;
+}
+
+void agent_hint_known(const struct sample_view *v, const struct agent_hint_origin *origins, struct unwind_known *k)
+{
+	*k = (struct unwind_known){ 0, 0 };
+	if (!origins || !v->agent_hints || !(v->agent_sparse & AGENT_SPARSE_NAMED))
+		return;
+	uint32_t seq_bits, i = named_hint(v, sample_reg(v, ARCH_REG_SP), &seq_bits);
+	if (origin_is(&origins[i], seq_bits))
+		*k = (struct unwind_known){ origins[i].memo, origins[i].memo_stamp };
+}
+
+void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r, struct agent_hint_origin *origins)
 {
 	/* Called for every DWARF sample: nothing but these tests for most. */
-	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || v->agent_sparse || !r->reads)
-		return; /* none, or one that holds for this stack already */
+	if (!v->agent_hints || v->agent_nhints != AGENT_RING_HINTS || !r->reads || !origins)
+		return; /* none, or no unwind to tell */
+	if (v->agent_sparse) {
+		/* It holds for this stack already: what it was published from
+		 * is this unwind's memo now, if the slot says which it is (the
+		 * memo it came from may have been let go). */
+		uint32_t seq_bits, i = named_hint(v, sample_reg(v, ARCH_REG_SP), &seq_bits);
+		if ((v->agent_sparse & AGENT_SPARSE_NAMED) && origin_is(&origins[i], seq_bits))
+			origins[i].memo = r->memo, origins[i].memo_stamp = r->memo_stamp;
+		return;
+	}
 	struct agent_hint_word words[AGENT_HINT_WORDS];
 	uint64_t ip = sample_reg(v, ARCH_REG_IP), sp = sample_reg(v, ARCH_REG_SP);
 	uint32_t n = hint_words(v, r, sp, words);
@@ -490,12 +521,15 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 		return;
 	/* A stack a way of its set holds already is left alone; a new one goes
 	 * into a free way, or one at random (the words' own hash). */
-	struct agent_ring_hint *set = &v->agent_hints[agent_ring_hint_index(sp)], *h = NULL;
+	uint32_t first = agent_ring_hint_index(sp);
+	struct agent_ring_hint *set = &v->agent_hints[first], *h = NULL;
 	for (uint32_t w = 0; w < AGENT_HINT_WAYS; w++) {
 		struct agent_ring_hint *way = &set[w];
 		if (way->seq && !(way->seq & 1) && way->ip == ip && way->sp == sp && way->stack_len == v->stack_dyn &&
-		    way->nwords == n && memcmp(way->words, words, n * sizeof(*words)) == 0)
+		    way->nwords == n && memcmp(way->words, words, n * sizeof(*words)) == 0) {
+			origins[first + w] = (struct agent_hint_origin){ way->seq, r->memo, r->memo_stamp };
 			return;
+		}
 		if (!h && !way->seq)
 			h = way;
 	}
@@ -517,6 +551,7 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 		__atomic_store_n(&h->words[i].value, words[i].value, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&h->seq, seq + 1, __ATOMIC_RELEASE);
+	origins[h - v->agent_hints] = (struct agent_hint_origin){ seq + 1, r->memo, r->memo_stamp };
 }
 
 /* Tells the agent the slots before tail are read, and that we live. */
@@ -643,7 +678,8 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		struct record_piece pieces[4];
 		/* No stack: outside the ring, as its header tells. */
 		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, hints, pieces);
-		if (ring->map && stack && r->prefetch_for)
+		/* A stack that names the hint it matched is not read again. */
+		if (ring->map && stack && r->prefetch_for && !(s->sparse & AGENT_SPARSE_NAMED))
 			unwind_prefetch(r->prefetch_for, ring->pid, s->regs[AGENT_REG_IP], s->regs[AGENT_REG_SP], stack,
 					s->stack_len);
 		if (!record_queue_push(q, pieces, np))

@@ -461,10 +461,16 @@ static uint32_t sample_frames(struct aggregate *a, const struct sample_view *v)
 		struct process_maps *pm = aggregate_process(a, (pid_t)v->pid, true);
 		if (pm && !pm->loaded && pm->count == 0)
 			aggregate_load_maps(a, pm);
+		if (pm && v->agent_hints && !pm->hint_origins)
+			pm->hint_origins = calloc(AGENT_RING_HINTS, sizeof(*pm->hint_origins));
+		struct agent_hint_origin *origins = pm ? pm->hint_origins : NULL;
+		struct unwind_known known;
+		agent_hint_known(v, origins, &known);
 		struct unwind_result r;
-		uint32_t got = unwind_user_stack(a->unwinder, pm, a->p, v->regs, v->stack, v->stack_dyn,
+		uint32_t got = unwind_user_stack(a->unwinder, pm, a->p, v->regs, v->stack, v->stack_dyn, &known,
 						 f->ip + f->n, MAX_STACK_FRAMES - f->n, &r);
-		agent_hint_publish(v, &r);
+		agent_hint_publish(v, &r, origins);
+		a->stats->agent_ring_known += r.known;
 		memset(f->is_kernel + f->n, 0, got * sizeof(*f->is_kernel));
 		f->n += got;
 		if (r.truncated)
@@ -645,6 +651,7 @@ static void on_exit_record(struct aggregate *a, const struct perf_event_header *
 	for (uint32_t i = 0; i < a->procs.count; i++)
 		if (procs[i].pid == (pid_t)f.pid) {
 			free(procs[i].entries);
+			free(procs[i].hint_origins);
 			procs[i] = procs[--a->procs.count];
 			break;
 		}
@@ -818,8 +825,10 @@ int aggregate_publish_threads(struct aggregate *a)
 void aggregate_release(struct aggregate *a)
 {
 	struct process_maps *procs = a->procs.data;
-	for (uint32_t i = 0; i < a->procs.count; i++)
+	for (uint32_t i = 0; i < a->procs.count; i++) {
 		free(procs[i].entries);
+		free(procs[i].hint_origins);
+	}
 	vec_release(&a->procs);
 	vec_release(&a->threads);
 	id_hash_release(&a->thread_index);

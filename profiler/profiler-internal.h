@@ -119,6 +119,7 @@ struct process_maps {
 	bool loaded;               /* /proc/PID/maps was read */
 	uint32_t generation;       /* bumped on every change, for caches of it */
 	uint64_t reloaded_ns;      /* when /proc/PID/maps was last read again on a miss */
+	struct agent_hint_origin *hint_origins; /* its agent ring's hints' (AGENT_RING_HINTS); NULL: none yet */
 };
 
 /* Inserts [start, end) replacing what it overlaps. */
@@ -284,7 +285,18 @@ void agent_rings_release(struct agent_rings *r);
  * the thread that unwinds, while the sample's ring is lent to it. */
 struct sample_view;
 struct unwind_result;
-void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r);
+struct unwind_known;
+/* What the profiler published each hint of a ring from: the hint's seq,
+ * and the unwind's memo. */
+struct agent_hint_origin {
+	uint64_t seq;
+	uint32_t memo, memo_stamp;
+};
+void agent_hint_publish(const struct sample_view *v, const struct unwind_result *r, struct agent_hint_origin *origins);
+/* The memo a sample copied in part matches, when its slot names the hint
+ * it matched and that hint is still the one published (origins); else
+ * none (stamp 0). */
+void agent_hint_known(const struct sample_view *v, const struct agent_hint_origin *origins, struct unwind_known *k);
 
 /* ---- live_allocs.c: sampled allocations not yet freed ---- */
 
@@ -508,7 +520,7 @@ struct sample_view {
 	const uint8_t *stack;
 	struct agent_ring_hint *agent_hints; /* a ring's sample: its hints, for the unwind's reads */
 	uint32_t agent_nhints;
-	bool agent_sparse; /* its stack copied in part: a hint matched it */
+	uint32_t agent_sparse; /* its stack copied in part: a hint matched it (agent_ring_sparse()) */
 };
 
 /* Decodes a sample by the sample_type of the event it names; false if the

@@ -137,6 +137,7 @@ struct profiler_stats {
 	uint32_t agent_rings, agent_rings_shared; /* sampled alloc view: the agents' rings, those in shared memory */
 	uint64_t agent_ring_samples;    /* ... samples read from them ... */
 	uint64_t agent_ring_sparse;     /* ... of which only the words a hint named were copied ... */
+	uint64_t agent_ring_known;      /* ... and of those, unwound from the hint's own unwind, not compared again ... */
 	uint64_t agent_trapped_samples; /* ... and those that came through a uprobe instead */
 	int agent_hooks;        /* sampled alloc view, attached: GOT entries the agent changed */
 	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */

@@ -7,8 +7,8 @@
 #include "profiler/profiler-internal.h"
 
 /* The stack of a SAMPLE_MISC_STACK_AT sample, and its ring's hints: where
- * its 32 bytes say (the last: how many hints, and 1 << 32 for a stack
- * copied in part). */
+ * its 32 bytes say (the last: how many hints, and above them its slot's
+ * sparse). */
 static bool stack_elsewhere(struct sample_view *v)
 {
 	uint64_t at, len, hints, nhints;
@@ -22,7 +22,7 @@ static bool stack_elsewhere(struct sample_view *v)
 	v->stack_size = len;
 	v->agent_hints = (struct agent_ring_hint *)(uintptr_t)hints;
 	v->agent_nhints = (uint32_t)nhints;
-	v->agent_sparse = (nhints >> 32 & 1) != 0;
+	v->agent_sparse = (uint32_t)(nhints >> 32);
 	return true;
 }
 

@@ -98,7 +98,7 @@ struct memo_key {
 	uint32_t stack_len; /* copies longer are not memoized */
 	pid_t pid;
 	uint32_t generation;
-	bool valid;
+	uint32_t stamp; /* new at each unwind the memo takes; 0: empty */
 };
 _Static_assert(sizeof(struct memo_key) * MEMO_WAYS == 128, "a set's keys on two cache lines");
 
@@ -123,6 +123,7 @@ struct unwinder {
 	struct memo_key *keys;     /* MEMO_SLOTS of them, sets MEMO_WAYS apart */
 	struct unwind_memo *memos; /* MEMO_SLOTS of them; NULL: every stack is unwound */
 	uint32_t memo_victim;      /* the way a new unwind takes when its set is full, in turn */
+	uint32_t memo_stamp;       /* the last memo_key.stamp given */
 	/* Where each register is in a sample's register array (-1: not sampled),
 	 * by libunwind's number, and the stack and instruction pointers'. */
 	int8_t slot_of[UNWIND_REGS_MAX];
@@ -567,13 +568,13 @@ void unwind_drop_process(struct unwinder *u, pid_t pid)
 		u->cached_pid = 0;
 	for (uint32_t i = 0; u->memos && i < MEMO_SLOTS; i++)
 		if (u->keys[i].pid == pid)
-			u->keys[i].valid = false;
+			u->keys[i].stamp = 0;
 }
 
 /* Whether k is of an unwind of pid's stack at ip and sp, of this copy length. */
 static bool memo_is_of(const struct memo_key *k, pid_t pid, uint64_t ip, uint64_t sp, uint64_t stack_len)
 {
-	return k->valid && k->pid == pid && k->ip == ip && k->sp == sp && k->stack_len == stack_len;
+	return k->stamp && k->pid == pid && k->ip == ip && k->sp == sp && k->stack_len == stack_len;
 }
 
 /* The index of the first of the set of MEMO_WAYS memos a stack at ip and sp may be in. */
@@ -622,6 +623,21 @@ static bool memo_matches(const struct memo_key *k, const struct unwind_memo *m, 
 	return true;
 }
 
+/* The frames of memo i, and its result. */
+static uint32_t memo_result(const struct unwinder *u, uint32_t i, uint64_t *frames, uint32_t max,
+			    struct unwind_result *r)
+{
+	const struct unwind_memo *m = &u->memos[i];
+	uint32_t n = m->nframes < max ? m->nframes : max;
+	memcpy(frames, m->frames, n * sizeof(*frames));
+	*r = m->r;
+	r->reads = m->reads;
+	r->nreads = m->nreads;
+	r->memo = i;
+	r->memo_stamp = u->keys[i].stamp;
+	return n;
+}
+
 /* libunwind's steps from the sampled registers; frames[0] is already set. */
 static uint32_t unwind_steps(struct unwinder *u, struct unwind_ctx *c, uint64_t *frames, uint32_t max,
 			     struct unwind_result *r)
@@ -662,7 +678,7 @@ static uint32_t unwind_steps(struct unwinder *u, struct unwind_ctx *c, uint64_t 
 
 uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
 			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
-			   uint64_t *frames, uint32_t max, struct unwind_result *r)
+			   const struct unwind_known *known, uint64_t *frames, uint32_t max, struct unwind_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	if (!max || !pm)
@@ -685,39 +701,43 @@ uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, co
 	struct memo_key *k = NULL;
 	if (u->memos && stack_len <= UINT32_MAX) {
 		uint32_t set = memo_set(c.pmods->pid, ip, c.sp);
-		for (uint32_t w = 0; w < MEMO_WAYS; w++) {
-			m = &u->memos[set + w];
-			if (memo_matches(&u->keys[set + w], m, &c, ip)) {
-				uint32_t n = m->nframes < max ? m->nframes : max;
-				memcpy(frames, m->frames, n * sizeof(*frames));
-				*r = m->r;
-				r->reads = m->reads;
-				r->nreads = m->nreads;
-				return n;
-			}
+		if (known && known->stamp && known->memo / MEMO_WAYS == set / MEMO_WAYS &&
+		    u->keys[known->memo].stamp == known->stamp &&
+		    memo_is_of(&u->keys[known->memo], c.pmods->pid, ip, c.sp, stack_len) &&
+		    u->keys[known->memo].generation == c.pmods->generation)
+		{
+			uint32_t n = memo_result(u, known->memo, frames, max, r);
+			r->known = true;
+			return n;
 		}
+		for (uint32_t w = 0; w < MEMO_WAYS; w++)
+			if (memo_matches(&u->keys[set + w], &u->memos[set + w], &c, ip))
+				return memo_result(u, set + w, frames, max, r);
 		/* This unwind's reads go to a free way, or the next in turn,
 		 * which holds it if they fit. */
 		uint32_t way = MEMO_WAYS;
 		for (uint32_t w = 0; w < MEMO_WAYS && way == MEMO_WAYS; w++)
-			if (!u->keys[set + w].valid)
+			if (!u->keys[set + w].stamp)
 				way = w;
 		if (way == MEMO_WAYS)
 			way = u->memo_victim++ % MEMO_WAYS;
 		k = &u->keys[set + way];
 		m = &u->memos[set + way];
-		k->valid = false;
+		k->stamp = 0;
 		m->nreads = 0;
 		c.log = m;
 	}
 	uint32_t n = unwind_steps(u, &c, frames, max, r);
 	if (k && !c.log_full && n <= MEMO_FRAMES) {
-		*k = (struct memo_key){ ip, c.sp, (uint32_t)stack_len, c.pmods->pid, c.pmods->generation, true };
+		u->memo_stamp = u->memo_stamp + 1 ? u->memo_stamp + 1 : 1;
+		*k = (struct memo_key){ ip, c.sp, (uint32_t)stack_len, c.pmods->pid, c.pmods->generation, u->memo_stamp };
 		m->r = *r;
 		m->nframes = n;
 		memcpy(m->frames, frames, n * sizeof(*frames));
 		r->reads = m->reads;
 		r->nreads = m->nreads;
+		r->memo = (uint32_t)(k - u->keys);
+		r->memo_stamp = k->stamp;
 	}
 	return n;
 }

@@ -28,6 +28,16 @@ struct unwind_result {
 	 * NULL when not remembered; valid until the next unwind. */
 	const struct unwind_read *reads;
 	uint32_t nreads;
+	/* The memo that holds it (with reads), for unwind_known. */
+	uint32_t memo, memo_stamp;
+	bool known; /* taken from the memo known, not compared */
+};
+
+/* A memo that a later sample is known to match (its registers and stack
+ * words at the memo's reads are equal, as an agent compared them): its
+ * frames are taken as they are if it still holds the same unwind. */
+struct unwind_known {
+	uint32_t memo, stamp; /* stamp 0: none known */
 };
 
 /* Files are found through the profile's mapping paths, given with each
@@ -39,10 +49,11 @@ void unwinder_free(struct unwinder *u);
 
 /* Unwinds one sample's user stack (regs: taken with arch_unwind_regs_mask):
  * frames[0] is the sampled IP, the others
- * return addresses minus one.  Returns the number of frames written. */
+ * return addresses minus one.  Returns the number of frames written.
+ * known (may be NULL): a memo the sample matches, from unwind_result. */
 uint32_t unwind_user_stack(struct unwinder *u, const struct process_maps *pm, const struct profile *p,
 			   const uint64_t *regs, const uint8_t *stack, uint64_t stack_len,
-			   uint64_t *frames, uint32_t max, struct unwind_result *r);
+			   const struct unwind_known *known, uint64_t *frames, uint32_t max, struct unwind_result *r);
 
 /* Starts fetching into the cache the stack words that unwinding this
  * sample (pid's, at ip and sp) would check against what an earlier unwind

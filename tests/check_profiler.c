@@ -1147,6 +1147,7 @@ END_TEST
 START_TEST(test_agent_hint_from_unwind_reads)
 {
 	static struct agent_ring_hint hints[AGENT_RING_HINTS];
+	static struct agent_hint_origin origins[AGENT_RING_HINTS];
 	uint64_t sp = 0x7ffd00001000, ip = 0x5000;
 	enum arch_reg order[] = { ARCH_REG_RET, ARCH_REG_ARG0, ARCH_REG_SP, ARCH_REG_IP }; /* rax, rdi, rsp, rip */
 	uint64_t regs[4] = { 0, 0x1234, sp, ip }, mask = 0;
@@ -1159,8 +1160,8 @@ START_TEST(test_agent_hint_from_unwind_reads)
 		{ UNWIND_READ_REG | 0, 0 }, /* rax: no place in a slot, always 0 there */
 		{ sp + 40, 0xbbbb },
 	};
-	struct unwind_result r = { .reads = reads, .nreads = 5 };
-	agent_hint_publish(&v, &r);
+	struct unwind_result r = { .reads = reads, .nreads = 5, .memo = 5, .memo_stamp = 9 };
+	agent_hint_publish(&v, &r, origins);
 	const struct agent_ring_hint *h = &hints[agent_ring_hint_index(sp)]; /* its set's first way */
 	ck_assert_uint_eq(h->seq, 2);
 	ck_assert_uint_eq(h->ip, ip);
@@ -1172,13 +1173,44 @@ START_TEST(test_agent_hint_from_unwind_reads)
 					  { AGENT_HINT_REG | AGENT_RING_REGS, 0x1234 },
 					  { 40, 0xbbbb } };
 	ck_assert(memcmp(h->words, want, sizeof(want)) == 0);
-	agent_hint_publish(&v, &r);
+	/* What it was published from: a sample whose slot names this hint at
+	 * this seq is known to match that memo; not at another seq (written
+	 * again since), nor a slot that does not say which hint it matched. */
+	const struct agent_hint_origin *o = &origins[agent_ring_hint_index(sp)];
+	ck_assert_uint_eq(o->seq, 2);
+	ck_assert_uint_eq(o->memo, 5);
+	ck_assert_uint_eq(o->memo_stamp, 9);
+	struct unwind_known known;
+	v.agent_sparse = agent_ring_sparse(0, 2);
+	agent_hint_known(&v, origins, &known);
+	ck_assert_uint_eq(known.memo, 5);
+	ck_assert_uint_eq(known.stamp, 9);
+	v.agent_sparse = agent_ring_sparse(0, 4);
+	agent_hint_known(&v, origins, &known);
+	ck_assert_uint_eq(known.stamp, 0);
+	v.agent_sparse = agent_ring_sparse(1, 2);
+	agent_hint_known(&v, origins, &known);
+	ck_assert_uint_eq(known.stamp, 0);
+	v.agent_sparse = AGENT_SPARSE;
+	agent_hint_known(&v, origins, &known);
+	ck_assert_uint_eq(known.stamp, 0);
+	/* A sample it matched, unwound from another memo (the first let go):
+	 * that memo is the hint's now. */
+	r.memo = 6, r.memo_stamp = 10;
+	v.agent_sparse = agent_ring_sparse(0, 2);
+	agent_hint_publish(&v, &r, origins);
+	ck_assert_uint_eq(h->seq, 2);
+	agent_hint_known(&v, origins, &known);
+	ck_assert_uint_eq(known.memo, 6);
+	ck_assert_uint_eq(known.stamp, 10);
+	v.agent_sparse = 0;
+	agent_hint_publish(&v, &r, origins);
 	ck_assert_uint_eq(h->seq, 2); /* the same: not written again */
 	/* Another stack at the same SP takes another way of the set, until
 	 * the set is full; then one way at random. */
 	for (uint64_t value = 0xc000; value < 0xc000 + 2 * AGENT_HINT_WAYS; value++) {
 		reads[4].value = value;
-		agent_hint_publish(&v, &r);
+		agent_hint_publish(&v, &r, origins);
 		uint32_t holding = 0, written = 0;
 		for (uint32_t w = 0; w < AGENT_HINT_WAYS; w++) {
 			holding += h[w].nwords == 4 && h[w].words[3].value == value && h[w].seq % 2 == 0;
@@ -1195,20 +1227,20 @@ START_TEST(test_agent_hint_from_unwind_reads)
 	struct agent_ring_hint before[AGENT_HINT_WAYS];
 	memcpy(before, h, sizeof(before));
 	reads[4].value = 0xdddd;
-	v.agent_sparse = true;
-	agent_hint_publish(&v, &r);
-	v.agent_sparse = false;
+	v.agent_sparse = AGENT_SPARSE;
+	agent_hint_publish(&v, &r, origins);
+	v.agent_sparse = 0;
 	reads[4].where = sp + 256;
-	agent_hint_publish(&v, &r);
+	agent_hint_publish(&v, &r, origins);
 	reads[4].where = sp + 40;
 	reads[3].value = 7;
-	agent_hint_publish(&v, &r);
+	agent_hint_publish(&v, &r, origins);
 	reads[3].value = 0;
 	r.reads = NULL;
-	agent_hint_publish(&v, &r);
+	agent_hint_publish(&v, &r, origins);
 	r.reads = reads;
 	v.agent_hints = NULL;
-	agent_hint_publish(&v, &r);
+	agent_hint_publish(&v, &r, origins);
 	ck_assert(memcmp(before, h, sizeof(before)) == 0);
 }
 END_TEST
