@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -93,8 +94,12 @@ static int least_recent_first(const void *a, const void *b)
 	return (x->used.tv_nsec > y->used.tv_nsec) - (x->used.tv_nsec < y->used.tv_nsec);
 }
 
+/* A store's temporary file (output_file's NAME.partial[.N]) older than
+ * this was left by a recorder that died writing it. */
+#define PARTIAL_STALE_S 3600
+
 /* Takes the least recently used images out of dir while it holds more
- * than the limit. */
+ * than the limit, and the temporary files of stores that never ended. */
 static void trim(const char *dir, uint64_t max_bytes)
 {
 	DIR *d = opendir(dir);
@@ -102,12 +107,18 @@ static void trim(const char *dir, uint64_t max_bytes)
 		return;
 	struct vec files = { 0 };
 	uint64_t total = 0;
+	time_t now = time(NULL);
 	for (struct dirent *ent; (ent = readdir(d));) {
 		size_t n = strlen(ent->d_name);
 		struct stat st;
+		if (fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+			continue;
+		if (strstr(ent->d_name, SUFFIX ".partial") && now - st.st_mtime > PARTIAL_STALE_S) {
+			unlinkat(dirfd(d), ent->d_name, 0);
+			continue;
+		}
 		if (n <= strlen(SUFFIX) || n >= sizeof(((struct kept *)0)->name) ||
-		    strcmp(ent->d_name + n - strlen(SUFFIX), SUFFIX) != 0 ||
-		    fstatat(dirfd(d), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		    strcmp(ent->d_name + n - strlen(SUFFIX), SUFFIX) != 0)
 			continue;
 		struct kept *k = vec_push(&files, sizeof(*k));
 		if (!k)

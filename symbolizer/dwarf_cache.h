@@ -23,8 +23,9 @@ unsigned char *dwarf_cache_load(const struct dwarf_cache_entry *e, uint64_t *siz
 
 /* Keeps image under e's name (written beside it, synced, renamed into
  * place), then takes the least recently used images out while the
- * directory holds more than e's limit.  An image larger than half the
- * limit is not kept. */
+ * directory holds more than e's limit, and the temporary files of stores
+ * that never ended (an hour old).  An image larger than half the limit is
+ * not kept. */
 #define DWARF_CACHE_MAX_BYTES ((uint64_t)2 << 30)
 void dwarf_cache_store(const struct dwarf_cache_entry *e, const unsigned char *image, uint64_t size);
 

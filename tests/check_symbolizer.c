@@ -582,6 +582,20 @@ START_TEST(test_dwarf_cache)
 	munmap(got, size);
 	ck_assert_ptr_nonnull(got = dwarf_cache_load(&c, &size));
 	munmap(got, size);
+	/* A store's temporary file an hour old (its recorder died writing it)
+	 * goes at the next store; a fresh one (a store under way) stays. */
+	char stale[300], fresh[300];
+	snprintf(stale, sizeof(stale), "%s/dwarf-1/ee.dwarf.partial", dir);
+	snprintf(fresh, sizeof(fresh), "%s/dwarf-1/ff.dwarf.partial.2", dir);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(i ? fresh : stale, "w");
+		ck_assert_ptr_nonnull(f);
+		fclose(f);
+	}
+	ck_assert_int_eq(utimensat(AT_FDCWD, stale, (struct timespec[2]){ { now - 7200, 0 }, { now - 7200, 0 } }, 0), 0);
+	dwarf_cache_store(&c, image, sizeof(image));
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	ck_assert_int_eq(access(fresh, F_OK), 0);
 	/* Larger than half the limit: not kept. */
 	struct dwarf_cache_entry small = { dir, "dd", 2000 };
 	dwarf_cache_store(&small, image, sizeof(image));
