@@ -22,10 +22,7 @@ calls=${CALLS:-60000000}
 repeat=${REPEAT:-7}
 threads=${THREADS:-1}
 depth=${DEPTH:-0}
-work=$(mktemp -d /tmp/smolder-agent-costs.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
-ah=$work/alloc_heavy
+. "$top/bench/alloc_heavy.sh" agent-costs
 run=("$ah" -t "$threads" -d "$depth" "$calls")
 
 times() { awk '$1 == "wall" { print $2 "/" $4 }' "$1"; } # wall/cpu

@@ -22,13 +22,7 @@ threads=${THREADS:-2}
 calls=${CALLS:-40000000}
 short=${SHORT:-10000000}
 secs=${SECS:-6}
-work=$(mktemp -d /tmp/smolder-alloc-ab.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
-ah=$work/alloc_heavy
-
-field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
-runtime_of() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%.0f\n", t }'; }
+. "$top/bench/alloc_heavy.sh" alloc-ab
 
 # The profiler's CPU (ms) of a launched recording of the workload, its
 # output in $work/out.

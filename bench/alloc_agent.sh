@@ -17,17 +17,10 @@ calls=${CALLS:-100000000}
 repeat=${REPEAT:-3}
 threads=${THREADS:-2}
 command -v heaptrack > /dev/null || { echo "needs heaptrack (apt-get install heaptrack)" >&2; exit 2; }
-work=$(mktemp -d /tmp/smolder-agent-bench.XXXXXX)
-cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
-ah=$work/alloc_heavy
+. "$top/bench/alloc_heavy.sh" agent-bench
 
-field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
 spread() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { printf "%.3f (%.3f-%.3f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # ticks of user+sys
-# The scheduler's own count of a process's time on a CPU (ns, its threads
-# summed): exact, where ticks charge a whole tick to whoever runs when it
-# fires, and so overcharge a thread that wakes on timers, as the reader does.
-runtime_of() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { print t }'; }
 tick=$(getconf CLK_TCK)
 
 # Per call site: estimated/true bytes and calls, from a profile and the truth lines.
@@ -165,4 +158,3 @@ done
 echo "per call site, the largest error of a run: $(spread "${worst[@]}") %;" \
 	"runs with every site within 3%: $(printf '%s\n' "${worst[@]}" | awk '$1 <= 3 { n++ } END { print n + 0 }') of ${#worst[@]}"
 echo "heaptrack -p output: $hp_size bytes ($(grep -m1 -iE 'error|fail|could' "$work/attach.log" || echo 'no message'))"
-rm -rf "$work"

@@ -1,0 +1,16 @@
+# Shared by the allocation agent's benchmarks (sourced, with $top set and
+# the script's name for its directory): bench/workloads/alloc_heavy.c built
+# as $ah in a directory $work removed at exit, and the readers of what the
+# workload and /proc say.
+# shellcheck shell=bash
+work=$(mktemp -d "/tmp/smolder-$1.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cc -O2 -g -fno-omit-frame-pointer -pthread -o "$work/alloc_heavy" "$top/bench/workloads/alloc_heavy.c"
+ah=$work/alloc_heavy
+
+# The value after KEY in FILE (alloc_heavy's "wall S cpu S calls N ...").
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$2"; }
+# The scheduler's own count of a process's time on a CPU (ns, its threads
+# summed): exact, where ticks charge a whole tick to whoever runs when it
+# fires, and so overcharge a thread that wakes on timers, as the reader does.
+runtime_of() { cat /proc/"$1"/task/*/schedstat | awk '{ t += $1 } END { printf "%.0f\n", t }'; }
