@@ -16,7 +16,7 @@ cycles=${CYCLES:-100}
 work=$(mktemp -d /tmp/smolder-cycles.XXXXXX)
 "$top/tests/workloads/swap_threads" 8 $((cycles + 80)) rate > "$work/rates" &
 wl=$!
-trap 'kill $wl 2> /dev/null || true' EXIT
+trap 'kill $wl 2> /dev/null || true; rm -rf "$work"' EXIT
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The machine's speed now: a fresh process's median rate over 5 s, alone.
 probe() {
