@@ -508,7 +508,10 @@ void agent_hint_publish(const struct sample_view *v, const struct unwind_result 
 	if (v->agent_sparse) {
 		/* It holds for this stack already: what it was published from
 		 * is this unwind's memo now, if the slot says which it is (the
-		 * memo it came from may have been let go). */
+		 * memo it came from may have been let go).  Unwound from the
+		 * origin itself (r->known), there is nothing to tell. */
+		if (r->known)
+			return;
 		uint32_t seq_bits, i = named_hint(v, sample_reg(v, ARCH_REG_SP), &seq_bits);
 		if ((v->agent_sparse & AGENT_SPARSE_NAMED) && origin_is(&origins[i], seq_bits))
 			origins[i].memo = r->memo, origins[i].memo_stamp = r->memo_stamp;
