@@ -1,9 +1,9 @@
 /* The ELF readers on hostile files, read from files a target (or a
  * container) controls: the profiler's (the build-id note of a mapped file,
  * the allocation functions of a C library), the symbolizer's image of
- * inflated DWARF sections (walked CU by CU, as lookups walk it) and such an
- * image as its cache keeps it, and its names inferred from .eh_frame_hdr for
- * files without symbols. */
+ * inflated DWARF sections (walked CU by CU, and searched by address as
+ * lookups search it) and such an image as its cache keeps it, and its names
+ * inferred from .eh_frame_hdr for files without symbols. */
 
 #include <stdio.h>
 #include <sys/mman.h>
@@ -30,6 +30,8 @@ static void inferred_names(int fd)
 	debuginfo_release(&d);
 }
 
+/* Each CU's DIE by offset, then by address as lookups find it (through
+ * .debug_aranges, read by cu_lookup.c, and the CUs' own ranges). */
 static void walk_cus(Dwarf *dbg)
 {
 	Dwarf_Off off = 0, next;
@@ -40,6 +42,12 @@ static void walk_cus(Dwarf *dbg)
 			(void)dwarf_diename(&cu);
 		off = next;
 	}
+	struct elf_file f = { .dwarf = dbg };
+	Dwarf_Die cu;
+	for (uint64_t addr = 0; dbg && addr < 0x10000; addr += 0x400)
+		(void)elf_file_cu_die(&f, addr, &cu);
+	vec_release(&f.aranges);
+	vec_release(&f.cu_ranges);
 }
 
 static void dwarf_image_walk(int fd)

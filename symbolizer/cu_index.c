@@ -36,13 +36,16 @@ void debug_sections_of(Dwarf *dbg, struct debug_sections *ds)
 	GElf_Ehdr eh;
 	size_t shstrndx;
 	memset(ds, 0, sizeof(*ds));
-	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_type == ET_REL || elf_getshdrstrndx(elf, &shstrndx) != 0)
+	/* Read here little-endian: a big-endian file's are left to libdw. */
+	if (!elf || !gelf_getehdr(elf, &eh) || eh.e_type == ET_REL || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    elf_getshdrstrndx(elf, &shstrndx) != 0)
 		return;
 	static const char *const names[] = { ".debug_info", ".debug_abbrev", ".debug_line", ".debug_str",
-					     ".debug_line_str" };
-	const uint8_t **bytes[] = { &ds->die.info, &ds->die.abbrev, &ds->line.line, &ds->line.str, &ds->line.line_str };
+					     ".debug_line_str", ".debug_aranges" };
+	const uint8_t **bytes[] = { &ds->die.info, &ds->die.abbrev, &ds->line.line, &ds->line.str, &ds->line.line_str,
+				    &ds->aranges };
 	size_t *sizes[] = { &ds->die.info_size, &ds->die.abbrev_size, &ds->line.line_size, &ds->line.str_size,
-			    &ds->line.line_str_size };
+			    &ds->line.line_str_size, &ds->aranges_size };
 	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
 		GElf_Shdr sh;
 		const char *name = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;

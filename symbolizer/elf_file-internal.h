@@ -70,10 +70,10 @@ struct cu_index {
 
 #define DIE_DEPTH_MAX 256 /* elfutils' own bound on DWARF recursion */
 
-/* A CU's address range, for files without .debug_aranges (clang's, rustc's). */
+/* A CU's address range, from .debug_aranges or from the CU's own ranges. */
 struct cu_range {
 	uint64_t lo, hi;
-	Dwarf_Off die;
+	Dwarf_Off unit; /* its header's offset */
 };
 
 struct cached_chain {
@@ -99,7 +99,9 @@ struct elf_file {
 	bool readers_opened;
 	struct early_lines *early; /* line tables read while the DWARF was inflated */
 	uint32_t addresses_ahead;  /* how many the first preparing is for (0: none) */
-	struct vec cu_ranges;  /* struct cu_range by lo, built when .debug_aranges fails */
+	struct vec aranges;    /* struct cu_range by lo, from .debug_aranges */
+	int aranges_state;     /* 0: not read yet; 1: in aranges; -1: libdw's */
+	struct vec cu_ranges;  /* struct cu_range by lo, built when aranges miss */
 	bool cu_ranges_built;
 
 	struct vec chains; /* struct cached_chain: every address looked up */
@@ -119,6 +121,8 @@ struct elf_file {
 struct debug_sections {
 	struct die_sections die;
 	struct line_sections line;
+	const uint8_t *aranges;
+	size_t aranges_size;
 };
 
 /* ---- cu_index.c ---- */
@@ -136,12 +140,20 @@ const struct function_scopes *cu_index_find(struct cu_index *ix, Dwarf_Die *cudi
 Dwarf_Die cu_unit_die(Dwarf_Die *cudie);
 void debug_sections_of(Dwarf *dbg, struct debug_sections *ds);
 
+/* ---- cu_lookup.c ---- */
+
+/* The CU DIE holding a DWARF address. */
+bool elf_file_cu_die(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie);
+/* The ranges of a .debug_aranges section's bytes, sorted by lo, into an
+ * empty out; false (out empty) if it holds none or is not as DWARF says.  A
+ * file's is read where the section is as read here (see debug_sections),
+ * little-endian; libdw reads the others. */
+bool cu_ranges_from_aranges(struct vec *out, const uint8_t *bytes, size_t size);
+
 /* ---- inline_chain.c ---- */
 
 /* The ELF symbol at a module address, or NULL (loads the symbol tables on first use). */
 const char *elf_file_symbol_at(struct elf_file *f, Dwarf_Addr addr);
-/* The CU DIE holding a DWARF address. */
-bool elf_file_cu_die(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie);
 /* The inline chain at addr in a CU (ix may be NULL: libdw's walks). */
 int cu_chain(struct elf_file *f, struct cu_index *ix, Dwarf_Die *cudie, Dwarf_Addr addr, struct inline_frame *out,
 	     int max);

@@ -137,6 +137,7 @@ void elf_file_close(struct elf_file *f)
 		close(f->fd);
 	if (f->dwfl)
 		dwfl_end(f->dwfl);
+	vec_release(&f->aranges);
 	vec_release(&f->cu_ranges);
 	early_lines_free(f->early);
 	free(f->loads);

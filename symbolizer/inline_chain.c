@@ -88,46 +88,6 @@ const char *elf_file_symbol_at(struct elf_file *f, Dwarf_Addr addr)
 	return s ? s->name : NULL;
 }
 
-static int cu_range_cmp(const void *a, const void *b)
-{
-	const struct cu_range *x = a, *y = b;
-	return (x->lo > y->lo) - (x->lo < y->lo);
-}
-
-static void cu_ranges_build(struct elf_file *f)
-{
-	f->cu_ranges_built = true;
-	Dwarf_Off off = 0, next;
-	size_t header;
-	while (dwarf_nextcu(f->dwarf, off, &next, &header, NULL, NULL, NULL) == 0) {
-		Dwarf_Die cu;
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t at = 0;
-		if (dwarf_offdie(f->dwarf, off + header, &cu))
-			while ((at = dwarf_ranges(&cu, at, &base, &lo, &hi)) > 0) {
-				struct cu_range *r = hi > lo ? vec_push(&f->cu_ranges, sizeof(*r)) : NULL;
-				if (r)
-					*r = (struct cu_range){ lo, hi, off + header };
-			}
-		off = next;
-	}
-	if (f->cu_ranges.count > 1)
-		qsort(f->cu_ranges.data, f->cu_ranges.count, sizeof(struct cu_range), cu_range_cmp);
-}
-
-/* The CU containing a DWARF address: by .debug_aranges, else by the CUs'
- * own ranges. */
-bool elf_file_cu_die(struct elf_file *f, Dwarf_Addr addr, Dwarf_Die *cudie)
-{
-	if (dwarf_addrdie(f->dwarf, addr, cudie))
-		return true;
-	if (!f->cu_ranges_built)
-		cu_ranges_build(f);
-	const struct cu_range *r = f->cu_ranges.data;
-	uint32_t i = upper_bound_u64(r, f->cu_ranges.count, sizeof(*r), offsetof(struct cu_range, lo), addr);
-	return i > 0 && addr < r[i - 1].hi && dwarf_offdie(f->dwarf, r[i - 1].die, cudie);
-}
-
 /* The CU's line table, read on first use; NULL where libdw is to read it:
  * split DWARF (call files name the .dwo's files), or a table read here
  * not. */

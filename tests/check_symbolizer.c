@@ -16,6 +16,7 @@
 
 #include "symbolizer/die_reader.h"
 #include "symbolizer/dwarf_image.h"
+#include "symbolizer/elf_file-internal.h"
 #include "symbolizer/line_table.h"
 #include "symbolizer/symbolizer-internal.h"
 
@@ -744,6 +745,91 @@ static bool same_text(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* A CU is found by .debug_aranges read here (not libdw's dwarf_getaranges,
+ * 10 ms for libc's) and it is the CU libdw finds, for every function of
+ * this binary. */
+START_TEST(test_aranges_equal_libdw)
+{
+	char self[PATH_MAX];
+	struct elf_file *f = open_self(self);
+	ck_assert(elf_file_has_dwarf(f));
+	static uint64_t addrs[4000];
+	uint32_t n = function_middles(self, addrs, 4000), found = 0;
+	ck_assert_uint_gt(n, 100);
+	for (uint32_t i = 0; i < n; i++) {
+		Dwarf_Addr addr = addrs[i] + f->bias - f->dwarf_bias;
+		Dwarf_Die ours, libdw;
+		bool here = elf_file_cu_die(f, addr, &ours);
+		ck_assert_int_eq(here, dwarf_addrdie(f->dwarf, addr, &libdw) != NULL);
+		if (here) {
+			ck_assert_uint_eq(dwarf_dieoffset(&ours), dwarf_dieoffset(&libdw));
+			found++;
+		}
+	}
+	ck_assert_int_eq(f->aranges_state, 1);
+	ck_assert_uint_gt(found, 100);
+	elf_file_close(f);
+}
+END_TEST
+
+static void put_le(uint8_t **p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		*(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+/* Sets of both offset sizes, their tuples aligned from the set's start;
+ * what DWARF does not allow is refused whole. */
+START_TEST(test_aranges_sets)
+{
+	uint8_t bytes[256], *p = bytes;
+	put_le(&p, 2 + 4 + 1 + 1 + 4 + 3 * 16, 4); /* 32-bit set: header 12 bytes, 4 of padding */
+	put_le(&p, 2, 2);
+	put_le(&p, 0x40, 4);
+	put_le(&p, 8, 1);
+	put_le(&p, 0, 1);
+	put_le(&p, 0, 4);
+	put_le(&p, 0x2000, 8), put_le(&p, 0x100, 8);
+	put_le(&p, 0x1000, 8), put_le(&p, 0x10, 8);
+	put_le(&p, 0, 8), put_le(&p, 0, 8);
+	put_le(&p, 0xffffffff, 4); /* 64-bit set: header 24 bytes, 8 of padding */
+	put_le(&p, 2 + 8 + 1 + 1 + 8 + 2 * 16, 8);
+	put_le(&p, 2, 2);
+	put_le(&p, 0x1234567890, 8);
+	put_le(&p, 8, 1);
+	put_le(&p, 0, 1);
+	put_le(&p, 0, 8);
+	put_le(&p, 0x1800, 8), put_le(&p, 0x8, 8);
+	put_le(&p, 0, 8), put_le(&p, 0, 8);
+	size_t size = (size_t)(p - bytes);
+	struct vec v = { 0 };
+	ck_assert(cu_ranges_from_aranges(&v, bytes, size));
+	const struct cu_range *r = v.data;
+	ck_assert_uint_eq(v.count, 3);
+	ck_assert(r[0].lo == 0x1000 && r[0].hi == 0x1010 && r[0].unit == 0x40);
+	ck_assert(r[1].lo == 0x1800 && r[1].hi == 0x1808 && r[1].unit == 0x1234567890);
+	ck_assert(r[2].lo == 0x2000 && r[2].hi == 0x2100 && r[2].unit == 0x40);
+	vec_release(&v);
+	uint8_t bad[256];
+	for (size_t cut = 1; cut < size; cut++) /* every cut but the one between the sets */
+		ck_assert(cut == 64 || !cu_ranges_from_aranges(&v, bytes, cut));
+	ck_assert(cu_ranges_from_aranges(&v, bytes, 64));
+	ck_assert_uint_eq(v.count, 2);
+	vec_release(&v);
+	memcpy(bad, bytes, size);
+	bad[4] = 3; /* version */
+	ck_assert(!cu_ranges_from_aranges(&v, bad, size));
+	memcpy(bad, bytes, size);
+	bad[10] = 3; /* address size */
+	ck_assert(!cu_ranges_from_aranges(&v, bad, size));
+	memcpy(bad, bytes, size);
+	bad[11] = 1; /* segment selectors */
+	ck_assert(!cu_ranges_from_aranges(&v, bad, size));
+	ck_assert(!cu_ranges_from_aranges(&v, bytes, 0));
+	ck_assert_uint_eq(v.count, 0);
+}
+END_TEST
+
 /* elf_file_prepare's answers (CUs spread over threads, each with its own
  * reader) are the lookups' own: this binary (many CUs, plain DWARF) and
  * its copy with compressed DWARF (an inflated image). */
@@ -802,6 +888,8 @@ int main(void)
 	tcase_add_test(tc, test_line_table_sequences);
 	tcase_add_test(tc, test_nested_function_found);
 	tcase_add_test(tc, test_prepared_answers_equal_lookups);
+	tcase_add_test(tc, test_aranges_equal_libdw);
+	tcase_add_test(tc, test_aranges_sets);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

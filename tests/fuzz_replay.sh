@@ -2,13 +2,15 @@
 # Replays every fuzz corpus (and the must-fail profiles) through its target.
 . "$(dirname "$0")/lib.sh"
 # The ELF readers' corpus is built, not kept: ELF files of this build, cut
-# short and with bytes flipped in their headers and notes.
+# short and with bytes flipped in their headers, notes and .debug_aranges.
 mkdir -p "$TMP/elf"
 for f in "$top_builddir/tests/workloads/libplugin.so" "$top_builddir/tests/workloads/allocs"; do
 	b=$(basename "$f")
 	cp "$f" "$TMP/elf/$b"
 	for n in 16 64 200 600 1000 4096; do head -c $n "$f" > "$TMP/elf/$b.$n"; done
-	for at in 5 20 40 60 400 700; do
+	aranges=$(readelf -SW "$f" | awk '{ for (i = 1; i < NF; i++) if ($i == ".debug_aranges") print $(i + 3) }')
+	aranges=${aranges:+$((16#$aranges))}
+	for at in 5 20 40 60 400 700 ${aranges:+$((aranges + 4)) $((aranges + 6)) $((aranges + 10)) $((aranges + 17))}; do
 		python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); i = int(sys.argv[2]); d[i] ^= 0xff
 open(sys.argv[3], "wb").write(d)' "$f" "$at" "$TMP/elf/$b.flip$at"
 	done
