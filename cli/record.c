@@ -410,7 +410,7 @@ static int recording_write(struct recording *r)
 	int e = profile_writer_finish(r->w, &r->p);
 	if (!e) {
 		/* The recording's file is complete: a failure here leaves it as it is. */
-		int ce = profile_compact_file(r->a->output);
+		int ce = profile_writer_compacts(r->w) ? profile_compact_file(r->a->output) : 0;
 		if (ce && !r->a->quiet)
 			cli_warn("record", "%s is complete but not compacted (%s): it reads as it is", r->a->output,
 				 ce == -PROFILE_E_IO ? strerror(errno) : profile_strerror((enum profile_error)-ce));

@@ -342,11 +342,13 @@ bool profile_writer_kept(const struct profile_writer *w);
 
 /* Whole profile in one go. */
 int profile_write_file(const struct profile *p, const char *path);
-/* Writes the finished file at path again as one batch at zstd level 19 (a
+/* Writes the finished file at path again as one batch at zstd level 12 (a
  * recording's file restarts no compression, but holds a batch a second and
  * their headers) when its raw data is under 64 KiB; a larger one would come
  * out no smaller, and is left as it is.  Replaced only once the new one is
  * complete. */
 int profile_compact_file(const char *path);
+/* Whether compacting what w finished would make it much smaller. */
+bool profile_writer_compacts(const struct profile_writer *w);
 
 #endif

@@ -38,6 +38,8 @@ struct profile_writer {
 	bool stream_open;        /* a zstd frame is under way: the next batch goes on with it */
 	uint32_t chunks_written; /* a failed recording keeps its readable prefix when it has some */
 	uint64_t good_bytes;     /* the file up to the end of its last complete batch */
+	uint64_t raw_bytes, stored_bytes; /* of the batches written */
+	uint32_t batches;
 	struct written done;     /* in the file or in the batch */
 	struct written on_disk;  /* in the file */
 	struct vec undo;         /* struct undo: marks of the batch being built */
@@ -149,6 +151,9 @@ static int writer_write_batch(struct profile_writer *w, bool end)
 	}
 	w->undo.count = 0;
 	w->on_disk = w->done;
+	w->raw_bytes += w->batch.len;
+	w->stored_bytes += w->packed.len;
+	w->batches++;
 	w->batch.len = 0;
 	w->stream_open = !end;
 	return 0;
@@ -707,11 +712,24 @@ int profile_write_file(const struct profile *p, const char *path)
  * it a recording is rewritten at COMPACT_LEVEL for what it gains on small
  * files, and level 12 gains nearly all that 19 does in less than half the
  * recorder's CPU: a 2-second CPU profile (12 KB raw) 4,285 bytes against
- * 4,241 at 19 and 4,739 at 3, in 1.8 ms against 4.2; an alloc view's (36 KB
- * raw) 27,816 against 27,793, in 2.5 ms against 4.5 (and 6 against 11 the
- * first time in a process, as at the end of a recording). */
+ * 4,241 at 19 and 4,739 at 3, in 1.8 ms against 4.2. */
 #define COMPACT_MAX_RAW (64 << 10)
 #define COMPACT_LEVEL 12
+
+/* What compaction gains comes from two things.  Level 12 on what level 1
+ * left above half its raw size (mostly events: an alloc view's times and
+ * sizes) gains nothing: a short alloc view's file (36 KB raw, 28,072 bytes)
+ * came out 28,047 bytes, in 10 ms of a recording's 57; a CPU profile's (27
+ * KB raw, 7,533 bytes) 5,939.  And one batch where there were many: each
+ * costs its header and zstd's flush, ~28 bytes. */
+#define BATCH_OVERHEAD 28
+
+bool profile_writer_compacts(const struct profile_writer *w)
+{
+	uint64_t overhead = (uint64_t)w->batches * BATCH_OVERHEAD;
+	uint64_t payload = w->stored_bytes > overhead ? w->stored_bytes - overhead : 0;
+	return w->raw_bytes < COMPACT_MAX_RAW && (payload * 2 < w->raw_bytes || overhead * 10 > w->stored_bytes);
+}
 
 int profile_compact_file(const char *path)
 {

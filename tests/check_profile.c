@@ -164,8 +164,9 @@ START_TEST(test_incremental_flushes)
 END_TEST
 
 /* A recording's file of a batch a second is rewritten as one, smaller and
- * reading the same; one whose raw data is large (events) is left alone:
- * rewriting it would gain nothing and cost a read and a compression. */
+ * reading the same; one whose raw data is large (events), or mostly events,
+ * is left alone: rewriting it would gain nothing and cost a read and a
+ * compression. */
 START_TEST(test_compaction)
 {
 	struct profile p, q;
@@ -178,6 +179,7 @@ START_TEST(test_compaction)
 		ck_assert_int_eq(profile_writer_flush(w, &p), 0);
 	}
 	ck_assert_int_eq(profile_writer_finish(w, &p), 0);
+	ck_assert(profile_writer_compacts(w));
 	profile_writer_free(w);
 	struct stat before, after;
 	ck_assert_int_eq(stat(tmp_path("small.smolder"), &before), 0);
@@ -211,6 +213,24 @@ START_TEST(test_compaction)
 	ck_assert_int_eq(profile_read_file(&q, tmp_path("events.smolder"), NULL), 0);
 	ck_assert_uint_eq(q.events.count, 30000);
 	profile_release(&q);
+
+	/* A short alloc view's: few events, but they are most of it, and level 1
+	 * stores them as small as any level. */
+	struct profile e;
+	build_sample_profile(&e);
+	ck_assert_int_eq(profile_writer_open(&w, tmp_path("few.smolder")), 0);
+	for (uint32_t i = 0; i < 3000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int64_t values[2] = { 1, (int64_t)(x % 100000) };
+		const struct sample *s = profile_sample(&e, i % 3);
+		ck_assert_int_eq(profile_add_event(&e, s->stack, s->tid, 1000000000ull + i * 20011ull + x % 7919, values), 0);
+	}
+	ck_assert_int_eq(profile_writer_finish(w, &e), 0);
+	ck_assert(!profile_writer_compacts(w));
+	profile_writer_free(w);
+	ck_assert_int_eq(stat(tmp_path("few.smolder"), &before), 0);
+	ck_assert_int_lt(before.st_size, 64 << 10);
+	profile_release(&e);
 	profile_release(&p);
 }
 END_TEST
