@@ -198,6 +198,12 @@ static void prepare_keep(struct elf_file *f, struct cu_job *job)
 	}
 }
 
+/* A helper's reader first reads every unit's header up to its first CU's
+ * (libdw finds a unit by offset no other way): 2,000 of them in libc's
+ * DWARF, 5-10 ms, more than indexing a few CUs takes.  So a helper only
+ * for this many CUs to index, or more. */
+#define JOBS_PER_HELPER 8
+
 /* A reader of f's DWARF for each helper thread, opened on the first call
  * (none if its DWARF cannot be shared) and kept with f: the file names of
  * the chains they look up live in them. */
@@ -227,7 +233,8 @@ void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 	struct prepare_work w = { f, NULL, 0, 0 };
 	w.njobs = cu_jobs(f, addrs, n, &w.jobs);
 	if (w.njobs) {
-		uint32_t helpers = prepare_readers(f, parallel_threads() - 1);
+		uint32_t wanted = w.njobs / JOBS_PER_HELPER, most = parallel_threads() - 1;
+		uint32_t helpers = wanted ? prepare_readers(f, wanted < most ? wanted : most) : 0;
 		parallel_run(1 + (helpers < w.njobs - 1 ? helpers : w.njobs - 1), prepare_share, &w);
 		for (uint32_t i = 0; i < w.njobs; i++)
 			prepare_keep(f, &w.jobs[i]);
