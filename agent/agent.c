@@ -38,16 +38,29 @@
 #define HOT_TLS __attribute__((tls_model("initial-exec")))
 
 /* Sampled blocks not yet freed: 2^16 slots (512 KiB), enough for 32 GiB in
- * use at the default rate.  0 is an empty slot, 1 a freed one.  Two counts
- * of them per hash bucket stand before the table, so that the free of an
- * unsampled block (nearly all) reads neither: a hint of 2^9 buckets (1 KiB,
- * read by every free, so it stays in the L1 cache) and a filter of 2^12. */
+ * use at the default rate, in buckets of a cache line (8 slots), 0 an empty
+ * slot.  A block has two buckets (from two parts of its hash) and is in
+ * the emptier when it is sampled: a lookup reads two lines, and a removal
+ * leaves no tombstone behind.  (Open addressing did: once its 64-slot
+ * probe runs were all tombstones, a few seconds into alloc_heavy, every
+ * sample and every removal read 8 lines, ~2 us a sample, most of the
+ * agent's cost per sample.)  Two counts of them per bucket stand before
+ * the table, so that the free of an unsampled block (nearly all) reads
+ * neither: a hint of 2^12 buckets by the address's bits (8 KiB, of which a
+ * thread's frees read 1 KiB, so that it stays in the L1 cache) and a filter
+ * of 2^12 by its hash. */
 #define LIVE_BITS 16
 #define LIVE_SLOTS (1u << LIVE_BITS)
-#define LIVE_PROBES 64
-#define TOMBSTONE ((uintptr_t)1)
-#define LIVE_HINT_BITS 9
+#define LIVE_BUCKET 8
+#define LIVE_BUCKET_BITS (LIVE_BITS - 3)
+#define LIVE_HINT_BITS 12
 #define LIVE_FILTER_BITS 12
+/* Both counts are kept per group of addresses 64 MiB apart (glibc's
+ * arenas: a thread's blocks are in its own), so that a thread's frees read
+ * and its samples write lines the others' seldom touch: shared by all, a
+ * line passed between threads at every sample. */
+#define LIVE_GROUP_SHIFT 26
+#define LIVE_GROUP_BITS 3
 
 #define MAX_PATCHES 4096
 
@@ -89,9 +102,8 @@ static struct agent_state {
 	_Atomic uint64_t rate; /* mean bytes between samples; 0: stopped */
 	_Atomic uint16_t live_hint[1u << LIVE_HINT_BITS] __attribute__((aligned(64)));
 	_Atomic uint16_t live_filter[1u << LIVE_FILTER_BITS];
-	_Atomic uintptr_t live[LIVE_SLOTS];
+	_Atomic uintptr_t live[LIVE_SLOTS] __attribute__((aligned(64)));
 	_Atomic uint64_t live_dropped; /* sampled blocks the table had no room for */
-	_Atomic uint64_t samples;      /* taken since load */
 	_Atomic uintptr_t freed[FREED_SLOTS]; /* 0: empty, or reserved and not yet written */
 	_Atomic uint64_t freed_head, freed_tail;
 	_Atomic bool draining; /* one drainer at a time */
@@ -133,28 +145,63 @@ EXPORT __attribute__((noipa)) void smolder_agent_freed_batch(uint64_t n, const u
 
 /* ---- the live set ---- */
 
-static uint32_t live_hash(uintptr_t p)
+static uint64_t live_hash(uintptr_t p)
 {
-	return (uint32_t)(((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ull >> (64 - LIVE_BITS));
+	return ((uint64_t)p >> 4) * 0x9E3779B97F4A7C15ull;
+}
+
+/* A block's two buckets (maybe one and the same). */
+static _Atomic uintptr_t *live_bucket(uint64_t h, int which)
+{
+	uint32_t b = (uint32_t)(h >> (64 - LIVE_BUCKET_BITS - which * LIVE_BUCKET_BITS)) & ((1u << LIVE_BUCKET_BITS) - 1);
+	return &agent.live[b * LIVE_BUCKET];
+}
+
+static inline uint32_t live_group(uintptr_t p)
+{
+	return (uint32_t)(p >> LIVE_GROUP_SHIFT) & ((1u << LIVE_GROUP_BITS) - 1);
+}
+
+static _Atomic uint16_t *live_filter_of(uintptr_t p, uint64_t h)
+{
+	const int bits = LIVE_FILTER_BITS - LIVE_GROUP_BITS;
+	return &agent.live_filter[live_group(p) << bits | (uint32_t)(h >> (64 - bits))];
 }
 
 /* The hint's bucket: the address's low bits as they are (blocks are 16
  * bytes apart at least), no multiply on the path of every free. */
 static inline uint32_t hint_index(uintptr_t p)
 {
-	return (uint32_t)(p >> 4) & ((1u << LIVE_HINT_BITS) - 1);
+	const int bits = LIVE_HINT_BITS - LIVE_GROUP_BITS;
+	return live_group(p) << bits | ((uint32_t)(p >> 4) & ((1u << bits) - 1));
 }
 
-/* Whether p is in the set already: a sampled block freed where the agent
- * could not see it (libc frees some of its own blocks without going through
- * its GOT), whose address comes back. */
-static bool live_contains(uintptr_t p, uint32_t h)
+/* The slot holding p in its buckets, or NULL. */
+static _Atomic uintptr_t *live_find(uintptr_t p, uint64_t h)
 {
-	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
-		uintptr_t seen = atomic_load_explicit(&agent.live[(h + i) & (LIVE_SLOTS - 1)], memory_order_relaxed);
-		if (seen == 0)
-			return false;
-		if (seen == p)
+	for (int which = 0; which < 2; which++) {
+		_Atomic uintptr_t *b = live_bucket(h, which);
+		for (uint32_t i = 0; i < LIVE_BUCKET; i++)
+			if (atomic_load_explicit(&b[i], memory_order_relaxed) == p)
+				return &b[i];
+	}
+	return NULL;
+}
+
+static uint32_t live_free_slots(_Atomic uintptr_t *b)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < LIVE_BUCKET; i++)
+		n += atomic_load_explicit(&b[i], memory_order_relaxed) == 0;
+	return n;
+}
+
+/* Takes an empty slot of b for p (another thread may take one first). */
+static bool live_take_slot(_Atomic uintptr_t *b, uintptr_t p)
+{
+	for (uint32_t i = 0; i < LIVE_BUCKET; i++) {
+		uintptr_t seen = 0;
+		if (atomic_compare_exchange_strong_explicit(&b[i], &seen, p, memory_order_relaxed, memory_order_relaxed))
 			return true;
 	}
 	return false;
@@ -162,20 +209,22 @@ static bool live_contains(uintptr_t p, uint32_t h)
 
 static bool live_insert(uintptr_t p)
 {
-	uint32_t h = live_hash(p);
-	if (live_contains(p, h))
-		return true; /* one entry stands for the block at p, whichever */
-	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
-		_Atomic uintptr_t *slot = &agent.live[(h + i) & (LIVE_SLOTS - 1)];
-		uintptr_t seen = atomic_load_explicit(slot, memory_order_relaxed);
-		if ((seen == 0 || seen == TOMBSTONE) &&
-		    atomic_compare_exchange_strong_explicit(slot, &seen, p, memory_order_relaxed, memory_order_relaxed)) {
-			atomic_fetch_add_explicit(&agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)], 1,
-						  memory_order_relaxed);
-			atomic_fetch_add_explicit(&agent.live_hint[hint_index(p)], 1,
-						  memory_order_relaxed);
-			return true;
-		}
+	uint64_t h = live_hash(p);
+	/* Already there: a sampled block freed where the agent could not see
+	 * it (libc frees some of its own blocks without going through its
+	 * GOT), whose address came back.  One entry stands for it. */
+	if (live_find(p, h))
+		return true;
+	_Atomic uintptr_t *first = live_bucket(h, 0), *second = live_bucket(h, 1);
+	if (live_free_slots(second) > live_free_slots(first)) {
+		_Atomic uintptr_t *t = first;
+		first = second;
+		second = t;
+	}
+	if (live_take_slot(first, p) || live_take_slot(second, p)) {
+		atomic_fetch_add_explicit(live_filter_of(p, h), 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&agent.live_hint[hint_index(p)], 1, memory_order_relaxed);
+		return true;
 	}
 	atomic_fetch_add_explicit(&agent.live_dropped, 1, memory_order_relaxed);
 	return false;
@@ -192,24 +241,17 @@ static inline bool live_may_contain(uintptr_t p)
 /* Whether p was a sampled block (and is no longer). */
 static bool live_remove(uintptr_t p)
 {
-	uint32_t h = live_hash(p);
-	_Atomic uint16_t *bucket = &agent.live_filter[h >> (LIVE_BITS - LIVE_FILTER_BITS)];
-	if (!atomic_load_explicit(bucket, memory_order_relaxed))
+	uint64_t h = live_hash(p);
+	_Atomic uint16_t *filter = live_filter_of(p, h);
+	if (!atomic_load_explicit(filter, memory_order_relaxed))
 		return false;
-	for (uint32_t i = 0; i < LIVE_PROBES; i++) {
-		_Atomic uintptr_t *slot = &agent.live[(h + i) & (LIVE_SLOTS - 1)];
-		uintptr_t seen = atomic_load_explicit(slot, memory_order_relaxed);
-		if (seen == 0)
-			return false;
-		if (seen == p &&
-		    atomic_compare_exchange_strong_explicit(slot, &seen, TOMBSTONE, memory_order_relaxed, memory_order_relaxed)) {
-			atomic_fetch_sub_explicit(bucket, 1, memory_order_relaxed);
-			atomic_fetch_sub_explicit(&agent.live_hint[hint_index(p)], 1,
-						  memory_order_relaxed);
-			return true;
-		}
-	}
-	return false;
+	_Atomic uintptr_t *slot = live_find(p, h);
+	uintptr_t seen = p;
+	if (!slot || !atomic_compare_exchange_strong_explicit(slot, &seen, 0, memory_order_relaxed, memory_order_relaxed))
+		return false;
+	atomic_fetch_sub_explicit(filter, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&agent.live_hint[hint_index(p)], 1, memory_order_relaxed);
+	return true;
 }
 
 /* ---- sampling ---- */
@@ -239,8 +281,11 @@ static __attribute__((noinline)) void sample(void *p, size_t size, enum agent_fu
 		next = next_interval(rate);
 	}
 	bytes_to_sample = next;
-	atomic_fetch_add_explicit(&agent.samples, 1, memory_order_relaxed);
-	patch_new_modules();
+	/* The watcher looks for new modules: a sample need not (dl_iterate_phdr
+	 * takes the loader's lock, a line that threads sampling at once pass
+	 * between them). */
+	if (!atomic_load_explicit(&agent.watching, memory_order_relaxed))
+		patch_new_modules();
 	if (!__libc_single_threaded)
 		watch_from_hook(); /* the process has made threads since the start */
 	if (!p || !size)
@@ -673,7 +718,9 @@ static void stop_if_profiler_gone(void)
 	if (!atomic_load_explicit(&agent.rate, memory_order_relaxed))
 		return;
 	if (profiler_listens()) {
-		atomic_store_explicit(&agent.heard, true, memory_order_relaxed);
+		/* Written once: the line is read by every sample of every thread. */
+		if (!atomic_load_explicit(&agent.heard, memory_order_relaxed))
+			atomic_store_explicit(&agent.heard, true, memory_order_relaxed);
 		return;
 	}
 	if (!atomic_load_explicit(&agent.heard, memory_order_relaxed) || pthread_mutex_trylock(&agent.patch_lock))
