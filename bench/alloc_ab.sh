@@ -29,8 +29,8 @@ secs=${SECS:-6}
 launched_cpu() { # SMOLDER ARGS...
 	local bin=$1 u s
 	shift
-	/usr/bin/time -f "%U %S" -o "$work/t" "$bin" record -q --view alloc -o "$work/r.smolder" -- "$ah" "$@" > "$work/out"
-	read -r u s < "$work/t"
+	timed "$work/t" "$bin" record -q --view alloc -o "$work/r.smolder" -- "$ah" "$@" > "$work/out"
+	read -r u s _ < "$work/t"
 	awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/out")" 'BEGIN { printf "%.1f\n", 1000 * (u + s - c) }'
 }
 

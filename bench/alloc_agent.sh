@@ -39,14 +39,14 @@ site_errors() { # PROFILE TRUTHFILE
 declare -a s_ratio s_cpu s_rss h_ratio h_cpu h_rss site_runs
 for ((r = 0; r < repeat; r++)); do
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
-	/usr/bin/time -f "%U %S %M" -o "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
+	timed "$work/t" "$smolder" record -q --view alloc -o "$work/s.smolder" -- "$ah" -s "$calls" > "$work/s.out"
 	read -r u s m < "$work/t"
 	s_rss+=("$((m / 1024))")
 	s_ratio+=("$(awk -v a="$alone" -v b="$(field wall "$work/s.out")" 'BEGIN { print a / b }')")
 	s_cpu+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/s.out")" -v w="$(field wall "$work/s.out")" 'BEGIN { print 100 * (u + s - c) / w }')")
 	site_runs+=("$(site_errors "$work/s.smolder" "$work/s.out")")
 	alone=$("$ah" "$calls" | awk '{ print $2 }')
-	/usr/bin/time -f "%U %S %M" -o "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
+	timed "$work/t" heaptrack -o "$work/ht" "$ah" "$calls" > "$work/h.out" 2> /dev/null
 	read -r u s m < "$work/t"
 	h_rss+=("$((m / 1024))")
 	wl=$(grep '^wall' "$work/h.out")
@@ -66,7 +66,7 @@ echo "peak RSS, launched (MiB; the largest process of the run: the profiler's, o
 # end, symbolizing (libc's DWARF from the cache, warm after the runs above) ----
 short=()
 for ((r = 0; r < repeat; r++)); do
-	/usr/bin/time -f "%U %S" -o "$work/t" "$smolder" record -q --view alloc -o "$work/f.smolder" -- "$ah" 10000000 > "$work/f.out"
+	timed "$work/t" "$smolder" record -q --view alloc -o "$work/f.smolder" -- "$ah" 10000000 > "$work/f.out"
 	read -r u s _ < "$work/t"
 	short+=("$(awk -v u="$u" -v s="$s" -v c="$(field cpu "$work/f.out")" 'BEGIN { print 1000 * (u + s - c) }')")
 done
