@@ -31,7 +31,7 @@ if [ "$target" = elf ]; then # no ELF files are kept in the tree: seed with a sm
 	seeds=$out/seeds_elf
 	mkdir -p "$seeds"
 	printf 'void *malloc(unsigned long n) { return (void *)n; }\nvoid free(void *p) { (void)p; }\n' |
-		clang -x c -O2 -g -gz=zlib -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
+		clang -x c -O2 -g -gdwarf-aranges -gz=zlib -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
 fi
 if [ "$target" = dwarf ]; then # seeded with the sections of a small C++ build, in fuzz_dwarf.c's layout
 	seeds=$out/seeds_dwarf
