@@ -778,27 +778,29 @@ static void put_le(uint8_t **p, uint64_t v, int n)
 		*(*p)++ = (uint8_t)(v >> (8 * i));
 }
 
+/* A set's header, DWARF version 2, 8-byte addresses, then its padding. */
+static void put_aranges_header(uint8_t **p, unsigned offset_size, uint64_t length, uint64_t unit, int padding)
+{
+	if (offset_size == 8)
+		put_le(p, 0xffffffff, 4);
+	put_le(p, length, (int)offset_size);
+	put_le(p, 2, 2);
+	put_le(p, unit, (int)offset_size);
+	put_le(p, 8, 1);
+	put_le(p, 0, 1);
+	put_le(p, 0, padding);
+}
+
 /* Sets of both offset sizes, their tuples aligned from the set's start;
  * what DWARF does not allow is refused whole. */
 START_TEST(test_aranges_sets)
 {
 	uint8_t bytes[256], *p = bytes;
-	put_le(&p, 2 + 4 + 1 + 1 + 4 + 3 * 16, 4); /* 32-bit set: header 12 bytes, 4 of padding */
-	put_le(&p, 2, 2);
-	put_le(&p, 0x40, 4);
-	put_le(&p, 8, 1);
-	put_le(&p, 0, 1);
-	put_le(&p, 0, 4);
+	put_aranges_header(&p, 4, 2 + 4 + 1 + 1 + 4 + 3 * 16, 0x40, 4); /* header 12 bytes, 4 of padding */
 	put_le(&p, 0x2000, 8), put_le(&p, 0x100, 8);
 	put_le(&p, 0x1000, 8), put_le(&p, 0x10, 8);
 	put_le(&p, 0, 8), put_le(&p, 0, 8);
-	put_le(&p, 0xffffffff, 4); /* 64-bit set: header 24 bytes, 8 of padding */
-	put_le(&p, 2 + 8 + 1 + 1 + 8 + 2 * 16, 8);
-	put_le(&p, 2, 2);
-	put_le(&p, 0x1234567890, 8);
-	put_le(&p, 8, 1);
-	put_le(&p, 0, 1);
-	put_le(&p, 0, 8);
+	put_aranges_header(&p, 8, 2 + 8 + 1 + 1 + 8 + 2 * 16, 0x1234567890, 8); /* header 24 bytes, 8 of padding */
 	put_le(&p, 0x1800, 8), put_le(&p, 0x8, 8);
 	put_le(&p, 0, 8), put_le(&p, 0, 8);
 	size_t size = (size_t)(p - bytes);
