@@ -41,14 +41,13 @@
  * line (8 slots), 0 an empty slot: none dropped up to 51,000 blocks (25 GiB
  * in use at the default rate), 0.3% at 57,000.  A block has two buckets
  * (from two parts of its hash) and is in the emptier when it is sampled: a
- * lookup reads two lines, and a removal leaves no tombstone behind.  (Open
- * addressing did: once its 64-slot probe runs were all tombstones, a few
- * seconds into alloc_heavy, every sample and every removal read 8 lines,
- * ~2 us a sample, most of the agent's cost per sample.)  Two counts of them
- * per bucket stand before the table, so that the free of an unsampled block
- * (nearly all) reads neither: a hint of 2^12 buckets by the address's bits
- * (8 KiB, of which a thread's frees read 1 KiB, so that it stays in the L1
- * cache) and a filter of 2^12 by its hash. */
+ * lookup reads two lines at most, and a removal leaves no tombstone behind
+ * (open addressing's 64-slot probe runs filled with them within seconds,
+ * though that alone cost no measurable time).  Two counts of them per bucket
+ * stand before the table, so that the free of an unsampled block (nearly
+ * all) reads neither: a hint of 2^12 buckets by the address's bits (8 KiB,
+ * of which a thread's frees read 1 KiB, so that it stays in the L1 cache)
+ * and a filter of 2^12 by its hash. */
 #define LIVE_BITS 16
 #define LIVE_SLOTS (1u << LIVE_BITS)
 #define LIVE_BUCKET 8
@@ -57,8 +56,9 @@
 #define LIVE_FILTER_BITS 12
 /* Both counts are kept per group of addresses 64 MiB apart (glibc's
  * arenas: a thread's blocks are in its own), so that a thread's frees read
- * and its samples write lines the others' seldom touch: shared by all, a
- * line passed between threads at every sample. */
+ * and its samples write lines the others seldom touch.  Shared by all, the
+ * lines passed between the threads at every sample and every free of one:
+ * ~2 us a sample in alloc_heavy -t 2, most of the agent's cost per sample. */
 #define LIVE_GROUP_SHIFT 26
 #define LIVE_GROUP_BITS 3
 
