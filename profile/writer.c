@@ -38,8 +38,7 @@ struct profile_writer {
 	bool stream_open;        /* a zstd frame is under way: the next batch goes on with it */
 	uint32_t chunks_written; /* a failed recording keeps its readable prefix when it has some */
 	uint64_t good_bytes;     /* the file up to the end of its last complete batch */
-	uint64_t raw_bytes, stored_bytes; /* of the batches written */
-	uint32_t batches;
+	uint64_t raw_bytes;      /* what the batches written hold, uncompressed */
 	struct written done;     /* in the file or in the batch */
 	struct written on_disk;  /* in the file */
 	struct vec undo;         /* struct undo: marks of the batch being built */
@@ -152,8 +151,6 @@ static int writer_write_batch(struct profile_writer *w, bool end)
 	w->undo.count = 0;
 	w->on_disk = w->done;
 	w->raw_bytes += w->batch.len;
-	w->stored_bytes += w->packed.len;
-	w->batches++;
 	w->batch.len = 0;
 	w->stream_open = !end;
 	return 0;
@@ -726,9 +723,11 @@ int profile_write_file(const struct profile *p, const char *path)
 
 bool profile_writer_compacts(const struct profile_writer *w)
 {
-	uint64_t overhead = (uint64_t)w->batches * BATCH_OVERHEAD;
-	uint64_t payload = w->stored_bytes > overhead ? w->stored_bytes - overhead : 0;
-	return w->raw_bytes < COMPACT_MAX_RAW && (payload * 2 < w->raw_bytes || overhead * 10 > w->stored_bytes);
+	/* Every chunk written is a batch; the file's header is the rest. */
+	uint64_t stored = w->good_bytes > FILE_HEADER_SIZE ? w->good_bytes - FILE_HEADER_SIZE : 0;
+	uint64_t overhead = (uint64_t)w->chunks_written * BATCH_OVERHEAD;
+	uint64_t payload = stored > overhead ? stored - overhead : 0;
+	return w->raw_bytes < COMPACT_MAX_RAW && (payload * 2 < w->raw_bytes || overhead * 10 > stored);
 }
 
 int profile_compact_file(const char *path)

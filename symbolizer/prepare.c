@@ -235,7 +235,7 @@ void elf_file_prepare(struct elf_file *f, const uint64_t *vaddrs, uint32_t n)
 	if (w.njobs) {
 		uint32_t wanted = w.njobs / JOBS_PER_HELPER, most = parallel_threads() - 1;
 		uint32_t helpers = wanted ? prepare_readers(f, wanted < most ? wanted : most) : 0;
-		parallel_run(1 + (helpers < w.njobs - 1 ? helpers : w.njobs - 1), prepare_share, &w);
+		parallel_run(1 + helpers, prepare_share, &w); /* helpers < njobs / 8: a job each at least */
 		for (uint32_t i = 0; i < w.njobs; i++)
 			prepare_keep(f, &w.jobs[i]);
 	}
