@@ -73,7 +73,8 @@ struct agent_ring_header {
 	uint64_t full;
 	uint64_t self; /* addr: a file mapped from fd that says otherwise is another */
 	uint32_t nhints, reserved; /* the hints after the slots */
-	uint64_t spare[7];
+	uint64_t waits; /* samples that found the ring full and waited for room (full: then gave up) */
+	uint64_t spare[6];
 };
 
 /* The registers a slot holds: those DWARF unwinding starts from (the

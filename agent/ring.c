@@ -337,8 +337,10 @@ static bool take_ticket(struct agent_ring_header *r, uint64_t *ticket)
 		}
 		if (waits++ == 40 || !reader_alive(r))
 			return false;
-		if (waits == 1)
+		if (waits == 1) {
 			announce(r);
+			__atomic_fetch_add(&r->waits, 1, __ATOMIC_RELAXED);
+		}
 		struct timespec pause = { 0, 50000 };
 		nanosleep(&pause, NULL);
 		t = __atomic_load_n(&r->head, __ATOMIC_RELAXED);

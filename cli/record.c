@@ -462,6 +462,9 @@ static void recording_summary(const struct recording *r)
 				" %" PRIu64 " of them not compared again\n",
 			ps->agent_ring_samples, ps->agent_rings, ps->agent_rings_shared, ps->agent_trapped_samples,
 			ps->agent_ring_sparse, ps->agent_ring_known);
+	if (ps->agent_ring_waits)
+		fprintf(stderr, "smolder: record: agent: %" PRIu64 " samples found their ring full and waited for smolder "
+				"to read it (up to 2 ms each, in the program's thread)\n", ps->agent_ring_waits);
 	if (ps->agent_hooks)
 		fprintf(stderr, "smolder: record: agent: %d GOT entries hooked, a thread held at most %.1f ms to load, "
 				"start or stop it\n", ps->agent_hooks, ps->agent_stop_ms);

@@ -65,6 +65,7 @@ struct agent_ring {
 	uint64_t read_ns;      /* our clock at the last read (0: none yet) */
 	uint64_t read_due_ns; /* how soon it fills 1/read_fill, at its last pace */
 	uint64_t read_to;     /* the ticket after the last slot handed on */
+	uint64_t waits;       /* the header's count of waits, as last read */
 	/* A mapped ring's passes whose slots are lent: given back once the
 	 * queue is consumed to queued_to, oldest first. */
 	struct lent_slots {
@@ -658,6 +659,10 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		return !ring_gone(ring);
 	if (!header_sane(&h, ring->pid))
 		return false;
+	/* Counted from our first read: the ring may be an earlier recording's. */
+	if (ring->read_ns && h.waits > ring->waits)
+		r->waits += h.waits - ring->waits;
+	ring->waits = h.waits;
 	/* Read on from where we are, unless the ring's tail says otherwise (a
 	 * ring new to us, read by an earlier recording, or a hostile target). */
 	if (ring->read_to - h.tail > h.head - h.tail)

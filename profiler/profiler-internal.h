@@ -241,6 +241,7 @@ struct agent_rings {
 	uint64_t sparse;   /* ... of which only a hint's words were copied */
 	uint64_t stale;    /* slots skipped as an earlier recording's */
 	uint64_t trapped;  /* that came through the marker's uprobe instead */
+	uint64_t waits;    /* samples whose thread found its ring full and waited for room (agent.h) */
 	uint64_t dropped;  /* read, but not even their values fit the queue */
 	uint64_t read_due_ns; /* the soonest a ring is due to be read, at its last pace */
 	uint32_t read_fill; /* a ring is read when 1/read_fill of it is written */

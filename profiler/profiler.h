@@ -139,6 +139,7 @@ struct profiler_stats {
 	uint64_t agent_ring_sparse;     /* ... of which only the words a hint named were copied ... */
 	uint64_t agent_ring_known;      /* ... and of those, unwound from the hint's own unwind, not compared again ... */
 	uint64_t agent_trapped_samples; /* ... and those that came through a uprobe instead */
+	uint64_t agent_ring_waits;      /* ... samples whose thread waited for room in a full ring */
 	int agent_hooks;        /* sampled alloc view, attached: GOT entries the agent changed */
 	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */
 	uint32_t agent_detach_failed; /* ... processes whose agent could not be stopped */

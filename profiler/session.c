@@ -77,6 +77,7 @@ static void read_all(struct profiler *s)
 	s->stats.unwind_dropped += s->rings.dropped;
 	s->rings.dropped = 0;
 	s->stats.agent_trapped_samples = s->rings.trapped;
+	s->stats.agent_ring_waits = s->rings.waits;
 	uint64_t settled = s->rings.settled_ns < start ? s->rings.settled_ns : start;
 	record_queue_mark(&s->queue, settled > 1000000ull ? settled - 1000000ull : 0);
 	if (drained_by_reader(&s->o)) {

@@ -36,6 +36,25 @@ within "$got" "$want" 10 && [ "$freed" = 0 ] && pass "launched: leak in use $got
 	pass "stacks end in the function called (realloc, calloc), no agent frame" ||
 	fail "agent frames or leaves: $("$SMOLDER" fold "$P" | head -3)"
 
+# ---- smolder paused (SIGSTOP) while the agent samples: the ring fills, the
+# program's threads wait for room (then give up, the sample through the
+# uprobe), the user is told how many waited, and no sample is lost ----
+"$SMOLDER" record --view alloc --alloc-rate 1024 -o "$TMP/paused.smolder" -- "$WORKLOADS/allocs" 600 0 \
+	> "$TMP/paused.out" 2> "$TMP/paused.err" &
+rec=$!
+until grep -q ready "$TMP/paused.out" 2> /dev/null; do sleep 0.01; done
+sleep 0.2
+kill -STOP "$rec"
+sleep 0.1
+kill -CONT "$rec"
+wait "$rec" || fail "paused: status $?: $(cat "$TMP/paused.err")"
+waited=$(sed -n 's/.*agent: \([0-9]*\) samples found their ring full and waited.*/\1/p' "$TMP/paused.err")
+got=$(value_under "$TMP/paused.smolder" alloc_bytes ";main;alloc_malloc;")
+want=$(truth "$TMP/paused.out" malloc bytes)
+[ "${waited:-0}" -gt 0 ] && within "$got" "$want" 5 && grep -q "(0 lost)" "$TMP/paused.err" &&
+	pass "smolder stopped 0.1 s: $waited samples waited for room, none lost, malloc's bytes $got (true $want)" ||
+	fail "paused: ${waited:-no} waits, malloc's bytes $got (true $want): $(cat "$TMP/paused.err")"
+
 # ---- the samples come through the agent's ring, not a trap each ----
 "$SMOLDER" record --view alloc -o "$TMP/ring.smolder" -- "$WORKLOADS/allocs" 100 > /dev/null 2> "$TMP/ring.err" ||
 	fail "ring: $(cat "$TMP/ring.err")"
