@@ -53,20 +53,26 @@
  *     when it is made, at each start, and when it is full. */
 #define AGENT_RING_MARKER "smolder_agent_ring"
 
-/* The ring: a header, then nslots slots of slot_size bytes.  Threads claim
+/* The ring: a header, then nslots slots' fields (struct agent_ring_slot),
+ * one after another, then as many stack copies, stack_stride bytes apart,
+ * then the hints.  The fields apart from the copies: a reader of a pass's
+ * slots, or a writer's next slot, finds them in a few pages (their seqs,
+ * mostly, for a copy in part is a few words the reader seldom reads), not
+ * a page each, where each page first touched or missed in the TLB costs
+ * most on a virtual machine.  Threads claim
  * a slot by taking a ticket (head); the slot's seq becomes ticket + 1 once
  * it is written whole.  The profiler reads the written slots from tail on
  * and then writes tail: a slot is reused only after that.  A sample that
  * finds no free slot goes through the allocated marker (counted in full).
  * At exit, the agent waits up to half a second while a profiler that read
  * in the last 200 ms has slots left to read. */
-#define AGENT_RING_MAGIC 0x32676e6972646c6dull /* "mldring2" */
+#define AGENT_RING_MAGIC 0x33676e6972646c6dull /* "mldring3" */
 #define AGENT_RING_SLOTS 512
 #define AGENT_RING_STACK_MAX 65536
 
 struct agent_ring_header {
 	uint64_t magic;
-	uint32_t nslots, slot_size;
+	uint32_t nslots, stack_stride; /* stack_stride: from one slot's stack copy to the next's */
 	uint32_t stack_size, pid; /* stack bytes a slot holds; the process writing */
 	uint64_t head;
 	uint64_t tail, read_ns; /* written by the profiler, together; read_ns: CLOCK_MONOTONIC of its last read */
@@ -98,8 +104,7 @@ struct agent_ring_slot {
 	uint32_t sparse; /* 0, or of the stack copy only a hint's words were written: agent_ring_sparse() */
 	uint64_t args[4]; /* as the allocated marker's: ptr, size, bytes, calls << 8 | func */
 	uint64_t regs[AGENT_RING_REGS];
-	uint64_t stack_len; /* bytes of stack copied from regs[AGENT_REG_SP] */
-	/* stack_size bytes follow */
+	uint64_t stack_len; /* bytes of stack copied from regs[AGENT_REG_SP], into the slot's copy */
 };
 
 /* Hints: what the profiler's unwinding of a stack read, which the agent

@@ -221,13 +221,18 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-_Static_assert(sizeof(struct agent_ring_header) % 64 == 0 && sizeof(struct agent_ring_slot) % 16 == 0,
-	       "slots are 64-byte aligned, so that the stack copy after the fields is 16");
+_Static_assert(sizeof(struct agent_ring_header) % 64 == 0 && sizeof(struct agent_ring_slot) % 64 == 0,
+	       "slots' fields are whole cache lines, and the stack copies after them 64-byte aligned");
 _Static_assert(sizeof(struct agent_ring_hint) % 64 == 0, "hints are whole cache lines");
 
 static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t ticket)
 {
-	return (struct agent_ring_slot *)((char *)(r + 1) + (size_t)(ticket % r->nslots) * r->slot_size);
+	return (struct agent_ring_slot *)(r + 1) + ticket % r->nslots;
+}
+
+static uint8_t *stack_at(struct agent_ring_header *r, uint64_t ticket)
+{
+	return (uint8_t *)((struct agent_ring_slot *)(r + 1) + r->nslots) + (size_t)(ticket % r->nslots) * r->stack_stride;
 }
 
 static void announce(struct agent_ring_header *r)
@@ -261,8 +266,8 @@ static void *map_ring(size_t size)
 
 static struct agent_ring_header *make_ring(uint32_t stack_size)
 {
-	size_t slot = (sizeof(struct agent_ring_slot) + stack_size + 63) & ~(size_t)63;
-	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * slot +
+	size_t stride = (stack_size + 63) & ~(size_t)63;
+	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * (sizeof(struct agent_ring_slot) + stride) +
 			   AGENT_RING_HINTS * sizeof(struct agent_ring_hint));
 	if (m == MAP_FAILED)
 		return NULL;
@@ -270,7 +275,7 @@ static struct agent_ring_header *make_ring(uint32_t stack_size)
 	r->self = (uint64_t)(uintptr_t)m;
 	r->nslots = AGENT_RING_SLOTS;
 	r->nhints = AGENT_RING_HINTS;
-	r->slot_size = (uint32_t)slot;
+	r->stack_stride = (uint32_t)stride;
 	r->stack_size = stack_size;
 	r->pid = (uint32_t)getpid();
 	__atomic_store_n(&r->magic, AGENT_RING_MAGIC, __ATOMIC_RELEASE);
@@ -349,7 +354,8 @@ static bool take_ticket(struct agent_ring_header *r, uint64_t *ticket)
 
 static const struct agent_ring_hint *hints_of(const struct agent_ring_header *r)
 {
-	return (const struct agent_ring_hint *)((const char *)(r + 1) + (size_t)r->nslots * r->slot_size);
+	return (const struct agent_ring_hint *)((const char *)(r + 1) +
+						(size_t)r->nslots * (sizeof(struct agent_ring_slot) + r->stack_stride));
 }
 
 /* A register word's value in the sample; false for an index past them. */
@@ -441,13 +447,14 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	s->stack_len = len;
 	const struct agent_ring_hint *hints = &hints_of(r)[agent_ring_hint_index(sp)];
+	uint8_t *copy = stack_at(r, ticket);
 	uint32_t sparse = 0;
 	for (uint32_t w = 0; w < AGENT_HINT_WAYS && !sparse; w++) {
-		uint64_t seq = copy_hinted_words(&hints[w], regs, args, sp, len, s + 1);
+		uint64_t seq = copy_hinted_words(&hints[w], regs, args, sp, len, copy);
 		sparse = seq ? agent_ring_sparse(w, seq) : 0;
 	}
 	if (!sparse)
-		copy_stack(s + 1, (const void *)sp, len);
+		copy_stack(copy, (const void *)sp, len);
 	s->sparse = sparse;
 	__asm__ volatile("sfence" ::: "memory"); /* the copy's stores before the seq that publishes them */
 	__atomic_store_n(&s->seq, ticket + 1, __ATOMIC_RELEASE);

@@ -78,10 +78,10 @@ static void mark_written(uint8_t *ring, size_t len)
 {
 	struct agent_ring_header *h = (struct agent_ring_header *)ring;
 	uint64_t n = h->head - h->tail;
-	if (!h->nslots || !h->slot_size || n > h->nslots || n > 4096)
+	if (!h->nslots || n > h->nslots || n > 4096)
 		return;
 	for (uint64_t t = h->tail; t != h->head; t++) {
-		size_t at = sizeof(*h) + (size_t)(t % h->nslots) * h->slot_size;
+		size_t at = sizeof(*h) + (size_t)(t % h->nslots) * sizeof(struct agent_ring_slot);
 		if (at + sizeof(uint64_t) <= len)
 			memcpy(ring + at, &(uint64_t){ t + 1 }, sizeof(uint64_t));
 	}

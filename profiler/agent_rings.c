@@ -24,7 +24,7 @@
 #include "profiler/profiler-internal.h"
 #include "profiler/unwind.h"
 
-#define RING_SLOT_MAX (128u << 10)
+#define RING_STACK_STRIDE_MAX (128u << 10)
 #define RING_MAP_MAX (64u << 20)
 /* A sample's fields but its stack copy: header, id, ip, tid, time,
  * period, callchain, regs (64 at most), sizes and a stack's place fit. */
@@ -222,13 +222,21 @@ static void map_ring(struct agent_ring *ring, int fd)
 static bool header_sane(const struct agent_ring_header *h, pid_t pid)
 {
 	return h->magic == AGENT_RING_MAGIC && h->pid == (uint32_t)pid && h->nslots && h->nslots <= 4096 &&
-	       h->stack_size <= AGENT_RING_STACK_MAX && h->slot_size >= sizeof(struct agent_ring_slot) + h->stack_size &&
-	       h->slot_size <= RING_SLOT_MAX && h->head - h->tail <= h->nslots;
+	       h->stack_size <= AGENT_RING_STACK_MAX && h->stack_stride >= h->stack_size &&
+	       h->stack_stride <= RING_STACK_STRIDE_MAX && h->head - h->tail <= h->nslots;
 }
 
+/* Where a ticket's slot fields, and its stack copy, are (agent.h); nslots
+ * and stack_stride checked by header_sane: the sums cannot overflow. */
 static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
 {
-	return ring->addr + sizeof(*h) + (ticket % h->nslots) * (uint64_t)h->slot_size;
+	return ring->addr + sizeof(*h) + ticket % h->nslots * sizeof(struct agent_ring_slot);
+}
+
+static uint64_t stack_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
+{
+	return ring->addr + sizeof(*h) + h->nslots * sizeof(struct agent_ring_slot) +
+	       ticket % h->nslots * (uint64_t)h->stack_stride;
 }
 
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h)
@@ -350,8 +358,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 	for (uint32_t i = 0; i < n; i++) {
 		const struct agent_ring_slot *s = &r->slots[i];
 		r->local[i] = (struct iovec){ r->buf + at, s->stack_len };
-		r->remote[i] = (struct iovec){ (void *)(uintptr_t)(slot_addr(ring, h, from + i) + sizeof(*s)),
-					       s->stack_len };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)stack_addr(ring, h, from + i), s->stack_len };
 		at += s->stack_len;
 	}
 	return ring_read(ring, r->local, r->remote, n, at);
@@ -365,7 +372,7 @@ static bool read_slots(struct agent_rings *r, const struct agent_ring *ring, con
 static const uint8_t *mapped_stack(const struct agent_rings *r, const struct agent_ring *ring,
 				   const struct agent_ring_header *h, uint64_t from, uint32_t i)
 {
-	uint64_t off = slot_addr(ring, h, from + i) - ring->addr + sizeof(struct agent_ring_slot);
+	uint64_t off = stack_addr(ring, h, from + i) - ring->addr;
 	if (off > ring->map_len || r->slots[i].stack_len > ring->map_len - off)
 		return NULL;
 	return ring->map + off;
@@ -375,7 +382,7 @@ static const uint8_t *mapped_stack(const struct agent_rings *r, const struct age
  * its header says, or not AGENT_RING_HINTS of them. */
 static struct agent_ring_hint *mapped_hints(const struct agent_ring *ring, const struct agent_ring_header *h)
 {
-	uint64_t off = sizeof(*h) + (uint64_t)h->nslots * h->slot_size;
+	uint64_t off = sizeof(*h) + h->nslots * (sizeof(struct agent_ring_slot) + (uint64_t)h->stack_stride);
 	if (!ring->map || h->nhints != AGENT_RING_HINTS || off > ring->map_len ||
 	    ring->map_len - off < AGENT_RING_HINTS * sizeof(struct agent_ring_hint))
 		return NULL;
@@ -586,7 +593,7 @@ static uint32_t slots_with_room(const struct record_queue *q, const struct agent
 	if (ring->nlent == RING_LENT_PASSES)
 		return 0;
 	size_t used = record_queue_used(q), keep = q->cap / 4,
-	       per_slot = 8 + SLOT_FIELDS_MAX + (ring->map ? 0 : h->slot_size);
+	       per_slot = 8 + SLOT_FIELDS_MAX + (ring->map ? 0 : h->stack_size);
 	if (used + keep >= q->cap)
 		return 0;
 	size_t n = (q->cap - keep - used) / per_slot;

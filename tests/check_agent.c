@@ -306,6 +306,13 @@ static __attribute__((noinline)) bool write_from_here(const uint64_t args[4])
 	return ok;
 }
 
+/* A slot's stack copy, in the current ring. */
+static uint8_t *copy_of(const struct agent_ring_slot *s)
+{
+	struct agent_ring_header *r = atomic_load(&rings.ring);
+	return stack_at(r, (uint64_t)(s - slot_at(r, 0)));
+}
+
 /* Writes a sample from write_here, through one call site of
  * write_from_here, gives its slot back, and returns it. */
 static __attribute__((noinline)) const struct agent_ring_slot *written_slot(const uint64_t args[4])
@@ -346,10 +353,10 @@ START_TEST(test_hint_copies_only_its_words)
 	ck_assert_uint_eq(s->sparse, 0); /* no hint yet */
 	uint64_t ip = s->regs[AGENT_REG_IP], sp = s->regs[AGENT_REG_SP], len = s->stack_len;
 	ck_assert_uint_ge(len, 64);
-	memcpy(first, s + 1, len);
+	memcpy(first, copy_of(s), len);
 	s = written_slot(args);
 	ck_assert_uint_eq(s->regs[AGENT_REG_SP], sp);
-	memcpy(second, s + 1, len);
+	memcpy(second, copy_of(s), len);
 
 	/* A hint of the return addresses, as an unwind's, and a register. */
 	struct agent_ring_hint *h = (struct agent_ring_hint *)hints_of(r) + agent_ring_hint_index(sp);
@@ -370,7 +377,7 @@ START_TEST(test_hint_copies_only_its_words)
 
 	/* Matched: only the hint's words are written, the rest is as it was. */
 	struct agent_ring_slot *next = slot_at(r, r->head);
-	poison(next + 1, len);
+	poison(copy_of(next), len);
 	s = written_slot(args);
 	ck_assert_ptr_eq(s, next);
 	ck_assert_uint_eq(s->sparse, agent_ring_sparse(0, 2)); /* which hint, at which seq */
@@ -381,9 +388,9 @@ START_TEST(test_hint_copies_only_its_words)
 		for (uint32_t i = 0; i < n; i++)
 			named |= h->words[i].where == off;
 		if (named)
-			ck_assert(memcmp((const uint8_t *)(s + 1) + off, first + off, 8) == 0);
+			ck_assert(memcmp(copy_of(s) + off, first + off, 8) == 0);
 		else
-			ck_assert(poisoned(s + 1, off));
+			ck_assert(poisoned(copy_of(s), off));
 		words += named;
 	}
 	ck_assert_uint_eq(words, n - 1);
@@ -404,11 +411,11 @@ START_TEST(test_hint_copies_only_its_words)
 		case 7: h->nwords = 0; break;
 		}
 		next = slot_at(r, r->head);
-		poison(next + 1, len);
+		poison(copy_of(next), len);
 		s = written_slot(args);
 		ck_assert_msg(s->sparse == 0, "spoilt hint %d matched", spoil);
 		for (uint64_t off = 0; off < len; off += 8)
-			ck_assert_msg(!poisoned(s + 1, off),
+			ck_assert_msg(!poisoned(copy_of(s), off),
 				      "spoilt hint %d: not a whole copy (offset %d of %d)", spoil, (int)off, (int)len);
 	}
 	/* Another stack at this SP holds the first way: this one is found in

@@ -681,12 +681,13 @@ END_TEST
 
 struct test_ring {
 	struct agent_ring_header h;
-	uint8_t slots[TEST_RING_SLOTS][(sizeof(struct agent_ring_slot) + TEST_RING_STACK + 63) & ~63];
+	struct agent_ring_slot slots[TEST_RING_SLOTS];
+	uint8_t stacks[TEST_RING_SLOTS][TEST_RING_STACK];
 };
 
 static struct agent_ring_slot *test_slot(struct test_ring *ring, uint64_t ticket)
 {
-	return (struct agent_ring_slot *)(void *)ring->slots[ticket % TEST_RING_SLOTS];
+	return &ring->slots[ticket % TEST_RING_SLOTS];
 }
 
 /* A slot's ticket taken (head moves); its seq is written by write_slot. */
@@ -756,7 +757,7 @@ static void open_test_ring(struct test_ring *ring, int fd, struct event_set *es,
 {
 	memset(ring, 0, sizeof(*ring));
 	ring->h = (struct agent_ring_header){ .magic = AGENT_RING_MAGIC, .nslots = TEST_RING_SLOTS,
-					      .slot_size = sizeof(ring->slots[0]), .stack_size = TEST_RING_STACK,
+					      .stack_stride = TEST_RING_STACK, .stack_size = TEST_RING_STACK,
 					      .pid = (uint32_t)getpid(), .self = (uint64_t)(uintptr_t)ring };
 	ring_events(es);
 	agent_rings_init(rings, es, 0);
@@ -878,7 +879,7 @@ END_TEST
 static void write_slot_stack(struct test_ring *ring, uint64_t ticket, uint64_t time, int fill)
 {
 	struct agent_ring_slot *s = test_slot(ring, ticket);
-	memset(s + 1, fill, TEST_RING_STACK);
+	memset(ring->stacks[ticket % TEST_RING_SLOTS], fill, TEST_RING_STACK);
 	write_slot(ring, ticket, time);
 	s->stack_len = TEST_RING_STACK;
 }
