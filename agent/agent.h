@@ -107,6 +107,23 @@ struct agent_ring_slot {
 	uint64_t stack_len; /* bytes of stack copied from regs[AGENT_REG_SP], into the slot's copy */
 };
 
+/* Where a ring's parts are, in bytes from its start (the layout above):
+ * slot i's fields, slot i's stack copy, and the hints. */
+static inline uint64_t agent_ring_fields_at(uint64_t i)
+{
+	return sizeof(struct agent_ring_header) + i * sizeof(struct agent_ring_slot);
+}
+
+static inline uint64_t agent_ring_copy_at(uint32_t nslots, uint32_t stack_stride, uint64_t i)
+{
+	return agent_ring_fields_at(nslots) + i * stack_stride;
+}
+
+static inline uint64_t agent_ring_hints_at(uint32_t nslots, uint32_t stack_stride)
+{
+	return agent_ring_copy_at(nslots, stack_stride, nslots);
+}
+
 /* Hints: what the profiler's unwinding of a stack read, which the agent
  * compares with its own before it copies it.  The profiler keeps the
  * unwind of every stack it saw (by IP, SP and copy length) with the stack

@@ -227,12 +227,12 @@ _Static_assert(sizeof(struct agent_ring_hint) % 64 == 0, "hints are whole cache 
 
 static struct agent_ring_slot *slot_at(struct agent_ring_header *r, uint64_t ticket)
 {
-	return (struct agent_ring_slot *)(r + 1) + ticket % r->nslots;
+	return (struct agent_ring_slot *)((char *)r + agent_ring_fields_at(ticket % r->nslots));
 }
 
 static uint8_t *stack_at(struct agent_ring_header *r, uint64_t ticket)
 {
-	return (uint8_t *)((struct agent_ring_slot *)(r + 1) + r->nslots) + (size_t)(ticket % r->nslots) * r->stack_stride;
+	return (uint8_t *)r + agent_ring_copy_at(r->nslots, r->stack_stride, ticket % r->nslots);
 }
 
 static void announce(struct agent_ring_header *r)
@@ -267,7 +267,7 @@ static void *map_ring(size_t size)
 static struct agent_ring_header *make_ring(uint32_t stack_size)
 {
 	size_t stride = (stack_size + 63) & ~(size_t)63;
-	void *m = map_ring(sizeof(struct agent_ring_header) + AGENT_RING_SLOTS * (sizeof(struct agent_ring_slot) + stride) +
+	void *m = map_ring(agent_ring_hints_at(AGENT_RING_SLOTS, (uint32_t)stride) +
 			   AGENT_RING_HINTS * sizeof(struct agent_ring_hint));
 	if (m == MAP_FAILED)
 		return NULL;
@@ -354,8 +354,7 @@ static bool take_ticket(struct agent_ring_header *r, uint64_t *ticket)
 
 static const struct agent_ring_hint *hints_of(const struct agent_ring_header *r)
 {
-	return (const struct agent_ring_hint *)((const char *)(r + 1) +
-						(size_t)r->nslots * (sizeof(struct agent_ring_slot) + r->stack_stride));
+	return (const struct agent_ring_hint *)((const char *)r + agent_ring_hints_at(r->nslots, r->stack_stride));
 }
 
 /* A register word's value in the sample; false for an index past them. */
@@ -439,7 +438,9 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	}
 	if (!thread_tid)
 		thread_tid = (uint32_t)syscall(SYS_gettid);
+	/* Side by side, before the slot's stores: one load of nslots, one division. */
 	struct agent_ring_slot *s = slot_at(r, ticket);
+	uint8_t *copy = stack_at(r, ticket);
 	s->time = now_ns();
 	s->tid = thread_tid;
 	memcpy(s->args, args, sizeof(s->args));
@@ -447,7 +448,6 @@ __attribute__((noinline)) bool ring_write_sample(const uint64_t args[4])
 	size_t len = (stack_top - sp < r->stack_size ? stack_top - sp : r->stack_size) & ~(size_t)7;
 	s->stack_len = len;
 	const struct agent_ring_hint *hints = &hints_of(r)[agent_ring_hint_index(sp)];
-	uint8_t *copy = stack_at(r, ticket);
 	uint32_t sparse = 0;
 	for (uint32_t w = 0; w < AGENT_HINT_WAYS && !sparse; w++) {
 		uint64_t seq = copy_hinted_words(&hints[w], regs, args, sp, len, copy);

@@ -81,7 +81,7 @@ static void mark_written(uint8_t *ring, size_t len)
 	if (!h->nslots || n > h->nslots || n > 4096)
 		return;
 	for (uint64_t t = h->tail; t != h->head; t++) {
-		size_t at = sizeof(*h) + (size_t)(t % h->nslots) * sizeof(struct agent_ring_slot);
+		uint64_t at = agent_ring_fields_at(t % h->nslots);
 		if (at + sizeof(uint64_t) <= len)
 			memcpy(ring + at, &(uint64_t){ t + 1 }, sizeof(uint64_t));
 	}

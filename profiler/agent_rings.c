@@ -230,13 +230,12 @@ static bool header_sane(const struct agent_ring_header *h, pid_t pid)
  * and stack_stride checked by header_sane: the sums cannot overflow. */
 static uint64_t slot_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
 {
-	return ring->addr + sizeof(*h) + ticket % h->nslots * sizeof(struct agent_ring_slot);
+	return ring->addr + agent_ring_fields_at(ticket % h->nslots);
 }
 
 static uint64_t stack_addr(const struct agent_ring *ring, const struct agent_ring_header *h, uint64_t ticket)
 {
-	return ring->addr + sizeof(*h) + h->nslots * sizeof(struct agent_ring_slot) +
-	       ticket % h->nslots * (uint64_t)h->stack_stride;
+	return ring->addr + agent_ring_copy_at(h->nslots, h->stack_stride, ticket % h->nslots);
 }
 
 bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_header *h)
@@ -382,7 +381,7 @@ static const uint8_t *mapped_stack(const struct agent_rings *r, const struct age
  * its header says, or not AGENT_RING_HINTS of them. */
 static struct agent_ring_hint *mapped_hints(const struct agent_ring *ring, const struct agent_ring_header *h)
 {
-	uint64_t off = sizeof(*h) + h->nslots * (sizeof(struct agent_ring_slot) + (uint64_t)h->stack_stride);
+	uint64_t off = agent_ring_hints_at(h->nslots, h->stack_stride);
 	if (!ring->map || h->nhints != AGENT_RING_HINTS || off > ring->map_len ||
 	    ring->map_len - off < AGENT_RING_HINTS * sizeof(struct agent_ring_hint))
 		return NULL;

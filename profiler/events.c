@@ -37,10 +37,10 @@ static size_t buffer_pages(const struct event_set *es)
 	 * the room is enough, and the pages are the kernel's to allocate and
 	 * zero at every start (8 times took 4 ms of a short recording's CPU on
 	 * two CPUs; on 64 CPUs it would pin 1 GiB). */
-	if (o->views & (VIEW_OFFCPU | VIEW_IO) || (o->views & VIEW_ALLOC && o->alloc_mode == ALLOC_EXACT))
+	if (o->views & (VIEW_OFFCPU | VIEW_IO))
 		pages *= 8;
 	else if (o->views & VIEW_ALLOC)
-		pages *= 2;
+		pages *= o->alloc_mode == ALLOC_SAMPLED ? 2 : 8;
 	if (geteuid() != 0) {
 		long mlock_kb = 516;
 		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
