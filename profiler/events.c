@@ -30,17 +30,15 @@ static size_t buffer_pages(const struct event_set *es)
 	size_t pages = o->unwind == UNWIND_FP ? 64 : 512;
 	/* Event-driven views come in bursts (a loop of write(2)s, each with a
 	 * stack copy) that a sampling rate never makes: give them room.  The
-	 * sampled alloc view's agent writes its samples into its own ring;
-	 * through this one come its frees (64 to a 2 KiB record: ~0.5 MB/s
-	 * from alloc_heavy -t 2) and, only while its ring is full, samples
-	 * with their stack copies (none in 3.3 s of alloc_heavy -t 2): twice
-	 * the room is enough, and the pages are the kernel's to allocate and
-	 * zero at every start (8 times took 4 ms of a short recording's CPU on
-	 * two CPUs; on 64 CPUs it would pin 1 GiB). */
-	if (o->views & (VIEW_OFFCPU | VIEW_IO))
+	 * sampled alloc view too: what the agent's ring cannot take comes in
+	 * bursts through this one, with stack copies (a process with no ring,
+	 * one under seccomp: tests/workloads/fork_thread_exit sends 7 MB in 30
+	 * ms), and the frees of sampled blocks, whose loss leaves a block in
+	 * use for ever.  At twice the room, not eight times, a sanitized run of
+	 * it lost a third of its samples in one run of six; the zeroing of the
+	 * larger buffers costs ~4 ms of every start on two CPUs. */
+	if (o->views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC))
 		pages *= 8;
-	else if (o->views & VIEW_ALLOC)
-		pages *= o->alloc_mode == ALLOC_SAMPLED ? 2 : 8;
 	if (geteuid() != 0) {
 		long mlock_kb = 516;
 		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
