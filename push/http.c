@@ -180,6 +180,7 @@ void http_client_post(struct http_client *c, const struct push_request *r, struc
 		set_request(c, r, url, headers);
 		CURLcode rc = c->api.easy_perform(c->curl);
 		if (rc != CURLE_OK) {
+			res->transport_error = (int)rc;
 			snprintf(res->message, sizeof(res->message), "%s", c->errbuf[0] ? c->errbuf : c->api.easy_strerror(rc));
 		} else {
 			c->api.easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &res->status);

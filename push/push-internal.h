@@ -60,6 +60,7 @@ void outbox_release(struct outbox *ob);
 
 struct http_result {
 	long status;        /* 0: no answer (the transport failed) */
+	int transport_error; /* the transport's error code, 0 when the server answered */
 	char message[384];  /* the transport's error, or the start of the answer's body */
 };
 

@@ -77,7 +77,7 @@ struct push_stats {
 	uint64_t from_spool;    /* found in the spool at start, left by an earlier run */
 	bool failing;           /* the latest attempt failed */
 	char failure[256];      /* why: "connection refused", "HTTP 503: ..." */
-	uint64_t failure_seq;   /* bumped when failure changes */
+	uint64_t failure_seq;   /* bumped when the kind of failure changes */
 	char rejection[512];    /* the first 4xx, with the server's message */
 };
 

@@ -23,6 +23,9 @@ struct pusher {
 	uint64_t sending;       /* seq of the request being sent, 0 if none */
 	uint64_t retry_at;      /* monotonic ns: no attempt before */
 	uint64_t backoff_ns;
+	/* What failed last: the HTTP status, or minus the transport's error.
+	 * The text cannot tell, as curl's says how many ms the attempt took. */
+	long failure_kind;
 	struct push_stats stats;
 	struct http_client *http;
 };
@@ -53,12 +56,12 @@ static void wait_until(pthread_cond_t *cond, pthread_mutex_t *lock, uint64_t mon
 	pthread_cond_timedwait(cond, lock, &until);
 }
 
-static void note_failure(struct pusher *pu, const char *what)
+static void note_failure(struct pusher *pu, long kind, const char *what)
 {
-	if (strcmp(pu->stats.failure, what) != 0 || !pu->stats.failing) {
-		snprintf(pu->stats.failure, sizeof(pu->stats.failure), "%s", what);
+	if (kind != pu->failure_kind || !pu->stats.failing)
 		pu->stats.failure_seq++;
-	}
+	snprintf(pu->stats.failure, sizeof(pu->stats.failure), "%s", what);
+	pu->failure_kind = kind;
 	pu->stats.failing = true;
 }
 
@@ -88,7 +91,7 @@ static void settle(struct pusher *pu, uint64_t seq, const struct http_result *re
 				 res->message);
 		else
 			snprintf(what, sizeof(what), "%.200s", res->message);
-		note_failure(pu, what);
+		note_failure(pu, res->status ? res->status : -(long)res->transport_error, what);
 		pu->stats.retries++;
 		pu->backoff_ns = pu->backoff_ns ? pu->backoff_ns * 2 : FIRST_BACKOFF_NS;
 		uint64_t max = (uint64_t)(pu->o.max_backoff * 1e9);

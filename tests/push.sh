@@ -31,7 +31,9 @@ HOST=$(uname -n)
 # ---- Pyroscope: a launched command, three intervals ----
 port=$(free_port)
 start_receiver "$TMP/py" "$port"
-"$SMOLDER" record --every 1 --push "http://127.0.0.1:$port" --tag env=test --app-name shares \
+# At 297 Hz, not the default 99: a thousand samples, so that the shares'
+# check stays clear of the noise of a busy machine (burn_c at 58.7% at 99 Hz in one run of sixteen).
+"$SMOLDER" record -F 297 --every 1 --push "http://127.0.0.1:$port" --tag env=test --app-name shares \
 	-- "$WORKLOADS/shares_fp" 3.3 > /dev/null 2> "$TMP/py.err"
 status=$?
 stop_receiver
@@ -58,7 +60,7 @@ for r in reqs:
     q = {k: v[0] for k, v in r["query"].items()}
     check(r["path"] == "/ingest", "path %s" % r["path"])
     check(q["name"] == "shares{hostname=%s,env=test,view=cpu}" % host, "name %s" % q["name"])
-    check(q["format"] == "pprof" and q["spyName"] == "smolder" and q["sampleRate"] == "99", "query %s" % q)
+    check(q["format"] == "pprof" and q["spyName"] == "smolder" and q["sampleRate"] == "297", "query %s" % q)
     check(int(q["from"]) >= last_from and int(q["until"]) > int(q["from"]), "times %s" % q)
     last_from = int(q["from"])
     check(r["sample_type_config"] == {"samples": {"units": "samples", "aggregation": "sum",
@@ -66,7 +68,7 @@ for r in reqs:
     check(r["headers"]["content-type"].startswith("multipart/form-data; boundary="), "content type")
 total = sum(s["totals"][0] for s in sums)
 check(all(s["types"] == ["samples/count"] for s in sums), "types %s" % [s["types"] for s in sums])
-check(all(s["period"] == 10101010 for s in sums), "period")
+check(all(s["period"] == 3367003 for s in sums), "period %s" % [s["period"] for s in sums])
 check(total == printed, "pushed %d samples, printed %d" % (total, printed))
 leaf = {}
 for s in sums:
@@ -166,7 +168,8 @@ left=$(find "$TMP/spool2" -name '*.push' | wc -l)
 bytes=$(find "$TMP/spool2" -name '*.push' -printf '%s\n' | awk '{ t += $1 } END { print t + 0 }')
 [ "$status" = 0 ] && [ "$left" -ge 1 ] && [ "$bytes" -le $((6291 * 2)) ] &&
 	grep -q 'pushes dropped, the oldest first' "$TMP/never.err" && grep -q 'stay in the spool for the next run' "$TMP/never.err" &&
-	pass "server never up: exit 0 with warnings, $left pushes ($bytes bytes) kept under --spool-max, the rest dropped and counted" ||
+	[ "$(grep -c 'cannot push to' "$TMP/never.err")" = 1 ] &&
+	pass "server never up: exit 0 with warnings, the outage said once over all its retries, $left pushes ($bytes bytes) kept under --spool-max, the rest dropped and counted" ||
 	fail "server never up: exit $status, $left left ($bytes bytes): $(cat "$TMP/never.err")"
 start_receiver "$TMP/later" "$port"
 "$SMOLDER" record -p "$WL_PID" -d 1 --spool "$TMP/spool2" --push "http://127.0.0.1:$port" 2> "$TMP/later.err"
