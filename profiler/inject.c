@@ -97,19 +97,25 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
 	return 0;
 }
 
-/* A function's address in the target: the file's symbol value plus where
- * the file is mapped (shared objects are linked at 0). */
-static uint64_t target_function(pid_t pid, const struct mapped *m, const char *name)
+/* A function's symbol value in a file (relative to where it is mapped:
+ * shared objects are linked at 0), or 0. */
+static uint64_t file_function(const char *path, const char *name)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	uint64_t value = 0;
 	elf_function_values(fd, &name, &value, 1);
 	close(fd);
-	return value ? m->base + value : 0;
+	return value;
+}
+
+/* A function's value in a file the target maps, read through its root. */
+static uint64_t mapped_function(pid_t pid, const struct mapped *m, const char *name)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
+	return file_function(path, name);
 }
 
 /* ---- stopping one thread ---- */
@@ -324,22 +330,36 @@ static bool same_file(const struct mapped *m, const char *path)
 	       st.st_ino == m->inode;
 }
 
+/* Where the target's dlopen is, or 0. */
+static uint64_t target_dlopen(pid_t pid, const struct mapped *libc)
+{
+	uint64_t at = mapped_function(pid, libc, "dlopen");
+	if (!at)
+		at = mapped_function(pid, libc, "__libc_dlopen_mode"); /* before glibc 2.34 */
+	return at ? libc->base + at : 0;
+}
+
 /* dlopen(path) on the stopped thread, unless the agent is there already. */
-static int load_agent(struct stopped_thread *t, pid_t pid, const char *path, struct mapped *libc,
-		      struct mapped *agent, struct unsafe_ranges *u, struct profiler_error *err)
+static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, const char *path,
+		      struct mapped *agent, struct profiler_error *err)
 {
 	if (agent->path[0])
 		return 0;
-	uint64_t dlopen_at = target_function(pid, libc, "dlopen"), handle = 0;
-	if (!dlopen_at)
-		dlopen_at = target_function(pid, libc, "__libc_dlopen_mode"); /* before glibc 2.34 */
-	if (!dlopen_at)
-		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");
+	uint64_t handle = 0;
 	if (call_in_thread(t, dlopen_at, 0, RTLD_NOW, path, strlen(path) + 1, &handle))
 		return fail(err, PROFILER_E_AGENT, errno, pid, "calling dlopen in the process failed");
-	if (!handle || read_target_maps(pid, libc, agent, u) || !agent->path[0])
+	if (!handle)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "dlopen of the agent failed in the process "
 			    "(can it read the file, inside its mount namespace?)");
+	/* The handle is the library's link map (glibc; musl's dso alike), whose
+	 * first word is where it is loaded: one read, not the maps again while
+	 * the thread waits. */
+	errno = 0;
+	long base = ptrace(PTRACE_PEEKDATA, t->tid, (void *)handle, NULL);
+	if (errno)
+		return fail(err, PROFILER_E_AGENT, errno, pid, "reading where dlopen put the agent failed");
+	agent->base = (uint64_t)base;
+	snprintf(agent->path, sizeof(agent->path), "%s", path);
 	return 0;
 }
 
@@ -371,6 +391,17 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 			    "where any call but read, write and exit kills it, so the agent is not loaded"
 			    : "it runs under a seccomp filter, which may kill it for the calls the agent would "
 			    "make (memfd_create, mprotect, a thread's), so the agent is not loaded");
+	/* Looked up before a thread is stopped, not while it waits: reading a
+	 * symbol table took up to 15 ms on a busy machine.  The agent mapped
+	 * is ours (checked above) or the one about to be loaded. */
+	const char *name = start ? AGENT_START : AGENT_STOP;
+	uint64_t fn = agent.path[0] ? mapped_function(pid, &agent, name) : file_function(path, name);
+	uint64_t dlopen_at = agent.path[0] ? 0 : target_dlopen(pid, &libc);
+	if (!fn)
+		return fail(err, PROFILER_E_AGENT, 0, pid, "the agent's file exports no start or stop (a damaged "
+			    "install: install smolder again)");
+	if (!agent.path[0] && !dlopen_at)
+		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");
 	struct stopped_thread *t = malloc(sizeof(*t));
 	if (!t)
 		return fail(err, PROFILER_E_NOMEM, 0, 0, "the injection");
@@ -378,10 +409,9 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
 	bool held = r == 0;
 	if (!r && start)
-		r = load_agent(t, pid, path, &libc, &agent, &u, err);
+		r = load_agent(t, pid, dlopen_at, path, &agent, err);
 	if (!r) {
-		uint64_t fn = target_function(pid, &agent, start ? AGENT_START : AGENT_STOP);
-		if (!fn || call_in_thread(t, fn, rate, ring_stack, NULL, 0, &value))
+		if (call_in_thread(t, agent.base + fn, rate, ring_stack, NULL, 0, &value))
 			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling the agent in the process failed");
 		res->value = (int)value;
 	}
