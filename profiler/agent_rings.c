@@ -323,6 +323,38 @@ static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ri
 	return c;
 }
 
+/* The oldest time the ring's unread slots, from ticket `from` to head,
+ * may hold, when all are written: the oldest of theirs, or `before` (read
+ * before the header: a ticket taken since is stamped later).  0 when one
+ * is not written yet, whose time is not known.  A ring the queue has no
+ * room to read on from then holds the queue's mark back no more than its
+ * own slots do: else the queue stayed full of samples younger than the
+ * mark, and the rings unread for want of its room, until the agent's
+ * threads gave up waiting (a forked child's and its parent's rings). */
+static uint64_t unread_floor(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
+			     uint64_t from, uint64_t before)
+{
+	uint64_t floor = before, pair[RING_READ_SLOTS][2]; /* seq and time, side by side in a slot */
+	_Static_assert(offsetof(struct agent_ring_slot, time) == 8, "a slot starts with its seq and time");
+	while (from != h->head) {
+		uint32_t n = h->head - from < RING_READ_SLOTS ? (uint32_t)(h->head - from) : RING_READ_SLOTS;
+		for (uint32_t i = 0; i < n; i++) {
+			r->local[i] = (struct iovec){ pair[i], sizeof(pair[i]) };
+			r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), sizeof(pair[i]) };
+		}
+		if (!ring_read(ring, r->local, r->remote, n, n * sizeof(pair[0])))
+			return 0;
+		for (uint32_t i = 0; i < n; i++) {
+			if (pair[i][0] != from + i + 1)
+				return 0;
+			if (pair[i][1] < floor)
+				floor = pair[i][1];
+		}
+		from += n;
+	}
+	return floor;
+}
+
 /* Reads n written slots from ticket `from` on: their fields into
  * r->slots, then (a ring we do not map) the stack bytes each holds, not
  * the whole slot, one after another into r->buf. */
@@ -585,13 +617,17 @@ static bool give_back(const struct agent_ring *ring, uint64_t tail, uint64_t now
 
 /* How many slots the queue has room for now, keeping a quarter of it for
  * the kernel's buffers: the others wait in the ring, whose agent then
- * waits for room (ring.c), rather than crowd the queue into shedding. */
+ * waits for room (ring.c), rather than crowd the queue into shedding.  But
+ * the ring whose unread slots are the oldest holds the queue's mark back:
+ * the queue may be full of younger records that wait for them, and it
+ * reads into the quarter (a forked child's ring and its parent's, each
+ * waiting on the other's, stalled their threads seconds long). */
 static uint32_t slots_with_room(const struct record_queue *q, const struct agent_ring *ring,
-				const struct agent_ring_header *h)
+				const struct agent_ring_header *h, bool holds_mark)
 {
 	if (ring->nlent == RING_LENT_PASSES)
 		return 0;
-	size_t used = record_queue_used(q), keep = q->cap / 4,
+	size_t used = record_queue_used(q), keep = holds_mark ? 0 : q->cap / 4,
 	       per_slot = 8 + SLOT_FIELDS_MAX + (ring->map ? 0 : h->stack_size);
 	if (used + keep >= q->cap)
 		return 0;
@@ -656,7 +692,7 @@ static uint64_t tail_to_give(struct agent_ring *ring, const struct record_queue 
 /* Reads one ring's written slots, hands them on, and gives back those
  * handled (a ring we do not map: all, its stacks copied); false when the
  * ring is gone (the process exited or exec'd, and all it wrote is read). */
-static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct record_queue *q)
+static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct record_queue *q, bool holds_mark)
 {
 	struct agent_ring_header h;
 	uint64_t before = monotonic_ns();
@@ -674,7 +710,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	if (ring->read_to - h.tail > h.head - h.tail)
 		ring->read_to = h.tail;
 	uint64_t from = ring->read_to;
-	uint32_t want = (uint32_t)(h.head - from), room = slots_with_room(q, ring, &h);
+	uint32_t want = (uint32_t)(h.head - from), room = slots_with_room(q, ring, &h, holds_mark);
 	uint32_t n = written_slots(r, ring, &h, from, want < room ? want : room);
 	if (n && !read_slots(r, ring, &h, from, n))
 		return !ring_gone(ring);
@@ -710,8 +746,13 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		ring->read_to++; /* its writer, if it ever comes back, writes a slot we no longer read */
 		r->dropped++;
 	}
-	if (ring->read_to == h.head)
+	if (ring->read_to == h.head) {
 		ring->settled_ns = before;
+	} else if (h.head - ring->read_to <= h.nslots) {
+		uint64_t floor = unread_floor(r, ring, &h, ring->read_to, before);
+		if (floor > ring->settled_ns)
+			ring->settled_ns = floor;
+	}
 	/* A process gone writes no more: what is unwritten now never will be. */
 	return give_back(ring, tail_to_give(ring, q, from, h.tail), before) &&
 	       !(ring->exited && (ring->read_to == h.head || n < room));
@@ -739,8 +780,13 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
 		return;
 	struct agent_ring *rings = r->rings.data;
+	uint32_t oldest = 0;
+	for (uint32_t i = 1; i < r->rings.count; i++)
+		if (rings[i].settled_ns < rings[oldest].settled_ns)
+			oldest = i;
+	uint64_t oldest_settled = rings[oldest].settled_ns;
 	for (uint32_t i = 0; i < r->rings.count;) {
-		if (read_ring(r, &rings[i], q)) {
+		if (read_ring(r, &rings[i], q, rings[i].settled_ns == oldest_settled)) {
 			if (rings[i].settled_ns < r->settled_ns)
 				r->settled_ns = rings[i].settled_ns;
 			i++;

@@ -108,6 +108,22 @@ within "$parent" "$want_parent" 5 && within "$child" "$want_child" 5 &&
 	pass "fork: parent $parent bytes (true $want_parent), child $child (true $want_child)" ||
 	fail "fork: parent $parent bytes (true $want_parent), child $child (true $want_child)"
 
+# ---- the same, with too small a queue for both rings at once ----
+# Each ring's unread slots held the queue's mark back while the queue was
+# full of the other's younger samples: neither was read until the threads
+# gave up waiting (2 ms each), 360-720 samples through the marker in 2-4 s
+# of recording, against 10-15 in 0.3 s once the ring that holds the mark
+# back may read into the queue's reserve.
+P=$TMP/fork_small.smolder
+SMOLDER_TEST_QUEUE_KB=512 "$SMOLDER" record --view alloc --alloc-rate 16384 -o "$P" -- "$WORKLOADS/fork_allocs" \
+	200000 > "$TMP/fork.out" 2> "$TMP/fork.err" || fail "fork_allocs, small queue: status $?"
+trapped=$(sed -n 's/.* \([0-9]*\) through a uprobe.*/\1/p' "$TMP/fork.err")
+child=$(value_under "$P" alloc_bytes ';child_allocates;')
+[ -n "$trapped" ] && [ "$trapped" -lt 150 ] && within "$child" "$want_child" 5 &&
+	pass "fork, a 512 KiB queue: $trapped samples through the marker, child $child bytes (true $want_child)" ||
+	fail "fork, a 512 KiB queue: ${trapped:-?} samples through the marker (want < 150), child $child bytes" \
+		"(true $want_child): $(cat "$TMP/fork.err")"
+
 # ---- the command's exit status passes through; LD_PRELOAD kept ----
 LD_PRELOAD=/keep.so "$SMOLDER" record -q --view alloc -o "$TMP/x.smolder" -- sh -c 'echo "$LD_PRELOAD"; exit 7' \
 	> "$TMP/env.out" 2> /dev/null
