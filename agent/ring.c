@@ -267,13 +267,13 @@ static void *map_ring(size_t size)
 static struct agent_ring_header *make_ring(uint32_t stack_size)
 {
 	size_t stride = (stack_size + 63) & ~(size_t)63;
-	void *m = map_ring(agent_ring_hints_at(AGENT_RING_SLOTS, (uint32_t)stride) +
-			   AGENT_RING_HINTS * sizeof(struct agent_ring_hint));
+	uint32_t nslots = agent_ring_slots((uint32_t)stride);
+	void *m = map_ring(agent_ring_hints_at(nslots, (uint32_t)stride) + AGENT_RING_HINTS * sizeof(struct agent_ring_hint));
 	if (m == MAP_FAILED)
 		return NULL;
 	struct agent_ring_header *r = m;
 	r->self = (uint64_t)(uintptr_t)m;
-	r->nslots = AGENT_RING_SLOTS;
+	r->nslots = nslots;
 	r->nhints = AGENT_RING_HINTS;
 	r->stack_stride = (uint32_t)stride;
 	r->stack_size = stack_size;

@@ -190,8 +190,8 @@ static bool read_header(const struct agent_ring *ring, struct agent_ring_header 
  * (the process may have closed fd, and opened another file under it) and
  * sealed against shrinking: else the target could cut the file under our
  * mapping, and our next read of it would be a SIGBUS.  Populated at once:
- * the agent writes nearly all its pages within a second anyway (3.9 of its
- * 4.2 MiB), and their allocation and zeroing are then ours, not its
+ * the agent writes nearly all its pages within a second anyway (3.9 of
+ * 4.2 MiB at 512 slots), and their allocation and zeroing are then ours, not its
  * threads': our reads took a fault a slot (a page each) as the agent first
  * wrote them, 2.4 ms of a short recording, about what populating costs. */
 static void map_ring(struct agent_ring *ring, int fd)
