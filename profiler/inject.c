@@ -339,12 +339,10 @@ static uint64_t target_dlopen(pid_t pid, const struct mapped *libc)
 	return at ? libc->base + at : 0;
 }
 
-/* dlopen(path) on the stopped thread, unless the agent is there already. */
+/* dlopen(path) on the stopped thread: where it put the agent. */
 static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, const char *path,
 		      struct mapped *agent, struct profiler_error *err)
 {
-	if (agent->path[0])
-		return 0;
 	uint64_t handle = 0;
 	if (call_in_thread(t, dlopen_at, 0, RTLD_NOW, path, strlen(path) + 1, &handle))
 		return fail(err, PROFILER_E_AGENT, errno, pid, "calling dlopen in the process failed");
@@ -359,7 +357,6 @@ static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, c
 	if (errno)
 		return fail(err, PROFILER_E_AGENT, errno, pid, "reading where dlopen put the agent failed");
 	agent->base = (uint64_t)base;
-	snprintf(agent->path, sizeof(agent->path), "%s", path);
 	return 0;
 }
 
@@ -372,9 +369,10 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	int r = read_target_maps(pid, &libc, &agent, &u);
 	if (r)
 		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
-	if (!start && !agent.path[0])
+	bool loaded = agent.path[0] != '\0';
+	if (!start && !loaded)
 		return 0; /* never loaded: nothing to stop */
-	if (start && agent.path[0] && !same_file(&agent, path)) {
+	if (start && loaded && !same_file(&agent, path)) {
 		char what[sizeof(err->what)];
 		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
 			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
@@ -392,15 +390,19 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 			    : "it runs under a seccomp filter, which may kill it for the calls the agent would "
 			    "make (memfd_create, mprotect, a thread's), so the agent is not loaded");
 	/* Looked up before a thread is stopped, not while it waits: reading a
-	 * symbol table took up to 15 ms on a busy machine.  The agent mapped
-	 * is ours (checked above) or the one about to be loaded. */
+	 * symbol table took up to 15 ms on a busy machine.  The agent mapped,
+	 * or else the file its dlopen will open, as the process sees it (in a
+	 * container, another file may have our path). */
 	const char *name = start ? AGENT_START : AGENT_STOP;
-	uint64_t fn = agent.path[0] ? mapped_function(pid, &agent, name) : file_function(path, name);
-	uint64_t dlopen_at = agent.path[0] ? 0 : target_dlopen(pid, &libc);
+	if (!loaded)
+		snprintf(agent.path, sizeof(agent.path), "%s", path);
+	uint64_t fn = mapped_function(pid, &agent, name);
+	uint64_t dlopen_at = loaded ? 0 : target_dlopen(pid, &libc);
 	if (!fn)
-		return fail(err, PROFILER_E_AGENT, 0, pid, "the agent's file exports no start or stop (a damaged "
-			    "install: install smolder again)");
-	if (!agent.path[0] && !dlopen_at)
+		return fail(err, PROFILER_E_AGENT, 0, pid, loaded ? "the agent it holds has no stop function (a "
+			    "damaged install: install smolder again)" : "it does not see the agent's file where smolder "
+			    "does (another mount namespace, as a container's?), or the file is damaged");
+	if (!loaded && !dlopen_at)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");
 	struct stopped_thread *t = malloc(sizeof(*t));
 	if (!t)
@@ -408,7 +410,7 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	uint64_t stopped_at, value = 0;
 	r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
 	bool held = r == 0;
-	if (!r && start)
+	if (!r && !loaded)
 		r = load_agent(t, pid, dlopen_at, path, &agent, err);
 	if (!r) {
 		if (call_in_thread(t, agent.base + fn, rate, ring_stack, NULL, 0, &value))

@@ -314,6 +314,20 @@ status=$?
 	pass "a process traced by another: refused, $(cat "$TMP/err")" || fail "traced: status $status, $(cat "$TMP/err")"
 kill "$tracee" 2> /dev/null
 wait "$tracer" 2> /dev/null
+# A process in a mount namespace of its own (a container's) where the agent's file is not
+# what smolder sees: its functions are looked up in the process's view, before it is stopped.
+agent_dir=$(dirname "$SMOLDER")/agent
+if [ "$(id -u)" = 0 ] && [ -r "$agent_dir/libsmolder-agent.so" ] && command -v unshare > /dev/null; then
+	start_workload unshare -m --propagation private sh -c \
+		"mount -t tmpfs none '$agent_dir' && exec '$WORKLOADS/allocs' 0" || finish
+	"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 1 -o /dev/null 2> "$TMP/err"
+	status=$?
+	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "does not see the agent's file" "$TMP/err" &&
+		[ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+		pass "a process that does not see the agent's file: refused, $(cat "$TMP/err")" ||
+		fail "agent hidden: status $status, $(cat "$TMP/err")"
+	stop_workload
+fi
 # A process under a seccomp filter, which may kill it for a call it did not expect: the agent
 # is not loaded; the exact mode (uprobes, nothing run inside it) records it.
 start_workload "$WORKLOADS/seccomp_exec" "$WORKLOADS/allocs" 0 || finish
