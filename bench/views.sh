@@ -93,7 +93,7 @@ perf_lost() {
 	perf report -i "$1" --stats 2> /dev/null | awk '/ stats:$/ { ev = 1 } ev && /LOST_SAMPLES events:/ { t += $3 } END { print t + 0 }'
 }
 sum_under() { # PROFILE VALUE REGEX
-	"$smolder" fold --value "$2" "$1" | awk -v re="$3" '$0 ~ re { t += $NF } END { printf "%.0f", t }'
+	"$smolder" fold --value "$2" "$1" | re=$3 awk '$0 ~ ENVIRON["re"] { t += $NF } END { printf "%.0f", t }'
 }
 # LOST: "N lost" (by the kernel, or not queued), and "M without their stack"
 # (kept with their values when unwinding fell behind) where there are any.

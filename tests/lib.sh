@@ -76,8 +76,10 @@ stop_workload() {
 }
 
 # share FOLDED REGEX: percent of all counts on lines whose stack matches REGEX.
+# (The regex goes through ENVIRON, not -v, which expands escapes: gawk makes
+# \[ a bracket, mawk keeps it.)
 share() {
-	awk -v re="$2" '{ n = $NF; sub(/ [0-9]+$/, ""); total += n; if ($0 ~ re) hit += n }
+	re=$2 awk '{ n = $NF; sub(/ [0-9]+$/, ""); total += n; if ($0 ~ ENVIRON["re"]) hit += n }
 		END { printf "%.1f\n", total ? 100 * hit / total : 0 }' "$1"
 }
 
@@ -98,7 +100,7 @@ expect_share() { # FOLDED REGEX EXPECTED TOLERANCE LABEL
 
 # The alloc tests' measures.
 value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
-	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+	"$SMOLDER" fold --value "$2" "$1" | re=$3 awk '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["re"]) t += n }
 		END { printf "%.0f", t }'
 }
 truth() { # OUTPUT SITE FIELD: from a workload's "SITE bytes N count N" lines

@@ -8,7 +8,7 @@ if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kern
 	mount -t tracefs nodev /sys/kernel/tracing 2> /dev/null # the test's job, not smolder's
 fi
 value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
-	"$SMOLDER" fold --value "$2" "$1" | awk -v re="$3" '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ re) t += n }
+	"$SMOLDER" fold --value "$2" "$1" | re=$3 awk '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["re"]) t += n }
 		END { printf "%.0f", t }'
 }
 

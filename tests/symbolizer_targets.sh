@@ -13,7 +13,7 @@ names() { "$SMOLDER" fold "$1" | grep -oE '(run|burn)_[abc]|worker_loop' | sort 
 want="burn_a burn_b burn_c run_a run_b run_c "
 real_id=$(readelf -n "$WORKLOADS/shares_fp" | awk '/Build ID/ { print $3 }')
 build_id_of() { # PROFILE PATH_REGEX: the build-id recorded for that mapping
-	"$SMOLDER" info "$1" | awk -v re="$2" '$0 ~ re && /build-id/ { print $NF; exit }'
+	"$SMOLDER" info "$1" | re=$2 awk '$0 ~ ENVIRON["re"] && /build-id/ { print $NF; exit }'
 }
 check() { # LABEL PROFILE PATH_REGEX
 	local got id
