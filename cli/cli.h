@@ -261,7 +261,8 @@ struct continuous {
 	struct symbolizer *z; /* the symbolize_ahead thread's while recording */
 	struct pusher *pu;    /* NULL without --push */
 	struct rusage usage;  /* at the last interval: the profiler's CPU */
-	uint64_t next_cut_ns;
+	uint64_t next_cut_ns; /* 0: not yet due (no --every, or sampling not begun) */
+	uint64_t duration_ns; /* the recording's, to its end; 0: none */
 	uint32_t count;
 	bool tty, rejection_said;
 	uint64_t failure_said, dropped_said;

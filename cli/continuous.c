@@ -211,7 +211,7 @@ int continuous_open(struct continuous *c, const struct continuous_args *a, const
 {
 	*c = (struct continuous){ .a = a, .s = s, .z = z, .tty = isatty(2) };
 	getrusage(RUSAGE_SELF, &c->usage);
-	c->next_cut_ns = a->every > 0 ? monotonic_ns() + (uint64_t)(a->every * 1e9) : UINT64_MAX;
+	c->duration_ns = po->duration > 0 ? (uint64_t)(po->duration * 1e9) : 0;
 	if (a->dir && mkdir(a->dir, 0777) && errno != EEXIST) {
 		cli_error("record", "cannot make the directory %s: %s", a->dir, strerror(errno));
 		return -1;
@@ -360,12 +360,28 @@ out:
 	profile_release(&p);
 }
 
+/* Whether a cut at `at` falls on the duration's end (within a twentieth
+ * of an interval), where continuous_finish cuts: two cuts there made the
+ * last interval a sliver of a few milliseconds, and `--keep 2` kept it. */
+static bool at_the_end(const struct continuous *c, uint64_t start, uint64_t at)
+{
+	uint64_t end = start + c->duration_ns, slack = (uint64_t)(c->a->every * 1e9 / 20);
+	return c->duration_ns && at + slack >= end;
+}
+
 void continuous_tick(void *arg)
 {
 	struct continuous *c = arg;
-	if (monotonic_ns() >= c->next_cut_ns) {
-		c->next_cut_ns += (uint64_t)(c->a->every * 1e9);
-		emit(c);
+	uint64_t start = profiler_started_ns(c->s), every = (uint64_t)(c->a->every * 1e9);
+	/* Intervals count from when sampling began, as the duration does:
+	 * not from the setup before it. */
+	if (start && every && !c->next_cut_ns)
+		c->next_cut_ns = start + every;
+	if (c->next_cut_ns && monotonic_ns() >= c->next_cut_ns) {
+		uint64_t at = c->next_cut_ns;
+		c->next_cut_ns += every;
+		if (!at_the_end(c, start, at))
+			emit(c);
 	}
 	if (c->pu)
 		report_push(c);

@@ -165,6 +165,10 @@ int profiler_finish(struct profiler *s, struct profiler_error *err);
 
 const struct profiler_stats *profiler_stats(const struct profiler *s);
 
+/* When sampling began (CLOCK_MONOTONIC, ns; the duration counts from it),
+ * or 0 before profiler_run: for another thread's intervals. */
+uint64_t profiler_started_ns(const struct profiler *s);
+
 /* The stack bytes each sample of the agent's ring copies (its
  * AGENT_RING_ENV for a launched command): the events' copy with DWARF
  * unwinding; 0 (no ring: every sample through the marker's uprobe, whose

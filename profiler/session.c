@@ -399,7 +399,8 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 		 void *arg, struct profiler_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	s->start_ns = s->cut_ns = monotonic_ns();
+	s->cut_ns = monotonic_ns();
+	__atomic_store_n(&s->start_ns, s->cut_ns, __ATOMIC_RELEASE);
 	if (s->o.all_cpus)
 		event_set_enable(&s->events, true); /* CPU-wide events do not enable at a command's exec */
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
@@ -504,6 +505,11 @@ int profiler_cut(struct profiler *s, struct profile *dst, pid_t **mapping_pids, 
 const struct profiler_stats *profiler_stats(const struct profiler *s)
 {
 	return &s->stats;
+}
+
+uint64_t profiler_started_ns(const struct profiler *s)
+{
+	return __atomic_load_n(&s->start_ns, __ATOMIC_ACQUIRE);
 }
 
 void profiler_with_profile(struct profiler *s,

@@ -224,6 +224,13 @@ done
 [ "$(echo "$files" | wc -w)" = 2 ] && [ "$good" = 2 ] &&
 	pass "-o DIR/ --keep 2: the last two intervals, each a profile that folds to the workload's stacks" ||
 	fail "-o DIR/ --keep 2: $files ($good good): $(cat "$TMP/iv.err")"
+# Intervals count from when sampling begins, as the duration does, and the
+# end makes no sliver of its own (it made a sixth of 1-3 ms, which --keep 2
+# then kept).
+"$SMOLDER" record -p "$WL_PID" -d 2 --every 0.4 -o "$TMP/iv5/" 2> "$TMP/iv5.err"
+lengths=$(sed -n 's/.*interval [0-9]*: \([0-9.]*\) s,.*/\1/p' "$TMP/iv5.err" | tr '\n' ' ' | sed 's/ $//')
+[ "$(echo "$lengths" | wc -w)" = 5 ] && echo "$lengths" | awk '{ for (i = 1; i <= NF; i++) if ($i < 0.3) exit 1 }' &&
+	pass "-d 2 --every 0.4: five intervals ($lengths s)" || fail "-d 2 --every 0.4: intervals of $lengths s"
 stop_workload
 
 # ---- usage errors: one line each, exit 2 ----
