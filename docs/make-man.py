@@ -120,6 +120,8 @@ SECTIONS = {
         "With --every SECS the recording is cut into intervals while it goes on: each is a profile of its "
         "own, with its start and duration, symbolized at once; the samples move out of the recorder at each "
         "cut and what it learned (stacks, names, debug info) stays, so its memory does not grow with time. "
+        "Intervals count from when sampling begins, as -d does: -d 60 --every 10 makes six of 10 s (a "
+        "duration that is no multiple of SECS ends with a shorter one). "
         "With -o DIR/ each interval is written there as NAME-START.smolder (UTC, to the millisecond); "
         "--keep N keeps the last N.",
         "With --push URL each interval (or, without --every, the whole recording at its end) is sent to a "
