@@ -303,22 +303,31 @@ static void prefetch_slots(const struct agent_ring *ring, const struct agent_rin
 	}
 }
 
+/* The seq and time of n slots from ticket `from` on (n <= RING_READ_SLOTS),
+ * side by side at each slot's start, into heads. */
+static bool read_slot_heads(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
+			    uint64_t from, uint32_t n, uint64_t heads[][2])
+{
+	_Static_assert(offsetof(struct agent_ring_slot, time) == 8, "a slot starts with its seq and time");
+	for (uint32_t i = 0; i < n; i++) {
+		r->local[i] = (struct iovec){ heads[i], sizeof(heads[i]) };
+		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), sizeof(heads[i]) };
+	}
+	return ring_read(ring, r->local, r->remote, n, n * sizeof(heads[0]));
+}
+
 /* How many slots from ticket `from` on are written whole (their seq says so). */
 static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
 			      uint64_t from, uint32_t n)
 {
-	uint64_t seq[RING_READ_SLOTS];
+	uint64_t heads[RING_READ_SLOTS][2];
 	if (!n)
 		return 0;
 	prefetch_slots(ring, h, from, n);
-	for (uint32_t i = 0; i < n; i++) {
-		r->local[i] = (struct iovec){ &seq[i], 8 };
-		r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), 8 };
-	}
-	if (!ring_read(ring, r->local, r->remote, n, 8 * (size_t)n))
+	if (!read_slot_heads(r, ring, h, from, n, heads))
 		return 0;
 	uint32_t c = 0;
-	while (c < n && seq[c] == from + c + 1)
+	while (c < n && heads[c][0] == from + c + 1)
 		c++;
 	return c;
 }
@@ -330,25 +339,21 @@ static uint32_t written_slots(struct agent_rings *r, const struct agent_ring *ri
  * room to read on from then holds the queue's mark back no more than its
  * own slots do: else the queue stayed full of samples younger than the
  * mark, and the rings unread for want of its room, until the agent's
- * threads gave up waiting (a forked child's and its parent's rings). */
+ * threads gave up waiting (a forked child's and its parent's rings).
+ * head - from is at most nslots (header_sane, and read_to within). */
 static uint64_t unread_floor(struct agent_rings *r, const struct agent_ring *ring, const struct agent_ring_header *h,
 			     uint64_t from, uint64_t before)
 {
-	uint64_t floor = before, pair[RING_READ_SLOTS][2]; /* seq and time, side by side in a slot */
-	_Static_assert(offsetof(struct agent_ring_slot, time) == 8, "a slot starts with its seq and time");
+	uint64_t floor = before, heads[RING_READ_SLOTS][2];
 	while (from != h->head) {
 		uint32_t n = h->head - from < RING_READ_SLOTS ? (uint32_t)(h->head - from) : RING_READ_SLOTS;
-		for (uint32_t i = 0; i < n; i++) {
-			r->local[i] = (struct iovec){ pair[i], sizeof(pair[i]) };
-			r->remote[i] = (struct iovec){ (void *)(uintptr_t)slot_addr(ring, h, from + i), sizeof(pair[i]) };
-		}
-		if (!ring_read(ring, r->local, r->remote, n, n * sizeof(pair[0])))
+		if (!read_slot_heads(r, ring, h, from, n, heads))
 			return 0;
 		for (uint32_t i = 0; i < n; i++) {
-			if (pair[i][0] != from + i + 1)
+			if (heads[i][0] != from + i + 1)
 				return 0;
-			if (pair[i][1] < floor)
-				floor = pair[i][1];
+			if (heads[i][1] < floor)
+				floor = heads[i][1];
 		}
 		from += n;
 	}
@@ -748,7 +753,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	}
 	if (ring->read_to == h.head) {
 		ring->settled_ns = before;
-	} else if (h.head - ring->read_to <= h.nslots) {
+	} else {
 		uint64_t floor = unread_floor(r, ring, &h, ring->read_to, before);
 		if (floor > ring->settled_ns)
 			ring->settled_ns = floor;

@@ -97,10 +97,13 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
 	return 0;
 }
 
-/* A function's symbol value in a file (relative to where it is mapped:
- * shared objects are linked at 0), or 0. */
-static uint64_t file_function(const char *path, const char *name)
+/* A function's symbol value in m's file as the target sees it (through its
+ * root), relative to where the file is mapped (shared objects are linked
+ * at 0); 0 if not found. */
+static uint64_t mapped_function(pid_t pid, const struct mapped *m, const char *name)
 {
+	char path[4200];
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -108,14 +111,6 @@ static uint64_t file_function(const char *path, const char *name)
 	elf_function_values(fd, &name, &value, 1);
 	close(fd);
 	return value;
-}
-
-/* A function's value in a file the target maps, read through its root. */
-static uint64_t mapped_function(pid_t pid, const struct mapped *m, const char *name)
-{
-	char path[4200];
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-	return file_function(path, name);
 }
 
 /* ---- stopping one thread ---- */
@@ -399,8 +394,8 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	uint64_t fn = mapped_function(pid, &agent, name);
 	uint64_t dlopen_at = loaded ? 0 : target_dlopen(pid, &libc);
 	if (!fn)
-		return fail(err, PROFILER_E_AGENT, 0, pid, loaded ? "the agent it holds has no stop function (a "
-			    "damaged install: install smolder again)" : "it does not see the agent's file where smolder "
+		return fail(err, PROFILER_E_AGENT, 0, pid, loaded ? "the agent it holds has no start or stop "
+			    "function (a damaged install: install smolder again)" : "it does not see the agent's file where smolder "
 			    "does (another mount namespace, as a container's?), or the file is damaged");
 	if (!loaded && !dlopen_at)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");

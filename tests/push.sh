@@ -81,7 +81,8 @@ for f in sorted(glob.glob(written_dir + "/*.smolder")):
     folded = subprocess.run([smolder, "fold", f], capture_output=True, text=True, check=True).stdout
     for line in folded.splitlines():
         stack, n = line.rsplit(" ", 1)
-        written[stack.split(";")[-1]] = written.get(stack.split(";")[-1], 0) + int(n)
+        leaf_name = stack.split(";")[-1]
+        written[leaf_name] = written.get(leaf_name, 0) + int(n)
 for name in ("burn_a", "burn_b", "burn_c"):
     check(leaf.get(name, 0) == written.get(name, 0) > 0,
           "%s: %d samples pushed, %d recorded" % (name, leaf.get(name, 0), written.get(name, 0)))
