@@ -1,7 +1,9 @@
 /* The worker's side of a recording: each record, in time order, changes the
  * threads and processes known, and each sample is unwound and added to the
  * profile's stack table at once, with its values. */
+#include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,12 @@
 #include "profiler/unwind.h"
 
 /* ---- threads ---- */
+
+static int process_name_cmp(const void *x, const void *y)
+{
+	uint64_t a = ((const struct process_name *)x)->pid, b = ((const struct process_name *)y)->pid;
+	return (a > b) - (a < b);
+}
 
 static bool thread_eq(const void *ctx, uint32_t i, const void *key)
 {
@@ -64,10 +72,49 @@ struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t 
 	return t;
 }
 
+/* What /proc called a process when the recording began (-a), into name. */
+static bool name_at_start(const struct aggregate *a, pid_t pid, char name[16])
+{
+	const struct process_name *names = a->names_at_start.data;
+	uint32_t i = upper_bound_u64(names, a->names_at_start.count, sizeof(*names),
+				     offsetof(struct process_name, pid), (uint64_t)pid);
+	if (i == 0 || names[i - 1].pid != (uint64_t)pid)
+		return false;
+	memcpy(name, names[i - 1].comm, 16);
+	return true;
+}
+
+int aggregate_note_process_names(struct aggregate *a)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0; /* names are then read as each process is met */
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		pid_t pid = (pid_t)atoi(de->d_name);
+		struct process_name n = { (uint64_t)pid, "" };
+		if (!read_comm(pid, pid, n.comm, sizeof(n.comm)))
+			continue;
+		struct process_name *slot = vec_push(&a->names_at_start, sizeof(*slot));
+		if (!slot) {
+			closedir(d);
+			return -PROFILE_E_NOMEM;
+		}
+		*slot = n;
+	}
+	closedir(d);
+	qsort(a->names_at_start.data, a->names_at_start.count, sizeof(struct process_name), process_name_cmp);
+	return 0;
+}
+
 /* A thread first seen in a sample or a switch (its FORK record is still in
  * another CPU's buffer, was lost, or came before we began, as with -a):
  * named from /proc, and its process too, whose name is the stack's root.
- * A thread gone already is named after its process if that is still there. */
+ * A thread gone already is named after its process, as we knew it or as
+ * /proc still has it: a process that was there when -a began and is gone
+ * before its first sample is handled keeps the name it had then. */
 static struct thread_state *thread_found(struct aggregate *a, pid_t tid, pid_t pid)
 {
 	struct thread_state *t = thread_get(a, tid);
@@ -75,14 +122,18 @@ static struct thread_state *thread_found(struct aggregate *a, pid_t tid, pid_t p
 		return t;
 	char comm[16] = "", process[16] = "";
 	bool named = read_comm(pid, tid, comm, sizeof(comm));
-	if (tid != pid && !thread_get(a, pid) && read_comm(pid, pid, process, sizeof(process)) &&
+	if (tid != pid && !thread_get(a, pid) &&
+	    (read_comm(pid, pid, process, sizeof(process)) || name_at_start(a, pid, process)) &&
 	    !aggregate_thread_add(a, pid, pid, process, 0)) {
 		a->fatal = -PROFILE_E_NOMEM;
 		return NULL;
 	}
-	if (!named)
+	const struct thread_state *proc = named ? NULL : thread_get(a, pid);
+	if (proc)
+		memcpy(comm, proc->comm, sizeof(comm));
+	else if (!named && !name_at_start(a, pid, comm))
 		/* pid 0 is the idle task (-a --kernel), which perf calls swapper. */
-		snprintf(comm, sizeof(comm), "%s", process[0] ? process : pid == 0 ? "swapper" : "[unknown]");
+		snprintf(comm, sizeof(comm), "%s", pid == 0 ? "swapper" : "[unknown]");
 	if (!(t = aggregate_thread_add(a, tid, pid, comm, 0)))
 		a->fatal = -PROFILE_E_NOMEM;
 	return t;
@@ -619,11 +670,12 @@ static void on_fork(struct aggregate *a, const struct perf_event_header *h)
 		return;
 	struct thread_state *parent = thread_get(a, (pid_t)f.ptid);
 	char comm[16];
-	/* A parent we never met (-a: it started before us): /proc knows it. */
+	/* A parent we never met (-a: it started before us): /proc knows it, or
+	 * knew it when we began. */
 	if (parent)
 		snprintf(comm, sizeof(comm), "%s", parent->comm);
 	else if (!read_comm((pid_t)f.pid, (pid_t)f.tid, comm, sizeof(comm)) &&
-		 !read_comm((pid_t)f.ppid, (pid_t)f.ptid, comm, sizeof(comm)))
+		 !read_comm((pid_t)f.ppid, (pid_t)f.ptid, comm, sizeof(comm)) && !name_at_start(a, (pid_t)f.ppid, comm))
 		snprintf(comm, sizeof(comm), "%s", "[unknown]");
 	if (!aggregate_thread_add(a, (pid_t)f.tid, (pid_t)f.pid, comm, f.time))
 		a->fatal = -PROFILE_E_NOMEM;
@@ -831,6 +883,7 @@ void aggregate_release(struct aggregate *a)
 	}
 	vec_release(&a->procs);
 	vec_release(&a->threads);
+	vec_release(&a->names_at_start);
 	id_hash_release(&a->thread_index);
 	vec_release(&a->mapping_pids);
 	unwinder_free(a->unwinder);

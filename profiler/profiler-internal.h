@@ -643,6 +643,12 @@ struct thread_state {
 };
 
 /* The worker's state: everything a record changes. */
+/* A process's name as /proc had it. */
+struct process_name {
+	uint64_t pid; /* a u64, for upper_bound_u64 */
+	char comm[16];
+};
+
 struct aggregate {
 	struct profile *p;
 	const struct profiler_options *o;
@@ -651,6 +657,7 @@ struct aggregate {
 	struct vec procs;   /* struct process_maps */
 	struct vec threads; /* struct thread_state */
 	struct id_hash thread_index; /* tid -> index in threads */
+	struct vec names_at_start;   /* struct process_name by pid: -a's processes as it began */
 	uint32_t kernel_mapping;
 	struct vec mapping_pids; /* pid_t per profile mapping */
 	struct unwinder *unwinder; /* NULL for frame pointers */
@@ -681,6 +688,10 @@ void aggregate_record(struct aggregate *a, const struct perf_event_header *h);
 /* Adds or renames a thread (a name older than the one it has is ignored). */
 struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t pid, const char *comm,
 					  uint64_t time);
+/* Keeps the name of every process there is now (-a, its events enabled):
+ * what a process gone before its first sample is handled is named after.
+ * 0, or -PROFILE_E_NOMEM. */
+int aggregate_note_process_names(struct aggregate *a);
 /* A process's mappings, made if create; NULL when out of memory. */
 struct process_maps *aggregate_process(struct aggregate *a, pid_t pid, bool create);
 /* Reads /proc/PID/maps: the executable mappings present before we attached. */

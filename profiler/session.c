@@ -401,8 +401,18 @@ int profiler_run(struct profiler *s, volatile bool *stop, void (*progress)(const
 	memset(err, 0, sizeof(*err));
 	s->cut_ns = monotonic_ns();
 	__atomic_store_n(&s->start_ns, s->cut_ns, __ATOMIC_RELEASE);
-	if (s->o.all_cpus)
+	if (s->o.all_cpus) {
 		event_set_enable(&s->events, true); /* CPU-wide events do not enable at a command's exec */
+		/* After the enable: a process started later has its records. */
+		pthread_mutex_lock(&s->profile_lock);
+		int noted = aggregate_note_process_names(&s->agg);
+		pthread_mutex_unlock(&s->profile_lock);
+		if (noted) {
+			event_set_enable(&s->events, false);
+			profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the processes' names");
+			return -1;
+		}
+	}
 	if (targets_start(&s->targets, &s->events, s->o.argv, err))
 		return -1;
 	if (attaches_agent(s) && start_agents(s, err)) {

@@ -62,6 +62,20 @@ unknown=$(grep -c '^\[unknown\]' "$TMP/churn.folded")
 	pass "500 short-lived processes: $named samples named duty;...;burn_duty, none unnamed, peak RSS $((rss / 1024)) MiB" ||
 	fail "500 processes: exit $status, $named named, $unknown unnamed, peak RSS $rss KiB: $(tail -3 "$TMP/churn.err")"
 
+# ---- there when the recording began, gone before their samples were handled ----
+# Each lives 0.1 s: those alive at the start have no FORK or COMM record, and
+# are gone from /proc by the time the unwinding queue hands their samples on.
+(for _ in $(seq 150); do "$DUTY" 100 0.1 > /dev/null & sleep 0.02; done; wait) &
+spawner=$!
+sleep 1
+"$SMOLDER" record -a -d 1 -o "$TMP/early.folded" 2> "$TMP/early.err" || fail "record -a: $(cat "$TMP/early.err")"
+wait "$spawner"
+unknown=$(grep -c '^\[unknown\]' "$TMP/early.folded")
+named=$(awk '$1 ~ /^duty;/ { t += $NF } END { print t + 0 }' "$TMP/early.folded")
+[ "$unknown" = 0 ] && [ "$named" -gt 0 ] &&
+	pass "processes there at the start and gone soon after: $named samples under duty, none unnamed" ||
+	fail "early processes: $unknown stacks unnamed, $named samples under duty: $(grep '^\[unknown\]' "$TMP/early.folded" | head -2)"
+
 # ---- more files than the unwinder's cap: the least recently used go, counted ----
 # Copies of duty without a build-id are as many files to the unwinder.
 for i in $(seq 30); do objcopy --remove-section .note.gnu.build-id "$DUTY" "$TMP/nobid$i"; done
