@@ -642,13 +642,13 @@ struct thread_state {
 	struct span_pairs switches, syscalls, allocs;
 };
 
-/* The worker's state: everything a record changes. */
 /* A process's name as /proc had it. */
 struct process_name {
 	uint64_t pid; /* a u64, for upper_bound_u64 */
 	char comm[16];
 };
 
+/* The worker's state: everything a record changes. */
 struct aggregate {
 	struct profile *p;
 	const struct profiler_options *o;
