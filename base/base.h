@@ -258,6 +258,8 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 
 /* True while pid exists and is not a zombie. */
 bool process_alive(pid_t pid);
+/* Whether pid is stopped (SIGSTOP, Ctrl-Z) or held by a tracer: off every CPU. */
+bool process_stopped(pid_t pid);
 
 /* Where pid's main stack started at exec (/proc/PID/stat's startstack):
  * above it are only its arguments, environment and auxiliary vector.  0 if

@@ -61,6 +61,13 @@ bool process_alive(pid_t pid)
 	return state && *state != 'Z' && *state != 'X';
 }
 
+bool process_stopped(pid_t pid)
+{
+	char buf[512];
+	const char *state = stat_fields(pid, buf, sizeof(buf));
+	return state && (*state == 'T' || *state == 't');
+}
+
 uint64_t process_start_stack(pid_t pid)
 {
 	char buf[1024];

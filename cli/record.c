@@ -339,6 +339,17 @@ static int recording_open(struct recording *r)
 
 /* Samples until the end, symbolizing ahead on another thread; the exit
  * status for a failure (127: the command could not be run), or 0. */
+/* A stopped process is never on a CPU: said at the start, rather than as
+ * "no samples" at the end. */
+static void warn_stopped_targets(const struct profiler_options *po)
+{
+	for (uint32_t i = 0; i < po->npids; i++)
+		if (process_stopped(po->pids[i]))
+			cli_warn("record", "process %d is stopped (SIGSTOP, Ctrl-Z, or a debugger holds it): it is "
+					   "sampled only once it continues (kill -CONT %d)",
+				 (int)po->pids[i], (int)po->pids[i]);
+}
+
 static int recording_sample(struct recording *r)
 {
 	const struct profiler_options *po = &r->a->po;
@@ -360,6 +371,7 @@ static int recording_sample(struct recording *r)
 		cli_error("record", "cannot start the thread that cuts the intervals");
 		return EXIT_FAIL;
 	}
+	warn_stopped_targets(po);
 	struct profiler_error err;
 	int run = profiler_run(r->s, r->a->stop, progress, &st, &err);
 	if (ahead_running)
@@ -437,7 +449,7 @@ static void recording_summary(const struct recording *r)
 				   "up to 100000)", ps->target_cpu, hz, hz);
 	else if (ps->samples == 0)
 		cli_warn("record", "no samples were recorded: the target did not run on a CPU while "
-				   "recording (idle, or exited at once)");
+				   "recording (idle, stopped, or exited at once)");
 	if (ps->stack_truncated && a->po.stack_size >= 65528)
 		cli_warn("record", "%" PRIu64 " of %" PRIu64 " stacks were deeper than the largest stack copy the "
 				   "kernel makes (65528 bytes): their outer frames are [unknown]; --unwind fp reaches "

@@ -17,6 +17,21 @@ grep -q 'target exited' "$TMP/exit.err" && pass "summary notes the exit" || fail
 	fail "profile after target exit: $(cat "$TMP/exit.info")"
 wait "$WL_PID" 2>/dev/null
 
+# A stopped target: said at once, and sampled from when it continues.
+start_workload "$WORKLOADS/shares_fp" 20 || finish
+kill -STOP "$WL_PID"
+"$SMOLDER" record -p "$WL_PID" -d 2 -o "$TMP/stopped.folded" 2> "$TMP/stopped.err" &
+rec=$!
+sleep 1
+kill -CONT "$WL_PID"
+wait "$rec"
+status=$?
+stop_workload
+n=$(awk '{ t += $NF } END { print t + 0 }' "$TMP/stopped.folded")
+[ "$status" = 0 ] && grep -q "process $WL_PID is stopped.*kill -CONT $WL_PID" "$TMP/stopped.err" && [ "$n" -gt 10 ] &&
+	pass "a stopped target: the warning at once, and $n samples once it continued" ||
+	fail "stopped target: status $status, $n samples: $(cat "$TMP/stopped.err")"
+
 # Ctrl-C (SIGINT) stops early with a complete output.
 start_workload "$WORKLOADS/shares_fp" 20 || finish
 "$SMOLDER" record -q -p "$WL_PID" -o "$TMP/int.smolder" &
