@@ -116,7 +116,11 @@ SECTIONS = {
         "io work host-wide; alloc does not (its uprobes are per program). It needs root, CAP_PERFMON, or "
         "kernel.perf_event_paranoid at 0 or less. DWARF unwinding shares each file's CFI by build-id across "
         "processes, drops a process's modules at its exit, and keeps at most 512 mapped files: the least "
-        "recently used go, to be read again when a sample needs them, and record says how many went."]),
+        "recently used go, to be read again when a sample needs them, and record says how many went. "
+        "The kernel's buffers, one a CPU (pinned memory, with -a or without), are 2 MiB for cpu samples "
+        "unwound with DWARF (256 KiB with --unwind fp) and 16 MiB for the offcpu, io and alloc views; as "
+        "root all the CPUs' together stay within 256 MiB (a 96-CPU host gets 2 MiB a CPU for an event "
+        "view), and as another user within kernel.perf_event_mlock_kb."]),
         ("CONTINUOUS PROFILING", [
         "With --every SECS the recording is cut into intervals while it goes on: each is a profile of its "
         "own, with its start and duration, symbolized at once; the samples move out of the recorder at each "

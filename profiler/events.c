@@ -22,11 +22,13 @@ static bool process_owned(pid_t pid)
 	return process_owner(pid, &uid) && uid == geteuid();
 }
 
-/* Pages per ring buffer: enough for a few hundred milliseconds of samples
- * (much more with stack copies), within perf_event_mlock_kb for non-root. */
-static size_t buffer_pages(const struct event_set *es)
+/* Root's pages for all the CPUs' buffers together (the kernel pins them,
+ * unswappable): an event view's 16 MiB a CPU up to 16 CPUs, less each
+ * beyond (a 96-CPU server would otherwise pin 1.5 GiB for one process). */
+#define ROOT_BUFFER_BUDGET_PAGES ((256u << 20) / 4096)
+
+size_t event_buffer_pages(const struct profiler_options *o, uint32_t ncpus, bool root, long mlock_kb)
 {
-	const struct profiler_options *o = es->o;
 	size_t pages = o->unwind == UNWIND_FP ? 64 : 512;
 	/* Event-driven views come in bursts (a loop of write(2)s, each with a
 	 * stack copy) that a sampling rate never makes: give them room.  The
@@ -39,14 +41,27 @@ static size_t buffer_pages(const struct event_set *es)
 	 * larger buffers costs ~4 ms of every start on two CPUs. */
 	if (o->views & (VIEW_OFFCPU | VIEW_IO | VIEW_ALLOC))
 		pages *= 8;
-	if (geteuid() != 0) {
-		long mlock_kb = 516;
-		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
-		size_t budget = (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / (es->ncpus ? es->ncpus : 1);
-		while (pages > 1 && pages + 1 > budget)
+	if (!ncpus)
+		ncpus = 1;
+	if (root) {
+		while (pages > 64 && pages > ROOT_BUFFER_BUDGET_PAGES / ncpus)
 			pages /= 2;
+		return pages;
 	}
+	/* The data pages and the header page, within perf_event_mlock_kb. */
+	size_t budget = (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / ncpus;
+	while (pages > 1 && pages + 1 > budget)
+		pages /= 2;
 	return pages;
+}
+
+static size_t buffer_pages(const struct event_set *es)
+{
+	long mlock_kb = 516;
+	bool root = geteuid() == 0;
+	if (!root)
+		read_proc_int("/proc/sys/kernel/perf_event_mlock_kb", &mlock_kb);
+	return event_buffer_pages(es->o, es->ncpus, root, mlock_kb);
 }
 
 /* Older kernels refuse the attribute bit. */

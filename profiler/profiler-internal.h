@@ -427,6 +427,12 @@ struct cpu_buffer {
 	uint64_t next_time;                   /* its time; UINT64_MAX: none */
 };
 
+/* Pages per CPU's ring buffer (a power of two): enough for a few hundred
+ * milliseconds of samples (much more with stack copies), within
+ * perf_event_mlock_kb for non-root, and within a budget for all the CPUs
+ * together for root. */
+size_t event_buffer_pages(const struct profiler_options *o, uint32_t ncpus, bool root, long mlock_kb);
+
 struct event_set {
 	const struct profiler_options *o; /* the session's, defaults applied */
 	struct perf_event_attr attr;      /* the cpu event's: the other kinds start from it */

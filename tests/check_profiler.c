@@ -1089,6 +1089,28 @@ START_TEST(test_agent_ring_unsealed_is_not_mapped)
 }
 END_TEST
 
+/* Per-CPU buffer sizes: event views get eight times a sampling view's room,
+ * root's CPUs share a 256 MiB budget, and a user's stay within
+ * perf_event_mlock_kb (header page included). */
+START_TEST(test_buffer_pages)
+{
+	struct profiler_options cpu = { .views = VIEW_CPU, .unwind = UNWIND_DWARF };
+	struct profiler_options fp = { .views = VIEW_CPU, .unwind = UNWIND_FP };
+	struct profiler_options offcpu = { .views = VIEW_OFFCPU, .unwind = UNWIND_DWARF };
+	ck_assert_uint_eq(event_buffer_pages(&cpu, 2, true, 0), 512);
+	ck_assert_uint_eq(event_buffer_pages(&fp, 2, true, 0), 64);
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 2, true, 0), 4096);
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 16, true, 0), 4096);
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 17, true, 0), 2048);
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 96, true, 0), 512); /* 192 MiB in all, not 1.5 GiB */
+	ck_assert_uint_eq(event_buffer_pages(&cpu, 96, true, 0), 512);
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 4096, true, 0), 64);
+	ck_assert_uint_eq(event_buffer_pages(&cpu, 2, false, 516), 32); /* 516 KiB: 32 + 1 pages a CPU */
+	ck_assert_uint_eq(event_buffer_pages(&offcpu, 1, false, 516), 128);
+	ck_assert_uint_eq(event_buffer_pages(&cpu, 0, false, 0), 1);
+}
+END_TEST
+
 START_TEST(test_arch_tables)
 {
 	char filter[512];
@@ -1270,6 +1292,7 @@ static Suite *profiler_suite(void)
 	tcase_add_test(tc, test_agent_ring_lent_slots_go_back_at_the_end);
 	tcase_add_test(tc, test_agent_ring_skips_an_earlier_recordings_slots);
 	tcase_add_test(tc, test_agent_ring_unsealed_is_not_mapped);
+	tcase_add_test(tc, test_buffer_pages);
 	tcase_add_test(tc, test_arch_tables);
 	tcase_add_test(tc, test_agent_hint_from_unwind_reads);
 	tcase_add_test(tc, test_stack_memo);
