@@ -32,6 +32,7 @@
 
 #include "agent/agent.h"
 #include "agent/draws.h"
+#include "agent/modules.h"
 #include "agent/ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -544,13 +545,6 @@ static const struct hook *hook_named(const char *name)
 	return NULL;
 }
 
-/* glibc relocates the pointers of a writable dynamic section; the vdso's
- * and a read-only one's are still addresses in the file. */
-static uintptr_t dyn_address(const struct dl_phdr_info *info, uintptr_t v)
-{
-	return v < info->dlpi_addr ? v + info->dlpi_addr : v;
-}
-
 static bool in_relro(const struct dl_phdr_info *info, uintptr_t addr)
 {
 	for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -581,15 +575,13 @@ static bool write_slot(const struct dl_phdr_info *info, void **slot, void *value
 	return true;
 }
 
-static void patch_relocations(struct dl_phdr_info *info, const ElfW(Rela) *rel, size_t size,
-			      const ElfW(Sym) *symtab, const char *strtab)
+static void patch_relocations(struct dl_phdr_info *info, const struct module_tables *t, int which)
 {
-	for (size_t i = 0; rel && i < size / sizeof(*rel); i++) {
-		unsigned type = ELF64_R_TYPE(rel[i].r_info);
-		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
-			continue;
-		const struct hook *h = hook_named(strtab + symtab[ELF64_R_SYM(rel[i].r_info)].st_name);
-		void **slot = (void **)(info->dlpi_addr + rel[i].r_offset);
+	for (size_t i = 0; t->rel[which] && i < t->rel_size[which] / sizeof(ElfW(Rela)); i++) {
+		const ElfW(Rela) *r = &t->rel[which][i];
+		const ElfW(Sym) *sym = got_symbol(t, r);
+		const struct hook *h = sym ? hook_named(t->strtab + sym->st_name) : NULL;
+		void **slot = (void **)(info->dlpi_addr + r->r_offset);
 		if (!h || *slot == h->hook || agent.npatches == MAX_PATCHES)
 			continue;
 		void *old = *slot;
@@ -611,34 +603,11 @@ static int patch_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	(void)arg;
-	if (is_own_or_loader(info))
+	struct module_tables t;
+	if (is_own_or_loader(info) || !module_tables(info, &t))
 		return 0;
-	const ElfW(Dyn) *dyn = NULL;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-	if (!dyn)
-		return 0;
-	const ElfW(Sym) *symtab = NULL;
-	const char *strtab = NULL;
-	const ElfW(Rela) *jmprel = NULL, *rela = NULL;
-	size_t jmprel_size = 0, rela_size = 0;
-	bool rela_plt = true;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		switch (dyn->d_tag) {
-		case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_address(info, dyn->d_un.d_ptr); break;
-		case DT_STRTAB: strtab = (const char *)dyn_address(info, dyn->d_un.d_ptr); break;
-		case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn_address(info, dyn->d_un.d_ptr); break;
-		case DT_PLTRELSZ: jmprel_size = dyn->d_un.d_val; break;
-		case DT_PLTREL: rela_plt = dyn->d_un.d_val == DT_RELA; break;
-		case DT_RELA: rela = (const ElfW(Rela) *)dyn_address(info, dyn->d_un.d_ptr); break;
-		case DT_RELASZ: rela_size = dyn->d_un.d_val; break;
-		}
-	}
-	if (!symtab || !strtab || !rela_plt)
-		return 0;
-	patch_relocations(info, jmprel, jmprel_size, symtab, strtab);
-	patch_relocations(info, rela, rela_size, symtab, strtab);
+	patch_relocations(info, &t, 0);
+	patch_relocations(info, &t, 1);
 	return 0;
 }
 
@@ -677,19 +646,17 @@ static bool resolve_real(void)
 {
 	if (agent.real.malloc)
 		return true;
-	/* What the process's own lookups find: an allocator it brings (or one
-	 * preloaded before us) included. */
-	agent.real.calloc = (calloc_fn)dlsym(RTLD_DEFAULT, "calloc");
-	agent.real.realloc = (realloc_fn)dlsym(RTLD_DEFAULT, "realloc");
-	agent.real.free = (free_fn)dlsym(RTLD_DEFAULT, "free");
-	agent.real.posix_memalign = (posix_memalign_fn)dlsym(RTLD_DEFAULT, "posix_memalign");
-	agent.real.aligned_alloc = (aligned_fn)dlsym(RTLD_DEFAULT, "aligned_alloc");
-	agent.real.memalign = (aligned_fn)dlsym(RTLD_DEFAULT, "memalign");
-	agent.real.prctl = (prctl_fn)dlsym(RTLD_DEFAULT, "prctl");
-	agent.real.syscall = (syscall_fn)dlsym(RTLD_DEFAULT, "syscall");
-	agent.real._exit = (exit_fn)dlsym(RTLD_DEFAULT, "_exit");
-	real_dlopen = (dlopen_fn)dlsym(RTLD_DEFAULT, "dlopen");
-	malloc_fn m = (malloc_fn)dlsym(RTLD_DEFAULT, "malloc");
+	agent.real.calloc = (calloc_fn)real_function("calloc");
+	agent.real.realloc = (realloc_fn)real_function("realloc");
+	agent.real.free = (free_fn)real_function("free");
+	agent.real.posix_memalign = (posix_memalign_fn)real_function("posix_memalign");
+	agent.real.aligned_alloc = (aligned_fn)real_function("aligned_alloc");
+	agent.real.memalign = (aligned_fn)real_function("memalign");
+	agent.real.prctl = (prctl_fn)real_function("prctl");
+	agent.real.syscall = (syscall_fn)real_function("syscall");
+	agent.real._exit = (exit_fn)real_function("_exit");
+	real_dlopen = (dlopen_fn)real_function("dlopen");
+	malloc_fn m = (malloc_fn)real_function("malloc");
 	if (!m || !agent.real.calloc || !agent.real.realloc || !agent.real.free || !agent.real.posix_memalign ||
 	    !agent.real.aligned_alloc || !agent.real.memalign)
 		return false;

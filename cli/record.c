@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "cli/cli.h"
 #include "profiler/profiler.h"
 #include "symbolizer/symbolizer.h"
@@ -443,7 +444,17 @@ static void recording_summary(const struct recording *r)
 	const struct profiler_stats *ps = profiler_stats(r->s);
 	const struct record_args *a = r->a;
 	uint32_t hz = a->po.frequency ? a->po.frequency : 99;
-	if (ps->samples == 0 && ps->target_cpu * hz >= 2)
+	bool alloc_only = a->po.views == VIEW_ALLOC;
+	if (ps->samples == 0 && alloc_only && a->po.alloc_mode == ALLOC_SAMPLED)
+		cli_warn("record", "no allocations were sampled: the target allocated less than --alloc-rate (%" PRIu64
+				   " bytes) through malloc and its kin while recording (idle, stopped, exited at once, "
+				   "or with an allocator of its own); a lower --alloc-rate samples more",
+			 a->po.alloc_rate ? a->po.alloc_rate : (uint64_t)AGENT_DEFAULT_RATE);
+	else if (ps->samples == 0 && alloc_only)
+		cli_warn("record", "no allocations were recorded: the target called none of libc's allocation "
+				   "functions while recording (idle, stopped, exited at once, or with an allocator of "
+				   "its own)");
+	else if (ps->samples == 0 && ps->target_cpu * hz >= 2)
 		cli_warn("record", "no samples were recorded, though the command used %.2f s of CPU: each of "
 				   "its threads ran for less than a sampling period (1/%u s); raise -F (now %u, "
 				   "up to 100000)", ps->target_cpu, hz, hz);

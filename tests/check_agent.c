@@ -13,6 +13,7 @@
 
 #include "agent/agent.c"
 #include "agent/draws.c"
+#include "agent/modules.c"
 #include "agent/ring.c"
 
 START_TEST(test_numbers_match_libm)

@@ -157,6 +157,27 @@ within "$got" "$want" 5 && within "$calls" "$want_calls" 5 && [ "$inuse" = 0 ] &
 	pass "8 threads swapping blocks: bytes $got (true $want), calls $calls (true $want_calls), nothing in use at exit" ||
 	fail "8 threads: bytes $got (true $want), calls $calls (true $want_calls), in use $inuse; smolder said: $(tr '\n' ' ' < "$TMP/swap.err")"
 
+# ---- a program linked without PIE that takes malloc's address (Debian's python3.11 does): its
+# PLT entry is malloc's address for everyone, and jumps through the GOT entry the hook replaced.
+# The agent must call the C library's malloc, not that entry (it once called itself until the
+# stack ran out: SIGSEGV before main) ----
+"$SMOLDER" record -q --view alloc --alloc-rate 1024 -o "$TMP/nopie.smolder" -- "$WORKLOADS/allocs_nopie" 100 \
+	> "$TMP/nopie.out" 2> "$TMP/nopie.err"
+status=$?
+got=$(value_under "$TMP/nopie.smolder" alloc_bytes ';main;alloc_malloc;')
+want=$(truth "$TMP/nopie.out" malloc bytes)
+[ "$status" = 0 ] && within "$got" "$want" 10 &&
+	pass "launched, linked without PIE, malloc's address taken: exit 0, malloc's bytes $got (true $want)" ||
+	fail "launched without PIE: status $status, malloc's bytes $got (true $want): $(cat "$TMP/nopie.err")"
+start_workload "$WORKLOADS/allocs_nopie" 0 || finish
+"$SMOLDER" record -q -p "$WL_PID" -d 1 --view alloc --alloc-rate 4096 -o "$TMP/nopie_attach.smolder" \
+	2> "$TMP/nopie.err" || fail "attach without PIE: $(cat "$TMP/nopie.err")"
+got=$(value_under "$TMP/nopie_attach.smolder" alloc_bytes ';main;alloc_malloc;')
+kill -0 "$WL_PID" && [ "$got" -gt 0 ] &&
+	pass "attached, linked without PIE: $got bytes under alloc_malloc, the process runs on" ||
+	fail "attached without PIE: $got bytes under alloc_malloc, alive: $(kill -0 "$WL_PID" && echo yes || echo no): $(cat "$TMP/nopie.err")"
+stop_workload
+
 # ---- attached: injected once, twice, and the process runs on ----
 start_workload "$WORKLOADS/allocs" 0 || finish
 "$SMOLDER" record -p "$WL_PID" -d 1.5 --view alloc --alloc-rate 4096 -o "$TMP/attach.smolder" 2> "$TMP/attach.err" ||
