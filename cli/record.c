@@ -491,6 +491,10 @@ static void recording_summary(const struct recording *r)
 	if (ps->agent_hooks)
 		fprintf(stderr, "smolder: record: agent: %d GOT entries hooked, a thread held at most %.1f ms to load, "
 				"start or stop it\n", ps->agent_hooks, ps->agent_stop_ms);
+	if (ps->agent_lost_to_exec)
+		cli_warn("record", "%u attached process(es) ran a new program (exec) while recording: the agent went "
+				   "with the old one, and the new program's allocations are not recorded; record it "
+				   "again to load the agent into it", ps->agent_lost_to_exec);
 	if (ps->agent_detach_failed)
 		cli_warn("record", "the agent could not be stopped in %u process(es): it keeps sampling into markers "
 				   "nobody reads, at the cost of a branch per call", ps->agent_detach_failed);

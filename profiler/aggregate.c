@@ -646,12 +646,26 @@ static void on_mmap2(struct aggregate *a, const struct perf_event_header *h)
 		a->fatal = -PROFILE_E_NOMEM;
 }
 
+/* Whether pid is one the agent was injected into (-p, the sampled alloc
+ * view): an exec of a new program takes the agent away with the old. */
+static bool injected_agent(const struct aggregate *a, pid_t pid)
+{
+	if (!(a->o->views & VIEW_ALLOC) || a->o->alloc_mode != ALLOC_SAMPLED || a->o->argv)
+		return false;
+	for (uint32_t i = 0; i < a->o->npids; i++)
+		if (a->o->pids[i] == pid)
+			return true;
+	return false;
+}
+
 static void on_comm(struct aggregate *a, const struct perf_event_header *h)
 {
 	struct comm_record c;
 	if (!comm_parse(h, &c))
 		return;
 	if (c.exec) {
+		if (c.pid == c.tid && injected_agent(a, (pid_t)c.pid))
+			a->stats->agent_lost_to_exec++;
 		/* A new program: what we knew of the old image's mappings is void. */
 		struct process_maps *pm = aggregate_process(a, (pid_t)c.pid, false);
 		if (pm)

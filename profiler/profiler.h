@@ -143,6 +143,7 @@ struct profiler_stats {
 	int agent_hooks;        /* sampled alloc view, attached: GOT entries the agent changed */
 	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */
 	uint32_t agent_detach_failed; /* ... processes whose agent could not be stopped */
+	uint32_t agent_lost_to_exec;  /* ... attached processes that exec'd: the agent went with the old program */
 };
 
 struct profiler;

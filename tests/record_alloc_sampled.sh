@@ -178,6 +178,20 @@ kill -0 "$WL_PID" && [ "$got" -gt 0 ] &&
 	fail "attached without PIE: $got bytes under alloc_malloc, alive: $(kill -0 "$WL_PID" && echo yes || echo no): $(cat "$TMP/nopie.err")"
 stop_workload
 
+# ---- attached to a process that runs a new program: the agent goes with the old one, and
+# smolder says so (the new program's allocations are not recorded) ----
+bash -c 'echo "execs $$"; sleep 1; exec "$0" 0' "$WORKLOADS/allocs" > "$TMP/exec.out" &
+until grep -q execs "$TMP/exec.out"; do sleep 0.05; done
+execer=$(awk '$1 == "execs" { print $2 }' "$TMP/exec.out")
+"$SMOLDER" record -p "$execer" -d 2 --view alloc -o "$TMP/exec.smolder" 2> "$TMP/exec.err"
+status=$?
+kill "$execer"
+wait
+[ "$status" = 0 ] && grep -q "1 attached process(es) ran a new program (exec)" "$TMP/exec.err" &&
+	! grep -q "could not be stopped" "$TMP/exec.err" &&
+	pass "attached to a process that execs: said in one line, no false word of an agent left sampling" ||
+	fail "attached, exec: status $status: $(cat "$TMP/exec.err")"
+
 # ---- attached: injected once, twice, and the process runs on ----
 start_workload "$WORKLOADS/allocs" 0 || finish
 "$SMOLDER" record -p "$WL_PID" -d 1.5 --view alloc --alloc-rate 4096 -o "$TMP/attach.smolder" 2> "$TMP/attach.err" ||
