@@ -691,22 +691,30 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 		   const struct event_set *events, struct profiler_stats *stats);
 /* Handles one record, in time order. */
 void aggregate_record(struct aggregate *a, const struct perf_event_header *h);
+/* threads.c, the threads and processes' names: */
 /* Adds or renames a thread (a name older than the one it has is ignored). */
 struct thread_state *aggregate_thread_add(struct aggregate *a, pid_t tid, pid_t pid, const char *comm,
 					  uint64_t time);
+/* A known thread, or NULL. */
+struct thread_state *aggregate_thread_get(struct aggregate *a, pid_t tid);
+/* A thread seen in a sample: known, or added with its name (and its
+ * process's) from /proc; NULL (a->fatal set) when out of memory. */
+struct thread_state *aggregate_thread_found(struct aggregate *a, pid_t tid, pid_t pid);
+/* What /proc called process pid when -a began, into name: false if unknown. */
+bool aggregate_name_at_start(const struct aggregate *a, pid_t pid, char name[16]);
 /* Keeps the name of every process there is now (-a, its events enabled):
  * what a process gone before its first sample is handled is named after.
  * 0, or -PROFILE_E_NOMEM. */
 int aggregate_note_process_names(struct aggregate *a);
+/* Puts the threads that are new or renamed since the last call into the
+ * profile, so that a file flushed while recording names them. */
+int aggregate_publish_threads(struct aggregate *a);
 /* A process's mappings, made if create; NULL when out of memory. */
 struct process_maps *aggregate_process(struct aggregate *a, pid_t pid, bool create);
 /* Reads /proc/PID/maps: the executable mappings present before we attached. */
 int aggregate_load_maps(struct aggregate *a, struct process_maps *pm);
 /* What is still allocated at the end, at the stacks that allocated it. */
 int aggregate_add_in_use(struct aggregate *a);
-/* Puts the threads that are new or renamed since the last call into the
- * profile, so that a file flushed while recording names them. */
-int aggregate_publish_threads(struct aggregate *a);
 void aggregate_release(struct aggregate *a);
 
 /* ---- targets.c: the processes recorded, launched or attached to ---- */
