@@ -545,23 +545,12 @@ static const struct hook *hook_named(const char *name)
 	return NULL;
 }
 
-static bool in_relro(const struct dl_phdr_info *info, uintptr_t addr)
-{
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_GNU_RELRO && addr >= info->dlpi_addr + ph->p_vaddr &&
-		    addr < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
-			return true;
-	}
-	return false;
-}
-
 /* Writes a GOT entry, opening a RELRO page for the moment (its other
  * entries are read by other threads meanwhile: the page stays readable).
  * Not in a sandboxed process, where mprotect may be what kills it. */
 static bool write_slot(const struct dl_phdr_info *info, void **slot, void *value)
 {
-	bool relro = in_relro(info, (uintptr_t)slot);
+	bool relro = segment_holds(info, PT_GNU_RELRO, (uintptr_t)slot);
 	if (relro && atomic_load(&agent.sandboxed))
 		return false;
 	long page = sysconf(_SC_PAGESIZE);

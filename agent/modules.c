@@ -46,11 +46,11 @@ const ElfW(Sym) *got_symbol(const struct module_tables *t, const ElfW(Rela) *r)
 	return type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT ? &t->symtab[ELF64_R_SYM(r->r_info)] : NULL;
 }
 
-bool module_holds(const struct dl_phdr_info *info, uintptr_t addr)
+bool segment_holds(const struct dl_phdr_info *info, uint32_t type, uintptr_t addr)
 {
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && addr >= info->dlpi_addr + ph->p_vaddr &&
+		if (ph->p_type == type && addr >= info->dlpi_addr + ph->p_vaddr &&
 		    addr < info->dlpi_addr + ph->p_vaddr + ph->p_memsz)
 			return true;
 	}
@@ -70,7 +70,7 @@ static int check_stub(struct dl_phdr_info *info, size_t size, void *arg)
 	(void)size;
 	struct stub_check *l = arg;
 	struct module_tables t;
-	if (!module_holds(info, l->addr))
+	if (!segment_holds(info, PT_LOAD, l->addr))
 		return 0;
 	if (module_tables(info, &t))
 		for (int which = 0; which < 2 && !l->stub; which++)
@@ -117,14 +117,14 @@ static void *definition_after_stub(const char *name, uintptr_t stub)
 		if (!m.found)
 			return NULL;
 		const struct dl_phdr_info *info = &m.info;
-		if (!info->dlpi_name || !info->dlpi_name[0] || module_holds(info, stub))
+		if (!info->dlpi_name || !info->dlpi_name[0] || segment_holds(info, PT_LOAD, stub))
 			continue; /* the program (dlopen would hand back the global scope), or the stub's */
 		void *h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
 		if (!h)
 			continue;
 		void *f = dlsym(h, name);
 		dlclose(h);
-		if (f && module_holds(info, (uintptr_t)f))
+		if (f && segment_holds(info, PT_LOAD, (uintptr_t)f))
 			return f; /* else not there, or in one of its dependencies, met in its turn */
 	}
 }

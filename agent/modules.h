@@ -23,8 +23,9 @@ bool module_tables(const struct dl_phdr_info *info, struct module_tables *t);
  * (GLOB_DAT); NULL for any other relocation. */
 const ElfW(Sym) *got_symbol(const struct module_tables *t, const ElfW(Rela) *r);
 
-/* Whether one of the module's loaded segments holds addr. */
-bool module_holds(const struct dl_phdr_info *info, uintptr_t addr);
+/* Whether one of the module's segments of a type (PT_LOAD, PT_GNU_RELRO)
+ * holds addr. */
+bool segment_holds(const struct dl_phdr_info *info, uint32_t type, uintptr_t addr);
 
 /* The function a call of name reaches, as the process's own lookups find
  * it (an allocator it brings, or one preloaded before us, included).
