@@ -63,6 +63,18 @@ struct stub_check {
 	bool stub;      /* addr is a module's PLT entry for name */
 };
 
+/* Whether a GOT entry of the module is filled with name from elsewhere. */
+static bool imports(const struct module_tables *t, const char *name)
+{
+	for (int which = 0; which < 2; which++)
+		for (size_t i = 0; t->rel[which] && i < t->rel_size[which] / sizeof(ElfW(Rela)); i++) {
+			const ElfW(Sym) *sym = got_symbol(t, &t->rel[which][i]);
+			if (sym && sym->st_shndx == SHN_UNDEF && strcmp(t->strtab + sym->st_name, name) == 0)
+				return true;
+		}
+	return false;
+}
+
 /* Whether the module holding the address imports the name: then the
  * address is its PLT entry, not the function. */
 static int check_stub(struct dl_phdr_info *info, size_t size, void *arg)
@@ -72,15 +84,7 @@ static int check_stub(struct dl_phdr_info *info, size_t size, void *arg)
 	struct module_tables t;
 	if (!segment_holds(info, PT_LOAD, l->addr))
 		return 0;
-	if (module_tables(info, &t))
-		for (int which = 0; which < 2 && !l->stub; which++)
-			for (size_t i = 0; t.rel[which] && i < t.rel_size[which] / sizeof(ElfW(Rela)); i++) {
-				const ElfW(Sym) *sym = got_symbol(&t, &t.rel[which][i]);
-				if (sym && sym->st_shndx == SHN_UNDEF && strcmp(t.strtab + sym->st_name, l->name) == 0) {
-					l->stub = true;
-					break;
-				}
-			}
+	l->stub = module_tables(info, &t) && imports(&t, l->name);
 	return 1;
 }
 

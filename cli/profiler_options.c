@@ -168,9 +168,11 @@ int cli_prepare_agent(const char *cmd, struct profiler_options *po, struct cli_a
 		return 0;
 	find_agent(agent->path, sizeof(agent->path));
 	po->agent_path = agent->path;
+	if (!po->alloc_rate)
+		po->alloc_rate = AGENT_DEFAULT_RATE; /* said by record's warnings, given to the agent */
 	if (!po->argv)
 		return 0;
-	if (!(agent->envp = preloading_environment(agent->path, po->alloc_rate ? po->alloc_rate : AGENT_DEFAULT_RATE,
+	if (!(agent->envp = preloading_environment(agent->path, po->alloc_rate,
 						   profiler_agent_ring_stack(po)))) {
 		cli_error(cmd, "out of memory");
 		return -1;

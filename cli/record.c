@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/agent.h"
 #include "cli/cli.h"
 #include "profiler/profiler.h"
 #include "symbolizer/symbolizer.h"
@@ -338,8 +337,6 @@ static int recording_open(struct recording *r)
 	return r->a->continuous ? continuous_open(&r->c, &r->a->c, &r->a->po, r->s, r->z) : 0;
 }
 
-/* Samples until the end, symbolizing ahead on another thread; the exit
- * status for a failure (127: the command could not be run), or 0. */
 /* A stopped process is never on a CPU: said at the start, rather than as
  * "no samples" at the end. */
 static void warn_stopped_targets(const struct profiler_options *po)
@@ -351,6 +348,8 @@ static void warn_stopped_targets(const struct profiler_options *po)
 				 (int)po->pids[i], (int)po->pids[i]);
 }
 
+/* Samples until the end, symbolizing ahead on another thread; the exit
+ * status for a failure (127: the command could not be run), or 0. */
 static int recording_sample(struct recording *r)
 {
 	const struct profiler_options *po = &r->a->po;
@@ -449,7 +448,7 @@ static void recording_summary(const struct recording *r)
 		cli_warn("record", "no allocations were sampled: the target allocated less than --alloc-rate (%" PRIu64
 				   " bytes) through malloc and its kin while recording (idle, stopped, exited at once, "
 				   "or with an allocator of its own); a lower --alloc-rate samples more",
-			 a->po.alloc_rate ? a->po.alloc_rate : (uint64_t)AGENT_DEFAULT_RATE);
+			 a->po.alloc_rate);
 	else if (ps->samples == 0 && alloc_only)
 		cli_warn("record", "no allocations were recorded: the target called none of libc's allocation "
 				   "functions while recording (idle, stopped, exited at once, or with an allocator of "

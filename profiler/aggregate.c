@@ -562,7 +562,8 @@ static void on_fork(struct aggregate *a, const struct perf_event_header *h)
 	if (parent)
 		snprintf(comm, sizeof(comm), "%s", parent->comm);
 	else if (!read_comm((pid_t)f.pid, (pid_t)f.tid, comm, sizeof(comm)) &&
-		 !read_comm((pid_t)f.ppid, (pid_t)f.ptid, comm, sizeof(comm)) && !aggregate_name_at_start(a, (pid_t)f.ppid, comm))
+		 !read_comm((pid_t)f.ppid, (pid_t)f.ptid, comm, sizeof(comm)) &&
+		 !aggregate_name_at_start(a, (pid_t)f.ppid, comm))
 		snprintf(comm, sizeof(comm), "%s", "[unknown]");
 	if (!aggregate_thread_add(a, (pid_t)f.tid, (pid_t)f.pid, comm, f.time))
 		a->fatal = -PROFILE_E_NOMEM;

@@ -43,14 +43,10 @@ size_t event_buffer_pages(const struct profiler_options *o, uint32_t ncpus, bool
 		pages *= 8;
 	if (!ncpus)
 		ncpus = 1;
-	if (root) {
-		while (pages > 64 && pages > ROOT_BUFFER_BUDGET_PAGES / ncpus)
-			pages /= 2;
-		return pages;
-	}
-	/* The data pages and the header page, within perf_event_mlock_kb. */
-	size_t budget = (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / ncpus;
-	while (pages > 1 && pages + 1 > budget)
+	/* A user's limit counts the header page too. */
+	size_t budget = root ? ROOT_BUFFER_BUDGET_PAGES / ncpus : (size_t)(mlock_kb > 8 ? mlock_kb : 8) / 4 / ncpus,
+	       header = root ? 0 : 1, least = root ? 64 : 1;
+	while (pages > least && pages + header > budget)
 		pages /= 2;
 	return pages;
 }
