@@ -140,15 +140,19 @@ static uintptr_t thread_frames_top(uintptr_t sp, uintptr_t tp)
 	return f.floor;
 }
 
-/* Looks up the mapping holding sp in /proc/self/maps, with a buffer on the
- * stack: no allocation.  A line longer than the buffer is judged by its
- * start (the range; a stack's line is short). */
+/* Looks up the mapping holding sp in the thread's maps, with a buffer on
+ * the stack: no allocation.  A line longer than the buffer is judged by
+ * its start (the range; a stack's line is short).  Not /proc/self: once
+ * the main thread has exited (pthread_exit) while others run on, its maps
+ * are empty. */
 static void learn_stack(uintptr_t sp)
 {
 	uintptr_t tp;
 	__asm__("mov %%fs:0, %0" : "=r"(tp));
 	stack_state = -1;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = open("/proc/thread-self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC); /* before Linux 3.17 */
 	if (fd < 0)
 		return;
 	char buf[2048];

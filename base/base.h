@@ -256,8 +256,18 @@ void output_file_release(struct output_file *o, bool keep);
 /* A thread's name (comm) from /proc; false if it is gone. */
 bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 
-/* True while pid exists and is not a zombie. */
+/* True while pid exists and has a thread that has not exited (its main
+ * thread may have, and others run on). */
 bool process_alive(pid_t pid);
+/* Whether pid has exited, every thread, and waits for its parent (*parent)
+ * to reap it: a zombie. */
+bool process_exited_unreaped(pid_t pid, pid_t *parent);
+/* Whether thread tid of pid has exited (or is gone). */
+bool thread_exited(pid_t pid, pid_t tid);
+/* pid's directory in /proc for what its threads share (maps, root, mem,
+ * map_files): /proc/PID, or a live thread's /proc/PID/task/TID once the
+ * main thread has exited, whose own entries the kernel then empties. */
+void proc_dir(pid_t pid, char *buf, size_t len);
 /* Whether pid is stopped (SIGSTOP, Ctrl-Z) or held by a tracer: off every CPU. */
 bool process_stopped(pid_t pid);
 

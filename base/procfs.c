@@ -1,11 +1,13 @@
 /* /proc: small settings, thread names, liveness, and the one policy for
  * opening the file that a process mapped. */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -38,12 +40,16 @@ bool read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	return ok;
 }
 
-/* /proc/PID/stat's fields after the name, from the state on (a name may
- * hold a ')' too: the last one ends it); NULL if pid is gone. */
-static const char *stat_fields(pid_t pid, char *buf, size_t len)
+/* A task's stat fields after the name, from the state on (a name may hold
+ * a ')' too: the last one ends it); NULL if it is gone.  tid 0: the
+ * process's own /proc/PID/stat. */
+static const char *task_stat_fields(pid_t pid, pid_t tid, char *buf, size_t len)
 {
 	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return NULL;
@@ -54,11 +60,60 @@ static const char *stat_fields(pid_t pid, char *buf, size_t len)
 	return paren && paren[1] == ' ' ? paren + 2 : NULL;
 }
 
+static const char *stat_fields(pid_t pid, char *buf, size_t len)
+{
+	return task_stat_fields(pid, 0, buf, len);
+}
+
+static bool state_exited(const char *state)
+{
+	return !state || *state == 'Z' || *state == 'X';
+}
+
+/* The main thread may exit (pthread_exit) while the others run on: it
+ * stays a zombie, counted in Threads, until the last of them exits. */
 bool process_alive(pid_t pid)
 {
 	char buf[512];
+	return !state_exited(stat_fields(pid, buf, sizeof(buf))) || process_status_field(pid, "Threads: %d") > 1;
+}
+
+bool process_exited_unreaped(pid_t pid, pid_t *parent)
+{
+	char buf[512];
 	const char *state = stat_fields(pid, buf, sizeof(buf));
-	return state && *state != 'Z' && *state != 'X';
+	if (!state || (*state != 'Z' && *state != 'X') || process_status_field(pid, "Threads: %d") > 1)
+		return false;
+	int ppid = 0;
+	sscanf(state + 1, " %d", &ppid);
+	*parent = (pid_t)ppid;
+	return true;
+}
+
+bool thread_exited(pid_t pid, pid_t tid)
+{
+	char buf[512];
+	return state_exited(task_stat_fields(pid, tid, buf, sizeof(buf)));
+}
+
+void proc_dir(pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "/proc/%d", (int)pid);
+	char stat[512];
+	if (!state_exited(stat_fields(pid, stat, sizeof(stat))))
+		return;
+	snprintf(stat, sizeof(stat), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(stat);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid > 0 && tid != pid && !thread_exited(pid, tid)) {
+			snprintf(buf, len, "/proc/%d/task/%d", (int)pid, (int)tid);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
 }
 
 bool process_stopped(pid_t pid)
@@ -111,11 +166,12 @@ int process_pidfd(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* path inside pid's root, resolved as if that root were "/". */
-static int open_in_root(pid_t pid, const char *path)
+/* path inside the root of a process (its directory in /proc, proc_dir),
+ * resolved as if that root were "/". */
+static int open_in_root(const char *proc, const char *path)
 {
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	char root[80];
+	snprintf(root, sizeof(root), "%s/root", proc);
 	int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
 		return -errno;
@@ -176,19 +232,22 @@ int open_mapped_file(pid_t pid, const char *path, uint64_t start, uint64_t end, 
 	if (way != MAPPED_VIA_MAP_FILES && n > d && strcmp(path + n - d, deleted) == 0)
 		return -ENOENT;
 	int fd;
+	char dir[64] = "";
+	if (pid > 0)
+		proc_dir(pid, dir, sizeof(dir));
 	switch (way) {
 	case MAPPED_VIA_MAP_FILES:
 		if (pid <= 0)
 			return -ENOENT;
-		snprintf(name, name_len, "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)start,
+		snprintf(name, name_len, "%s/map_files/%llx-%llx", dir, (unsigned long long)start,
 			 (unsigned long long)end);
 		fd = open(name, O_RDONLY | O_CLOEXEC);
 		return fd >= 0 ? fd : -errno;
 	case MAPPED_IN_ROOT:
 		if (pid <= 0)
 			return -ENOENT;
-		snprintf(name, name_len, "/proc/%d/root%s", (int)pid, path);
-		return open_in_root(pid, path);
+		snprintf(name, name_len, "%s/root%s", dir, path);
+		return open_in_root(dir, path);
 	case MAPPED_HOST_PATH:
 		snprintf(name, name_len, "%s", path);
 		fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -196,11 +196,12 @@ static bool read_header(const struct agent_ring *ring, struct agent_ring_header 
  * wrote them, 2.4 ms of a short recording, about what populating costs. */
 static void map_ring(struct agent_ring *ring, int fd)
 {
-	char path[64];
+	char dir[64], path[96];
 	struct stat st;
 	if (fd < 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)ring->pid, fd);
+	proc_dir(ring->pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/fd/%d", dir, fd);
 	int mine = open(path, O_RDWR | O_CLOEXEC);
 	if (mine < 0)
 		return;

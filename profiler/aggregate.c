@@ -60,8 +60,9 @@ static int process_map(struct aggregate *a, struct process_maps *pm, uint64_t st
 int aggregate_load_maps(struct aggregate *a, struct process_maps *pm)
 {
 	pm->loaded = true;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pm->pid);
+	char dir[64], path[80];
+	proc_dir(pm->pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/maps", dir);
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return 0; /* gone: its samples keep raw addresses */
@@ -263,7 +264,8 @@ static uint64_t memalign_result(const struct thread_state *t, const struct sampl
 		return ptr;
 	}
 	struct iovec local = { &ptr, sizeof(ptr) }, remote = { (void *)(uintptr_t)memptr, sizeof(ptr) };
-	if (process_vm_readv(t->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(ptr))
+	/* Through the thread that called (its process's main thread may have exited). */
+	if (process_vm_readv(t->tid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(ptr))
 		return 0;
 	return ptr;
 }

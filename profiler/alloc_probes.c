@@ -38,8 +38,9 @@ bool alloc_is_libc(const char *path)
  * uprobes at the host's files). */
 static int find_mapped_libc(struct alloc_probes *ap, pid_t pid)
 {
-	char maps[64], line[4096 + 128];
-	snprintf(maps, sizeof(maps), "/proc/%d/maps", (int)pid);
+	char dir[64], maps[80], line[4096 + 128];
+	proc_dir(pid, dir, sizeof(dir));
+	snprintf(maps, sizeof(maps), "%s/maps", dir);
 	FILE *f = fopen(maps, "re");
 	if (!f)
 		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;

@@ -66,8 +66,9 @@ static bool is_agent(const char *path)
 /* The C library and the agent in pid's maps, and the unsafe ranges. */
 static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent, struct unsafe_ranges *unsafe)
 {
-	char name[64], line[4096 + 128];
-	snprintf(name, sizeof(name), "/proc/%d/maps", (int)pid);
+	char dir[64], name[80], line[4096 + 128];
+	proc_dir(pid, dir, sizeof(dir));
+	snprintf(name, sizeof(name), "%s/maps", dir);
 	FILE *f = fopen(name, "re");
 	if (!f)
 		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
@@ -102,8 +103,9 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
  * at 0); 0 if not found. */
 static uint64_t mapped_function(pid_t pid, const struct mapped *m, const char *name)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
+	char dir[64], path[4200];
+	proc_dir(pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/root%s", dir, m->path);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -209,9 +211,12 @@ static int stop_some_thread(pid_t pid, const struct unsafe_ranges *u, struct sto
 			return -ESRCH;
 		struct dirent *e;
 		int r = 0;
-		while (r == 0 && (e = readdir(d)))
-			if (e->d_name[0] != '.')
-				r = try_thread((pid_t)atoi(e->d_name), u, t);
+		while (r == 0 && (e = readdir(d))) {
+			pid_t tid = (pid_t)atoi(e->d_name);
+			/* An exited main thread stays listed while the others run. */
+			if (tid > 0 && !thread_exited(pid, tid))
+				r = try_thread(tid, u, t);
+		}
 		closedir(d);
 		if (r == 1)
 			return 0;

@@ -50,7 +50,9 @@ static int write_target(const struct profiler *s, struct profile *p)
 	for (uint32_t i = 0; i < s->o.npids && len < sizeof(buf) - 1; i++)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%d", i ? "," : "", (int)s->o.pids[i]);
 	rc |= profile_set_meta(p, "pid", buf);
-	snprintf(buf, sizeof(buf), "/proc/%d/cmdline", (int)s->o.pids[0]);
+	char dir[64];
+	proc_dir(s->o.pids[0], dir, sizeof(dir));
+	snprintf(buf, sizeof(buf), "%s/cmdline", dir);
 	FILE *f = fopen(buf, "re");
 	if (f) {
 		size_t n = fread(buf, 1, sizeof(buf) - 1, f);

@@ -88,11 +88,13 @@ static int attach_threads(struct event_set *es, struct aggregate *a, pid_t pid, 
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		pid_t tid = (pid_t)atoi(de->d_name);
-		threads++;
 		struct profiler_error e = { 0 };
 		int r = event_set_open_thread(es, tid, &e);
-		if (r < 0 && e.code == PROFILER_E_NO_SUCH_PROCESS && tid != pid)
-			continue; /* the thread exited meanwhile */
+		/* The thread exited meanwhile; or the main thread did, and the
+		 * others run on (it stays listed, a zombie, until they end). */
+		if (r < 0 && e.code == PROFILER_E_NO_SUCH_PROCESS)
+			continue;
+		threads++;
 		if (r < 0) {
 			closedir(d);
 			*err = e;

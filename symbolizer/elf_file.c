@@ -14,8 +14,9 @@
 /* The path libdwfl will look for .gnu_debuglink targets beside. */
 static void debuglink_base(pid_t pid, const char *path, char *buf, size_t len)
 {
-	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	char root[80];
+	proc_dir(pid, root, sizeof(root) - 5);
+	strcat(root, "/root");
 	/* Inside the process's root while it lives; the host's view after. */
 	if (pid > 0 && path[0] == '/' && access(root, X_OK) == 0)
 		snprintf(buf, len, "%s%s", root, path);

@@ -141,4 +141,28 @@ stop_workload
 s=$(share "$TMP/dl.folded" 'plugin_work;plugin_hot_loop$')
 awk -v s="$s" 'BEGIN { exit !(s > 30) }' && pass "dlopen after attach: $s% in plugin_work;plugin_hot_loop" ||
 	fail "dlopen'd library not named ($s%): $(sort -t' ' -k2 -n "$TMP/dl.folded" | tail -3)"
+# A process whose main thread exited (pthread_exit) while another runs on:
+# the kernel empties the main thread's /proc entries (maps, fd, root) and
+# lists it a zombie; the process is recorded through a live thread's, in
+# each view, the agent's ring included.  A zombie (its child, never reaped)
+# is refused with what it is.
+start_workload "$WORKLOADS/main_exits" 20 || finish
+read -r _ pid _ zombie _ < "$TMP/wl.out"
+for _ in $(seq 50); do grep -q '^State:.Z' "/proc/$pid/status" && break; sleep 0.1; done
+"$SMOLDER" record -q -p "$pid" -F 499 -d 1 -o "$TMP/me.folded" 2> "$TMP/me.err" || fail "main thread exited: cpu view exited $?: $(cat "$TMP/me.err")"
+s=$(share "$TMP/me.folded" ';keep_allocating')
+awk -v s="$s" 'BEGIN { exit !(s > 50) }' && pass "main thread exited: cpu view, $s% under keep_allocating" ||
+	fail "main thread exited: cpu view $s% under keep_allocating: $(head -3 "$TMP/me.folded")"
+"$SMOLDER" record -p "$pid" --view alloc -d 1 -o "$TMP/me.smolder" 2> "$TMP/me.err" || fail "main thread exited: alloc view exited $?: $(cat "$TMP/me.err")"
+b=$("$SMOLDER" fold --value alloc_bytes "$TMP/me.smolder" | awk '/;keep_allocating;/ { t += $NF } END { printf "%.0f\n", t }')
+ring=$(sed -n 's/.*agent: \([0-9]*\) samples through its ring.*/\1/p' "$TMP/me.err")
+[ "$b" -gt 10000000 ] && [ "${ring:-0}" -gt 100 ] && pass "main thread exited: alloc view, $b bytes under keep_allocating, $ring samples through the agent's ring" ||
+	fail "main thread exited: alloc view, $b bytes, ring '$ring': $(cat "$TMP/me.err")"
+"$SMOLDER" record -q -p "$zombie" -d 1 -o "$TMP/z.folded" 2> "$TMP/z.err" && fail "a zombie recorded" ||
+	{ grep -q "pid $zombie has exited (a zombie, which its parent, pid $pid, has not reaped)" "$TMP/z.err" &&
+		[ "$(wc -l < "$TMP/z.err")" = 1 ] && pass "a zombie: refused, named so" || fail "a zombie: $(cat "$TMP/z.err")"; }
+"$SMOLDER" record -q -p "$zombie" --view alloc -d 1 -o "$TMP/z.folded" 2> "$TMP/z.err" && fail "a zombie recorded (alloc)" ||
+	{ grep -q "pid $zombie has exited (a zombie" "$TMP/z.err" && pass "a zombie, alloc view: refused, named so" ||
+		fail "a zombie, alloc view: $(cat "$TMP/z.err")"; }
+stop_workload
 finish
