@@ -31,9 +31,22 @@
 #ifndef SMOLDER_AGENT_H
 #define SMOLDER_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define AGENT_FILE_NAME "libsmolder-agent.so"
+/* How maps names the agent that smolder handed a process in another mount
+ * namespace (a container's), which cannot see its file: a memfd of that
+ * name, loaded from /proc/self/fd. */
+#define AGENT_MEMFD_PATH "/memfd:" AGENT_FILE_NAME " (deleted)"
+
+/* Whether a mapped file's path (as maps gives it) is an agent. */
+static inline bool agent_file_named(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return base && (strcmp(base + 1, AGENT_FILE_NAME) == 0 || strcmp(path, AGENT_MEMFD_PATH) == 0);
+}
 
 /* The markers, uprobed by the profiler: arguments in registers, no body.
  *   allocated(ptr, size, bytes, calls << 8 | enum agent_func): bytes and

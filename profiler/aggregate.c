@@ -418,8 +418,7 @@ static bool in_agent(struct aggregate *a, struct process_maps *pm, uint64_t ip)
 	if (e->mapping == a->agent_mapping || e->mapping == a->other_mapping)
 		return e->mapping == a->agent_mapping;
 	const char *path = string_table_get(&a->p->strings, profile_mapping(a->p, e->mapping)->path);
-	const char *base = strrchr(path, '/');
-	bool agent = base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
+	bool agent = agent_file_named(path);
 	*(agent ? &a->agent_mapping : &a->other_mapping) = e->mapping;
 	return agent;
 }

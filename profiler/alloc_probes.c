@@ -152,8 +152,13 @@ const char *agent_marker_name(int kind)
 
 int agent_probes_open(struct agent_probes *ap, const char *path)
 {
+	return agent_probes_adopt(ap, open(path, O_RDONLY | O_CLOEXEC));
+}
+
+int agent_probes_adopt(struct agent_probes *ap, int fd)
+{
 	agent_probes_release(ap);
-	ap->fd = open(path, O_RDONLY | O_CLOEXEC);
+	ap->fd = fd;
 	Elf *elf = ap->fd >= 0 ? elf_open_fd(ap->fd) : NULL;
 	if (!elf)
 		return -PROFILER_E_AGENT;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -31,7 +32,7 @@
 /* A file mapped by the target: where it starts (its offset-0 mapping). */
 struct mapped {
 	char path[4096];
-	uint64_t base;
+	uint64_t base, end; /* of its offset-0 mapping */
 	unsigned dev_major, dev_minor; /* of the file mapped, as maps gives them */
 	uint64_t inode;
 };
@@ -57,12 +58,6 @@ static bool is_loader(const char *path)
 	return strstr(path, "/ld-linux") || strstr(path, "/ld-musl") || strstr(path, "/ld64.so");
 }
 
-static bool is_agent(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	return base && strcmp(base + 1, AGENT_FILE_NAME) == 0;
-}
-
 /* The C library and the agent in pid's maps, and the unsafe ranges. */
 static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent, struct unsafe_ranges *unsafe)
 {
@@ -81,10 +76,11 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
 		if (!file || sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &start, &end, &off, &major, &minor, &inode) != 6)
 			continue;
 		file[strcspn(file, "\n")] = '\0';
-		struct mapped *m = alloc_is_libc(file) ? libc : is_agent(file) ? agent : NULL;
+		struct mapped *m = alloc_is_libc(file) ? libc : agent_file_named(file) ? agent : NULL;
 		if (m && off == 0 && !m->path[0]) {
 			snprintf(m->path, sizeof(m->path), "%s", file);
 			m->base = start;
+			m->end = end;
 			m->dev_major = major;
 			m->dev_minor = minor;
 			m->inode = inode;
@@ -98,15 +94,20 @@ static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent
 	return 0;
 }
 
-/* A function's symbol value in m's file as the target sees it (through its
- * root), relative to where the file is mapped (shared objects are linked
- * at 0); 0 if not found. */
+/* A file the target maps: the mapping itself (root may open it), or else
+ * its path inside the target's root; never its path here, which may name
+ * another file (a container's C library is not the host's). */
+static int open_mapped(pid_t pid, const struct mapped *m)
+{
+	int fd = open_mapped_file(pid, m->path, m->base, m->end, MAPPED_VIA_MAP_FILES, NULL, 0);
+	return fd >= 0 ? fd : open_mapped_file(pid, m->path, m->base, m->end, MAPPED_IN_ROOT, NULL, 0);
+}
+
+/* A function's symbol value in m's file, relative to where the file is
+ * mapped (shared objects are linked at 0); 0 if not found. */
 static uint64_t mapped_function(pid_t pid, const struct mapped *m, const char *name)
 {
-	char dir[64], path[4200];
-	proc_dir(pid, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/root%s", dir, m->path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open_mapped(pid, m);
 	if (fd < 0)
 		return 0;
 	uint64_t value = 0;
@@ -319,14 +320,14 @@ static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct 
 	return 0;
 }
 
-/* Whether the agent mapped is our file (the uprobes are on its inode): not
- * when another build's was loaded.  (A mapped file since deleted, as an
- * install that replaces ours leaves it, is named "... (deleted)" in maps,
- * is not taken for an agent, and ours is loaded beside it.) */
-static bool same_file(const struct mapped *m, const char *path)
+/* Whether the agent mapped is the file fd (the uprobes are on its inode):
+ * not when another build's was loaded.  (A mapped file since deleted, as
+ * an install that replaces ours leaves it, is named "... (deleted)" in
+ * maps, is not taken for an agent, and ours is loaded beside it.) */
+static bool same_file(const struct mapped *m, int fd)
 {
 	struct stat st;
-	return stat(path, &st) == 0 && major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor &&
+	return fstat(fd, &st) == 0 && major(st.st_dev) == m->dev_major && minor(st.st_dev) == m->dev_minor &&
 	       st.st_ino == m->inode;
 }
 
@@ -347,8 +348,11 @@ static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, c
 	if (call_in_thread(t, dlopen_at, 0, RTLD_NOW, path, strlen(path) + 1, &handle))
 		return fail(err, PROFILER_E_AGENT, errno, pid, "calling dlopen in the process failed");
 	if (!handle)
-		return fail(err, PROFILER_E_AGENT, 0, pid, "dlopen of the agent failed in the process "
-			    "(can it read the file, inside its mount namespace?)");
+		return fail(err, PROFILER_E_AGENT, 0, pid, strncmp(path, "/proc/self/fd/", 14) == 0
+			    ? "dlopen of the agent failed in the process, which smolder handed it as /proc/self/fd "
+			      "(its mount namespace does not see the file): is /proc mounted there?"
+			    : "dlopen of the agent failed in the process (can it read the file, inside its mount "
+			      "namespace?)");
 	/* The handle is the library's link map (glibc; musl's dso alike), whose
 	 * first word is where it is loaded: one read, not the maps again while
 	 * the thread waits. */
@@ -360,7 +364,16 @@ static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, c
 	return 0;
 }
 
-int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, uint64_t ring_stack,
+/* Calls fn(a0) in the stopped thread, a C library function looked up
+ * before (close, to undo what a failure leaves). */
+static void call_quietly(struct stopped_thread *t, uint64_t fn, uint64_t a0)
+{
+	uint64_t ignored;
+	if (fn)
+		call_in_thread(t, fn, a0, 0, NULL, 0, &ignored);
+}
+
+int agent_inject_call(pid_t pid, struct agent_target *at, bool start, uint64_t rate, uint64_t ring_stack,
 		      struct agent_call_result *res, struct profiler_error *err)
 {
 	struct mapped libc, agent;
@@ -372,7 +385,7 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	bool loaded = agent.path[0] != '\0';
 	if (!start && !loaded)
 		return 0; /* never loaded: nothing to stop */
-	if (start && loaded && !same_file(&agent, path)) {
+	if (loaded && !same_file(&agent, at->fd)) {
 		char what[sizeof(err->what)];
 		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
 			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
@@ -390,18 +403,18 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 			    : "it runs under a seccomp filter, which may kill it for the calls the agent would "
 			    "make (memfd_create, mprotect, a thread's), so the agent is not loaded");
 	/* Looked up before a thread is stopped, not while it waits: reading a
-	 * symbol table took up to 15 ms on a busy machine.  The agent mapped,
-	 * or else the file its dlopen will open, as the process sees it (in a
-	 * container, another file may have our path). */
+	 * symbol table took up to 15 ms on a busy machine.  The agent's own
+	 * functions from the very file it maps, or will. */
 	const char *name = start ? AGENT_START : AGENT_STOP;
-	if (!loaded)
-		snprintf(agent.path, sizeof(agent.path), "%s", path);
-	uint64_t fn = mapped_function(pid, &agent, name);
-	uint64_t dlopen_at = loaded ? 0 : target_dlopen(pid, &libc);
+	uint64_t fn = 0;
+	elf_function_values(at->fd, &name, &fn, 1);
+	uint64_t dlopen_at = loaded ? 0 : target_dlopen(pid, &libc),
+		 close_at = at->target_fd >= 0 ? mapped_function(pid, &libc, "close") : 0;
+	if (close_at)
+		close_at += libc.base;
 	if (!fn)
-		return fail(err, PROFILER_E_AGENT, 0, pid, loaded ? "the agent it holds has no start or stop "
-			    "function (a damaged install: install smolder again)" : "it does not see the agent's file where smolder "
-			    "does (another mount namespace, as a container's?), or the file is damaged");
+		return fail(err, PROFILER_E_AGENT, 0, pid, "the agent has no start or stop function (a damaged "
+			    "install: install smolder again)");
 	if (!loaded && !dlopen_at)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "the process's C library exports no dlopen");
 	struct stopped_thread *t = malloc(sizeof(*t));
@@ -411,7 +424,12 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
 	bool held = r == 0;
 	if (!r && !loaded)
-		r = load_agent(t, pid, dlopen_at, path, &agent, err);
+		r = load_agent(t, pid, dlopen_at, at->path, &agent, err);
+	if (held && at->target_fd >= 0) {
+		/* Loaded (its mapping holds the memfd) or not: the fd goes. */
+		call_quietly(t, close_at, (uint64_t)at->target_fd);
+		at->target_fd = -1;
+	}
 	if (!r) {
 		if (call_in_thread(t, agent.base + fn, rate, ring_stack, NULL, 0, &value))
 			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling the agent in the process failed");
@@ -423,4 +441,149 @@ int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, ui
 	}
 	free(t);
 	return r;
+}
+
+/* ---- the agent's file, as the target sees it ---- */
+
+static bool same_bytes(int a, int b)
+{
+	struct stat sa, sb;
+	if (fstat(a, &sa) || fstat(b, &sb) || sa.st_size != sb.st_size)
+		return false;
+	char x[8192], y[8192];
+	for (off_t at = 0; at < sa.st_size;) {
+		ssize_t n = pread(a, x, sizeof(x), at);
+		if (n <= 0 || pread(b, y, (size_t)n, at) != n || memcmp(x, y, (size_t)n))
+			return false;
+		at += n;
+	}
+	return true;
+}
+
+static bool copy_bytes(int from, int to)
+{
+	char buf[65536];
+	for (off_t at = 0;;) {
+		ssize_t n = pread(from, buf, sizeof(buf), at);
+		if (n == 0)
+			return true;
+		if (n < 0 || pwrite(to, buf, (size_t)n, at) != n)
+			return false;
+		at += n;
+	}
+}
+
+/* Undoes a memfd made in the target: closes it there. */
+static void close_in_target(pid_t pid, const struct mapped *libc, const struct unsafe_ranges *u, int fd)
+{
+	uint64_t close_at = mapped_function(pid, libc, "close"), stopped_at;
+	struct stopped_thread *t = malloc(sizeof(*t));
+	struct profiler_error ignored;
+	if (t && close_at && stop_thread_or_fail(pid, u, t, &ignored, &stopped_at) == 0) {
+		call_quietly(t, libc->base + close_at, (uint64_t)fd);
+		release_thread(t, true);
+	}
+	free(t);
+}
+
+/* A process in another mount namespace (a container's) cannot open our
+ * file: it is handed a copy in a memfd, made in it by a call on a stopped
+ * thread, filled and sealed by us through /proc (it can neither change nor
+ * shrink under the uprobes), which its dlopen opens as /proc/self/fd/N.
+ * No file is left in its filesystem, and none is needed there. */
+static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_ranges *u, int ours,
+		     struct agent_target *at, struct profiler_error *err)
+{
+	uint64_t create = mapped_function(pid, libc, "memfd_create"), stopped_at, fd = (uint64_t)-1;
+	if (!create)
+		return fail(err, PROFILER_E_AGENT, 0, pid, "it does not see the agent's file where smolder does (another "
+			    "mount namespace, as a container's?), and its C library has no memfd_create to take a copy");
+	struct stopped_thread *t = malloc(sizeof(*t));
+	if (!t)
+		return fail(err, PROFILER_E_NOMEM, 0, 0, "the injection");
+	int r = stop_thread_or_fail(pid, u, t, err, &stopped_at);
+	if (!r) {
+		static const char name[] = AGENT_FILE_NAME;
+		if (call_in_thread(t, libc->base + create, 0, MFD_CLOEXEC | MFD_ALLOW_SEALING, name, sizeof(name), &fd))
+			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling memfd_create in the process failed");
+		release_thread(t, true);
+	}
+	free(t);
+	if (r)
+		return r;
+	if ((int)fd < 0)
+		return fail(err, PROFILER_E_AGENT, 0, pid, "memfd_create failed in the process, so it cannot be handed "
+			    "the agent that its mount namespace (a container's?) does not see");
+	char dir[64], path[96];
+	proc_dir(pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/fd/%d", dir, (int)fd);
+	int copy = open(path, O_RDWR | O_CLOEXEC);
+	if (copy < 0 || !copy_bytes(ours, copy) ||
+	    fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)) {
+		int e = errno;
+		if (copy >= 0)
+			close(copy);
+		close_in_target(pid, libc, u, (int)fd);
+		return fail(err, PROFILER_E_AGENT, e, pid, "handing the process a copy of the agent (its mount "
+			    "namespace does not see the file) failed");
+	}
+	at->fd = copy;
+	at->target_fd = (int)fd;
+	snprintf(at->path, sizeof(at->path), "/proc/self/fd/%d", (int)fd);
+	return 0;
+}
+
+int agent_target_find(pid_t pid, const char *path, struct agent_target *at, struct profiler_error *err)
+{
+	*at = (struct agent_target){ .fd = -1, .target_fd = -1 };
+	struct mapped libc, agent;
+	struct unsafe_ranges u;
+	int r = read_target_maps(pid, &libc, &agent, &u);
+	if (r)
+		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
+	if (!libc.path[0])
+		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
+	int ours = open(path, O_RDONLY | O_CLOEXEC);
+	if (ours < 0)
+		return fail(err, PROFILER_E_AGENT, errno, 0, path);
+	if (agent.path[0]) {
+		/* Loaded already (an earlier recording): the file it maps, if it is
+		 * ours byte for byte. */
+		int fd = open_mapped(pid, &agent);
+		if (fd >= 0 && same_bytes(fd, ours)) {
+			close(ours);
+			at->fd = fd;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		close(ours);
+		char what[sizeof(err->what)];
+		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
+			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
+		return fail(err, PROFILER_E_AGENT, 0, pid, what);
+	}
+	/* Our file, if the process sees it at our path (in a container,
+	 * another file may have it, or none). */
+	int seen = open_mapped_file(pid, path, 0, 0, MAPPED_IN_ROOT, NULL, 0);
+	struct stat a, b;
+	bool same = seen >= 0 && fstat(seen, &a) == 0 && fstat(ours, &b) == 0 && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino;
+	if (seen >= 0)
+		close(seen);
+	if (same) {
+		at->fd = ours;
+		snprintf(at->path, sizeof(at->path), "%s", path);
+		return 0;
+	}
+	r = hand_over(pid, &libc, &u, ours, at, err);
+	close(ours);
+	return r;
+}
+
+void agent_target_release(struct agent_target *at)
+{
+	if (at->fd >= 0)
+		close(at->fd);
+	at->fd = -1;
 }

@@ -139,7 +139,8 @@ static bool explain_agent(const struct profiler_error *e, char *buf, size_t len)
 static bool explain_exited(const struct profiler_error *e, char *buf, size_t len)
 {
 	pid_t parent;
-	if (e->pid <= 0 || (e->code != PROFILER_E_NO_SUCH_PROCESS && e->code != PROFILER_E_NO_LIBC) ||
+	if (e->pid <= 0 ||
+	    (e->code != PROFILER_E_NO_SUCH_PROCESS && e->code != PROFILER_E_NO_LIBC && e->code != PROFILER_E_STATIC) ||
 	    !process_exited_unreaped(e->pid, &parent))
 		return false;
 	snprintf(buf, len, "pid %d has exited (a zombie, which its parent, pid %d, has not reaped): there is "
@@ -149,7 +150,7 @@ static bool explain_exited(const struct profiler_error *e, char *buf, size_t len
 
 void profiler_explain(const struct profiler_error *e, char *buf, size_t len)
 {
-	if (explain_agent(e, buf, len) || explain_exited(e, buf, len))
+	if (explain_exited(e, buf, len) || explain_agent(e, buf, len))
 		return;
 	long paranoid = -99, mlock_kb = -1;
 	bool have_paranoid = read_proc_int("/proc/sys/kernel/perf_event_paranoid", &paranoid);

@@ -182,6 +182,8 @@ const char *agent_marker_name(int kind);
 
 /* Opens the agent at path and finds its markers: 0, or -PROFILER_E_AGENT. */
 int agent_probes_open(struct agent_probes *ap, const char *path);
+/* The same from an open file (ap owns fd, even on failure; -1: none). */
+int agent_probes_adopt(struct agent_probes *ap, int fd);
 void agent_probes_release(struct agent_probes *ap);
 
 /* The values (addresses in the file's own numbering) of the functions
@@ -197,11 +199,25 @@ struct agent_call_result {
 	uint64_t stopped_ns; /* how long the one thread stopped was held */
 };
 
-/* start: loads the agent at path into pid unless it is there, and calls
+/* The agent's file as a process sees it: ours where it can open our path,
+ * else a copy handed to it in a memfd (another mount namespace: a
+ * container's), or the one it has loaded already. */
+struct agent_target {
+	int fd;          /* ours, of the very file (inode) it maps or will: its uprobes go on it; -1: none */
+	char path[4200]; /* what its dlopen is to open */
+	int target_fd;   /* its fd of the memfd handed over, closed once loaded; -1: none */
+};
+
+/* Finds (or hands over) pid's agent file from ours at path.  0, or -1 with
+ * *err (STATIC, AGENT: another build's agent loaded, no way to hand it over). */
+int agent_target_find(pid_t pid, const char *path, struct agent_target *at, struct profiler_error *err);
+void agent_target_release(struct agent_target *at);
+
+/* start: loads the agent into pid from at unless it is there, and calls
  * its start(rate, ring_stack); !start: calls its stop, if it is there.  One thread is
  * stopped at a safe point for the while, and put back as it was.  0, or -1
  * with *err (PTRACE_DENIED, NO_SAFE_POINT, STATIC, AGENT...). */
-int agent_inject_call(pid_t pid, const char *path, bool start, uint64_t rate, uint64_t ring_stack,
+int agent_inject_call(pid_t pid, struct agent_target *at, bool start, uint64_t rate, uint64_t ring_stack,
 		      struct agent_call_result *res, struct profiler_error *err);
 
 /* ---- stack_tops.c: where each process's main stack starts ---- */
@@ -762,6 +778,7 @@ struct profiler {
 	struct profiler_stats stats;
 	uint64_t start_ns, stop_ns;
 	struct record_queue queue;
+	struct agent_target *agent_targets; /* o.npids: the sampled alloc view of running processes */
 	struct agent_rings rings; /* the reader's ... */
 	struct stack_tops stack_tops; /* ... too */
 	struct record_consumer consumer; /* the aggregate, for the queue */

@@ -2,10 +2,12 @@
  * and runs the loop in which the reader's thread copies records into the
  * queue and the worker's thread aggregates them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
@@ -184,6 +186,47 @@ static int open_launch(struct profiler *s, struct profiler_error *err)
 	return 0;
 }
 
+static bool agent_sampled(const struct profiler *s)
+{
+	return (s->o.views & VIEW_ALLOC) && s->o.alloc_mode == ALLOC_SAMPLED;
+}
+
+static bool attaches_agent(const struct profiler *s)
+{
+	return agent_sampled(s) && !s->targets.child && !s->o.all_cpus;
+}
+
+/* The agent's file as each process sees it; its uprobes go on that file,
+ * which must then be one for them all. */
+static int find_agent_targets(struct profiler *s, struct profiler_error *err)
+{
+	s->agent_targets = calloc(s->o.npids, sizeof(*s->agent_targets));
+	if (!s->agent_targets) {
+		profiler_set_error(err, PROFILER_E_NOMEM, 0, 0, "the agent's targets");
+		return -1;
+	}
+	for (uint32_t i = 0; i < s->o.npids; i++)
+		s->agent_targets[i] = (struct agent_target){ .fd = -1, .target_fd = -1 };
+	struct stat first, st;
+	for (uint32_t i = 0; i < s->o.npids; i++) {
+		if (agent_target_find(s->o.pids[i], s->o.agent_path, &s->agent_targets[i], err))
+			return -1;
+		fstat(s->agent_targets[i].fd, i ? &st : &first);
+		if (i && (st.st_dev != first.st_dev || st.st_ino != first.st_ino)) {
+			char what[128];
+			snprintf(what, sizeof(what), "it sees another agent file than pid %d does (another container?), "
+				 "and one recording probes one: record them apart", (int)s->o.pids[0]);
+			profiler_set_error(err, PROFILER_E_AGENT, 0, s->o.pids[i], what);
+			return -1;
+		}
+	}
+	if (agent_probes_adopt(&s->events.agent, fcntl(s->agent_targets[0].fd, F_DUPFD_CLOEXEC, 0))) {
+		profiler_set_error(err, PROFILER_E_AGENT, errno, 0, s->o.agent_path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Attach mode: every thread of every process. */
 static int open_attach(struct profiler *s, struct profiler_error *err)
 {
@@ -193,7 +236,8 @@ static int open_attach(struct profiler *s, struct profiler_error *err)
 			return -1;
 		}
 	}
-	if (event_set_choose_cpu_event(&s->events, s->o.pids[0], err) || event_set_setup_views(&s->events, err))
+	if (event_set_choose_cpu_event(&s->events, s->o.pids[0], err) || event_set_setup_views(&s->events, err) ||
+	    (attaches_agent(s) && find_agent_targets(s, err)))
 		return -1;
 	for (uint32_t i = 0; i < s->o.npids; i++)
 		if (((s->o.views & VIEW_ALLOC) && event_set_find_probes(&s->events, s->o.pids[i], err)) ||
@@ -294,11 +338,6 @@ static int ring_read_interval_ms(const struct agent_rings *r)
 	return ms < 2 ? 2 : ms > 50 ? 50 : (int)ms;
 }
 
-static bool agent_sampled(const struct profiler *s)
-{
-	return (s->o.views & VIEW_ALLOC) && s->o.alloc_mode == ALLOC_SAMPLED;
-}
-
 /* Reads until the duration ends, *stop, every target exits, or the worker
  * fails. */
 static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds, uint32_t npidfds,
@@ -353,18 +392,13 @@ static void read_loop(struct profiler *s, struct pollfd *pfd, const int *pidfds,
 	}
 }
 
-static bool attaches_agent(const struct profiler *s)
-{
-	return agent_sampled(s) && !s->targets.child && !s->o.all_cpus;
-}
-
 /* The sampled alloc view of running processes: the agent loaded and
  * started in each, once its markers' uprobes are on. */
 static int start_agents(struct profiler *s, struct profiler_error *err)
 {
 	for (uint32_t i = 0; i < s->o.npids; i++) {
 		struct agent_call_result res;
-		if (agent_inject_call(s->o.pids[i], s->o.agent_path, true, s->o.alloc_rate, profiler_agent_ring_stack(&s->o),
+		if (agent_inject_call(s->o.pids[i], &s->agent_targets[i], true, s->o.alloc_rate, profiler_agent_ring_stack(&s->o),
 				      &res, err))
 			return -1;
 		if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
@@ -388,7 +422,7 @@ static void stop_agents(struct profiler *s)
 		struct agent_call_result res;
 		struct profiler_error ignored;
 		if (kill(s->o.pids[i], 0) == 0 &&
-		    agent_inject_call(s->o.pids[i], s->o.agent_path, false, 0, 0, &res, &ignored))
+		    agent_inject_call(s->o.pids[i], &s->agent_targets[i], false, 0, 0, &res, &ignored))
 			s->stats.agent_detach_failed++;
 		else if (res.stopped_ns / 1e6 > s->stats.agent_stop_ms)
 			s->stats.agent_stop_ms = (double)res.stopped_ns / 1e6;
@@ -552,6 +586,9 @@ void profiler_free(struct profiler *s)
 	agent_rings_release(&s->rings);
 	stack_tops_release(&s->stack_tops);
 	event_set_release(&s->events);
+	for (uint32_t i = 0; s->agent_targets && i < s->o.npids; i++)
+		agent_target_release(&s->agent_targets[i]);
+	free(s->agent_targets);
 	targets_release(&s->targets);
 	aggregate_release(&s->agg);
 	if (s->lock_ready)

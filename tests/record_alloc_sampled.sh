@@ -292,6 +292,7 @@ stop_workload
 mkdir -p "$TMP/other/agent"
 cp "$SMOLDER" "$TMP/other/smolder"
 cp "$top_builddir/agent/libsmolder-agent.so" "$TMP/other/agent/"
+printf 'another build' >> "$TMP/other/agent/libsmolder-agent.so" # (a copy byte for byte is this build: probed where it is)
 start_workload "$WORKLOADS/allocs" 0 || finish
 "$TMP/other/smolder" record -q -p "$WL_PID" -d 0.5 --view alloc -o "$TMP/other.smolder" 2> "$TMP/other.err" ||
 	fail "attach with another build: $(cat "$TMP/other.err")"
@@ -349,18 +350,51 @@ status=$?
 	pass "a process traced by another: refused, $(cat "$TMP/err")" || fail "traced: status $status, $(cat "$TMP/err")"
 kill "$tracee" 2> /dev/null
 wait "$tracer" 2> /dev/null
-# A process in a mount namespace of its own (a container's) where the agent's file is not
-# what smolder sees: its functions are looked up in the process's view, before it is stopped.
-agent_dir=$(dirname "$SMOLDER")/agent
-if [ "$(id -u)" = 0 ] && [ -r "$agent_dir/libsmolder-agent.so" ] && command -v unshare > /dev/null; then
-	start_workload unshare -m --propagation private sh -c \
-		"mount -t tmpfs none '$agent_dir' && exec '$WORKLOADS/allocs' 0" || finish
+# A process in a container (a root of its own, pivot_root, its own mount
+# namespace) cannot open the agent's file: it is handed a copy in a memfd,
+# loaded from /proc/self/fd and probed there; its fd is closed once loaded,
+# and no file is left in its root.  A second recording finds it loaded.
+# Without /proc in the container its dlopen cannot open the copy: refused
+# in one line, and left as it was (no agent, no fd).
+container() { # ROOT WITH_PROC: starts allocs in it, WL_PID
+	local root=$1
+	mkdir -p "$root/old" "$root/proc" "$root/bin"
+	cp "$WORKLOADS/allocs" "$root/bin/allocs"
+	for lib in $(ldd "$WORKLOADS/allocs" | grep -oE '/[^ ]+'); do
+		mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
+	done
+	local proc=true
+	[ "$2" = yes ] && proc="mount -t proc proc proc"
+	start_workload unshare --mount --fork sh -c "mount --make-rprivate / && mount --bind '$root' '$root' &&
+		cd '$root' && $proc && pivot_root . old && cd / && exec /bin/allocs 0" || return 1
+	WL_PID=$(pgrep -n -f '^/bin/allocs 0')
+}
+memfd_agent() { grep -c "r-xp .*/memfd:libsmolder-agent.so (deleted)" "/proc/$1/maps"; }
+agent_fds() { find "/proc/$1/fd" -lname '*libsmolder-agent*' 2> /dev/null | wc -l; }
+if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
+	container "$TMP/ct" yes || finish
+	"$SMOLDER" record --view alloc -p "$WL_PID" -d 1 -o "$TMP/ct.smolder" 2> "$TMP/err"
+	status=$?
+	b=$("$SMOLDER" fold --value alloc_bytes "$TMP/ct.smolder" | awk '/;alloc_malloc;/ { t += $NF } END { printf "%.0f\n", t }')
+	ring=$(sed -n 's/.*agent: \([0-9]*\) samples through its ring.*/\1/p' "$TMP/err")
+	[ $status = 0 ] && [ "$b" -gt 0 ] && [ "${ring:-0}" -gt 0 ] && [ "$(memfd_agent "$WL_PID")" = 1 ] &&
+		[ "$(agent_fds "$WL_PID")" = 0 ] && [ -z "$(find "$TMP/ct" -name '*smolder*')" ] &&
+		pass "a container: the agent handed over in a memfd, $b bytes under alloc_malloc, its fd closed, no file left" ||
+		fail "container: status $status, $b bytes, ring '$ring', memfd agent $(memfd_agent "$WL_PID"), fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
+	"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 0.5 -o "$TMP/ct2.smolder" 2> "$TMP/err"
+	status=$?
+	b=$("$SMOLDER" fold --value alloc_bytes "$TMP/ct2.smolder" | awk '/;alloc_malloc;/ { t += $NF } END { printf "%.0f\n", t }')
+	[ $status = 0 ] && [ "$b" -gt 0 ] && [ "$(memfd_agent "$WL_PID")" = 1 ] && [ "$(hooked "$WL_PID")" = no ] &&
+		pass "a container, again: the agent found loaded, $b bytes; its GOT put back after" ||
+		fail "container again: status $status, $b bytes, memfd agent $(memfd_agent "$WL_PID"): $(cat "$TMP/err")"
+	stop_workload
+	container "$TMP/ct-noproc" no || finish
 	"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 1 -o /dev/null 2> "$TMP/err"
 	status=$?
-	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "does not see the agent's file" "$TMP/err" &&
-		[ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
-		pass "a process that does not see the agent's file: refused, $(cat "$TMP/err")" ||
-		fail "agent hidden: status $status, $(cat "$TMP/err")"
+	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "is /proc mounted there" "$TMP/err" &&
+		[ "$(memfd_agent "$WL_PID")" = 0 ] && [ "$(agent_fds "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+		pass "a container without /proc: refused, left as it was: $(cat "$TMP/err")" ||
+		fail "container without /proc: status $status, memfd agent $(memfd_agent "$WL_PID"), fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
 	stop_workload
 fi
 # A process under a seccomp filter, which may kill it for a call it did not expect: the agent
