@@ -90,7 +90,7 @@ SECTIONS = {
         "program (exec) loses the agent with the old one: record says so, and the new program's allocations are "
         "not recorded. A process in another mount namespace (a container's), which cannot open "
         "smolder's file, is handed a copy: smolder has it make a memfd (a call to memfd_create, as to "
-        "dlopen), fills and seals it through /proc/PID/fd, and its dlopen opens /proc/self/fd/N (the "
+        "dlopen), fills and seals it through /proc/PID/fd, and its dlopen opens /proc/thread-self/fd/N (the "
         "container must have /proc mounted; else it is refused, and left as it was); the uprobes go on "
         "that copy, its fd is closed once the agent is loaded, and nothing is written into the "
         "container's files. A second recording finds it loaded, and probes the file it maps if it is "

@@ -54,6 +54,7 @@
 
 struct agent_ring {
 	pid_t pid;
+	struct ns_ids ids; /* the numbers its agent writes: its own namespace's */
 	uint64_t addr;
 	uint8_t *map; /* the ring, mapped here too; NULL: read with process_vm_readv */
 	size_t map_len;
@@ -99,6 +100,7 @@ static void retire_ring(struct agent_rings *r, struct agent_ring *ring)
 		ring->map = NULL;
 	}
 	forget_ring(ring);
+	ns_ids_release(&ring->ids);
 }
 
 /* Unmaps the retired rings whose samples are all handled (all: consumed
@@ -258,7 +260,7 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
 		return false;
 	}
 	uint64_t addr = sample_reg(&v, ARCH_REG_ARG0);
-	if (!addr || sample_reg(&v, ARCH_REG_ARG1) != v.pid)
+	if (!addr)
 		return true;
 	/* One ring a process: the newest (a process that exec'd made another);
 	 * a full ring's agent calls the marker again, to wake us. */
@@ -268,11 +270,16 @@ bool agent_rings_take_marker(struct agent_rings *r, const struct perf_event_head
 			ring = &rings[i];
 	if (ring && ring->addr == addr && !ring->exited)
 		return true;
+	/* A new ring names its process as the process knows itself. */
+	struct ns_ids ids;
+	ns_ids_init(&ids, (pid_t)v.pid);
+	if (sample_reg(&v, ARCH_REG_ARG1) != (uint64_t)ids.own_pid)
+		return true;
 	if (ring)
 		retire_ring(r, ring);
 	else if (!(ring = vec_push(&r->rings, sizeof(*ring))))
 		return true; /* out of memory: its samples come through the marker once it is full */
-	*ring = (struct agent_ring){ .pid = (pid_t)v.pid, .addr = addr };
+	*ring = (struct agent_ring){ .pid = (pid_t)v.pid, .ids = ids, .addr = addr };
 	map_ring(ring, (int)sample_reg(&v, ARCH_REG_ARG2));
 	r->rings_seen++;
 	r->rings_mapped += ring->map != NULL;
@@ -429,10 +436,10 @@ static struct agent_ring_hint *mapped_hints(const struct agent_ring *ring, const
 /* The sample the allocated marker's uprobe would have written, from a
  * slot: the fields its event's sample_type names, in perf's order, as
  * pieces for the queue (the stack copy is not copied again here; left out
- * when NULL; named, not copied, with the ring's hints, when in_place).
- * Returns the number of pieces. */
-static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent_ring_slot *s, const uint8_t *stack,
-			    bool in_place, struct agent_ring_hint *hints, struct record_piece *pieces)
+ * when NULL; named, not copied, with the ring's hints, when in_place),
+ * its thread tid as we number it.  Returns the number of pieces. */
+static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, pid_t tid, const struct agent_ring_slot *s,
+			    const uint8_t *stack, bool in_place, struct agent_ring_hint *hints, struct record_piece *pieces)
 {
 	const struct perf_event_attr *attr = &r->es->kinds[KIND_AGENT_ALLOC];
 	uint8_t *p = r->record + sizeof(struct perf_event_header);
@@ -446,7 +453,7 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, const struct agent
 	if (attr->sample_type & PERF_SAMPLE_IP)
 		PUT(s->regs[AGENT_REG_IP]);
 	if (attr->sample_type & PERF_SAMPLE_TID)
-		PUT((uint64_t)s->tid << 32 | (uint32_t)pid);
+		PUT((uint64_t)(uint32_t)tid << 32 | (uint32_t)pid);
 	if (attr->sample_type & PERF_SAMPLE_TIME)
 		PUT(s->time);
 	if (attr->sample_type & PERF_SAMPLE_PERIOD)
@@ -705,7 +712,7 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 	errno = 0;
 	if (!read_header(ring, &h))
 		return !ring_gone(ring);
-	if (!header_sane(&h, ring->pid))
+	if (!header_sane(&h, ring->ids.own_pid))
 		return false;
 	/* Counted from our first read: the ring may be an earlier recording's. */
 	if (ring->read_ns && h.waits > ring->waits)
@@ -737,7 +744,8 @@ static bool read_ring(struct agent_rings *r, struct agent_ring *ring, struct rec
 		const uint8_t *stack = ring->map ? mapped_stack(r, ring, &h, from, i) : copy;
 		struct record_piece pieces[4];
 		/* No stack: outside the ring, as its header tells. */
-		uint32_t np = slot_pieces(r, ring->pid, s, stack, ring->map != NULL, hints, pieces);
+		uint32_t np = slot_pieces(r, ring->pid, ns_ids_our_tid(&ring->ids, (pid_t)s->tid), s, stack,
+					  ring->map != NULL, hints, pieces);
 		/* A stack that names the hint it matched is not read again. */
 		if (ring->map && stack && r->prefetch_for && !(s->sparse & AGENT_SPARSE_NAMED))
 			unwind_prefetch(r->prefetch_for, ring->pid, s->regs[AGENT_REG_IP], s->regs[AGENT_REG_SP], stack,
@@ -827,8 +835,10 @@ void agent_rings_release(struct agent_rings *r)
 {
 	agent_rings_give_back_all(r);
 	struct agent_ring *rings = r->rings.data;
-	for (uint32_t i = 0; i < r->rings.count; i++)
+	for (uint32_t i = 0; i < r->rings.count; i++) {
 		forget_ring(&rings[i]);
+		ns_ids_release(&rings[i].ids);
+	}
 	vec_release(&r->rings);
 	release_retired(r, UINT64_MAX);
 	vec_release(&r->retired);

@@ -727,7 +727,7 @@ int aggregate_init(struct aggregate *a, struct profile *p, const struct profiler
 	if (o->unwind == UNWIND_FP)
 		return 0;
 	int64_t shed = named_location(a, SHED_FRAME), unknown = named_location(a, "[unknown]");
-	if (shed < 0 || unknown < 0 || !(a->unwinder = unwinder_new(o->unwind_image_cap)))
+	if (shed < 0 || unknown < 0 || !(a->unwinder = unwinder_new(o->unwind_image_cap, o->agent_path)))
 		return -PROFILE_E_NOMEM;
 	a->shed_marker = (uint32_t)shed;
 	a->unknown_marker = (uint32_t)unknown;

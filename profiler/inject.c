@@ -27,6 +27,9 @@
 #include "profiler/profiler-internal.h"
 
 #define XSTATE_MAX 16384
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U /* Linux 6.3 */
+#endif
 #define SAFE_POINT_WAIT_NS 2000000000ull
 
 /* A file mapped by the target: where it starts (its offset-0 mapping). */
@@ -348,8 +351,8 @@ static int load_agent(struct stopped_thread *t, pid_t pid, uint64_t dlopen_at, c
 	if (call_in_thread(t, dlopen_at, 0, RTLD_NOW, path, strlen(path) + 1, &handle))
 		return fail(err, PROFILER_E_AGENT, errno, pid, "calling dlopen in the process failed");
 	if (!handle)
-		return fail(err, PROFILER_E_AGENT, 0, pid, strncmp(path, "/proc/self/fd/", 14) == 0
-			    ? "dlopen of the agent failed in the process, which smolder handed it as /proc/self/fd "
+		return fail(err, PROFILER_E_AGENT, 0, pid, strncmp(path, "/proc/thread-self/fd/", 21) == 0
+			    ? "dlopen of the agent failed in the process, which smolder handed it as /proc/thread-self/fd "
 			      "(its mount namespace does not see the file): is /proc mounted there?"
 			    : "dlopen of the agent failed in the process (can it read the file, inside its mount "
 			      "namespace?)");
@@ -489,7 +492,8 @@ static void close_in_target(pid_t pid, const struct mapped *libc, const struct u
 /* A process in another mount namespace (a container's) cannot open our
  * file: it is handed a copy in a memfd, made in it by a call on a stopped
  * thread, filled and sealed by us through /proc (it can neither change nor
- * shrink under the uprobes), which its dlopen opens as /proc/self/fd/N.
+ * shrink under the uprobes), which its dlopen opens as /proc/thread-self/fd/N
+ * (not /proc/self, the main thread's, which lists no fd once it has exited).
  * No file is left in its filesystem, and none is needed there. */
 static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_ranges *u, int ours,
 		     struct agent_target *at, struct profiler_error *err)
@@ -503,8 +507,12 @@ static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_r
 		return fail(err, PROFILER_E_NOMEM, 0, 0, "the injection");
 	int r = stop_thread_or_fail(pid, u, t, err, &stopped_at);
 	if (!r) {
+		/* Executable, said so where vm.memfd_noexec would seal it against
+		 * exec; kernels before 6.3 know no such flag, and refuse it. */
 		static const char name[] = AGENT_FILE_NAME;
-		if (call_in_thread(t, libc->base + create, 0, MFD_CLOEXEC | MFD_ALLOW_SEALING, name, sizeof(name), &fd))
+		const uint64_t flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+		if (call_in_thread(t, libc->base + create, 0, flags | MFD_EXEC, name, sizeof(name), &fd) ||
+		    ((int)fd < 0 && call_in_thread(t, libc->base + create, 0, flags, name, sizeof(name), &fd)))
 			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling memfd_create in the process failed");
 		release_thread(t, true);
 	}
@@ -529,7 +537,7 @@ static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_r
 	}
 	at->fd = copy;
 	at->target_fd = (int)fd;
-	snprintf(at->path, sizeof(at->path), "/proc/self/fd/%d", (int)fd);
+	snprintf(at->path, sizeof(at->path), "/proc/thread-self/fd/%d", (int)fd);
 	return 0;
 }
 
@@ -559,8 +567,13 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 			close(fd);
 		close(ours);
 		char what[sizeof(err->what)];
-		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
-			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
+		if (fd < 0)
+			snprintf(what, sizeof(what), "the agent it holds (%.80s) cannot be opened from here to be "
+				 "probed (map_files: root's only, and gone once the main thread has exited): restart it",
+				 agent.path);
+		else
+			snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder "
+				 "does not probe: record it with the smolder that loaded it, or restart it", agent.path);
 		return fail(err, PROFILER_E_AGENT, 0, pid, what);
 	}
 	/* Our file, if the process sees it at our path (in a container,

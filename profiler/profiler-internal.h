@@ -764,6 +764,21 @@ void targets_wait(struct targets *t, volatile bool *stop, struct profiler_stats 
 /* Closes everything; a launched command still running is killed and reaped. */
 void targets_release(struct targets *t);
 
+/* ---- pid_ns.c: the numbers a process in another pid namespace knows
+ * itself and its threads by ---- */
+
+struct ns_ids {
+	pid_t pid, own_pid; /* ours, and its own (the same where it shares our namespace) */
+	bool other;         /* it is in a namespace below ours */
+	struct vec tids;    /* struct tid_pair, learned as its threads come */
+};
+
+void ns_ids_init(struct ns_ids *n, pid_t pid);
+/* Our number of the thread it numbers own (the process's when that thread
+ * is gone). */
+pid_t ns_ids_our_tid(struct ns_ids *n, pid_t own);
+void ns_ids_release(struct ns_ids *n);
+
 /* ---- session.c: a recording, composed of the parts above ---- */
 
 /* Two threads: the reader (profiler_run's) copies records from the ring

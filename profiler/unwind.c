@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent.h"
 #include "profiler/unwind.h"
 
 /* Not in libunwind's public headers, but exported (perf uses it too). */
@@ -117,6 +118,7 @@ struct unwinder {
 	uint32_t cached_generation;
 	struct vec images; /* struct elf_image *, each owned here */
 	uint32_t image_cap; /* at most this many: the least recently used go */
+	const char *agent_path; /* libsmolder-agent.so (borrowed); NULL: none */
 	uint64_t tick;      /* bumped by each rebuild of a process's modules */
 	uint64_t evicted;   /* images evicted so far */
 	struct vec procs; /* struct process_modules */
@@ -183,11 +185,18 @@ static bool elf_image_parse(struct elf_image *img)
 }
 
 /* The file a mapping maps, the way every mapped file is opened, and only
- * if it is the one mapped (its build-id, where the mapping has one). */
-static int open_mapped(pid_t pid, const struct map_entry *e, const char *path, const char *build_id)
+ * if it is the one mapped (its build-id, where the mapping has one).  The
+ * agent handed to a container (a memfd) is our own agent file byte for
+ * byte: there where the process's mappings cannot be opened (its main
+ * thread has exited, and map_files with it). */
+static int open_mapped(const struct unwinder *u, pid_t pid, const struct map_entry *e, const char *path,
+		       const char *build_id)
 {
-	for (int way = 0; way < MAPPED_FILE_WAYS; way++) {
-		int fd = open_mapped_file(pid, path, e->start, e->end, (enum mapped_file_way)way, NULL, 0);
+	for (int way = 0; way <= MAPPED_FILE_WAYS; way++) {
+		int fd = way < MAPPED_FILE_WAYS
+				 ? open_mapped_file(pid, path, e->start, e->end, (enum mapped_file_way)way, NULL, 0)
+			 : u->agent_path && strcmp(path, AGENT_MEMFD_PATH) == 0 ? open(u->agent_path, O_RDONLY | O_CLOEXEC)
+									     : -1;
 		if (fd < 0)
 			continue;
 		char found[2 * BUILD_ID_MAX + 1] = "";
@@ -258,7 +267,7 @@ static struct elf_image *image_get(struct unwinder *u, pid_t pid, const struct m
 	if (!img)
 		return NULL;
 	img->key = strdup(key);
-	int fd = open_mapped(pid, e, path, build_id);
+	int fd = open_mapped(u, pid, e, path, build_id);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    (uint64_t)st.st_size < MAX_FILE_SIZE) {
@@ -480,12 +489,13 @@ static int get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t
 	return -UNW_EINVAL;
 }
 
-struct unwinder *unwinder_new(uint32_t image_cap)
+struct unwinder *unwinder_new(uint32_t image_cap, const char *agent_path)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
 	u->image_cap = image_cap;
+	u->agent_path = agent_path;
 	/* Copied into the address space: no table outlives this call. */
 	unw_accessors_t accessors = {
 		.find_proc_info = find_proc_info,

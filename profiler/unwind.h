@@ -41,8 +41,9 @@ struct unwind_known {
 };
 
 /* Files are found through the profile's mapping paths, given with each
- * stack; at most image_cap of them are kept (the least recently used go). */
-struct unwinder *unwinder_new(uint32_t image_cap);
+ * stack; at most image_cap of them are kept (the least recently used go).
+ * agent_path (borrowed; NULL: none) stands for the agent's copies in memfds. */
+struct unwinder *unwinder_new(uint32_t image_cap, const char *agent_path);
 /* How many files were let go to stay under the cap. */
 uint64_t unwind_evicted(const struct unwinder *u);
 void unwinder_free(struct unwinder *u);

@@ -352,27 +352,29 @@ kill "$tracee" 2> /dev/null
 wait "$tracer" 2> /dev/null
 # A process in a container (a root of its own, pivot_root, its own mount
 # namespace) cannot open the agent's file: it is handed a copy in a memfd,
-# loaded from /proc/self/fd and probed there; its fd is closed once loaded,
+# loaded from /proc/thread-self/fd and probed there; its fd is closed once loaded,
 # and no file is left in its root.  A second recording finds it loaded.
 # Without /proc in the container its dlopen cannot open the copy: refused
 # in one line, and left as it was (no agent, no fd).
-container() { # ROOT WITH_PROC: starts allocs in it, WL_PID
-	local root=$1
+container() { # ROOT WITH_PROC PID_NAMESPACE PROGRAM [ARGS]: PROGRAM (a workload) started in it, WL_PID
+	local root=$1 proc=true pidns=
+	[ "$2" = yes ] && proc="mount -t proc proc proc"
+	[ "$3" = yes ] && pidns=--pid
+	shift 3
 	mkdir -p "$root/old" "$root/proc" "$root/bin"
-	cp "$WORKLOADS/allocs" "$root/bin/allocs"
-	for lib in $(ldd "$WORKLOADS/allocs" | grep -oE '/[^ ]+'); do
+	cp "$WORKLOADS/$1" "$root/bin/$1"
+	# pthread_exit loads libgcc_s.
+	for lib in $(ldd "$WORKLOADS/$1" | grep -oE '/[^ ]+') $(gcc -print-file-name=libgcc_s.so.1); do
 		mkdir -p "$root$(dirname "$lib")" && cp -L "$lib" "$root$lib"
 	done
-	local proc=true
-	[ "$2" = yes ] && proc="mount -t proc proc proc"
-	start_workload unshare --mount --fork sh -c "mount --make-rprivate / && mount --bind '$root' '$root' &&
-		cd '$root' && $proc && pivot_root . old && cd / && exec /bin/allocs 0" || return 1
-	WL_PID=$(pgrep -n -f '^/bin/allocs 0')
+	start_workload unshare --mount --fork $pidns sh -c "mount --make-rprivate / && mount --bind '$root' '$root' &&
+		cd '$root' && $proc && pivot_root . old && cd / && exec /bin/$*" || return 1
+	WL_PID=$(pgrep -P "$WL_PID")
 }
 memfd_agent() { grep -c "r-xp .*/memfd:libsmolder-agent.so (deleted)" "/proc/$1/maps"; }
 agent_fds() { find "/proc/$1/fd" -lname '*libsmolder-agent*' 2> /dev/null | wc -l; }
 if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
-	container "$TMP/ct" yes || finish
+	container "$TMP/ct" yes no allocs 0 || finish
 	"$SMOLDER" record --view alloc -p "$WL_PID" -d 1 -o "$TMP/ct.smolder" 2> "$TMP/err"
 	status=$?
 	b=$("$SMOLDER" fold --value alloc_bytes "$TMP/ct.smolder" | awk '/;alloc_malloc;/ { t += $NF } END { printf "%.0f\n", t }')
@@ -388,13 +390,30 @@ if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
 		pass "a container, again: the agent found loaded, $b bytes; its GOT put back after" ||
 		fail "container again: status $status, $b bytes, memfd agent $(memfd_agent "$WL_PID"): $(cat "$TMP/err")"
 	stop_workload
-	container "$TMP/ct-noproc" no || finish
+	container "$TMP/ct-noproc" no no allocs 0 || finish
 	"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 1 -o /dev/null 2> "$TMP/err"
 	status=$?
 	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "is /proc mounted there" "$TMP/err" &&
 		[ "$(memfd_agent "$WL_PID")" = 0 ] && [ "$(agent_fds "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
 		pass "a container without /proc: refused, left as it was: $(cat "$TMP/err")" ||
 		fail "container without /proc: status $status, memfd agent $(memfd_agent "$WL_PID"), fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
+	stop_workload
+	# With a pid namespace of its own too (as Docker's), its agent numbers its
+	# process and threads by that namespace: its ring is still read (it was
+	# ignored, and every sample waited for room), its threads ours; and with
+	# its main thread exited, the agent's frames unwind from our own file.
+	container "$TMP/ct-pid" yes yes main_exits 20 || finish
+	"$SMOLDER" record --view alloc -p "$WL_PID" -d 1 -o "$TMP/ct3.smolder" 2> "$TMP/err"
+	status=$?
+	s=$("$SMOLDER" fold --value alloc_bytes "$TMP/ct3.smolder" | awk '{ t += $NF } /;start_thread;work;keep_allocating;malloc / { k += $NF }
+		END { printf "%.0f\n", t ? 100 * k / t : 0 }')
+	ring=$(sed -n 's/.*agent: \([0-9]*\) samples through its ring.*/\1/p' "$TMP/err")
+	worker=$(ls "/proc/$WL_PID/task" | grep -vx "$WL_PID" | head -1) # the agent's thread comes after
+	t=$("$SMOLDER" fold --per-thread --value alloc_bytes "$TMP/ct3.smolder" |
+		awk -v w="main_exits-$worker" '{ t += $NF } index($0, ";" w ";") { k += $NF } END { printf "%.0f\n", t ? 100 * k / t : 0 }')
+	[ $status = 0 ] && [ "${ring:-0}" -gt 100 ] && [ "$s" -ge 95 ] && [ "$t" -ge 95 ] &&
+		pass "a container with its own pid namespace, its main thread exited: $ring samples through the ring, $s% of the bytes under start_thread;work;keep_allocating, $t% on its thread $worker" ||
+		fail "container with a pid namespace: status $status, ring '$ring', $s% under keep_allocating, $t% on thread $worker: $(cat "$TMP/err")"
 	stop_workload
 fi
 # A process under a seccomp filter, which may kill it for a call it did not expect: the agent
