@@ -594,8 +594,15 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 	return r;
 }
 
-void agent_target_release(struct agent_target *at)
+void agent_target_release(pid_t pid, struct agent_target *at)
 {
+	struct mapped libc, agent;
+	struct unsafe_ranges u;
+	/* Handed over and never loaded (the recording failed first): the
+	 * process is left as it was. */
+	if (at->target_fd >= 0 && read_target_maps(pid, &libc, &agent, &u) == 0 && libc.path[0])
+		close_in_target(pid, &libc, &u, at->target_fd);
+	at->target_fd = -1;
 	if (at->fd >= 0)
 		close(at->fd);
 	at->fd = -1;

@@ -211,7 +211,8 @@ struct agent_target {
 /* Finds (or hands over) pid's agent file from ours at path.  0, or -1 with
  * *err (STATIC, AGENT: another build's agent loaded, no way to hand it over). */
 int agent_target_find(pid_t pid, const char *path, struct agent_target *at, struct profiler_error *err);
-void agent_target_release(struct agent_target *at);
+/* Closes ours; and pid's memfd if it was handed one never loaded. */
+void agent_target_release(pid_t pid, struct agent_target *at);
 
 /* start: loads the agent into pid from at unless it is there, and calls
  * its start(rate, ring_stack); !start: calls its stop, if it is there.  One thread is

@@ -587,7 +587,7 @@ void profiler_free(struct profiler *s)
 	stack_tops_release(&s->stack_tops);
 	event_set_release(&s->events);
 	for (uint32_t i = 0; s->agent_targets && i < s->o.npids; i++)
-		agent_target_release(&s->agent_targets[i]);
+		agent_target_release(s->o.pids[i], &s->agent_targets[i]);
 	free(s->agent_targets);
 	targets_release(&s->targets);
 	aggregate_release(&s->agg);

@@ -398,6 +398,21 @@ if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
 		pass "a container without /proc: refused, left as it was: $(cat "$TMP/err")" ||
 		fail "container without /proc: status $status, memfd agent $(memfd_agent "$WL_PID"), fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
 	stop_workload
+	# A container's process and one of the host's in one recording: their
+	# agents would be two files, and one recording probes one: refused, the
+	# container's process left without the copy it was handed.
+	container "$TMP/ct-mix" yes no allocs 0 || finish
+	"$WORKLOADS/allocs" 0 > /dev/null &
+	host=$!
+	"$SMOLDER" record -q --view alloc -p "$host,$WL_PID" -d 0.5 -o /dev/null 2> "$TMP/err"
+	status=$?
+	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "sees another agent file than pid $host" "$TMP/err" &&
+		[ "$(agent_fds "$WL_PID")" = 0 ] && [ "$(memfd_agent "$WL_PID")" = 0 ] &&
+		pass "a container's process and the host's together: refused, the copy taken back: $(cat "$TMP/err")" ||
+		fail "container and host: status $status, fds $(agent_fds "$WL_PID"), memfd agent $(memfd_agent "$WL_PID"): $(cat "$TMP/err")"
+	kill "$host"
+	wait "$host" 2> /dev/null
+	stop_workload
 	# With a pid namespace of its own too (as Docker's), its agent numbers its
 	# process and threads by that namespace: its ring is still read (it was
 	# ignored, and every sample waited for room), its threads ours; and with
