@@ -25,12 +25,33 @@ const char *alloc_func_name(enum alloc_func f)
 	return func_names[f];
 }
 
-bool alloc_is_libc(const char *path)
+static const char *base_name(const char *path)
 {
 	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
+	return base ? base + 1 : path;
+}
+
+/* Alpine's /lib/ld-musl-x86_64.so.1, Debian's /usr/lib/x86_64-linux-musl/libc.so. */
+bool alloc_is_musl(const char *path)
+{
+	return strncmp(base_name(path), "ld-musl-", 8) == 0 || strstr(path, "-linux-musl/");
+}
+
+bool alloc_is_libc(const char *path)
+{
+	const char *base = base_name(path);
 	return strncmp(base, "libc.so", 7) == 0 || (strncmp(base, "libc-", 5) == 0 && strstr(base, ".so")) ||
-	       strncmp(base, "ld-musl-", 8) == 0;
+	       alloc_is_musl(path);
+}
+
+int agent_refuse_musl(const char *libc, pid_t pid, struct profiler_error *err)
+{
+	if (!alloc_is_musl(libc))
+		return 0;
+	char what[sizeof(err->what)];
+	snprintf(what, sizeof(what), "it runs on musl's C library (%.160s), and the agent is built for glibc's", libc);
+	profiler_set_error(err, PROFILER_E_AGENT, 0, pid, what);
+	return -1;
 }
 
 /* Opens the C library pid maps, the way every mapped file is opened (inside
@@ -194,30 +215,39 @@ void alloc_probes_release(struct alloc_probes *ap)
 	ap->fd = -1;
 }
 
-/* Whether an executable asks for a dynamic loader; a script or anything
- * that is not ELF runs under an interpreter that does. */
-static bool is_static_elf(const char *exe)
+/* An executable's loader (PT_INTERP) into interp: 1; 0 for an ELF file
+ * without one (static); -1 for anything else (a script, or anything not
+ * ELF, runs under an interpreter that has one). */
+static int elf_interpreter(const char *exe, char *interp, size_t len)
 {
 	int fd = open(exe, O_RDONLY | O_CLOEXEC);
 	Elf *elf = fd >= 0 ? elf_open_fd(fd) : NULL;
-	bool is_static = false;
+	int kind = -1;
 	size_t n;
 	if (!elf) {
 		if (fd >= 0)
 			close(fd);
-		return false;
+		return -1;
 	}
 	if (elf_kind(elf) == ELF_K_ELF && !elf_getphdrnum(elf, &n)) {
-		is_static = true;
-		for (size_t i = 0; i < n && is_static; i++) {
+		kind = 0;
+		for (size_t i = 0; i < n && !kind; i++) {
 			GElf_Phdr ph;
-			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_INTERP)
-				is_static = false;
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_INTERP)
+				continue;
+			size_t got = 0;
+			char *s = elf_rawfile(elf, &got);
+			kind = 1;
+			interp[0] = '\0';
+			if (s && ph.p_offset < got && ph.p_filesz < len && ph.p_filesz <= got - ph.p_offset) {
+				memcpy(interp, s + ph.p_offset, ph.p_filesz);
+				interp[ph.p_filesz] = '\0';
+			}
 		}
 	}
 	elf_end(elf);
 	close(fd);
-	return is_static;
+	return kind;
 }
 
 /* argv0 as execvp(3) finds it in search_path (PATH's syntax), or NULL. */
@@ -237,10 +267,19 @@ static bool find_command(const char *argv0, const char *search_path, char *out, 
 
 int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const char *search_path)
 {
-	char exe[4096];
-	if (find_command(argv0, search_path, exe, sizeof(exe)) && is_static_elf(exe)) {
-		alloc_probes_release(ap);
+	char exe[4096], interp[4096];
+	int kind = find_command(argv0, search_path, exe, sizeof(exe)) ? elf_interpreter(exe, interp, sizeof(interp)) : -1;
+	alloc_probes_release(ap);
+	if (kind == 0)
 		return -PROFILER_E_NO_LIBC;
+	/* musl's loader is its C library. */
+	char *real = kind == 1 && alloc_is_musl(interp) ? realpath(interp, NULL) : NULL;
+	if (real) {
+		snprintf(ap->path, sizeof(ap->path), "%s", real); /* as maps will name it */
+		free(real);
+		ap->fd = open(ap->path, O_RDONLY | O_CLOEXEC);
+		snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", ap->fd);
+		return ap->fd < 0 ? -PROFILER_E_NO_LIBC : alloc_probes_read_offsets(ap);
 	}
 	/* The command is not running yet: it will map the system's C library,
 	 * the one this process maps. */

@@ -754,6 +754,8 @@ int event_set_find_probes(struct event_set *es, pid_t pid, struct profiler_error
 	 * by it, and takes its malloc. */
 	int r = pid ? alloc_probes_for_process(&es->probes, pid)
 		    : alloc_probes_for_command(&es->probes, o->argv[0], o->search_path);
+	if (r == 0 && o->alloc_mode == ALLOC_SAMPLED && agent_refuse_musl(es->probes.path, pid ? pid : es->child, err))
+		return -1;
 	if (r == 0 && o->alloc_mode == ALLOC_SAMPLED && es->agent.fd < 0 &&
 	    agent_probes_open(&es->agent, o->agent_path)) {
 		profiler_set_error(err, PROFILER_E_AGENT, errno, 0, o->agent_path);

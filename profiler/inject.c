@@ -551,6 +551,8 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
 	if (!libc.path[0])
 		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
+	if (agent_refuse_musl(libc.path, pid, err))
+		return -1;
 	int ours = open(path, O_RDONLY | O_CLOEXEC);
 	if (ours < 0)
 		return fail(err, PROFILER_E_AGENT, errno, 0, path);

@@ -431,6 +431,27 @@ if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
 		fail "container with a pid namespace: status $status, ring '$ring', $s% under keep_allocating, $t% on thread $worker: $(cat "$TMP/err")"
 	stop_workload
 fi
+# A program on musl's C library (Alpine's): the agent, built for glibc's,
+# cannot load into it (it stopped a launched one dead, "symbol not found",
+# and an attach said only that dlopen failed): refused with the reason,
+# before it runs or is touched; the exact mode probes musl's own malloc.
+if command -v musl-gcc > /dev/null; then
+	musl-gcc -O2 -g -o "$TMP/allocs_musl" "$top_srcdir/tests/workloads/allocs.c"
+	"$SMOLDER" record -q --view alloc -o /dev/null -- "$TMP/allocs_musl" 5 > "$TMP/musl.out" 2> "$TMP/err"
+	status=$?
+	[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "runs on musl's C library (.*), and the agent is built for glibc's; or use --alloc-mode exact" "$TMP/err" &&
+		! grep -q "^malloc" "$TMP/musl.out" && pass "musl, launched: refused before it runs: $(cat "$TMP/err")" ||
+		fail "musl, launched: status $status: $(cat "$TMP/err")"
+	start_workload "$TMP/allocs_musl" 0 || finish
+	"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 0.5 -o /dev/null 2> "$TMP/err"
+	status=$?
+	[ $status = 1 ] && grep -q "runs on musl's C library" "$TMP/err" && [ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+		pass "musl, attached: refused, untouched" || fail "musl, attached: status $status: $(cat "$TMP/err")"
+	stop_workload
+	"$SMOLDER" record -q --view alloc --alloc-mode exact -o "$TMP/musl.folded" -- "$TMP/allocs_musl" 5 > /dev/null 2> "$TMP/err"
+	n=$(awk '/(^|;)malloc / { t += $NF } END { printf "%.0f\n", t }' "$TMP/musl.folded")
+	[ "$n" -gt 0 ] && pass "musl, --alloc-mode exact: $n bytes through musl's malloc" || fail "musl, exact: $n bytes: $(cat "$TMP/err")"
+fi
 # A process under a seccomp filter, which may kill it for a call it did not expect: the agent
 # is not loaded; the exact mode (uprobes, nothing run inside it) records it.
 start_workload "$WORKLOADS/seccomp_exec" "$WORKLOADS/allocs" 0 || finish
