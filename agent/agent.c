@@ -32,6 +32,22 @@
 
 #include "agent/agent.h"
 #include "agent/draws.h"
+
+/* glibc's own, weak: a process on another C library (musl's: a launched
+ * command's child, which inherits LD_PRELOAD) still loads the agent, which
+ * then starts nothing, where a strong reference would stop it dead before
+ * main ("symbol not found").  __register_atfork is what pthread_atfork
+ * (libc_nonshared.a's) calls, and would bring in strong. */
+#pragma weak __libc_single_threaded
+#pragma weak __register_atfork
+#pragma weak dladdr1
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso);
+extern void *__dso_handle;
+
+static bool on_glibc(void)
+{
+	return &__libc_single_threaded && __register_atfork && dladdr1;
+}
 #include "agent/modules.h"
 #include "agent/ring.h"
 
@@ -773,10 +789,12 @@ EXPORT int smolder_agent_start(uint64_t rate, uint64_t ring_stack)
 {
 	if (!rate)
 		rate = AGENT_DEFAULT_RATE;
+	if (!on_glibc())
+		return -AGENT_NO_MALLOC;
 	pthread_mutex_lock(&agent.patch_lock);
 	atomic_store(&agent.heard, false);
 	if (!agent.fork_handled)
-		agent.fork_handled = pthread_atfork(NULL, NULL, after_fork_in_child) == 0;
+		agent.fork_handled = __register_atfork(NULL, NULL, after_fork_in_child, __dso_handle) == 0;
 	ring_configure(ring_stack > AGENT_RING_STACK_MAX ? AGENT_RING_STACK_MAX : (uint32_t)ring_stack & ~7u);
 	int r = -AGENT_NO_MALLOC;
 	if (resolve_real()) {

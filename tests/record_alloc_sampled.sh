@@ -448,6 +448,11 @@ if command -v musl-gcc > /dev/null; then
 	[ $status = 1 ] && grep -q "runs on musl's C library" "$TMP/err" && [ "$(agent_maps "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
 		pass "musl, attached: refused, untouched" || fail "musl, attached: status $status: $(cat "$TMP/err")"
 	stop_workload
+	# A musl child of a launched command inherits LD_PRELOAD: it runs, the agent idle in it.
+	"$SMOLDER" record -q --view alloc -o /dev/null -- sh -c "'$TMP/allocs_musl' 5" > "$TMP/musl.out" 2> "$TMP/err"
+	status=$?
+	[ $status = 0 ] && grep -q "^leak inuse" "$TMP/musl.out" && pass "musl, a launched command's child: it runs, the agent idle in it" ||
+		fail "musl child: status $status, $(cat "$TMP/musl.out" "$TMP/err")"
 	"$SMOLDER" record -q --view alloc --alloc-mode exact -o "$TMP/musl.folded" -- "$TMP/allocs_musl" 5 > /dev/null 2> "$TMP/err"
 	n=$(awk '/(^|;)malloc / { t += $NF } END { printf "%.0f\n", t }' "$TMP/musl.folded")
 	[ "$n" -gt 0 ] && pass "musl, --alloc-mode exact: $n bytes through musl's malloc" || fail "musl, exact: $n bytes: $(cat "$TMP/err")"
