@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -268,6 +269,8 @@ bool thread_exited(pid_t pid, pid_t tid);
  * map_files): /proc/PID, or a live thread's /proc/PID/task/TID once the
  * main thread has exited, whose own entries the kernel then empties. */
 void proc_dir(pid_t pid, char *buf, size_t len);
+/* pid's /proc maps (through proc_dir), or NULL with errno. */
+FILE *proc_maps_open(pid_t pid);
 /* Whether pid is stopped (SIGSTOP, Ctrl-Z) or held by a tracer: off every CPU. */
 bool process_stopped(pid_t pid);
 

@@ -116,6 +116,14 @@ void proc_dir(pid_t pid, char *buf, size_t len)
 		closedir(d);
 }
 
+FILE *proc_maps_open(pid_t pid)
+{
+	char dir[64], path[80];
+	proc_dir(pid, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/maps", dir);
+	return fopen(path, "re");
+}
+
 bool process_stopped(pid_t pid)
 {
 	char buf[512];

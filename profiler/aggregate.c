@@ -60,10 +60,7 @@ static int process_map(struct aggregate *a, struct process_maps *pm, uint64_t st
 int aggregate_load_maps(struct aggregate *a, struct process_maps *pm)
 {
 	pm->loaded = true;
-	char dir[64], path[80];
-	proc_dir(pm->pid, dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/maps", dir);
-	FILE *f = fopen(path, "re");
+	FILE *f = proc_maps_open(pm->pid);
 	if (!f)
 		return 0; /* gone: its samples keep raw addresses */
 	char line[4096 + 128];

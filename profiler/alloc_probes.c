@@ -59,10 +59,8 @@ int agent_refuse_musl(const char *libc, pid_t pid, struct profiler_error *err)
  * uprobes at the host's files). */
 static int find_mapped_libc(struct alloc_probes *ap, pid_t pid)
 {
-	char dir[64], maps[80], line[4096 + 128];
-	proc_dir(pid, dir, sizeof(dir));
-	snprintf(maps, sizeof(maps), "%s/maps", dir);
-	FILE *f = fopen(maps, "re");
+	char line[4096 + 128];
+	FILE *f = proc_maps_open(pid);
 	if (!f)
 		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
 	int r = -PROFILER_E_NO_LIBC;

@@ -64,10 +64,8 @@ static bool is_loader(const char *path)
 /* The C library and the agent in pid's maps, and the unsafe ranges. */
 static int read_target_maps(pid_t pid, struct mapped *libc, struct mapped *agent, struct unsafe_ranges *unsafe)
 {
-	char dir[64], name[80], line[4096 + 128];
-	proc_dir(pid, dir, sizeof(dir));
-	snprintf(name, sizeof(name), "%s/maps", dir);
-	FILE *f = fopen(name, "re");
+	char line[4096 + 128];
+	FILE *f = proc_maps_open(pid);
 	if (!f)
 		return errno == ENOENT ? -PROFILER_E_NO_SUCH_PROCESS : -PROFILER_E_PERMISSION;
 	libc->path[0] = agent->path[0] = '\0';
