@@ -524,14 +524,21 @@ static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_r
 	proc_dir(pid, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/fd/%d", dir, (int)fd);
 	int copy = open(path, O_RDWR | O_CLOEXEC);
-	if (copy < 0 || !copy_bytes(ours, copy) ||
+	struct stat st;
+	/* vm.memfd_noexec at 2 in its pid namespace makes every memfd
+	 * non-executable (mode without x, sealed so). */
+	bool exec = copy >= 0 && fstat(copy, &st) == 0 && (st.st_mode & S_IXUSR);
+	if (copy < 0 || !exec || !copy_bytes(ours, copy) ||
 	    fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)) {
 		int e = errno;
 		if (copy >= 0)
 			close(copy);
 		close_in_target(pid, libc, u, (int)fd);
-		return fail(err, PROFILER_E_AGENT, e, pid, "handing the process a copy of the agent (its mount "
-			    "namespace does not see the file) failed");
+		return fail(err, PROFILER_E_AGENT, copy >= 0 && !exec ? 0 : e, pid,
+			    copy >= 0 && !exec ? "its mount namespace does not see the agent's file, and its pid namespace "
+						 "makes no executable memfd to hand it a copy in (vm.memfd_noexec is 2 there)"
+					       : "handing the process a copy of the agent (its mount namespace does not see "
+						 "the file) failed");
 	}
 	at->fd = copy;
 	at->target_fd = (int)fd;

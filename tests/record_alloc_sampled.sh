@@ -121,16 +121,20 @@ within "$parent" "$want_parent" 5 && within "$child" "$want_child" 5 &&
 # full of the other's younger samples: neither was read until the threads
 # gave up waiting (2 ms each), 360-720 samples through the marker in 2-4 s
 # of recording, against 10-15 in 0.3 s once the ring that holds the mark
-# back may read into the queue's reserve.
+# back may read into the queue's reserve.  The stall's mark is the time:
+# the marker's count alone, on this noisy machine, ran 0-424 in 0.2-0.9 s
+# recordings with the mend (on 06c914a as after it), and caught no stall.
 P=$TMP/fork_small.smolder
 SMOLDER_TEST_QUEUE_KB=512 "$SMOLDER" record --view alloc --alloc-rate 16384 -o "$P" -- "$WORKLOADS/fork_allocs" \
 	200000 > "$TMP/fork.out" 2> "$TMP/fork.err" || fail "fork_allocs, small queue: status $?"
 trapped=$(sed -n 's/.* \([0-9]*\) through a uprobe.*/\1/p' "$TMP/fork.err")
+secs=$(sed -n 's/^smolder: record: \([0-9.]*\) s, .*/\1/p' "$TMP/fork.err")
 child=$(value_under "$P" alloc_bytes ';child_allocates;')
-[ -n "$trapped" ] && [ "$trapped" -lt 150 ] && within "$child" "$want_child" 5 &&
-	pass "fork, a 512 KiB queue: $trapped samples through the marker, child $child bytes (true $want_child)" ||
-	fail "fork, a 512 KiB queue: ${trapped:-?} samples through the marker (want < 150), child $child bytes" \
-		"(true $want_child): $(cat "$TMP/fork.err")"
+[ -n "$trapped" ] && [ "$trapped" -lt 600 ] && awk -v s="$secs" 'BEGIN { exit !(s > 0 && s < 1.5) }' &&
+	within "$child" "$want_child" 5 &&
+	pass "fork, a 512 KiB queue: $secs s, $trapped samples through the marker, child $child bytes (true $want_child)" ||
+	fail "fork, a 512 KiB queue: $secs s (want < 1.5), ${trapped:-?} samples through the marker (want < 600), child" \
+		"$child bytes (true $want_child): $(cat "$TMP/fork.err")"
 
 # ---- the command's exit status passes through; LD_PRELOAD kept ----
 LD_PRELOAD=/keep.so "$SMOLDER" record -q --view alloc -o "$TMP/x.smolder" -- sh -c 'echo "$LD_PRELOAD"; exit 7' \
@@ -364,10 +368,12 @@ wait "$tracer" 2> /dev/null
 # and no file is left in its root.  A second recording finds it loaded.
 # Without /proc in the container its dlopen cannot open the copy: refused
 # in one line, and left as it was (no agent, no fd).
-container() { # ROOT WITH_PROC PID_NAMESPACE PROGRAM [ARGS]: PROGRAM (a workload) started in it, WL_PID
+container() { # ROOT WITH_PROC PID_NAMESPACE(yes, no, noexec) PROGRAM [ARGS]: PROGRAM (a workload) started in it, WL_PID
 	local root=$1 proc=true pidns=
 	[ "$2" = yes ] && proc="mount -t proc proc proc"
-	[ "$3" = yes ] && pidns=--pid
+	[ "$3" != no ] && pidns=--pid
+	# noexec: its pid namespace makes no executable memfd (Linux 6.3's sysctl, per namespace).
+	[ "$3" = noexec ] && proc="$proc && echo 2 > proc/sys/vm/memfd_noexec"
 	shift 3
 	mkdir -p "$root/old" "$root/proc" "$root/bin"
 	cp "$WORKLOADS/$1" "$root/bin/$1"
@@ -406,6 +412,17 @@ if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null; then
 		pass "a container without /proc: refused, left as it was: $(cat "$TMP/err")" ||
 		fail "container without /proc: status $status, memfd agent $(memfd_agent "$WL_PID"), fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
 	stop_workload
+	# A pid namespace with vm.memfd_noexec at 2 can be handed no executable copy: said so.
+	if [ -e /proc/sys/vm/memfd_noexec ]; then
+		container "$TMP/ct-noexec" yes noexec allocs 0 || finish
+		"$SMOLDER" record -q --view alloc -p "$WL_PID" -d 0.5 -o /dev/null 2> "$TMP/err"
+		status=$?
+		[ $status = 1 ] && [ "$(wc -l < "$TMP/err")" = 1 ] && grep -q "vm.memfd_noexec is 2 there" "$TMP/err" &&
+			[ "$(agent_fds "$WL_PID")" = 0 ] && kill -0 "$WL_PID" &&
+			pass "a container whose memfds cannot be executable: refused, left as it was: $(cat "$TMP/err")" ||
+			fail "memfd_noexec: status $status, fds $(agent_fds "$WL_PID"): $(cat "$TMP/err")"
+		stop_workload
+	fi
 	# A container's process and one of the host's in one recording: their
 	# agents would be two files, and one recording probes one: refused, the
 	# container's process left without the copy it was handed.
