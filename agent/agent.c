@@ -32,6 +32,8 @@
 
 #include "agent/agent.h"
 #include "agent/draws.h"
+#include "agent/modules.h"
+#include "agent/ring.h"
 
 /* glibc's own, weak: a process on another C library (musl's: a launched
  * command's child, which inherits LD_PRELOAD) still loads the agent, which
@@ -48,8 +50,6 @@ static bool on_glibc(void)
 {
 	return &__libc_single_threaded && __register_atfork && dladdr1;
 }
-#include "agent/modules.h"
-#include "agent/ring.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HOT_TLS __attribute__((tls_model("initial-exec")))

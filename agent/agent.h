@@ -38,7 +38,7 @@
 #define AGENT_FILE_NAME "libsmolder-agent.so"
 /* How maps names the agent that smolder handed a process in another mount
  * namespace (a container's), which cannot see its file: a memfd of that
- * name, loaded from /proc/self/fd. */
+ * name, loaded from /proc/thread-self/fd. */
 #define AGENT_MEMFD_PATH "/memfd:" AGENT_FILE_NAME " (deleted)"
 
 /* Whether a mapped file's path (as maps gives it) is an agent. */

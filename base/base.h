@@ -226,6 +226,9 @@ int read_whole_file(const char *path, size_t max, uint8_t **out, size_t *out_len
 /* A small decimal setting such as /proc/sys/kernel/perf_event_paranoid. */
 bool read_proc_int(const char *path, long *out);
 
+/* Whether two open files are one and the same (device and inode). */
+bool same_inode(int a, int b);
+
 /* ---- output files ---- */
 
 /* An output being written.  A regular file (or a name not taken yet) is

@@ -58,3 +58,9 @@ int read_whole_file(const char *path, size_t max, uint8_t **out, size_t *out_len
 	*out_len = len;
 	return 0;
 }
+
+bool same_inode(int a, int b)
+{
+	struct stat sa, sb;
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

@@ -82,7 +82,7 @@ bool process_exited_unreaped(pid_t pid, pid_t *parent)
 {
 	char buf[512];
 	const char *state = stat_fields(pid, buf, sizeof(buf));
-	if (!state || (*state != 'Z' && *state != 'X') || process_status_field(pid, "Threads: %d") > 1)
+	if (!state || !state_exited(state) || process_status_field(pid, "Threads: %d") > 1)
 		return false;
 	int ppid = 0;
 	sscanf(state + 1, " %d", &ppid);
@@ -99,11 +99,11 @@ bool thread_exited(pid_t pid, pid_t tid)
 void proc_dir(pid_t pid, char *buf, size_t len)
 {
 	snprintf(buf, len, "/proc/%d", (int)pid);
-	char stat[512];
-	if (!state_exited(stat_fields(pid, stat, sizeof(stat))))
+	char fields[512];
+	if (!state_exited(stat_fields(pid, fields, sizeof(fields))))
 		return;
-	snprintf(stat, sizeof(stat), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(stat);
+	snprintf(fields, sizeof(fields), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(fields);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		pid_t tid = (pid_t)atoi(e->d_name);

@@ -54,6 +54,14 @@ int agent_refuse_musl(const char *libc, pid_t pid, struct profiler_error *err)
 	return -1;
 }
 
+/* The C library at path, opened as fd, is the one probed. */
+static void libc_opened(struct alloc_probes *ap, const char *path, int fd)
+{
+	snprintf(ap->path, sizeof(ap->path), "%s", path);
+	ap->fd = fd;
+	snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", fd);
+}
+
 /* Opens the C library pid maps, the way every mapped file is opened (inside
  * the target's root, so that a container's symlinks cannot point the
  * uprobes at the host's files). */
@@ -72,15 +80,14 @@ static int find_mapped_libc(struct alloc_probes *ap, pid_t pid)
 		file[strcspn(file, "\n")] = '\0';
 		if (!alloc_is_libc(file))
 			continue;
-		snprintf(ap->path, sizeof(ap->path), "%s", file);
 		int fd = -ENOENT;
 		for (int way = 0; way < MAPPED_FILE_WAYS && fd < 0; way++)
 			fd = open_mapped_file(pid, file, start, end, (enum mapped_file_way)way, NULL, 0);
 		if (fd >= 0) {
-			ap->fd = fd;
-			snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", fd);
+			libc_opened(ap, file, fd);
 			r = 0;
 		} else {
+			snprintf(ap->path, sizeof(ap->path), "%s", file);
 			r = fd == -EACCES || fd == -EPERM ? -PROFILER_E_PERMISSION : -PROFILER_E_NO_LIBC;
 		}
 	}
@@ -273,11 +280,11 @@ int alloc_probes_for_command(struct alloc_probes *ap, const char *argv0, const c
 	/* musl's loader is its C library. */
 	char *real = kind == 1 && alloc_is_musl(interp) ? realpath(interp, NULL) : NULL;
 	if (real) {
-		snprintf(ap->path, sizeof(ap->path), "%s", real); /* as maps will name it */
+		int fd = open(real, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			libc_opened(ap, real, fd); /* named as maps will name it */
 		free(real);
-		ap->fd = open(ap->path, O_RDONLY | O_CLOEXEC);
-		snprintf(ap->probe_path, sizeof(ap->probe_path), "/proc/self/fd/%d", ap->fd);
-		return ap->fd < 0 ? -PROFILER_E_NO_LIBC : alloc_probes_read_offsets(ap);
+		return fd < 0 ? -PROFILER_E_NO_LIBC : alloc_probes_read_offsets(ap);
 	}
 	/* The command is not running yet: it will map the system's C library,
 	 * the one this process maps. */

@@ -301,6 +301,22 @@ static int fail(struct profiler_error *err, enum profiler_errcode code, int e, p
 	return -1;
 }
 
+/* The target's maps (read_target_maps), or -1 with *err. */
+static int read_maps_or_fail(pid_t pid, struct mapped *libc, struct mapped *agent, struct unsafe_ranges *u,
+			     struct profiler_error *err)
+{
+	int r = read_target_maps(pid, libc, agent, u);
+	return r ? fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL) : 0;
+}
+
+static int other_build(struct profiler_error *err, pid_t pid, const char *agent_path)
+{
+	char what[sizeof(err->what)];
+	snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does not "
+		 "probe: record it with the smolder that loaded it, or restart it", agent_path);
+	return fail(err, PROFILER_E_AGENT, 0, pid, what);
+}
+
 static int stop_thread_or_fail(pid_t pid, const struct unsafe_ranges *u, struct stopped_thread *t,
 			       struct profiler_error *err, uint64_t *stopped_at)
 {
@@ -332,13 +348,18 @@ static bool same_file(const struct mapped *m, int fd)
 	       st.st_ino == m->inode;
 }
 
+/* Where a function of the target's C library is, or 0. */
+static uint64_t libc_function(pid_t pid, const struct mapped *libc, const char *name)
+{
+	uint64_t at = mapped_function(pid, libc, name);
+	return at ? libc->base + at : 0;
+}
+
 /* Where the target's dlopen is, or 0. */
 static uint64_t target_dlopen(pid_t pid, const struct mapped *libc)
 {
-	uint64_t at = mapped_function(pid, libc, "dlopen");
-	if (!at)
-		at = mapped_function(pid, libc, "__libc_dlopen_mode"); /* before glibc 2.34 */
-	return at ? libc->base + at : 0;
+	uint64_t at = libc_function(pid, libc, "dlopen");
+	return at ? at : libc_function(pid, libc, "__libc_dlopen_mode"); /* before glibc 2.34 */
 }
 
 /* dlopen(path) on the stopped thread: where it put the agent. */
@@ -380,18 +401,13 @@ int agent_inject_call(pid_t pid, struct agent_target *at, bool start, uint64_t r
 	struct mapped libc, agent;
 	struct unsafe_ranges u;
 	memset(res, 0, sizeof(*res));
-	int r = read_target_maps(pid, &libc, &agent, &u);
-	if (r)
-		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
+	if (read_maps_or_fail(pid, &libc, &agent, &u, err))
+		return -1;
 	bool loaded = agent.path[0] != '\0';
 	if (!start && !loaded)
 		return 0; /* never loaded: nothing to stop */
-	if (loaded && !same_file(&agent, at->fd)) {
-		char what[sizeof(err->what)];
-		snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder does "
-			 "not probe: record it with the smolder that loaded it, or restart it", agent.path);
-		return fail(err, PROFILER_E_AGENT, 0, pid, what);
-	}
+	if (loaded && !same_file(&agent, at->fd))
+		return other_build(err, pid, agent.path);
 	if (!libc.path[0])
 		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
 	/* A seccomp filter may answer a call it does not expect with SIGSYS,
@@ -410,9 +426,7 @@ int agent_inject_call(pid_t pid, struct agent_target *at, bool start, uint64_t r
 	uint64_t fn = 0;
 	elf_function_values(at->fd, &name, &fn, 1);
 	uint64_t dlopen_at = loaded ? 0 : target_dlopen(pid, &libc),
-		 close_at = at->target_fd >= 0 ? mapped_function(pid, &libc, "close") : 0;
-	if (close_at)
-		close_at += libc.base;
+		 close_at = at->target_fd >= 0 ? libc_function(pid, &libc, "close") : 0;
 	if (!fn)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "the agent has no start or stop function (a damaged "
 			    "install: install smolder again)");
@@ -422,7 +436,7 @@ int agent_inject_call(pid_t pid, struct agent_target *at, bool start, uint64_t r
 	if (!t)
 		return fail(err, PROFILER_E_NOMEM, 0, 0, "the injection");
 	uint64_t stopped_at, value = 0;
-	r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
+	int r = stop_thread_or_fail(pid, &u, t, err, &stopped_at);
 	bool held = r == 0;
 	if (!r && !loaded)
 		r = load_agent(t, pid, dlopen_at, at->path, &agent, err);
@@ -477,11 +491,11 @@ static bool copy_bytes(int from, int to)
 /* Undoes a memfd made in the target: closes it there. */
 static void close_in_target(pid_t pid, const struct mapped *libc, const struct unsafe_ranges *u, int fd)
 {
-	uint64_t close_at = mapped_function(pid, libc, "close"), stopped_at;
+	uint64_t close_at = libc_function(pid, libc, "close"), stopped_at;
 	struct stopped_thread *t = malloc(sizeof(*t));
 	struct profiler_error ignored;
 	if (t && close_at && stop_thread_or_fail(pid, u, t, &ignored, &stopped_at) == 0) {
-		call_quietly(t, libc->base + close_at, (uint64_t)fd);
+		call_quietly(t, close_at, (uint64_t)fd);
 		release_thread(t, true);
 	}
 	free(t);
@@ -496,7 +510,7 @@ static void close_in_target(pid_t pid, const struct mapped *libc, const struct u
 static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_ranges *u, int ours,
 		     struct agent_target *at, struct profiler_error *err)
 {
-	uint64_t create = mapped_function(pid, libc, "memfd_create"), stopped_at, fd = (uint64_t)-1;
+	uint64_t create = libc_function(pid, libc, "memfd_create"), stopped_at, fd = (uint64_t)-1;
 	if (!create)
 		return fail(err, PROFILER_E_AGENT, 0, pid, "it does not see the agent's file where smolder does (another "
 			    "mount namespace, as a container's?), and its C library has no memfd_create to take a copy");
@@ -509,8 +523,8 @@ static int hand_over(pid_t pid, const struct mapped *libc, const struct unsafe_r
 		 * exec; kernels before 6.3 know no such flag, and refuse it. */
 		static const char name[] = AGENT_FILE_NAME;
 		const uint64_t flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-		if (call_in_thread(t, libc->base + create, 0, flags | MFD_EXEC, name, sizeof(name), &fd) ||
-		    ((int)fd < 0 && call_in_thread(t, libc->base + create, 0, flags, name, sizeof(name), &fd)))
+		if (call_in_thread(t, create, 0, flags | MFD_EXEC, name, sizeof(name), &fd) ||
+		    ((int)fd < 0 && call_in_thread(t, create, 0, flags, name, sizeof(name), &fd)))
 			r = fail(err, PROFILER_E_AGENT, errno, pid, "calling memfd_create in the process failed");
 		release_thread(t, true);
 	}
@@ -551,9 +565,8 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 	*at = (struct agent_target){ .fd = -1, .target_fd = -1 };
 	struct mapped libc, agent;
 	struct unsafe_ranges u;
-	int r = read_target_maps(pid, &libc, &agent, &u);
-	if (r)
-		return fail(err, (enum profiler_errcode)-r, r == -PROFILER_E_PERMISSION ? EACCES : ESRCH, pid, NULL);
+	if (read_maps_or_fail(pid, &libc, &agent, &u, err))
+		return -1;
 	if (!libc.path[0])
 		return fail(err, PROFILER_E_STATIC, 0, pid, NULL);
 	if (agent_refuse_musl(libc.path, pid, err))
@@ -570,25 +583,20 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 			at->fd = fd;
 			return 0;
 		}
-		if (fd >= 0)
-			close(fd);
 		close(ours);
+		if (fd >= 0) {
+			close(fd);
+			return other_build(err, pid, agent.path);
+		}
 		char what[sizeof(err->what)];
-		if (fd < 0)
-			snprintf(what, sizeof(what), "the agent it holds (%.80s) cannot be opened from here to be "
-				 "probed (map_files: root's only, and gone once the main thread has exited): restart it",
-				 agent.path);
-		else
-			snprintf(what, sizeof(what), "it holds another build's agent (%.120s), whose markers this smolder "
-				 "does not probe: record it with the smolder that loaded it, or restart it", agent.path);
+		snprintf(what, sizeof(what), "the agent it holds (%.80s) cannot be opened from here to be probed "
+			 "(map_files: root's only, and gone once the main thread has exited): restart it", agent.path);
 		return fail(err, PROFILER_E_AGENT, 0, pid, what);
 	}
 	/* Our file, if the process sees it at our path (in a container,
 	 * another file may have it, or none). */
 	int seen = open_mapped_file(pid, path, 0, 0, MAPPED_IN_ROOT, NULL, 0);
-	struct stat a, b;
-	bool same = seen >= 0 && fstat(seen, &a) == 0 && fstat(ours, &b) == 0 && a.st_dev == b.st_dev &&
-		    a.st_ino == b.st_ino;
+	bool same = seen >= 0 && same_inode(seen, ours);
 	if (seen >= 0)
 		close(seen);
 	if (same) {
@@ -596,7 +604,7 @@ int agent_target_find(pid_t pid, const char *path, struct agent_target *at, stru
 		snprintf(at->path, sizeof(at->path), "%s", path);
 		return 0;
 	}
-	r = hand_over(pid, &libc, &u, ours, at, err);
+	int r = hand_over(pid, &libc, &u, ours, at, err);
 	close(ours);
 	return r;
 }

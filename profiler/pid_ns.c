@@ -78,10 +78,8 @@ static void learn_threads(struct ns_ids *n)
 		closedir(d);
 }
 
-pid_t ns_ids_our_tid(struct ns_ids *n, pid_t own)
+pid_t ns_ids_translate(struct ns_ids *n, pid_t own)
 {
-	if (!n->other)
-		return own;
 	struct tid_pair *p = find_pair(n, own);
 	if (!p) {
 		learn_threads(n);

@@ -778,9 +778,13 @@ struct ns_ids {
 };
 
 void ns_ids_init(struct ns_ids *n, pid_t pid);
+pid_t ns_ids_translate(struct ns_ids *n, pid_t own);
 /* Our number of the thread it numbers own (the process's when that thread
- * is gone). */
-pid_t ns_ids_our_tid(struct ns_ids *n, pid_t own);
+ * is gone): a branch for a process in our namespace, as every slot asks. */
+static inline pid_t ns_ids_our_tid(struct ns_ids *n, pid_t own)
+{
+	return n->other ? ns_ids_translate(n, own) : own;
+}
 void ns_ids_release(struct ns_ids *n);
 
 /* ---- session.c: a recording, composed of the parts above ---- */

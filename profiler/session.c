@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "profiler/profiler-internal.h"
@@ -207,12 +206,10 @@ static int find_agent_targets(struct profiler *s, struct profiler_error *err)
 	}
 	for (uint32_t i = 0; i < s->o.npids; i++)
 		s->agent_targets[i] = (struct agent_target){ .fd = -1, .target_fd = -1 };
-	struct stat first, st;
 	for (uint32_t i = 0; i < s->o.npids; i++) {
 		if (agent_target_find(s->o.pids[i], s->o.agent_path, &s->agent_targets[i], err))
 			return -1;
-		fstat(s->agent_targets[i].fd, i ? &st : &first);
-		if (i && (st.st_dev != first.st_dev || st.st_ino != first.st_ino)) {
+		if (i && !same_inode(s->agent_targets[i].fd, s->agent_targets[0].fd)) {
 			char what[128];
 			snprintf(what, sizeof(what), "it sees another agent file than pid %d does (another container?), "
 				 "and one recording probes one: record them apart", (int)s->o.pids[0]);

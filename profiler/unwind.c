@@ -184,29 +184,35 @@ static bool elf_image_parse(struct elf_image *img)
 	return img->min_vaddr != UINT64_MAX;
 }
 
-/* The file a mapping maps, the way every mapped file is opened, and only
- * if it is the one mapped (its build-id, where the mapping has one).  The
- * agent handed to a container (a memfd) is our own agent file byte for
- * byte: there where the process's mappings cannot be opened (its main
- * thread has exited, and map_files with it). */
+/* fd if it is the file mapped (its build-id, where the mapping has one),
+ * else -1 (fd closed). */
+static int if_mapped(int fd, const char *build_id)
+{
+	char found[2 * BUILD_ID_MAX + 1] = "";
+	if (fd >= 0 && *build_id)
+		read_build_id(fd, found, sizeof(found));
+	if (fd < 0 || !*build_id || !*found || strcmp(found, build_id) == 0)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* The file a mapping maps, the way every mapped file is opened.  The agent
+ * handed to a container (a memfd) is our own agent file byte for byte:
+ * there where the process's mappings cannot be opened (its main thread has
+ * exited, and map_files with it). */
 static int open_mapped(const struct unwinder *u, pid_t pid, const struct map_entry *e, const char *path,
 		       const char *build_id)
 {
-	for (int way = 0; way <= MAPPED_FILE_WAYS; way++) {
-		int fd = way < MAPPED_FILE_WAYS
-				 ? open_mapped_file(pid, path, e->start, e->end, (enum mapped_file_way)way, NULL, 0)
-			 : u->agent_path && strcmp(path, AGENT_MEMFD_PATH) == 0 ? open(u->agent_path, O_RDONLY | O_CLOEXEC)
-									     : -1;
-		if (fd < 0)
-			continue;
-		char found[2 * BUILD_ID_MAX + 1] = "";
-		if (*build_id)
-			read_build_id(fd, found, sizeof(found));
-		if (!*build_id || !*found || strcmp(found, build_id) == 0)
+	for (int way = 0; way < MAPPED_FILE_WAYS; way++) {
+		int fd = if_mapped(open_mapped_file(pid, path, e->start, e->end, (enum mapped_file_way)way, NULL, 0),
+				   build_id);
+		if (fd >= 0)
 			return fd;
-		close(fd);
 	}
-	return -1;
+	return u->agent_path && strcmp(path, AGENT_MEMFD_PATH) == 0
+		       ? if_mapped(open(u->agent_path, O_RDONLY | O_CLOEXEC), build_id)
+		       : -1;
 }
 
 static void image_free(struct elf_image *img)
