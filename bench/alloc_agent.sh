@@ -134,19 +134,29 @@ hp_size=$(stat -c %s "$work"/hp* 2> /dev/null | head -1 || echo 0)
 
 # ---- THREADS threads, launched: each its own blocks (alloc_heavy -t), so
 # that the cost per thread shows, not the contention of threads sharing
-# blocks, which a profiler that slows them can even relieve ----
-mt() { # LABEL -- COMMAND (prefix)
-	local label=$1 ratios=()
-	shift 2
-	for ((r = 0; r < repeat; r++)); do
-		alone=$("$ah" -t "$threads" "$calls" | awk '{ print $2 }')
-		"$@" "$ah" -t "$threads" "$calls" > "$work/mt.out" 2> /dev/null
-		ratios+=("$(awk -v a="$alone" -v b="$(field wall "$work/mt.out")" 'BEGIN { print a / b }')")
+# blocks, which a profiler that slows them can even relieve.  The threads
+# fill both CPUs, so a neighbour's steal moves a run by a fifth either way:
+# ROUNDS pairs (default 2 REPEAT + 1), the unprofiled run first in one
+# round and second in the next, so that a drift of the machine's speed
+# does not favour either side ----
+mt() { # LABEL ROUNDS -- COMMAND (prefix)
+	local label=$1 rounds=$2 ratios=() alone profiled
+	shift 3
+	for ((r = 0; r < rounds; r++)); do
+		if ((r % 2)); then
+			"$@" "$ah" -t "$threads" "$calls" > "$work/mt.out" 2> /dev/null
+			alone=$("$ah" -t "$threads" "$calls" | awk '{ print $2 }')
+		else
+			alone=$("$ah" -t "$threads" "$calls" | awk '{ print $2 }')
+			"$@" "$ah" -t "$threads" "$calls" > "$work/mt.out" 2> /dev/null
+		fi
+		profiled=$(field wall "$work/mt.out")
+		ratios+=("$(awk -v a="$alone" -v b="$profiled" 'BEGIN { print a / b }')")
 	done
-	echo "| alloc_heavy -t $threads ($threads threads), launched | $label | $(spread "${ratios[@]}") | - |"
+	echo "| alloc_heavy -t $threads ($threads threads), launched, $rounds rounds | $label | $(spread "${ratios[@]}") | - |"
 }
-mt "smolder --view alloc" -- "$smolder" record -q --view alloc -o "$work/mt.smolder" --
-mt "heaptrack" -- heaptrack -o "$work/mtht"
+mt "smolder --view alloc" "${ROUNDS:-$((2 * repeat + 1))}" -- "$smolder" record -q --view alloc -o "$work/mt.smolder" --
+mt "heaptrack" "$repeat" -- heaptrack -o "$work/mtht"
 echo
 echo "per call site, launched, each run ($calls calls, default rate):"
 printf '  %s\n' "${site_runs[@]}"

@@ -444,15 +444,20 @@ static int64_t sample_of(struct profile *p, uint32_t stack, uint32_t tid, uint64
 	return p->samples.count - 1;
 }
 
+static void add_to_sample(struct profile *p, uint32_t i, const int64_t *values)
+{
+	struct sample *s = profile_sample(p, i);
+	for (uint32_t v = 0; v < p->nvalues; v++)
+		s->value[v] = sat_add_i64(s->value[v], values[v]);
+}
+
 int profile_add_sample(struct profile *p, uint32_t stack, uint32_t tid, uint64_t time,
 		       const int64_t *values)
 {
 	int64_t i = sample_of(p, stack, tid, time);
 	if (i < 0)
 		return -PROFILE_E_NOMEM;
-	struct sample *s = profile_sample(p, (uint32_t)i);
-	for (uint32_t v = 0; v < p->nvalues; v++)
-		s->value[v] = sat_add_i64(s->value[v], values[v]);
+	add_to_sample(p, (uint32_t)i, values);
 	return 0;
 }
 
@@ -470,7 +475,8 @@ int profile_add_event(struct profile *p, uint32_t stack, uint32_t tid, uint64_t 
 	}
 	if (ev)
 		memcpy(ev, values, p->nvalues * sizeof(int64_t));
-	return profile_add_sample(p, stack, tid, time, values);
+	add_to_sample(p, (uint32_t)i, values);
+	return 0;
 }
 
 void profile_forget_events(struct profile *p)

@@ -146,14 +146,21 @@ static void free_read_buffers(struct agent_rings *r)
 	r->buf_size = 0;
 }
 
-/* An id of the allocated marker's events: ring samples are named by it. */
-static uint64_t alloc_event_id(const struct event_set *es)
+/* Learns an id of the allocated marker's events (ring samples are named by
+ * it) and where a slot holds each register its samples have: false if
+ * there is no such event. */
+static bool learn_alloc_event(struct agent_rings *r)
 {
-	const struct event *events = es->events.data;
-	for (uint32_t i = 0; i < es->events.count; i++)
+	const struct event *events = r->es->events.data;
+	for (uint32_t i = 0; i < r->es->events.count && !r->alloc_id; i++)
 		if (events[i].kind == KIND_AGENT_ALLOC)
-			return events[i].id;
-	return 0;
+			r->alloc_id = events[i].id;
+	uint64_t mask = r->es->kinds[KIND_AGENT_ALLOC].sample_regs_user;
+	r->nreg_words = 0;
+	for (unsigned reg = 0; reg < 64; reg++)
+		if (mask & (1ull << reg))
+			r->reg_words[r->nreg_words++] = (int8_t)arch_agent_ring_word(reg);
+	return r->alloc_id != 0;
 }
 
 /* After a failed read or write: the process exited, or its memory is no
@@ -462,9 +469,10 @@ static uint32_t slot_pieces(struct agent_rings *r, pid_t pid, pid_t tid, const s
 		PUT(0); /* user frames come from the stack, as for the uprobe's */
 	if (attr->sample_type & PERF_SAMPLE_REGS_USER) {
 		PUT(PERF_SAMPLE_REGS_ABI_64);
-		for (unsigned reg = 0; reg < 64; reg++)
-			if (attr->sample_regs_user & (1ull << reg))
-				PUT(arch_agent_ring_reg(s, reg));
+		for (uint32_t i = 0; i < r->nreg_words; i++) {
+			int w = r->reg_words[i];
+			PUT(w < 0 ? 0 : w < AGENT_RING_REGS ? s->regs[w] : s->args[w - AGENT_RING_REGS]);
+		}
 	}
 	uint32_t n = 1;
 	size_t after = 0; /* bytes of the pieces after the first */
@@ -791,7 +799,7 @@ void agent_rings_read(struct agent_rings *r, struct record_queue *q)
 			return;
 		}
 	}
-	if (!r->alloc_id && !(r->alloc_id = alloc_event_id(r->es)))
+	if (!r->alloc_id && !learn_alloc_event(r))
 		return;
 	struct agent_ring *rings = r->rings.data;
 	uint32_t oldest = 0;

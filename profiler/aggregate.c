@@ -407,16 +407,29 @@ static uint32_t sample_frames(struct aggregate *a, const struct sample_view *v)
 	return PROFILE_NONE;
 }
 
+static bool in_range(const struct known_range *k, const struct process_maps *pm, uint64_t ip)
+{
+	return k->pid == pm->pid && k->generation == pm->generation && ip - k->start < k->end - k->start;
+}
+
 static bool in_agent(struct aggregate *a, struct process_maps *pm, uint64_t ip)
 {
-	const struct map_entry *e = pm ? process_maps_find(pm, ip) : NULL;
+	if (!pm)
+		return false;
+	if (in_range(&a->agent_range, pm, ip))
+		return true;
+	if (in_range(&a->other_range, pm, ip))
+		return false;
+	const struct map_entry *e = process_maps_find(pm, ip);
 	if (!e || e->mapping == PROFILE_NONE)
 		return false;
-	if (e->mapping == a->agent_mapping || e->mapping == a->other_mapping)
-		return e->mapping == a->agent_mapping;
-	const char *path = string_table_get(&a->p->strings, profile_mapping(a->p, e->mapping)->path);
-	bool agent = agent_file_named(path);
-	*(agent ? &a->agent_mapping : &a->other_mapping) = e->mapping;
+	bool agent = e->mapping == a->agent_mapping;
+	if (!agent && e->mapping != a->other_mapping) {
+		const char *path = string_table_get(&a->p->strings, profile_mapping(a->p, e->mapping)->path);
+		agent = agent_file_named(path);
+		*(agent ? &a->agent_mapping : &a->other_mapping) = e->mapping;
+	}
+	*(agent ? &a->agent_range : &a->other_range) = (struct known_range){ pm->pid, pm->generation, e->start, e->end };
 	return agent;
 }
 

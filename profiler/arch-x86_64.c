@@ -61,12 +61,6 @@ int arch_agent_ring_word(unsigned reg)
 	}
 }
 
-uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg)
-{
-	int w = arch_agent_ring_word(reg);
-	return w < 0 ? 0 : w < AGENT_RING_REGS ? s->regs[w] : s->args[w - AGENT_RING_REGS];
-}
-
 int arch_perf_reg_of_unwind(int unw_reg)
 {
 	for (size_t i = 0; i < sizeof(unwind_regs) / sizeof(unwind_regs[0]); i++)

@@ -112,6 +112,14 @@ struct map_entry {
 	uint32_t mapping; /* profile mapping id */
 };
 
+/* A map entry of a process as its maps were (the generation): a cache of a
+ * lookup.  Zeroed, it holds nothing. */
+struct known_range {
+	pid_t pid;
+	uint32_t generation;
+	uint64_t start, end;
+};
+
 struct process_maps {
 	pid_t pid;
 	struct map_entry *entries; /* sorted by start, not overlapping */
@@ -255,6 +263,8 @@ struct agent_rings {
 	uint8_t zeros[8];
 	struct vec retired; /* struct retired_ring: mappings of rings let go, which queued samples still read */
 	uint64_t alloc_id; /* the allocated marker's event, which the samples name */
+	int8_t reg_words[64]; /* ... where a slot holds each register of its samples (arch_agent_ring_word) */
+	uint32_t nreg_words;
 	uint32_t rings_seen, rings_mapped; /* rings learned, and those we map (the others: process_vm_readv) */
 	uint64_t since_ns; /* slots older are an earlier recording's */
 	uint64_t samples;  /* read from the rings */
@@ -358,10 +368,6 @@ enum arch_reg {
 unsigned arch_perf_reg(enum arch_reg r);
 /* Every register DWARF CFI may name: the sample_regs_user of unwinding samples. */
 uint64_t arch_unwind_regs_mask(void);
-/* The value of perf's register reg in a ring slot of the agent (its
- * registers, and the allocated marker's arguments in theirs); 0 for the
- * others. */
-uint64_t arch_agent_ring_reg(const struct agent_ring_slot *s, unsigned reg);
 /* Where a slot holds perf's register reg: an index into its registers,
  * then past them into the marker's arguments; -1 for none (always 0). */
 int arch_agent_ring_word(unsigned reg);
@@ -696,8 +702,11 @@ struct aggregate {
 	uint32_t unknown_marker; /* "[unknown]": the root of a DWARF stack that stops early */
 	uint32_t agent_leaf[AGENT_FUNCS]; /* sampled alloc view: a named location per enum agent_func */
 	/* The profile mappings last found to be the agent's file and not to
-	 * be (PROFILE_NONE: none yet), asked of a sample's first frames. */
+	 * be (PROFILE_NONE: none yet), asked of a sample's first frames; and
+	 * the map entries they were found in, which those frames nearly
+	 * always fall in again. */
 	uint32_t agent_mapping, other_mapping;
+	struct known_range agent_range, other_range;
 	int fatal;               /* a negative profile_error: stop */
 	struct frames frames;
 	struct stack_memo *stacks; /* NULL: every stack built */
