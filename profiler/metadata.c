@@ -101,13 +101,23 @@ static int write_settings(const struct profiler *s, struct profile *p)
 	snprintf(buf, sizeof(buf), "%s%s%s%s", (views & VIEW_CPU) ? ",cpu" : "", (views & VIEW_OFFCPU) ? ",offcpu" : "",
 		 (views & VIEW_IO) ? ",io" : "", (views & VIEW_ALLOC) ? ",alloc" : "");
 	rc |= profile_set_meta(p, "view", buf + 1);
-	if (views & VIEW_ALLOC)
-		rc |= meta_u64(p, "alloc_period", s->o.alloc_period);
-	snprintf(buf, sizeof(buf), "%s%s", s->events.event_name,
-		 s->events.attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)" : " (hardware PMU)");
-	rc |= profile_set_meta(p, "event", buf);
-	snprintf(buf, sizeof(buf), "%u Hz", s->o.frequency);
-	rc |= profile_set_meta(p, "frequency", buf);
+	if (views & VIEW_ALLOC) {
+		if (s->o.alloc_mode == ALLOC_SAMPLED)
+			snprintf(buf, sizeof(buf), "sampled by the agent, every %" PRIu64 " bytes on average",
+				 s->o.alloc_rate);
+		else
+			snprintf(buf, sizeof(buf), "exact (uprobes), the stack of 1 call in %u", s->o.alloc_period);
+		rc |= profile_set_meta(p, "alloc", buf);
+	}
+	/* The clock and its rate are the cpu view's: the others are events. */
+	if (views & VIEW_CPU) {
+		snprintf(buf, sizeof(buf), "%s%s", s->events.event_name,
+			 s->events.attr.type == PERF_TYPE_SOFTWARE ? " (no hardware PMU: software clock)"
+								   : " (hardware PMU)");
+		rc |= profile_set_meta(p, "event", buf);
+		snprintf(buf, sizeof(buf), "%u Hz", s->o.frequency);
+		rc |= profile_set_meta(p, "frequency", buf);
+	}
 	return rc | profile_set_meta(p, "unwind", s->o.unwind == UNWIND_FP      ? "fp"
 						   : s->o.unwind == UNWIND_DWARF ? "dwarf"
 										 : "auto (dwarf)");

@@ -159,6 +159,7 @@ int render_info(const struct profile *p, const struct profile_read_info *ri, FIL
 	print_meta(p, out, "view:", "view");
 	print_meta(p, out, "event:", "event");
 	print_meta(p, out, "frequency:", "frequency");
+	print_meta(p, out, "alloc:", "alloc");
 	print_meta(p, out, "unwind:", "unwind");
 	print_meta(p, out, "sources:", "sources");
 	fputs("values:       ", out);

@@ -98,7 +98,7 @@ expect_share() { # FOLDED REGEX EXPECTED TOLERANCE LABEL
 	if near "$s" "$3" "$4"; then pass "$5: $s% (expect $3 +- $4)"; else fail "$5: $s%, expected $3 +- $4"; fi
 }
 
-# The alloc tests' measures.
+# The event views' measures (alloc, io).
 value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
 	"$SMOLDER" fold --value "$2" "$1" | re=$3 awk '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["re"]) t += n }
 		END { printf "%.0f", t }'

@@ -64,8 +64,10 @@ want=$(truth "$OUT" leak inuse)
 within "$got" "$want" 10 && pass "default period: leak in use $got, true $want" ||
 	fail "default period: leak in use $got, true $want"
 
-"$SMOLDER" info "$P" | grep -q '^values: *alloc_bytes/bytes, alloc_count/count, inuse_bytes/bytes' &&
-	pass "values: alloc_bytes, alloc_count, inuse_bytes" || fail "alloc values missing: $("$SMOLDER" info "$P")"
+"$SMOLDER" info "$P" > "$TMP/info"
+grep -q '^values: *alloc_bytes/bytes, alloc_count/count, inuse_bytes/bytes' "$TMP/info" &&
+	grep -q '^alloc: *exact (uprobes), the stack of 1 call in 61$' "$TMP/info" && ! grep -q '^event:' "$TMP/info" &&
+	pass "info: alloc values, the exact mode and its period, no clock" || fail "alloc info: $(cat "$TMP/info")"
 "$SMOLDER" flamegraph "$P" | grep -q '>Allocation Flame Graph<' && pass "allocation flamegraph by default" ||
 	fail "alloc flamegraph title"
 "$SMOLDER" report "$P" | grep -q '^inuse_bytes (bytes): total' && pass "report shows in-use bytes" ||
@@ -108,8 +110,9 @@ fi
 
 # With the cpu view in one recording.
 "$SMOLDER" record -q --view cpu,alloc --alloc-mode exact -o "$TMP/both.smolder" -- "$WORKLOADS/allocs" 20 > /dev/null
-"$SMOLDER" info "$TMP/both.smolder" | grep -q '^values: *samples/count, cpu/nanoseconds, alloc_bytes/bytes' &&
-	pass "cpu and alloc in one profile" || fail "cpu,alloc: $("$SMOLDER" info "$TMP/both.smolder" | grep values)"
+"$SMOLDER" info "$TMP/both.smolder" > "$TMP/info"
+grep -q '^values: *samples/count, cpu/nanoseconds, alloc_bytes/bytes' "$TMP/info" && grep -q '^event:' "$TMP/info" &&
+	grep -q '^alloc: *exact' "$TMP/info" && pass "cpu and alloc in one profile" || fail "cpu,alloc: $(cat "$TMP/info")"
 
 # A statically linked target has no C library to probe: one line, non-zero.
 "$SMOLDER" record -q --view alloc --alloc-mode exact -o "$TMP/static.svg" -- "$WORKLOADS/allocs_static" 1 > /dev/null 2> "$TMP/err"

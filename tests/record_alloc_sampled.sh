@@ -34,6 +34,8 @@ for site in malloc calloc realloc aligned leak; do
 	done
 done
 [ $ok = 1 ] && pass "launched, --alloc-rate 1024: bytes and calls of all five sites within 5% of the truth"
+"$SMOLDER" info "$P" | grep -q '^alloc: *sampled by the agent, every 1024 bytes on average$' &&
+	pass "info: the sampled mode and its rate" || fail "info: $("$SMOLDER" info "$P" | head -12)"
 got=$(value_under "$P" inuse_bytes ';main;alloc_leak;')
 want=$(truth "$TMP/launch.out" leak inuse)
 freed=$(value_under "$P" inuse_bytes ';main;alloc_(malloc|calloc|realloc|aligned);')

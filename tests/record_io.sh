@@ -7,10 +7,6 @@ require_perf
 if [ "$(id -u)" = 0 ] && [ ! -d /sys/kernel/tracing/events ] && [ ! -d /sys/kernel/debug/tracing/events ]; then
 	mount -t tracefs nodev /sys/kernel/tracing 2> /dev/null # the test's job, not smolder's
 fi
-value_under() { # PROFILE VALUE REGEX: the sum of VALUE over stacks matching REGEX
-	"$SMOLDER" fold --value "$2" "$1" | re=$3 awk '{ n = $NF; sub(/ [0-9]+$/, ""); if ($0 ~ ENVIRON["re"]) t += n }
-		END { printf "%.0f", t }'
-}
 
 # Eight rounds: long enough for the moves between CPUs below.
 rounds=8
