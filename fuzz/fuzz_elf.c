@@ -1,6 +1,7 @@
 /* The ELF readers on hostile files, read from files a target (or a
  * container) controls: the profiler's (the build-id note of a mapped file,
- * the allocation functions of a C library), the symbolizer's image of
+ * the allocation functions of a C library, the search table the unwinder
+ * builds of an .eh_frame without .eh_frame_hdr), the symbolizer's image of
  * inflated DWARF sections (walked CU by CU, and searched by address as
  * lookups search it) and such an image as its cache keeps it, and its names
  * inferred from .eh_frame_hdr for files without symbols. */
@@ -12,6 +13,7 @@
 
 #include "fuzz/fuzz.h"
 #include "profiler/profiler-internal.h"
+#include "profiler/unwind.h"
 #include "symbolizer/dwarf_image.h"
 #include "symbolizer/elf_file-internal.h"
 
@@ -101,6 +103,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char build_id[2 * BUILD_ID_MAX + 1];
 		read_build_id(fd, build_id, sizeof(build_id));
 		alloc_probes_read_offsets(&ap);
+		struct eh_frame_index ix;
+		eh_frame_index_build(&ix, data, size);
+		eh_frame_index_release(&ix);
 		dwarf_image_walk(fd);
 		dwarf_cache_walk(data, size);
 		inferred_names(fd);

@@ -60,6 +60,7 @@ struct elf_image {
 	const Elf64_Phdr *phdr;
 	uint32_t phnum;
 	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
+	struct eh_frame_index index; /* where it has no .eh_frame_hdr */
 	uint64_t min_vaddr, max_vaddr;
 };
 
@@ -142,7 +143,14 @@ struct unwind_ctx {
 	bool overran;
 	struct unwind_memo *log; /* NULL: not memoized */
 	bool log_full;
+	/* While libunwind searches an index of ours (a file with no
+	 * .eh_frame_hdr): it reads the table at INDEX_ADDR. */
+	const struct eh_frame_index *index;
 };
+
+/* Where libunwind is told an index of ours is: not canonical, so never an
+ * address of the target's. */
+#define INDEX_ADDR 0x4000000000000000ull
 
 static void memo_log(struct unwind_ctx *c, uint64_t where, uint64_t value)
 {
@@ -181,7 +189,11 @@ static bool elf_image_parse(struct elf_image *img)
 			img->eh_frame_hdr_size = ph->p_memsz;
 		}
 	}
-	return img->min_vaddr != UINT64_MAX;
+	if (img->min_vaddr == UINT64_MAX)
+		return false;
+	if (!img->eh_frame_hdr_vaddr)
+		eh_frame_index_build(&img->index, img->data, img->size);
+	return true;
 }
 
 /* fd if it is the file mapped (its build-id, where the mapping has one),
@@ -219,6 +231,7 @@ static void image_free(struct elf_image *img)
 {
 	if (img->data)
 		munmap((void *)img->data, img->size);
+	eh_frame_index_release(&img->index);
 	free(img->key);
 	free(img);
 }
@@ -382,8 +395,24 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 {
 	struct unwind_ctx *c = arg;
 	const struct module *m = module_at(c->pmods, ip);
-	if (!m || !m->img->eh_frame_hdr_vaddr)
+	if (!m)
 		return -UNW_ENOINFO;
+	unw_dyn_info_t di;
+	memset(&di, 0, sizeof(di));
+	di.start_ip = m->start;
+	di.end_ip = m->end;
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	if (!m->img->eh_frame_hdr_vaddr) {
+		if (!m->img->index.count)
+			return -UNW_ENOINFO;
+		di.u.rti.segbase = m->img->index.base + (uint64_t)m->bias;
+		di.u.rti.table_data = INDEX_ADDR;
+		di.u.rti.table_len = m->img->index.count * 8 / sizeof(unw_word_t);
+		c->index = &m->img->index;
+		int rc = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+		c->index = NULL;
+		return rc;
+	}
 	/* .eh_frame_hdr: version, eh_frame_ptr_enc, fde_count_enc, table_enc,
 	 * then the encoded eh_frame pointer, fde count, and the sorted table. */
 	uint64_t hdr = m->img->eh_frame_hdr_vaddr + (uint64_t)m->bias;
@@ -399,12 +428,6 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	if (!module_read(m, hdr + 8, &count_word))
 		return -UNW_ENOINFO;
 	uint32_t fde_count = (uint32_t)count_word;
-	unw_dyn_info_t di;
-	memset(&di, 0, sizeof(di));
-	di.start_ip = m->start;
-	di.end_ip = m->end;
-	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	di.u.rti.name_ptr = 0;
 	di.u.rti.segbase = hdr;
 	di.u.rti.table_data = hdr + 12;
 	di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
@@ -432,6 +455,10 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	struct unwind_ctx *c = arg;
 	if (write)
 		return -UNW_EINVAL;
+	if (c->index && addr - INDEX_ADDR <= (uint64_t)c->index->count * 8 - 8) {
+		memcpy(valp, (const uint8_t *)c->index->pairs + (addr - INDEX_ADDR), 8);
+		return 0;
+	}
 	if (addr >= c->sp && addr < c->sp + c->stack_len) {
 		uint64_t off = addr - c->sp;
 		if (off + 8 > c->stack_len) {

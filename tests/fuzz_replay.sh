@@ -2,15 +2,24 @@
 # Replays every fuzz corpus (and the must-fail profiles) through its target.
 . "$(dirname "$0")/lib.sh"
 # The ELF readers' corpus is built, not kept: ELF files of this build, cut
-# short and with bytes flipped in their headers, notes and .debug_aranges.
+# short and with bytes flipped in their headers, notes, .debug_aranges and
+# (the static one's, which has no .eh_frame_hdr) .eh_frame.
 mkdir -p "$TMP/elf"
-for f in "$top_builddir/tests/workloads/libplugin.so" "$top_builddir/tests/workloads/allocs"; do
+for f in "$top_builddir/tests/workloads/libplugin.so" "$top_builddir/tests/workloads/allocs" \
+	"$top_builddir/tests/workloads/allocs_static"; do
 	b=$(basename "$f")
 	cp "$f" "$TMP/elf/$b"
 	for n in 16 64 200 600 1000 4096; do head -c $n "$f" > "$TMP/elf/$b.$n"; done
 	aranges=$(readelf -SW "$f" | awk '{ for (i = 1; i < NF; i++) if ($i == ".debug_aranges") print $(i + 3) }')
 	aranges=${aranges:+$((16#$aranges))}
-	for at in 5 20 40 60 400 700 ${aranges:+$((aranges + 4)) $((aranges + 6)) $((aranges + 10)) $((aranges + 17))}; do
+	read -r eh eh_size < <(readelf -SW "$f" | awk '{ for (i = 1; i < NF; i++) if ($i == ".eh_frame") print $(i + 3), $(i + 4) }')
+	eh_flips=""
+	if [ "$b" = allocs_static ] && [ -n "$eh" ]; then
+		eh=$((16#$eh)) eh_size=$((16#$eh_size))
+		eh_flips="$((eh)) $((eh + 3)) $((eh + 8)) $((eh + 13)) $((eh + 17)) $((eh + 27)) $((eh + 31))"
+		for k in $(seq 1 12); do eh_flips="$eh_flips $((eh + k * eh_size / 13))"; done
+	fi
+	for at in 5 20 40 60 400 700 ${aranges:+$((aranges + 4)) $((aranges + 6)) $((aranges + 10)) $((aranges + 17))} $eh_flips; do
 		python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); i = int(sys.argv[2]); d[i] ^= 0xff
 open(sys.argv[3], "wb").write(d)' "$f" "$at" "$TMP/elf/$b.flip$at"
 	done

@@ -35,6 +35,16 @@ s=$(share "$TMP/cpp.folded" ';main;.*run_round.*;.*apply_all.*;.*Scaled.*area')
 awk -v s="$s" 'BEGIN { exit !(s > 80) }' && pass "c++: main -> run_round -> apply_all -> Scaled::area ($s%)" ||
 	fail "c++: virtual call path missing ($s%): $(sort -t' ' -k2 -n "$TMP/cpp.folded" | tail -2)"
 
+# A static binary: the linker writes no .eh_frame_hdr for it (gcc asks for
+# one for dynamic ones only), and the unwinder indexes its .eh_frame itself.
+"$SMOLDER" record -q -F 999 -o "$TMP/static.folded" -- "$WORKLOADS/shares_static" 3 > /dev/null ||
+	fail "record shares_static: status $?"
+s=$(share "$TMP/static.folded" '^shares_static;_start;.*;main;')
+near "$s" 100 1 && pass "static, no frame pointers, no .eh_frame_hdr: $s% of stacks reach _start -> main" ||
+	fail "static: only $s% complete: $(sort -t' ' -k2 -n "$TMP/static.folded" | tail -3)"
+expect_share "$TMP/static.folded" ';main;run_b;middle_b;burn_b$' 30 6 "static: main -> run_b -> middle_b -> burn_b"
+expect_share "$TMP/static.folded" ';main;run_c;burn_c$' 50 6 "static: main -> run_c -> burn_c"
+
 # A stack copy too small for the recursion: counted, and the summary says so.
 "$SMOLDER" record -F 999 --unwind dwarf --stack-size 512 -o "$TMP/short.folded" -- "$WORKLOADS/deep" 1 \
 	> /dev/null 2> "$TMP/err"
@@ -62,9 +72,14 @@ for i in range(off, off + size):
 open(path, "wb").write(data)
 EOF2
 }
-for how in ff garble; do
-	cp "$WORKLOADS/shares_nofp" "$TMP/cfi_$how"
-	eh_frame "$TMP/cfi_$how" $how
+# The static build's too, which the unwinder indexes itself.
+for how in ff garble static_ff static_garble; do
+	if [ "${how#static_}" != "$how" ]; then
+		cp "$WORKLOADS/shares_static" "$TMP/cfi_$how"
+	else
+		cp "$WORKLOADS/shares_nofp" "$TMP/cfi_$how"
+	fi
+	eh_frame "$TMP/cfi_$how" "${how#static_}"
 	timeout 60 "$SMOLDER" record -q -F 999 --unwind dwarf -o "$TMP/cfi_$how.folded" -- "$TMP/cfi_$how" -n 200 \
 		> /dev/null 2> "$TMP/cfi.err"
 	st=$?
