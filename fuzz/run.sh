@@ -12,7 +12,7 @@ base=$(ls "$top"/base/*.c)
 srcs="$(ls "$top"/profile/*.c "$top"/render/*.c) $base"
 libs="$(pkg-config --libs libzstd zlib) -lm -lpthread"
 if [ "$target" = elf ]; then # the profiler's ELF readers and the symbolizer's file handling
-	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c
+	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profiler/eh_frame.c $top/profile/model.c
 		$(ls "$top"/symbolizer/*.c) $base"
 	libs="$(pkg-config --libs libelf libdw libdeflate) -liberty -ldl -lpthread"
 fi
@@ -32,6 +32,9 @@ if [ "$target" = elf ]; then # no ELF files are kept in the tree: seed with a sm
 	mkdir -p "$seeds"
 	printf 'void *malloc(unsigned long n) { return (void *)n; }\nvoid free(void *p) { (void)p; }\n' |
 		clang -x c -O2 -g -gdwarf-aranges -gz=zlib -shared -fPIC -nostdlib -Wl,--build-id -o "$seeds/tiny.so" -
+	# and a static one, whose .eh_frame has no .eh_frame_hdr (the unwinder indexes it)
+	printf 'int f(int x) { return x * 3; }\nvoid _start(void) { for (;;) f(1); }\n' |
+		clang -x c -O2 -static -nostdlib -fasynchronous-unwind-tables -Wl,--no-eh-frame-hdr -o "$seeds/tiny_static" -
 fi
 if [ "$target" = dwarf ]; then # seeded with the sections of a small C++ build, in fuzz_dwarf.c's layout
 	seeds=$out/seeds_dwarf

@@ -34,7 +34,8 @@ static bool find_section(const uint8_t *data, size_t size, struct byte_cursor *o
 		return false;
 	static const char want[] = ".eh_frame";
 	for (uint32_t i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type != SHT_PROGBITS || sh[i].sh_name >= names->sh_size ||
+		/* SHT_X86_64_UNWIND: as LLVM's assembler types it. */
+		if ((sh[i].sh_type != SHT_PROGBITS && sh[i].sh_type != SHT_X86_64_UNWIND) || sh[i].sh_name >= names->sh_size ||
 		    names->sh_size - sh[i].sh_name < sizeof(want) ||
 		    memcmp(data + names->sh_offset + sh[i].sh_name, want, sizeof(want)) != 0)
 			continue;

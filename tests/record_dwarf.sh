@@ -45,6 +45,16 @@ near "$s" 100 1 && pass "static, no frame pointers, no .eh_frame_hdr: $s% of sta
 expect_share "$TMP/static.folded" ';main;run_b;middle_b;burn_b$' 30 6 "static: main -> run_b -> middle_b -> burn_b"
 expect_share "$TMP/static.folded" ';main;run_c;burn_c$' 50 6 "static: main -> run_c -> burn_c"
 
+# Debian's musl-gcc links without .eh_frame_hdr too, dynamic as its binaries are.
+if command -v musl-gcc > /dev/null; then
+	musl-gcc -O2 -g -fomit-frame-pointer -o "$TMP/shares_musl" "$top_srcdir/tests/workloads/shares.c"
+	"$SMOLDER" record -q -F 999 -o "$TMP/musl.folded" -- "$TMP/shares_musl" 3 > /dev/null ||
+		fail "record shares_musl: status $?"
+	expect_share "$TMP/musl.folded" ';main;run_c;burn_c$' 50 6 "musl-gcc, no .eh_frame_hdr: main -> run_c -> burn_c"
+else
+	echo "not tested: a musl-gcc build (no musl-gcc; scripts/setup --test installs musl-tools)"
+fi
+
 # A stack copy too small for the recursion: counted, and the summary says so.
 "$SMOLDER" record -F 999 --unwind dwarf --stack-size 512 -o "$TMP/short.folded" -- "$WORKLOADS/deep" 1 \
 	> /dev/null 2> "$TMP/err"
