@@ -29,20 +29,23 @@ static bool find_section(const uint8_t *data, size_t size, struct byte_cursor *o
 	    eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > size ||
 	    (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > size - eh->e_shoff || eh->e_shstrndx >= eh->e_shnum)
 		return false;
-	const Elf64_Shdr *sh = (const Elf64_Shdr *)(data + eh->e_shoff), *names = &sh[eh->e_shstrndx];
-	if (names->sh_offset > size || names->sh_size > size - names->sh_offset)
+	/* Copied out: the file may put its headers anywhere, aligned or not. */
+	Elf64_Shdr names, sh;
+	memcpy(&names, data + eh->e_shoff + (size_t)eh->e_shstrndx * sizeof(sh), sizeof(names));
+	if (names.sh_offset > size || names.sh_size > size - names.sh_offset)
 		return false;
 	static const char want[] = ".eh_frame";
 	for (uint32_t i = 0; i < eh->e_shnum; i++) {
+		memcpy(&sh, data + eh->e_shoff + (size_t)i * sizeof(sh), sizeof(sh));
 		/* SHT_X86_64_UNWIND: as LLVM's assembler types it. */
-		if ((sh[i].sh_type != SHT_PROGBITS && sh[i].sh_type != SHT_X86_64_UNWIND) || sh[i].sh_name >= names->sh_size ||
-		    names->sh_size - sh[i].sh_name < sizeof(want) ||
-		    memcmp(data + names->sh_offset + sh[i].sh_name, want, sizeof(want)) != 0)
+		if ((sh.sh_type != SHT_PROGBITS && sh.sh_type != SHT_X86_64_UNWIND) || sh.sh_name >= names.sh_size ||
+		    names.sh_size - sh.sh_name < sizeof(want) ||
+		    memcmp(data + names.sh_offset + sh.sh_name, want, sizeof(want)) != 0)
 			continue;
-		if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset)
+		if (sh.sh_offset > size || sh.sh_size > size - sh.sh_offset)
 			return false;
-		*out = (struct byte_cursor){ data + sh[i].sh_offset, data + sh[i].sh_offset + sh[i].sh_size, false };
-		*addr = sh[i].sh_addr;
+		*out = (struct byte_cursor){ data + sh.sh_offset, data + sh.sh_offset + sh.sh_size, false };
+		*addr = sh.sh_addr;
 		return true;
 	}
 	return false;

@@ -172,7 +172,9 @@ static bool elf_image_parse(struct elf_image *img)
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_phentsize != sizeof(Elf64_Phdr))
 		return false;
-	if (eh->e_phoff > img->size || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > img->size - eh->e_phoff)
+	/* Aligned, as every linker writes it: the headers are read in place. */
+	if (eh->e_phoff % 8 || eh->e_phoff > img->size ||
+	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > img->size - eh->e_phoff)
 		return false;
 	img->phdr = (const Elf64_Phdr *)(img->data + eh->e_phoff);
 	img->phnum = eh->e_phnum;

@@ -5,6 +5,7 @@
 # short and with bytes flipped in their headers, notes, .debug_aranges and
 # (the static one's, which has no .eh_frame_hdr) .eh_frame.
 mkdir -p "$TMP/elf"
+cp "$top_srcdir"/fuzz/corpus/elf/* "$TMP/elf/" # and what campaigns found
 for f in "$top_builddir/tests/workloads/libplugin.so" "$top_builddir/tests/workloads/allocs" \
 	"$top_builddir/tests/workloads/allocs_static"; do
 	b=$(basename "$f")
