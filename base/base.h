@@ -216,6 +216,23 @@ static inline const char *cursor_cstring(struct byte_cursor *c)
 	return s;
 }
 
+/* ---- eh_frame: the search table of an .eh_frame whose file has no
+ * .eh_frame_hdr (static binaries), for the unwinder and the symbolizer ---- */
+
+/* As .eh_frame_hdr's table: each FDE's initial location and its address,
+ * less base (the section's address), sorted by location. */
+struct eh_frame_index {
+	int32_t (*pairs)[2];
+	uint32_t count;
+	uint64_t base;
+};
+
+/* Indexes the .eh_frame of the ELF file of size bytes at data (a target's:
+ * untrusted); false, and ix empty, if it has none or none of its FDEs can
+ * be read. */
+bool eh_frame_index_build(struct eh_frame_index *ix, const uint8_t *data, size_t size);
+void eh_frame_index_release(struct eh_frame_index *ix);
+
 /* ---- files ---- */
 
 /* Reads all of path (standard input for NULL or "-") into a NUL-terminated

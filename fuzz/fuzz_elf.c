@@ -13,7 +13,6 @@
 
 #include "fuzz/fuzz.h"
 #include "profiler/profiler-internal.h"
-#include "profiler/unwind.h"
 #include "symbolizer/dwarf_image.h"
 #include "symbolizer/elf_file-internal.h"
 

@@ -12,7 +12,7 @@ base=$(ls "$top"/base/*.c)
 srcs="$(ls "$top"/profile/*.c "$top"/render/*.c) $base"
 libs="$(pkg-config --libs libzstd zlib) -lm -lpthread"
 if [ "$target" = elf ]; then # the profiler's ELF readers and the symbolizer's file handling
-	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profiler/eh_frame.c $top/profile/model.c
+	srcs="$top/profiler/alloc_probes.c $top/profiler/maps.c $top/profiler/perf.c $top/profile/model.c
 		$(ls "$top"/symbolizer/*.c) $base"
 	libs="$(pkg-config --libs libelf libdw libdeflate) -liberty -ldl -lpthread"
 fi

@@ -11,24 +11,6 @@
 
 struct unwinder;
 
-/* ---- eh_frame.c: an .eh_frame's search table where the file has no
- * .eh_frame_hdr (static binaries) ---- */
-
-/* As .eh_frame_hdr's table: each FDE's initial location and its address,
- * less base (the section's address), sorted by location. */
-struct eh_frame_index {
-	int32_t (*pairs)[2];
-	uint32_t count;
-	uint64_t base;
-};
-
-/* Indexes the .eh_frame of the ELF file of size bytes at data (a target's:
- * untrusted); false, and ix empty, if it has none or none of its FDEs can
- * be read. */
-bool eh_frame_index_build(struct eh_frame_index *ix, const uint8_t *data, size_t size);
-void eh_frame_index_release(struct eh_frame_index *ix);
-
-/* ---- unwind.c ---- */
 
 /* A value an unwind read: a stack word (where: its address) or a register
  * (UNWIND_READ_REG | its place in the sample's registers). */

@@ -1,6 +1,8 @@
 /* Names for code a file has no symbols for (a stripped program with no
  * debug file): every function still has its .eh_frame entry, and the
- * start of the entry that covers an address names the function it is in,
+ * start of the entry that covers an address names the function it is in
+ * (found through .eh_frame_hdr's table, or, where a static binary has none,
+ * an index of .eh_frame made here),
  * as "gzip+0x4300 (inferred)", so that a function's samples add up under
  * one frame instead of one per sampled address. */
 #include <dwarf.h>
@@ -79,13 +81,23 @@ static void build_inferred(struct elf_file *f)
 	GElf_Phdr hdr;
 	uint32_t count = 0;
 	const uint8_t *table = fde_table(elf, &hdr, &count);
+	uint64_t base = hdr.p_vaddr;
+	/* A static binary has no header: its .eh_frame is indexed here. */
+	struct eh_frame_index ix = { 0 };
+	size_t size;
+	const char *raw = table ? NULL : elf_rawfile(elf, &size);
+	if (raw && eh_frame_index_build(&ix, (const uint8_t *)raw, size)) {
+		table = (const uint8_t *)ix.pairs;
+		count = ix.count;
+		base = ix.base;
+	}
 	for (uint32_t i = 0; table && i < count; i++) {
 		int32_t rel, next_rel;
 		memcpy(&rel, table + 8 * (size_t)i, 4);
-		uint64_t start = hdr.p_vaddr + (uint64_t)(int64_t)rel, end = 0, offset;
+		uint64_t start = base + (uint64_t)(int64_t)rel, end = 0, offset;
 		if (i + 1 < count) {
 			memcpy(&next_rel, table + 8 * ((size_t)i + 1), 4);
-			end = hdr.p_vaddr + (uint64_t)(int64_t)next_rel;
+			end = base + (uint64_t)(int64_t)next_rel;
 		}
 		if (!vaddr_offset(f, start, &offset))
 			continue;
@@ -96,6 +108,7 @@ static void build_inferred(struct elf_file *f)
 		if (symbol_table_add(&f->inferred, start + f->bias, end > start ? end - start : 0, name, (size_t)len, 0))
 			break;
 	}
+	eh_frame_index_release(&ix);
 	symbol_table_finish(&f->inferred);
 }
 

@@ -103,4 +103,22 @@ read -r a b c < <(echo "$leaves" | awk '{ printf "%s ", $1 }')
 awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { exit !(a >= 15 && a <= 25 && b >= 25 && b <= 35 && c >= 45 && c <= 55) }' &&
 	pass "stripped: functions named from .eh_frame keep their shares ($a/$b/$c% vs 20/30/50)" ||
 	fail "stripped: leaf shares $a/$b/$c% (want 20/30/50): $leaves"
+# The same of a static build without frame pointers, which has no .eh_frame_hdr: its
+# .eh_frame indexed, by the unwinder (whole stacks) and the symbolizer (their names).
+cp "$WORKLOADS/shares_static" "$TMP/stripped_static"
+strip -s "$TMP/stripped_static"
+"$SMOLDER" record -q -F 499 -o "$TMP/stripped_static.folded" -- "$TMP/stripped_static" 2 > /dev/null ||
+	fail "record stripped static: status $?"
+# Frames from _start to the leaf, each an (inferred) name: _start, __libc_start_main,
+# __libc_start_call_main, main, run_X, [middle_b,] burn_X.
+deep=$(awk '{ n = $NF; sub(/ [0-9]+$/, ""); k = split($0, f, ";"); named = 0
+	for (i = 2; i <= k; i++) named += f[i] ~ /^stripped_static\+0x[0-9a-f]+ \(inferred\)$/
+	if (k - 1 >= 6 && named == k - 1) d += n; all += n } END { printf "%.0f", all ? 100 * d / all : 0 }' \
+	"$TMP/stripped_static.folded")
+leaves=$(awk '{ n = $NF; sub(/ [0-9]+$/, ""); k = split($0, f, ";"); t[f[k]] += n; all += n }
+	END { for (l in t) if (t[l] > all / 20) printf "%.0f\n", 100 * t[l] / all }' "$TMP/stripped_static.folded" | sort -n | tr '\n' ' ')
+read -r a b c <<< "$leaves"
+[ "$deep" -ge 98 ] && awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { exit !(a >= 14 && a <= 26 && b >= 24 && b <= 36 && c >= 44 && c <= 56) }' &&
+	pass "stripped static: $deep% of stacks 6+ inferred frames deep, leaves $a/$b/$c% (20/30/50)" ||
+	fail "stripped static: $deep% deep, leaves $leaves: $(sort -t' ' -k2 -n "$TMP/stripped_static.folded" | tail -3)"
 finish

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profiler/unwind.h"
+#include "base/base.h"
 
 /* DW_EH_PE_*: a pointer's format (low nibble) and what it is relative to. */
 enum {
