@@ -444,7 +444,9 @@ static void recording_summary(const struct recording *r)
 	const struct record_args *a = r->a;
 	uint32_t hz = a->po.frequency ? a->po.frequency : 99;
 	bool alloc_only = a->po.views == VIEW_ALLOC;
-	if (ps->samples == 0 && alloc_only && a->po.alloc_mode == ALLOC_SAMPLED)
+	if (ps->samples == 0 && alloc_only && ps->agent_musl)
+		; /* the warning about musl, below, says why */
+	else if (ps->samples == 0 && alloc_only && a->po.alloc_mode == ALLOC_SAMPLED)
 		cli_warn("record", "no allocations were sampled: the target allocated less than --alloc-rate (%" PRIu64
 				   " bytes) through malloc and its kin while recording (idle, stopped, exited at once, "
 				   "or with an allocator of its own); a lower --alloc-rate samples more",
@@ -494,6 +496,10 @@ static void recording_summary(const struct recording *r)
 		cli_warn("record", "%u attached process(es) ran a new program (exec) while recording: the agent went "
 				   "with the old one, and the new program's allocations are not recorded; record it "
 				   "again to load the agent into it", ps->agent_lost_to_exec);
+	if (ps->agent_musl)
+		cli_warn("record", "%u process(es) ran on musl's C library, which the agent (built for glibc's) cannot "
+				   "load into: their allocations are not recorded; --alloc-mode exact probes musl's "
+				   "malloc", ps->agent_musl);
 	if (ps->agent_detach_failed)
 		cli_warn("record", "the agent could not be stopped in %u process(es): it keeps sampling into markers "
 				   "nobody reads, at the cost of a branch per call", ps->agent_detach_failed);

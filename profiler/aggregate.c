@@ -528,6 +528,12 @@ static void on_mmap2(struct aggregate *a, const struct perf_event_header *h)
 	struct process_maps *pm = aggregate_process(a, (pid_t)m.pid, true);
 	if (!pm || process_map(a, pm, m.addr, m.addr + m.len, m.pgoff, m.path, m.build_id))
 		a->fatal = -PROFILE_E_NOMEM;
+	/* Its code, mapped once a process: the program runs on musl (a launched
+	 * command's child: the command itself, and an attached process, are
+	 * refused before), and the agent sits idle in it. */
+	if (a->o->views & VIEW_ALLOC && a->o->alloc_mode == ALLOC_SAMPLED && alloc_is_musl(m.path) &&
+	    alloc_is_libc(m.path))
+		a->stats->agent_musl++;
 }
 
 /* Whether pid is one the agent was injected into (-p, the sampled alloc

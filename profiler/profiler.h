@@ -144,6 +144,8 @@ struct profiler_stats {
 	double agent_stop_ms;   /* ... the longest a thread was held to load or call it */
 	uint32_t agent_detach_failed; /* ... processes whose agent could not be stopped */
 	uint32_t agent_lost_to_exec;  /* ... attached processes that exec'd: the agent went with the old program */
+	uint32_t agent_musl;          /* ... processes on musl's C library (a launched command's children), which
+				       * the agent cannot load into: not recorded */
 };
 
 struct profiler;
