@@ -72,9 +72,10 @@ static int64_t location_of_name(struct profile *p, struct vec *cache, uint32_t n
 int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			 struct folded_stats *stats)
 {
-	struct folded_stats local = { 0 };
+	struct folded_stats local;
 	if (!stats)
 		stats = &local;
+	memset(stats, 0, sizeof(*stats));
 	if (p->nvalues == 0 && profile_add_value_type(p, "samples", "count") < 0)
 		return -PROFILE_E_NOMEM;
 	const char *end = text + len;

@@ -254,7 +254,8 @@ struct folded_stats {
 
 /* Parses folded text into p (which must be empty or hold folded stacks) with
  * one value type, "samples"/"count".  Malformed lines are counted, not fatal.
- * Returns PROFILE_E_NO_FOLDED when no line was valid. */
+ * Returns PROFILE_E_NO_FOLDED when no line was valid.  *stats (may be
+ * NULL) is set to this text's counts. */
 int profile_parse_folded(struct profile *p, const char *text, size_t len,
 			 struct folded_stats *stats);
 
