@@ -125,17 +125,18 @@ within "$parent" "$want_parent" 5 && within "$child" "$want_child" 5 &&
 # of recording, against 10-15 in 0.3 s once the ring that holds the mark
 # back may read into the queue's reserve.  The stall's mark is the time:
 # the marker's count alone, on this noisy machine, ran 0-424 in 0.2-0.9 s
-# recordings with the mend (on 06c914a as after it), and caught no stall.
+# recordings with the mend (on 06c914a as after it), once 1531 in 0.29 s
+# (a CI run of c66e9fc), and tells no stall: it is reported, not bounded.
 P=$TMP/fork_small.smolder
 SMOLDER_TEST_QUEUE_KB=512 "$SMOLDER" record --view alloc --alloc-rate 16384 -o "$P" -- "$WORKLOADS/fork_allocs" \
 	200000 > "$TMP/fork.out" 2> "$TMP/fork.err" || fail "fork_allocs, small queue: status $?"
 trapped=$(sed -n 's/.* \([0-9]*\) through a uprobe.*/\1/p' "$TMP/fork.err")
 secs=$(sed -n 's/^smolder: record: \([0-9.]*\) s, .*/\1/p' "$TMP/fork.err")
 child=$(value_under "$P" alloc_bytes ';child_allocates;')
-[ -n "$trapped" ] && [ "$trapped" -lt 600 ] && awk -v s="$secs" 'BEGIN { exit !(s > 0 && s < 1.5) }' &&
+[ -n "$trapped" ] && awk -v s="$secs" 'BEGIN { exit !(s > 0 && s < 1.5) }' &&
 	within "$child" "$want_child" 5 &&
 	pass "fork, a 512 KiB queue: $secs s, $trapped samples through the marker, child $child bytes (true $want_child)" ||
-	fail "fork, a 512 KiB queue: $secs s (want < 1.5), ${trapped:-?} samples through the marker (want < 600), child" \
+	fail "fork, a 512 KiB queue: $secs s (want < 1.5), ${trapped:-?} samples through the marker, child" \
 		"$child bytes (true $want_child): $(cat "$TMP/fork.err")"
 
 # ---- the command's exit status passes through; LD_PRELOAD kept ----
