@@ -16,7 +16,7 @@
 enum {
 	PE_ABSPTR = 0x00, PE_ULEB128 = 0x01, PE_UDATA2 = 0x02, PE_UDATA4 = 0x03, PE_UDATA8 = 0x04,
 	PE_SLEB128 = 0x09, PE_SDATA2 = 0x0a, PE_SDATA4 = 0x0b, PE_SDATA8 = 0x0c,
-	PE_PCREL = 0x10, PE_OMIT = 0xff,
+	PE_PCREL = 0x10,
 };
 
 /* The .eh_frame section's bytes and address; false if the file has none. */
@@ -51,9 +51,9 @@ static bool find_section(const uint8_t *data, size_t size, struct byte_cursor *o
 	return false;
 }
 
-/* A pointer encoded as enc at c, whose address is at; false for the
- * encodings .eh_frame does not use for code addresses. */
-static bool read_pointer(struct byte_cursor *c, uint8_t enc, uint64_t at, uint64_t *out)
+/* The value of a pointer encoded as enc at c, before what it is relative
+ * to is added; false for an unknown format. */
+static bool read_encoded(struct byte_cursor *c, uint8_t enc, uint64_t *out)
 {
 	uint64_t v;
 	switch (enc & 0x0f) {
@@ -68,13 +68,21 @@ static bool read_pointer(struct byte_cursor *c, uint8_t enc, uint64_t at, uint64
 	case PE_SLEB128: v = (uint64_t)cursor_sleb(c); break;
 	default: return false;
 	}
-	switch (enc & 0xf0) {
-	case 0: break;
-	case PE_PCREL: v += at; break;
-	default: return false;
-	}
 	*out = v;
 	return !c->failed;
+}
+
+/* A code address encoded as enc at c, whose own address is at; false for
+ * what .eh_frame does not use for them (relative to other than itself). */
+static bool read_pointer(struct byte_cursor *c, uint8_t enc, uint64_t at, uint64_t *out)
+{
+	if ((enc & 0xf0) != 0 && (enc & 0xf0) != PE_PCREL)
+		return false;
+	if (!read_encoded(c, enc, out))
+		return false;
+	if (enc & PE_PCREL)
+		*out += at;
+	return true;
 }
 
 /* The encoding of a CIE's FDEs' locations (its augmentation's 'R'); false
@@ -104,8 +112,8 @@ static bool cie_encoding(struct byte_cursor c, uint8_t *enc)
 		switch (aug[i]) {
 		case 'R': *enc = (uint8_t)cursor_le(&c, 1); return !c.failed;
 		case 'P': {
-			uint8_t penc = (uint8_t)cursor_le(&c, 1);
-			if (!read_pointer(&c, penc & 0x7f, 0, &ignored)) /* indirect or not: a pointer's bytes */
+			/* The personality routine's pointer: only its size matters. */
+			if (!read_encoded(&c, (uint8_t)cursor_le(&c, 1), &ignored))
 				return false;
 			break;
 		}
@@ -161,7 +169,7 @@ bool eh_frame_index_build(struct eh_frame_index *ix, const uint8_t *data, size_t
 			cie_at = cie;
 		}
 		uint64_t loc_at = ix->base + (uint64_t)(body.p - start), loc;
-		if (enc == PE_OMIT || !read_pointer(&body, enc, loc_at, &loc))
+		if (!read_pointer(&body, enc, loc_at, &loc)) /* DW_EH_PE_omit among those refused */
 			continue;
 		int64_t from = (int64_t)(loc - ix->base), fde = (int64_t)entry;
 		if (from < INT32_MIN || from > INT32_MAX || fde > INT32_MAX)

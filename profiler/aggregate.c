@@ -531,8 +531,7 @@ static void on_mmap2(struct aggregate *a, const struct perf_event_header *h)
 	/* Its code, mapped once a process: the program runs on musl (a launched
 	 * command's child: the command itself, and an attached process, are
 	 * refused before), and the agent sits idle in it. */
-	if (a->o->views & VIEW_ALLOC && a->o->alloc_mode == ALLOC_SAMPLED && alloc_is_musl(m.path) &&
-	    alloc_is_libc(m.path))
+	if (a->o->views & VIEW_ALLOC && a->o->alloc_mode == ALLOC_SAMPLED && alloc_is_musl(m.path))
 		a->stats->agent_musl++;
 }
 

@@ -31,10 +31,12 @@ static const char *base_name(const char *path)
 	return base ? base + 1 : path;
 }
 
-/* Alpine's /lib/ld-musl-x86_64.so.1, Debian's /usr/lib/x86_64-linux-musl/libc.so. */
+/* Alpine's /lib/ld-musl-x86_64.so.1, Debian's /usr/lib/x86_64-linux-musl/libc.so:
+ * the C library itself, not every file of musl's directory. */
 bool alloc_is_musl(const char *path)
 {
-	return strncmp(base_name(path), "ld-musl-", 8) == 0 || strstr(path, "-linux-musl/");
+	const char *base = base_name(path);
+	return strncmp(base, "ld-musl-", 8) == 0 || (strncmp(base, "libc.so", 7) == 0 && strstr(path, "-linux-musl/"));
 }
 
 bool alloc_is_libc(const char *path)

@@ -199,6 +199,7 @@ void agent_probes_release(struct agent_probes *ap);
 void elf_function_values(int fd, const char *const *names, uint64_t *values, size_t n);
 /* glibc's libc.so.6 (or an old libc-2.x.so), or musl's loader, which is its libc. */
 bool alloc_is_libc(const char *path);
+/* musl's C library (its loader, or Debian's libc.so of it). */
 bool alloc_is_musl(const char *path);
 /* -1 with *err for a C library the agent cannot load into (musl's), else 0. */
 int agent_refuse_musl(const char *libc, pid_t pid, struct profiler_error *err);

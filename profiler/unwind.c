@@ -59,8 +59,11 @@ struct elf_image {
 	bool ok;
 	const Elf64_Phdr *phdr;
 	uint32_t phnum;
-	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
-	struct eh_frame_index index; /* where it has no .eh_frame_hdr */
+	/* Its .eh_frame_hdr's search table, where it has one in the usual
+	 * encodings (0: none), or else an index of its .eh_frame of ours. */
+	uint64_t eh_frame_hdr_vaddr;
+	uint32_t eh_frame_hdr_count;
+	struct eh_frame_index index;
 	uint64_t min_vaddr, max_vaddr;
 };
 
@@ -164,6 +167,24 @@ static void memo_log(struct unwind_ctx *c, uint64_t where, uint64_t value)
 
 /* ---- ELF images ---- */
 
+/* The .eh_frame_hdr at ph, if in the usual encodings (eh_frame_ptr
+ * pcrel|sdata4, fde_count udata4, table datarel|sdata4: what every linker
+ * writes) and its count within it; else the image is taken to have none. */
+static void hdr_table(struct elf_image *img, const Elf64_Phdr *ph)
+{
+	if (ph->p_offset > img->size || ph->p_filesz > img->size - ph->p_offset || ph->p_filesz < 12)
+		return;
+	const uint8_t *b = img->data + ph->p_offset;
+	uint32_t count;
+	if (b[0] != 1 || b[1] != 0x1b || b[2] != 0x03 || b[3] != 0x3b)
+		return;
+	memcpy(&count, b + 8, 4);
+	if ((uint64_t)count * 8 > ph->p_filesz - 12)
+		return;
+	img->eh_frame_hdr_vaddr = ph->p_vaddr;
+	img->eh_frame_hdr_count = count;
+}
+
 static bool elf_image_parse(struct elf_image *img)
 {
 	if (img->size < sizeof(Elf64_Ehdr))
@@ -187,8 +208,7 @@ static bool elf_image_parse(struct elf_image *img)
 			if (ph->p_vaddr + ph->p_memsz > img->max_vaddr)
 				img->max_vaddr = ph->p_vaddr + ph->p_memsz;
 		} else if (ph->p_type == PT_GNU_EH_FRAME) {
-			img->eh_frame_hdr_vaddr = ph->p_vaddr;
-			img->eh_frame_hdr_size = ph->p_memsz;
+			hdr_table(img, ph);
 		}
 	}
 	if (img->min_vaddr == UINT64_MAX)
@@ -404,36 +424,23 @@ static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *p
 	di.start_ip = m->start;
 	di.end_ip = m->end;
 	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	if (!m->img->eh_frame_hdr_vaddr) {
-		if (!m->img->index.count)
-			return -UNW_ENOINFO;
-		di.u.rti.segbase = m->img->index.base + (uint64_t)m->bias;
-		di.u.rti.table_data = INDEX_ADDR;
-		di.u.rti.table_len = m->img->index.count * 8 / sizeof(unw_word_t);
-		c->index = &m->img->index;
-		int rc = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
-		c->index = NULL;
-		return rc;
+	const struct elf_image *img = m->img;
+	if (img->eh_frame_hdr_vaddr) {
+		uint64_t hdr = img->eh_frame_hdr_vaddr + (uint64_t)m->bias;
+		di.u.rti.segbase = hdr;
+		di.u.rti.table_data = hdr + 12;
+		di.u.rti.table_len = img->eh_frame_hdr_count * 8 / sizeof(unw_word_t);
+		return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
 	}
-	/* .eh_frame_hdr: version, eh_frame_ptr_enc, fde_count_enc, table_enc,
-	 * then the encoded eh_frame pointer, fde count, and the sorted table. */
-	uint64_t hdr = m->img->eh_frame_hdr_vaddr + (uint64_t)m->bias;
-	unw_word_t w;
-	if (!module_read(m, hdr, &w))
+	if (!img->index.count)
 		return -UNW_ENOINFO;
-	const uint8_t *b = (const uint8_t *)&w;
-	/* Only the usual encodings: eh_frame_ptr pcrel|sdata4, fde_count udata4,
-	 * table datarel|sdata4 (what every linker writes). */
-	if (b[0] != 1 || b[1] != 0x1b || b[2] != 0x03 || b[3] != 0x3b)
-		return -UNW_ENOINFO;
-	unw_word_t count_word;
-	if (!module_read(m, hdr + 8, &count_word))
-		return -UNW_ENOINFO;
-	uint32_t fde_count = (uint32_t)count_word;
-	di.u.rti.segbase = hdr;
-	di.u.rti.table_data = hdr + 12;
-	di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
-	return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+	di.u.rti.segbase = img->index.base + (uint64_t)m->bias;
+	di.u.rti.table_data = INDEX_ADDR;
+	di.u.rti.table_len = img->index.count * 8 / sizeof(unw_word_t);
+	c->index = &img->index;
+	int rc = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, arg);
+	c->index = NULL;
+	return rc;
 }
 
 static void put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
@@ -457,10 +464,6 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	struct unwind_ctx *c = arg;
 	if (write)
 		return -UNW_EINVAL;
-	if (c->index && addr - INDEX_ADDR <= (uint64_t)c->index->count * 8 - 8) {
-		memcpy(valp, (const uint8_t *)c->index->pairs + (addr - INDEX_ADDR), 8);
-		return 0;
-	}
 	if (addr >= c->sp && addr < c->sp + c->stack_len) {
 		uint64_t off = addr - c->sp;
 		if (off + 8 > c->stack_len) {
@@ -474,6 +477,11 @@ static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, in
 	const struct module *m = module_at(c->pmods, addr);
 	if (m && module_read(m, addr, valp))
 		return 0;
+	/* Last, off the path of the stack's and the files' reads. */
+	if (c->index && addr - INDEX_ADDR <= (uint64_t)c->index->count * 8 - 8) {
+		memcpy(valp, (const uint8_t *)c->index->pairs + (addr - INDEX_ADDR), 8);
+		return 0;
+	}
 	/* Above the copy but plausibly stack: the copy was too short. */
 	if (addr >= c->sp + c->stack_len && addr < c->sp + c->stack_len + (8u << 20))
 		c->overran = true;
